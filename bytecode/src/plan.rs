@@ -1,0 +1,360 @@
+//! The compiled plan as Rust values: what the compiler produces and the runtime consumes.
+//!
+//! This is the contract between the front end and the engine. Everything here is already
+//! resolved: names are indices, durations are microseconds, rates are per second, shares are
+//! parts per million, templates are flat op lists. An agent needs nothing but this.
+//! `encode`/`decode` turn it into bytes and back; see `docs/bytecode.md`.
+
+/// Index into [`Plan::consts`], the constant pool of byte strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConstId(pub u32);
+
+/// Parts per million: 1_000_000 is 100 %. Shares and percentages are stored this way so that
+/// the same source always encodes to the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ppm(pub u32);
+
+impl Ppm {
+    pub const ONE: Ppm = Ppm(1_000_000);
+    pub fn as_fraction(self) -> f64 {
+        self.0 as f64 / 1_000_000.0
+    }
+}
+
+/// A whole compiled plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    /// Base URL (`http://host:port/prefix`); request paths are joined onto it.
+    pub target: String,
+    pub timeout_us: u64,
+    /// Connection pool size per agent.
+    pub connections: u32,
+    pub seed: u64,
+    /// Plan-wide cap on requests (or iterations) in flight.
+    pub max_inflight: u32,
+    pub overflow: Overflow,
+    /// Resolved parameter values, as canonical source text (`peak = 100/s`), for reports.
+    pub params: Vec<(String, String)>,
+    /// Constant pool: every literal byte string templates and generators refer to.
+    pub consts: Vec<Vec<u8>>,
+    /// Embedded CSV data (agents need no files).
+    pub datasets: Vec<Dataset>,
+    /// `let` variables in declaration order; a variable's index is its slot in the VM.
+    pub vars: Vec<Var>,
+    /// Plan-wide default headers, sent with every request unless the request sets the same name.
+    pub headers: Vec<HeaderTemplate>,
+    /// Every top-level `request` is a one-step scenario; mix weights live here.
+    pub scenarios: Vec<Scenario>,
+    pub phases: Vec<Phase>,
+    pub thresholds: Vec<Threshold>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Count a request that cannot start on time as dropped.
+    Drop,
+    /// Send it late; its response time (from the intended send) shows the delay.
+    Queue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// File name as written in the plan, for reports and `inspect`.
+    pub name: String,
+    pub columns: Vec<String>,
+    /// One entry per CSV row, each with exactly `columns.len()` cells.
+    pub rows: Vec<Vec<ConstId>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Var {
+    pub name: String,
+    /// The value is the concatenation of the parts, drawn once per request (per iteration in a
+    /// scenario).
+    pub parts: Vec<VarPart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarPart {
+    Lit(ConstId),
+    /// The value of an earlier variable (always a lower slot).
+    Var(u32),
+    Gen(Generator),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Generator {
+    /// Uniform integer in `[min, max]`, both inclusive.
+    Int { min: i64, max: i64 },
+    /// Uniform float in `[min, max)`.
+    Float { min: f64, max: f64 },
+    OneOf(Vec<ConstId>),
+    /// Weighted choice; weights are shares in ppm and sum to `Ppm::ONE`.
+    Weighted(Vec<(ConstId, Ppm)>),
+    Uuid,
+    /// 0, 1, 2 … unique across agents (the runtime interleaves agents' sequences).
+    Seq,
+    /// A row of a dataset per draw, in order, wrapping around; disjoint across agents.
+    Csv { dataset: u32 },
+    /// Zipf-distributed integer in `[min, max]` with exponent `s`.
+    Zipf { min: i64, max: i64, s: f64 },
+    /// `n` random alphanumeric characters.
+    Str { len: u32 },
+    /// Wall clock, milliseconds since the Unix epoch.
+    Now,
+}
+
+/// A template lowered to ops: literal bytes and variable inserts. Nothing is parsed at run time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Template {
+    pub ops: Vec<TemplateOp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TemplateOp {
+    Lit(ConstId),
+    /// The whole value of a variable.
+    Var(u32),
+    /// One column of a CSV variable's current row: `{{customer.email}}`.
+    Field { var: u32, column: u32 },
+    /// A value captured earlier in the same scenario iteration.
+    Capture(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderTemplate {
+    pub name: Template,
+    pub value: Template,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    /// Weight in the default mix.
+    pub weight: u32,
+    /// True for a scenario written as a top-level `request`: reports show it as a request.
+    pub single_request: bool,
+    /// A cookie jar per iteration.
+    pub cookies: bool,
+    /// How many capture registers an iteration needs.
+    pub registers: u32,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Request(Request),
+    /// Pause between steps, uniform in `[min_us, max_us]` (equal for a fixed think time).
+    Think { min_us: u64, max_us: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Patch,
+    Head,
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub name: String,
+    pub method: Method,
+    /// Path (and query) template, joined onto the plan's target.
+    pub path: Template,
+    pub headers: Vec<HeaderTemplate>,
+    pub body: Option<Template>,
+    pub expects: Vec<Expect>,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// The status must fall in one of these inclusive ranges. Without any status expectation
+    /// the runtime treats 2xx and 3xx as success.
+    Status(Vec<(u16, u16)>),
+    /// Slower than this (response time from the intended send) is an error.
+    LatencyBelow { us: u64 },
+    BodyContains(ConstId),
+    /// The JSONPath must select a value equal to this JSON text.
+    JsonEq { path: ConstId, value: ConstId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    /// Register the value is stored in for later steps of the same iteration.
+    pub register: u32,
+    pub source: CaptureSource,
+    /// Used when the source finds nothing; without it the iteration ends with a capture error.
+    pub default: Option<ConstId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureSource {
+    /// JSONPath, validated at compile time.
+    Json(ConstId),
+    Header(ConstId),
+    /// A regex with at least one group; the first group is captured.
+    Regex(ConstId),
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub load: Load,
+    pub arrivals: Arrivals,
+    /// Overrides [`Plan::max_inflight`] for this phase.
+    pub max_inflight: Option<u32>,
+    pub overflow: Option<Overflow>,
+    pub injections: Vec<Injection>,
+    /// Overrides the scenarios' default weights: `(scenario index, weight)`.
+    pub mix: Option<Vec<(u32, u32)>>,
+}
+
+/// The rate function of a phase. Open-loop rates count arrivals (requests, or iterations for
+/// scenarios) per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    Rate { per_sec: f64, duration_us: u64 },
+    /// Linear from `from` to `to` over the duration.
+    Ramp { from: f64, to: f64, duration_us: u64 },
+    /// Stepped ramp: starts at `from`, adds `by` every `every_us`, up to and including `to`.
+    Steps { from: f64, to: f64, by: f64, every_us: u64 },
+    Pause { duration_us: u64 },
+    /// Closed model: `users` virtual users sending back to back, with optional think time.
+    Users { users: u32, duration_us: u64, think_us: u64 },
+}
+
+impl Load {
+    /// Length of the phase in microseconds.
+    pub fn duration_us(&self) -> u64 {
+        match *self {
+            Load::Rate { duration_us, .. }
+            | Load::Ramp { duration_us, .. }
+            | Load::Pause { duration_us }
+            | Load::Users { duration_us, .. } => duration_us,
+            Load::Steps { from, to, by, every_us } => {
+                if by <= 0.0 {
+                    return every_us;
+                }
+                let steps = ((to - from) / by).floor().max(0.0) as u64 + 1;
+                steps * every_us
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrivals {
+    Uniform,
+    /// Exponential gaps with the same mean rate.
+    Poisson,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    pub fault: Fault,
+    pub share: Ppm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The client drops the request after sending it.
+    Abort,
+    /// The client stalls this long before sending.
+    Delay { us: u64 },
+    /// The client resets the TCP connection.
+    Reset,
+    /// The body is replaced with malformed bytes.
+    Corrupt,
+    /// An extra header, e.g. Envoy's `x-envoy-fault-abort-request`.
+    Header { name: ConstId, value: ConstId },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// Canonical source text, e.g. `baseline.p99 < 1s`; reports use it as the threshold's name.
+    pub expr: String,
+    pub scope: Scope,
+    pub metric: Metric,
+    pub cmp: Cmp,
+    /// In the metric's unit: microseconds for latencies, a fraction (0..=1) for rates and shares.
+    pub value: f64,
+    /// Stop the run as soon as it is crossed.
+    pub abort: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Phase(u32),
+    Scenario(u32),
+    Step { scenario: u32, step: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    /// Response-time percentile, 0 < p <= 100 (e.g. 99.9).
+    Percentile(f64),
+    Max,
+    Mean,
+    ErrorRate,
+    /// Achieved / target arrival rate.
+    AchievedRate,
+    DroppedRate,
+    /// Scenario iteration-time percentile.
+    IterationPercentile(f64),
+    CompletionRate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
+        match self {
+            Cmp::Lt => actual < bound,
+            Cmp::Le => actual <= bound,
+            Cmp::Gt => actual > bound,
+            Cmp::Ge => actual >= bound,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+impl Plan {
+    pub fn constant(&self, id: ConstId) -> &[u8] {
+        &self.consts[id.0 as usize]
+    }
+}

@@ -1,0 +1,139 @@
+//! The result of a run as written by `--out` (documented in `docs/results.md`).
+//!
+//! These names are a public format other tools read: add fields, never rename them.
+//! Latencies are milliseconds (f64); rates are per second; shares are fractions 0..=1.
+//! Exact merging across agents happens on histograms (see `histogram_merge`), never on these
+//! summaries: this is the rendering of merged histograms.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Format version of this JSON.
+    pub schema: u32,
+    pub ptl_version: String,
+    pub plan: String,
+    /// Hex SHA-256 of the bytecode: the plan's content address.
+    pub plan_hash: String,
+    pub params: BTreeMap<String, String>,
+    pub seed: u64,
+    pub target: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub duration_s: f64,
+    /// True when the run was stopped early (Ctrl-C, an `abort` threshold, `ptl stop`).
+    pub stopped_early: bool,
+    pub stop_reason: Option<String>,
+    /// Whole run, all requests.
+    pub total: Totals,
+    pub phases: Vec<PhaseResult>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// One-second buckets from the start of the run (bounded: see `series`).
+    pub series: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Totals {
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub achieved_rps: f64,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    pub errors_by_class: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    pub name: String,
+    /// Mean planned arrival rate over the phase (0 for `pause` and closed `users` phases).
+    pub target_rps: f64,
+    pub achieved_rps: f64,
+    pub duration_s: f64,
+    /// Planned arrivals over the phase (as far as it ran).
+    pub planned: u64,
+    /// Requests completed (with any outcome); `errors` and `injected` are among them.
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Requests that carried an injected fault, by fault kind; not counted in `errors`.
+    pub injected: BTreeMap<String, u64>,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    pub requests_detail: Vec<RequestResult>,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestResult {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub achieved_rps: f64,
+    pub errors_by_class: BTreeMap<String, u64>,
+    pub injected: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<String, u64>,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    /// Scenario steps only: steps not run because an earlier step ended the iteration.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub iterations: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub iteration_time_ms: Latency,
+    pub steps: Vec<RequestResult>,
+}
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub passed: bool,
+    /// The measured value, in the threshold's unit (ms for latencies, fraction for rates).
+    pub actual: Option<f64>,
+    pub abort: bool,
+}
+
+/// One second of the run, all phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SeriesPoint {
+    /// Seconds since the start of the run.
+    pub t: u64,
+    pub phase: String,
+    pub target_rps: f64,
+    pub achieved_rps: f64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
