@@ -55,7 +55,8 @@ pub struct PhaseResult {
     /// Planned arrivals over the phase (as far as it ran).
     pub planned: u64,
     /// Requests completed (with any outcome); `errors` and `injected` are among them.
-    pub requests: u64,
+    /// (`requests` is the per-request breakdown below, as the schema asks.)
+    pub request_count: u64,
     pub errors: u64,
     pub dropped: u64,
     pub errors_by_class: BTreeMap<String, u64>,
@@ -64,7 +65,8 @@ pub struct PhaseResult {
     pub response_time_ms: Latency,
     pub service_time_ms: Latency,
     pub schedule_lag_ms: Latency,
-    pub requests_detail: Vec<RequestResult>,
+    /// One entry per request (top-level `request`s and scenario steps by `scenario.step`).
+    pub requests: Vec<RequestResult>,
     pub scenarios: Vec<ScenarioResult>,
 }
 
