@@ -1,1 +1,4 @@
 //! stub
+pub mod response_check;
+pub mod schedule;
+pub mod vm;

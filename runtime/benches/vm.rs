@@ -1,0 +1,2 @@
+//! VM throughput benchmark (filled in below).
+fn main() {}

@@ -1,0 +1,25 @@
+//! The request VM: turns a compiled [`Plan`](ptl_bytecode::plan::Plan) into ready-to-send
+//! HTTP requests.
+//!
+//! Load once with [`Program::new`] (shared by all workers through an `Arc`); give every worker
+//! task its own [`VmWorker`] from [`Program::worker`]; per arrival, pick a scenario with
+//! [`Program::pick_scenario`], draw its variables with [`Program::begin_iteration`] (or
+//! [`Program::reset_iteration`] to reuse buffers), then for each request step call
+//! [`Program::build`] and, on the response, [`Program::check_response`].
+
+mod cookies;
+mod error;
+mod generators;
+mod iteration;
+mod mix;
+mod program;
+mod request;
+mod share;
+mod target;
+mod template;
+
+pub use error::VmError;
+pub use iteration::{Iteration, VmWorker};
+pub use program::{Program, StepKind};
+pub use request::BuiltRequest;
+pub use share::AgentShare;

@@ -1,0 +1,337 @@
+//! [`Program`]: a plan loaded for execution on one agent. Built once, then shared read-only
+//! (behind an `Arc`) by every worker task; the only shared mutation is the agent-wide `seq()`
+//! and CSV counters, which are atomics.
+
+use super::generators::{constant, DrawContext, Gen, Table};
+use super::iteration::{Iteration, VmWorker};
+use super::mix::Mix;
+use super::request::{BuiltRequest, CompiledRequest, RequestContext};
+use super::share::AgentShare;
+use super::target::Target;
+use super::template::VarInfo;
+use super::{cookies, VmError};
+use crate::response_check::StepChecks;
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use ptl_bytecode::plan::{Plan, Step, VarPart};
+use rand::Rng;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Debug)]
+enum Part {
+    Lit(Bytes),
+    Var(u32),
+    Gen(Gen),
+}
+
+#[derive(Debug)]
+struct Var {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+enum CompiledStep {
+    Request(Box<CompiledRequest>),
+    Think { min_us: u64, max_us: u64 },
+}
+
+#[derive(Debug)]
+struct CompiledScenario {
+    registers: u32,
+    cookies: bool,
+    /// Variables the scenario reads, directly or through other variables, in slot order:
+    /// only these are drawn, so unused generators cost nothing and consume no rows.
+    vars: Vec<u32>,
+    steps: Vec<CompiledStep>,
+}
+
+/// What a step is, for the engine's iteration loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Request,
+    /// Pause uniformly in `[min_us, max_us]`; see [`Program::think_time_us`].
+    Think {
+        min_us: u64,
+        max_us: u64,
+    },
+}
+
+/// A plan ready to run on one agent.
+#[derive(Debug)]
+pub struct Program {
+    target: Target,
+    share: AgentShare,
+    seed: u64,
+    seq: AtomicU64,
+    tables: Vec<Table>,
+    vars: Vec<Var>,
+    scenarios: Vec<CompiledScenario>,
+    default_mix: Mix,
+    phase_mixes: Vec<Mix>,
+}
+
+impl Program {
+    /// Loads `plan` for the agent owning `share`. Everything that can be checked without
+    /// sending a request is checked here.
+    pub fn new(plan: &Plan, share: AgentShare) -> Result<Program, VmError> {
+        share.validate()?;
+        let target = Target::parse(&plan.target)?;
+        let tables: Vec<Table> = plan
+            .datasets
+            .iter()
+            .map(|d| Table::new(plan, d))
+            .collect::<Result<_, _>>()?;
+
+        let mut vars = Vec::with_capacity(plan.vars.len());
+        let mut var_datasets: Vec<Option<u32>> = Vec::with_capacity(plan.vars.len());
+        for (slot, v) in plan.vars.iter().enumerate() {
+            let mut parts = Vec::with_capacity(v.parts.len());
+            let mut dataset = None;
+            for p in &v.parts {
+                parts.push(match p {
+                    VarPart::Lit(id) => Part::Lit(constant(plan, *id)?),
+                    VarPart::Var(j) => {
+                        if *j as usize >= slot {
+                            return Err(VmError::VarOutOfRange(*j));
+                        }
+                        dataset = var_datasets[*j as usize].or(dataset);
+                        Part::Var(*j)
+                    }
+                    VarPart::Gen(g) => {
+                        let g = Gen::compile(plan, &v.name, g)?;
+                        if let Gen::Csv { dataset: d } = g {
+                            dataset = Some(d);
+                        }
+                        Part::Gen(g)
+                    }
+                });
+            }
+            vars.push(Var { parts });
+            var_datasets.push(dataset);
+        }
+        let names: Vec<String> = plan.vars.iter().map(|v| v.name.clone()).collect();
+        let info = VarInfo {
+            datasets: &var_datasets,
+            names: &names,
+            tables: &tables,
+        };
+
+        let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+        for s in &plan.scenarios {
+            let cx = RequestContext {
+                plan,
+                target: &target,
+                vars: &info,
+                scenario: &s.name,
+                registers: s.registers,
+            };
+            let steps =
+                s.steps
+                    .iter()
+                    .map(|step| match step {
+                        Step::Request(r) => CompiledRequest::compile(&cx, r)
+                            .map(|r| CompiledStep::Request(Box::new(r))),
+                        Step::Think { min_us, max_us } => Ok(CompiledStep::Think {
+                            min_us: (*min_us).min(*max_us),
+                            max_us: (*max_us).max(*min_us),
+                        }),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+            let mut used = vec![false; vars.len()];
+            for step in &steps {
+                if let CompiledStep::Request(r) = step {
+                    for v in r.vars() {
+                        if let Some(u) = used.get_mut(v as usize) {
+                            *u = true;
+                        }
+                    }
+                }
+            }
+            // Dependencies point to lower slots, so one downward sweep closes the set.
+            for slot in (0..vars.len()).rev() {
+                if used[slot] {
+                    for p in &vars[slot].parts {
+                        if let Part::Var(j) = p {
+                            used[*j as usize] = true;
+                        }
+                    }
+                }
+            }
+            scenarios.push(CompiledScenario {
+                registers: s.registers,
+                cookies: s.cookies,
+                vars: (0..vars.len() as u32)
+                    .filter(|&v| used[v as usize])
+                    .collect(),
+                steps,
+            });
+        }
+
+        if plan.scenarios.is_empty() {
+            return Err(VmError::NoScenarios);
+        }
+        let default_mix = Mix::default_for(plan)?;
+        let phase_mixes = (0..plan.phases.len())
+            .map(|p| Mix::for_phase(plan, p, &default_mix))
+            .collect::<Result<_, _>>()?;
+
+        Ok(Program {
+            target,
+            share,
+            seed: plan.seed,
+            seq: AtomicU64::new(0),
+            tables,
+            vars,
+            scenarios,
+            default_mix,
+            phase_mixes,
+        })
+    }
+
+    pub fn share(&self) -> AgentShare {
+        self.share
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        &self.target.scheme
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.target.authority
+    }
+
+    /// The state for worker `id` of this agent (ids should be distinct per worker).
+    pub fn worker(&self, id: u32) -> VmWorker {
+        VmWorker::new(self.seed, self.share.index, id)
+    }
+
+    pub fn scenario_count(&self) -> u32 {
+        self.scenarios.len() as u32
+    }
+
+    pub fn step_count(&self, scenario: u32) -> u32 {
+        self.scenarios
+            .get(scenario as usize)
+            .map_or(0, |s| s.steps.len() as u32)
+    }
+
+    pub fn step_kind(&self, scenario: u32, step: u32) -> Option<StepKind> {
+        Some(match self.step(scenario, step).ok()? {
+            CompiledStep::Request(_) => StepKind::Request,
+            CompiledStep::Think { min_us, max_us } => StepKind::Think {
+                min_us: *min_us,
+                max_us: *max_us,
+            },
+        })
+    }
+
+    /// A think time drawn for a think step (`None` if the step is not one).
+    pub fn think_time_us(&self, worker: &mut VmWorker, scenario: u32, step: u32) -> Option<u64> {
+        match self.step(scenario, step).ok()? {
+            CompiledStep::Think { min_us, max_us } => Some(if min_us < max_us {
+                worker.rng.gen_range(*min_us..=*max_us)
+            } else {
+                *min_us
+            }),
+            CompiledStep::Request(_) => None,
+        }
+    }
+
+    /// Picks the scenario of the next arrival in `phase`: its `mix` if it has one, else the
+    /// scenarios' default weights (an unknown phase uses the defaults).
+    pub fn pick_scenario(&self, worker: &mut VmWorker, phase: u32) -> u32 {
+        self.phase_mixes
+            .get(phase as usize)
+            .unwrap_or(&self.default_mix)
+            .pick(&mut worker.rng)
+    }
+
+    /// Starts an iteration of `scenario`: draws every variable it reads, once.
+    pub fn begin_iteration(&self, worker: &mut VmWorker, scenario: u32) -> Iteration {
+        let mut it = Iteration::default();
+        self.reset_iteration(worker, scenario, &mut it);
+        it
+    }
+
+    /// [`Program::begin_iteration`] reusing `it`'s buffers.
+    pub fn reset_iteration(&self, worker: &mut VmWorker, scenario: u32, it: &mut Iteration) {
+        let Some(sc) = self.scenarios.get(scenario as usize) else {
+            it.reset(scenario, self.vars.len(), 0);
+            return;
+        };
+        it.reset(scenario, self.vars.len(), sc.registers as usize);
+        let cx = DrawContext {
+            share: self.share,
+            seq: &self.seq,
+            tables: &self.tables,
+        };
+        for &slot in &sc.vars {
+            let start = it.values.len();
+            let mut row = None;
+            for p in &self.vars[slot as usize].parts {
+                match p {
+                    Part::Lit(b) => it.values.extend_from_slice(b),
+                    Part::Var(j) => {
+                        let (a, b) = it.spans[*j as usize];
+                        it.values.extend_from_within(a as usize..b as usize);
+                        row = it.rows[*j as usize].or(row);
+                    }
+                    Part::Gen(g) => {
+                        if let Some(r) = g.draw(&cx, &mut worker.rng, &mut it.values) {
+                            row = Some(r);
+                        }
+                    }
+                }
+            }
+            it.spans[slot as usize] = (start as u32, it.values.len() as u32);
+            it.rows[slot as usize] = row;
+        }
+    }
+
+    /// Builds the request of `step` for this iteration.
+    pub fn build(&self, it: &Iteration, scenario: u32, step: u32) -> Result<BuiltRequest, VmError> {
+        let cookies = self
+            .scenarios
+            .get(scenario as usize)
+            .is_some_and(|s| s.cookies);
+        self.request(scenario, step)?
+            .build(&self.target, &self.tables, it, cookies)
+    }
+
+    /// Whether anything reads the response body of this step (expects or captures); when
+    /// not, the engine may discard the body unread.
+    pub fn needs_body(&self, scenario: u32, step: u32) -> bool {
+        self.request(scenario, step)
+            .is_ok_and(|r| r.checks.needs_body())
+    }
+
+    pub(crate) fn checks(&self, scenario: u32, step: u32) -> Result<&StepChecks, VmError> {
+        self.request(scenario, step).map(|r| &r.checks)
+    }
+
+    pub(crate) fn keeps_cookies(&self, scenario: u32) -> bool {
+        self.scenarios
+            .get(scenario as usize)
+            .is_some_and(|s| s.cookies)
+    }
+
+    pub(crate) fn store_cookies(&self, it: &mut Iteration, headers: &http::HeaderMap) {
+        cookies::store(it, headers);
+    }
+
+    fn step(&self, scenario: u32, step: u32) -> Result<&CompiledStep, VmError> {
+        self.scenarios
+            .get(scenario as usize)
+            .ok_or(VmError::ScenarioOutOfRange(scenario))?
+            .steps
+            .get(step as usize)
+            .ok_or(VmError::StepOutOfRange { scenario, step })
+    }
+
+    fn request(&self, scenario: u32, step: u32) -> Result<&CompiledRequest, VmError> {
+        match self.step(scenario, step)? {
+            CompiledStep::Request(r) => Ok(r),
+            CompiledStep::Think { .. } => Err(VmError::NotARequest { scenario, step }),
+        }
+    }
+}

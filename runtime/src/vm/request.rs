@@ -1,0 +1,294 @@
+//! One request step resolved at load (method, path and header templates, header names as
+//! `HeaderName`s, the default headers it inherits) and turned into a [`BuiltRequest`] per send.
+
+use super::cookies;
+use super::generators::Table;
+use super::iteration::Iteration;
+use super::target::Target;
+use super::template::{Escape, Tmpl, VarInfo};
+use super::VmError;
+use crate::response_check::StepChecks;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, HOST};
+use http::uri::{self, PathAndQuery};
+use http::{HeaderMap, Method, Uri};
+use ptl_bytecode::plan::{HeaderTemplate, Plan, Request, Template};
+
+/// A request ready to hand to an HTTP client.
+#[derive(Debug, Clone)]
+pub struct BuiltRequest {
+    pub method: Method,
+    /// Absolute: scheme, authority, path and query.
+    pub uri: Uri,
+    /// The origin-form request target (what an HTTP/1 request line carries).
+    pub path_and_query: PathAndQuery,
+    /// Plan default headers, then the request's own (which replace defaults of the same
+    /// name), `Host` from the target unless the plan sets it, and `Cookie` when the scenario
+    /// keeps cookies.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+enum Name {
+    Static(HeaderName),
+    /// A header name with inserts: checked when rendered.
+    Dynamic(Tmpl),
+}
+
+#[derive(Debug)]
+struct Header {
+    name: Name,
+    value: Tmpl,
+    /// The value as a header value, when it has no inserts.
+    fixed: Option<HeaderValue>,
+    /// Request headers replace earlier ones of the same name; defaults only append.
+    replace: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRequest {
+    method: Method,
+    path: Tmpl,
+    /// URI and path when the path template has no inserts.
+    fixed_uri: Option<(Uri, PathAndQuery)>,
+    headers: Vec<Header>,
+    set_host: bool,
+    body: Option<Tmpl>,
+    pub checks: StepChecks,
+}
+
+pub(crate) struct RequestContext<'a> {
+    pub plan: &'a Plan,
+    pub target: &'a Target,
+    pub vars: &'a VarInfo<'a>,
+    pub scenario: &'a str,
+    pub registers: u32,
+}
+
+impl CompiledRequest {
+    pub fn compile(cx: &RequestContext<'_>, req: &Request) -> Result<CompiledRequest, VmError> {
+        let plan = cx.plan;
+        let tmpl = |t: &Template| -> Result<Tmpl, VmError> {
+            let t = Tmpl::compile(plan, t, cx.vars)?;
+            if let Some(register) = t.registers().find(|&r| r >= cx.registers) {
+                return Err(VmError::RegisterOutOfRange {
+                    scenario: cx.scenario.to_string(),
+                    register,
+                    registers: cx.registers,
+                });
+            }
+            Ok(t)
+        };
+        let header = |h: &HeaderTemplate, replace: bool| -> Result<Header, VmError> {
+            let name_t = tmpl(&h.name)?;
+            let name = match name_t.constant() {
+                Some(n) => Name::Static(HeaderName::from_bytes(n).map_err(|_| {
+                    VmError::InvalidHeaderName {
+                        name: String::from_utf8_lossy(n).into_owned(),
+                    }
+                })?),
+                None => Name::Dynamic(name_t),
+            };
+            let value = tmpl(&h.value)?;
+            let fixed = match value.constant() {
+                Some(v) => Some(HeaderValue::from_maybe_shared(v.clone()).map_err(|_| {
+                    VmError::InvalidHeaderValue {
+                        name: header_label(&name),
+                    }
+                })?),
+                None => None,
+            };
+            Ok(Header {
+                name,
+                value,
+                fixed,
+                replace,
+            })
+        };
+
+        let own: Vec<Header> = req
+            .headers
+            .iter()
+            .map(|h| header(h, true))
+            .collect::<Result<_, _>>()?;
+        let overridden = |n: &HeaderName| {
+            own.iter()
+                .any(|h| matches!(&h.name, Name::Static(o) if o == n))
+        };
+        let mut headers = Vec::with_capacity(plan.headers.len() + own.len());
+        for h in &plan.headers {
+            let h = header(h, false)?;
+            if !matches!(&h.name, Name::Static(n) if overridden(n)) {
+                headers.push(h);
+            }
+        }
+        // Among the request's own headers only the first of a name replaces; repeats append.
+        let mut seen: Vec<HeaderName> = Vec::new();
+        for mut h in own {
+            if let Name::Static(n) = &h.name {
+                if seen.contains(n) {
+                    h.replace = false;
+                } else {
+                    seen.push(n.clone());
+                }
+            }
+            headers.push(h);
+        }
+        let set_host = !headers
+            .iter()
+            .any(|h| matches!(&h.name, Name::Static(n) if n == HOST));
+
+        let path = tmpl(&req.path)?;
+        let fixed_uri = match path.constant() {
+            Some(c) => {
+                let slash = needs_slash(c.first().copied(), &cx.target.prefix);
+                let mut p = cx.target.prefix.clone();
+                if slash {
+                    p.push(b'/');
+                }
+                p.extend_from_slice(c);
+                Some(join(cx.target, Bytes::from(p))?)
+            }
+            None => None,
+        };
+        let body = req.body.as_ref().map(tmpl).transpose()?;
+        let checks = StepChecks::compile(plan, cx.scenario, cx.registers, req)?;
+        Ok(CompiledRequest {
+            method: method(req.method),
+            path,
+            fixed_uri,
+            headers,
+            set_host,
+            body,
+            checks,
+        })
+    }
+
+    /// Variable slots this request reads.
+    pub fn vars(&self) -> impl Iterator<Item = u32> + '_ {
+        let names = self.headers.iter().flat_map(|h| match &h.name {
+            Name::Dynamic(t) => Some(t.vars()),
+            Name::Static(_) => None,
+        });
+        self.path
+            .vars()
+            .chain(self.headers.iter().flat_map(|h| h.value.vars()))
+            .chain(names.flatten())
+            .chain(self.body.iter().flat_map(Tmpl::vars))
+    }
+
+    pub fn build(
+        &self,
+        target: &Target,
+        tables: &[Table],
+        it: &Iteration,
+        cookies: bool,
+    ) -> Result<BuiltRequest, VmError> {
+        let (uri, path_and_query) = match &self.fixed_uri {
+            Some((u, p)) => (u.clone(), p.clone()),
+            None => {
+                let slash: &[u8] = if needs_slash(self.path.first_byte(it, tables), &target.prefix)
+                {
+                    b"/"
+                } else {
+                    b""
+                };
+                let head = [target.prefix.as_slice(), slash];
+                join(
+                    target,
+                    self.path.render_after(it, tables, Escape::Path, &head),
+                )?
+            }
+        };
+
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 2);
+        if self.set_host {
+            headers.insert(HOST, target.host.clone());
+        }
+        for h in &self.headers {
+            let name = match &h.name {
+                Name::Static(n) => n.clone(),
+                Name::Dynamic(t) => {
+                    let n = t.render(it, tables, Escape::None);
+                    HeaderName::from_bytes(&n).map_err(|_| VmError::InvalidHeaderName {
+                        name: String::from_utf8_lossy(&n).into_owned(),
+                    })?
+                }
+            };
+            let value = match &h.fixed {
+                Some(v) => v.clone(),
+                None => HeaderValue::from_maybe_shared(h.value.render(it, tables, Escape::None))
+                    .map_err(|_| VmError::InvalidHeaderValue {
+                        name: name.as_str().to_string(),
+                    })?,
+            };
+            if h.replace {
+                headers.insert(name, value);
+            } else {
+                headers.append(name, value);
+            }
+        }
+        if cookies {
+            if let Some(v) = cookies::header_value(it) {
+                headers.insert(http::header::COOKIE, v);
+            }
+        }
+
+        let body = match &self.body {
+            Some(t) => t.render(it, tables, Escape::None),
+            None => Bytes::new(),
+        };
+        Ok(BuiltRequest {
+            method: self.method.clone(),
+            uri,
+            path_and_query,
+            headers,
+            body,
+        })
+    }
+}
+
+fn join(target: &Target, path: Bytes) -> Result<(Uri, PathAndQuery), VmError> {
+    let invalid = |path: &Bytes, e: &dyn std::fmt::Display| VmError::InvalidPath {
+        path: String::from_utf8_lossy(path).into_owned(),
+        reason: e.to_string(),
+    };
+    let pq = PathAndQuery::from_maybe_shared(path.clone()).map_err(|e| invalid(&path, &e))?;
+    let mut parts = uri::Parts::default();
+    parts.scheme = Some(target.scheme.clone());
+    parts.authority = Some(target.authority.clone());
+    parts.path_and_query = Some(pq.clone());
+    let uri = Uri::from_parts(parts).map_err(|e| invalid(&path, &e))?;
+    Ok((uri, pq))
+}
+
+/// Paths join onto the target's prefix with exactly one `/`; a bare query (`?q=1`) joins
+/// onto a non-empty prefix directly.
+fn needs_slash(first: Option<u8>, prefix: &[u8]) -> bool {
+    match first {
+        Some(b'/') => false,
+        Some(b'?') => prefix.is_empty(),
+        _ => true,
+    }
+}
+
+fn header_label(name: &Name) -> String {
+    match name {
+        Name::Static(n) => n.as_str().to_string(),
+        Name::Dynamic(_) => "(templated name)".to_string(),
+    }
+}
+
+fn method(m: ptl_bytecode::plan::Method) -> Method {
+    use ptl_bytecode::plan::Method as M;
+    match m {
+        M::Get => Method::GET,
+        M::Post => Method::POST,
+        M::Put => Method::PUT,
+        M::Delete => Method::DELETE,
+        M::Patch => Method::PATCH,
+        M::Head => Method::HEAD,
+        M::Options => Method::OPTIONS,
+    }
+}

@@ -1,0 +1,227 @@
+//! Templates resolved against the program at load: literals become shared bytes, variable and
+//! field references are checked, and all-literal templates collapse into one constant.
+//! Rendering is a length pass and a copy pass, so every output is allocated exactly once.
+
+use super::generators::{constant, Table};
+use super::iteration::Iteration;
+use super::VmError;
+use bytes::Bytes;
+use ptl_bytecode::plan::{Plan, Template, TemplateOp};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    Lit(Bytes),
+    Var(u32),
+    Field { var: u32, column: u32 },
+    Capture(u32),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Tmpl {
+    pieces: Vec<Piece>,
+    /// Set when the template has no inserts: rendering is then a reference-count increment.
+    constant: Option<Bytes>,
+}
+
+/// How inserted values are written: as they are, or percent-encoded where a URI path would
+/// reject them (literal text is always written as is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Escape {
+    None,
+    Path,
+}
+
+/// What a template needs to know about the plan's variables to check its references.
+pub(crate) struct VarInfo<'a> {
+    /// The dataset behind each variable, if its value is a CSV row.
+    pub datasets: &'a [Option<u32>],
+    pub names: &'a [String],
+    pub tables: &'a [Table],
+}
+
+impl Tmpl {
+    pub fn compile(plan: &Plan, t: &Template, vars: &VarInfo<'_>) -> Result<Tmpl, VmError> {
+        let mut pieces: Vec<Piece> = Vec::with_capacity(t.ops.len());
+        for op in &t.ops {
+            let piece = match *op {
+                TemplateOp::Lit(id) => Piece::Lit(constant(plan, id)?),
+                TemplateOp::Var(v) => {
+                    if v as usize >= vars.names.len() {
+                        return Err(VmError::VarOutOfRange(v));
+                    }
+                    Piece::Var(v)
+                }
+                TemplateOp::Field { var, column } => {
+                    let name = vars
+                        .names
+                        .get(var as usize)
+                        .ok_or(VmError::VarOutOfRange(var))?;
+                    let dataset = vars.datasets[var as usize]
+                        .ok_or_else(|| VmError::FieldWithoutCsv { var: name.clone() })?;
+                    let columns = vars.tables.get(dataset as usize).map_or(0, |t| t.columns);
+                    if column as usize >= columns {
+                        return Err(VmError::ColumnOutOfRange {
+                            var: name.clone(),
+                            column,
+                        });
+                    }
+                    Piece::Field { var, column }
+                }
+                TemplateOp::Capture(r) => Piece::Capture(r),
+            };
+            // Adjacent literals merge so that rendering copies fewer, larger slices.
+            match (pieces.last_mut(), &piece) {
+                (Some(Piece::Lit(prev)), Piece::Lit(next)) => {
+                    let mut joined = Vec::with_capacity(prev.len() + next.len());
+                    joined.extend_from_slice(prev);
+                    joined.extend_from_slice(next);
+                    *prev = Bytes::from(joined);
+                }
+                _ => pieces.push(piece),
+            }
+        }
+        let constant = match pieces.as_slice() {
+            [] => Some(Bytes::new()),
+            [Piece::Lit(b)] => Some(b.clone()),
+            _ => None,
+        };
+        Ok(Tmpl { pieces, constant })
+    }
+
+    pub fn constant(&self) -> Option<&Bytes> {
+        self.constant.as_ref()
+    }
+
+    /// Variable slots this template reads.
+    pub fn vars(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pieces.iter().filter_map(|p| match *p {
+            Piece::Var(v) | Piece::Field { var: v, .. } => Some(v),
+            Piece::Lit(_) | Piece::Capture(_) => None,
+        })
+    }
+
+    /// Capture registers this template reads.
+    pub fn registers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pieces.iter().filter_map(|p| match *p {
+            Piece::Capture(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The rendered length in bytes.
+    pub fn len(&self, it: &Iteration, tables: &[Table], escape: Escape) -> usize {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(b) => b.len(),
+                _ => escaped_len(insert(p, it, tables), escape),
+            })
+            .sum()
+    }
+
+    pub fn render_into(&self, it: &Iteration, tables: &[Table], escape: Escape, out: &mut Vec<u8>) {
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(b) => out.extend_from_slice(b),
+                _ => write_escaped(insert(p, it, tables), escape, out),
+            }
+        }
+    }
+
+    /// Renders into a buffer of exactly the right size, ready to become [`Bytes`] without
+    /// copying.
+    pub fn render(&self, it: &Iteration, tables: &[Table], escape: Escape) -> Bytes {
+        self.render_after(it, tables, escape, &[])
+    }
+
+    /// Like [`Tmpl::render`], with `head` slices written first.
+    pub fn render_after(
+        &self,
+        it: &Iteration,
+        tables: &[Table],
+        escape: Escape,
+        head: &[&[u8]],
+    ) -> Bytes {
+        if head.iter().all(|h| h.is_empty()) {
+            if let Some(c) = &self.constant {
+                return c.clone();
+            }
+        }
+        let head_len: usize = head.iter().map(|h| h.len()).sum();
+        let mut out = Vec::with_capacity(head_len + self.len(it, tables, escape));
+        for h in head {
+            out.extend_from_slice(h);
+        }
+        self.render_into(it, tables, escape, &mut out);
+        Bytes::from(out)
+    }
+
+    /// The first byte the template renders to, if any.
+    pub fn first_byte(&self, it: &Iteration, tables: &[Table]) -> Option<u8> {
+        self.pieces.iter().find_map(|p| match p {
+            Piece::Lit(b) => b.first().copied(),
+            _ => insert(p, it, tables).first().copied(),
+        })
+    }
+}
+
+fn insert<'a>(p: &Piece, it: &'a Iteration, tables: &'a [Table]) -> &'a [u8] {
+    match *p {
+        Piece::Lit(_) => &[],
+        Piece::Var(v) => it.var(v),
+        Piece::Field { var, column } => match it.csv_row(var) {
+            Some(r) => tables
+                .get(r.dataset as usize)
+                .map_or(&[][..], |t| t.cell(r.row, column)),
+            None => &[],
+        },
+        Piece::Capture(r) => it.register(r).unwrap_or(&[]),
+    }
+}
+
+/// Bytes a URI path cannot carry as they are. Reserved characters (`/ ? & = %` …) pass
+/// through so that a variable can hold a path segment list or a query string on purpose.
+fn needs_path_escape(b: u8) -> bool {
+    matches!(b, 0..=0x20 | 0x7f..=0xff | b'"' | b'#' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
+}
+
+fn escaped_len(v: &[u8], escape: Escape) -> usize {
+    match escape {
+        Escape::None => v.len(),
+        Escape::Path => v.len() + 2 * v.iter().filter(|&&b| needs_path_escape(b)).count(),
+    }
+}
+
+fn write_escaped(v: &[u8], escape: Escape, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    match escape {
+        Escape::None => out.extend_from_slice(v),
+        Escape::Path => {
+            let mut rest = v;
+            while let Some(i) = rest.iter().position(|&b| needs_path_escape(b)) {
+                out.extend_from_slice(&rest[..i]);
+                let b = rest[i];
+                out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+                rest = &rest[i + 1..];
+            }
+            out.extend_from_slice(rest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_escape_encodes_only_what_a_path_rejects() {
+        let mut out = Vec::new();
+        let v = "a b/c?d=é#\"x\"".as_bytes();
+        write_escaped(v, Escape::Path, &mut out);
+        assert_eq!(out, b"a%20b/c?d=%C3%A9%23%22x%22");
+        assert_eq!(escaped_len(v, Escape::Path), out.len());
+        out.clear();
+        write_escaped(v, Escape::None, &mut out);
+        assert_eq!(out, v);
+    }
+}
