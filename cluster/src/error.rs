@@ -1,0 +1,111 @@
+//! `ClusterError`: everything that can go wrong talking to ZooKeeper and running a cluster run.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    #[error("ZooKeeper at {connect} is unreachable: no session within {timeout:?} ({detail})")]
+    Unreachable {
+        connect: String,
+        timeout: Duration,
+        detail: String,
+    },
+
+    #[error("invalid ZooKeeper chroot {0:?}: it must be an absolute path like /ptl")]
+    BadChroot(String),
+
+    #[error("ZooKeeper {op} {path}: {source}")]
+    Zk {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: zookeeper_client::Error,
+    },
+
+    #[error("ZooKeeper {op} {path}: no answer within {timeout:?}")]
+    ZkTimeout {
+        op: &'static str,
+        path: String,
+        timeout: Duration,
+    },
+
+    #[error("malformed {what} at {path}: {detail}")]
+    Malformed {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+
+    #[error("invalid plan hash {0:?}: expected 64 lowercase hex digits")]
+    BadPlanHash(String),
+
+    #[error("plan {0} is not stored in ZooKeeper")]
+    PlanNotFound(String),
+
+    #[error("plan {hash} in ZooKeeper is corrupt: {detail}")]
+    PlanCorrupt { hash: String, detail: String },
+
+    #[error("the plan's bytecode cannot be run here: {0}")]
+    Bytecode(String),
+
+    #[error("run {0} does not exist")]
+    RunNotFound(String),
+
+    #[error("run {run} wants {wanted} agent(s) but only {available} registered within {waited:?}")]
+    NotEnoughAgents {
+        run: String,
+        wanted: u32,
+        available: u32,
+        waited: Duration,
+    },
+
+    #[error("agent {agent} runs ptl {agent_version}, older than the coordinator's {ours}")]
+    AgentTooOld {
+        agent: String,
+        agent_version: String,
+        ours: String,
+    },
+
+    #[error("agent {agent}'s clock is off by {offset_ms} ms, more than the {tolerance_ms} ms start tolerance")]
+    ClockSkew {
+        agent: String,
+        offset_ms: i64,
+        tolerance_ms: i64,
+    },
+
+    #[error("run {run} did not finish within {waited:?} (state: {state})")]
+    RunTimedOut {
+        run: String,
+        waited: Duration,
+        state: String,
+    },
+
+    #[error("run {run} failed: {reason}")]
+    RunFailed { run: String, reason: String },
+
+    #[error("the ZooKeeper session ended: {0}")]
+    SessionLost(String),
+
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+impl ClusterError {
+    pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
+        ClusterError::Zk {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn malformed(what: &'static str, path: &str, detail: impl ToString) -> Self {
+        ClusterError::Malformed {
+            what,
+            path: path.to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! ptl's cluster mode: many agents generate one run's load, coordinated through Apache ZooKeeper.
+//!
+//! See `docs/cluster.md` for how it works and the znode layout.
+
+pub mod error;
+pub mod ids;
+pub mod layout;
+pub mod zk;
+
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing;
+
+pub use error::ClusterError;
