@@ -86,9 +86,15 @@ pub enum VarPart {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Generator {
     /// Uniform integer in `[min, max]`, both inclusive.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Uniform float in `[min, max)`.
-    Float { min: f64, max: f64 },
+    Float {
+        min: f64,
+        max: f64,
+    },
     OneOf(Vec<ConstId>),
     /// Weighted choice; weights are shares in ppm and sum to `Ppm::ONE`.
     Weighted(Vec<(ConstId, Ppm)>),
@@ -96,11 +102,19 @@ pub enum Generator {
     /// 0, 1, 2 … unique across agents (the runtime interleaves agents' sequences).
     Seq,
     /// A row of a dataset per draw, in order, wrapping around; disjoint across agents.
-    Csv { dataset: u32 },
+    Csv {
+        dataset: u32,
+    },
     /// Zipf-distributed integer in `[min, max]` with exponent `s`.
-    Zipf { min: i64, max: i64, s: f64 },
+    Zipf {
+        min: i64,
+        max: i64,
+        s: f64,
+    },
     /// `n` random alphanumeric characters.
-    Str { len: u32 },
+    Str {
+        len: u32,
+    },
     /// Wall clock, milliseconds since the Unix epoch.
     Now,
 }
@@ -117,7 +131,10 @@ pub enum TemplateOp {
     /// The whole value of a variable.
     Var(u32),
     /// One column of a CSV variable's current row: `{{customer.email}}`.
-    Field { var: u32, column: u32 },
+    Field {
+        var: u32,
+        column: u32,
+    },
     /// A value captured earlier in the same scenario iteration.
     Capture(u32),
 }
@@ -146,7 +163,10 @@ pub struct Scenario {
 pub enum Step {
     Request(Request),
     /// Pause between steps, uniform in `[min_us, max_us]` (equal for a fixed think time).
-    Think { min_us: u64, max_us: u64 },
+    Think {
+        min_us: u64,
+        max_us: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,10 +212,15 @@ pub enum Expect {
     /// the runtime treats 2xx and 3xx as success.
     Status(Vec<(u16, u16)>),
     /// Slower than this (response time from the intended send) is an error.
-    LatencyBelow { us: u64 },
+    LatencyBelow {
+        us: u64,
+    },
     BodyContains(ConstId),
     /// The JSONPath must select a value equal to this JSON text.
-    JsonEq { path: ConstId, value: ConstId },
+    JsonEq {
+        path: ConstId,
+        value: ConstId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -234,14 +259,32 @@ pub struct Phase {
 /// scenarios) per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Load {
-    Rate { per_sec: f64, duration_us: u64 },
+    Rate {
+        per_sec: f64,
+        duration_us: u64,
+    },
     /// Linear from `from` to `to` over the duration.
-    Ramp { from: f64, to: f64, duration_us: u64 },
+    Ramp {
+        from: f64,
+        to: f64,
+        duration_us: u64,
+    },
     /// Stepped ramp: starts at `from`, adds `by` every `every_us`, up to and including `to`.
-    Steps { from: f64, to: f64, by: f64, every_us: u64 },
-    Pause { duration_us: u64 },
+    Steps {
+        from: f64,
+        to: f64,
+        by: f64,
+        every_us: u64,
+    },
+    Pause {
+        duration_us: u64,
+    },
     /// Closed model: `users` virtual users sending back to back, with optional think time.
-    Users { users: u32, duration_us: u64, think_us: u64 },
+    Users {
+        users: u32,
+        duration_us: u64,
+        think_us: u64,
+    },
 }
 
 impl Load {
@@ -252,7 +295,12 @@ impl Load {
             | Load::Ramp { duration_us, .. }
             | Load::Pause { duration_us }
             | Load::Users { duration_us, .. } => duration_us,
-            Load::Steps { from, to, by, every_us } => {
+            Load::Steps {
+                from,
+                to,
+                by,
+                every_us,
+            } => {
                 if by <= 0.0 {
                     return every_us;
                 }
