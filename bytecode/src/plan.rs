@@ -75,6 +75,18 @@ pub struct Var {
     pub parts: Vec<VarPart>,
 }
 
+impl Var {
+    /// The dataset whose rows this variable draws, when it is a CSV row variable: exactly one
+    /// part, a [`Generator::Csv`]. Only such variables may be read column by column
+    /// ([`TemplateOp::Field`]); the decoder enforces it.
+    pub fn csv_dataset(&self) -> Option<u32> {
+        match self.parts.as_slice() {
+            [VarPart::Gen(Generator::Csv { dataset })] => Some(*dataset),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum VarPart {
     Lit(ConstId),
@@ -304,8 +316,9 @@ impl Load {
                 if by <= 0.0 {
                     return every_us;
                 }
-                let steps = ((to - from) / by).floor().max(0.0) as u64 + 1;
-                steps * every_us
+                // Saturating: a decoded plan may hold any u64, and overflow must not panic.
+                let steps = (((to - from) / by).floor().max(0.0) as u64).saturating_add(1);
+                steps.saturating_mul(every_us)
             }
         }
     }
