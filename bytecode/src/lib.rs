@@ -1,1 +1,20 @@
-//! stub
+//! ptl-bytecode: the compiled plan ([`plan`]) and its binary format, the contract between the
+//! compiler and the agents. [`encode`] and [`decode`] convert between the two; [`hash`] names an
+//! encoded plan; [`disassemble`] and [`inspect`] print one. The format: `docs/bytecode.md`.
+
+pub mod decode;
+pub mod disasm;
+pub mod encode;
+pub mod error;
+pub mod format;
+pub mod hash;
+pub mod plan;
+mod reader;
+
+pub use decode::decode;
+pub use disasm::{disassemble, inspect};
+pub use encode::encode;
+pub use error::{DecodeError, HashParseError};
+pub use format::{FORMAT_VERSION, MAGIC};
+pub use hash::{hash, PlanHash};
+pub use plan::*;
