@@ -2,9 +2,11 @@
 //!
 //! See `docs/cluster.md` for how it works and the znode layout.
 
+pub mod agent_registry;
 pub mod error;
 pub mod ids;
 pub mod layout;
+pub mod plan_store;
 pub mod zk;
 
 #[cfg(feature = "testing")]
