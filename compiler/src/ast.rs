@@ -44,6 +44,9 @@ pub struct Ident {
 pub struct Comments {
     pub leading: Vec<String>,
     pub trailing: Option<String>,
+    /// For a statement with a block (`request`, `scenario`, `phase`, `headers`): comments after
+    /// the block's last statement, just before its closing `}`, so that `ptl fmt` keeps them there.
+    pub before_close: Vec<String>,
 }
 
 /// A statement of any block with its comments and the span of the whole statement.

@@ -1,0 +1,39 @@
+//! The front end: `.ptl` source text to the AST (`crate::ast`), following `grammar/ptl.pest`.
+//!
+//! pest checks the grammar; the modules here decode literals and strings, attach comments to
+//! statements, and phrase syntax errors. Value positions are generic on purpose (`rate 5s for
+//! 1m` parses): the checker, which knows what each position wants, reports the kind mismatch.
+
+mod build;
+mod comments;
+mod error;
+mod grammar;
+mod literal;
+mod phase;
+mod request;
+mod string;
+mod tree;
+
+use pest::Parser;
+
+pub use error::SyntaxError;
+pub use grammar::Rule;
+
+use crate::ast;
+
+/// Parses a whole `.ptl` file (a plan or a library).
+pub fn parse_file(source: &str) -> Result<ast::File, SyntaxError> {
+    let mut pairs = grammar::PtlParser::parse(Rule::file, source)
+        .map_err(|e| SyntaxError::from_pest(e, source))?;
+    let Some(file) = pairs.next() else {
+        return Err(SyntaxError::internal(ast::Span::new(0, 0), "no file rule"));
+    };
+    let mut builder = build::Builder {
+        src: source,
+        comments: comments::CommentPool::scan(source),
+    };
+    builder.file(file)
+}
+
+#[cfg(test)]
+mod tests;
