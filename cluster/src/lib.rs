@@ -3,6 +3,9 @@
 //! See `docs/cluster.md` for how it works and the znode layout.
 
 pub mod agent_registry;
+pub mod assignment;
+pub mod clock;
+pub mod election;
 pub mod error;
 pub mod ids;
 pub mod layout;

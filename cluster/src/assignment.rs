@@ -1,0 +1,227 @@
+//! Who generates which part of a run's load: each agent's share of every phase's rate, in
+//! proportion to its declared capacity, numbered by epoch so a rebalance supersedes the shares
+//! before it. Pure functions: the coordinator writes the result to `/runs/<id>/assignment`.
+//!
+//! `index`/`count` partition the values that must stay unique across the cluster (`seq()`, CSV
+//! rows): agent `index` draws the values `≡ index (mod count)`. A rebalance keeps every
+//! survivor's `index` and `count`, so values stay disjoint from those the lost agent drew.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::AgentId;
+
+/// One agent's part of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub agent: AgentId,
+    /// Slice of the cluster-unique value spaces this agent draws.
+    pub index: u32,
+    pub count: u32,
+    /// Fraction of every phase's rate (and of closed-model users) this agent generates.
+    pub rate_fraction: f64,
+    /// The weight the fraction came from (declared capacity, or the stand-in for none).
+    pub weight: f64,
+    /// Added to the run's start instant when the plan asks for a staggered start.
+    pub start_offset_ms: u64,
+}
+
+/// The shares in force from `effective_at_ms` on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// 0 for the first assignment, +1 for every rebalance.
+    pub epoch: u32,
+    /// The run's start instant, ZooKeeper clock, Unix milliseconds (the same in every epoch).
+    pub start_at_ms: i64,
+    /// When these shares take over from the previous epoch's (equals `start_at_ms` at epoch 0).
+    pub effective_at_ms: i64,
+    pub shares: Vec<Share>,
+}
+
+impl Assignment {
+    pub fn share_of(&self, agent: &AgentId) -> Option<&Share> {
+        self.shares.iter().find(|s| &s.agent == agent)
+    }
+}
+
+/// The weight of an agent without a usable declared capacity: the mean of the declared ones (or
+/// 1 when none declares), so it is neither starved nor favoured.
+fn weights(capacities: &[Option<f64>]) -> Vec<f64> {
+    let usable = |c: &Option<f64>| c.filter(|v| v.is_finite() && *v > 0.0);
+    let declared: Vec<f64> = capacities.iter().filter_map(usable).collect();
+    let stand_in = if declared.is_empty() {
+        1.0
+    } else {
+        declared.iter().sum::<f64>() / declared.len() as f64
+    };
+    capacities
+        .iter()
+        .map(|c| usable(c).unwrap_or(stand_in))
+        .collect()
+}
+
+/// Fractions proportional to the weights; the last takes the rounding remainder so they sum to 1.
+fn fractions(weights: &[f64]) -> Vec<f64> {
+    let total: f64 = weights.iter().sum();
+    let mut fractions: Vec<f64> = weights.iter().map(|w| w / total).collect();
+    if let Some((last, rest)) = fractions.split_last_mut() {
+        *last = (1.0 - rest.iter().sum::<f64>()).max(0.0);
+    }
+    fractions
+}
+
+/// The first assignment of a run over `agents` (in registration order) with their declared
+/// capacities. `stagger_ms` spaces the agents' starts (0 for a simultaneous start).
+pub fn assign(agents: &[(AgentId, Option<f64>)], start_at_ms: i64, stagger_ms: u64) -> Assignment {
+    let capacities: Vec<Option<f64>> = agents.iter().map(|(_, c)| *c).collect();
+    let weights = weights(&capacities);
+    let fractions = fractions(&weights);
+    let count = agents.len() as u32;
+    let shares = agents
+        .iter()
+        .zip(weights.iter().zip(fractions))
+        .enumerate()
+        .map(|(index, ((agent, _), (&weight, rate_fraction)))| Share {
+            agent: agent.clone(),
+            index: index as u32,
+            count,
+            rate_fraction,
+            weight,
+            start_offset_ms: stagger_ms.saturating_mul(index as u64),
+        })
+        .collect();
+    Assignment {
+        epoch: 0,
+        start_at_ms,
+        effective_at_ms: start_at_ms,
+        shares,
+    }
+}
+
+/// The next epoch after some agents were lost: the survivors take over the lost share in
+/// proportion to their weights, keeping their value-space slices. `None` when no agent survives.
+pub fn rebalance(
+    previous: &Assignment,
+    alive: &[AgentId],
+    effective_at_ms: i64,
+) -> Option<Assignment> {
+    let survivors: Vec<&Share> = previous
+        .shares
+        .iter()
+        .filter(|s| alive.contains(&s.agent))
+        .collect();
+    if survivors.is_empty() {
+        return None;
+    }
+    let weights: Vec<f64> = survivors.iter().map(|s| s.weight).collect();
+    let shares = survivors
+        .iter()
+        .zip(fractions(&weights))
+        .map(|(share, rate_fraction)| Share {
+            rate_fraction,
+            ..(*share).clone()
+        })
+        .collect();
+    Some(Assignment {
+        epoch: previous.epoch + 1,
+        start_at_ms: previous.start_at_ms,
+        effective_at_ms,
+        shares,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn agents(capacities: &[Option<f64>]) -> Vec<(AgentId, Option<f64>)> {
+        capacities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (AgentId(format!("agent-{i:010}")), *c))
+            .collect()
+    }
+
+    fn capacity() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            3 => (1.0f64..1_000_000.0).prop_map(Some),
+            1 => Just(None),
+            1 => prop_oneof![Just(Some(0.0)), Just(Some(-5.0)), Just(Some(f64::NAN)), Just(Some(f64::INFINITY))],
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn shares_sum_to_one_and_follow_capacity(caps in prop::collection::vec(capacity(), 1..40)) {
+            let a = assign(&agents(&caps), 1_000, 0);
+            let sum: f64 = a.shares.iter().map(|s| s.rate_fraction).sum();
+            prop_assert!((sum - 1.0).abs() < 1e-9, "sum {sum}");
+            for s in &a.shares {
+                prop_assert!(s.rate_fraction >= 0.0);
+                prop_assert_eq!(s.count, caps.len() as u32);
+            }
+            // Proportional: fraction / weight is the same for everyone.
+            let ratio = a.shares[0].rate_fraction / a.shares[0].weight;
+            for s in &a.shares {
+                prop_assert!((s.rate_fraction / s.weight - ratio).abs() <= 1e-9 * ratio.max(1.0), "{s:?}");
+            }
+            // Declared capacities are the weights themselves.
+            for (s, c) in a.shares.iter().zip(&caps) {
+                if let Some(c) = c.filter(|v| v.is_finite() && *v > 0.0) {
+                    prop_assert_eq!(s.weight, c);
+                }
+            }
+            // Slices are a permutation of 0..count: disjoint value spaces.
+            let mut indices: Vec<u32> = a.shares.iter().map(|s| s.index).collect();
+            indices.sort();
+            prop_assert_eq!(indices, (0..caps.len() as u32).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn rebalance_keeps_the_total_and_the_slices(
+            caps in prop::collection::vec(capacity(), 2..20),
+            lost in prop::collection::vec(any::<bool>(), 2..20),
+        ) {
+            let first = assign(&agents(&caps), 5_000, 10);
+            let alive: Vec<AgentId> = first
+                .shares
+                .iter()
+                .zip(lost.iter().chain(std::iter::repeat(&false)))
+                .filter(|(_, &gone)| !gone)
+                .map(|(s, _)| s.agent.clone())
+                .collect();
+            match rebalance(&first, &alive, 9_000) {
+                None => prop_assert!(alive.is_empty()),
+                Some(next) => {
+                    prop_assert_eq!(next.epoch, 1);
+                    prop_assert_eq!(next.start_at_ms, 5_000);
+                    prop_assert_eq!(next.effective_at_ms, 9_000);
+                    prop_assert_eq!(next.shares.len(), alive.len());
+                    let sum: f64 = next.shares.iter().map(|s| s.rate_fraction).sum();
+                    prop_assert!((sum - 1.0).abs() < 1e-9);
+                    for s in &next.shares {
+                        let before = first.share_of(&s.agent).expect("survivor was assigned");
+                        prop_assert_eq!(s.index, before.index);
+                        prop_assert_eq!(s.count, before.count);
+                        // Nobody's share shrinks when others leave.
+                        prop_assert!(s.rate_fraction >= before.rate_fraction - 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn capacity_ratio_is_the_share_ratio() {
+        let a = assign(&agents(&[Some(1000.0), Some(3000.0)]), 0, 0);
+        assert!((a.shares[0].rate_fraction - 0.25).abs() < 1e-12);
+        assert!((a.shares[1].rate_fraction - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn staggered_starts_follow_the_index() {
+        let a = assign(&agents(&[None, None, None]), 0, 40);
+        let offsets: Vec<u64> = a.shares.iter().map(|s| s.start_offset_ms).collect();
+        assert_eq!(offsets, [0, 40, 80]);
+    }
+}
