@@ -23,3 +23,8 @@ pub use iteration::{Iteration, VmWorker};
 pub use program::{Program, StepKind};
 pub use request::BuiltRequest;
 pub use share::AgentShare;
+
+#[cfg(test)]
+pub(crate) mod test_plan;
+#[cfg(test)]
+mod tests;
