@@ -1,4 +1,6 @@
 //! stub
+pub mod demo_target;
 pub mod response_check;
 pub mod schedule;
 pub mod vm;
+pub mod results;
