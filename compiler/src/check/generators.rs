@@ -1,0 +1,391 @@
+//! `let` expressions: literals, earlier lets, params and generator calls joined with `+`, each
+//! generator checked for its name, arity, argument types and ranges.
+
+use ptl_bytecode::Ppm;
+
+use crate::ast::{Arg, Call, ExprPart, ValueKind};
+use crate::check::model::{Gen, LetPart, VarModel};
+use crate::check::names::LetEntry;
+use crate::check::values::{ppm_of_percent, text_of, Want};
+use crate::check::{suggest, Cx, Sink};
+use crate::diagnostic::Diagnostic;
+use crate::source::FileId;
+
+const GENERATORS: [&str; 10] = [
+    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "zipf", "str", "now",
+];
+
+/// Checks every `let`; the result has one entry per let, `None` where it failed.
+pub fn lets(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<VarModel>> {
+    cx.names
+        .lets
+        .iter()
+        .enumerate()
+        .map(|(slot, entry)| one_let(cx, sink, slot, entry))
+        .collect()
+}
+
+fn one_let(cx: &Cx<'_>, sink: &mut Sink, slot: usize, entry: &LetEntry<'_>) -> Option<VarModel> {
+    let file = entry.file;
+    let errors = sink.errors();
+    let only_part = entry.expr.parts.len() == 1;
+    let mut parts = Vec::new();
+    for part in &entry.expr.parts {
+        match part {
+            ExprPart::Value(v) => {
+                let r = cx.params().resolve(v);
+                match r.kind {
+                    ValueKind::Str(s) => parts.push(LetPart::Lit(s.value.clone())),
+                    ValueKind::Int(_) | ValueKind::Float(_) => {
+                        parts.push(LetPart::Lit(text_of(r.kind)))
+                    }
+                    ValueKind::Ident(name) if r.param.is_none() => {
+                        if let Some(p) = variable(cx, sink, file, slot, name, v.span) {
+                            parts.push(p);
+                        }
+                    }
+                    // A param of any other kind is inserted as written (`peak` → `100/s`).
+                    _ if r.param.is_some() => parts.push(LetPart::Lit(text_of(r.kind))),
+                    _ => sink.push(
+                        file,
+                        cx.params().wrong(Want::LetPart, r, "a `let` joins text"),
+                    ),
+                }
+            }
+            ExprPart::Call(call) => {
+                if call.func.name == "csv" && !only_part {
+                    sink.push(
+                        file,
+                        Diagnostic::CsvInExpression {
+                            span: call.span.into(),
+                        },
+                    );
+                    continue;
+                }
+                if let Some(g) = generator(cx, sink, file, call, entry) {
+                    parts.push(LetPart::Gen(g));
+                }
+            }
+        }
+    }
+    if sink.errors() > errors {
+        return None;
+    }
+    Some(VarModel {
+        name: entry.name.clone(),
+        parts: merge(parts),
+    })
+}
+
+/// A bare word in a `let`: an earlier let.
+fn variable(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    slot: usize,
+    name: &str,
+    span: crate::ast::Span,
+) -> Option<LetPart> {
+    let n = cx.names;
+    match n.let_slot(name) {
+        Some(other) if other < slot => {
+            let entry = &n.lets[other];
+            entry.used.set(true);
+            if entry.csv_file().is_some() {
+                sink.push(
+                    file,
+                    Diagnostic::WholeCsvRow {
+                        var: name.to_string(),
+                        span: span.into(),
+                        help: Some("a `let` cannot hold a whole CSV row; use `{{row.column}}` in the template instead".to_string()),
+                    },
+                );
+                return None;
+            }
+            Some(LetPart::Var(other as u32))
+        }
+        Some(_) => {
+            sink.push(
+                file,
+                Diagnostic::LetOrder {
+                    name: name.to_string(),
+                    span: span.into(),
+                },
+            );
+            None
+        }
+        None => {
+            let earlier = n.lets[..slot]
+                .iter()
+                .map(|l| l.name.as_str())
+                .chain(n.params.names());
+            sink.push(
+                file,
+                Diagnostic::UnknownVariable {
+                    name: name.to_string(),
+                    span: span.into(),
+                    help: suggest::did_you_mean(name, earlier),
+                },
+            );
+            None
+        }
+    }
+}
+
+fn generator(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    call: &Call,
+    entry: &LetEntry<'_>,
+) -> Option<Gen> {
+    let name = call.func.name.as_str();
+    if !GENERATORS.contains(&name) {
+        sink.push(
+            file,
+            Diagnostic::UnknownGenerator {
+                name: name.to_string(),
+                span: call.func.span.into(),
+                help: suggest::did_you_mean_or_list(name, GENERATORS, "the generators are"),
+            },
+        );
+        return None;
+    }
+    let (arity, min, max) = arity(name);
+    let found = call.args.len();
+    if found < min || found > max {
+        sink.push(
+            file,
+            Diagnostic::GeneratorArity {
+                name: name.to_string(),
+                expected: arity,
+                found,
+                span: call.span.into(),
+                help: Some(format!("for example `{}`", example(name))),
+            },
+        );
+        return None;
+    }
+    let mut weights_ok = true;
+    for arg in &call.args {
+        match (&arg.weight, name == "weighted") {
+            (Some(w), false) => {
+                sink.push(
+                    file,
+                    Diagnostic::ArgumentWeight {
+                        reason: format!("`{name}` takes no weights"),
+                        span: w.span.into(),
+                    },
+                );
+                weights_ok = false;
+            }
+            (None, true) => {
+                sink.push(
+                    file,
+                    Diagnostic::ArgumentWeight {
+                        reason: "every choice of `weighted` needs a weight".to_string(),
+                        span: arg.span.into(),
+                    },
+                );
+                weights_ok = false;
+            }
+            _ => {}
+        }
+    }
+    if !weights_ok {
+        return None;
+    }
+    let p = cx.params();
+    let int = |sink: &mut Sink, arg: &Arg| {
+        sink.take(
+            file,
+            p.int(&arg.value, &format!("`{name}` takes whole numbers")),
+        )
+    };
+    let range_error = |sink: &mut Sink, reason: String| {
+        sink.push(
+            file,
+            Diagnostic::GeneratorRange {
+                name: name.to_string(),
+                reason,
+                span: call.span.into(),
+            },
+        );
+    };
+    match name {
+        "int" => {
+            let (a, b) = (int(sink, &call.args[0]), int(sink, &call.args[1]));
+            let (min, max) = (a?, b?);
+            if min > max {
+                range_error(sink, format!("min {min} is greater than max {max}"));
+                return None;
+            }
+            Some(Gen::Int { min, max })
+        }
+        "float" => {
+            let context = "`float` takes numbers";
+            let a = sink.take(file, p.number(&call.args[0].value, context));
+            let b = sink.take(file, p.number(&call.args[1].value, context));
+            let (min, max) = (a?, b?);
+            if min >= max {
+                range_error(sink, format!("min {min} is not below max {max}"));
+                return None;
+            }
+            Some(Gen::Float { min, max })
+        }
+        "zipf" => {
+            let (a, b) = (int(sink, &call.args[0]), int(sink, &call.args[1]));
+            let s = sink.take(
+                file,
+                p.number(&call.args[2].value, "`zipf` takes an exponent"),
+            );
+            let (min, max, s) = (a?, b?, s?);
+            if min > max {
+                range_error(sink, format!("min {min} is greater than max {max}"));
+                return None;
+            }
+            if s <= 0.0 {
+                range_error(sink, format!("the exponent must be above 0, found {s}"));
+                return None;
+            }
+            Some(Gen::Zipf { min, max, s })
+        }
+        "str" => {
+            let len = sink.take(
+                file,
+                p.int_in(
+                    &call.args[0].value,
+                    "string length",
+                    1,
+                    1_000_000,
+                    "`str` takes a length",
+                ),
+            )?;
+            Some(Gen::Str { len: len as u32 })
+        }
+        "one_of" => {
+            let mut out = Vec::new();
+            for arg in &call.args {
+                out.push(choice(cx, sink, file, arg, name));
+            }
+            out.into_iter().collect::<Option<Vec<_>>>().map(Gen::OneOf)
+        }
+        "weighted" => weighted(cx, sink, file, call),
+        "csv" => entry
+            .dataset
+            .get()
+            .map(|dataset| Gen::Csv { dataset })
+            .or_else(|| {
+                // Not loaded: either reported by the CSV loader, or the argument is no string.
+                if let Err(d) = p.string(&call.args[0].value, "`csv` takes a file name") {
+                    sink.push(file, d);
+                }
+                None
+            }),
+        "uuid" => Some(Gen::Uuid),
+        "seq" => Some(Gen::Seq),
+        "now" => Some(Gen::Now),
+        _ => None,
+    }
+}
+
+/// One choice of `one_of`/`weighted`: text or a number.
+fn choice(cx: &Cx<'_>, sink: &mut Sink, file: FileId, arg: &Arg, name: &str) -> Option<String> {
+    let r = cx.params().resolve(&arg.value);
+    match r.kind {
+        ValueKind::Str(s) => Some(s.value.clone()),
+        ValueKind::Int(_) | ValueKind::Float(_) => Some(text_of(r.kind)),
+        _ => {
+            sink.push(
+                file,
+                cx.params()
+                    .wrong(Want::Str, r, &format!("`{name}` chooses among strings")),
+            );
+            None
+        }
+    }
+}
+
+fn weighted(cx: &Cx<'_>, sink: &mut Sink, file: FileId, call: &Call) -> Option<Gen> {
+    let mut choices = Vec::new();
+    let mut total = 0.0;
+    let mut ok = true;
+    for arg in &call.args {
+        let text = choice(cx, sink, file, arg, "weighted");
+        let weight = arg.weight.as_ref().and_then(|w| {
+            sink.take(
+                file,
+                cx.params().share(w, "weight", "a weight is a percentage"),
+            )
+        });
+        match (text, weight) {
+            (Some(t), Some(w)) => {
+                total += w;
+                choices.push((t, w));
+            }
+            _ => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if (total - 100.0).abs() > 1e-6 {
+        sink.push(
+            file,
+            Diagnostic::WeightsNot100 {
+                total: format!("{}%", crate::check::values::trim_float(total)),
+                span: call.span.into(),
+            },
+        );
+        return None;
+    }
+    // Rounding each share may miss 100% by a few ppm; the last choice absorbs it.
+    let mut ppm: Vec<(String, Ppm)> = choices
+        .into_iter()
+        .map(|(t, w)| (t, ppm_of_percent(w)))
+        .collect();
+    let sum: i64 = ppm.iter().map(|(_, p)| p.0 as i64).sum();
+    if let Some(last) = ppm.last_mut() {
+        last.1 = Ppm((last.1 .0 as i64 + Ppm::ONE.0 as i64 - sum).max(0) as u32);
+    }
+    Some(Gen::Weighted(ppm))
+}
+
+/// Words for the arity, and the bounds.
+fn arity(name: &str) -> (&'static str, usize, usize) {
+    match name {
+        "int" => ("2 arguments (min, max)", 2, 2),
+        "float" => ("2 arguments (min, max)", 2, 2),
+        "zipf" => ("3 arguments (min, max, exponent)", 3, 3),
+        "str" => ("1 argument (the length)", 1, 1),
+        "csv" => ("1 argument (the file name)", 1, 1),
+        "one_of" | "weighted" => ("at least 1 argument", 1, usize::MAX),
+        _ => ("no arguments", 0, 0),
+    }
+}
+
+fn example(name: &str) -> &'static str {
+    match name {
+        "int" => "int(1, 100)",
+        "float" => "float(0.5, 2.5)",
+        "zipf" => "zipf(1, 1000, 1.1)",
+        "str" => "str(16)",
+        "csv" => "csv(\"customers.csv\")",
+        "one_of" => "one_of(\"visa\", \"amex\")",
+        "weighted" => "weighted(\"eu\" 70%, \"us\" 30%)",
+        "uuid" => "uuid()",
+        "seq" => "seq()",
+        _ => "now()",
+    }
+}
+
+fn merge(parts: Vec<LetPart>) -> Vec<LetPart> {
+    let mut out: Vec<LetPart> = Vec::with_capacity(parts.len());
+    for part in parts {
+        match (out.last_mut(), part) {
+            (Some(LetPart::Lit(prev)), LetPart::Lit(s)) => prev.push_str(&s),
+            (_, p) => out.push(p),
+        }
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! The checked plan: every name resolved to an index, every value typed and converted to the
+//! engine's units, templates split into pieces. Text is still text here; lowering interns it
+//! into the constant pool and emits the bytecode types.
+
+use ptl_bytecode::{Arrivals, Load, Method, Overflow, Ppm, Threshold};
+
+use crate::ast::Span;
+use crate::source::FileId;
+
+/// Where something was written, for warnings computed after checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: FileId,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub target: String,
+    pub timeout_us: u64,
+    /// Where the timeout was set, if it was (a default timeout has no span to point at).
+    pub timeout_origin: Option<Origin>,
+    pub connections: u32,
+    pub seed: u64,
+    pub max_inflight: u32,
+    pub overflow: Overflow,
+    pub params: Vec<(String, String)>,
+    pub datasets: Vec<DatasetData>,
+    pub vars: Vec<VarModel>,
+    pub headers: Vec<HeaderModel>,
+    pub scenarios: Vec<ScenarioModel>,
+    pub phases: Vec<PhaseModel>,
+    pub thresholds: Vec<Threshold>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetData {
+    /// The file name as written in the plan.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarModel {
+    pub name: String,
+    pub parts: Vec<LetPart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LetPart {
+    Lit(String),
+    Var(u32),
+    Gen(Gen),
+}
+
+/// A generator with its texts not yet interned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gen {
+    Int { min: i64, max: i64 },
+    Float { min: f64, max: f64 },
+    OneOf(Vec<String>),
+    Weighted(Vec<(String, Ppm)>),
+    Uuid,
+    Seq,
+    Csv { dataset: u32 },
+    Zipf { min: i64, max: i64, s: f64 },
+    Str { len: u32 },
+    Now,
+}
+
+/// One piece of a template. Params are already replaced by their text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Lit(String),
+    Var(u32),
+    Field { var: u32, column: u32 },
+    Capture(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderModel {
+    pub name: Vec<Piece>,
+    pub value: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioModel {
+    pub name: String,
+    pub weight: u32,
+    pub single_request: bool,
+    pub cookies: bool,
+    pub registers: u32,
+    pub steps: Vec<StepModel>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepModel {
+    Request(RequestModel),
+    Think { min_us: u64, max_us: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestModel {
+    pub name: String,
+    pub method: Method,
+    pub path: Vec<Piece>,
+    pub headers: Vec<HeaderModel>,
+    pub body: Option<Vec<Piece>>,
+    pub expects: Vec<ExpectModel>,
+    pub captures: Vec<CaptureModel>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectModel {
+    Status(Vec<(u16, u16)>),
+    LatencyBelow { us: u64 },
+    BodyContains(String),
+    JsonEq { path: String, value: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureModel {
+    pub register: u32,
+    pub source: CaptureSourceModel,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureSourceModel {
+    Json(String),
+    Header(String),
+    Regex(String),
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseModel {
+    pub name: String,
+    pub origin: Origin,
+    pub load: Load,
+    pub arrivals: Arrivals,
+    pub max_inflight: Option<u32>,
+    pub overflow: Option<Overflow>,
+    pub injections: Vec<InjectionModel>,
+    pub mix: Option<Vec<(u32, u32)>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InjectionModel {
+    pub fault: FaultModel,
+    pub share: Ppm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultModel {
+    Abort,
+    Delay { us: u64 },
+    Reset,
+    Corrupt,
+    Header { name: String, value: String },
+}

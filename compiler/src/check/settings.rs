@@ -1,0 +1,194 @@
+//! Plan-wide settings (`target`, `timeout`, `connections`, `seed`, `max_inflight`, `overflow`,
+//! `cookies`) with their defaults, and the target URL check.
+
+use std::collections::HashMap;
+
+use ptl_bytecode::Overflow;
+
+use crate::ast::{Item, Span};
+use crate::check::model::Origin;
+use crate::check::names::duplicate;
+use crate::check::{suggest, Cx, Sink};
+use crate::diagnostic::Diagnostic;
+use crate::source::FileId;
+
+pub const PLAN_SETTINGS: [&str; 7] = [
+    "target",
+    "timeout",
+    "connections",
+    "seed",
+    "max_inflight",
+    "overflow",
+    "cookies",
+];
+
+pub const DEFAULT_TIMEOUT_US: u64 = 10_000_000;
+pub const DEFAULT_CONNECTIONS: u32 = 100;
+
+#[derive(Debug)]
+pub struct PlanSettings {
+    pub target: Option<String>,
+    /// A target was written but is not valid (already reported).
+    pub target_failed: bool,
+    pub timeout_us: u64,
+    pub timeout_origin: Option<Origin>,
+    pub connections: u32,
+    pub seed: u64,
+    pub max_inflight: Option<u32>,
+    pub overflow: Overflow,
+    pub cookies: bool,
+}
+
+pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
+    let mut s = PlanSettings {
+        target: None,
+        target_failed: false,
+        timeout_us: DEFAULT_TIMEOUT_US,
+        timeout_origin: None,
+        connections: DEFAULT_CONNECTIONS,
+        seed: 0,
+        max_inflight: None,
+        overflow: Overflow::Drop,
+        cookies: false,
+    };
+    let p = cx.params();
+    let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
+    for (file, stmt) in cx.items() {
+        let Item::Setting(setting) = &stmt.node else {
+            continue;
+        };
+        let key = setting.key.name.as_str();
+        let v = &setting.value;
+        if !PLAN_SETTINGS.contains(&key) {
+            sink.push(
+                file,
+                Diagnostic::UnknownSetting {
+                    key: key.to_string(),
+                    span: setting.key.span.into(),
+                    help: suggest::did_you_mean_or_list(key, PLAN_SETTINGS, "the settings are"),
+                },
+            );
+            continue;
+        }
+        if let Some(&(first_file, first)) = seen.get(key) {
+            let first = (first_file == file).then_some(first);
+            sink.push(
+                file,
+                duplicate("setting", key, setting.key.span, first, None),
+            );
+            continue;
+        }
+        seen.insert(key.to_string(), (file, setting.key.span));
+        match key {
+            "target" => match p.string(v, "`target` is a URL in quotes") {
+                Ok(url) => match check_url(&url) {
+                    Ok(()) => s.target = Some(url),
+                    Err(reason) => {
+                        s.target_failed = true;
+                        sink.push(
+                            file,
+                            Diagnostic::InvalidUrl {
+                                url,
+                                reason,
+                                span: v.span.into(),
+                            },
+                        );
+                    }
+                },
+                Err(d) => {
+                    s.target_failed = true;
+                    sink.push(file, d);
+                }
+            },
+            "timeout" => {
+                if let Some(us) = sink.take(
+                    file,
+                    p.positive_us(v, "timeout", "`timeout` takes a duration"),
+                ) {
+                    s.timeout_us = us;
+                    s.timeout_origin = Some(Origin {
+                        file,
+                        span: stmt.span,
+                    });
+                }
+            }
+            "connections" => {
+                if let Some(n) = sink.take(
+                    file,
+                    p.int_in(v, "connections", 1, 1_000_000, "`connections` is a count"),
+                ) {
+                    s.connections = n as u32;
+                }
+            }
+            "seed" => {
+                if let Some(n) = sink.take(
+                    file,
+                    p.int_in(v, "seed", 0, i64::MAX, "`seed` is a whole number"),
+                ) {
+                    s.seed = n as u64;
+                }
+            }
+            "max_inflight" => {
+                if let Some(n) = sink.take(
+                    file,
+                    p.int_in(
+                        v,
+                        "max_inflight",
+                        1,
+                        u32::MAX as i64,
+                        "`max_inflight` is a count",
+                    ),
+                ) {
+                    s.max_inflight = Some(n as u32);
+                }
+            }
+            "overflow" => {
+                if let Some(i) = sink.take(file, p.keyword(v, "`overflow`", &["drop", "queue"])) {
+                    s.overflow = [Overflow::Drop, Overflow::Queue][i];
+                }
+            }
+            _ => {
+                if let Some(on) = sink.take(file, p.switch(v, "`cookies`")) {
+                    s.cookies = on;
+                }
+            }
+        }
+    }
+    s
+}
+
+/// An absolute http(s) URL with a host.
+pub fn check_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        ));
+    }
+    if matches!(url.host_str(), None | Some("")) {
+        return Err("the URL has no host".to_string());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the target is a base URL, without `?query` or `#fragment`".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("https://example.com/api").is_ok());
+        assert!(check_url("ftp://example.com")
+            .unwrap_err()
+            .contains("`ftp`"));
+        assert!(check_url("127.0.0.1:8080").is_err());
+        assert!(check_url("http://").is_err());
+        assert!(check_url("not a url").is_err());
+        assert!(check_url("http://h/?a=1").is_err());
+    }
+}

@@ -1,0 +1,416 @@
+//! Templates in strings (paths, headers, bodies, fault headers): parsed with handlebars' own
+//! template parser, restricted to plain variables, and resolved to lets, CSV columns, params
+//! (replaced by their text) and captures of earlier steps.
+//!
+//! Values are inserted as they are: `{{x}}` and `{{{x}}}` both insert raw text, since a load
+//! test builds HTTP requests, not HTML.
+
+use handlebars::template::{Parameter, Template, TemplateElement};
+use handlebars::{Path, PathSeg};
+
+use crate::ast::{Span, StrLit};
+use crate::check::model::Piece;
+use crate::check::values::text_of;
+use crate::check::{suggest, Cx, Sink};
+use crate::diagnostic::Diagnostic;
+use crate::source::FileId;
+
+/// Which names a template may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Plan-wide headers: lets and params.
+    Plan,
+    /// A request: also the captures of earlier steps of its scenario.
+    Step { scenario: usize, step: usize },
+    /// A value fixed at compile time (fault headers): params only.
+    Constant,
+}
+
+/// Resolves a template, reporting every problem in it.
+pub fn template(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    lit: &StrLit,
+    scope: Scope,
+) -> Option<Vec<Piece>> {
+    let parsed = match Template::compile(&lit.value) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e
+                .pos()
+                .map_or(0, |(line, col)| offset_of(&lit.value, line, col));
+            let message = match e.reason() {
+                handlebars::TemplateErrorReason::InvalidSyntax(_) => {
+                    "malformed `{{…}}` expression".to_string()
+                }
+                other => other.to_string(),
+            };
+            let end = next_char_end(&lit.value, at);
+            sink.push(
+                file,
+                Diagnostic::TemplateSyntax {
+                    message,
+                    span: lit.source_span(at..end).into(),
+                },
+            );
+            return None;
+        }
+    };
+    let errors_before = sink.errors();
+    let mut pieces = Vec::new();
+    for (i, element) in parsed.elements.iter().enumerate() {
+        let at = parsed
+            .mapping
+            .get(i)
+            .map_or(0, |m| offset_of(&lit.value, m.0, m.1));
+        match element {
+            TemplateElement::RawString(text) => pieces.push(Piece::Lit(text.clone())),
+            TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h)
+                if !h.block
+                    && h.params.is_empty()
+                    && h.hash.is_empty()
+                    && h.block_param.is_none() =>
+            {
+                let expr = expression_range(&lit.value, at);
+                match &h.name {
+                    Parameter::Path(Path::Relative((segs, raw)))
+                        if plain(segs) && !segs.is_empty() =>
+                    {
+                        let names: Vec<&str> = segs
+                            .iter()
+                            .filter_map(|s| match s {
+                                PathSeg::Named(n) => Some(n.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        let text = &lit.value[expr.clone()];
+                        let name_at = text
+                            .find(raw.as_str())
+                            .map_or(expr.start, |n| expr.start + n);
+                        let span = lit.source_span(name_at..name_at + raw.len());
+                        if let Some(piece) = resolve(cx, sink, file, &names, span, scope) {
+                            pieces.push(piece);
+                        }
+                    }
+                    _ => unsupported(sink, file, lit, expr),
+                }
+            }
+            _ => {
+                let expr = expression_range(&lit.value, at);
+                unsupported(sink, file, lit, expr);
+            }
+        }
+    }
+    if sink.errors() > errors_before {
+        return None;
+    }
+    Some(merge(pieces))
+}
+
+/// The value of a template that must be fixed at compile time.
+pub fn constant(cx: &Cx<'_>, sink: &mut Sink, file: FileId, lit: &StrLit) -> Option<String> {
+    let pieces = template(cx, sink, file, lit, Scope::Constant)?;
+    Some(
+        pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Lit(s) => s,
+                // `resolve` gives only literals in a constant scope.
+                _ => String::new(),
+            })
+            .collect(),
+    )
+}
+
+fn plain(segs: &[PathSeg]) -> bool {
+    segs.iter().all(|s| matches!(s, PathSeg::Named(_)))
+}
+
+fn unsupported(sink: &mut Sink, file: FileId, lit: &StrLit, expr: std::ops::Range<usize>) {
+    sink.push(
+        file,
+        Diagnostic::TemplateExpression {
+            expr: lit.value[expr.clone()].to_string(),
+            span: lit.source_span(expr).into(),
+        },
+    );
+}
+
+fn resolve(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    names: &[&str],
+    span: Span,
+    scope: Scope,
+) -> Option<Piece> {
+    let n = cx.names;
+    let name = names[0];
+    let here = match scope {
+        Scope::Step { scenario, step } => n.scenarios.get(scenario).map(|s| (s, step)),
+        _ => None,
+    };
+    if let [_, field] = names {
+        if let Some(slot) = n.let_slot(name) {
+            let entry = &n.lets[slot];
+            if let Some(dataset) = entry.dataset.get() {
+                entry.used.set(true);
+                if scope == Scope::Constant {
+                    return not_constant(sink, file, name, span);
+                }
+                let columns = cx
+                    .datasets
+                    .get(dataset as usize)
+                    .map(|d| d.columns.as_slice())
+                    .unwrap_or(&[]);
+                return match columns.iter().position(|c| c == field) {
+                    Some(column) => Some(Piece::Field {
+                        var: slot as u32,
+                        column: column as u32,
+                    }),
+                    None => {
+                        let help = suggest::did_you_mean_or_list(
+                            field,
+                            columns.iter().map(String::as_str),
+                            "the columns are",
+                        );
+                        sink.push(
+                            file,
+                            Diagnostic::UnknownColumn {
+                                var: name.to_string(),
+                                column: field.to_string(),
+                                span: span.into(),
+                                help,
+                            },
+                        );
+                        None
+                    }
+                };
+            }
+            if entry.csv_file().is_some() {
+                // Its file did not load; that is reported already.
+                return None;
+            }
+        }
+        let known = n.let_slot(name).is_some()
+            || n.params.get(name).is_some()
+            || here.is_some_and(|(s, _)| s.capture(name).is_some());
+        if known {
+            sink.push(
+                file,
+                Diagnostic::NotCsv {
+                    var: name.to_string(),
+                    field: field.to_string(),
+                    span: span.into(),
+                },
+            );
+            return None;
+        }
+    } else if names.len() > 2 {
+        sink.push(
+            file,
+            Diagnostic::TemplateExpression {
+                expr: names.join("."),
+                span: span.into(),
+            },
+        );
+        return None;
+    }
+    let single = names.len() == 1;
+    if let Some((sc, step)) = here {
+        if let Some(cap) = sc.capture(name).filter(|_| single) {
+            if scope == Scope::Constant {
+                return not_constant(sink, file, name, span);
+            }
+            if cap.step >= step {
+                sink.push(
+                    file,
+                    Diagnostic::CaptureTooEarly {
+                        name: name.to_string(),
+                        span: span.into(),
+                        defined: cap.span.into(),
+                    },
+                );
+                return None;
+            }
+            return Some(Piece::Capture(cap.register));
+        }
+    }
+    if let Some(slot) = n.let_slot(name).filter(|_| single) {
+        let entry = &n.lets[slot];
+        entry.used.set(true);
+        if scope == Scope::Constant {
+            return not_constant(sink, file, name, span);
+        }
+        if entry.csv_file().is_some() {
+            let columns = entry
+                .dataset
+                .get()
+                .and_then(|d| cx.datasets.get(d as usize))
+                .map(|d| d.columns.join(", "));
+            sink.push(
+                file,
+                Diagnostic::WholeCsvRow {
+                    var: name.to_string(),
+                    span: span.into(),
+                    help: Some(match columns {
+                        Some(c) => {
+                            format!("write `{{{{{name}.COLUMN}}}}` with one of the columns: {c}")
+                        }
+                        None => {
+                            format!("write `{{{{{name}.COLUMN}}}}` with one of the file's columns")
+                        }
+                    }),
+                },
+            );
+            return None;
+        }
+        return Some(Piece::Var(slot as u32));
+    }
+    if let Some(param) = n.params.get(name).filter(|_| single) {
+        param.used.set(true);
+        return Some(Piece::Lit(text_of(&param.value)));
+    }
+    if single {
+        if let Some(owner) = n.scenarios.iter().find(|s| s.capture(name).is_some()) {
+            if scope == Scope::Constant {
+                return not_constant(sink, file, name, span);
+            }
+            sink.push(
+                file,
+                Diagnostic::CaptureOutOfScope {
+                    name: name.to_string(),
+                    scenario: owner.name.clone(),
+                    span: span.into(),
+                },
+            );
+            return None;
+        }
+    }
+    let captures: Vec<&str> = here
+        .map(|(s, _)| s.captures.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
+    let help = suggest::did_you_mean(name, n.variables().chain(captures.iter().copied()));
+    sink.push(
+        file,
+        Diagnostic::UnknownVariable {
+            name: name.to_string(),
+            span: lit_span_of_name(span, name, names),
+            help,
+        },
+    );
+    None
+}
+
+/// For `{{a.b}}` with unknown `a`, point at `a` only.
+fn lit_span_of_name(span: Span, name: &str, names: &[&str]) -> miette::SourceSpan {
+    if names.len() > 1 && span.end - span.start >= name.len() {
+        Span::new(span.start, span.start + name.len()).into()
+    } else {
+        span.into()
+    }
+}
+
+fn not_constant(sink: &mut Sink, file: FileId, name: &str, span: Span) -> Option<Piece> {
+    sink.push(
+        file,
+        Diagnostic::NotConstant {
+            name: name.to_string(),
+            span: span.into(),
+        },
+    );
+    None
+}
+
+/// Joins neighbouring literals (a param between two literals becomes one literal).
+fn merge(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match (out.last_mut(), piece) {
+            (_, Piece::Lit(s)) if s.is_empty() => {}
+            (Some(Piece::Lit(prev)), Piece::Lit(s)) => prev.push_str(&s),
+            (_, p) => out.push(p),
+        }
+    }
+    out
+}
+
+/// Byte offset in `text` of a 1-based line and (character) column, as handlebars reports them.
+fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match text[start..].find('\n') {
+            Some(n) => start += n + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = &text[start..];
+    let line_end = line_text.find('\n').unwrap_or(line_text.len());
+    start
+        + line_text[..line_end]
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(line_end, |(i, _)| i)
+}
+
+fn next_char_end(text: &str, at: usize) -> usize {
+    text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map_or(at.min(text.len()), |c| at + c.len_utf8())
+}
+
+/// The `{{…}}` starting at `at` (or `{{{…}}}`), as a range of `text`.
+fn expression_range(text: &str, at: usize) -> std::ops::Range<usize> {
+    let at = at.min(text.len());
+    let rest = &text[at..];
+    let triple = rest.starts_with("{{{");
+    let close = if triple { "}}}" } else { "}}" };
+    match rest.find(close) {
+        Some(n) => at..at + n + close.len(),
+        None => at..text.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_lines_and_characters() {
+        let text = "ab\nçd{{x}}";
+        assert_eq!(offset_of(text, 1, 1), 0);
+        assert_eq!(offset_of(text, 2, 1), 3);
+        assert_eq!(offset_of(text, 2, 3), 6);
+        assert_eq!(offset_of(text, 9, 1), text.len());
+    }
+
+    #[test]
+    fn expression_ranges() {
+        assert_eq!(expression_range("a{{x}}b", 1), 1..6);
+        assert_eq!(expression_range("{{{x}}}", 0), 0..7);
+        assert_eq!(expression_range("{\"p\": {{n}}}", 6), 6..11);
+        assert_eq!(expression_range("{{x", 0), 0..3);
+    }
+
+    #[test]
+    fn merge_joins_literals() {
+        let merged = merge(vec![
+            Piece::Lit("a".into()),
+            Piece::Lit("b".into()),
+            Piece::Var(0),
+            Piece::Lit(String::new()),
+            Piece::Lit("c".into()),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                Piece::Lit("ab".into()),
+                Piece::Var(0),
+                Piece::Lit("c".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! Thresholds: the scope (`phase.`, `request.`, `scenario.`, `scenario.step.`), the metric
+//! (percentiles like `p99`, `p999`, `p99.9`; rates), the unit of the bound, the comparison.
+
+use ptl_bytecode::{Cmp, Metric, Scope, Threshold};
+
+use crate::ast::{CmpOp, Ident, Item, Threshold as AstThreshold};
+use crate::check::names::ScenarioKind;
+use crate::check::values::source_text;
+use crate::check::{suggest, Cx, Sink};
+use crate::diagnostic::Diagnostic;
+use crate::source::FileId;
+
+const METRICS: [&str; 13] = [
+    "p50",
+    "p75",
+    "p90",
+    "p95",
+    "p99",
+    "p999",
+    "max",
+    "mean",
+    "error_rate",
+    "achieved_rate",
+    "dropped_rate",
+    "iteration_p95",
+    "completion_rate",
+];
+
+pub fn all(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<Threshold>> {
+    cx.items()
+        .filter_map(|(file, stmt)| match &stmt.node {
+            Item::Threshold(t) => Some(threshold(cx, sink, file, t)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Option<Threshold> {
+    let errors = sink.errors();
+    let (metric_ident, scope_path) = t.path.split_last()?;
+    let scope = scope_of(cx, sink, file, scope_path);
+    let metric = metric_of(sink, file, metric_ident);
+    let cmp = match t.cmp {
+        CmpOp::Lt => Some(Cmp::Lt),
+        CmpOp::Le => Some(Cmp::Le),
+        CmpOp::Gt => Some(Cmp::Gt),
+        CmpOp::Ge => Some(Cmp::Ge),
+        CmpOp::Eq => {
+            sink.push(
+                file,
+                Diagnostic::ThresholdEquals {
+                    span: t.cmp_span.into(),
+                },
+            );
+            None
+        }
+    };
+    if let (Some(scope), Some(metric)) = (scope, metric) {
+        check_metric_scope(cx, sink, file, metric, scope, metric_ident);
+    }
+    let value = metric.and_then(|m| bound(cx, sink, file, m, t));
+    if sink.errors() > errors {
+        return None;
+    }
+    let path: Vec<&str> = t.path.iter().map(|i| i.name.as_str()).collect();
+    let shown = cx.params().resolve(&t.value);
+    Some(Threshold {
+        expr: format!(
+            "{} {} {}",
+            path.join("."),
+            t.cmp.as_str(),
+            source_text(shown.kind)
+        ),
+        scope: scope?,
+        metric: metric?,
+        cmp: cmp?,
+        value: value?,
+        abort: t.abort,
+    })
+}
+
+fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident]) -> Option<Scope> {
+    let n = cx.names;
+    let known = || {
+        n.phases
+            .iter()
+            .map(|p| p.name.as_str())
+            .chain(n.scenarios.iter().map(|s| s.name.as_str()))
+    };
+    let unknown = |sink: &mut Sink, id: &Ident| {
+        sink.push(
+            file,
+            Diagnostic::UnknownScope {
+                name: id.name.clone(),
+                span: id.span.into(),
+                help: suggest::did_you_mean(&id.name, known()),
+            },
+        );
+    };
+    match path {
+        [] => Some(Scope::All),
+        [first] => {
+            if let Some(i) = n.phase(&first.name) {
+                return Some(Scope::Phase(i as u32));
+            }
+            if let Some(i) = n.scenario(&first.name) {
+                return Some(Scope::Scenario(i as u32));
+            }
+            unknown(sink, first);
+            None
+        }
+        [first, step] => {
+            let Some(si) = n.scenario(&first.name) else {
+                unknown(sink, first);
+                return None;
+            };
+            let sc = &n.scenarios[si];
+            if sc.is_single() {
+                sink.push(
+                    file,
+                    Diagnostic::UnknownStep {
+                        scenario: sc.name.clone(),
+                        name: step.name.clone(),
+                        span: step.span.into(),
+                        help: Some(format!(
+                            "`{}` is a request, not a scenario with steps; write `{}.METRIC`",
+                            sc.name, sc.name
+                        )),
+                    },
+                );
+                return None;
+            }
+            match sc
+                .steps
+                .iter()
+                .position(|s| s.name.as_deref() == Some(step.name.as_str()))
+            {
+                Some(i) => Some(Scope::Step {
+                    scenario: si as u32,
+                    step: i as u32,
+                }),
+                None => {
+                    sink.push(
+                        file,
+                        Diagnostic::UnknownStep {
+                            scenario: sc.name.clone(),
+                            name: step.name.clone(),
+                            span: step.span.into(),
+                            help: suggest::did_you_mean_or_list(
+                                &step.name,
+                                sc.steps.iter().filter_map(|s| s.name.as_deref()),
+                                "its steps are",
+                            ),
+                        },
+                    );
+                    None
+                }
+            }
+        }
+        [_, _, extra, ..] => {
+            sink.push(
+                file,
+                Diagnostic::UnknownScope {
+                    name: extra.name.clone(),
+                    span: extra.span.into(),
+                    help: Some(
+                        "a threshold is `metric`, `phase.metric`, `request.metric`, `scenario.metric` or `scenario.step.metric`"
+                            .to_string(),
+                    ),
+                },
+            );
+            None
+        }
+    }
+}
+
+fn metric_of(sink: &mut Sink, file: FileId, id: &Ident) -> Option<Metric> {
+    let name = id.name.as_str();
+    let fixed = match name {
+        "max" => Some(Metric::Max),
+        "mean" => Some(Metric::Mean),
+        "error_rate" => Some(Metric::ErrorRate),
+        "achieved_rate" => Some(Metric::AchievedRate),
+        "dropped_rate" => Some(Metric::DroppedRate),
+        "completion_rate" => Some(Metric::CompletionRate),
+        _ => None,
+    };
+    if fixed.is_some() {
+        return fixed;
+    }
+    let (digits, iteration) = match name.strip_prefix("iteration_p") {
+        Some(d) => (Some(d), true),
+        None => (name.strip_prefix('p'), false),
+    };
+    let p = digits.and_then(percentile);
+    match p {
+        Some(p) if p > 0.0 && p <= 100.0 => Some(if iteration {
+            Metric::IterationPercentile(p)
+        } else {
+            Metric::Percentile(p)
+        }),
+        Some(p) => {
+            sink.push(
+                file,
+                Diagnostic::PercentileOutOfRange {
+                    value: crate::check::values::trim_float(p),
+                    span: id.span.into(),
+                },
+            );
+            None
+        }
+        None => {
+            sink.push(
+                file,
+                Diagnostic::UnknownMetric {
+                    name: name.to_string(),
+                    span: id.span.into(),
+                    help: suggest::did_you_mean_or_list(name, METRICS, "metrics include"),
+                },
+            );
+            None
+        }
+    }
+}
+
+/// The percentile a metric name's digits stand for: `99` → 99, `999` → 99.9, `9999` → 99.99,
+/// `100` → 100, `99.9` → 99.9.
+pub fn percentile(digits: &str) -> Option<f64> {
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    if digits.contains('.') {
+        return digits.parse().ok();
+    }
+    if digits.len() <= 2 || digits.starts_with("100") {
+        return digits.parse().ok();
+    }
+    format!("{}.{}", &digits[..2], &digits[2..]).parse().ok()
+}
+
+fn check_metric_scope(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    metric: Metric,
+    scope: Scope,
+    id: &Ident,
+) {
+    let n = cx.names;
+    let scenario_only = matches!(
+        metric,
+        Metric::IterationPercentile(_) | Metric::CompletionRate
+    );
+    let arrival_metric = matches!(metric, Metric::AchievedRate | Metric::DroppedRate);
+    let (ok, scope_text, help) = match scope {
+        Scope::Scenario(i) => {
+            let sc = &n.scenarios[i as usize];
+            match sc.kind {
+                ScenarioKind::Multi(_) => (true, String::new(), None),
+                ScenarioKind::Single(_) => (
+                    !scenario_only,
+                    format!("request `{}`", sc.name),
+                    Some(
+                        "iteration metrics belong to scenarios: a request is a single step"
+                            .to_string(),
+                    ),
+                ),
+            }
+        }
+        Scope::Step { scenario, step } => {
+            let sc = &n.scenarios[scenario as usize];
+            let name = sc.steps[step as usize].name.clone().unwrap_or_default();
+            (
+                !scenario_only && !arrival_metric,
+                format!("step `{}.{}`", sc.name, name),
+                Some(if scenario_only {
+                    format!("write `{}.{}` for the whole scenario", sc.name, id.name)
+                } else {
+                    format!(
+                        "steps are not scheduled, their scenario is: write `{}.{}`",
+                        sc.name, id.name
+                    )
+                }),
+            )
+        }
+        Scope::Phase(i) => (
+            !scenario_only,
+            format!("phase `{}`", n.phases[i as usize].name),
+            Some("iteration metrics belong to a scenario: write `SCENARIO.METRIC`".to_string()),
+        ),
+        Scope::All => (
+            !scenario_only,
+            "the whole plan".to_string(),
+            Some("iteration metrics belong to a scenario: write `SCENARIO.METRIC`".to_string()),
+        ),
+    };
+    if !ok {
+        sink.push(
+            file,
+            Diagnostic::MetricScope {
+                metric: id.name.clone(),
+                scope: scope_text,
+                span: id.span.into(),
+                help,
+            },
+        );
+    }
+}
+
+/// The bound in the metric's unit: µs for times, a fraction for rates.
+fn bound(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    metric: Metric,
+    t: &AstThreshold,
+) -> Option<f64> {
+    let p = cx.params();
+    match metric {
+        Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::IterationPercentile(_) => sink
+            .take(
+                file,
+                p.duration_us(&t.value, "a response time is compared with a duration"),
+            )
+            .map(|us| us as f64),
+        _ => {
+            let percent = sink.take(
+                file,
+                p.percent(&t.value, "a rate is compared with a percentage"),
+            )?;
+            let max = if metric == Metric::AchievedRate {
+                1000.0
+            } else {
+                100.0
+            };
+            if !(0.0..=max).contains(&percent) {
+                let allowed = format!("from 0% to {max}%");
+                sink.push(
+                    file,
+                    crate::check::values::out_of_range(
+                        "rate",
+                        format!("{percent}%"),
+                        t.value.span,
+                        &allowed,
+                    ),
+                );
+                return None;
+            }
+            Some(percent / 100.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_names() {
+        assert_eq!(percentile("50"), Some(50.0));
+        assert_eq!(percentile("999"), Some(99.9));
+        assert_eq!(percentile("9999"), Some(99.99));
+        assert_eq!(percentile("100"), Some(100.0));
+        assert_eq!(percentile("99.9"), Some(99.9));
+        assert_eq!(percentile("100.5"), Some(100.5));
+        assert_eq!(percentile("0"), Some(0.0));
+        assert_eq!(percentile("x"), None);
+        assert_eq!(percentile(""), None);
+    }
+}

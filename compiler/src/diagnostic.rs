@@ -1,0 +1,753 @@
+//! Every problem the compiler reports about a plan: one enum, a stable code per variant.
+//!
+//! Codes are part of the interface (`docs/diagnostics.md` lists them, tools match on them), so a
+//! variant's code never changes meaning; new problems get new codes. Errors are `ptl::E…`,
+//! warnings `ptl::W…`. A variant holds only the facts its message needs and the spans it points
+//! at; the file it belongs to is attached by [`crate::report::Report`].
+
+use miette::SourceSpan;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, miette::Diagnostic)]
+pub enum Diagnostic {
+    #[error("syntax error: {message}")]
+    #[diagnostic(code(ptl::E0001))]
+    Syntax {
+        message: String,
+        #[label("{}", expected_label(expected))]
+        span: SourceSpan,
+        expected: Vec<String>,
+    },
+
+    #[error("cannot import `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0002),
+        help(
+            "import paths are relative to the importing file; `std:NAME` names a built-in library"
+        )
+    )]
+    ImportNotFound {
+        path: String,
+        reason: String,
+        #[label("imported here")]
+        span: SourceSpan,
+    },
+
+    #[error("import cycle: {chain}")]
+    #[diagnostic(
+        code(ptl::E0003),
+        help("a library must not import, directly or indirectly, the file that imports it; move the shared items into a third library")
+    )]
+    ImportCycle {
+        chain: String,
+        #[label("this import closes the cycle")]
+        span: SourceSpan,
+    },
+
+    #[error("`{path}` is a plan, not a library")]
+    #[diagnostic(
+        code(ptl::E0004),
+        help("only libraries (items at top level, no `plan \"…\" {{ }}` block) can be imported")
+    )]
+    ImportedPlan {
+        path: String,
+        #[label("imported here")]
+        span: SourceSpan,
+    },
+
+    #[error("this file is a library, not a plan")]
+    #[diagnostic(
+        code(ptl::E0005),
+        help("wrap the items in `plan \"name\" {{ … }}`, or import this library from a plan")
+    )]
+    NotAPlan,
+
+    #[error("plan `{plan}` has no phase")]
+    #[diagnostic(
+        code(ptl::E0006),
+        help("add a phase, e.g. `phase main {{ rate 10/s for 1m }}`")
+    )]
+    NoPhase {
+        plan: String,
+        #[label("this plan would send nothing")]
+        span: SourceSpan,
+    },
+
+    #[error("plan `{plan}` has no request")]
+    #[diagnostic(
+        code(ptl::E0007),
+        help("add a request, e.g. `request home {{ GET \"/\" }}`, or a scenario")
+    )]
+    NoRequest {
+        plan: String,
+        #[label("this plan has nothing to send")]
+        span: SourceSpan,
+    },
+
+    #[error("plan `{plan}` has no target")]
+    #[diagnostic(
+        code(ptl::E0008),
+        help("add the base URL the requests go to, e.g. `target \"http://127.0.0.1:8080\"`")
+    )]
+    MissingTarget {
+        plan: String,
+        #[label("no `target` setting in this plan")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid target URL `{url}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0009),
+        help("write an absolute http or https URL, e.g. `http://127.0.0.1:8080`")
+    )]
+    InvalidUrl {
+        url: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("unknown variable `{name}` in template")]
+    #[diagnostic(code(ptl::E0010))]
+    UnknownVariable {
+        name: String,
+        #[label("not a let, param or capture in scope")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("threshold refers to unknown phase, request or scenario `{name}`")]
+    #[diagnostic(code(ptl::E0011))]
+    UnknownScope {
+        name: String,
+        #[label("no phase, request or scenario has this name")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("scenario `{scenario}` has no step `{name}`")]
+    #[diagnostic(code(ptl::E0012))]
+    UnknownStep {
+        scenario: String,
+        name: String,
+        #[label("unknown step")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown metric `{name}`")]
+    #[diagnostic(code(ptl::E0013))]
+    UnknownMetric {
+        name: String,
+        #[label("not a metric")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("duplicate {kind} `{name}`")]
+    #[diagnostic(code(ptl::E0014))]
+    Duplicate {
+        kind: &'static str,
+        name: String,
+        #[label("defined again here")]
+        span: SourceSpan,
+        #[label("first defined here")]
+        first: Option<SourceSpan>,
+        /// Where the first definition is when it is in another file.
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{what} must be above 0/s")]
+    #[diagnostic(
+        code(ptl::E0015),
+        help(
+            "an open-loop phase needs a positive rate; use `pause D` for a phase without traffic"
+        )
+    )]
+    RateNotPositive {
+        what: &'static str,
+        #[label("this rate is {rate}")]
+        span: SourceSpan,
+        rate: String,
+    },
+
+    #[error("ramp starts and ends at 0/s")]
+    #[diagnostic(
+        code(ptl::E0016),
+        help("a ramp may start or end at 0/s, but not both; use `pause D` for a phase without traffic")
+    )]
+    RampAllZero {
+        #[label("this ramp sends nothing")]
+        span: SourceSpan,
+    },
+
+    #[error("injection shares in phase `{phase}` add up to {total}, over 100%")]
+    #[diagnostic(
+        code(ptl::E0017),
+        help("each request gets at most one fault, so the shares of one phase must add up to 100% or less")
+    )]
+    SharesOver100 {
+        phase: String,
+        total: String,
+        #[label("this injection brings the total to {total}")]
+        span: SourceSpan,
+    },
+
+    #[error("percentile {value} is out of range")]
+    #[diagnostic(
+        code(ptl::E0018),
+        help("a percentile is above 0 and at most 100: p50, p99, p999 (= 99.9), p100 (= max)")
+    )]
+    PercentileOutOfRange {
+        value: String,
+        #[label("must be above 0 and at most 100")]
+        span: SourceSpan,
+    },
+
+    #[error("expected {expected}, found {found}")]
+    #[diagnostic(code(ptl::E0019))]
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+        #[label("{context}")]
+        span: SourceSpan,
+        /// What the value is for, e.g. "`timeout` takes a duration".
+        context: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown setting `{key}`")]
+    #[diagnostic(code(ptl::E0020))]
+    UnknownSetting {
+        key: String,
+        #[label("not a setting here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("cannot read CSV file `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0021),
+        help("CSV paths are relative to the plan file that names them")
+    )]
+    CsvUnreadable {
+        path: String,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("malformed CSV file `{path}`{}: {reason}", row.map(|r| format!(", row {r}")).unwrap_or_default())]
+    #[diagnostic(
+        code(ptl::E0022),
+        help("the first row names the columns; every other row needs exactly as many cells")
+    )]
+    CsvMalformed {
+        path: String,
+        /// 1-based row number in the file (the header is row 1).
+        row: Option<u64>,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("unknown generator `{name}`")]
+    #[diagnostic(code(ptl::E0023))]
+    UnknownGenerator {
+        name: String,
+        #[label("not a generator")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{name}` takes {expected}, found {found}")]
+    #[diagnostic(code(ptl::E0024))]
+    GeneratorArity {
+        name: String,
+        expected: &'static str,
+        found: usize,
+        #[label("wrong number of arguments")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("invalid arguments to `{name}`: {reason}")]
+    #[diagnostic(code(ptl::E0025))]
+    GeneratorRange {
+        name: String,
+        reason: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+    },
+
+    #[error("`weighted` weights add up to {total}, not 100%")]
+    #[diagnostic(
+        code(ptl::E0026),
+        help("give every choice a percentage, e.g. `weighted(\"eu\" 70%, \"us\" 30%)`, adding up to exactly 100%")
+    )]
+    WeightsNot100 {
+        total: String,
+        #[label("weights add up to {total}")]
+        span: SourceSpan,
+    },
+
+    #[error("template syntax error: {message}")]
+    #[diagnostic(
+        code(ptl::E0027),
+        help("templates insert variables with `{{{{name}}}}` or `{{{{row.column}}}}`; write `\\{{{{` for literal braces")
+    )]
+    TemplateSyntax {
+        message: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("unsupported template expression `{expr}`")]
+    #[diagnostic(
+        code(ptl::E0028),
+        help("only plain variables are allowed: `{{{{name}}}}`, `{{{{row.column}}}}` or a capture; no helpers, blocks or partials")
+    )]
+    TemplateExpression {
+        expr: String,
+        #[label("not a plain variable")]
+        span: SourceSpan,
+    },
+
+    #[error("`--set {name}=…`: the plan has no param `{name}`")]
+    #[diagnostic(code(ptl::E0029))]
+    UnknownOverride {
+        name: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`--set {name}={value}`: expected {expected}")]
+    #[diagnostic(code(ptl::E0030))]
+    BadOverride {
+        name: String,
+        value: String,
+        expected: &'static str,
+        #[label("`{name}` is declared here as {expected}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("CSV variable `{var}` has no column `{column}`")]
+    #[diagnostic(code(ptl::E0031))]
+    UnknownColumn {
+        var: String,
+        column: String,
+        #[label("not a column of the CSV file")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{var}` is not a CSV variable, so `{var}.{field}` has no meaning")]
+    #[diagnostic(
+        code(ptl::E0032),
+        help("`{{{{name.column}}}}` reads a column of a variable defined as `let name = csv(\"file.csv\")`")
+    )]
+    NotCsv {
+        var: String,
+        field: String,
+        #[label("`{var}` is not a CSV row")]
+        span: SourceSpan,
+    },
+
+    #[error("capture `{name}` is used before it is captured")]
+    #[diagnostic(
+        code(ptl::E0033),
+        help("a capture holds a value from a response, so only steps after the defining request can use it")
+    )]
+    CaptureTooEarly {
+        name: String,
+        #[label("used here")]
+        span: SourceSpan,
+        #[label("captured here, from this request's response")]
+        defined: SourceSpan,
+    },
+
+    #[error("capture `{name}` belongs to scenario `{scenario}`")]
+    #[diagnostic(
+        code(ptl::E0034),
+        help("captures live for one iteration of their scenario; move this request into `{scenario}`")
+    )]
+    CaptureOutOfScope {
+        name: String,
+        scenario: String,
+        #[label("not visible here")]
+        span: SourceSpan,
+    },
+
+    #[error("capture `{name}` shadows the {kind} of the same name")]
+    #[diagnostic(
+        code(ptl::E0035),
+        help("rename the capture, so that `{{{{{name}}}}}` has a single meaning")
+    )]
+    CaptureShadows {
+        name: String,
+        kind: &'static str,
+        #[label("this capture")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid JSONPath: {message}")]
+    #[diagnostic(
+        code(ptl::E0036),
+        help("JSONPath (RFC 9535) starts at `$`, e.g. `$.token` or `$.items[0].id`")
+    )]
+    InvalidJsonPath {
+        message: String,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("invalid regex: {message}")]
+    #[diagnostic(code(ptl::E0037), help("the regex syntax is Rust's `regex` crate"))]
+    InvalidRegex {
+        message: String,
+        #[label("{message}")]
+        span: SourceSpan,
+    },
+
+    #[error("capture regex has no capture group")]
+    #[diagnostic(
+        code(ptl::E0038),
+        help("wrap the part to capture in parentheses, e.g. `regex(\"order=([a-z0-9]+)\")`")
+    )]
+    RegexWithoutGroup {
+        #[label("nothing to capture")]
+        span: SourceSpan,
+    },
+
+    #[error("`think` outside a scenario")]
+    #[diagnostic(
+        code(ptl::E0039),
+        help("think time goes between the requests of a scenario; in a closed phase write `users N for D think T`")
+    )]
+    ThinkOutsideScenario {
+        #[label("not allowed here")]
+        span: SourceSpan,
+    },
+
+    #[error("think range goes from {min} down to {max}")]
+    #[diagnostic(
+        code(ptl::E0040),
+        help("write the shorter time first: `think 200ms..1s`")
+    )]
+    ThinkRange {
+        min: String,
+        max: String,
+        #[label("minimum above maximum")]
+        span: SourceSpan,
+    },
+
+    #[error("unknown request or scenario `{name}` in mix")]
+    #[diagnostic(code(ptl::E0041))]
+    UnknownMixEntry {
+        name: String,
+        #[label("no top-level request or scenario has this name")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown param `{name}`")]
+    #[diagnostic(code(ptl::E0042))]
+    UnknownParam {
+        name: String,
+        #[label("not a param")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unknown value `{found}` for {what}")]
+    #[diagnostic(code(ptl::E0043))]
+    BadKeyword {
+        found: String,
+        what: String,
+        #[label("expected {expected}")]
+        span: SourceSpan,
+        expected: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("phase `{phase}` has no load")]
+    #[diagnostic(
+        code(ptl::E0044),
+        help("give the phase one of `rate R for D`, `ramp R1 -> R2 over D`, `steps R1 -> R2 by S every D`, `pause D`, `users N for D`")
+    )]
+    MissingLoad {
+        phase: String,
+        #[label("this phase says how long it runs nowhere")]
+        span: SourceSpan,
+    },
+
+    #[error("phase `{phase}` has more than one load")]
+    #[diagnostic(
+        code(ptl::E0045),
+        help("a phase has exactly one load shape; split it into two phases")
+    )]
+    ExtraLoad {
+        phase: String,
+        #[label("second load")]
+        span: SourceSpan,
+        #[label("first load")]
+        first: SourceSpan,
+    },
+
+    #[error("thresholds cannot compare with `==`")]
+    #[diagnostic(
+        code(ptl::E0046),
+        help("measured values are never exact; use `<`, `<=`, `>` or `>=`")
+    )]
+    ThresholdEquals {
+        #[label("use <, <=, > or >=")]
+        span: SourceSpan,
+    },
+
+    #[error("metric `{metric}` does not apply to {scope}")]
+    #[diagnostic(code(ptl::E0047))]
+    MetricScope {
+        metric: String,
+        scope: String,
+        #[label("not available here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{what} {value} is out of range")]
+    #[diagnostic(code(ptl::E0048))]
+    OutOfRange {
+        what: String,
+        value: String,
+        #[label("must be {allowed}")]
+        span: SourceSpan,
+        allowed: String,
+    },
+
+    #[error("request `{request}` has no method line")]
+    #[diagnostic(
+        code(ptl::E0049),
+        help("start the request with a method and a path, e.g. `GET \"/products\"`")
+    )]
+    MissingMethod {
+        request: String,
+        #[label("what should this request send?")]
+        span: SourceSpan,
+    },
+
+    #[error("request `{request}` has more than one {what}")]
+    #[diagnostic(
+        code(ptl::E0050),
+        help("a request has one method line and at most one body")
+    )]
+    RepeatedPart {
+        request: String,
+        what: &'static str,
+        #[label("again here")]
+        span: SourceSpan,
+        #[label("first here")]
+        first: SourceSpan,
+    },
+
+    #[error("`expect latency` must use `<` or `<=`")]
+    #[diagnostic(
+        code(ptl::E0051),
+        help("the expectation is an upper bound: `expect latency < 2s`")
+    )]
+    LatencyComparison {
+        #[label("use < or <=")]
+        span: SourceSpan,
+    },
+
+    #[error("scenario `{name}` has no request")]
+    #[diagnostic(
+        code(ptl::E0052),
+        help("add at least one `request NAME {{ … }}` step to the scenario")
+    )]
+    EmptyScenario {
+        name: String,
+        #[label("empty scenario")]
+        span: SourceSpan,
+    },
+
+    #[error("`csv(…)` must be the whole value of a `let`")]
+    #[diagnostic(
+        code(ptl::E0053),
+        help("write `let row = csv(\"file.csv\")` and use its columns in templates: `{{{{row.column}}}}`")
+    )]
+    CsvInExpression {
+        #[label("combined with other parts")]
+        span: SourceSpan,
+    },
+
+    #[error("`{var}` is a CSV row, not a single value")]
+    #[diagnostic(code(ptl::E0054))]
+    WholeCsvRow {
+        var: String,
+        #[label("pick a column")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("variable `{name}` is used before its definition")]
+    #[diagnostic(
+        code(ptl::E0055),
+        help("a `let` can only use the lets above it; move the definition of `{name}` up")
+    )]
+    LetOrder {
+        name: String,
+        #[label("used here")]
+        span: SourceSpan,
+    },
+
+    #[error("steps go from {from} down to {to}")]
+    #[diagnostic(
+        code(ptl::E0056),
+        help("steps climb from the first rate to the second: `steps 10/s -> 100/s by 10/s every 30s`")
+    )]
+    StepsDown {
+        from: String,
+        to: String,
+        #[label("the second rate is below the first")]
+        span: SourceSpan,
+    },
+
+    #[error("{reason}")]
+    #[diagnostic(
+        code(ptl::E0057),
+        help("only `weighted(…)` takes weights, and all of its choices need one: `weighted(\"eu\" 70%, \"us\" 30%)`")
+    )]
+    ArgumentWeight {
+        reason: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("{what} gives every entry weight 0")]
+    #[diagnostic(code(ptl::E0058), help("give at least one entry a positive weight"))]
+    ZeroWeights {
+        what: String,
+        #[label("nothing would be sent")]
+        span: SourceSpan,
+    },
+
+    #[error("a step inside a scenario takes no weight")]
+    #[diagnostic(
+        code(ptl::E0059),
+        help("a scenario runs all its steps in order; put the weight on the scenario")
+    )]
+    StepWeight {
+        #[label("weight of a step")]
+        span: SourceSpan,
+    },
+
+    #[error("`{name}` cannot be used in a fixed value")]
+    #[diagnostic(
+        code(ptl::E0060),
+        help("this value is fixed when the plan is compiled, so its template may use params but no `let` or capture")
+    )]
+    NotConstant {
+        name: String,
+        #[label("varies per request")]
+        span: SourceSpan,
+    },
+
+    #[error("timeout {timeout} is longer than phase `{phase}` ({duration})")]
+    #[diagnostic(
+        code(ptl::W0001),
+        severity(Warning),
+        help("a request sent near the end of the phase may still be waiting in the next one; shorten the timeout or lengthen the phase")
+    )]
+    TimeoutLongerThanPhase {
+        timeout: String,
+        phase: String,
+        duration: String,
+        #[label("{duration} long")]
+        span: SourceSpan,
+    },
+
+    #[error("phase `{phase}` may need {needed} requests in flight, above max_inflight {limit}")]
+    #[diagnostic(
+        code(ptl::W0002),
+        severity(Warning),
+        help("{rate} × {per_arrival} per arrival (the timeout, if the target slows down) = {needed} in flight (Little's law); raise `max_inflight` or lower the timeout, or the planned rate cannot be held")
+    )]
+    InflightOverMax {
+        phase: String,
+        rate: String,
+        per_arrival: String,
+        needed: u64,
+        limit: u32,
+        #[label("peak {rate}")]
+        span: SourceSpan,
+    },
+
+    #[error("phase `{phase}` may need {needed} connections, above the pool of {limit}")]
+    #[diagnostic(
+        code(ptl::W0003),
+        severity(Warning),
+        help("{rate} × {per_arrival} per arrival (the timeout, if the target slows down) = {needed} requests in flight (Little's law), each holding a connection; raise `connections` or lower the timeout, or the planned rate cannot be held")
+    )]
+    InflightOverConnections {
+        phase: String,
+        rate: String,
+        per_arrival: String,
+        needed: u64,
+        limit: u32,
+        #[label("peak {rate}")]
+        span: SourceSpan,
+    },
+
+    #[error("unused {kind} `{name}`")]
+    #[diagnostic(
+        code(ptl::W0004),
+        severity(Warning),
+        help("nothing refers to it; remove it, or use it in a template as `{{{{{name}}}}}`")
+    )]
+    Unused {
+        kind: &'static str,
+        name: String,
+        #[label("defined here")]
+        span: SourceSpan,
+    },
+}
+
+fn expected_label(expected: &[String]) -> String {
+    match expected {
+        [] => "here".to_string(),
+        [one] => format!("expected {one}"),
+        _ => format!("expected one of {}", expected.join(", ")),
+    }
+}
+
+impl Diagnostic {
+    /// The stable code, e.g. `ptl::E0014`.
+    pub fn code_str(&self) -> String {
+        miette::Diagnostic::code(self)
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn is_error(&self) -> bool {
+        !matches!(
+            miette::Diagnostic::severity(self),
+            Some(miette::Severity::Warning) | Some(miette::Severity::Advice)
+        )
+    }
+}

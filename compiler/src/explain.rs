@@ -1,0 +1,236 @@
+//! `ptl check --explain`: what a compiled plan will do, phase by phase, in numbers: how long,
+//! how many requests, the peak rate, who gets which share of it, the faults, and how much may
+//! be in flight at the peak if the target slows down to the timeout (Little's law).
+
+use std::fmt::Write;
+
+use ptl_bytecode::{Arrivals, Fault, Load, Overflow, Phase, Plan};
+
+use crate::check::capacity::{self, demand, mix, planned_arrivals, requests_per_iteration};
+use crate::check::values::{micros_text, per_sec_text, trim_float};
+
+pub fn explain(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plan \"{}\" → {}", plan.name, plan.target);
+    let _ = writeln!(
+        out,
+        "  timeout {}, connections {}, max_inflight {}, overflow {}, seed {}",
+        micros_text(plan.timeout_us),
+        plan.connections,
+        plan.max_inflight,
+        overflow_text(plan.overflow),
+        plan.seed
+    );
+    if !plan.params.is_empty() {
+        let params: Vec<String> = plan
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        let _ = writeln!(out, "  params: {}", params.join(", "));
+    }
+    let mut total_us = 0u64;
+    let mut total_requests = Some(0.0);
+    for phase in &plan.phases {
+        out.push('\n');
+        let requests = explain_phase(&mut out, plan, phase);
+        total_us += phase.load.duration_us();
+        total_requests = match (total_requests, requests) {
+            (Some(t), Some(r)) => Some(t + r),
+            _ => None,
+        };
+    }
+    out.push('\n');
+    let _ = write!(out, "total: {}", micros_text(total_us));
+    match total_requests {
+        Some(r) => {
+            let _ = writeln!(out, ", {} planned requests", count(r));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                ", planned requests depend on the closed phases' response times"
+            );
+        }
+    }
+    out
+}
+
+/// Writes one phase; returns its planned request count (`None` for a closed phase).
+fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
+    let _ = writeln!(out, "phase {}: {}", phase.name, load_text(&phase.load));
+    let _ = writeln!(
+        out,
+        "  duration     {}",
+        micros_text(phase.load.duration_us())
+    );
+    let shares = mix(plan, phase);
+    // Requests per arrival, averaged over the mix.
+    let per_arrival: f64 = shares
+        .iter()
+        .map(|&(s, share)| share * requests_per_iteration(&plan.scenarios[s]) as f64)
+        .sum();
+    let limit = capacity::max_inflight(plan, phase);
+    let requests = match phase.load {
+        Load::Pause { .. } => {
+            let _ = writeln!(out, "  no traffic");
+            return Some(0.0);
+        }
+        Load::Users {
+            users, think_us, ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  closed model: {users} users send back to back{}; the request count depends on response times",
+                if think_us > 0 {
+                    format!(", thinking {} between iterations", micros_text(think_us))
+                } else {
+                    String::new()
+                }
+            );
+            let _ = writeln!(
+                out,
+                "  in flight    at most {users} (max_inflight {limit}, connections {})",
+                plan.connections
+            );
+            None
+        }
+        _ => {
+            let arrivals = planned_arrivals(&phase.load).unwrap_or(0.0);
+            let requests = arrivals * per_arrival;
+            if (per_arrival - 1.0).abs() < 1e-9 {
+                let _ = writeln!(out, "  planned      {} requests", count(requests));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  planned      {} arrivals → {} requests",
+                    count(arrivals),
+                    count(requests)
+                );
+            }
+            if let Some(d) = demand(plan, phase) {
+                let _ = writeln!(
+                    out,
+                    "  peak         {} ({} requests/s){}",
+                    per_sec_text(d.peak_per_sec),
+                    trim_float(d.peak_per_sec * per_arrival),
+                    match phase.arrivals {
+                        Arrivals::Uniform => "",
+                        Arrivals::Poisson => ", Poisson arrivals",
+                    }
+                );
+            }
+            Some(requests)
+        }
+    };
+    let peak = capacity::peak_per_sec(&phase.load);
+    if !shares.is_empty() {
+        let _ = writeln!(out, "  mix");
+        for &(s, share) in &shares {
+            let sc = &plan.scenarios[s];
+            let pct = format!("{}%", trim_float(share * 100.0));
+            let line = match (peak, sc.single_request) {
+                (Some(p), true) => format!("{} requests/s at peak", trim_float(p * share)),
+                (Some(p), false) => {
+                    let n = requests_per_iteration(sc);
+                    format!(
+                        "{} iterations/s × {n} requests = {} requests/s at peak",
+                        trim_float(p * share),
+                        trim_float(p * share * n as f64)
+                    )
+                }
+                (None, true) => "1 request per arrival".to_string(),
+                (None, false) => format!("{} requests per iteration", requests_per_iteration(sc)),
+            };
+            let _ = writeln!(out, "    {:<16} {:>8}  {line}", sc.name, pct);
+        }
+    }
+    if !phase.injections.is_empty() {
+        let faults: Vec<String> = phase
+            .injections
+            .iter()
+            .map(|i| {
+                let share = format!("{}%", trim_float(i.share.as_fraction() * 100.0));
+                match &i.fault {
+                    Fault::Abort => format!("abort {share}"),
+                    Fault::Delay { us } => format!("delay {} {share}", micros_text(*us)),
+                    Fault::Reset => format!("reset {share}"),
+                    Fault::Corrupt => format!("corrupt {share}"),
+                    Fault::Header { name, value } => format!(
+                        "header {}={} {share}",
+                        String::from_utf8_lossy(plan.constant(*name)),
+                        String::from_utf8_lossy(plan.constant(*value))
+                    ),
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  injections   {}", faults.join(", "));
+    }
+    if let Some(d) = demand(plan, phase) {
+        let _ = writeln!(
+            out,
+            "  in flight    {} × {} = {} if responses take the timeout\n               (max_inflight {limit}{}; connections {}, {} needed)",
+            per_sec_text(d.peak_per_sec),
+            micros_text(d.hold_us.round() as u64),
+            count(d.inflight.ceil()),
+            match phase.overflow.unwrap_or(plan.overflow) {
+                Overflow::Drop => ", overflow drops",
+                Overflow::Queue => ", overflow queues",
+            },
+            plan.connections,
+            count(d.connections.ceil()),
+        );
+    }
+    requests
+}
+
+fn load_text(load: &Load) -> String {
+    match *load {
+        Load::Rate {
+            per_sec,
+            duration_us,
+        } => format!(
+            "rate {} for {}",
+            per_sec_text(per_sec),
+            micros_text(duration_us)
+        ),
+        Load::Ramp {
+            from,
+            to,
+            duration_us,
+        } => format!(
+            "ramp {} → {} over {}",
+            per_sec_text(from),
+            per_sec_text(to),
+            micros_text(duration_us)
+        ),
+        Load::Steps {
+            from,
+            to,
+            by,
+            every_us,
+        } => format!(
+            "steps {} → {} by {} every {}",
+            per_sec_text(from),
+            per_sec_text(to),
+            per_sec_text(by),
+            micros_text(every_us)
+        ),
+        Load::Pause { duration_us } => format!("pause {}", micros_text(duration_us)),
+        Load::Users {
+            users, duration_us, ..
+        } => format!("users {users} for {}", micros_text(duration_us)),
+    }
+}
+
+fn overflow_text(o: Overflow) -> &'static str {
+    match o {
+        Overflow::Drop => "drop",
+        Overflow::Queue => "queue",
+    }
+}
+
+/// A count rounded to a whole number.
+fn count(n: f64) -> String {
+    format!("{}", n.round() as u64)
+}
