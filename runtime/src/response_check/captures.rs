@@ -1,7 +1,8 @@
 //! `capture name = json(…) | header(…) | regex(…) | status()`, compiled once, writing into the
 //! iteration's registers.
 
-use super::{CheckFailure, FailureClass, Response};
+use super::json_seek::SingularPath;
+use super::{CheckFailure, FailureClass, Lookup, Response};
 use crate::vm::{Iteration, VmError};
 use bytes::Bytes;
 use http::HeaderName;
@@ -12,7 +13,11 @@ use serde_json_path::JsonPath;
 
 #[derive(Debug)]
 enum Source {
-    Json { source: String, path: JsonPath },
+    Json {
+        source: String,
+        path: JsonPath,
+        fast: Option<SingularPath>,
+    },
     Header(HeaderName),
     Regex(Regex),
     Status,
@@ -52,7 +57,8 @@ impl CaptureCheck {
                     path: source.clone(),
                     reason: e.to_string(),
                 })?;
-                Source::Json { source, path }
+                let fast = SingularPath::parse(&source);
+                Source::Json { source, path, fast }
             }
             CaptureSource::Header(id) => {
                 let name = text(*id)?;
@@ -98,32 +104,44 @@ impl CaptureCheck {
     }
 
     pub fn apply(&self, resp: &mut Response<'_>, it: &mut Iteration) -> Result<(), CheckFailure> {
+        let mut not_json = false;
+        let r = self.register;
         let found = match &self.source {
-            Source::Json { path, .. } => match resp.json() {
-                Some(doc) => path.query(doc).first().map(|v| {
-                    match v {
-                        // A string is captured as its text, anything else as JSON.
-                        Value::String(s) => it.set_register(self.register, s.as_bytes()),
-                        other => it.set_register(self.register, other.to_string().as_bytes()),
+            Source::Json { path, fast, .. } => match resp.first(fast.as_ref(), path) {
+                Lookup::Found(v) => {
+                    // A string is captured as its text, anything else as JSON.
+                    match v.as_ref() {
+                        Value::String(s) => it.set_register(r, s.as_bytes()),
+                        other => it.set_register(r, other.to_string().as_bytes()),
                     }
-                }),
-                None => None,
+                    true
+                }
+                Lookup::Missing => false,
+                Lookup::NotJson => {
+                    not_json = true;
+                    false
+                }
             },
-            Source::Header(name) => resp
-                .headers
-                .get(name)
-                .map(|v| it.set_register(self.register, v.as_bytes())),
-            Source::Regex(re) => re
-                .captures(resp.body)
-                .and_then(|c| c.get(1))
-                .map(|m| it.set_register(self.register, m.as_bytes())),
+            Source::Header(name) => match resp.headers.get(name) {
+                Some(v) => {
+                    it.set_register(r, v.as_bytes());
+                    true
+                }
+                None => false,
+            },
+            Source::Regex(re) => match re.captures(resp.body).and_then(|c| c.get(1)) {
+                Some(m) => {
+                    it.set_register(r, m.as_bytes());
+                    true
+                }
+                None => false,
+            },
             Source::Status => {
-                let mut buf = itoa::Buffer::new();
-                it.set_register(self.register, buf.format(resp.status).as_bytes());
-                Some(())
+                it.set_register(r, itoa::Buffer::new().format(resp.status).as_bytes());
+                true
             }
         };
-        if found.is_some() {
+        if found {
             return Ok(());
         }
         if let Some(d) = &self.default {
@@ -133,7 +151,7 @@ impl CaptureCheck {
         Err(CheckFailure {
             class: FailureClass::Capture,
             detail: match &self.source {
-                Source::Json { source, .. } if resp.json().is_none() => {
+                Source::Json { source, .. } if not_json => {
                     format!("capture {source}: the body is not JSON")
                 }
                 Source::Json { source, .. } => format!("capture {source} found nothing"),

@@ -1,7 +1,8 @@
 //! `expect latency`, `expect body contains` and `expect json(…) == …`, compiled once.
 
 use super::json_eq::json_eq;
-use super::{CheckFailure, FailureClass, Response};
+use super::json_seek::SingularPath;
+use super::{CheckFailure, FailureClass, Lookup, Response};
 use crate::vm::VmError;
 use memchr::memmem::Finder;
 use ptl_bytecode::plan::{Expect, Plan};
@@ -19,6 +20,7 @@ pub(crate) enum ExpectCheck {
     JsonEq {
         source: String,
         path: JsonPath,
+        fast: Option<SingularPath>,
         value: Value,
     },
 }
@@ -49,6 +51,7 @@ impl ExpectCheck {
                     reason: e.to_string(),
                 })?;
                 ExpectCheck::JsonEq {
+                    fast: SingularPath::parse(&source),
                     source,
                     path: compiled,
                     value,
@@ -91,6 +94,20 @@ impl ExpectCheck {
             ExpectCheck::JsonEq {
                 source,
                 path,
+                fast: Some(fast),
+                value,
+            } => match resp.first(Some(fast), path) {
+                Lookup::Found(n) if json_eq(&n, value) => {}
+                Lookup::Found(n) => return fail(format!("{source} is {n}, expected {value}")),
+                Lookup::Missing => {
+                    return fail(format!("{source} selects nothing, expected {value}"))
+                }
+                Lookup::NotJson => return fail(format!("{source}: the body is not JSON")),
+            },
+            ExpectCheck::JsonEq {
+                source,
+                path,
+                fast: None,
                 value,
             } => {
                 let Some(doc) = resp.json() else {

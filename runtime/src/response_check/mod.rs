@@ -5,12 +5,16 @@
 mod captures;
 mod expects;
 mod json_eq;
+mod json_seek;
 
 use crate::vm::{Iteration, Program, VmError};
 use captures::CaptureCheck;
 use expects::ExpectCheck;
+use json_seek::{Seek, SingularPath};
 use ptl_bytecode::plan::{Plan, Request};
 use serde_json::Value;
+use serde_json_path::JsonPath;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a response counts as an error.
@@ -140,6 +144,13 @@ pub(crate) struct Response<'a> {
     json: Option<Option<Value>>,
 }
 
+/// The first node a JSONPath selects in a response.
+pub(crate) enum Lookup<'v> {
+    Found(Cow<'v, Value>),
+    Missing,
+    NotJson,
+}
+
 impl Response<'_> {
     /// The body as JSON, or `None` if it is not JSON.
     pub fn json(&mut self) -> Option<&Value> {
@@ -147,6 +158,25 @@ impl Response<'_> {
         self.json
             .get_or_insert_with(|| serde_json::from_slice(body).ok())
             .as_ref()
+    }
+
+    /// The first node `path` selects. A singular path (`fast`) streams through the body
+    /// unless the document is parsed already; other paths parse it (once per response).
+    pub fn first(&mut self, fast: Option<&SingularPath>, path: &JsonPath) -> Lookup<'_> {
+        if let (Some(fast), None) = (fast, &self.json) {
+            return match fast.seek(self.body) {
+                Seek::Found(v) => Lookup::Found(Cow::Owned(v)),
+                Seek::Missing => Lookup::Missing,
+                Seek::NotJson => Lookup::NotJson,
+            };
+        }
+        match self.json() {
+            None => Lookup::NotJson,
+            Some(doc) => match path.query(doc).first() {
+                Some(v) => Lookup::Found(Cow::Borrowed(v)),
+                None => Lookup::Missing,
+            },
+        }
     }
 }
 
