@@ -26,15 +26,16 @@ pub(crate) enum ExpectCheck {
 }
 
 impl ExpectCheck {
-    /// Compiles any expectation but `Status`, which [`super::StepChecks`] handles itself.
-    pub fn compile(plan: &Plan, e: &Expect) -> Result<ExpectCheck, VmError> {
+    /// Compiles an expectation; `Status` gives `None`: [`super::StepChecks`] judges status
+    /// first, and by its own rule when there is none.
+    pub fn compile(plan: &Plan, e: &Expect) -> Result<Option<ExpectCheck>, VmError> {
         let text = |id: ptl_bytecode::plan::ConstId| -> Result<&[u8], VmError> {
             plan.consts
                 .get(id.0 as usize)
                 .map(Vec::as_slice)
                 .ok_or(VmError::ConstOutOfRange(id.0))
         };
-        Ok(match e {
+        Ok(Some(match e {
             Expect::LatencyBelow { us } => ExpectCheck::LatencyBelow { us: *us },
             Expect::BodyContains(id) => ExpectCheck::BodyContains {
                 needle: Finder::new(text(*id)?).into_owned(),
@@ -57,9 +58,8 @@ impl ExpectCheck {
                     value,
                 }
             }
-            // Status ranges need no compiling; a stray one here still behaves correctly.
-            Expect::Status(_) => ExpectCheck::LatencyBelow { us: u64::MAX },
-        })
+            Expect::Status(_) => return Ok(None),
+        }))
     }
 
     pub fn reads_body(&self) -> bool {

@@ -74,10 +74,10 @@ impl StepChecks {
         let mut status = Vec::new();
         let mut expects = Vec::new();
         for e in &req.expects {
-            match e {
-                ptl_bytecode::plan::Expect::Status(ranges) => status.push(ranges.clone()),
-                other => expects.push(ExpectCheck::compile(plan, other)?),
+            if let ptl_bytecode::plan::Expect::Status(ranges) = e {
+                status.push(ranges.clone());
             }
+            expects.extend(ExpectCheck::compile(plan, e)?);
         }
         let captures = req
             .captures

@@ -73,6 +73,9 @@ pub(crate) fn constant(plan: &Plan, id: ptl_bytecode::plan::ConstId) -> Result<B
         .ok_or(VmError::ConstOutOfRange(id.0))
 }
 
+/// `str(n)` is drawn per iteration into memory: a sanity bound, far above any real field.
+const MAX_STR_LEN: u32 = 1 << 20;
+
 #[derive(Debug)]
 pub(crate) enum Gen {
     Int {
@@ -125,7 +128,8 @@ impl Gen {
                 Gen::Int { min, max }
             }
             Generator::Float { min, max } => {
-                if !min.is_finite() || !max.is_finite() || min > max {
+                // The width must be finite too: the uniform sampler scales by it.
+                if !(max - min).is_finite() || min > max {
                     return Err(invalid(format!("float({min}, {max}) is not a range")));
                 }
                 Gen::Float { min, max }
@@ -183,7 +187,14 @@ impl Gen {
                 let dist = Zipf::new(n, s).map_err(|e| invalid(format!("zipf: {e}")))?;
                 Gen::Zipf { min, dist }
             }
-            Generator::Str { len } => Gen::Str { len },
+            Generator::Str { len } => {
+                if len > MAX_STR_LEN {
+                    return Err(invalid(format!(
+                        "str({len}) is longer than the limit of {MAX_STR_LEN} characters"
+                    )));
+                }
+                Gen::Str { len }
+            }
             Generator::Now => Gen::Now,
         })
     }
@@ -363,6 +374,11 @@ mod tests {
             max: 1.0,
         };
         assert!(Gen::compile(&plan, "v", &nan).is_err());
+        let too_wide = Generator::Float {
+            min: -f64::MAX,
+            max: f64::MAX,
+        };
+        assert!(Gen::compile(&plan, "v", &too_wide).is_err());
     }
 
     #[test]
@@ -465,6 +481,7 @@ mod tests {
         }
         assert!(chars.len() > 50, "only {} distinct characters", chars.len());
         assert_eq!(d.draw(&compile(&plan, Generator::Str { len: 0 })).0, "");
+        assert!(Gen::compile(&plan, "v", &Generator::Str { len: u32::MAX }).is_err());
     }
 
     #[test]
