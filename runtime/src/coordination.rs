@@ -1,0 +1,133 @@
+//! What the engine needs from outside a single process: when to start, when to stop, and
+//! where its once-a-second interval deltas go. A cluster implements [`Coordination`] (agents
+//! agree on a start instant, a controller can stop them all, deltas travel to whoever merges
+//! them); [`Embedded`] is the trivial one `ptl run` uses.
+//!
+//! Also here: the stop signal ([`stop_channel`]) callers use for Ctrl-C and `ptl stop`.
+
+use crate::error::RuntimeError;
+use crate::record::IntervalDelta;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait Coordination: Send + Sync {
+    /// Waits until the run may start and returns its start: the instant phase 0 begins on
+    /// this machine's monotonic clock. Called once, after the engine's workers are up.
+    fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>>;
+
+    /// Resolves with a reason when the whole run must stop early (`ptl stop`, an `abort`
+    /// threshold crossed on the cluster's merged data). May never resolve.
+    fn stopped(&self) -> BoxFuture<'_, String>;
+
+    /// Receives this agent's delta of every one-second window, then a last one (possibly
+    /// shorter) when the agent finishes. Must not block: queue the delta and return.
+    fn report(&self, delta: &IntervalDelta);
+
+    /// Whether `abort` thresholds are evaluated on this agent's own data. A cluster answers
+    /// false and evaluates them on the merged data, stopping agents through [`stopped`].
+    ///
+    /// [`stopped`]: Coordination::stopped
+    fn local_abort_thresholds(&self) -> bool {
+        true
+    }
+}
+
+/// A single agent in this process: start shortly after the workers are up (so that the first
+/// arrivals are not late because threads were still starting), never stopped from outside,
+/// deltas go nowhere (the engine merges them itself).
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub start_delay: Duration,
+}
+
+impl Default for Embedded {
+    fn default() -> Self {
+        Embedded {
+            start_delay: Duration::from_millis(20),
+        }
+    }
+}
+
+impl Coordination for Embedded {
+    fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
+        let at = Instant::now() + self.start_delay;
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn stopped(&self) -> BoxFuture<'_, String> {
+        Box::pin(std::future::pending())
+    }
+
+    fn report(&self, _delta: &IntervalDelta) {}
+}
+
+/// Asks a running engine to stop (Ctrl-C, `ptl stop`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    tx: watch::Sender<Option<String>>,
+}
+
+impl StopHandle {
+    /// Stops the run with this reason. Only the first reason is kept.
+    pub fn stop(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.tx.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// The engine's side of a stop request.
+#[derive(Debug, Clone)]
+pub struct StopSignal {
+    rx: watch::Receiver<Option<String>>,
+}
+
+impl StopSignal {
+    /// The reason, if stop was asked for.
+    pub fn reason(&self) -> Option<String> {
+        self.rx.borrow().clone()
+    }
+
+    /// Resolves when stop is asked for (at once if it already was). If every handle is
+    /// dropped without stopping, never resolves.
+    pub async fn stopped(&mut self) -> String {
+        loop {
+            if let Some(r) = self.rx.borrow_and_update().clone() {
+                return r;
+            }
+            if self.rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+pub fn stop_channel() -> (StopHandle, StopSignal) {
+    let (tx, rx) = watch::channel(None);
+    (StopHandle { tx }, StopSignal { rx })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_first_reason_wins_and_late_listeners_see_it() {
+        let (h, s) = stop_channel();
+        assert_eq!(s.reason(), None);
+        h.stop("ctrl-c");
+        h.clone().stop("later");
+        let mut late = s.clone();
+        assert_eq!(late.stopped().await, "ctrl-c");
+    }
+}

@@ -1,0 +1,41 @@
+//! Closed-model phases (`users N for D think T`): this worker's share of the virtual users,
+//! each running iterations back to back, pausing `think` between them, until the phase ends.
+//! A user's next iteration is intended when it decides to send (after the previous answer and
+//! the think time), so there is no schedule to fall behind; waiting for a connection still
+//! shows as lag. Users are bounded by themselves, not by `max_inflight`.
+
+use super::iteration;
+use super::timeline::PhasePlan;
+use super::worker::Worker;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize, think: Duration) {
+    let end = start + Duration::from_micros(phase.duration_us);
+    for _ in 0..users {
+        w.task_started();
+        let w = w.clone();
+        let index = phase.index;
+        tokio::task::spawn_local(async move {
+            loop {
+                let now = Instant::now();
+                if now >= end || w.winding_down() {
+                    break;
+                }
+                let scenario = w
+                    .program
+                    .pick_scenario(&mut w.vm.borrow_mut(), index as u32);
+                iteration::run(&w, index, scenario, now).await;
+                if think.is_zero() {
+                    // Against a target that refuses at once, an iteration may never wait on
+                    // anything: let the worker's other tasks (and its harvests) run.
+                    tokio::task::yield_now().await;
+                } else if !w.sleep_until(Instant::now() + think).await {
+                    break;
+                }
+            }
+            w.task_ended();
+        });
+    }
+    w.sleep_until(end).await;
+}

@@ -1,0 +1,291 @@
+//! One arrival's work: a scenario iteration (a single request for a top-level `request`). Each
+//! request step is built by the VM, possibly given an injected fault, sent, judged by its
+//! expects and captures, and recorded. Step `k+1` is intended to go when step `k` ended plus
+//! any think time, so waiting for a connection shows as lag there too.
+//!
+//! An arrival counts as started when its first step gets a connection slot (or its first think
+//! step begins); one cut off by the end of the run before that has not started. An iteration ends `completed` (every step
+//! succeeded), `failed` (a step failed; the rest are `skipped`), or neither when an injected
+//! fault or the end of the run cut it short (the rest are `skipped` as well).
+
+use super::exchange::{self, Answer, Send};
+use super::inject::{corrupt_body, Injected};
+use super::worker::Worker;
+use crate::http::Body;
+use crate::record::{ErrorClass, Outcome, Timing};
+use crate::response_check::FailureClass;
+use crate::vm::{BuiltRequest, Iteration, StepKind};
+use http::header::CONTENT_LENGTH;
+use http::Uri;
+use hyper::body::Body as _;
+use hyper::Request;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepEnd {
+    /// Succeeded; the next step is intended at this instant.
+    Next(Instant),
+    /// Ran and failed.
+    Failed,
+    /// Ran, and an injected fault ended the iteration (not an error).
+    Injected,
+    /// Did not run: the run is ending.
+    Interrupted,
+}
+
+fn to_request(b: BuiltRequest) -> Request<Body> {
+    let mut req = Request::new(Body::new(b.body));
+    *req.method_mut() = b.method;
+    *req.uri_mut() = Uri::from(b.path_and_query);
+    *req.headers_mut() = b.headers;
+    req
+}
+
+fn failure_class(c: FailureClass) -> ErrorClass {
+    match c {
+        FailureClass::Status => ErrorClass::Status,
+        FailureClass::Expect => ErrorClass::Expect,
+        FailureClass::Capture => ErrorClass::Capture,
+    }
+}
+
+/// Runs one iteration of `scenario`, intended to start at `intended`. False if the run ended
+/// before it could start (the caller decides whether that is a dropped arrival).
+pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant) -> bool {
+    let mut it = w.take_iteration();
+    {
+        let mut vm = w.vm.borrow_mut();
+        w.program.reset_iteration(&mut vm, scenario, &mut it);
+    }
+    let steps = w.program.step_count(scenario);
+    let mut started = false;
+    let mut at = intended;
+    // Request steps before this index ran; the ones from here on did not.
+    let mut ran_upto = 0;
+    let mut end = None;
+    let mut step = 0;
+    while step < steps {
+        if w.winding_down() {
+            end = Some(StepEnd::Interrupted);
+            break;
+        }
+        match w.program.step_kind(scenario, step) {
+            Some(StepKind::Think { .. }) => {
+                if !started {
+                    begin(w, phase, scenario);
+                    started = true;
+                }
+                let pause = w
+                    .program
+                    .think_time_us(&mut w.vm.borrow_mut(), scenario, step)
+                    .unwrap_or(0);
+                at += Duration::from_micros(pause);
+                if !w.sleep_until(at).await {
+                    end = Some(StepEnd::Interrupted);
+                    break;
+                }
+            }
+            Some(StepKind::Request) => {
+                let result =
+                    request_step(w, phase, scenario, step, at, &mut it, &mut started).await;
+                if result != StepEnd::Interrupted {
+                    ran_upto = step + 1;
+                }
+                match result {
+                    StepEnd::Next(done) => at = done,
+                    other => {
+                        end = Some(other);
+                        break;
+                    }
+                }
+            }
+            None => {}
+        }
+        step += 1;
+    }
+    match end {
+        None => {
+            let time = us(Instant::now().saturating_duration_since(intended));
+            w.rec
+                .borrow_mut()
+                .iteration_ended(phase, scenario as usize, true, time);
+        }
+        Some(_) if !started => {}
+        Some(e) => {
+            let mut rec = w.rec.borrow_mut();
+            for s in ran_upto..steps {
+                if let Some(r) = w.layout.request_of(scenario, s) {
+                    rec.skipped(phase, r as usize);
+                }
+            }
+            if e == StepEnd::Failed {
+                rec.iteration_ended(phase, scenario as usize, false, 0);
+            }
+        }
+    }
+    w.return_iteration(it);
+    started
+}
+
+fn begin(w: &Worker, phase: usize, scenario: u32) {
+    let mut rec = w.rec.borrow_mut();
+    rec.started(phase);
+    rec.iteration_started(phase, scenario as usize);
+}
+
+async fn request_step(
+    w: &Rc<Worker>,
+    phase: usize,
+    scenario: u32,
+    step: u32,
+    at: Instant,
+    it: &mut Iteration,
+    started: &mut bool,
+) -> StepEnd {
+    let Some(request) = w.layout.request_of(scenario, step).map(|r| r as usize) else {
+        return StepEnd::Next(at);
+    };
+    let fault = w
+        .injectors
+        .get(phase)
+        .and_then(|inj| inj.pick(w.vm.borrow_mut().rng()))
+        .cloned();
+    if let Some(Injected::Delay { us }) = fault {
+        if !w
+            .sleep_until(Instant::now() + Duration::from_micros(us))
+            .await
+        {
+            return StepEnd::Interrupted;
+        }
+    }
+    let lease = tokio::select! {
+        l = w.pool.lease() => l,
+        _ = w.interrupted() => None,
+    };
+    let Some(lease) = lease else {
+        return StepEnd::Interrupted;
+    };
+    if !*started {
+        begin(w, phase, scenario);
+        *started = true;
+    }
+    let built = match w.program.build(it, scenario, step) {
+        Ok(b) => b,
+        Err(_) => {
+            // A request the VM cannot render (say, a captured value that is not a valid
+            // header) never reaches the wire: a client-side failure.
+            w.rec.borrow_mut().exchange(
+                phase,
+                request,
+                None,
+                Outcome::Failed {
+                    class: ErrorClass::Io,
+                    status: None,
+                },
+            );
+            return StepEnd::Failed;
+        }
+    };
+    let mut req = to_request(built);
+    let how = match &fault {
+        Some(Injected::Abort) => Send::Abort,
+        Some(Injected::Reset) => Send::Reset,
+        Some(Injected::Corrupt) => {
+            let len = req.body().size_hint().exact().unwrap_or(0) as usize;
+            req.headers_mut().remove(CONTENT_LENGTH);
+            *req.body_mut() = Body::new(corrupt_body(len.max(64)));
+            Send::Normal
+        }
+        Some(Injected::Header { name, value }) => {
+            req.headers_mut().insert(name.clone(), value.clone());
+            Send::Normal
+        }
+        Some(Injected::Delay { .. }) | None => Send::Normal,
+    };
+    let read_body = w.program.needs_body(scenario, step);
+    let done = exchange::perform(lease, req, how, w.timeout, read_body).await;
+
+    let response_us = us(done.done.saturating_duration_since(at));
+    let timing = done.sent.map(|sent| Timing {
+        response_us,
+        service_us: us(done.done.saturating_duration_since(sent)),
+        lag_us: us(sent.saturating_duration_since(at)),
+    });
+    if let Some(f) = &fault {
+        w.rec
+            .borrow_mut()
+            .exchange(phase, request, None, Outcome::Injected { kind: f.kind() });
+        // Captures still run on an answer, so the iteration can go on when they hold.
+        return match done.answer {
+            Answer::Response {
+                status,
+                headers,
+                body,
+            } => {
+                match w.program.check_response(
+                    it,
+                    scenario,
+                    step,
+                    status,
+                    &headers,
+                    &body,
+                    response_us,
+                ) {
+                    Ok(()) => StepEnd::Next(done.done),
+                    Err(_) => StepEnd::Injected,
+                }
+            }
+            Answer::Unanswered | Answer::Failed(_) => StepEnd::Injected,
+        };
+    }
+    match done.answer {
+        Answer::Response {
+            status,
+            headers,
+            body,
+        } => {
+            let check =
+                w.program
+                    .check_response(it, scenario, step, status, &headers, &body, response_us);
+            let outcome = match &check {
+                Ok(()) => Outcome::Success { status },
+                Err(f) => Outcome::Failed {
+                    class: failure_class(f.class),
+                    status: Some(status),
+                },
+            };
+            w.rec.borrow_mut().exchange(phase, request, timing, outcome);
+            if check.is_ok() {
+                StepEnd::Next(done.done)
+            } else {
+                StepEnd::Failed
+            }
+        }
+        Answer::Failed(e) => {
+            let class = e.class();
+            // A timeout's time is real (the answer took at least that long); other failures
+            // have no meaningful response time.
+            let timing = if class == ErrorClass::Timeout {
+                timing
+            } else {
+                None
+            };
+            w.rec.borrow_mut().exchange(
+                phase,
+                request,
+                timing,
+                Outcome::Failed {
+                    class,
+                    status: None,
+                },
+            );
+            StepEnd::Failed
+        }
+        Answer::Unanswered => StepEnd::Injected,
+    }
+}

@@ -1,0 +1,372 @@
+//! The engine: runs a compiled plan against its target and records what happened.
+//!
+//! [`run`] loads the plan into the VM, starts one worker thread per core (each a
+//! single-threaded runtime owning its part of the arrivals, connections and in-flight cap; see
+//! `worker`), waits for the start instant from [`Coordination`], then once a second harvests
+//! the workers' recordings, merges them exactly, extends the series, reports progress and
+//! checks `abort` thresholds. A stop (Ctrl-C, `ptl stop`, an abort threshold) stops the
+//! schedules at once; requests in flight finish or time out; the result is partial and says so.
+
+mod closed_loop;
+mod collect;
+mod exchange;
+pub mod inflight;
+pub mod inject;
+mod iteration;
+mod open_loop;
+pub mod timeline;
+mod worker;
+
+use crate::coordination::{Coordination, Embedded, StopSignal};
+use crate::error::RuntimeError;
+use crate::record::series::DEFAULT_CAP;
+use crate::record::{IntervalDelta, Layout, Recorded};
+use crate::results::RunResult;
+use crate::summary::{self, SummaryInput};
+use crate::thresholds;
+use crate::vm::{AgentShare, Program};
+use collect::Collector;
+use inject::Injector;
+use ptl_bytecode::plan::Plan;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use timeline::{split, Timeline};
+use tokio::sync::{oneshot, watch};
+use worker::{WorkerEnd, WorkerHandle, WorkerSetup};
+
+/// A snapshot of the run, once a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Since the run start, at the end of the window just merged.
+    pub elapsed: Duration,
+    /// The phase running (`None` after the last one, while in-flight requests finish).
+    pub phase: Option<String>,
+    pub phase_index: Option<usize>,
+    pub phase_left: Duration,
+    pub run_left: Duration,
+    /// Planned and achieved arrival rates over the last second.
+    pub target_rps: f64,
+    pub achieved_rps: f64,
+    /// Response time of the current phase so far.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Whole run so far.
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+}
+
+pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
+
+/// How to run a plan.
+pub struct RunOptions {
+    /// This agent's part of the run (`AgentShare::solo()` for a single agent).
+    pub share: AgentShare,
+    /// Worker threads; default: one per available core. Capped by the plan's connections and
+    /// in-flight limits, since every worker needs at least one of each.
+    pub workers: Option<usize>,
+    /// Stop request (Ctrl-C, `ptl stop`).
+    pub stop: Option<StopSignal>,
+    /// Called once a second with a snapshot.
+    pub progress: Option<ProgressFn>,
+    /// Start instant, outside stop and delta shipping; default [`Embedded`].
+    pub coordination: Option<Arc<dyn Coordination>>,
+    /// Hex SHA-256 of the bytecode, when the caller has it; computed from the plan otherwise.
+    pub plan_hash: Option<String>,
+    /// Bound on series points.
+    pub series_cap: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            share: AgentShare::solo(),
+            workers: None,
+            stop: None,
+            progress: None,
+            coordination: None,
+            plan_hash: None,
+            series_cap: DEFAULT_CAP,
+        }
+    }
+}
+
+/// Where a phase sat in the run, for logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpan {
+    pub name: String,
+    /// Offset of the phase start from the run start.
+    pub start: Duration,
+    /// How long it ran (shorter than planned if the run stopped early; 0 if never reached).
+    pub ran: Duration,
+}
+
+/// What a run produced: the results, and the raw merged record behind them (for
+/// `--hdr-log`, or for merging with other agents).
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub result: RunResult,
+    pub recorded: Recorded,
+    pub layout: Layout,
+    pub phases: Vec<PhaseSpan>,
+    pub started_at: SystemTime,
+}
+
+/// Runs `plan` on a tokio runtime built for the purpose (the workers have their own).
+pub fn run_blocking(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RuntimeError::Startup)?;
+    rt.block_on(run(plan, opts))
+}
+
+fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut n = requested.unwrap_or(cores).max(1);
+    n = n.min(plan.connections.max(1) as usize);
+    for p in timeline.phases.iter().filter(|p| p.is_open()) {
+        n = n.min(p.max_inflight.max(1) as usize);
+    }
+    n.max(1)
+}
+
+pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
+    let share = opts.share;
+    share
+        .validate()
+        .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
+    let program =
+        Arc::new(Program::new(plan, share).map_err(|e| RuntimeError::InvalidPlan(e.to_string()))?);
+    if program.scheme() != &http::uri::Scheme::HTTP {
+        return Err(RuntimeError::InvalidPlan(format!(
+            "target {}: only http:// targets are supported (no TLS yet)",
+            plan.target
+        )));
+    }
+    let host = program.authority().host().to_string();
+    let port = program.authority().port_u16().unwrap_or(80);
+    let layout = Arc::new(Layout::of(plan));
+    let timeline = Arc::new(Timeline::of(plan, &share));
+    let injectors = Arc::new(
+        plan.phases
+            .iter()
+            .map(|p| Injector::for_phase(plan, p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(RuntimeError::InvalidPlan)?,
+    );
+    let timeout = Duration::from_micros(plan.timeout_us.max(1));
+    let count = worker_count(plan, &timeline, opts.workers);
+    let plan_hash = opts
+        .plan_hash
+        .take()
+        .unwrap_or_else(|| ptl_bytecode::hash(&ptl_bytecode::encode(plan)).to_hex());
+
+    let (stop_tx, stop_rx) = watch::channel(None::<String>);
+    let mut handles: Vec<WorkerHandle> = Vec::with_capacity(count);
+    for index in 0..count {
+        let setup = WorkerSetup {
+            index,
+            count,
+            program: program.clone(),
+            layout: layout.clone(),
+            timeline: timeline.clone(),
+            share,
+            injectors: injectors.clone(),
+            vm: program.worker(index as u32),
+            host: host.clone(),
+            port,
+            connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
+            timeout,
+        };
+        // On failure the handles spawned so far drop their start senders and those workers end.
+        handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);
+    }
+
+    let coordination: Arc<dyn Coordination> = opts
+        .coordination
+        .take()
+        .unwrap_or_else(|| Arc::new(Embedded::default()));
+    let run_start = coordination.start().await?;
+    let now = (Instant::now(), SystemTime::now());
+    let started_at = if run_start >= now.0 {
+        now.1 + (run_start - now.0)
+    } else {
+        now.1 - (now.0 - run_start)
+    };
+    for h in &mut handles {
+        if let Some(tx) = h.start.take() {
+            let _ = tx.send(run_start);
+        }
+    }
+
+    let (fin_tx, mut fin_rx) = oneshot::channel::<Vec<Result<WorkerEnd, String>>>();
+    let dones: Vec<_> = handles
+        .iter_mut()
+        .map(|h| std::mem::replace(&mut h.done, oneshot::channel().1))
+        .collect();
+    tokio::spawn(async move {
+        let mut ends = Vec::with_capacity(dones.len());
+        for d in dones {
+            ends.push(
+                d.await
+                    .unwrap_or_else(|_| Err("a worker thread died".to_string())),
+            );
+        }
+        let _ = fin_tx.send(ends);
+    });
+
+    let mut collector = Collector::new(layout.clone(), timeline.clone(), share, opts.series_cap);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::from_std(run_start + Duration::from_secs(1)),
+        Duration::from_secs(1),
+    );
+    let mut external = opts.stop.take();
+    let external_stop = async move {
+        match external.as_mut() {
+            Some(s) => s.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(external_stop);
+    let mut coordination_stop = coordination.stopped();
+    let live_aborts =
+        coordination.local_abort_thresholds() && plan.thresholds.iter().any(|t| t.abort);
+    let mut stop_reason: Option<String> = None;
+    let mut stopped_at: Option<Instant> = None;
+    let mut window = 0u64;
+    let stop =
+        |reason: String, stop_reason: &mut Option<String>, stopped_at: &mut Option<Instant>| {
+            if stop_reason.is_none() {
+                *stop_reason = Some(reason.clone());
+                *stopped_at = Some(Instant::now());
+                let _ = stop_tx.send(Some(reason));
+            }
+        };
+
+    let ends = loop {
+        tokio::select! {
+            ends = &mut fin_rx => break ends.unwrap_or_default(),
+            _ = ticker.tick() => {
+                let delta = harvest(&handles, &layout).await;
+                let progress = collector.window(window, 1.0, &delta);
+                coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
+                window += 1;
+                if let Some(f) = opts.progress.as_mut() {
+                    f(&progress);
+                }
+                if live_aborts {
+                    if let Some(expr) = collector.crossed_abort(plan) {
+                        stop(format!("threshold {expr} crossed"), &mut stop_reason, &mut stopped_at);
+                    }
+                }
+            }
+            reason = &mut external_stop, if stop_reason.is_none() => {
+                stop(reason, &mut stop_reason, &mut stopped_at);
+            }
+            reason = &mut coordination_stop, if stop_reason.is_none() => {
+                stop(reason, &mut stop_reason, &mut stopped_at);
+            }
+        }
+    };
+    let finished = Instant::now();
+
+    // What the workers recorded since the last harvest is the last (partial) window.
+    let mut last = Recorded::new(
+        layout.phases.len(),
+        layout.requests.len(),
+        layout.scenarios.len(),
+    );
+    let mut failures = Vec::new();
+    for end in ends {
+        match end {
+            Ok(e) => last.merge(&e.recorded),
+            Err(e) => failures.push(e),
+        }
+    }
+    let window_start = run_start + Duration::from_secs(window);
+    let seconds = finished
+        .saturating_duration_since(window_start)
+        .as_secs_f64()
+        .min(1.0);
+    if !last.is_empty() || seconds > 0.0 {
+        let progress = collector.window(window, seconds, &last);
+        coordination.report(&IntervalDelta {
+            agent: share.index,
+            window,
+            recorded: last,
+        });
+        if let Some(f) = opts.progress.as_mut() {
+            f(&progress);
+        }
+    }
+    if !failures.is_empty() && stop_reason.is_none() {
+        stop_reason = Some(format!("worker failure: {}", failures.join("; ")));
+        stopped_at = Some(finished);
+    }
+    for h in &mut handles {
+        // The threads have handed back their results and are exiting.
+        drop(h.thread.take());
+    }
+
+    let end_of_schedule = run_start + Duration::from_micros(timeline.total_us);
+    let span_end = match stopped_at {
+        Some(t) if t < end_of_schedule => t,
+        _ => end_of_schedule,
+    };
+    let span = span_end.saturating_duration_since(run_start);
+    let span_us = u64::try_from(span.as_micros()).unwrap_or(u64::MAX);
+    let phases: Vec<PhaseSpan> = timeline
+        .phases
+        .iter()
+        .map(|p| PhaseSpan {
+            name: p.name.clone(),
+            start: Duration::from_micros(p.start_us),
+            ran: Duration::from_micros(span_us.saturating_sub(p.start_us).min(p.duration_us)),
+        })
+        .collect();
+    let recorded = collector.cumulative;
+    let result = summary::build(SummaryInput {
+        plan,
+        layout: &layout,
+        recorded: &recorded,
+        plan_hash,
+        started_at,
+        duration: span,
+        phase_seconds: phases.iter().map(|p| p.ran.as_secs_f64()).collect(),
+        phase_target_rps: timeline.phases.iter().map(|p| p.target_rps).collect(),
+        stop_reason,
+        thresholds: thresholds::evaluate(plan, &layout, &recorded),
+        series: collector.series.finish(),
+    });
+    Ok(RunOutcome {
+        result,
+        recorded,
+        layout: Arc::unwrap_or_clone(layout),
+        phases,
+        started_at,
+    })
+}
+
+/// Collects every worker's recording since the previous harvest.
+async fn harvest(handles: &[WorkerHandle], layout: &Layout) -> Recorded {
+    let mut replies = Vec::with_capacity(handles.len());
+    for h in handles {
+        let (tx, rx) = oneshot::channel();
+        if h.harvest.send(tx).is_ok() {
+            replies.push(rx);
+        }
+    }
+    let mut delta = Recorded::new(
+        layout.phases.len(),
+        layout.requests.len(),
+        layout.scenarios.len(),
+    );
+    for rx in replies {
+        // A worker that has ended answers with nothing; what it had is in its end result.
+        if let Ok(r) = rx.await {
+            delta.merge(&r);
+        }
+    }
+    delta
+}

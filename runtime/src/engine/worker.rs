@@ -1,0 +1,347 @@
+//! One engine worker: an OS thread running a single-threaded tokio runtime that owns its share
+//! of everything — its slice of the arrivals, its part of the connection pool and of the
+//! in-flight cap, its VM state and its recorder — so the hot path takes no lock and never
+//! crosses threads (the shape of wrk's thread-per-core design). The orchestrator talks to it
+//! through three channels: the start instant, the stop signal, and harvest requests, which the
+//! worker answers with what it recorded since the previous one.
+
+use super::inflight::{Arrival, Inflight, QUEUE_LIMIT};
+use super::inject::Injector;
+use super::timeline::{split, Timeline};
+use super::{closed_loop, iteration, open_loop};
+use crate::http::{Endpoint, Pool};
+use crate::record::{Layout, Recorded};
+use crate::vm::{AgentShare, Iteration, Program, VmWorker};
+use ptl_bytecode::plan::Load;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+/// A harvest request: the worker replies with everything recorded since the last one.
+pub type Harvest = oneshot::Sender<Recorded>;
+
+/// What a worker thread needs, moved into it at spawn.
+pub struct WorkerSetup {
+    pub index: usize,
+    pub count: usize,
+    pub program: Arc<Program>,
+    pub layout: Arc<Layout>,
+    pub timeline: Arc<Timeline>,
+    pub share: AgentShare,
+    pub injectors: Arc<Vec<Injector>>,
+    pub vm: VmWorker,
+    pub host: String,
+    pub port: u16,
+    /// This worker's part of the agent's connections.
+    pub connections: usize,
+    pub timeout: Duration,
+}
+
+/// What a worker hands back when it ends.
+pub struct WorkerEnd {
+    /// Everything recorded since the last harvest.
+    pub recorded: Recorded,
+}
+
+/// The orchestrator's side of one worker.
+pub struct WorkerHandle {
+    pub start: Option<oneshot::Sender<Instant>>,
+    pub harvest: mpsc::UnboundedSender<Harvest>,
+    pub done: oneshot::Receiver<Result<WorkerEnd, String>>,
+    pub thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a worker thread. It waits for the start instant; if the start sender is dropped
+/// it ends at once with nothing recorded.
+pub fn spawn(
+    setup: WorkerSetup,
+    stop: watch::Receiver<Option<String>>,
+) -> std::io::Result<WorkerHandle> {
+    let (start_tx, start_rx) = oneshot::channel();
+    let (harvest_tx, harvest_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("ptl-worker-{}", setup.index))
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("worker {}: cannot build its runtime: {e}", setup.index))
+                .map(|rt| {
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&rt, run(setup, start_rx, stop, harvest_rx))
+                });
+            let _ = done_tx.send(result);
+        })?;
+    Ok(WorkerHandle {
+        start: Some(start_tx),
+        harvest: harvest_tx,
+        done: done_rx,
+        thread: Some(thread),
+    })
+}
+
+/// A worker's shared state, owned by its thread.
+pub struct Worker {
+    pub index: usize,
+    pub count: usize,
+    pub program: Arc<Program>,
+    pub layout: Arc<Layout>,
+    pub timeline: Arc<Timeline>,
+    pub share: AgentShare,
+    pub injectors: Arc<Vec<Injector>>,
+    pub vm: RefCell<VmWorker>,
+    pub rec: RefCell<Recorded>,
+    pub pool: Rc<Pool>,
+    pub timeout: Duration,
+    pub inflight: Inflight,
+    active: Cell<usize>,
+    idle: Notify,
+    stopped: Cell<bool>,
+    winding_down: Cell<bool>,
+    interrupt: Notify,
+    spare: RefCell<Vec<Iteration>>,
+}
+
+impl Worker {
+    pub fn stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    /// No new scenario steps may start (the run is stopping or past its drain time).
+    pub fn winding_down(&self) -> bool {
+        self.winding_down.get()
+    }
+
+    fn stop(&self) {
+        self.stopped.set(true);
+        self.winding_down.set(true);
+        self.interrupt.notify_waiters();
+    }
+
+    fn wind_down(&self) {
+        self.winding_down.set(true);
+        self.interrupt.notify_waiters();
+    }
+
+    /// Sleeps until `t`. False if interrupted by a stop or wind-down (or already stopped).
+    pub async fn sleep_until(&self, t: Instant) -> bool {
+        if self.winding_down.get() {
+            return false;
+        }
+        if Instant::now() >= t {
+            return true;
+        }
+        // Created before the flag is read again: a stop in between is not missed.
+        let interrupted = self.interrupt.notified();
+        if self.winding_down.get() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => !self.winding_down.get(),
+            _ = interrupted => false,
+        }
+    }
+
+    /// Resolves when the worker is told to stop or wind down.
+    pub async fn interrupted(&self) {
+        if self.winding_down.get() {
+            return;
+        }
+        let interrupted = self.interrupt.notified();
+        if self.winding_down.get() {
+            return;
+        }
+        interrupted.await;
+    }
+
+    pub fn take_iteration(&self) -> Iteration {
+        self.spare.borrow_mut().pop().unwrap_or_default()
+    }
+
+    pub fn return_iteration(&self, it: Iteration) {
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < 1024 {
+            spare.push(it);
+        }
+    }
+
+    /// One more task (iteration chain or virtual user) that the end of the run waits for.
+    pub fn task_started(&self) {
+        self.active.set(self.active.get() + 1);
+    }
+
+    pub fn task_ended(&self) {
+        let n = self.active.get().saturating_sub(1);
+        self.active.set(n);
+        if n == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until no task is left, or `deadline`. True if none is left.
+    async fn wait_idle(&self, deadline: Instant) -> bool {
+        loop {
+            if self.active.get() == 0 {
+                return true;
+            }
+            let idle = self.idle.notified();
+            if self.active.get() == 0 {
+                return true;
+            }
+            tokio::select! {
+                _ = idle => {}
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                    return self.active.get() == 0;
+                }
+            }
+        }
+    }
+
+    /// Counts an arrival that will never run.
+    pub fn drop_arrival(&self, a: &Arrival) {
+        let first = self.layout.first_request(a.scenario).map(|r| r as usize);
+        self.rec
+            .borrow_mut()
+            .dropped(a.phase, a.scenario as usize, first);
+    }
+
+    /// Starts an admitted arrival, and after it every queued arrival that inherits its slot.
+    pub fn launch(self: &Rc<Self>, first: Arrival) {
+        self.task_started();
+        let w = self.clone();
+        tokio::task::spawn_local(async move {
+            let mut current = first;
+            loop {
+                if !iteration::run(&w, current.phase, current.scenario, current.intended).await {
+                    w.drop_arrival(&current);
+                }
+                let next = loop {
+                    match w.inflight.release() {
+                        Some(n) if w.winding_down() => w.drop_arrival(&n),
+                        other => break other,
+                    }
+                };
+                match next {
+                    Some(n) => current = n,
+                    None => break,
+                }
+            }
+            w.task_ended();
+        });
+    }
+}
+
+async fn run(
+    setup: WorkerSetup,
+    start: oneshot::Receiver<Instant>,
+    mut stop: watch::Receiver<Option<String>>,
+    mut harvest: mpsc::UnboundedReceiver<Harvest>,
+) -> WorkerEnd {
+    let (phases, requests, scenarios) = (
+        setup.layout.phases.len(),
+        setup.layout.requests.len(),
+        setup.layout.scenarios.len(),
+    );
+    let pool = Pool::new(
+        Endpoint::new(&setup.host, setup.port),
+        setup.connections,
+        setup.timeout,
+    );
+    let w = Rc::new(Worker {
+        index: setup.index,
+        count: setup.count,
+        program: setup.program,
+        layout: setup.layout,
+        timeline: setup.timeline,
+        share: setup.share,
+        injectors: setup.injectors,
+        vm: RefCell::new(setup.vm),
+        rec: RefCell::new(Recorded::new(phases, requests, scenarios)),
+        pool,
+        timeout: setup.timeout,
+        inflight: Inflight::new(QUEUE_LIMIT),
+        active: Cell::new(0),
+        idle: Notify::new(),
+        stopped: Cell::new(false),
+        winding_down: Cell::new(false),
+        interrupt: Notify::new(),
+        spare: RefCell::new(Vec::new()),
+    });
+
+    let hw = w.clone();
+    tokio::task::spawn_local(async move {
+        while let Some(reply) = harvest.recv().await {
+            let taken = hw.rec.borrow_mut().take();
+            let _ = reply.send(taken);
+        }
+    });
+    let sw = w.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            if stop.borrow_and_update().is_some() {
+                sw.stop();
+                return;
+            }
+            if stop.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+
+    let Ok(run_start) = start.await else {
+        return WorkerEnd {
+            recorded: w.rec.borrow_mut().take(),
+        };
+    };
+    drive(&w, run_start).await;
+    let recorded = w.rec.borrow_mut().take();
+    WorkerEnd { recorded }
+}
+
+/// Runs the phases in order, then lets what is in flight finish.
+async fn drive(w: &Rc<Worker>, run_start: Instant) {
+    let timeline = w.timeline.clone();
+    for phase in &timeline.phases {
+        let start = run_start + Duration::from_micros(phase.start_us);
+        if !w.sleep_until(start).await {
+            break;
+        }
+        let cap = split(phase.max_inflight as u64, w.count, w.index) as usize;
+        w.inflight.set_limits(cap, phase.overflow);
+        match phase.load {
+            Load::Users {
+                users, think_us, ..
+            } => {
+                let mine = split(users as u64, w.count, w.index) as usize;
+                closed_loop::run(w, phase, start, mine, Duration::from_micros(think_us)).await;
+            }
+            Load::Pause { .. } => {
+                w.sleep_until(start + Duration::from_micros(phase.duration_us))
+                    .await;
+            }
+            Load::Rate { .. } | Load::Ramp { .. } | Load::Steps { .. } => {
+                open_loop::run(w, phase, start).await;
+            }
+        }
+        if w.stopped() {
+            break;
+        }
+    }
+    // Requests in flight finish (each bounded by the timeout) and queued arrivals may still
+    // start until one timeout after the end; then no new step starts, queued arrivals are
+    // dropped, and one more timeout bounds the rest.
+    // A step that got its connection just before the wind-down may still connect (one
+    // timeout) and then wait for its answer (another).
+    let grace = 2 * w.timeout + Duration::from_secs(1);
+    if !w.stopped() {
+        w.wait_idle(Instant::now() + w.timeout).await;
+    }
+    w.wind_down();
+    for a in w.inflight.take_queue() {
+        w.drop_arrival(&a);
+    }
+    w.wait_idle(Instant::now() + grace).await;
+}
