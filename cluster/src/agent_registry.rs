@@ -24,6 +24,9 @@ pub struct AgentInfo {
     /// `None` counts as the same as every other agent without one.
     pub capacity: Option<f64>,
     pub labels: BTreeMap<String, String>,
+    /// The agent's clock minus ZooKeeper's, measured at registration.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// A registered agent as the coordinator sees it.

@@ -10,7 +10,8 @@
 //! /runs/run-<seq>                RunSpec JSON (immutable)                 persistent sequential
 //! /runs/run-<seq>/state          RunState JSON (versioned updates)        persistent
 //! /runs/run-<seq>/assignment     Assignment JSON (epoch, start, shares)   persistent
-//! /runs/run-<seq>/reports/<agent>/<interval>   one interval's report      persistent
+//! /runs/run-<seq>/reports/<agent>/d-<seq>  one interval's delta (HdrHistogram V2-deflate)
+//! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
 //! ```
@@ -71,8 +72,19 @@ pub fn agent_reports(id: &RunId, agent: &AgentId) -> String {
     format!("{RUNS}/{id}/reports/{agent}")
 }
 
-pub fn report(id: &RunId, agent: &AgentId, interval: u64) -> String {
-    format!("{RUNS}/{id}/reports/{agent}/{interval:010}")
+/// Prefix of an agent's persistent sequential delta nodes (the final flush may repeat a window
+/// number, so the sequence, not the window, names them).
+pub fn report_prefix(id: &RunId, agent: &AgentId) -> String {
+    format!("{RUNS}/{id}/reports/{agent}/d-")
+}
+
+pub fn run_done(id: &RunId) -> String {
+    format!("{RUNS}/{id}/done")
+}
+
+/// Written by an agent after its last delta: the coordinator has everything from it.
+pub fn agent_done(id: &RunId, agent: &AgentId) -> String {
+    format!("{RUNS}/{id}/done/{agent}")
 }
 
 pub fn run_live(id: &RunId) -> String {
@@ -99,7 +111,7 @@ mod tests {
         let agent_id = AgentId("agent-0000000002".into());
         assert!(plan_chunk(&hash, 3).starts_with(&plan(&hash)));
         assert!(plan_chunk(&hash, 3).ends_with("chunk-0003"));
-        assert!(report(&run_id, &agent_id, 7).starts_with(&agent_reports(&run_id, &agent_id)));
+        assert!(report_prefix(&run_id, &agent_id).starts_with(&agent_reports(&run_id, &agent_id)));
         assert!(agent_reports(&run_id, &agent_id).starts_with(&run_reports(&run_id)));
         assert_eq!(leaf(&agent(&agent_id)), "agent-0000000002");
         for path in [

@@ -2,15 +2,21 @@
 //!
 //! See `docs/cluster.md` for how it works and the znode layout.
 
+pub mod agent;
 pub mod agent_registry;
 pub mod assignment;
 pub mod clock;
+pub mod coordinator;
 pub mod election;
 pub mod error;
 pub mod ids;
 pub mod layout;
 pub mod plan_store;
+pub mod run;
+pub mod status;
+pub mod submit;
 pub mod zk;
+pub mod zk_coordination;
 
 #[cfg(feature = "testing")]
 #[doc(hidden)]

@@ -15,6 +15,7 @@ fn info(name: &str, capacity: Option<f64>) -> AgentInfo {
         bytecode_version: 1,
         capacity,
         labels: BTreeMap::from([("region".to_string(), "eu".to_string())]),
+        clock_offset_ms: Some(0),
     }
 }
 

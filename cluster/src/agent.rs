@@ -1,0 +1,185 @@
+//! `ptl agent`: register, wait for runs that include this agent, start at the assigned instant
+//! with the assigned share, stream interval deltas, and say when done.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptl_bytecode::Plan;
+use ptl_runtime::coordination::{BoxFuture, Coordination};
+use ptl_runtime::vm::AgentShare;
+use zookeeper_client::Client;
+
+use crate::agent_registry::{self, AgentInfo};
+use crate::assignment::Assignment;
+use crate::clock::{self, ClockOffset};
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::layout;
+use crate::plan_store;
+use crate::run::{self, RunPhase};
+use crate::zk::{self, ZkConfig};
+use crate::zk_coordination::ZkCoordination;
+
+/// What runs the load: the runtime's engine in production, anything that drives a
+/// [`Coordination`] in tests. Returns when the agent's part of the run is over.
+pub trait Engine: Send + Sync {
+    fn run(
+        &self,
+        plan: Plan,
+        share: AgentShare,
+        coordination: Arc<dyn Coordination>,
+    ) -> BoxFuture<'_, Result<(), String>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub zk: ZkConfig,
+    pub name: String,
+    pub host: String,
+    pub capacity: Option<f64>,
+    pub labels: BTreeMap<String, String>,
+    /// How often the agent looks for new runs when no watch fired (a safety net).
+    pub poll: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(zk: ZkConfig, name: impl Into<String>) -> AgentConfig {
+        AgentConfig {
+            zk,
+            name: name.into(),
+            host: "localhost".into(),
+            capacity: None,
+            labels: BTreeMap::new(),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A registered agent. Dropping it (or [`Agent::shutdown`]) ends its session: its node vanishes.
+pub struct Agent {
+    client: Client,
+    id: AgentId,
+    offset: ClockOffset,
+}
+
+impl Agent {
+    pub async fn register(config: &AgentConfig) -> Result<Agent, ClusterError> {
+        let client = zk::connect(&config.zk).await?;
+        let offset = clock::measure(&client, &config.name, 5).await?;
+        let info = AgentInfo {
+            name: config.name.clone(),
+            host: config.host.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            bytecode_version: ptl_bytecode::FORMAT_VERSION,
+            capacity: config.capacity,
+            labels: config.labels.clone(),
+            clock_offset_ms: Some(offset.offset_ms),
+        };
+        let id = agent_registry::register(&client, &info).await?;
+        Ok(Agent { client, id, offset })
+    }
+
+    pub fn id(&self) -> &AgentId {
+        &self.id
+    }
+
+    /// Serves runs until `shutdown` resolves.
+    pub async fn serve(
+        &self,
+        engine: Arc<dyn Engine>,
+        poll: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ClusterError> {
+        tokio::pin!(shutdown);
+        let mut handled: HashSet<RunId> = HashSet::new();
+        loop {
+            for id in run::list(&self.client).await? {
+                if handled.contains(&id) {
+                    continue;
+                }
+                let Ok(state) = run::state(&self.client, &id).await else {
+                    continue;
+                };
+                if state.phase.is_finished() {
+                    handled.insert(id);
+                    continue;
+                }
+                let assignment = zk::get_json::<Assignment>(
+                    &self.client,
+                    &layout::run_assignment(&id),
+                    "assignment",
+                )
+                .await?;
+                // The coordinator writes the assignment, then marks the run running.
+                let Some((assignment, _)) = assignment else {
+                    continue;
+                };
+                if state.phase != RunPhase::Running {
+                    continue;
+                }
+                handled.insert(id.clone());
+                if assignment.share_of(&self.id).is_some() {
+                    if let Err(error) = self.run_one(&id, &assignment, engine.clone()).await {
+                        // The coordinator sees no `done` from us and treats us as lost.
+                        eprintln!("agent {}: run {id} failed: {error}", self.id);
+                    }
+                }
+            }
+            let (_, _, watcher) = self
+                .client
+                .get_and_watch_children(layout::RUNS)
+                .await
+                .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = watcher.changed() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    async fn run_one(
+        &self,
+        id: &RunId,
+        assignment: &Assignment,
+        engine: Arc<dyn Engine>,
+    ) -> Result<(), ClusterError> {
+        let share = assignment
+            .share_of(&self.id)
+            .ok_or_else(|| ClusterError::Engine("not in the assignment".into()))?;
+        let spec = run::spec(&self.client, id).await?;
+        let bytecode = plan_store::load(&self.client, &spec.plan_hash).await?;
+        let plan =
+            ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+        let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
+        let (coordination, writer) = ZkCoordination::new(
+            self.client.clone(),
+            id.clone(),
+            self.id.clone(),
+            start_at_ms,
+            self.offset,
+        );
+        let agent_share = AgentShare {
+            index: share.index,
+            count: share.count,
+            rate_fraction: share.rate_fraction,
+        };
+        let outcome = engine.run(plan, agent_share, coordination).await;
+        let written = writer.finish().await?;
+        let done = layout::agent_done(id, &self.id);
+        let marker = serde_json::json!({ "deltas": written, "error": outcome.as_ref().err() });
+        zk::put_json(&self.client, &done, &marker, "agent done").await?;
+        outcome.map_err(ClusterError::Engine)
+    }
+}
+
+/// Registers and serves until `shutdown` resolves: what `ptl agent` runs.
+pub async fn run_agent(
+    config: AgentConfig,
+    engine: Arc<dyn Engine>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    let agent = Agent::register(&config).await?;
+    agent.serve(engine, config.poll, shutdown).await
+}

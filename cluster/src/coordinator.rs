@@ -1,0 +1,351 @@
+//! `ptl coordinator`: the elected leader takes pending runs, waits for enough agents, writes
+//! the assignment, rebalances when an agent vanishes, merges every agent's interval deltas
+//! exactly (histograms add; nothing is averaged) and writes the live view and final result.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptl_bytecode::Plan;
+use ptl_runtime::record::{decode_delta, merge_delta, Layout, Recorded};
+use ptl_runtime::results::RunResult;
+use serde::{Deserialize, Serialize};
+use zookeeper_client::Client;
+
+use crate::agent_registry::{self, RegisteredAgent};
+use crate::assignment;
+use crate::clock;
+use crate::election::Candidate;
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::layout;
+use crate::plan_store;
+use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
+use crate::zk::{self, ZkConfig};
+
+/// What the final result is built from: the merged record of every agent.
+pub struct SummaryInput<'a> {
+    pub plan: &'a Plan,
+    pub spec: &'a RunSpec,
+    pub recorded: &'a Recorded,
+    pub started_at_ms: i64,
+    pub duration: Duration,
+    pub stop_reason: Option<String>,
+}
+
+/// Renders merged data as a `RunResult`. The CLI passes the runtime's own summary code, so a
+/// cluster run reports exactly as `ptl run` would for the same totals.
+pub type Summarise = Arc<dyn Fn(&SummaryInput<'_>) -> RunResult + Send + Sync>;
+
+#[derive(Clone)]
+pub struct CoordinatorConfig {
+    pub zk: ZkConfig,
+    /// Shown by `ptl status` as the leader.
+    pub id: String,
+    pub summarise: Summarise,
+    /// How often a run's reports and agents are looked at.
+    pub poll: Duration,
+    /// Extra time past the plan's end before agents that never said `done` are given up on.
+    pub finish_grace: Duration,
+}
+
+/// The data of `/runs/<id>/live`, rewritten as deltas arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveView {
+    pub epoch: u32,
+    pub agents: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Deltas merged so far, per agent.
+    pub deltas: BTreeMap<String, u64>,
+    /// Requests merged so far, per agent.
+    pub agent_requests: BTreeMap<String, u64>,
+    pub updated_at_ms: i64,
+}
+
+/// Leads (after winning the election) and coordinates runs until `shutdown` resolves.
+pub async fn run_coordinator(
+    config: CoordinatorConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    let client = zk::connect(&config.zk).await?;
+    let candidate = Candidate::join(&client, &config.id).await?;
+    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = &mut shutdown => return candidate.resign().await,
+        led = candidate.wait_until_leader() => led?,
+    }
+    let mut running: HashSet<RunId> = HashSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        for id in run::list(&client).await? {
+            if running.contains(&id) {
+                continue;
+            }
+            let Ok(state) = run::state(&client, &id).await else {
+                continue;
+            };
+            if state.phase == RunPhase::Pending {
+                running.insert(id.clone());
+                let (client, config, id) = (client.clone(), config.clone(), id.clone());
+                tasks.spawn(async move {
+                    if let Err(error) = coordinate(&client, &config, &id).await {
+                        let reason = error.to_string();
+                        let _ = run::update_state(&client, &id, |s| {
+                            s.phase = RunPhase::Failed;
+                            s.reason = Some(reason.clone());
+                            true
+                        })
+                        .await;
+                    }
+                });
+            }
+        }
+        let (_, _, watcher) = client
+            .get_and_watch_children(layout::RUNS)
+            .await
+            .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
+        tokio::select! {
+            _ = &mut shutdown => {
+                tasks.abort_all();
+                return candidate.resign().await;
+            }
+            _ = watcher.changed() => {}
+            _ = tokio::time::sleep(config.poll * 5) => {}
+        }
+    }
+}
+
+/// Takes one run from pending to done (or failed).
+async fn coordinate(
+    client: &Client,
+    config: &CoordinatorConfig,
+    id: &RunId,
+) -> Result<(), ClusterError> {
+    let spec = run::spec(client, id).await?;
+    run::update_state(client, id, |s| {
+        s.coordinator = Some(config.id.clone());
+        true
+    })
+    .await?;
+    let bytecode = plan_store::load(client, &spec.plan_hash).await?;
+    let plan =
+        ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+
+    let chosen = wait_for_agents(client, id, &spec).await?;
+    let members: Vec<(AgentId, Option<f64>)> = chosen
+        .iter()
+        .map(|a| (a.id.clone(), a.info.capacity))
+        .collect();
+    let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
+    let mut current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
+    zk::put_json(client, &layout::run_assignment(id), &current, "assignment").await?;
+    run::update_state(client, id, |s| {
+        s.phase = RunPhase::Running;
+        true
+    })
+    .await?;
+
+    let layout_dims = Layout::of(&plan);
+    let mut merged = Recorded::new(
+        plan.phases.len(),
+        layout_dims.requests.len(),
+        layout_dims.scenarios.len(),
+    );
+    let mut seen: HashMap<AgentId, HashSet<String>> = HashMap::new();
+    let mut live = LiveView {
+        epoch: 0,
+        agents: chosen.len(),
+        requests: 0,
+        errors: 0,
+        dropped: 0,
+        deltas: BTreeMap::new(),
+        agent_requests: BTreeMap::new(),
+        updated_at_ms: clock::now_ms(),
+    };
+    let plan_ms: u64 = plan
+        .phases
+        .iter()
+        .map(|p| p.load.duration_us() / 1000)
+        .sum();
+    let give_up_at = start_at_ms
+        + (spec.stagger_ms * chosen.len() as u64 + plan_ms) as i64
+        + config.finish_grace.as_millis() as i64;
+    let all: Vec<AgentId> = chosen.iter().map(|a| a.id.clone()).collect();
+    let mut lost: HashSet<AgentId> = HashSet::new();
+    let mut stop_reason = None;
+
+    loop {
+        let done = zk::children(client, &layout::run_done(id)).await?;
+        let alive: HashSet<AgentId> = agent_registry::list(client)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        // Merge what arrived before deciding anything, so a finished agent's last delta counts.
+        for agent in &all {
+            merge_new(
+                client,
+                id,
+                agent,
+                &mut merged,
+                seen.entry(agent.clone()).or_default(),
+                &mut live,
+            )
+            .await?;
+        }
+        let finished = |a: &AgentId| done.contains(&a.0);
+        let newly_lost: Vec<AgentId> = all
+            .iter()
+            .filter(|a| !alive.contains(a) && !finished(a) && !lost.contains(*a))
+            .cloned()
+            .collect();
+        if !newly_lost.is_empty() {
+            lost.extend(newly_lost.iter().cloned());
+            let now = clock::now_ms();
+            let survivors: Vec<AgentId> =
+                all.iter().filter(|a| !lost.contains(*a)).cloned().collect();
+            let mut until = None;
+            match spec.on_agent_loss {
+                LossPolicy::Rebalance => {
+                    if let Some(next) = assignment::rebalance(&current, &survivors, now) {
+                        current = next;
+                        zk::put_json(client, &layout::run_assignment(id), &current, "assignment")
+                            .await?;
+                        until = Some(now);
+                    }
+                }
+                LossPolicy::Continue => {}
+                LossPolicy::Abort => {
+                    run::stop(client, id, "an agent was lost").await?;
+                }
+            }
+            let epoch = current.epoch;
+            run::update_state(client, id, |s| {
+                for agent in &newly_lost {
+                    s.degraded.push(DegradedWindow {
+                        agent: agent.0.clone(),
+                        from_ms: now,
+                        until_ms: until,
+                        epoch,
+                    });
+                }
+                true
+            })
+            .await?;
+            live.epoch = epoch;
+        }
+        live.updated_at_ms = clock::now_ms();
+        zk::put_json(client, &layout::run_live(id), &live, "live view").await?;
+
+        let state = run::state(client, id).await?;
+        if state.phase == RunPhase::Stopping {
+            stop_reason = state.reason.clone();
+        }
+        if all.iter().all(|a| finished(a) || lost.contains(a)) {
+            break;
+        }
+        if clock::now_ms() > give_up_at {
+            stop_reason = Some("agents did not finish in time".into());
+            break;
+        }
+        tokio::time::sleep(config.poll).await;
+    }
+
+    let duration = Duration::from_millis((clock::now_ms() - start_at_ms).max(0) as u64);
+    let result = (config.summarise)(&SummaryInput {
+        plan: &plan,
+        spec: &spec,
+        recorded: &merged,
+        started_at_ms: start_at_ms,
+        duration,
+        stop_reason: stop_reason.clone(),
+    });
+    zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
+    run::update_state(client, id, |s| {
+        s.phase = RunPhase::Done;
+        if s.reason.is_none() {
+            s.reason = stop_reason.clone();
+        }
+        true
+    })
+    .await?;
+    Ok(())
+}
+
+/// Waits until enough eligible agents are registered; the first `spec.agents` in registration
+/// order are chosen.
+async fn wait_for_agents(
+    client: &Client,
+    id: &RunId,
+    spec: &RunSpec,
+) -> Result<Vec<RegisteredAgent>, ClusterError> {
+    let wait = Duration::from_millis(spec.agent_wait_ms);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let (agents, watcher) = agent_registry::list_and_watch(client).await?;
+        let eligible: Vec<RegisteredAgent> = agents
+            .into_iter()
+            .filter(|a| a.info.bytecode_version >= spec.bytecode_version)
+            .filter(|a| {
+                a.info
+                    .clock_offset_ms
+                    .is_none_or(|o| o.abs() <= spec.clock_tolerance_ms)
+            })
+            .collect();
+        if eligible.len() >= spec.agents as usize {
+            return Ok(eligible.into_iter().take(spec.agents as usize).collect());
+        }
+        if tokio::time::timeout_at(deadline, watcher.changed())
+            .await
+            .is_err()
+        {
+            return Err(ClusterError::NotEnoughAgents {
+                run: id.to_string(),
+                wanted: spec.agents,
+                available: eligible.len() as u32,
+                waited: wait,
+            });
+        }
+    }
+}
+
+/// Merges the agent's deltas not merged yet.
+async fn merge_new(
+    client: &Client,
+    id: &RunId,
+    agent: &AgentId,
+    merged: &mut Recorded,
+    seen: &mut HashSet<String>,
+    live: &mut LiveView,
+) -> Result<(), ClusterError> {
+    let dir = layout::agent_reports(id, agent);
+    for name in zk::children(client, &dir).await? {
+        if seen.contains(&name) {
+            continue;
+        }
+        let path = format!("{dir}/{name}");
+        let (bytes, _) = client
+            .get_data(&path)
+            .await
+            .map_err(|e| ClusterError::zk("read", &path, e))?;
+        let delta = decode_delta(&bytes)
+            .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
+        merge_delta(merged, &delta)
+            .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
+        let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
+        live.requests += requests;
+        live.errors += delta
+            .recorded
+            .request
+            .iter()
+            .map(|r| r.error_total())
+            .sum::<u64>();
+        live.dropped += delta.recorded.phase.iter().map(|p| p.dropped).sum::<u64>();
+        *live.deltas.entry(agent.0.clone()).or_default() += 1;
+        *live.agent_requests.entry(agent.0.clone()).or_default() += requests;
+        seen.insert(name);
+    }
+    Ok(())
+}

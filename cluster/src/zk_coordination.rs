@@ -1,0 +1,135 @@
+//! The engine's [`Coordination`] backed by ZooKeeper, for one agent in one run: the start
+//! instant comes from the assignment (converted from ZooKeeper's clock with the agent's
+//! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
+//! queued and written by a background task as a sequential node the coordinator merges.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ptl_runtime::coordination::{BoxFuture, Coordination};
+use ptl_runtime::error::RuntimeError;
+use ptl_runtime::record::{encode_delta, IntervalDelta};
+use tokio::sync::mpsc;
+use zookeeper_client::Client;
+
+use crate::clock::{self, ClockOffset};
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::layout;
+use crate::run::{RunPhase, RunState};
+use crate::zk::PERSISTENT_SEQUENTIAL;
+
+pub struct ZkCoordination {
+    client: Client,
+    run: RunId,
+    /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
+    start_at_ms: i64,
+    offset: ClockOffset,
+    deltas: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// Writes queued deltas in order; finishes when the coordination is dropped and the queue drained.
+pub struct DeltaWriter {
+    task: tokio::task::JoinHandle<Result<u64, ClusterError>>,
+}
+
+impl DeltaWriter {
+    /// Waits for every queued delta to be written; returns how many were.
+    pub async fn finish(self) -> Result<u64, ClusterError> {
+        self.task
+            .await
+            .map_err(|e| ClusterError::Engine(format!("delta writer: {e}")))?
+    }
+}
+
+impl ZkCoordination {
+    pub fn new(
+        client: Client,
+        run: RunId,
+        agent: AgentId,
+        start_at_ms: i64,
+        offset: ClockOffset,
+    ) -> (Arc<ZkCoordination>, DeltaWriter) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer_client = client.clone();
+        let prefix = layout::report_prefix(&run, &agent);
+        let agent_dir = layout::agent_reports(&run, &agent);
+        let task = tokio::spawn(async move {
+            crate::zk::create_if_missing(&writer_client, &agent_dir, b"").await?;
+            let mut written = 0;
+            while let Some(bytes) = rx.recv().await {
+                writer_client
+                    .create(&prefix, &bytes, &PERSISTENT_SEQUENTIAL)
+                    .await
+                    .map_err(|e| ClusterError::zk("create", &prefix, e))?;
+                written += 1;
+            }
+            Ok(written)
+        });
+        let coordination = ZkCoordination {
+            client,
+            run,
+            start_at_ms,
+            offset,
+            deltas: tx,
+        };
+        (Arc::new(coordination), DeltaWriter { task })
+    }
+
+    /// The start on this machine's monotonic clock.
+    fn local_start(&self) -> Instant {
+        let local_ms = self.offset.to_local_ms(self.start_at_ms);
+        let ahead = local_ms - clock::now_ms();
+        let now = Instant::now();
+        if ahead > 0 {
+            now + Duration::from_millis(ahead as u64)
+        } else {
+            now
+        }
+    }
+}
+
+impl Coordination for ZkCoordination {
+    fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
+        let at = self.local_start();
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn stopped(&self) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            let path = layout::run_state(&self.run);
+            loop {
+                match self.client.get_and_watch_data(&path).await {
+                    Ok((data, _, watcher)) => {
+                        if let Ok(state) = serde_json::from_slice::<RunState>(&data) {
+                            if matches!(state.phase, RunPhase::Stopping | RunPhase::Failed) {
+                                return state.reason.unwrap_or_else(|| "stopped".into());
+                            }
+                        }
+                        watcher.changed().await;
+                    }
+                    Err(zookeeper_client::Error::NoNode) => return "the run was deleted".into(),
+                    Err(e)
+                        if e == zookeeper_client::Error::SessionExpired
+                            || e == zookeeper_client::Error::ClientClosed =>
+                    {
+                        return format!("ZooKeeper session ended: {e}");
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        })
+    }
+
+    fn report(&self, delta: &IntervalDelta) {
+        // Encoding cannot fail for a delta the engine built; if it ever does, the coordinator
+        // sees a short count rather than the engine stalling.
+        if let Ok(bytes) = encode_delta(delta) {
+            let _ = self.deltas.send(bytes);
+        }
+    }
+
+    fn local_abort_thresholds(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,368 @@
+//! Agents, a coordinator and submit together against a real ZooKeeper, with a stand-in engine
+//! that reports known counts through the real `Coordination`, so every number can be checked:
+//! shares follow capacity, starts agree, the merged count is exactly the sum of what agents
+//! sent, an agent's loss is rebalanced at a new epoch and recorded. Plus the bad cases.
+//!
+//! The HTTP engine itself is not in these tests (see the crate docs): the final JSON here is
+//! rendered by a small test summariser, not the runtime's summary code.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ptl_bytecode::{
+    Arrivals, ConstId, Load, Method, Overflow, Phase, Plan, Request, Scenario, Step, Template,
+    TemplateOp,
+};
+use ptl_cluster::agent::{Agent, AgentConfig, Engine};
+use ptl_cluster::assignment::Assignment;
+use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView, SummaryInput};
+use ptl_cluster::ids::RunId;
+use ptl_cluster::run::{self, RunPhase};
+use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::testing::ZkServer;
+use ptl_cluster::zk::{self, ZkConfig};
+use ptl_cluster::{layout, ClusterError};
+use ptl_runtime::coordination::{BoxFuture, Coordination};
+use ptl_runtime::record::{IntervalDelta, Outcome, Recorded, Timing};
+use ptl_runtime::results::{RunResult, Totals};
+use ptl_runtime::vm::AgentShare;
+
+const RATE: f64 = 1000.0;
+
+fn plan(duration_ms: u64) -> Plan {
+    Plan {
+        name: "cluster-test".into(),
+        target: "http://127.0.0.1:9".into(),
+        timeout_us: 1_000_000,
+        connections: 4,
+        seed: 1,
+        max_inflight: 100,
+        overflow: Overflow::Drop,
+        params: vec![],
+        consts: vec![b"/".to_vec()],
+        datasets: vec![],
+        vars: vec![],
+        headers: vec![],
+        scenarios: vec![Scenario {
+            name: "home".into(),
+            weight: 1,
+            single_request: true,
+            cookies: false,
+            registers: 0,
+            steps: vec![Step::Request(Request {
+                name: "home".into(),
+                method: Method::Get,
+                path: Template {
+                    ops: vec![TemplateOp::Lit(ConstId(0))],
+                },
+                headers: vec![],
+                body: None,
+                expects: vec![],
+                captures: vec![],
+            })],
+        }],
+        phases: vec![Phase {
+            name: "steady".into(),
+            load: Load::Rate {
+                per_sec: RATE,
+                duration_us: duration_ms * 1000,
+            },
+            arrivals: Arrivals::Uniform,
+            max_inflight: None,
+            overflow: None,
+            injections: vec![],
+            mix: None,
+        }],
+        thresholds: vec![],
+    }
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What one stand-in agent did.
+#[derive(Debug, Clone, Default)]
+struct Sent {
+    started_at_ms: i64,
+    requests: u64,
+    rate_fraction: f64,
+}
+
+/// Sends `rate × fraction` requests per 100 ms window for the plan's duration, as deltas.
+struct StandIn {
+    name: String,
+    log: Arc<Mutex<BTreeMap<String, Sent>>>,
+}
+
+impl Engine for StandIn {
+    fn run(
+        &self,
+        plan: Plan,
+        share: AgentShare,
+        coordination: Arc<dyn Coordination>,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let start = coordination.start().await.map_err(|e| e.to_string())?;
+            tokio::time::sleep_until(start.into()).await;
+            let started_at_ms = wall_ms();
+            let duration_ms = plan.phases[0].load.duration_us() / 1000;
+            let per_window = (RATE * share.rate_fraction / 10.0).round() as u64;
+            let mut sent = 0;
+            for window in 0..duration_ms / 100 {
+                let mut recorded = Recorded::new(1, 1, 1);
+                for i in 0..per_window {
+                    let timing = Timing {
+                        response_us: 1000 + i,
+                        service_us: 900,
+                        lag_us: 10,
+                    };
+                    recorded.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
+                }
+                sent += per_window;
+                coordination.report(&IntervalDelta {
+                    agent: share.index,
+                    window,
+                    recorded,
+                });
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            self.log.lock().expect("log").insert(
+                self.name.clone(),
+                Sent {
+                    started_at_ms,
+                    requests: sent,
+                    rate_fraction: share.rate_fraction,
+                },
+            );
+            Ok(())
+        })
+    }
+}
+
+fn test_summary(input: &SummaryInput<'_>) -> RunResult {
+    let requests = input.recorded.request.iter().map(|r| r.completed).sum();
+    RunResult {
+        schema: 1,
+        ptl_version: "test".into(),
+        plan: input.plan.name.clone(),
+        plan_hash: input.spec.plan_hash.to_string(),
+        params: input.spec.params.clone(),
+        seed: input.plan.seed,
+        target: input.plan.target.clone(),
+        started_at: input.started_at_ms.to_string(),
+        duration_s: input.duration.as_secs_f64(),
+        stopped_early: input.stop_reason.is_some(),
+        stop_reason: input.stop_reason.clone(),
+        total: Totals {
+            requests,
+            ..Totals::default()
+        },
+        phases: vec![],
+        thresholds: vec![],
+        series: vec![],
+    }
+}
+
+fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
+    CoordinatorConfig {
+        zk: zk.clone(),
+        id: "coordinator-test".into(),
+        summarise: Arc::new(test_summary),
+        poll: Duration::from_millis(100),
+        finish_grace: Duration::from_secs(10),
+    }
+}
+
+struct Cluster {
+    server: ZkServer,
+    zk: ZkConfig,
+    log: Arc<Mutex<BTreeMap<String, Sent>>>,
+    agents: Vec<(String, tokio::task::JoinHandle<()>)>,
+    _coordinator: tokio::task::JoinHandle<()>,
+}
+
+async fn cluster(capacities: &[Option<f64>]) -> Cluster {
+    let server = ZkServer::start();
+    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
+    let config = coordinator_config(&zk);
+    let coordinator = tokio::spawn(async move {
+        coordinator::run_coordinator(config, std::future::pending())
+            .await
+            .expect("coordinator");
+    });
+    let log = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut agents = Vec::new();
+    for (i, capacity) in capacities.iter().enumerate() {
+        let name = format!("agent{i}");
+        let mut config = AgentConfig::new(zk.clone(), name.clone());
+        config.capacity = *capacity;
+        config.poll = Duration::from_millis(100);
+        // Registered before the task starts, so the run sees every agent.
+        let agent = Agent::register(&config).await.expect("register");
+        let engine = Arc::new(StandIn {
+            name: name.clone(),
+            log: log.clone(),
+        });
+        let handle = tokio::spawn(async move {
+            agent
+                .serve(engine, config.poll, std::future::pending())
+                .await
+                .expect("agent");
+        });
+        agents.push((name, handle));
+    }
+    Cluster {
+        server,
+        zk,
+        log,
+        agents,
+        _coordinator: coordinator,
+    }
+}
+
+fn submit_config(zk: &ZkConfig, plan: &Plan, agents: u32) -> SubmitConfig {
+    let mut config = SubmitConfig::new(zk.clone(), ptl_bytecode::encode(plan), agents);
+    config.agent_wait = Duration::from_secs(5);
+    config.start_delay = Duration::from_millis(500);
+    config.wait = Some(Duration::from_secs(30));
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_agents_share_by_capacity_start_together_and_merge_exactly() {
+    let cluster = cluster(&[Some(1000.0), Some(1000.0), Some(2000.0)]).await;
+    let plan = plan(1000);
+    let submitted = submit::submit(submit_config(&cluster.zk, &plan, 3))
+        .await
+        .expect("submit");
+    let Submitted::Finished(id, result) = submitted else {
+        panic!("waited")
+    };
+
+    let log = cluster.log.lock().expect("log").clone();
+    assert_eq!(log.len(), 3, "{log:?}");
+    let sent: u64 = log.values().map(|s| s.requests).sum();
+    assert_eq!(
+        result.total.requests, sent,
+        "merged count is the sum of what agents sent"
+    );
+    // Shares follow capacity 1:1:2, so the plan's total rate is kept (within rounding).
+    let fractions: Vec<f64> = log.values().map(|s| s.rate_fraction).collect();
+    assert_eq!(fractions, [0.25, 0.25, 0.5]);
+    let planned = (RATE * 1.0) as u64;
+    assert!(
+        sent.abs_diff(planned) * 50 <= planned,
+        "sent {sent} vs planned {planned}"
+    );
+    // One start instant for all: in one process they share a clock, so they agree closely.
+    let starts: Vec<i64> = log.values().map(|s| s.started_at_ms).collect();
+    let skew = starts.iter().max().unwrap_or(&0) - starts.iter().min().unwrap_or(&0);
+    assert!(skew <= 50, "start skew {skew} ms");
+
+    let client = zk::connect(&cluster.zk).await.expect("connect");
+    let (live, _) = zk::get_json::<LiveView>(&client, &layout::run_live(&id), "live")
+        .await
+        .expect("read")
+        .expect("live view");
+    assert_eq!(live.requests, sent);
+    let by_agent: u64 = live.agent_requests.values().sum();
+    assert_eq!(by_agent, sent);
+    let state = run::state(&client, &id).await.expect("state");
+    assert_eq!(state.phase, RunPhase::Done);
+    assert!(state.degraded.is_empty());
+    drop(cluster.server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_agent_is_rebalanced_at_a_new_epoch_and_recorded() {
+    let cluster = cluster(&[None, None, None]).await;
+    let plan = plan(3000);
+    let mut config = submit_config(&cluster.zk, &plan, 3);
+    config.wait = None;
+    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
+        panic!("no wait")
+    };
+
+    let client = zk::connect(&cluster.zk).await.expect("connect");
+    // Let the run start, then kill one agent: its task (and so its session) ends.
+    wait_for_phase(&client, &id, RunPhase::Running).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (lost_name, lost_task) = &cluster.agents[1];
+    lost_task.abort();
+
+    let result = submit::wait_for_result(&client, &id, Duration::from_secs(30))
+        .await
+        .expect("result");
+    let state = run::state(&client, &id).await.expect("state");
+    assert_eq!(state.degraded.len(), 1, "{state:?}");
+    assert_eq!(state.degraded[0].epoch, 1);
+    assert!(state.degraded[0].until_ms.is_some());
+    let (assignment, _) =
+        zk::get_json::<Assignment>(&client, &layout::run_assignment(&id), "assignment")
+            .await
+            .expect("read")
+            .expect("assignment");
+    assert_eq!(assignment.epoch, 1);
+    assert_eq!(assignment.shares.len(), 2);
+    let sum: f64 = assignment.shares.iter().map(|s| s.rate_fraction).sum();
+    assert!((sum - 1.0).abs() < 1e-9);
+    // The lost agent's deltas up to its death are in the result; it never finished.
+    let log = cluster.log.lock().expect("log").clone();
+    assert!(!log.contains_key(lost_name));
+    let survivors: u64 = log.values().map(|s| s.requests).sum();
+    assert!(
+        result.total.requests > survivors,
+        "the lost agent's early deltas count too"
+    );
+}
+
+async fn wait_for_phase(client: &zookeeper_client::Client, id: &RunId, phase: RunPhase) {
+    for _ in 0..200 {
+        if run::state(client, id).await.is_ok_and(|s| s.phase == phase) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {id} never reached {phase:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_few_agents_fail_the_run_with_a_clear_error() {
+    let cluster = cluster(&[Some(100.0)]).await;
+    let mut config = submit_config(&cluster.zk, &plan(500), 2);
+    config.agent_wait = Duration::from_millis(800);
+    let error = submit::submit(config).await.expect_err("only one agent");
+    match &error {
+        ClusterError::RunFailed { reason, .. } => {
+            assert!(
+                reason.contains("wants 2 agent(s) but only 1 registered"),
+                "{reason}"
+            )
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_submissions_fail_fast() {
+    // Unreachable ZooKeeper: an error after the connect timeout, not a hang.
+    let zk = ZkConfig::new("127.0.0.1:1").with_connect_timeout(Duration::from_secs(1));
+    let error = submit::submit(submit_config(&zk, &plan(500), 1))
+        .await
+        .expect_err("unreachable");
+    assert!(matches!(error, ClusterError::Unreachable { .. }), "{error}");
+
+    // A plan of a bytecode version this ptl does not know is refused before anything is stored.
+    let mut bytecode = ptl_bytecode::encode(&plan(500));
+    bytecode[4] = 0xff;
+    bytecode[5] = 0xff;
+    let mut config = submit_config(&zk, &plan(500), 1);
+    config.bytecode = bytecode;
+    let error = submit::submit(config).await.expect_err("unknown version");
+    assert!(matches!(error, ClusterError::Bytecode(_)), "{error}");
+}
