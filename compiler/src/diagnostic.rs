@@ -106,7 +106,7 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
-    #[error("unknown variable `{name}` in template")]
+    #[error("unknown variable `{name}`")]
     #[diagnostic(code(ptl::E0010))]
     UnknownVariable {
         name: String,
@@ -491,7 +491,7 @@ pub enum Diagnostic {
     )]
     MissingLoad {
         phase: String,
-        #[label("this phase says how long it runs nowhere")]
+        #[label("no `rate`, `ramp`, `steps`, `pause` or `users` here")]
         span: SourceSpan,
     },
 
@@ -666,6 +666,18 @@ pub enum Diagnostic {
         name: String,
         #[label("varies per request")]
         span: SourceSpan,
+    },
+
+    #[error("`{path}` is not a valid threshold path")]
+    #[diagnostic(
+        code(ptl::E0061),
+        help("a threshold is `metric`, `phase.metric`, `request.metric`, `scenario.metric` or `scenario.step.metric`")
+    )]
+    ThresholdPath {
+        path: String,
+        #[label("{reason}")]
+        span: SourceSpan,
+        reason: String,
     },
 
     #[error("timeout {timeout} is longer than phase `{phase}` ({duration})")]

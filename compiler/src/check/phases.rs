@@ -213,7 +213,7 @@ fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option
             duration: d,
         } => {
             let per_sec = rate(sink, r, "`rate` takes an arrival rate");
-            let duration_us = duration(sink, d, "a phase length");
+            let duration_us = duration(sink, d, "phase length");
             let per_sec = positive(sink, file, r, per_sec?, "the rate of a phase")?;
             Some(Load::Rate {
                 per_sec,
@@ -227,7 +227,7 @@ fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option
         } => {
             let a = rate(sink, from, "`ramp` goes from a rate");
             let b = rate(sink, to, "`ramp` goes to a rate");
-            let duration_us = duration(sink, d, "a ramp length");
+            let duration_us = duration(sink, d, "ramp length");
             let (a, b) = (a?, b?);
             let a = not_negative(sink, file, from, a);
             let b = not_negative(sink, file, to, b);
@@ -256,7 +256,7 @@ fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option
             let a = rate(sink, from, "`steps` goes from a rate");
             let b = rate(sink, to, "`steps` goes to a rate");
             let s = rate(sink, by, "`steps` climbs `by` a rate");
-            let every_us = duration(sink, every, "a step length");
+            let every_us = duration(sink, every, "step length");
             let (a, b, s) = (a?, b?, s?);
             let a = not_negative(sink, file, from, a);
             let b = positive(sink, file, to, b, "the last step");
@@ -293,7 +293,7 @@ fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option
             })
         }
         AstLoad::Pause { duration: d } => Some(Load::Pause {
-            duration_us: duration(sink, d, "a pause")?,
+            duration_us: duration(sink, d, "pause length")?,
         }),
         AstLoad::Users {
             users,
@@ -304,7 +304,7 @@ fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option
                 file,
                 p.int_in(users, "user count", 1, 1_000_000, "`users` takes a count"),
             );
-            let duration_us = duration(sink, d, "a phase length");
+            let duration_us = duration(sink, d, "phase length");
             let think_us = match think {
                 Some(t) => sink.take(file, p.duration_us(t, "`think` takes a duration")),
                 None => Some(0),

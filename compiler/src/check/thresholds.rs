@@ -38,7 +38,7 @@ pub fn all(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<Threshold>> {
 fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Option<Threshold> {
     let errors = sink.errors();
     let (metric_ident, scope_path) = t.path.split_last()?;
-    let scope = scope_of(cx, sink, file, scope_path);
+    let scope = scope_of(cx, sink, file, scope_path, &t.path);
     let metric = metric_of(sink, file, metric_ident);
     let cmp = match t.cmp {
         CmpOp::Lt => Some(Cmp::Lt),
@@ -79,7 +79,7 @@ fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Op
     })
 }
 
-fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident]) -> Option<Scope> {
+fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident], full: &[Ident]) -> Option<Scope> {
     let n = cx.names;
     let known = || {
         n.phases
@@ -111,7 +111,11 @@ fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident]) -> Optio
         }
         [first, step] => {
             let Some(si) = n.scenario(&first.name) else {
-                unknown(sink, first);
+                if n.phase(&first.name).is_some() {
+                    bad_path(sink, file, path, full, format!("phase `{}` has no steps", first.name));
+                } else {
+                    unknown(sink, first);
+                }
                 return None;
             };
             let sc = &n.scenarios[si];
@@ -157,21 +161,27 @@ fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident]) -> Optio
                 }
             }
         }
-        [_, _, extra, ..] => {
-            sink.push(
-                file,
-                Diagnostic::UnknownScope {
-                    name: extra.name.clone(),
-                    span: extra.span.into(),
-                    help: Some(
-                        "a threshold is `metric`, `phase.metric`, `request.metric`, `scenario.metric` or `scenario.step.metric`"
-                            .to_string(),
-                    ),
-                },
-            );
+        [_, _, _, ..] => {
+            bad_path(sink, file, path, full, "too many parts before the metric".to_string());
             None
         }
     }
+}
+
+/// Reports a path that has no valid shape; `scope` is the part before the metric.
+fn bad_path(sink: &mut Sink, file: FileId, scope: &[Ident], full: &[Ident], reason: String) {
+    let (Some(first), Some(last)) = (scope.first(), scope.last()) else {
+        return;
+    };
+    let path: Vec<&str> = full.iter().map(|i| i.name.as_str()).collect();
+    sink.push(
+        file,
+        Diagnostic::ThresholdPath {
+            path: path.join("."),
+            span: first.span.join(last.span).into(),
+            reason,
+        },
+    );
 }
 
 fn metric_of(sink: &mut Sink, file: FileId, id: &Ident) -> Option<Metric> {

@@ -57,7 +57,7 @@ impl Want {
             Want::Int => "write a whole number such as `100`",
             Want::Number => "write a number such as `1.5`",
             Want::Percent => "write a percentage such as `5%` or `0.1%`",
-            Want::Str => "write text in double quotes, e.g. `\"http://127.0.0.1:8080\"`",
+            Want::Str => "write text in double quotes: `\"…\"`",
             Want::Bool => "write `on` or `off`",
             Want::Status => "write a status such as `200`, several (`200, 201`) or a range (`200..299`)",
             Want::Json => "write a string, a number, `true`, `false` or `null`",
@@ -253,7 +253,7 @@ impl Params<'_> {
     ) -> Result<i64, Diagnostic> {
         let n = self.int(v, context)?;
         if n < min || n > max {
-            let allowed = if max == i64::MAX {
+            let allowed = if max >= u32::MAX as i64 {
                 format!("{min} or more")
             } else {
                 format!("from {min} to {max}")
