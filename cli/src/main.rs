@@ -1,1 +1,27 @@
-fn main() {}
+//! `ptl`: the command-line face of the compiler and runtime libraries.
+//!
+//! Flags are parsed into typed values (`flags.rs`), each subcommand calls a library
+//! (`cmd/`), and the process exits with a documented status (`exit.rs`).
+
+mod cmd;
+mod exit;
+mod flags;
+mod output;
+mod plan_source;
+mod stdlib;
+
+use clap::Parser;
+use flags::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let exit = match &cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
+        Command::Compile(args) => cmd::compile::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::DemoTarget(args) => cmd::demo_target::run(args),
+    };
+    exit.into()
+}

@@ -1,0 +1,226 @@
+//! Every command-line flag of `ptl`, defined once with its documentation.
+//!
+//! The rest of the binary receives these typed values, never raw strings: durations,
+//! rates and shares are parsed here (with clap's error messages) so a bad flag is a usage
+//! error before any work starts.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ptl",
+    version,
+    about = "ptl: open-loop load tests from plan files",
+    long_about = "ptl runs load tests written as .ptl plan files: check and format them, compile them to \
+                  bytecode, and run them here with exact, coordinated-omission-free measurements."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plans for errors and warnings, without running them.
+    Check(CheckArgs),
+    /// Print plans in canonical form (or check / rewrite them in place).
+    Fmt(FmtArgs),
+    /// Compile a plan to bytecode (.ptlc).
+    Compile(CompileArgs),
+    /// Disassemble a compiled plan to readable text.
+    Inspect(InspectArgs),
+    /// Serve the built-in demo HTTP target.
+    DemoTarget(DemoTargetArgs),
+}
+
+/// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
+pub type PlanRef = String;
+
+#[derive(Debug, Args)]
+pub struct ParamArgs {
+    /// Override a plan parameter: `--set peak=300/s` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// Rich report with source excerpts (plain text when not a terminal).
+    Human,
+    /// One JSON document with every diagnostic, for editors and CI.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Plan files (or `std:NAME`).
+    #[arg(required = true, value_name = "PLAN")]
+    pub plans: Vec<PlanRef>,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    /// Also print the schedule: per phase its duration, request count, peak rate, mix and in-flight need.
+    #[arg(long)]
+    pub explain: bool,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Plan files to format.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Exit with status 1 if any file is not in canonical form; print nothing else.
+    #[arg(long, conflicts_with = "write")]
+    pub check: bool,
+    /// Rewrite the files in place instead of printing them.
+    #[arg(long, short)]
+    pub write: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Plan file (or `std:NAME`).
+    #[arg(value_name = "PLAN")]
+    pub plan: PlanRef,
+    /// Where to write the bytecode (default: the plan's name with `.ptlc`).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A compiled plan (.ptlc).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the result as JSON (see docs/results.md).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write the HdrHistogram interval log (response times).
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// Write the thresholds as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// No live progress; only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plan: a .ptl file, a compiled .ptlc, or `std:NAME`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PlanRef,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Worker threads for the generator (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Extra parameter overrides for the quickstart plan.
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoTargetArgs {
+    /// Port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Added latency per response, e.g. `5ms`.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub latency: Duration,
+    /// Share of responses that are 500s, e.g. `1%`.
+    #[arg(long, value_parser = parse_share, default_value = "0%")]
+    pub error_rate: f64,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected NAME=VALUE, found `{s}`")),
+    }
+}
+
+/// `250ms`, `2s`, `1m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit: write e.g. `250ms`, `2s`, `1m`"))?;
+    let (num, unit) = s.split_at(split);
+    let amount: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. `250ms`, `2s`, `1m`"))?;
+    let secs = match unit {
+        "ms" => amount / 1000.0,
+        "s" => amount,
+        "m" => amount * 60.0,
+        "h" => amount * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// `5%` or `0.05`, as a fraction in 0..=1.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let value = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => s.parse::<f64>(),
+    }
+    .map_err(|_| format!("`{s}` is not a share: write e.g. `5%`"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{s}` is outside 0%..100%"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_shares_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert_eq!(parse_share("5%"), Ok(0.05));
+        assert_eq!(parse_share("0.25"), Ok(0.25));
+        assert!(parse_share("150%").is_err());
+        assert_eq!(
+            parse_param("peak=300/s"),
+            Ok(("peak".to_string(), "300/s".to_string()))
+        );
+        assert!(parse_param("peak").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,137 @@
+//! Turning a plan argument (`checkout.ptl`, `plan.ptlc`, `std:spike`) into a checked,
+//! compiled plan, printing its diagnostics the way the user's terminal wants them.
+
+use crate::exit::Exit;
+use crate::flags::DiagnosticFormat;
+use crate::output::fail;
+use crate::stdlib;
+use ptl_compiler::{CheckOptions, Checked, StdResolver};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The source of a plan argument: its display path and text.
+pub enum Source {
+    Text { path: PathBuf, text: String },
+    Bytecode { path: PathBuf, bytes: Vec<u8> },
+}
+
+pub fn read(plan: &str) -> Result<Source, Exit> {
+    if let Some(name) = plan.strip_prefix("std:") {
+        return match stdlib::lookup(name) {
+            Some(text) => Ok(Source::Text {
+                path: PathBuf::from(plan),
+                text: text.to_string(),
+            }),
+            None => {
+                let names: Vec<&str> = stdlib::names().collect();
+                Err(fail(
+                    Exit::Usage,
+                    format!(
+                        "there is no standard plan `{plan}`; the standard plans are: std:{}",
+                        names.join(", std:")
+                    ),
+                ))
+            }
+        };
+    }
+    let path = PathBuf::from(plan);
+    if path.extension().is_some_and(|e| e == "ptlc") {
+        return std::fs::read(&path)
+            .map(|bytes| Source::Bytecode {
+                path: path.clone(),
+                bytes,
+            })
+            .map_err(|e| fail(Exit::Usage, format!("cannot read {}: {e}", path.display())));
+    }
+    std::fs::read_to_string(&path)
+        .map(|text| Source::Text {
+            path: path.clone(),
+            text,
+        })
+        .map_err(|e| fail(Exit::Usage, format!("cannot read {}: {e}", path.display())))
+}
+
+pub fn options(params: &[(String, String)]) -> CheckOptions {
+    CheckOptions {
+        params: params.to_vec(),
+        resolver: Some(StdResolver::new(|name| {
+            stdlib::lookup(name).map(str::to_string)
+        })),
+    }
+}
+
+/// Check a plan's text; prints diagnostics (warnings too) on stderr.
+pub fn check(path: &Path, text: &str, params: &[(String, String)]) -> Checked {
+    let checked = ptl_compiler::check_source(path, text, &options(params));
+    print_reports(&checked, DiagnosticFormat::Human);
+    checked
+}
+
+/// Print diagnostics: graphical with colour on a terminal, plain text otherwise, or JSON.
+pub fn print_reports(checked: &Checked, format: DiagnosticFormat) {
+    match format {
+        DiagnosticFormat::Json => {
+            let json = checked.render_json();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())
+            );
+        }
+        DiagnosticFormat::Human if std::io::stderr().is_terminal() => {
+            let handler = miette::GraphicalReportHandler::new();
+            for report in &checked.reports {
+                let mut out = String::new();
+                if handler.render_report(&mut out, report).is_ok() {
+                    eprint!("{out}");
+                } else {
+                    eprintln!("{report}");
+                }
+            }
+        }
+        DiagnosticFormat::Human => eprint!("{}", checked.render_text()),
+    }
+}
+
+/// A plan argument compiled to bytecode: the plan and its encoded bytes.
+pub struct Compiled {
+    #[allow(dead_code)] // used by `run` (next commit)
+    pub plan: ptl_bytecode::Plan,
+    pub bytes: Vec<u8>,
+}
+
+/// Read, check and compile (or decode, for `.ptlc`) a plan argument.
+pub fn compile(plan: &str, params: &[(String, String)]) -> Result<Compiled, Exit> {
+    match read(plan)? {
+        Source::Bytecode { path, bytes } => {
+            if !params.is_empty() {
+                return Err(fail(
+                    Exit::Usage,
+                    format!(
+                        "{} is already compiled: its parameters are fixed; pass the .ptl source to use --set",
+                        path.display()
+                    ),
+                ));
+            }
+            let plan = ptl_bytecode::decode(&bytes).map_err(|e| {
+                fail(
+                    Exit::PlanInvalid,
+                    format!("{} is not a valid compiled plan: {e}", path.display()),
+                )
+            })?;
+            Ok(Compiled { plan, bytes })
+        }
+        Source::Text { path, text } => {
+            let checked = check(&path, &text, params);
+            match checked.plan {
+                Some(plan) => {
+                    let bytes = ptl_bytecode::encode(&plan);
+                    Ok(Compiled { plan, bytes })
+                }
+                None => Err(fail(
+                    Exit::PlanInvalid,
+                    format!("{} has errors; nothing was run", path.display()),
+                )),
+            }
+        }
+    }
+}
