@@ -212,6 +212,77 @@ fn write_escaped(v: &[u8], escape: Escape, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vm::test_plan::PlanBuilder;
+    use ptl_bytecode::plan::{Generator, Template};
+
+    fn compile(b: &PlanBuilder, t: &Template) -> Result<Tmpl, VmError> {
+        let names: Vec<String> = b.plan.vars.iter().map(|v| v.name.clone()).collect();
+        let datasets: Vec<Option<u32>> = b.plan.vars.iter().map(|v| v.csv_dataset()).collect();
+        let tables: Vec<Table> = b
+            .plan
+            .datasets
+            .iter()
+            .map(|d| Table::new(&b.plan, d).expect("valid dataset"))
+            .collect();
+        let info = VarInfo {
+            datasets: &datasets,
+            names: &names,
+            tables: &tables,
+        };
+        Tmpl::compile(&b.plan, t, &info)
+    }
+
+    #[test]
+    fn literal_only_templates_fold_into_one_constant() {
+        let mut b = PlanBuilder::new("http://h");
+        let a = b.c("appli");
+        let c = b.c("cation/json");
+        let t = Template {
+            ops: vec![TemplateOp::Lit(a), TemplateOp::Lit(c)],
+        };
+        let compiled = compile(&b, &t).expect("compiles");
+        assert_eq!(
+            compiled.constant().map(|c| &c[..]),
+            Some(&b"application/json"[..])
+        );
+        let empty = compile(&b, &Template::default()).expect("compiles");
+        assert_eq!(empty.constant().map(|c| c.len()), Some(0));
+    }
+
+    #[test]
+    fn inserts_are_checked_and_listed() {
+        let mut b = PlanBuilder::new("http://h");
+        b.gen("n", Generator::Int { min: 1, max: 2 });
+        let ds = b.dataset("p.csv", &["id", "email"], &[&["1", "a@x"]]);
+        b.gen("row", Generator::Csv { dataset: ds });
+        let t = b.tmpl("/{{n}}/{{row.email}}/{{$2}}");
+        let compiled = compile(&b, &t).expect("compiles");
+        assert!(compiled.constant().is_none());
+        assert_eq!(compiled.vars().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(compiled.registers().collect::<Vec<_>>(), [2]);
+
+        let bad_var = Template {
+            ops: vec![TemplateOp::Var(9)],
+        };
+        assert!(matches!(
+            compile(&b, &bad_var),
+            Err(VmError::VarOutOfRange(9))
+        ));
+        let bad_column = Template {
+            ops: vec![TemplateOp::Field { var: 1, column: 2 }],
+        };
+        assert!(matches!(
+            compile(&b, &bad_column),
+            Err(VmError::ColumnOutOfRange { column: 2, .. })
+        ));
+        let not_csv = Template {
+            ops: vec![TemplateOp::Field { var: 0, column: 0 }],
+        };
+        assert!(matches!(
+            compile(&b, &not_csv),
+            Err(VmError::FieldWithoutCsv { .. })
+        ));
+    }
 
     #[test]
     fn path_escape_encodes_only_what_a_path_rejects() {
