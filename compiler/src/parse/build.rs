@@ -3,7 +3,7 @@
 
 use pest::iterators::Pair;
 
-use super::comments::CommentPool;
+use super::comments::{BlockComments, CommentPool};
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::literal::decode_number;
@@ -26,6 +26,13 @@ pub(crate) fn stmt<T>(node: T, span: crate::ast::Span) -> Stmt<T> {
         span,
         comments: Comments::default(),
     }
+}
+
+/// A statement that owns a block takes the block's head and closing comments.
+pub(crate) fn with_block_comments<T>(mut s: Stmt<T>, block: BlockComments) -> Stmt<T> {
+    s.comments.trailing = block.head;
+    s.comments.before_close = block.closing;
+    s
 }
 
 /// The inside of a block: from after `{` to before `}`.
@@ -51,9 +58,12 @@ impl<'s> Builder<'s> {
                     items.push(self.item(item)?);
                 }
                 let close = kids.take(Rule::rbrace)?;
-                let header_comments = self.comments.take_rest(0, plan_start);
                 let (a, b) = block_inside(&open, &close);
-                let mut trailing_comments = self.comments.attach(&mut items, a, b);
+                let block = self.comments.attach(&mut items, a, b, true);
+                let mut header_comments = self.comments.take_rest(0, plan_start);
+                // `plan "x" {  // about the plan` reads as part of the header.
+                header_comments.extend(block.head);
+                let mut trailing_comments = block.closing;
                 // Comments after the plan's `}` have nowhere else to go.
                 trailing_comments.extend(self.comments.take_rest(plan_end, self.src.len() + 1));
                 Ok(File {
@@ -71,7 +81,10 @@ impl<'s> Builder<'s> {
                 }
                 let first = items.first().map(|i| i.span.start);
                 let header_comments = self.comments.take_library_header(self.src, first);
-                let trailing_comments = self.comments.attach(&mut items, 0, self.src.len() + 1);
+                let trailing_comments = self
+                    .comments
+                    .attach(&mut items, 0, self.src.len() + 1, false)
+                    .closing;
                 Ok(File {
                     plan_name: None,
                     items,
@@ -92,7 +105,7 @@ impl<'s> Builder<'s> {
         let Some(inner) = kids.next_node() else {
             return Err(SyntaxError::internal(span, "empty item"));
         };
-        let mut before_close = Vec::new();
+        let mut block = BlockComments::default();
         let node = match inner.as_rule() {
             Rule::setting => Item::Setting(self.setting(inner)?),
             Rule::param => {
@@ -114,7 +127,7 @@ impl<'s> Builder<'s> {
                 }
                 let close = k.take(Rule::rbrace)?;
                 let (a, b) = block_inside(&open, &close);
-                before_close = self.comments.attach(&mut entries, a, b);
+                block = self.comments.attach(&mut entries, a, b, true);
                 Item::Headers(entries)
             }
             Rule::let_item => {
@@ -128,18 +141,18 @@ impl<'s> Builder<'s> {
                 Item::Import(self.string(k.take(Rule::string)?)?)
             }
             Rule::request => {
-                let (request, closing) = self.request(inner)?;
-                before_close = closing;
+                let (request, comments) = self.request(inner)?;
+                block = comments;
                 Item::Request(request)
             }
             Rule::scenario => {
-                let (scenario, closing) = self.scenario(inner)?;
-                before_close = closing;
+                let (scenario, comments) = self.scenario(inner)?;
+                block = comments;
                 Item::Scenario(scenario)
             }
             Rule::phase => {
-                let (phase, closing) = self.phase(inner)?;
-                before_close = closing;
+                let (phase, comments) = self.phase(inner)?;
+                block = comments;
                 Item::Phase(phase)
             }
             Rule::threshold => Item::Threshold(self.threshold(inner)?),
@@ -150,9 +163,7 @@ impl<'s> Builder<'s> {
                 ))
             }
         };
-        let mut item = stmt(node, span);
-        item.comments.before_close = before_close;
-        Ok(item)
+        Ok(with_block_comments(stmt(node, span), block))
     }
 
     pub(crate) fn setting(&mut self, pair: Pair<'_, Rule>) -> Result<Setting, SyntaxError> {

@@ -5,10 +5,21 @@
 //! - a comment on the line where a statement ends, after it, is that statement's `trailing`;
 //! - a comment inside a statement that has no block of its own to hold it (a statement split
 //!   over lines, a `mix { … }`) joins that statement's `leading`;
+//! - a comment on the line of the block's `{`, before any statement, belongs to the statement
+//!   that owns the block (`request a {  // why`): it is returned as the block's head comment;
 //! - any other comment is `leading` for the next statement of the block, or, after the last
 //!   one, is returned as the block's closing comments.
 
 use crate::ast::Stmt;
+
+/// The comments of a block that belong to no statement inside it.
+#[derive(Default)]
+pub(crate) struct BlockComments {
+    /// After the opening `{` on its line: the owning statement's trailing comment.
+    pub(crate) head: Option<String>,
+    /// After the last statement: kept before the closing `}`.
+    pub(crate) closing: Vec<String>,
+}
 
 struct Comment {
     start: usize,
@@ -89,15 +100,17 @@ impl CommentPool {
         lo..hi.max(lo)
     }
 
-    /// Attaches the free comments in `start..end` (the inside of a block) to `stmts`, which
-    /// are in source order; returns the ones after the last statement.
+    /// Attaches the free comments in `start..end` (the inside of a block, `start` just after
+    /// its `{` when `braced`) to `stmts`, which are in source order; returns the others.
     pub(crate) fn attach<T>(
         &mut self,
         stmts: &mut [Stmt<T>],
         start: usize,
         end: usize,
-    ) -> Vec<String> {
-        let mut closing = Vec::new();
+        braced: bool,
+    ) -> BlockComments {
+        let mut block = BlockComments::default();
+        let open_line = braced.then(|| self.line_of(start.saturating_sub(1)));
         let mut next = 0;
         for ci in self.within(start, end) {
             if self.taken[ci] {
@@ -125,12 +138,16 @@ impl CommentPool {
                     continue;
                 }
             }
+            if next == 0 && !c.own_line && open_line == Some(c.line) && block.head.is_none() {
+                block.head = Some(text);
+                continue;
+            }
             match stmts.get_mut(next) {
                 Some(stmt) => stmt.comments.leading.push(text),
-                None => closing.push(text),
+                None => block.closing.push(text),
             }
         }
-        closing
+        block
     }
 
     /// Takes every comment left in `start..end`, in order.

@@ -11,7 +11,7 @@ mod grammar;
 mod literal;
 mod phase;
 mod request;
-mod string;
+pub(crate) mod string;
 mod tree;
 
 use pest::Parser;

@@ -3,6 +3,7 @@
 use pest::iterators::Pair;
 
 use super::build::{block_inside, ident, stmt, Builder};
+use super::comments::BlockComments;
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::request::cmp_op;
@@ -10,11 +11,11 @@ use super::tree::{span_of, Kids};
 use crate::ast::{Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, Threshold};
 
 impl<'s> Builder<'s> {
-    /// The phase and the comments before its closing `}`.
+    /// The phase and the comments of its block that belong to the statement holding it.
     pub(crate) fn phase(
         &mut self,
         pair: Pair<'_, Rule>,
-    ) -> Result<(Phase, Vec<String>), SyntaxError> {
+    ) -> Result<(Phase, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_phase)?;
         let name = ident(k.take(Rule::ident)?);
@@ -30,7 +31,7 @@ impl<'s> Builder<'s> {
         }
         let close = k.take(Rule::rbrace)?;
         let (a, b) = block_inside(&open, &close);
-        let closing = self.comments.attach(&mut body, a, b);
+        let closing = self.comments.attach(&mut body, a, b, true);
         Ok((
             Phase {
                 name,

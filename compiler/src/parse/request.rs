@@ -2,7 +2,8 @@
 
 use pest::iterators::Pair;
 
-use super::build::{block_inside, ident, stmt, Builder};
+use super::build::{block_inside, ident, stmt, with_block_comments, Builder};
+use super::comments::BlockComments;
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::tree::{span_of, Kids};
@@ -12,11 +13,11 @@ use crate::ast::{
 };
 
 impl<'s> Builder<'s> {
-    /// The request and the comments before its closing `}`.
+    /// The request and the comments of its block that belong to the statement holding it.
     pub(crate) fn request(
         &mut self,
         pair: Pair<'_, Rule>,
-    ) -> Result<(Request, Vec<String>), SyntaxError> {
+    ) -> Result<(Request, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_request)?;
         let name = ident(k.take(Rule::ident)?);
@@ -34,7 +35,7 @@ impl<'s> Builder<'s> {
         }
         let close = k.take(Rule::rbrace)?;
         let (a, b) = block_inside(&open, &close);
-        let closing = self.comments.attach(&mut body, a, b);
+        let closing = self.comments.attach(&mut body, a, b, true);
         Ok((
             Request {
                 name,
@@ -177,11 +178,11 @@ impl<'s> Builder<'s> {
         })
     }
 
-    /// The scenario and the comments before its closing `}`.
+    /// The scenario and the comments of its block that belong to the statement holding it.
     pub(crate) fn scenario(
         &mut self,
         pair: Pair<'_, Rule>,
-    ) -> Result<(Scenario, Vec<String>), SyntaxError> {
+    ) -> Result<(Scenario, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_scenario)?;
         let name = ident(k.take(Rule::ident)?);
@@ -194,11 +195,11 @@ impl<'s> Builder<'s> {
             let Some(inner) = Kids::of(s).next_node() else {
                 return Err(SyntaxError::internal(span, "empty scenario statement"));
             };
-            let mut before_close = Vec::new();
+            let mut block = BlockComments::default();
             let node = match inner.as_rule() {
                 Rule::request => {
-                    let (request, closing) = self.request(inner)?;
-                    before_close = closing;
+                    let (request, comments) = self.request(inner)?;
+                    block = comments;
                     ScenarioStmt::Request(request)
                 }
                 Rule::think => ScenarioStmt::Think(self.value(Kids::of(inner).take(Rule::value)?)?),
@@ -210,13 +211,11 @@ impl<'s> Builder<'s> {
                     ))
                 }
             };
-            let mut s = stmt(node, span);
-            s.comments.before_close = before_close;
-            body.push(s);
+            body.push(with_block_comments(stmt(node, span), block));
         }
         let close = k.take(Rule::rbrace)?;
         let (a, b) = block_inside(&open, &close);
-        let closing = self.comments.attach(&mut body, a, b);
+        let closing = self.comments.attach(&mut body, a, b, true);
         Ok((
             Scenario {
                 name,

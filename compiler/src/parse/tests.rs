@@ -345,7 +345,8 @@ plan "x" {
     let Item::Request(req) = &f.items[1].node else {
         panic!()
     };
-    assert_eq!(req.body[0].comments.leading, vec!["opening"]);
+    assert!(req.body[0].comments.leading.is_empty());
+    assert_eq!(f.items[1].comments.trailing.as_deref(), Some("opening"));
     assert_eq!(f.items[1].comments.before_close, vec!["closing comment"]);
     let Item::Phase(p) = &f.items[2].node else {
         panic!()

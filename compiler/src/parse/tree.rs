@@ -12,7 +12,7 @@ use crate::ast::Span;
 /// Every meaningful token is a pair, so the last child's end is the real end.
 pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    let end = match pair.clone().into_inner().last() {
+    let end = match pair.clone().into_inner().next_back() {
         Some(last) => span_of(&last).end,
         None => s.end(),
     };
