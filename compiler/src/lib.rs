@@ -4,6 +4,7 @@ pub mod check;
 pub mod compile;
 pub mod diagnostic;
 pub mod explain;
+pub mod fmt;
 pub mod lower;
 pub mod parse;
 pub mod report;
