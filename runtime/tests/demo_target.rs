@@ -499,3 +499,17 @@ async fn bad_configuration_and_busy_ports_are_errors() {
     .await;
     assert!(matches!(clash, Err(DemoTargetError::Bind { .. })));
 }
+
+#[tokio::test(start_paused = true)]
+async fn idle_keep_alive_connections_stay_open_through_long_pauses() {
+    let (target, _stop) = start(DemoTargetConfig::default()).await;
+    let mut client = Client::connect(target.addr()).await;
+    assert_eq!(client.get("/").await.status, StatusCode::OK);
+    // A plan's `pause 2m` phase: the connection must still serve afterwards.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let after = client.try_send(Method::GET, "/", &[], Vec::new()).await;
+    assert_eq!(
+        after.expect("same connection still open").status,
+        StatusCode::OK
+    );
+}

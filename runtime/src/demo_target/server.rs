@@ -111,8 +111,11 @@ async fn connection(stream: TcpStream, state: Arc<State>, mut stop: watch::Recei
     // Small request/response pairs: Nagle would only add latency.
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |request| handle(Arc::clone(&state), request));
+    // No header-read timeout: it would also close keep-alive connections left idle during a
+    // plan's pauses, racing the client's next request into spurious connection errors.
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(None)
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
