@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod layout;
 pub mod plan_store;
+pub mod result;
 pub mod run;
 pub mod status;
 pub mod submit;

@@ -3,8 +3,8 @@
 //! shares follow capacity, starts agree, the merged count is exactly the sum of what agents
 //! sent, an agent's loss is rebalanced at a new epoch and recorded. Plus the bad cases.
 //!
-//! The HTTP engine itself is not in these tests (see the crate docs): the final JSON here is
-//! rendered by a small test summariser, not the runtime's summary code.
+//! The HTTP engine itself is not in these tests: the stand-in replaces it. The final JSON is
+//! rendered by the runtime's summary code from the merged record.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use ptl_bytecode::{
 };
 use ptl_cluster::agent::{Agent, AgentConfig, Engine};
 use ptl_cluster::assignment::Assignment;
-use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView, SummaryInput};
+use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView};
 use ptl_cluster::ids::RunId;
 use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
@@ -25,7 +25,6 @@ use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::{layout, ClusterError};
 use ptl_runtime::coordination::{BoxFuture, Coordination};
 use ptl_runtime::record::{IntervalDelta, Outcome, Recorded, Timing};
-use ptl_runtime::results::{RunResult, Totals};
 use ptl_runtime::vm::AgentShare;
 
 const RATE: f64 = 1000.0;
@@ -144,35 +143,11 @@ impl Engine for StandIn {
     }
 }
 
-fn test_summary(input: &SummaryInput<'_>) -> RunResult {
-    let requests = input.recorded.request.iter().map(|r| r.completed).sum();
-    RunResult {
-        schema: 1,
-        ptl_version: "test".into(),
-        plan: input.plan.name.clone(),
-        plan_hash: input.spec.plan_hash.to_string(),
-        params: input.spec.params.clone(),
-        seed: input.plan.seed,
-        target: input.plan.target.clone(),
-        started_at: input.started_at_ms.to_string(),
-        duration_s: input.duration.as_secs_f64(),
-        stopped_early: input.stop_reason.is_some(),
-        stop_reason: input.stop_reason.clone(),
-        total: Totals {
-            requests,
-            ..Totals::default()
-        },
-        phases: vec![],
-        thresholds: vec![],
-        series: vec![],
-    }
-}
-
 fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
     CoordinatorConfig {
         zk: zk.clone(),
         id: "coordinator-test".into(),
-        summarise: Arc::new(test_summary),
+        summarise: Arc::new(ptl_cluster::result::runtime_summary),
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(10),
     }
@@ -247,6 +222,13 @@ async fn three_agents_share_by_capacity_start_together_and_merge_exactly() {
     let log = cluster.log.lock().expect("log").clone();
     assert_eq!(log.len(), 3, "{log:?}");
     let sent: u64 = log.values().map(|s| s.requests).sum();
+    // Rendered by the runtime's summary: the same schema and per-phase numbers as `ptl run`.
+    assert_eq!(result.phases.len(), 1);
+    assert_eq!(result.phases[0].request_count, sent);
+    assert_eq!(
+        result.plan_hash,
+        ptl_cluster::ids::PlanHash::of(&ptl_bytecode::encode(&plan)).to_string()
+    );
     assert_eq!(
         result.total.requests, sent,
         "merged count is the sum of what agents sent"
