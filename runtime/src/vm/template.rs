@@ -284,6 +284,34 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_escaped_value_is_a_valid_path(value in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let mut path = b"/x/".to_vec();
+            write_escaped(&value, Escape::Path, &mut path);
+            proptest::prop_assert_eq!(path.len(), 3 + escaped_len(&value, Escape::Path));
+            let pq = http::uri::PathAndQuery::try_from(path.as_slice());
+            proptest::prop_assert!(pq.is_ok(), "{:?} rejected", String::from_utf8_lossy(&path));
+            // Decoding gives the value back ('%' itself passes through unescaped, so only
+            // values without one decode unambiguously).
+            if !value.contains(&b'%') {
+                let mut decoded = Vec::new();
+                let mut i = 3;
+                while i < path.len() {
+                    if path[i] == b'%' {
+                        let hex = std::str::from_utf8(&path[i + 1..i + 3]).expect("ascii");
+                        decoded.push(u8::from_str_radix(hex, 16).expect("hex"));
+                        i += 3;
+                    } else {
+                        decoded.push(path[i]);
+                        i += 1;
+                    }
+                }
+                proptest::prop_assert_eq!(decoded, value);
+            }
+        }
+    }
+
     #[test]
     fn path_escape_encodes_only_what_a_path_rejects() {
         let mut out = Vec::new();
