@@ -14,6 +14,7 @@ pub mod layout;
 pub mod plan_store;
 pub mod result;
 pub mod run;
+pub mod runtime_engine;
 pub mod status;
 pub mod submit;
 pub mod zk;
