@@ -12,14 +12,15 @@ use rand_distr::{Distribution, Zipf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A dataset with its cells as shared byte strings, row-major.
+/// A dataset's cells back to back in one buffer (row-major), so that a large CSV costs two
+/// allocations rather than one per cell.
 #[derive(Debug)]
 pub(crate) struct Table {
     pub columns: usize,
     pub rows: usize,
-    pub cells: Vec<Bytes>,
-    /// Each row's cells joined with commas: the value of `{{row}}` without a column.
-    pub whole_rows: Vec<Bytes>,
+    text: Vec<u8>,
+    /// `ends[i]` is where cell `i` ends in `text`; it starts where cell `i − 1` ends.
+    ends: Vec<usize>,
     /// Draws taken from this dataset on this agent so far (shared by all workers).
     pub drawn: AtomicU64,
 }
@@ -27,8 +28,8 @@ pub(crate) struct Table {
 impl Table {
     pub fn new(plan: &Plan, dataset: &Dataset) -> Result<Table, VmError> {
         let columns = dataset.columns.len();
-        let mut cells = Vec::with_capacity(dataset.rows.len() * columns);
-        let mut whole_rows = Vec::with_capacity(dataset.rows.len());
+        let mut text = Vec::new();
+        let mut ends = Vec::with_capacity(dataset.rows.len() * columns);
         for (row, ids) in dataset.rows.iter().enumerate() {
             if ids.len() != columns {
                 return Err(VmError::RaggedDataset {
@@ -38,30 +39,45 @@ impl Table {
                     columns,
                 });
             }
-            let mut whole = Vec::new();
-            for (c, &id) in ids.iter().enumerate() {
-                let cell = constant(plan, id)?;
-                if c > 0 {
-                    whole.push(b',');
-                }
-                whole.extend_from_slice(&cell);
-                cells.push(cell);
+            for &id in ids {
+                let cell = plan
+                    .consts
+                    .get(id.0 as usize)
+                    .ok_or(VmError::ConstOutOfRange(id.0))?;
+                text.extend_from_slice(cell);
+                ends.push(text.len());
             }
-            whole_rows.push(Bytes::from(whole));
         }
         Ok(Table {
             columns,
             rows: dataset.rows.len(),
-            cells,
-            whole_rows,
+            text,
+            ends,
             drawn: AtomicU64::new(0),
         })
     }
 
     pub fn cell(&self, row: u32, column: u32) -> &[u8] {
-        self.cells
-            .get(row as usize * self.columns + column as usize)
-            .map_or(&[][..], |b| &b[..])
+        if column as usize >= self.columns {
+            return &[];
+        }
+        let i = row as usize * self.columns + column as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or(&[])
+    }
+
+    /// Appends a whole row, cells joined with commas: the value of `{{row}}` without a column.
+    pub fn write_row(&self, row: u32, out: &mut Vec<u8>) {
+        for c in 0..self.columns as u32 {
+            if c > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.cell(row, c));
+        }
     }
 }
 
@@ -244,9 +260,7 @@ impl Gen {
                 let table = cx.tables.get(*dataset as usize)?;
                 let k = table.drawn.fetch_add(1, Ordering::Relaxed);
                 let row = cx.share.csv_row(table.rows, k) as u32;
-                if let Some(whole) = table.whole_rows.get(row as usize) {
-                    out.extend_from_slice(whole);
-                }
+                table.write_row(row, out);
                 return Some(CsvRow {
                     dataset: *dataset,
                     row,
