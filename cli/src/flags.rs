@@ -31,6 +31,10 @@ pub enum Command {
     Compile(CompileArgs),
     /// Disassemble a compiled plan to readable text.
     Inspect(InspectArgs),
+    /// Run a plan on this machine.
+    Run(RunArgs),
+    /// Start the demo target and run examples/quickstart.ptl against it (about 30 s).
+    Demo(DemoArgs),
     /// Serve the built-in demo HTTP target.
     DemoTarget(DemoTargetArgs),
 }

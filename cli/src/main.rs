@@ -8,6 +8,7 @@ mod exit;
 mod flags;
 mod output;
 mod plan_source;
+mod progress;
 mod stdlib;
 
 use clap::Parser;
@@ -21,6 +22,8 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Compile(args) => cmd::compile::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::DemoTarget(args) => cmd::demo_target::run(args),
     };
     exit.into()

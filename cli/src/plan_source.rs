@@ -94,7 +94,6 @@ pub fn print_reports(checked: &Checked, format: DiagnosticFormat) {
 
 /// A plan argument compiled to bytecode: the plan and its encoded bytes.
 pub struct Compiled {
-    #[allow(dead_code)] // used by `run` (next commit)
     pub plan: ptl_bytecode::Plan,
     pub bytes: Vec<u8>,
 }

@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod compile;
+pub mod demo;
 pub mod demo_target;
 pub mod fmt;
 pub mod inspect;
+pub mod run;

@@ -1,0 +1,62 @@
+//! `ptl demo`: the demo target on a free loopback port and the quickstart plan against it.
+
+use crate::cmd::run::execute;
+use crate::exit::Exit;
+use crate::flags::DemoArgs;
+use crate::output::fail;
+use crate::plan_source;
+use ptl_runtime::demo_target::{serve, DemoTargetConfig};
+
+/// Embedded so that `ptl demo` works from any directory, like the standard plans.
+const QUICKSTART: &str = include_str!("../../../examples/quickstart.ptl");
+
+pub fn run(args: &DemoArgs) -> Exit {
+    // The target gets its own threads so that it does not compete with the generator's
+    // runtime for the same scheduler.
+    let target_rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                Exit::RunFailed,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let target = target_rt.block_on(serve(DemoTargetConfig::default(), async move {
+        let _ = shutdown_rx.await;
+    }));
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(
+                Exit::RunFailed,
+                format!("cannot start the demo target: {e}"),
+            )
+        }
+    };
+    eprintln!(
+        "demo target on {}; running examples/quickstart.ptl against it (about 30 s, Ctrl-C stops early)",
+        target.url()
+    );
+    let mut params = vec![("target".to_string(), format!("\"{}\"", target.url()))];
+    params.extend(args.params.params.iter().cloned());
+    let checked = plan_source::check(
+        std::path::Path::new("examples/quickstart.ptl"),
+        QUICKSTART,
+        &params,
+    );
+    let exit = match checked.plan {
+        Some(plan) => {
+            let bytes = ptl_bytecode::encode(&plan);
+            execute(&plan_source::Compiled { plan, bytes }, &args.output, None)
+        }
+        None => fail(Exit::PlanInvalid, "the quickstart plan has errors"),
+    };
+    let _ = shutdown_tx.send(());
+    exit
+}

@@ -1,0 +1,125 @@
+//! `ptl run`: run a plan here, show it live, then write the results and decide the exit status.
+
+use crate::exit::Exit;
+use crate::flags::{OutputArgs, RunArgs};
+use crate::output::{fail, write_file};
+use crate::plan_source::{self, Compiled};
+use crate::progress::LiveView;
+use ptl_runtime::coordination::stop_channel;
+use ptl_runtime::{RunOptions, RunOutcome};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+pub fn run(args: &RunArgs) -> Exit {
+    let compiled = match plan_source::compile(&args.plan, &args.params.params) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    execute(&compiled, &args.output, args.workers)
+}
+
+/// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
+pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                Exit::RunFailed,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let total: u64 = compiled
+        .plan
+        .phases
+        .iter()
+        .map(|p| p.load.duration_us())
+        .fold(0u64, u64::saturating_add);
+    let view = LiveView::new(Duration::from_micros(total), output.quiet);
+    let (stop, signal) = stop_channel();
+    let opts = RunOptions {
+        workers,
+        stop: Some(signal),
+        progress: view.callback(output.quiet),
+        plan_hash: Some(ptl_bytecode::hash(&compiled.bytes).to_hex()),
+        ..RunOptions::default()
+    };
+    let outcome = runtime.block_on(async {
+        let interrupt = stop.clone();
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: letting requests in flight finish, then writing results…");
+                interrupt.stop("interrupted (Ctrl-C)");
+            }
+        });
+        let outcome = ptl_runtime::run(&compiled.plan, opts).await;
+        ctrl_c.abort();
+        outcome
+    });
+    view.finish();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return fail(Exit::RunFailed, e),
+    };
+    let written = write_outputs(&outcome, output);
+    print!(
+        "{}",
+        ptl_runtime::summary_table::render_summary(
+            &outcome.result,
+            std::io::stdout().is_terminal()
+        )
+    );
+    if let Err(e) = written {
+        return fail(Exit::RunFailed, e);
+    }
+    let result = &outcome.result;
+    if result.stopped_early
+        && result
+            .stop_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("interrupted"))
+    {
+        return Exit::Interrupted;
+    }
+    if result.thresholds.iter().all(|t| t.passed) {
+        Exit::Ok
+    } else {
+        Exit::ThresholdsFailed
+    }
+}
+
+/// Every requested output file; all are attempted even if one fails, so no data is lost.
+fn write_outputs(outcome: &RunOutcome, output: &OutputArgs) -> Result<(), String> {
+    let mut errors = Vec::new();
+    let mut attempt = |path: &Option<std::path::PathBuf>,
+                       make: &dyn Fn() -> Result<Vec<u8>, String>| {
+        if let Some(path) = path {
+            match make().and_then(|bytes| write_file(path, &bytes)) {
+                Ok(()) => eprintln!("wrote {}", path.display()),
+                Err(e) => errors.push(e),
+            }
+        }
+    };
+    attempt(&output.out, &|| {
+        serde_json::to_vec_pretty(&outcome.result).map_err(|e| e.to_string())
+    });
+    attempt(&output.report, &|| {
+        Ok(ptl_runtime::report_html::render_report(&outcome.result).into_bytes())
+    });
+    attempt(&output.junit, &|| {
+        Ok(ptl_runtime::junit::render_junit(&outcome.result).into_bytes())
+    });
+    attempt(&output.hdr_log, &|| {
+        let mut buf = Vec::new();
+        ptl_runtime::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
+        Ok(buf)
+    });
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}

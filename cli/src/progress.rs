@@ -1,0 +1,76 @@
+//! The live view of a run: a progress bar on a terminal, plain periodic lines otherwise.
+//!
+//! The engine calls back once a second from its collector; nothing here touches the
+//! request path, so the display cannot slow the generator.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ptl_runtime::Progress;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Plain lines are printed this often (and at every phase change) when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+pub struct LiveView {
+    bar: Option<ProgressBar>,
+}
+
+impl LiveView {
+    /// `total` is the planned length of the run.
+    pub fn new(total: Duration, quiet: bool) -> LiveView {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total.as_secs().max(1));
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        LiveView { bar }
+    }
+
+    /// The callback to hand to the engine.
+    pub fn callback(&self, quiet: bool) -> Option<ptl_runtime::engine::ProgressFn> {
+        if quiet {
+            return None;
+        }
+        if let Some(bar) = self.bar.clone() {
+            return Some(Box::new(move |p: &Progress| {
+                bar.set_position(p.elapsed.as_secs());
+                bar.set_message(line(p));
+            }));
+        }
+        let mut last_print: Option<Duration> = None;
+        let mut last_phase: Option<String> = None;
+        Some(Box::new(move |p: &Progress| {
+            let due = last_print.is_none_or(|t| p.elapsed >= t + PLAIN_EVERY);
+            if due || p.phase != last_phase {
+                eprintln!("[{:>6.1}s] {}", p.elapsed.as_secs_f64(), line(p));
+                last_print = Some(p.elapsed);
+                last_phase = p.phase.clone();
+            }
+        }))
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn line(p: &Progress) -> String {
+    let phase = p.phase.as_deref().unwrap_or("draining");
+    format!(
+        "{phase} ({}s left) | target {:.0}/s achieved {:.0}/s | p50 {:.1}ms p99 {:.1}ms | {} req, {} err, {} dropped",
+        p.phase_left.as_secs(),
+        p.target_rps,
+        p.achieved_rps,
+        p.p50_ms,
+        p.p99_ms,
+        p.requests,
+        p.errors,
+        p.dropped
+    )
+}
