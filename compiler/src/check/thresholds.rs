@@ -79,7 +79,13 @@ fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Op
     })
 }
 
-fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident], full: &[Ident]) -> Option<Scope> {
+fn scope_of(
+    cx: &Cx<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    path: &[Ident],
+    full: &[Ident],
+) -> Option<Scope> {
     let n = cx.names;
     let known = || {
         n.phases
@@ -112,7 +118,13 @@ fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident], full: &[
         [first, step] => {
             let Some(si) = n.scenario(&first.name) else {
                 if n.phase(&first.name).is_some() {
-                    bad_path(sink, file, path, full, format!("phase `{}` has no steps", first.name));
+                    bad_path(
+                        sink,
+                        file,
+                        path,
+                        full,
+                        format!("phase `{}` has no steps", first.name),
+                    );
                 } else {
                     unknown(sink, first);
                 }
@@ -162,7 +174,13 @@ fn scope_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, path: &[Ident], full: &[
             }
         }
         [_, _, _, ..] => {
-            bad_path(sink, file, path, full, "too many parts before the metric".to_string());
+            bad_path(
+                sink,
+                file,
+                path,
+                full,
+                "too many parts before the metric".to_string(),
+            );
             None
         }
     }
