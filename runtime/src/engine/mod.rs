@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use timeline::{split, Timeline};
 use tokio::sync::{oneshot, watch};
-use worker::{WorkerEnd, WorkerHandle, WorkerSetup};
+use worker::{Finished, WorkerHandle, WorkerSetup};
 
 /// A snapshot of the run, once a second.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,7 +200,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         }
     }
 
-    let (fin_tx, mut fin_rx) = oneshot::channel::<Vec<Result<WorkerEnd, String>>>();
+    let (fin_tx, mut fin_rx) = oneshot::channel::<Vec<Finished>>();
     let dones: Vec<_> = handles
         .iter_mut()
         .map(|h| std::mem::replace(&mut h.done, oneshot::channel().1))
@@ -271,25 +271,17 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     };
     let finished = Instant::now();
 
-    // What the workers recorded since the last harvest is the last (partial) window.
-    let mut last = Recorded::new(
-        layout.phases.len(),
-        layout.requests.len(),
-        layout.scenarios.len(),
-    );
-    let mut failures = Vec::new();
-    for end in ends {
-        match end {
-            Ok(e) => last.merge(&e.recorded),
-            Err(e) => failures.push(e),
-        }
-    }
+    // What the workers recorded since the last harvest is the last (partial) window; then
+    // hanging up on them lets their threads end.
+    let last = harvest(&handles, &layout).await;
+    drop(handles);
+    let failures: Vec<String> = ends.into_iter().filter_map(Result::err).collect();
     let window_start = run_start + Duration::from_secs(window);
     let seconds = finished
         .saturating_duration_since(window_start)
         .as_secs_f64()
         .min(1.0);
-    if !last.is_empty() || seconds > 0.0 {
+    if !last.is_empty() {
         let progress = collector.window(window, seconds, &last);
         coordination.report(&IntervalDelta {
             agent: share.index,
@@ -303,10 +295,6 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     if !failures.is_empty() && stop_reason.is_none() {
         stop_reason = Some(format!("worker failure: {}", failures.join("; ")));
         stopped_at = Some(finished);
-    }
-    for h in &mut handles {
-        // The threads have handed back their results and are exiting.
-        drop(h.thread.take());
     }
 
     let end_of_schedule = run_start + Duration::from_micros(timeline.total_us);

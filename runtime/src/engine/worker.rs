@@ -39,18 +39,16 @@ pub struct WorkerSetup {
     pub timeout: Duration,
 }
 
-/// What a worker hands back when it ends.
-pub struct WorkerEnd {
-    /// Everything recorded since the last harvest.
-    pub recorded: Recorded,
-}
+/// A worker's report that it has finished its work: nothing is in flight any more. It then
+/// keeps answering harvests until the orchestrator hangs up, so every recording travels the
+/// same way and lands in the window the orchestrator assigns.
+pub type Finished = Result<(), String>;
 
 /// The orchestrator's side of one worker.
 pub struct WorkerHandle {
     pub start: Option<oneshot::Sender<Instant>>,
     pub harvest: mpsc::UnboundedSender<Harvest>,
-    pub done: oneshot::Receiver<Result<WorkerEnd, String>>,
-    pub thread: Option<std::thread::JoinHandle<()>>,
+    pub done: oneshot::Receiver<Finished>,
 }
 
 /// Starts a worker thread. It waits for the start instant; if the start sender is dropped
@@ -62,24 +60,30 @@ pub fn spawn(
     let (start_tx, start_rx) = oneshot::channel();
     let (harvest_tx, harvest_rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = oneshot::channel();
-    let thread = std::thread::Builder::new()
+    // Detached: the thread ends by itself once the orchestrator hangs up.
+    std::thread::Builder::new()
         .name(format!("ptl-worker-{}", setup.index))
         .spawn(move || {
-            let result = tokio::runtime::Builder::new_current_thread()
+            let index = setup.index;
+            match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| format!("worker {}: cannot build its runtime: {e}", setup.index))
-                .map(|rt| {
+            {
+                Ok(rt) => {
                     let local = tokio::task::LocalSet::new();
-                    local.block_on(&rt, run(setup, start_rx, stop, harvest_rx))
-                });
-            let _ = done_tx.send(result);
+                    local.block_on(&rt, run(setup, start_rx, stop, harvest_rx, done_tx));
+                }
+                Err(e) => {
+                    let _ = done_tx.send(Err(format!(
+                        "worker {index}: cannot build its runtime: {e}"
+                    )));
+                }
+            }
         })?;
     Ok(WorkerHandle {
         start: Some(start_tx),
         harvest: harvest_tx,
         done: done_rx,
-        thread: Some(thread),
     })
 }
 
@@ -239,7 +243,8 @@ async fn run(
     start: oneshot::Receiver<Instant>,
     mut stop: watch::Receiver<Option<String>>,
     mut harvest: mpsc::UnboundedReceiver<Harvest>,
-) -> WorkerEnd {
+    done: oneshot::Sender<Finished>,
+) {
     let (phases, requests, scenarios) = (
         setup.layout.phases.len(),
         setup.layout.requests.len(),
@@ -272,7 +277,7 @@ async fn run(
     });
 
     let hw = w.clone();
-    tokio::task::spawn_local(async move {
+    let harvester = tokio::task::spawn_local(async move {
         while let Some(reply) = harvest.recv().await {
             let taken = hw.rec.borrow_mut().take();
             let _ = reply.send(taken);
@@ -291,14 +296,11 @@ async fn run(
         }
     });
 
-    let Ok(run_start) = start.await else {
-        return WorkerEnd {
-            recorded: w.rec.borrow_mut().take(),
-        };
-    };
-    drive(&w, run_start).await;
-    let recorded = w.rec.borrow_mut().take();
-    WorkerEnd { recorded }
+    if let Ok(run_start) = start.await {
+        drive(&w, run_start).await;
+    }
+    let _ = done.send(Ok(()));
+    let _ = harvester.await;
 }
 
 /// Runs the phases in order, then lets what is in flight finish.

@@ -1,0 +1,456 @@
+//! The engine against real HTTP servers on 127.0.0.1: rates, ramps, coordinated omission,
+//! failure injection, dead targets, thresholds and stopping. Loads are small and short; the
+//! assertions are on counts (exact by construction) or on wide latency margins.
+
+mod engine_support;
+
+use engine_support::*;
+use ptl_bytecode::plan::*;
+use ptl_runtime::coordination::stop_channel;
+use ptl_runtime::{run_blocking, RunOptions};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn opts() -> RunOptions {
+    RunOptions {
+        workers: Some(2),
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn an_open_rate_sends_exactly_the_planned_arrivals() {
+    let _serial = serial();
+    let srv = server();
+    let plan = plan(&srv.url(), vec![rate("steady", 500.0, 2.0)]);
+    let out = run_blocking(&plan, opts()).expect("runs");
+    let r = &out.result;
+    let p = &r.phases[0];
+    // Uniform arrivals at 500/s for 2 s: 1000 planned, all sent, all answered.
+    assert!((999..=1001).contains(&p.planned), "planned {}", p.planned);
+    assert_eq!(p.dropped, 0);
+    assert_eq!(p.request_count, p.planned);
+    assert_eq!(p.errors, 0, "{:?}", p.errors_by_class);
+    assert_eq!(srv.state.hits.load(Ordering::Relaxed), p.request_count);
+    assert!((p.target_rps - 500.0).abs() < 1e-6);
+    assert!(
+        (p.achieved_rps - 500.0).abs() < 5.0,
+        "achieved {}",
+        p.achieved_rps
+    );
+    assert_eq!(p.requests.len(), 1);
+    assert_eq!(
+        p.requests[0].status_codes.get("200"),
+        Some(&p.request_count)
+    );
+    assert!(!r.stopped_early);
+    assert_eq!(r.total.requests, p.request_count);
+    assert_eq!(r.plan_hash.len(), 64);
+}
+
+#[test]
+fn a_ramp_follows_its_shape_second_by_second() {
+    let _serial = serial();
+    let srv = server();
+    let mut ramp = rate("ramp", 0.0, 0.0);
+    ramp.load = Load::Ramp {
+        from: 0.0,
+        to: 600.0,
+        duration_us: 3 * SECOND,
+    };
+    let out = run_blocking(&plan(&srv.url(), vec![ramp]), opts()).expect("runs");
+    let r = &out.result;
+    // ∫ 200 t dt over each second: 100, 300, 500; total 900.
+    assert!((899..=901).contains(&r.phases[0].planned));
+    let counts: Vec<f64> = r.series.iter().take(3).map(|p| p.achieved_rps).collect();
+    assert_eq!(counts.len(), 3, "{:?}", r.series);
+    for (got, want) in counts.iter().zip([100.0, 300.0, 500.0]) {
+        // Window edges are the orchestrator's ticks, a few ms off the schedule's seconds.
+        assert!((got - want).abs() <= want * 0.1 + 10.0, "series {counts:?}");
+    }
+    assert!(counts[0] < counts[1] && counts[1] < counts[2]);
+    assert!(r.series[1].target_rps > 250.0 && r.series[1].target_rps < 350.0);
+}
+
+#[test]
+fn a_stalled_target_shows_in_response_time_but_not_in_service_time() {
+    let _serial = serial();
+    let srv = server();
+    let mut p = plan(&srv.url(), vec![rate("steady", 1000.0, 3.0)]);
+    // Few connections: only the handful of requests on the wire when the target stalls have
+    // a long service time; everything behind them waits in the client and is late.
+    p.connections = 8;
+    p.max_inflight = 10_000;
+    p.overflow = Overflow::Queue;
+    p.timeout_us = 5 * SECOND;
+    srv.stall(Duration::from_millis(1000), Duration::from_millis(1000));
+    let out = run_blocking(&p, opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
+    assert_eq!(ph.dropped, 0);
+    assert!(
+        (2999..=3001).contains(&ph.request_count),
+        "{}",
+        ph.request_count
+    );
+    assert!(
+        ph.response_time_ms.p99 > 600.0,
+        "response p99 {} should show the 1 s stall",
+        ph.response_time_ms.p99
+    );
+    assert!(
+        ph.service_time_ms.p99 < 250.0,
+        "service p99 {} should not",
+        ph.service_time_ms.p99
+    );
+    assert!(
+        ph.schedule_lag_ms.p99 > 500.0,
+        "lag p99 {}",
+        ph.schedule_lag_ms.p99
+    );
+    assert!(
+        ph.service_time_ms.max > 600.0,
+        "the stalled requests themselves were slow"
+    );
+}
+
+#[test]
+fn injected_faults_follow_their_shares_and_are_not_errors() {
+    let _serial = serial();
+    let srv = server();
+    let mut phase = rate("chaos", 1000.0, 2.0);
+    phase.injections = vec![
+        Injection {
+            fault: Fault::Abort,
+            share: Ppm(200_000),
+        },
+        Injection {
+            fault: Fault::Reset,
+            share: Ppm(100_000),
+        },
+        Injection {
+            fault: Fault::Header {
+                name: ConstId(1),
+                value: ConstId(2),
+            },
+            share: Ppm(100_000),
+        },
+        Injection {
+            fault: Fault::Delay { us: 2_000 },
+            share: Ppm(100_000),
+        },
+    ];
+    let mut p = plan(&srv.url(), vec![phase]);
+    p.consts.push(b"x-fault".to_vec());
+    p.consts.push(b"503".to_vec());
+    let out = run_blocking(&p, opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    let n = ph.planned as f64;
+    assert!((1999..=2001).contains(&ph.planned));
+    assert_eq!(ph.request_count, ph.planned, "every arrival ended somehow");
+    assert_eq!(
+        ph.errors, 0,
+        "injected faults are not errors: {:?}",
+        ph.errors_by_class
+    );
+    let got = |k: &str| *ph.injected.get(k).unwrap_or(&0) as f64;
+    for (kind, share) in [
+        ("abort", 0.2),
+        ("reset", 0.1),
+        ("header", 0.1),
+        ("delay", 0.1),
+    ] {
+        let sd = (n * share * (1.0 - share)).sqrt();
+        assert!(
+            (got(kind) - n * share).abs() < 5.0 * sd,
+            "{kind}: {} of {n}",
+            got(kind)
+        );
+    }
+    let headers = srv.state.fault_headers.load(Ordering::Relaxed) as f64;
+    assert_eq!(
+        headers,
+        got("header"),
+        "the server saw each injected header"
+    );
+    // Organic requests are the only ones in the latency histograms.
+    let organic = n - got("abort") - got("reset") - got("header") - got("delay");
+    let hist = ptl_runtime::summary::response_histogram(&out.recorded, &out.layout, Some(0));
+    assert_eq!(hist.len() as f64, organic);
+}
+
+#[test]
+fn a_refused_connection_counts_connect_errors_and_finishes() {
+    let _serial = serial();
+    let p = plan(&dead_address(), vec![rate("dead", 100.0, 1.0)]);
+    let began = Instant::now();
+    let out = run_blocking(&p, opts()).expect("runs");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    let ph = &out.result.phases[0];
+    assert!((99..=101).contains(&ph.planned));
+    assert_eq!(ph.request_count, ph.planned);
+    assert_eq!(ph.errors, ph.planned);
+    assert_eq!(ph.errors_by_class.get("connect"), Some(&ph.planned));
+    assert_eq!(
+        ph.response_time_ms.max, 0.0,
+        "no response time without a connection"
+    );
+}
+
+#[test]
+fn an_abort_threshold_stops_the_run_early() {
+    let _serial = serial();
+    let srv = server();
+    srv.state.status.store(500, Ordering::Relaxed);
+    let mut p = plan(&srv.url(), vec![rate("failing", 100.0, 20.0)]);
+    p.thresholds = vec![threshold(
+        "error_rate < 1%",
+        Scope::All,
+        Metric::ErrorRate,
+        Cmp::Lt,
+        0.01,
+        true,
+    )];
+    let began = Instant::now();
+    let out = run_blocking(&p, opts()).expect("runs");
+    let r = &out.result;
+    assert!(r.stopped_early);
+    assert!(
+        r.stop_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("error_rate < 1%"),
+        "{:?}",
+        r.stop_reason
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "stopped long before the 20 s phase ended"
+    );
+    assert!(r.duration_s < 10.0);
+    assert!(r.phases[0].planned < 1000);
+    assert!(!r.thresholds[0].passed);
+    assert_eq!(r.thresholds[0].actual, Some(1.0));
+    assert_eq!(
+        r.phases[0].errors_by_class.get("status"),
+        Some(&r.phases[0].request_count)
+    );
+}
+
+#[test]
+fn a_stop_signal_returns_partial_results() {
+    let _serial = serial();
+    let srv = server();
+    let p = plan(
+        &srv.url(),
+        vec![rate("long", 200.0, 30.0), rate("never", 200.0, 5.0)],
+    );
+    let (handle, signal) = stop_channel();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        handle.stop("ctrl-c");
+    });
+    let out = run_blocking(
+        &p,
+        RunOptions {
+            stop: Some(signal),
+            ..opts()
+        },
+    )
+    .expect("runs");
+    stopper.join().expect("stopper");
+    let r = &out.result;
+    assert!(r.stopped_early);
+    assert_eq!(r.stop_reason.as_deref(), Some("ctrl-c"));
+    assert!(r.duration_s > 1.0 && r.duration_s < 5.0, "{}", r.duration_s);
+    let first = &r.phases[0];
+    assert!(
+        first.planned > 150 && first.planned < 1000,
+        "{}",
+        first.planned
+    );
+    assert_eq!(first.request_count + first.dropped, first.planned);
+    assert_eq!(r.phases[1].planned, 0);
+    assert_eq!(r.phases[1].duration_s, 0.0);
+}
+
+#[test]
+fn thresholds_pass_and_fail_on_the_measured_values() {
+    let _serial = serial();
+    let srv = server();
+    srv.state.delay_us.store(5_000, Ordering::Relaxed);
+    let mut p = plan(&srv.url(), vec![rate("base", 100.0, 1.0)]);
+    p.thresholds = vec![
+        threshold(
+            "p99 < 1s",
+            Scope::All,
+            Metric::Percentile(99.0),
+            Cmp::Lt,
+            1e6,
+            false,
+        ),
+        threshold(
+            "base.p50 > 1s",
+            Scope::Phase(0),
+            Metric::Percentile(50.0),
+            Cmp::Gt,
+            1e6,
+            false,
+        ),
+        threshold(
+            "hit.error_rate < 1%",
+            Scope::Scenario(0),
+            Metric::ErrorRate,
+            Cmp::Lt,
+            0.01,
+            false,
+        ),
+        threshold(
+            "base.achieved_rate > 99%",
+            Scope::Phase(0),
+            Metric::AchievedRate,
+            Cmp::Gt,
+            0.99,
+            false,
+        ),
+        threshold("max < 1ms", Scope::All, Metric::Max, Cmp::Lt, 1000.0, false),
+    ];
+    let out = run_blocking(&p, opts()).expect("runs");
+    let t = &out.result.thresholds;
+    let passed: Vec<bool> = t.iter().map(|t| t.passed).collect();
+    assert_eq!(passed, vec![true, false, true, true, false], "{t:?}");
+    let p50 = t[1].actual.expect("measured");
+    assert!(
+        (5.0..1000.0).contains(&p50),
+        "p50 {p50} ms includes the 5 ms delay"
+    );
+    assert_eq!(t[2].actual, Some(0.0));
+    assert_eq!(t[3].actual, Some(1.0));
+    assert!(t[4].actual.expect("measured") >= 5.0);
+}
+
+#[test]
+fn overflow_drop_counts_every_arrival_that_found_no_slot() {
+    let _serial = serial();
+    let srv = server();
+    srv.state.delay_us.store(100_000, Ordering::Relaxed);
+    let mut p = plan(&srv.url(), vec![rate("tight", 200.0, 1.0)]);
+    p.max_inflight = 4;
+    let out = run_blocking(&p, opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    assert!(
+        ph.dropped > 50,
+        "4 slots of 100 ms cannot take 200/s: dropped {}",
+        ph.dropped
+    );
+    assert_eq!(
+        ph.request_count + ph.dropped,
+        ph.planned,
+        "nothing is silently skipped"
+    );
+    assert!(ph.achieved_rps < 100.0);
+    let rate = ptl_runtime::thresholds::measure(
+        &out.layout,
+        &out.recorded,
+        Scope::Phase(0),
+        Metric::DroppedRate,
+    )
+    .expect("measured");
+    assert!((rate - ph.dropped as f64 / ph.planned as f64).abs() < 1e-9);
+}
+
+#[test]
+fn closed_users_send_back_to_back() {
+    let _serial = serial();
+    let srv = server();
+    srv.state.delay_us.store(2_000, Ordering::Relaxed);
+    let mut users = rate("users", 0.0, 0.0);
+    users.load = Load::Users {
+        users: 4,
+        duration_us: SECOND,
+        think_us: 0,
+    };
+    let out = run_blocking(&plan(&srv.url(), vec![users]), opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.planned, 0);
+    assert_eq!(ph.target_rps, 0.0);
+    assert_eq!(ph.errors, 0);
+    // 4 users × 1 s / (≥ 2 ms per request): at most 2000, and surely more than a few dozen.
+    assert!(
+        ph.request_count > 50 && ph.request_count <= 2000,
+        "{}",
+        ph.request_count
+    );
+    assert!(ph.service_time_ms.p50 >= 2.0);
+}
+
+#[test]
+fn a_failed_step_ends_its_iteration_and_skips_the_rest() {
+    let _serial = serial();
+    let srv = server();
+    let mut p = plan(&srv.url(), vec![rate("journey", 50.0, 1.0)]);
+    p.consts = vec![b"/login".to_vec(), b"/fail".to_vec(), b"/never".to_vec()];
+    p.scenarios = vec![Scenario {
+        name: "buy".into(),
+        weight: 1,
+        single_request: false,
+        cookies: false,
+        registers: 0,
+        steps: vec![
+            Step::Request(get("login", ConstId(0))),
+            Step::Think {
+                min_us: 1_000,
+                max_us: 2_000,
+            },
+            Step::Request(get("pay", ConstId(1))),
+            Step::Request(get("done", ConstId(2))),
+        ],
+    }];
+    let out = run_blocking(&p, opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.scenarios.len(), 1);
+    let s = &ph.scenarios[0];
+    assert!((49..=51).contains(&s.iterations));
+    assert_eq!((s.completed, s.failed), (0, s.iterations));
+    let names: Vec<&str> = s.steps.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["buy.login", "buy.pay", "buy.done"]);
+    assert_eq!(s.steps[0].requests, s.iterations);
+    assert_eq!(s.steps[0].errors, 0);
+    assert_eq!(
+        s.steps[1].errors_by_class.get("status"),
+        Some(&s.iterations)
+    );
+    assert_eq!((s.steps[2].requests, s.steps[2].skipped), (0, s.iterations));
+    assert_eq!(srv.state.hits.load(Ordering::Relaxed), 2 * s.iterations);
+    // The second step is intended when the first ended plus the think time.
+    assert!(s.steps[1].schedule_lag_ms.p50 < 50.0);
+}
+
+#[test]
+fn the_hdr_log_holds_one_interval_per_phase_and_request() {
+    let _serial = serial();
+    let srv = server();
+    let out = run_blocking(
+        &plan(
+            &srv.url(),
+            vec![rate("a", 100.0, 1.0), rate("b", 100.0, 1.0)],
+        ),
+        opts(),
+    )
+    .expect("runs");
+    let mut log = Vec::new();
+    ptl_runtime::hdr_log::write(&out, &mut log).expect("writes");
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let intervals: Vec<_> = IntervalLogIterator::new(&log)
+        .filter_map(|e| match e {
+            Ok(LogEntry::Interval(h)) => {
+                Some((h.tag().map(|t| t.as_str().to_string()), h.start_timestamp()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(intervals.len(), 4, "{}", String::from_utf8_lossy(&log));
+    assert_eq!(intervals[0].0, None);
+    assert_eq!(intervals[1].0.as_deref(), Some("hit"));
+    assert_eq!(intervals[2].1, Duration::from_secs(1));
+}

@@ -1,0 +1,208 @@
+//! Shared by the engine tests: a real HTTP/1.1 server on 127.0.0.1 (its own thread and
+//! runtime, so it never competes with the engine's workers for a scheduler) whose behaviour the
+//! test steers, and builders for hand-made plans.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use ptl_bytecode::plan::*;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// Engine tests measure rates and latencies: run them one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+pub struct ServerState {
+    pub hits: AtomicU64,
+    /// Requests carrying an `x-fault` header.
+    pub fault_headers: AtomicU64,
+    /// Fixed service delay, µs.
+    pub delay_us: AtomicU64,
+    /// Status of `/`; 0 means 200.
+    pub status: AtomicU16,
+    /// Requests arriving in [from, until) wait until `until`.
+    pub stall: Mutex<Option<(Instant, Instant)>>,
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests arriving from `after` from now, for `length`, are held until its end.
+    pub fn stall(&self, after: Duration, length: Duration) {
+        let from = Instant::now() + after;
+        *self.state.stall.lock().unwrap_or_else(|e| e.into_inner()) = Some((from, from + length));
+    }
+}
+
+async fn handle(
+    state: Arc<ServerState>,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let arrived = Instant::now();
+    state.hits.fetch_add(1, Ordering::Relaxed);
+    if req.headers().contains_key("x-fault") {
+        state.fault_headers.fetch_add(1, Ordering::Relaxed);
+    }
+    let stall = *state.stall.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((from, until)) = stall {
+        if arrived >= from && arrived < until {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+        }
+    }
+    let delay = state.delay_us.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_micros(delay)).await;
+    }
+    let status = match req.uri().path() {
+        "/fail" => 500,
+        "/login" => 200,
+        _ => match state.status.load(Ordering::Relaxed) {
+            0 => 200,
+            s => s,
+        },
+    };
+    let body = match req.uri().path() {
+        "/login" => r#"{"token":"abc123"}"#,
+        _ => r#"{"ok":true}"#,
+    };
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    Ok(resp)
+}
+
+/// Starts a server; it lives until the test process ends.
+pub fn server() -> TestServer {
+    let state = Arc::new(ServerState::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let st = state.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("report addr");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(st.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    let addr = rx.recv().expect("server address");
+    TestServer { addr, state }
+}
+
+/// An address where nothing listens.
+pub fn dead_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    format!("http://{addr}")
+}
+
+pub const SECOND: u64 = 1_000_000;
+
+pub fn rate(name: &str, per_sec: f64, secs: f64) -> Phase {
+    Phase {
+        name: name.into(),
+        load: Load::Rate {
+            per_sec,
+            duration_us: (secs * SECOND as f64) as u64,
+        },
+        arrivals: Arrivals::Uniform,
+        max_inflight: None,
+        overflow: None,
+        injections: vec![],
+        mix: None,
+    }
+}
+
+pub fn get(name: &str, path: ConstId) -> Request {
+    Request {
+        name: name.into(),
+        method: Method::Get,
+        path: Template {
+            ops: vec![TemplateOp::Lit(path)],
+        },
+        headers: vec![],
+        body: None,
+        expects: vec![],
+        captures: vec![],
+    }
+}
+
+/// A plan with one top-level request `hit` (GET /) and the given phases.
+pub fn plan(target: &str, phases: Vec<Phase>) -> Plan {
+    Plan {
+        name: "test".into(),
+        target: target.into(),
+        timeout_us: 2 * SECOND,
+        connections: 32,
+        seed: 7,
+        max_inflight: 1000,
+        overflow: Overflow::Drop,
+        params: vec![],
+        consts: vec![b"/".to_vec()],
+        datasets: vec![],
+        vars: vec![],
+        headers: vec![],
+        scenarios: vec![Scenario {
+            name: "hit".into(),
+            weight: 1,
+            single_request: true,
+            cookies: false,
+            registers: 0,
+            steps: vec![Step::Request(get("hit", ConstId(0)))],
+        }],
+        phases,
+        thresholds: vec![],
+    }
+}
+
+pub fn threshold(
+    expr: &str,
+    scope: Scope,
+    metric: Metric,
+    cmp: Cmp,
+    value: f64,
+    abort: bool,
+) -> Threshold {
+    Threshold {
+        expr: expr.into(),
+        scope,
+        metric,
+        cmp,
+        value,
+        abort,
+    }
+}
