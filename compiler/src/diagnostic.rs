@@ -694,11 +694,11 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
-    #[error("phase `{phase}` may need {needed} requests in flight, above max_inflight {limit}")]
+    #[error("phase `{phase}` may need {rate} × {per_arrival} = {needed} in flight, above max_inflight {limit}")]
     #[diagnostic(
         code(ptl::W0002),
         severity(Warning),
-        help("{rate} × {per_arrival} per arrival (the timeout, if the target slows down) = {needed} in flight (Little's law); raise `max_inflight` or lower the timeout, or the planned rate cannot be held")
+        help("if the target slows down to the timeout, one arrival stays in flight for {per_arrival} (its requests' timeouts and think times), so by Little's law {rate} keeps {needed} in flight; raise `max_inflight` or lower the timeout, or the planned rate cannot be held")
     )]
     InflightOverMax {
         phase: String,
@@ -710,11 +710,11 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
-    #[error("phase `{phase}` may need {needed} connections, above the pool of {limit}")]
+    #[error("phase `{phase}` may need {rate} × {per_arrival} = {needed} connections, above the pool of {limit}")]
     #[diagnostic(
         code(ptl::W0003),
         severity(Warning),
-        help("{rate} × {per_arrival} per arrival (the timeout, if the target slows down) = {needed} requests in flight (Little's law), each holding a connection; raise `connections` or lower the timeout, or the planned rate cannot be held")
+        help("if the target slows down to the timeout, one arrival holds a connection for {per_arrival} (its requests' timeouts), so by Little's law {rate} needs {needed} connections at once; raise `connections` or lower the timeout, or the planned rate cannot be held")
     )]
     InflightOverConnections {
         phase: String,

@@ -100,6 +100,15 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<DatasetData, (Option<u64>, Stri
             return Err((Some(1), format!("the header names column `{column}` twice")));
         }
     }
+    if columns.iter().any(|c| c.parse::<f64>().is_ok()) {
+        return Err((
+            Some(1),
+            format!(
+                "the first row ({}) looks like data: a CSV file starts with a header naming its columns",
+                columns.join(",")
+            ),
+        ));
+    }
     let mut rows = Vec::new();
     for (i, record) in records.enumerate() {
         let record = record.map_err(|e| {
