@@ -38,7 +38,15 @@ fn stderr(o: &Output) -> String {
 fn every_example_and_standard_plan_checks_clean() {
     let mut plans = plans_in("examples");
     plans.extend(plans_in("stdlib-plans"));
-    for name in ["smoke", "load", "stress", "spike", "soak", "breakpoint", "circuit-breaker"] {
+    for name in [
+        "smoke",
+        "load",
+        "stress",
+        "spike",
+        "soak",
+        "breakpoint",
+        "circuit-breaker",
+    ] {
         plans.push(format!("std:{name}"));
     }
     for plan in &plans {
@@ -87,7 +95,9 @@ fn a_broken_plan_exits_3_with_coded_diagnostics_for_every_error() {
     let json = ptl(&["check", "--format", "json", plan.to_str().unwrap()]);
     assert_eq!(json.status.code(), Some(3));
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON output");
-    let diagnostics = parsed[0]["diagnostics"].as_array().expect("diagnostics array");
+    let diagnostics = parsed[0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics array");
     assert!(diagnostics.len() >= 3);
     assert!(diagnostics
         .iter()
@@ -108,7 +118,12 @@ fn compile_is_deterministic_and_inspect_reads_it_back() {
     let a = dir.path().join("a.ptlc");
     let b = dir.path().join("b.ptlc");
     for out in [&a, &b] {
-        let o = ptl(&["compile", "examples/checkout.ptl", "-o", out.to_str().unwrap()]);
+        let o = ptl(&[
+            "compile",
+            "examples/checkout.ptl",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
     let bytes = std::fs::read(&a).unwrap();
