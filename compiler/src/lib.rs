@@ -1,4 +1,10 @@
-//! stub
+//! ptl-compiler: the `.ptl` language, from source text to bytecode.
+//!
+//! The stages, in order: [`parse`] (grammar/ptl.pest → [`ast`] with spans), [`source`] (files and
+//! imports), [`check`] (names, types, units, templates, captures → a resolved model, with
+//! [`diagnostic`]s), [`lower`] (model → `ptl_bytecode::Plan`). Beside them: [`fmt`] prints the
+//! canonical form, [`explain`] the schedule, [`report`] renders diagnostics. [`check_source`] is
+//! the entry point.
 pub mod ast;
 pub mod check;
 pub mod compile;
