@@ -188,15 +188,210 @@ fn syntax_errors_come_back_from_format_source() {
     assert_eq!(e.message, "expected `for`, found `1m`");
 }
 
-#[test]
-#[ignore]
-fn dump_repo_formatted() {
-    for dir in ["examples", "stdlib-plans"] {
-        for path in ptl_files(&repo_root().join(dir)) {
-            let src = std::fs::read_to_string(&path).unwrap();
-            let out = format_source(&src).unwrap();
-            let target = Path::new("/tmp/fmtcheck").join(path.file_name().unwrap());
-            std::fs::write(target, out).unwrap();
+mod generated {
+    //! Plans generated from the grammar's pieces, with random literals, strings and comments:
+    //! each must parse, keep its meaning through fmt, and format idempotently.
+
+    use super::without_positions;
+    use proptest::prelude::*;
+    use ptl_compiler::ast::{Item, ValueKind};
+    use ptl_compiler::fmt::format_file;
+    use ptl_compiler::parse::parse_file;
+
+    /// A string literal spelled with escapes, and the text it stands for.
+    fn plain_string() -> BoxedStrategy<(String, String)> {
+        prop::collection::vec(any::<char>(), 0..12)
+            .prop_map(|chars| {
+                let mut src = String::from("\"");
+                for (n, c) in chars.iter().enumerate() {
+                    match c {
+                        '"' => src.push_str("\\\""),
+                        '\\' => src.push_str("\\\\"),
+                        '\n' => src.push_str("\\n"),
+                        '\t' => src.push_str("\\t"),
+                        '\r' => src.push_str("\\r"),
+                        c if n % 3 == 0 || c.is_control() => {
+                            src.push_str(&format!("\\u{{{:X}}}", *c as u32))
+                        }
+                        c => src.push(*c),
+                    }
+                }
+                src.push('"');
+                (src, chars.into_iter().collect())
+            })
+            .boxed()
+    }
+
+    /// Triple-quoted text, never only whitespace over several lines (that has no triple-quoted
+    /// spelling once read, so fmt writes it as a plain string).
+    fn triple_string() -> BoxedStrategy<String> {
+        (
+            prop::collection::vec("[ a-z{}\"\t]{0,9}x", 1..4),
+            0usize..6,
+            any::<bool>(),
+        )
+            .prop_map(|(lines, indent, newline)| {
+                let pad = " ".repeat(indent);
+                let lines: Vec<String> = lines
+                    .iter()
+                    .map(|l| {
+                        let mut l = l.clone();
+                        while l.contains("\"\"\"") {
+                            l = l.replace("\"\"\"", "\"\"");
+                        }
+                        l
+                    })
+                    .collect();
+                let body: Vec<String> = lines.iter().map(|l| format!("{pad}{l}")).collect();
+                if newline {
+                    format!("\"\"\"\n{}\n{pad}\"\"\"", body.join("\n"))
+                } else {
+                    format!("\"\"\"{}\"\"\"", lines.join("\n"))
+                }
+            })
+            .boxed()
+    }
+
+    fn number() -> BoxedStrategy<String> {
+        (
+            0u32..100_000,
+            prop::option::of(0u32..1000),
+            prop::sample::select(vec!["", "ms", "s", "m", "h", "/s", "/m", "/h", "%"]),
+        )
+            .prop_map(|(int, frac, unit)| match frac {
+                Some(f) => format!("{int}.{f}{unit}"),
+                None => format!("{int}{unit}"),
+            })
+            .boxed()
+    }
+
+    fn value() -> BoxedStrategy<String> {
+        let scalar = prop_oneof![
+            number(),
+            plain_string().prop_map(|(s, _)| s),
+            Just("true".to_string()),
+            Just("peak".to_string()),
+            Just("drop".to_string()),
+            (-50i64..50).prop_map(|i| i.to_string()),
+        ];
+        (scalar.clone(), prop::option::of(scalar))
+            .prop_map(|(a, b)| match b {
+                Some(b) => format!("{a}..{b}"),
+                None => a,
+            })
+            .boxed()
+    }
+
+    fn comment() -> BoxedStrategy<String> {
+        prop_oneof![
+            Just(String::new()),
+            "[a-z \"#/{}]{0,12}".prop_map(|c| format!("  // {c}\n")),
+            "[a-z ]{0,12}".prop_map(|c| format!("\n# {c}\n")),
+        ]
+        .boxed()
+    }
+
+    fn phase_stmt() -> BoxedStrategy<String> {
+        prop_oneof![
+            (value(), value()).prop_map(|(r, d)| format!("rate {r} for {d}")),
+            (value(), value(), value()).prop_map(|(a, b, d)| format!("ramp {a} -> {b} over {d}")),
+            (value(), value(), value(), value())
+                .prop_map(|(a, b, c, d)| format!("steps {a} -> {b} by {c} every {d}")),
+            value().prop_map(|d| format!("pause {d}")),
+            (value(), value(), prop::option::of(value())).prop_map(|(u, d, t)| match t {
+                Some(t) => format!("users {u} for {d} think {t}"),
+                None => format!("users {u} for {d}"),
+            }),
+            value().prop_map(|s| format!("inject abort {s}")),
+            (value(), value()).prop_map(|(d, s)| format!("inject delay {d} {s}")),
+            (plain_string(), triple_string(), value())
+                .prop_map(|((n, _), v, s)| format!("inject header {n} = {v} {s}")),
+            prop::collection::vec(value(), 0..3).prop_map(|ws| {
+                let entries: Vec<String> = ws
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("s{i} {w}"))
+                    .collect();
+                format!("mix {{ {} }}", entries.join(" "))
+            }),
+            value().prop_map(|v| format!("arrivals {v}")),
+        ]
+        .boxed()
+    }
+
+    fn request_stmt() -> BoxedStrategy<String> {
+        prop_oneof![
+            plain_string().prop_map(|(p, _)| format!("GET {p}")),
+            (plain_string(), triple_string()).prop_map(|((n, _), v)| format!("header {n} = {v}")),
+            triple_string().prop_map(|b| format!("body {b}")),
+            prop::collection::vec(value(), 1..3)
+                .prop_map(|v| format!("expect status {}", v.join(", "))),
+            (
+                prop::sample::select(vec!["<", "<=", ">", ">=", "=="]),
+                value()
+            )
+                .prop_map(|(op, v)| format!("expect latency {op} {v}")),
+            plain_string().prop_map(|(s, _)| format!("expect body contains {s}")),
+            (plain_string(), value()).prop_map(|((p, _), v)| format!("expect json({p}) == {v}")),
+            (plain_string(), prop::option::of(plain_string())).prop_map(|((p, _), d)| match d {
+                Some((d, _)) => format!("capture c = regex({p}) or {d}"),
+                None => "capture c = status()".to_string(),
+            }),
+        ]
+        .boxed()
+    }
+
+    fn item() -> BoxedStrategy<String> {
+        prop_oneof![
+            value().prop_map(|v| format!("timeout {v}")),
+            value().prop_map(|v| format!("param p = {v}")),
+            (plain_string(), value()).prop_map(|((s, _), v)| format!(
+                "let l = {s} + int({v}, 2) + weighted(\"a\" {v}, x)"
+            )),
+            prop::collection::vec((phase_stmt(), comment()), 0..4).prop_map(|stmts| {
+                let body: Vec<String> = stmts.into_iter().map(|(s, c)| format!("{s}{c}")).collect();
+                format!("phase ph {{ {}\n}}", body.join(" "))
+            }),
+            prop::collection::vec((request_stmt(), comment()), 0..4).prop_map(|stmts| {
+                let body: Vec<String> = stmts.into_iter().map(|(s, c)| format!("{s}{c}")).collect();
+                format!("request rq {{ {}\n}}", body.join("\n"))
+            }),
+            (
+                prop::sample::select(vec!["p95", "x.p99.9", "a.b.error_rate"]),
+                value(),
+                any::<bool>()
+            )
+                .prop_map(|(m, v, abort)| format!(
+                    "threshold {m} < {v}{}",
+                    if abort { " abort" } else { "" }
+                )),
+        ]
+        .boxed()
+    }
+
+    proptest! {
+        #[test]
+        fn escaped_strings_decode_to_their_text((src, text) in plain_string()) {
+            let file = parse_file(&format!("target {src}")).map_err(|e| TestCaseError::fail(e.message))?;
+            let Item::Setting(s) = &file.items[0].node else { panic!("not a setting") };
+            let ValueKind::Str(lit) = &s.value.kind else { panic!("not a string") };
+            prop_assert_eq!(&lit.value, &text);
+        }
+
+        #[test]
+        fn generated_plans_survive_fmt(items in prop::collection::vec((item(), comment()), 0..8), plan in any::<bool>()) {
+            let body: Vec<String> = items.into_iter().map(|(i, c)| format!("{i}{c}")).collect();
+            let src = if plan {
+                format!("plan \"g\" {{\n{}\n}}", body.join("\n"))
+            } else {
+                body.join("\n")
+            };
+            let tree = parse_file(&src)
+                .map_err(|e| TestCaseError::fail(format!("generated plan does not parse: {}\n{src}", e.message)))?;
+            let once = format_file(&tree);
+            let again = parse_file(&once).map_err(|e| TestCaseError::fail(format!("{}\n{once}", e.message)))?;
+            prop_assert_eq!(format_file(&again), once.clone());
+            prop_assert_eq!(without_positions(&format!("{tree:?}")), without_positions(&format!("{again:?}")), "{}", once);
         }
     }
 }

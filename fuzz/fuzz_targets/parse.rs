@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     let once = format_file(&file);
     let again = match parse_file(&once) {
         Ok(f) => f,
-        Err(e) => panic!("formatted text does not parse: {} at {:?}\n{once}", e.message, e.span),
+        Err(e) => panic!(
+            "formatted text does not parse: {} at {:?}\n{once}",
+            e.message, e.span
+        ),
     };
     assert_eq!(format_file(&again), once, "formatting is not idempotent");
 });

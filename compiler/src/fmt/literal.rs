@@ -68,27 +68,30 @@ fn plain(value: &str) -> String {
     out
 }
 
-/// The triple-quoted form, if it reads back to exactly `value` (a value containing `"""`, or
-/// with a line of only whitespace at its end, has no triple-quoted spelling).
+/// The triple-quoted form, if one reads back to exactly `value`: on one line, or else over
+/// several lines (which also spells a value ending in `"`). A value containing `"""`, or made
+/// only of whitespace over several lines, has no triple-quoted spelling.
 fn triple(value: &str) -> Option<String> {
-    let text = if value.contains('\n') {
-        let mut text = String::from("\"\"\"\n");
-        for line in value.split('\n') {
-            if !line.is_empty() {
-                text.push_str("  ");
-                text.push_str(line);
-            }
-            text.push('\n');
+    let one_line = (!value.contains('\n')).then(|| format!("\"\"\"{value}\"\"\""));
+    let mut text = String::from("\"\"\"\n");
+    for line in value.split('\n') {
+        if !line.is_empty() {
+            text.push_str("  ");
+            text.push_str(line);
         }
-        text.push_str("\"\"\"");
-        text
-    } else {
-        format!("\"\"\"{value}\"\"\"")
-    };
+        text.push('\n');
+    }
+    text.push_str("\"\"\"");
+    one_line
+        .into_iter()
+        .chain(std::iter::once(text))
+        .find(|text| reads_back(text, value))
+}
+
+fn reads_back(text: &str, value: &str) -> bool {
     // The first `"""` after the opening must be the closing one.
     let closes_at_end = text[3..].find("\"\"\"") == Some(text.len() - 6);
-    let reads_back = closes_at_end && decode_triple(&text[3..text.len() - 3], 0).0 == value;
-    reads_back.then_some(text)
+    closes_at_end && decode_triple(&text[3..text.len() - 3], 0).0 == value
 }
 
 #[cfg(test)]
@@ -149,9 +152,11 @@ mod tests {
         // No triple-quoted spelling: leading indentation would be stripped, `"""` would end it.
         assert_eq!(string(&lit("  x", true)), "\"  x\"");
         assert_eq!(string(&lit("a\"\"\"b", true)), r#""a\"\"\"b""#);
+        assert_eq!(string(&lit("  \n  ", true)), r#""  \n  ""#);
+        // On one line the closing quotes would run into it; over lines they do not.
         assert_eq!(
             string(&lit("ends with a quote\"", true)),
-            r#""ends with a quote\"""#
+            "\"\"\"\n  ends with a quote\"\n\"\"\""
         );
     }
 }

@@ -449,3 +449,24 @@ fn any_input_is_an_ast_or_an_error() {
         let _ = parse_file(&CHECKOUT[..i]);
     }
 }
+
+#[test]
+fn a_plan_of_5000_requests_parses_with_every_comment() {
+    // Nothing here is timed; the point is that a big plan goes through (comment attachment
+    // and span trimming are linear), with each comment where it belongs.
+    let mut src = String::from("plan \"big\" {\n");
+    for i in 0..5000 {
+        src.push_str(&format!(
+            "  // request {i}\n  request r{i} weight {i} {{\n    GET \"/items/{{{{id}}}}/{i}\"  // get {i}\n    expect status 200\n  }}\n"
+        ));
+    }
+    src.push_str("  phase p { rate 10/s for 1m }\n}\n");
+    let f = parse(&src);
+    assert_eq!(f.items.len(), 5001);
+    let Item::Request(last) = &f.items[4999].node else {
+        panic!()
+    };
+    assert_eq!(last.name.name, "r4999");
+    assert_eq!(f.items[4999].comments.leading, vec!["request 4999"]);
+    assert_eq!(last.body[0].comments.trailing.as_deref(), Some("get 4999"));
+}
