@@ -53,9 +53,15 @@ pub(crate) fn string(s: &StrLit) -> String {
 fn plain(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
-    for c in value.chars() {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '"' => out.push_str("\\\""),
+            // `\{` reads back as `\{` (Handlebars' escaped brace): the short spelling.
+            '\\' if chars.peek() == Some(&'{') => {
+                out.push_str("\\{");
+                chars.next();
+            }
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
@@ -140,6 +146,7 @@ mod tests {
             r#""a\"b\\c\nd\te\u{1}""#
         );
         assert_eq!(string(&lit("{{x}} é", false)), "\"{{x}} é\"");
+        assert_eq!(string(&lit(r"\{{x}} \\", false)), r#""\{{x}} \\\\""#);
     }
 
     #[test]

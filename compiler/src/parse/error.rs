@@ -97,8 +97,57 @@ impl SyntaxError {
         } else {
             format!("unexpected {found}")
         };
+        let message = match misspelled_keyword(src, pos) {
+            Some((word, keyword)) => {
+                format!("{message} (is `{word}` a misspelling of `{keyword}`?)")
+            }
+            None => message,
+        };
         SyntaxError::new(message, span, expected)
     }
+}
+
+/// Words that start a statement or an item: the likely intent behind a misspelled word.
+const KEYWORDS: [&str; 22] = [
+    "param",
+    "headers",
+    "let",
+    "import",
+    "request",
+    "scenario",
+    "phase",
+    "threshold",
+    "rate",
+    "ramp",
+    "steps",
+    "pause",
+    "users",
+    "inject",
+    "mix",
+    "think",
+    "header",
+    "body",
+    "expect",
+    "capture",
+    "weight",
+    "plan",
+];
+
+/// A misspelled keyword (`requets a {`, `rat 5/s for 1m`) reads as a `key value` setting, so
+/// the parser stumbles a little later. Looks back over the error's line, after the last brace,
+/// for a word one or two edits away from a keyword.
+fn misspelled_keyword(src: &str, pos: usize) -> Option<(String, &'static str)> {
+    let line_start = src[..pos].rfind(['\n', '{', '}']).map_or(0, |n| n + 1);
+    src[line_start..pos]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.len() >= 3 && !w.starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|w| !KEYWORDS.contains(w))
+        .find_map(|w| {
+            KEYWORDS
+                .iter()
+                .find(|k| strsim::damerau_levenshtein(w, k) <= if k.len() > 5 { 2 } else { 1 })
+                .map(|k| (w.to_string(), *k))
+        })
 }
 
 /// "a, b or c"

@@ -29,7 +29,7 @@ pub(crate) fn decode_string(raw: &str, start: usize) -> Result<StrLit, SyntaxErr
     })
 }
 
-/// `\" \\ \n \t \r \u{…}`. After each escape a new offset pair starts, so positions after it
+/// `\" \\ \n \t \r \u{…}`, and `\{` which stays `\{` for Handlebars. After each escape a new offset pair starts, so positions after it
 /// map to the source again.
 fn decode_plain(inner: &str, base: usize) -> Result<(String, Vec<(usize, usize)>), SyntaxError> {
     let mut value = String::with_capacity(inner.len());
@@ -60,6 +60,8 @@ fn decode_plain(inner: &str, base: usize) -> Result<(String, Vec<(usize, usize)>
             'n' => value.push('\n'),
             't' => value.push('\t'),
             'r' => value.push('\r'),
+            // Handlebars' own escape for literal braces (`\{{not a variable}}`): kept for it.
+            '{' => value.push_str("\\{"),
             'u' => {
                 let rest = &inner[end..];
                 let close = rest.find('}');
@@ -193,6 +195,15 @@ mod tests {
         assert_eq!(back(src, &s, x..x + 1), "x");
         // A decoded escape maps to the start of its escape sequence.
         assert_eq!(s.source_span(2..3).start, 3);
+    }
+
+    #[test]
+    fn an_escaped_brace_is_left_for_handlebars() {
+        let src = r#""\{{x}} {{y}}""#;
+        let s = lit(src);
+        assert_eq!(s.value, r"\{{x}} {{y}}");
+        let y = s.value.find("{{y}}").unwrap();
+        assert_eq!(back(src, &s, y..y + 5), "{{y}}");
     }
 
     #[test]

@@ -434,6 +434,30 @@ fn errors_say_what_was_expected_and_what_was_found() {
     assert!(e.message.contains("a request statement"), "{}", e.message);
     assert!(e.message.ends_with("found `get`"), "{}", e.message);
 
+    let e = err("plan \"x\" {\n  requets a { GET \"/\" }\n}");
+    assert!(
+        e.message
+            .ends_with("(is `requets` a misspelling of `request`?)"),
+        "{}",
+        e.message
+    );
+    let e = err("phase p { rate 1/s for 1m  injct abort 5% }");
+    assert!(
+        e.message
+            .ends_with("(is `injct` a misspelling of `inject`?)"),
+        "{}",
+        e.message
+    );
+    let e = err("phase p { rat 5/s for 1m }");
+    assert!(
+        e.message.ends_with("(is `rat` a misspelling of `rate`?)"),
+        "{}",
+        e.message
+    );
+    // No hint when nothing is close.
+    let e = err("phase p { rate 1/s 1m }");
+    assert!(!e.message.contains("misspelling"), "{}", e.message);
+
     let e = err("threshold p95 = 1s");
     assert!(
         e.message.starts_with("expected a comparison"),
@@ -469,4 +493,27 @@ fn a_plan_of_5000_requests_parses_with_every_comment() {
     assert_eq!(last.name.name, "r4999");
     assert_eq!(f.items[4999].comments.leading, vec!["request 4999"]);
     assert_eq!(last.body[0].comments.trailing.as_deref(), Some("get 4999"));
+}
+
+#[test]
+fn the_examples_in_the_language_reference_parse() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md");
+    let Ok(doc) = std::fs::read_to_string(path) else {
+        return; // the docs are not part of a packaged crate
+    };
+    let mut checked = 0;
+    for (n, block) in doc.split("```").enumerate() {
+        // Odd pieces are inside fences; `…` marks an elided fragment, `file =` the grammar.
+        if n % 2 == 0 || block.contains('…') || block.contains("file       =") {
+            continue;
+        }
+        if let Err(e) = parse_file(block) {
+            panic!(
+                "docs/language.md block {n}: {} at {:?}\n{block}",
+                e.message, e.span
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} examples found");
 }
