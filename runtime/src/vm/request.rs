@@ -13,6 +13,7 @@ use http::header::{HeaderName, HeaderValue, HOST};
 use http::uri::{self, PathAndQuery};
 use http::{HeaderMap, Method, Uri};
 use ptl_bytecode::plan::{HeaderTemplate, Plan, Request, Template};
+use std::cell::RefCell;
 
 /// A request ready to hand to an HTTP client.
 #[derive(Debug, Clone)]
@@ -148,7 +149,12 @@ impl CompiledRequest {
                     p.push(b'/');
                 }
                 p.extend_from_slice(c);
-                Some(join(cx.target, Bytes::from(p))?)
+                let fixed =
+                    join(cx.target, Bytes::from(p)).map_err(|reason| VmError::InvalidPath {
+                        path: String::from_utf8_lossy(c).into_owned(),
+                        reason,
+                    })?;
+                Some(fixed)
             }
             None => None,
         };
@@ -178,6 +184,10 @@ impl CompiledRequest {
             .chain(self.body.iter().flat_map(Tmpl::vars))
     }
 
+    /// Builds the request. Every part with inserts (path, header names and values, body) is
+    /// rendered back to back into a per-thread buffer and copied once into a single shared
+    /// allocation that the parts then slice, so a request costs one allocation for all its
+    /// variable bytes besides the header map.
     pub fn build(
         &self,
         target: &Target,
@@ -185,20 +195,62 @@ impl CompiledRequest {
         it: &Iteration,
         cookies: bool,
     ) -> Result<BuiltRequest, VmError> {
+        SCRATCH.with_borrow_mut(|scratch| self.build_with(target, tables, it, cookies, scratch))
+    }
+
+    fn build_with(
+        &self,
+        target: &Target,
+        tables: &[Table],
+        it: &Iteration,
+        cookies: bool,
+        scratch: &mut Scratch,
+    ) -> Result<BuiltRequest, VmError> {
+        let Scratch { bytes: buf, ends } = scratch;
+        buf.clear();
+        ends.clear();
+        // Rendering order: path, then per header its name and value, then the body; the
+        // assembly below takes the parts back in the same order.
+        if self.fixed_uri.is_none() {
+            buf.extend_from_slice(&target.prefix);
+            if needs_slash(self.path.first_byte(it, tables), &target.prefix) {
+                buf.push(b'/');
+            }
+            self.path.render_into(it, tables, Escape::Path, buf);
+            ends.push(buf.len());
+        }
+        for h in &self.headers {
+            if let Name::Dynamic(t) = &h.name {
+                t.render_into(it, tables, Escape::None, buf);
+                ends.push(buf.len());
+            }
+            if h.fixed.is_none() {
+                h.value.render_into(it, tables, Escape::None, buf);
+                ends.push(buf.len());
+            }
+        }
+        let body_constant = self.body.as_ref().map_or(Some(&EMPTY), |b| b.constant());
+        if let (Some(body), None) = (&self.body, body_constant) {
+            body.render_into(it, tables, Escape::None, buf);
+            ends.push(buf.len());
+        }
+
+        let all = Bytes::copy_from_slice(buf);
+        let mut parts = ends.iter().scan(0, |start, &end| {
+            let range = *start..end;
+            *start = end;
+            Some(range)
+        });
+        let mut next = || parts.next().unwrap_or(0..0);
+
         let (uri, path_and_query) = match &self.fixed_uri {
             Some((u, p)) => (u.clone(), p.clone()),
             None => {
-                let slash: &[u8] = if needs_slash(self.path.first_byte(it, tables), &target.prefix)
-                {
-                    b"/"
-                } else {
-                    b""
-                };
-                let head = [target.prefix.as_slice(), slash];
-                join(
-                    target,
-                    self.path.render_after(it, tables, Escape::Path, &head),
-                )?
+                let range = next();
+                join(target, all.slice(range.clone())).map_err(|reason| VmError::InvalidPath {
+                    path: String::from_utf8_lossy(&buf[range]).into_owned(),
+                    reason,
+                })?
             }
         };
 
@@ -209,19 +261,20 @@ impl CompiledRequest {
         for h in &self.headers {
             let name = match &h.name {
                 Name::Static(n) => n.clone(),
-                Name::Dynamic(t) => {
-                    let n = t.render(it, tables, Escape::None);
-                    HeaderName::from_bytes(&n).map_err(|_| VmError::InvalidHeaderName {
-                        name: String::from_utf8_lossy(&n).into_owned(),
+                Name::Dynamic(_) => {
+                    let n = &buf[next()];
+                    HeaderName::from_bytes(n).map_err(|_| VmError::InvalidHeaderName {
+                        name: String::from_utf8_lossy(n).into_owned(),
                     })?
                 }
             };
             let value = match &h.fixed {
                 Some(v) => v.clone(),
-                None => HeaderValue::from_maybe_shared(h.value.render(it, tables, Escape::None))
-                    .map_err(|_| VmError::InvalidHeaderValue {
+                None => HeaderValue::from_maybe_shared(all.slice(next())).map_err(|_| {
+                    VmError::InvalidHeaderValue {
                         name: name.as_str().to_string(),
-                    })?,
+                    }
+                })?,
             };
             if h.replace {
                 headers.insert(name, value);
@@ -235,9 +288,9 @@ impl CompiledRequest {
             }
         }
 
-        let body = match &self.body {
-            Some(t) => t.render(it, tables, Escape::None),
-            None => Bytes::new(),
+        let body = match body_constant {
+            Some(c) => c.clone(),
+            None => all.slice(next()),
         };
         Ok(BuiltRequest {
             method: self.method.clone(),
@@ -249,17 +302,27 @@ impl CompiledRequest {
     }
 }
 
-fn join(target: &Target, path: Bytes) -> Result<(Uri, PathAndQuery), VmError> {
-    let invalid = |path: &Bytes, e: &dyn std::fmt::Display| VmError::InvalidPath {
-        path: String::from_utf8_lossy(path).into_owned(),
-        reason: e.to_string(),
-    };
-    let pq = PathAndQuery::from_maybe_shared(path.clone()).map_err(|e| invalid(&path, &e))?;
+static EMPTY: Bytes = Bytes::new();
+
+/// A worker thread's render buffer, reused by every request it builds.
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    /// Where each rendered part ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn join(target: &Target, path: Bytes) -> Result<(Uri, PathAndQuery), String> {
+    let pq = PathAndQuery::from_maybe_shared(path).map_err(|e| e.to_string())?;
     let mut parts = uri::Parts::default();
     parts.scheme = Some(target.scheme.clone());
     parts.authority = Some(target.authority.clone());
     parts.path_and_query = Some(pq.clone());
-    let uri = Uri::from_parts(parts).map_err(|e| invalid(&path, &e))?;
+    let uri = Uri::from_parts(parts).map_err(|e| e.to_string())?;
     Ok((uri, pq))
 }
 

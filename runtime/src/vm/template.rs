@@ -1,6 +1,5 @@
 //! Templates resolved against the program at load: literals become shared bytes, variable and
 //! field references are checked, and all-literal templates collapse into one constant.
-//! Rendering is a length pass and a copy pass, so every output is allocated exactly once.
 
 use super::generators::{constant, Table};
 use super::iteration::Iteration;
@@ -108,52 +107,31 @@ impl Tmpl {
         })
     }
 
-    /// The rendered length in bytes.
-    pub fn len(&self, it: &Iteration, tables: &[Table], escape: Escape) -> usize {
-        self.pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Lit(b) => b.len(),
-                _ => escaped_len(insert(p, it, tables), escape),
-            })
-            .sum()
-    }
-
+    /// Appends the rendered template to `out`.
+    #[inline]
     pub fn render_into(&self, it: &Iteration, tables: &[Table], escape: Escape, out: &mut Vec<u8>) {
-        for p in &self.pieces {
-            match p {
-                Piece::Lit(b) => out.extend_from_slice(b),
-                _ => write_escaped(insert(p, it, tables), escape, out),
+        if let Some(c) = &self.constant {
+            out.extend_from_slice(c);
+            return;
+        }
+        match escape {
+            Escape::None => {
+                for p in &self.pieces {
+                    match p {
+                        Piece::Lit(b) => out.extend_from_slice(b),
+                        _ => out.extend_from_slice(insert(p, it, tables)),
+                    }
+                }
+            }
+            Escape::Path => {
+                for p in &self.pieces {
+                    match p {
+                        Piece::Lit(b) => out.extend_from_slice(b),
+                        _ => write_path_escaped(insert(p, it, tables), out),
+                    }
+                }
             }
         }
-    }
-
-    /// Renders into a buffer of exactly the right size, ready to become [`Bytes`] without
-    /// copying.
-    pub fn render(&self, it: &Iteration, tables: &[Table], escape: Escape) -> Bytes {
-        self.render_after(it, tables, escape, &[])
-    }
-
-    /// Like [`Tmpl::render`], with `head` slices written first.
-    pub fn render_after(
-        &self,
-        it: &Iteration,
-        tables: &[Table],
-        escape: Escape,
-        head: &[&[u8]],
-    ) -> Bytes {
-        if head.iter().all(|h| h.is_empty()) {
-            if let Some(c) = &self.constant {
-                return c.clone();
-            }
-        }
-        let head_len: usize = head.iter().map(|h| h.len()).sum();
-        let mut out = Vec::with_capacity(head_len + self.len(it, tables, escape));
-        for h in head {
-            out.extend_from_slice(h);
-        }
-        self.render_into(it, tables, escape, &mut out);
-        Bytes::from(out)
     }
 
     /// The first byte the template renders to, if any.
@@ -165,6 +143,7 @@ impl Tmpl {
     }
 }
 
+#[inline]
 fn insert<'a>(p: &Piece, it: &'a Iteration, tables: &'a [Table]) -> &'a [u8] {
     match *p {
         Piece::Lit(_) => &[],
@@ -185,28 +164,16 @@ fn needs_path_escape(b: u8) -> bool {
     matches!(b, 0..=0x20 | 0x7f..=0xff | b'"' | b'#' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
 }
 
-fn escaped_len(v: &[u8], escape: Escape) -> usize {
-    match escape {
-        Escape::None => v.len(),
-        Escape::Path => v.len() + 2 * v.iter().filter(|&&b| needs_path_escape(b)).count(),
-    }
-}
-
-fn write_escaped(v: &[u8], escape: Escape, out: &mut Vec<u8>) {
+fn write_path_escaped(v: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    match escape {
-        Escape::None => out.extend_from_slice(v),
-        Escape::Path => {
-            let mut rest = v;
-            while let Some(i) = rest.iter().position(|&b| needs_path_escape(b)) {
-                out.extend_from_slice(&rest[..i]);
-                let b = rest[i];
-                out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-                rest = &rest[i + 1..];
-            }
-            out.extend_from_slice(rest);
-        }
+    let mut rest = v;
+    while let Some(i) = rest.iter().position(|&b| needs_path_escape(b)) {
+        out.extend_from_slice(&rest[..i]);
+        let b = rest[i];
+        out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]
@@ -288,8 +255,7 @@ mod tests {
         #[test]
         fn any_escaped_value_is_a_valid_path(value in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
             let mut path = b"/x/".to_vec();
-            write_escaped(&value, Escape::Path, &mut path);
-            proptest::prop_assert_eq!(path.len(), 3 + escaped_len(&value, Escape::Path));
+            write_path_escaped(&value, &mut path);
             let pq = http::uri::PathAndQuery::try_from(path.as_slice());
             proptest::prop_assert!(pq.is_ok(), "{:?} rejected", String::from_utf8_lossy(&path));
             // Decoding gives the value back ('%' itself passes through unescaped, so only
@@ -316,11 +282,7 @@ mod tests {
     fn path_escape_encodes_only_what_a_path_rejects() {
         let mut out = Vec::new();
         let v = "a b/c?d=é#\"x\"".as_bytes();
-        write_escaped(v, Escape::Path, &mut out);
+        write_path_escaped(v, &mut out);
         assert_eq!(out, b"a%20b/c?d=%C3%A9%23%22x%22");
-        assert_eq!(escaped_len(v, Escape::Path), out.len());
-        out.clear();
-        write_escaped(v, Escape::None, &mut out);
-        assert_eq!(out, v);
     }
 }
