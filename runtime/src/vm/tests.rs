@@ -547,3 +547,34 @@ fn captures_feed_later_steps() {
     assert!(p.needs_body(s, 0));
     assert!(!p.needs_body(s, 1));
 }
+
+#[test]
+fn templated_header_names_are_checked_when_built() {
+    let mut b = PlanBuilder::new("http://h");
+    let good = b.c("trace");
+    b.gen("kind", Generator::OneOf(vec![good]));
+    let bad = b.c("has space");
+    b.gen("bad", Generator::OneOf(vec![bad]));
+    let req = b.request(
+        Method::Post,
+        "/{{kind}}",
+        &[("X-{{kind}}", "on"), ("X-Other", "{{kind}}")],
+        Some("{{kind}}!"),
+    );
+    b.single(req);
+    let broken = b.request(Method::Get, "/", &[("X-{{bad}}", "v")], None);
+    b.single(broken);
+    let p = load(&b);
+    let mut w = p.worker(0);
+    let it = p.begin_iteration(&mut w, 0);
+    let r = p.build(&it, 0, 0).expect("builds");
+    assert_eq!(r.headers["x-trace"], "on");
+    assert_eq!(r.headers["x-other"], "trace");
+    assert_eq!(r.path_and_query.as_str(), "/trace");
+    assert_eq!(&r.body[..], b"trace!");
+    let it = p.begin_iteration(&mut w, 1);
+    assert!(matches!(
+        p.build(&it, 1, 0),
+        Err(VmError::InvalidHeaderName { name }) if name == "X-has space"
+    ));
+}
