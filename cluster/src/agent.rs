@@ -8,6 +8,7 @@ use std::time::Duration;
 use ptl_bytecode::Plan;
 use ptl_runtime::coordination::{BoxFuture, Coordination};
 use ptl_runtime::vm::AgentShare;
+use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
 
 use crate::agent_registry::{self, AgentInfo};
@@ -54,6 +55,21 @@ impl AgentConfig {
             poll: Duration::from_secs(1),
         }
     }
+}
+
+/// The data of `/runs/<id>/done/<agent>`: the agent's own account of its part of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoneMarker {
+    /// Delta nodes written.
+    pub deltas: u64,
+    /// Requests completed in those deltas.
+    #[serde(default)]
+    pub requests: u64,
+    /// When its start timer fired, ZooKeeper clock, Unix ms (none if it never started).
+    #[serde(default)]
+    pub started_at_ms: Option<i64>,
+    /// The engine's error, if it failed.
+    pub error: Option<String>,
 }
 
 /// A registered agent. Dropping it (or [`Agent::shutdown`]) ends its session: its node vanishes.
@@ -165,10 +181,20 @@ impl Agent {
             count: share.count,
             rate_fraction: share.rate_fraction,
         };
-        let outcome = engine.run(plan, agent_share, coordination).await;
-        let written = writer.finish().await?;
+        let outcome = engine.run(plan, agent_share, coordination.clone()).await;
+        let marker = DoneMarker {
+            deltas: 0,
+            requests: coordination.reported_requests(),
+            started_at_ms: coordination.started_at_ms(),
+            error: outcome.as_ref().err().cloned(),
+        };
+        // The engine has returned; dropping our handle lets the writer drain and finish.
+        drop(coordination);
+        let marker = DoneMarker {
+            deltas: writer.finish().await?,
+            ..marker
+        };
         let done = layout::agent_done(id, &self.id);
-        let marker = serde_json::json!({ "deltas": written, "error": outcome.as_ref().err() });
         zk::put_json(&self.client, &done, &marker, "agent done").await?;
         outcome.map_err(ClusterError::Engine)
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ptl_bytecode::Plan;
 use ptl_runtime::record::{decode_delta, merge_delta, Layout, Recorded};
 use ptl_runtime::results::RunResult;
+use ptl_runtime::summary;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
 
@@ -62,7 +63,18 @@ pub struct LiveView {
     /// Requests merged so far, per agent.
     pub agent_requests: BTreeMap<String, u64>,
     pub updated_at_ms: i64,
+    /// The run's start instant, ZooKeeper clock, Unix ms.
+    #[serde(default)]
+    pub started_at_ms: i64,
+    /// Response time percentiles of everything merged so far (exact merge, never averaged).
+    #[serde(default)]
+    pub p50_ms: f64,
+    #[serde(default)]
+    pub p99_ms: f64,
 }
+
+/// How often a run waiting for agents looks whether it was stopped meanwhile.
+const STOP_CHECK: Duration = Duration::from_secs(1);
 
 /// Leads (after winning the election) and coordinates runs until `shutdown` resolves.
 pub async fn run_coordinator(
@@ -86,6 +98,18 @@ pub async fn run_coordinator(
             let Ok(state) = run::state(&client, &id).await else {
                 continue;
             };
+            if state.phase == RunPhase::Stopping && state.coordinator.is_none() {
+                // Stopped while no coordinator had taken it: nothing ran, so it simply ends.
+                running.insert(id.clone());
+                let reason = stopped_before_start(&id, &state).to_string();
+                run::update_state(&client, &id, |s| {
+                    s.phase = RunPhase::Failed;
+                    s.reason = Some(reason.clone());
+                    true
+                })
+                .await?;
+                continue;
+            }
             if state.phase == RunPhase::Pending {
                 running.insert(id.clone());
                 let (client, config, id) = (client.clone(), config.clone(), id.clone());
@@ -141,11 +165,19 @@ async fn coordinate(
     let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
     let mut current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
     zk::put_json(client, &layout::run_assignment(id), &current, "assignment").await?;
-    run::update_state(client, id, |s| {
+    // Only a pending run starts: one stopped while it waited for agents ends here, before any
+    // agent sees it running.
+    let state = run::update_state(client, id, |s| {
+        if s.phase != RunPhase::Pending {
+            return false;
+        }
         s.phase = RunPhase::Running;
         true
     })
     .await?;
+    if state.phase != RunPhase::Running {
+        return Err(stopped_before_start(id, &state));
+    }
 
     let layout_dims = Layout::of(&plan);
     let mut merged = Recorded::new(
@@ -163,6 +195,9 @@ async fn coordinate(
         deltas: BTreeMap::new(),
         agent_requests: BTreeMap::new(),
         updated_at_ms: clock::now_ms(),
+        started_at_ms: start_at_ms,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
     };
     let plan_ms: u64 = plan
         .phases
@@ -184,6 +219,7 @@ async fn coordinate(
             .map(|a| a.id)
             .collect();
         // Merge what arrived before deciding anything, so a finished agent's last delta counts.
+        let merged_before = live.requests;
         for agent in &all {
             merge_new(
                 client,
@@ -194,6 +230,11 @@ async fn coordinate(
                 &mut live,
             )
             .await?;
+        }
+        if live.requests != merged_before {
+            let response = summary::response_histogram(&merged, &layout_dims, None);
+            let latency = summary::latency(&response);
+            (live.p50_ms, live.p99_ms) = (latency.p50, latency.p99);
         }
         let finished = |a: &AgentId| done.contains(&a.0);
         let newly_lost: Vec<AgentId> = all
@@ -297,9 +338,16 @@ async fn wait_for_agents(
         if eligible.len() >= spec.agents as usize {
             return Ok(eligible.into_iter().take(spec.agents as usize).collect());
         }
-        if tokio::time::timeout_at(deadline, watcher.changed())
+        let state = run::state(client, id).await?;
+        if state.phase != RunPhase::Pending {
+            return Err(stopped_before_start(id, &state));
+        }
+        // Wake at least every `STOP_CHECK` to notice a stop while no agent comes or goes.
+        let wake = deadline.min(tokio::time::Instant::now() + STOP_CHECK);
+        if tokio::time::timeout_at(wake, watcher.changed())
             .await
             .is_err()
+            && tokio::time::Instant::now() >= deadline
         {
             return Err(ClusterError::NotEnoughAgents {
                 run: id.to_string(),
@@ -308,6 +356,16 @@ async fn wait_for_agents(
                 waited: wait,
             });
         }
+    }
+}
+
+fn stopped_before_start(id: &RunId, state: &run::RunState) -> ClusterError {
+    ClusterError::StoppedBeforeStart {
+        run: id.to_string(),
+        reason: state
+            .reason
+            .clone()
+            .unwrap_or_else(|| "no reason given".into()),
     }
 }
 

@@ -85,6 +85,9 @@ pub enum ClusterError {
     #[error("run {run} failed: {reason}")]
     RunFailed { run: String, reason: String },
 
+    #[error("run {run} was stopped before it started ({reason})")]
+    StoppedBeforeStart { run: String, reason: String },
+
     #[error("the ZooKeeper session ended: {0}")]
     SessionLost(String),
 

@@ -11,7 +11,10 @@ use ptl_runtime::RunOptions;
 use crate::agent::Engine;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RuntimeEngine;
+pub struct RuntimeEngine {
+    /// Worker threads of the generator (default: one per core), as `ptl run --workers`.
+    pub workers: Option<usize>,
+}
 
 impl Engine for RuntimeEngine {
     fn run(
@@ -23,6 +26,7 @@ impl Engine for RuntimeEngine {
         Box::pin(async move {
             let options = RunOptions {
                 share,
+                workers: self.workers,
                 coordination: Some(coordination),
                 ..RunOptions::default()
             };

@@ -7,6 +7,7 @@ use ptl_runtime::results::RunResult;
 use zookeeper_client::Client;
 
 use crate::clock;
+use crate::coordinator::LiveView;
 use crate::error::ClusterError;
 use crate::ids::RunId;
 use crate::layout;
@@ -130,6 +131,14 @@ pub async fn wait_for_result(
             });
         }
     }
+}
+
+/// The run's merged live view, once the coordinator has written one (what `submit --wait`
+/// shows while the run goes on).
+pub async fn live_view(client: &Client, id: &RunId) -> Result<Option<LiveView>, ClusterError> {
+    Ok(zk::get_json(client, &layout::run_live(id), "live view")
+        .await?
+        .map(|(live, _)| live))
 }
 
 pub async fn read_result(client: &Client, id: &RunId) -> Result<RunResult, ClusterError> {

@@ -3,6 +3,7 @@
 //! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
 //! queued and written by a background task as a sequential node the coordinator merges.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,10 @@ pub struct ZkCoordination {
     start_at_ms: i64,
     offset: ClockOffset,
     deltas: mpsc::UnboundedSender<Vec<u8>>,
+    /// When this agent's start timer fired, ZooKeeper clock, Unix ms (`i64::MIN` until then).
+    started_at_ms: Arc<AtomicI64>,
+    /// Requests completed in every delta handed to [`Coordination::report`].
+    reported_requests: AtomicU64,
 }
 
 /// Writes queued deltas in order; finishes when the coordination is dropped and the queue drained.
@@ -72,8 +77,21 @@ impl ZkCoordination {
             start_at_ms,
             offset,
             deltas: tx,
+            started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
+            reported_requests: AtomicU64::new(0),
         };
         (Arc::new(coordination), DeltaWriter { task })
+    }
+
+    /// When this agent actually started (its start timer fired), on ZooKeeper's clock: what
+    /// the start skew across agents is measured from. `None` before the start.
+    pub fn started_at_ms(&self) -> Option<i64> {
+        Some(self.started_at_ms.load(Ordering::Acquire)).filter(|&t| t != i64::MIN)
+    }
+
+    /// Requests completed in the deltas reported so far (what this agent sent and saw end).
+    pub fn reported_requests(&self) -> u64 {
+        self.reported_requests.load(Ordering::Acquire)
     }
 
     /// The start on this machine's monotonic clock.
@@ -92,6 +110,14 @@ impl ZkCoordination {
 impl Coordination for ZkCoordination {
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
         let at = self.local_start();
+        // The engine's workers sleep until `at` on their own threads; a timer here on the same
+        // instant records when that was, converted back to ZooKeeper's clock.
+        let started = self.started_at_ms.clone();
+        let offset = self.offset;
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            started.store(clock::now_ms() - offset.offset_ms, Ordering::Release);
+        });
         Box::pin(async move { Ok(at) })
     }
 
@@ -124,6 +150,8 @@ impl Coordination for ZkCoordination {
     fn report(&self, delta: &IntervalDelta) {
         // Encoding cannot fail for a delta the engine built; if it ever does, the coordinator
         // sees a short count rather than the engine stalling.
+        let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
+        self.reported_requests.fetch_add(requests, Ordering::AcqRel);
         if let Ok(bytes) = encode_delta(delta) {
             let _ = self.deltas.send(bytes);
         }
