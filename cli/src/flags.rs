@@ -37,6 +37,16 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the built-in demo HTTP target.
     DemoTarget(DemoTargetArgs),
+    /// Coordinate cluster runs through ZooKeeper (several may run; one is elected leader).
+    Coordinator(CoordinatorArgs),
+    /// Generate load for cluster runs: register with ZooKeeper and run what is assigned.
+    Agent(AgentArgs),
+    /// Submit a plan to the cluster; with --wait, show it and exit like `ptl run`.
+    Submit(SubmitArgs),
+    /// Show the cluster: coordinator, agents, runs.
+    Status(StatusArgs),
+    /// Ask a cluster run to stop.
+    Stop(StopArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -104,20 +114,27 @@ pub struct InspectArgs {
     pub file: PathBuf,
 }
 
+/// The files rendered from a run's result (a local run's or a cluster run's).
 #[derive(Debug, Args)]
-pub struct OutputArgs {
+pub struct ResultFiles {
     /// Write the result as JSON (see docs/results.md).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Write a self-contained HTML report with charts.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Write the HdrHistogram interval log (response times).
-    #[arg(long, value_name = "FILE")]
-    pub hdr_log: Option<PathBuf>,
     /// Write the thresholds as JUnit XML.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    pub files: ResultFiles,
+    /// Write the HdrHistogram interval log (response times).
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
     /// No live progress; only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -157,6 +174,134 @@ pub struct DemoTargetArgs {
     /// Share of responses that are 500s, e.g. `1%`.
     #[arg(long, value_parser = parse_share, default_value = "0%")]
     pub error_rate: f64,
+}
+
+/// Where the cluster's ZooKeeper is, shared by every cluster command.
+#[derive(Debug, Args)]
+pub struct ZkArgs {
+    /// ZooKeeper ensemble: `host:port[,host:port…]`.
+    #[arg(long = "zk", value_name = "HOSTS", env = "PTL_ZK")]
+    pub connect: String,
+    /// Everything ptl keeps in ZooKeeper lives under this path.
+    #[arg(long, value_name = "PATH", default_value = "/ptl")]
+    pub chroot: String,
+    /// Give up on an unreachable ensemble after this long.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "10s")]
+    pub connect_timeout: Duration,
+    /// ZooKeeper session timeout: a dead agent or coordinator is noticed this long after it dies.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "6s")]
+    pub session_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// Name shown by `ptl status` (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// Name shown by `ptl status` (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Arrivals per second this machine can sustain, e.g. `20000/s`; shares are proportional.
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub capacity: Option<f64>,
+    /// A label to describe the agent, e.g. `region=eu` (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub labels: Vec<(String, String)>,
+    /// Worker threads for the generator (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// What the survivors do when an agent is lost mid-run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnAgentLoss {
+    /// The survivors take over the lost share (the total rate is kept).
+    Rebalance,
+    /// The survivors keep their shares (less load).
+    Continue,
+    /// The run stops.
+    Abort,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Plan: a .ptl file, a compiled .ptlc, or `std:NAME`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PlanRef,
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// How many agents run the plan.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub agents: u32,
+    #[command(flatten)]
+    pub params: ParamArgs,
+    /// Wait for the result: live progress, the summary, the output files and `ptl run`'s exit status.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub files: ResultFiles,
+    /// No live progress while waiting; only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// With --wait: give up waiting after this long (default: the plan's length plus the agent
+    /// wait plus a minute).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// How long the coordinator waits for N agents before failing the run.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "60s")]
+    pub agent_wait: Duration,
+    /// What happens when an agent is lost mid-run.
+    #[arg(long, value_enum, default_value_t = OnAgentLoss::Rebalance)]
+    pub on_agent_loss: OnAgentLoss,
+    /// Time between the assignment and the common start, for agents to load the plan.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "2s")]
+    pub start_delay: Duration,
+    /// Space the agents' starts by this much each (default: all at once).
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "0ms")]
+    pub stagger: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run: `run-0000000003` or `3`.
+    #[arg(value_name = "RUN", value_parser = parse_run_id)]
+    pub run: ptl_cluster::ids::RunId,
+    #[command(flatten)]
+    pub zk: ZkArgs,
+}
+
+fn parse_run_id(s: &str) -> Result<ptl_cluster::ids::RunId, String> {
+    ptl_cluster::ids::RunId::parse(s.trim())
+        .ok_or_else(|| format!("`{s}` is not a run: write e.g. `run-0000000003` or `3`"))
+}
+
+/// `20000/s` or `20000`: arrivals per second, positive.
+pub fn parse_capacity(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let number = t.strip_suffix("/s").unwrap_or(t).trim();
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a capacity: write arrivals per second, e.g. `20000/s`"
+        )),
+    }
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -220,6 +365,21 @@ mod tests {
             Ok(("peak".to_string(), "300/s".to_string()))
         );
         assert!(parse_param("peak").is_err());
+    }
+
+    #[test]
+    fn capacities_and_run_ids_parse() {
+        assert_eq!(parse_capacity("20000/s"), Ok(20000.0));
+        assert_eq!(parse_capacity(" 1.5 "), Ok(1.5));
+        assert!(parse_capacity("0/s").is_err());
+        assert!(parse_capacity("-3").is_err());
+        assert!(parse_capacity("fast").is_err());
+        assert!(parse_capacity("inf").is_err());
+        assert_eq!(
+            parse_run_id("3").map(|r| r.0),
+            Ok("run-0000000003".to_string())
+        );
+        assert!(parse_run_id("run-x").is_err());
     }
 
     #[test]

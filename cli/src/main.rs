@@ -3,6 +3,7 @@
 //! Flags are parsed into typed values (`flags.rs`), each subcommand calls a library
 //! (`cmd/`), and the process exits with a documented status (`exit.rs`).
 
+mod cluster_setup;
 mod cmd;
 mod exit;
 mod flags;
@@ -25,6 +26,11 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::DemoTarget(args) => cmd::demo_target::run(args),
+        Command::Coordinator(args) => cmd::coordinator::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
+        Command::Submit(args) => cmd::submit::run(args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Stop(args) => cmd::stop::run(args),
     };
     exit.into()
 }

@@ -1,9 +1,14 @@
 //! One module per subcommand: each turns typed flags into a library call and prints the outcome.
 
+pub mod agent;
 pub mod check;
 pub mod compile;
+pub mod coordinator;
 pub mod demo;
 pub mod demo_target;
 pub mod fmt;
 pub mod inspect;
 pub mod run;
+pub mod status;
+pub mod stop;
+pub mod submit;

@@ -1,13 +1,16 @@
-//! `ptl run`: run a plan here, show it live, then write the results and decide the exit status.
+//! `ptl run`: run a plan here, show it live, then write the results and decide the exit status
+//! (the last part, [`conclude`], is shared with `ptl submit --wait`).
 
 use crate::exit::Exit;
-use crate::flags::{OutputArgs, RunArgs};
+use crate::flags::{OutputArgs, ResultFiles, RunArgs};
 use crate::output::{fail, write_file};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
 use ptl_runtime::coordination::stop_channel;
+use ptl_runtime::results::RunResult;
 use ptl_runtime::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Duration;
 
 pub fn run(args: &RunArgs) -> Exit {
@@ -64,18 +67,25 @@ pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>)
         Ok(o) => o,
         Err(e) => return fail(Exit::RunFailed, e),
     };
-    let written = write_outputs(&outcome, output);
+    let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));
+    conclude(&outcome.result, &output.files, hdr_log)
+}
+
+/// What every finished run ends with, local or cluster: the requested files, the summary
+/// table on stdout, and the exit status for the result.
+pub fn conclude(
+    result: &RunResult,
+    files: &ResultFiles,
+    hdr_log: Option<(&Path, &RunOutcome)>,
+) -> Exit {
+    let written = write_outputs(result, files, hdr_log);
     print!(
         "{}",
-        ptl_runtime::summary_table::render_summary(
-            &outcome.result,
-            std::io::stdout().is_terminal()
-        )
+        ptl_runtime::summary_table::render_summary(result, std::io::stdout().is_terminal())
     );
     if let Err(e) = written {
         return fail(Exit::RunFailed, e);
     }
-    let result = &outcome.result;
     if result.stopped_early
         && result
             .stop_reason
@@ -92,10 +102,13 @@ pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>)
 }
 
 /// Every requested output file; all are attempted even if one fails, so no data is lost.
-fn write_outputs(outcome: &RunOutcome, output: &OutputArgs) -> Result<(), String> {
+fn write_outputs(
+    result: &RunResult,
+    files: &ResultFiles,
+    hdr_log: Option<(&Path, &RunOutcome)>,
+) -> Result<(), String> {
     let mut errors = Vec::new();
-    let mut attempt = |path: &Option<std::path::PathBuf>,
-                       make: &dyn Fn() -> Result<Vec<u8>, String>| {
+    let mut attempt = |path: Option<&Path>, make: &dyn Fn() -> Result<Vec<u8>, String>| {
         if let Some(path) = path {
             match make().and_then(|bytes| write_file(path, &bytes)) {
                 Ok(()) => eprintln!("wrote {}", path.display()),
@@ -103,20 +116,22 @@ fn write_outputs(outcome: &RunOutcome, output: &OutputArgs) -> Result<(), String
             }
         }
     };
-    attempt(&output.out, &|| {
-        serde_json::to_vec_pretty(&outcome.result).map_err(|e| e.to_string())
+    attempt(files.out.as_deref(), &|| {
+        serde_json::to_vec_pretty(result).map_err(|e| e.to_string())
     });
-    attempt(&output.report, &|| {
-        Ok(ptl_runtime::report_html::render_report(&outcome.result).into_bytes())
+    attempt(files.report.as_deref(), &|| {
+        Ok(ptl_runtime::report_html::render_report(result).into_bytes())
     });
-    attempt(&output.junit, &|| {
-        Ok(ptl_runtime::junit::render_junit(&outcome.result).into_bytes())
+    attempt(files.junit.as_deref(), &|| {
+        Ok(ptl_runtime::junit::render_junit(result).into_bytes())
     });
-    attempt(&output.hdr_log, &|| {
-        let mut buf = Vec::new();
-        ptl_runtime::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
-        Ok(buf)
-    });
+    if let Some((path, outcome)) = hdr_log {
+        attempt(Some(path), &|| {
+            let mut buf = Vec::new();
+            ptl_runtime::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
+            Ok(buf)
+        });
+    }
     if errors.is_empty() {
         Ok(())
     } else {

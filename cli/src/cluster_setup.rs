@@ -1,0 +1,79 @@
+//! What the cluster commands share: ZooKeeper settings from the flags, the async runtime, a
+//! default name for this process, the shutdown signal (Ctrl-C, or SIGTERM as container
+//! orchestrators send), and how a cluster error becomes an exit status.
+
+use crate::exit::Exit;
+use crate::flags::ZkArgs;
+use crate::output::fail;
+use ptl_cluster::zk::ZkConfig;
+use ptl_cluster::ClusterError;
+
+pub fn zk_config(args: &ZkArgs) -> ZkConfig {
+    ZkConfig::new(args.connect.trim())
+        .with_chroot(args.chroot.clone())
+        .with_connect_timeout(args.connect_timeout)
+        .with_session_timeout(args.session_timeout)
+}
+
+/// The runtime the ZooKeeper client and the coordination tasks run on. The load generator of
+/// an agent has its own worker threads, so two threads are plenty here.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            fail(
+                Exit::RunFailed,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+/// `host-pid`: unique enough to tell processes apart in `ptl status`, and stable for the
+/// life of the process.
+pub fn default_name() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// The machine's host name (in a container, the container's or pod's name).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second one ends the process at once (130), for
+/// when finishing the current work takes longer than the user wants to wait.
+pub async fn shutdown_signal(what: &'static str) {
+    first_signal().await;
+    eprintln!("{what}: finishing; press Ctrl-C again to quit at once");
+    tokio::spawn(async {
+        first_signal().await;
+        std::process::exit(Exit::Interrupted as i32);
+    });
+}
+
+async fn first_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Prints the error; every cluster failure (unreachable ZooKeeper, a failed or timed-out run,
+/// a run that does not exist) is a run that could not be carried out.
+pub fn cluster_failure(error: &ClusterError) -> Exit {
+    fail(Exit::RunFailed, error)
+}

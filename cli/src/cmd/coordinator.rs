@@ -1,0 +1,33 @@
+//! `ptl coordinator`: join the leader election and, when leading, coordinate cluster runs until
+//! Ctrl-C or SIGTERM.
+
+use crate::cluster_setup::{cluster_failure, default_name, runtime, shutdown_signal, zk_config};
+use crate::exit::Exit;
+use crate::flags::CoordinatorArgs;
+use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(args: &CoordinatorArgs) -> Exit {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let zk = zk_config(&args.zk);
+    let id = args.name.clone().unwrap_or_else(default_name);
+    eprintln!(
+        "coordinator {id}: ZooKeeper {} (chroot {}); leads when elected",
+        zk.connect, zk.chroot
+    );
+    let config = CoordinatorConfig {
+        zk,
+        id,
+        summarise: Arc::new(ptl_cluster::result::runtime_summary),
+        poll: Duration::from_millis(250),
+        finish_grace: Duration::from_secs(30),
+    };
+    match runtime.block_on(run_coordinator(config, shutdown_signal("coordinator"))) {
+        Ok(()) => Exit::Ok,
+        Err(e) => cluster_failure(&e),
+    }
+}

@@ -1,0 +1,218 @@
+//! `ptl submit`: compile a plan, hand it to the cluster, and with `--wait` follow the run live
+//! and end exactly as `ptl run` does (summary, output files, exit status).
+
+use crate::cluster_setup::{cluster_failure, runtime, zk_config};
+use crate::cmd::run::conclude;
+use crate::exit::Exit;
+use crate::flags::{OnAgentLoss, SubmitArgs};
+use crate::output::fail;
+use crate::plan_source;
+use crate::progress::LiveView;
+use ptl_bytecode::Plan;
+use ptl_cluster::coordinator::LiveView as ClusterLive;
+use ptl_cluster::ids::RunId;
+use ptl_cluster::run::{self, LossPolicy, RunPhase};
+use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::zk::{self, ZkConfig};
+use ptl_cluster::ClusterError;
+use ptl_runtime::engine::timeline::Timeline;
+use ptl_runtime::results::RunResult;
+use ptl_runtime::vm::AgentShare;
+use ptl_runtime::Progress;
+use std::time::Duration;
+
+/// How often the run's state and live view are read while waiting.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Added to the run's own length for the default `--timeout`.
+const TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
+
+/// The reason a Ctrl-C stop carries; `conclude` maps it to exit status 130 as for `ptl run`.
+const INTERRUPTED: &str = "interrupted (Ctrl-C)";
+
+pub fn run(args: &SubmitArgs) -> Exit {
+    let files = &args.files;
+    if !args.wait && (files.out.is_some() || files.report.is_some() || files.junit.is_some()) {
+        return fail(
+            Exit::Usage,
+            "--out, --report and --junit need --wait (without it, submit returns once the run is created)",
+        );
+    }
+    let compiled = match plan_source::compile(&args.plan, &args.params.params) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let zk = zk_config(&args.zk);
+    let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);
+    config.params = args.params.params.iter().cloned().collect();
+    config.agent_wait = args.agent_wait;
+    config.on_agent_loss = match args.on_agent_loss {
+        OnAgentLoss::Rebalance => LossPolicy::Rebalance,
+        OnAgentLoss::Continue => LossPolicy::Continue,
+        OnAgentLoss::Abort => LossPolicy::Abort,
+    };
+    config.start_delay = args.start_delay;
+    config.stagger = args.stagger;
+    let timeout = args
+        .timeout
+        .unwrap_or_else(|| default_timeout(&compiled.plan, args));
+
+    runtime.block_on(async {
+        let id = match submit::submit(config).await {
+            Ok(Submitted::Created(id)) => id,
+            Ok(Submitted::Finished(_, result)) => return conclude(&result, files, None),
+            Err(e) => return cluster_failure(&e),
+        };
+        if !args.wait {
+            // The id alone on stdout, for scripts; the rest is for people.
+            println!("{id}");
+            eprintln!(
+                "submitted {id}: `ptl status --zk {}` shows it, `ptl stop {id} --zk {}` stops it",
+                zk.connect, zk.connect
+            );
+            return Exit::Ok;
+        }
+        eprintln!(
+            "submitted {id}; waiting for {} agent(s), then the run (at most {})",
+            args.agents,
+            humanise(timeout)
+        );
+        match follow(&zk, &id, timeout, &compiled.plan, args.quiet).await {
+            Ok(Followed::Result(result)) => conclude(&result, files, None),
+            Ok(Followed::StoppedBeforeStart) => {
+                eprintln!("{id} was stopped before it started: no results");
+                Exit::Interrupted
+            }
+            Err(e) => cluster_failure(&e),
+        }
+    })
+}
+
+/// The run's own length plus the time it may wait for agents and to start, plus a margin.
+fn default_timeout(plan: &Plan, args: &SubmitArgs) -> Duration {
+    let plan_us: u64 = plan
+        .phases
+        .iter()
+        .map(|p| p.load.duration_us())
+        .fold(0u64, u64::saturating_add);
+    Duration::from_micros(plan_us)
+        .saturating_add(args.agent_wait)
+        .saturating_add(args.start_delay)
+        .saturating_add(args.stagger.saturating_mul(args.agents))
+        .saturating_add(TIMEOUT_MARGIN)
+}
+
+enum Followed {
+    Result(Box<RunResult>),
+    StoppedBeforeStart,
+}
+
+/// Waits for the result, showing the run's phase changes and its merged live view; Ctrl-C
+/// stops the whole run (the partial result still comes back), a second Ctrl-C quits at once.
+async fn follow(
+    zk: &ZkConfig,
+    id: &RunId,
+    timeout: Duration,
+    plan: &Plan,
+    quiet: bool,
+) -> Result<Followed, ClusterError> {
+    let client = zk::connect(zk).await?;
+    let timeline = Timeline::of(plan, &AgentShare::solo());
+    let view = LiveView::new(Duration::from_micros(timeline.total_us), quiet);
+    let mut show = view.callback(quiet);
+    let waiting = submit::wait_for_result(&client, id, timeout);
+    tokio::pin!(waiting);
+    let mut ticker = tokio::time::interval(POLL);
+    let mut phase = RunPhase::Pending;
+    let mut previous: Option<ClusterLive> = None;
+    let mut interrupted = false;
+    let outcome = loop {
+        tokio::select! {
+            result = &mut waiting => break result.map(|r| Followed::Result(Box::new(r))),
+            _ = tokio::signal::ctrl_c() => {
+                if interrupted {
+                    std::process::exit(Exit::Interrupted as i32);
+                }
+                interrupted = true;
+                eprintln!("\nstopping {id} on every agent, then writing the results so far (Ctrl-C again quits at once)…");
+                // The phase replaced, read in the same version-checked write: a run stopped
+                // while pending never starts (the coordinator only starts pending runs).
+                let mut replaced = None;
+                run::update_state(&client, id, |s| {
+                    if s.phase.is_finished() || s.phase == RunPhase::Stopping {
+                        return false;
+                    }
+                    replaced = Some(s.phase);
+                    s.phase = RunPhase::Stopping;
+                    s.reason = Some(INTERRUPTED.to_string());
+                    true
+                })
+                .await?;
+                if replaced == Some(RunPhase::Pending) {
+                    break Ok(Followed::StoppedBeforeStart);
+                }
+            }
+            _ = ticker.tick() => {
+                if let Ok(state) = run::state(&client, id).await {
+                    if state.phase != phase {
+                        phase = state.phase;
+                        if !quiet && phase == RunPhase::Running {
+                            eprintln!("{id} is running");
+                        }
+                    }
+                }
+                let Some(show) = show.as_mut() else { continue };
+                if let Ok(Some(live)) = submit::live_view(&client, id).await {
+                    if previous.as_ref().is_none_or(|p| p.updated_at_ms != live.updated_at_ms) {
+                        show(&progress(&live, previous.as_ref(), &timeline));
+                        previous = Some(live);
+                    }
+                }
+            }
+        }
+    };
+    view.finish();
+    outcome
+}
+
+/// The cluster's merged live view in the shape `ptl run`'s display takes.
+fn progress(live: &ClusterLive, previous: Option<&ClusterLive>, timeline: &Timeline) -> Progress {
+    let elapsed_ms = (live.updated_at_ms - live.started_at_ms).max(0) as u64;
+    let elapsed_us = elapsed_ms.saturating_mul(1000);
+    let phase = timeline.phase_at(elapsed_us);
+    let achieved_rps = previous
+        .filter(|p| live.updated_at_ms > p.updated_at_ms)
+        .map_or(0.0, |p| {
+            let seconds = (live.updated_at_ms - p.updated_at_ms) as f64 / 1000.0;
+            live.requests.saturating_sub(p.requests) as f64 / seconds
+        });
+    Progress {
+        elapsed: Duration::from_millis(elapsed_ms),
+        phase: phase.map(|p| p.name.clone()),
+        phase_index: phase.map(|p| p.index),
+        phase_left: Duration::from_micros(
+            phase.map_or(0, |p| p.end_us().saturating_sub(elapsed_us)),
+        ),
+        run_left: Duration::from_micros(timeline.total_us.saturating_sub(elapsed_us)),
+        target_rps: phase.map_or(0.0, |p| p.target_rps),
+        achieved_rps,
+        p50_ms: live.p50_ms,
+        p99_ms: live.p99_ms,
+        requests: live.requests,
+        errors: live.errors,
+        dropped: live.dropped,
+    }
+}
+
+fn humanise(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 120 {
+        format!("{}m{}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}

@@ -1,0 +1,676 @@
+//! End-to-end tests of the cluster commands with real processes: a real ZooKeeper (the
+//! `ptl_cluster::testing` harness), `ptl coordinator`, several `ptl agent` processes and
+//! `ptl submit`, against the demo target as its own process. Loads are loopback, short and
+//! bounded. The demo target's `/stats` count is an independent witness of what was sent.
+
+use ptl_cluster::agent::DoneMarker;
+use ptl_cluster::ids::{AgentId, RunId};
+use ptl_cluster::layout;
+use ptl_cluster::run::RunState;
+use ptl_cluster::testing::ZkServer;
+use ptl_cluster::zk::{self, ZkConfig};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Agents' ZooKeeper session timeout: how long a killed agent stays registered. The test
+/// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
+const AGENT_SESSION: &str = "1500ms";
+
+fn ptl() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    c
+}
+
+/// A `ptl` process (coordinator, agent, target); SIGKILLed on drop so no test leaves one behind.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = ptl()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("ptl starts");
+        Proc { child, log }
+    }
+
+    /// `kill -9`: no goodbye to ZooKeeper, so its session only ends by timing out.
+    fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// The demo target as a child process; killed on drop.
+struct Target {
+    child: Child,
+    url: String,
+}
+
+impl Target {
+    fn start() -> Target {
+        let mut child = ptl()
+            .args(["demo-target", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo-target starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("demo-target prints its URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        Target { child, url }
+    }
+
+    /// Requests the target has answered (`/stats` does not count itself).
+    fn requests(&self) -> u64 {
+        let authority = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(authority).expect("target answers");
+        write!(
+            stream,
+            "GET /stats HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request /stats");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("read /stats");
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let stats: Value = serde_json::from_str(body).expect("stats JSON");
+        stats["requests"].as_u64().expect("a request count")
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ZooKeeper, a coordinator and `agents` agent processes, in a temp dir that holds their logs.
+struct Cluster {
+    zk: ZkServer,
+    dir: tempfile::TempDir,
+    coordinator: Proc,
+    agents: Vec<Proc>,
+}
+
+impl Cluster {
+    fn start(agents: usize) -> Cluster {
+        let zk = ZkServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connect = zk.connect_string();
+        let coordinator = Proc::spawn(
+            dir.path(),
+            "coordinator",
+            &[
+                "coordinator",
+                "--zk",
+                &connect,
+                "--name",
+                "test-coordinator",
+            ],
+        );
+        let mut cluster = Cluster {
+            zk,
+            dir,
+            coordinator,
+            agents: Vec::new(),
+        };
+        for i in 0..agents {
+            cluster.add_agent(&format!("agent{i}"));
+        }
+        cluster.wait_for_agents(agents);
+        cluster
+    }
+
+    fn connect(&self) -> String {
+        self.zk.connect_string()
+    }
+
+    fn add_agent(&mut self, name: &str) {
+        let connect = self.connect();
+        let agent = Proc::spawn(
+            self.dir.path(),
+            name,
+            &[
+                "agent",
+                "--zk",
+                &connect,
+                "--name",
+                name,
+                "--capacity",
+                "1000/s",
+                "--workers",
+                "1",
+                "--session-timeout",
+                AGENT_SESSION,
+            ],
+        );
+        self.agents.push(agent);
+    }
+
+    /// `ptl status --json`, parsed.
+    fn status(&self) -> Value {
+        let o = ptl()
+            .args(["status", "--json", "--zk", &self.connect()])
+            .output()
+            .expect("ptl status runs");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("status JSON")
+    }
+
+    fn wait_for_agents(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.status();
+            let registered = status["agents"].as_array().map_or(0, Vec::len);
+            if registered == count && !status["coordinator"].is_null() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{registered} of {count} agents registered; logs:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut all = format!("coordinator:\n{}", self.coordinator.log());
+        for (i, a) in self.agents.iter().enumerate() {
+            all.push_str(&format!("\nagent{i}:\n{}", a.log()));
+        }
+        all
+    }
+
+    /// What ZooKeeper holds about a run: its state and each agent's done marker.
+    fn run_record(&self, run: &str) -> (RunState, BTreeMap<String, DoneMarker>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let client = zk::connect(&ZkConfig::new(self.connect()))
+                .await
+                .expect("connect");
+            let id = RunId::parse(run).expect("run id");
+            let state = ptl_cluster::run::state(&client, &id).await.expect("state");
+            let mut done = BTreeMap::new();
+            for agent in zk::children(&client, &layout::run_done(&id))
+                .await
+                .expect("done list")
+            {
+                let path = layout::agent_done(&id, &AgentId(agent.clone()));
+                let (marker, _) = zk::get_json::<DoneMarker>(&client, &path, "done")
+                    .await
+                    .expect("read done")
+                    .expect("done marker");
+                done.insert(agent, marker);
+            }
+            (state, done)
+        })
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write");
+    path
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("result written")).expect("valid JSON")
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `run-0000000003` from submit's "submitted run-… " line.
+fn run_id(stderr: &str) -> String {
+    stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("run-"))
+        .map(|w| w.trim_end_matches([';', ':']).to_string())
+        .expect("submit names the run")
+}
+
+const TWO_PHASES: &str = r#"plan "cluster" {
+  param target = "http://127.0.0.1:9"
+  target target
+  timeout 2s
+  connections 30
+  max_inflight 600
+  request hello { GET "/products/1" }
+  phase warm { rate 150/s for 2s }
+  phase steady { rate 300/s for 3s }
+  threshold p99 < 2s
+}
+"#;
+
+#[test]
+fn three_agent_processes_run_a_plan_exactly_and_start_together() {
+    let cluster = Cluster::start(3);
+    let target = Target::start();
+    let plan = write(cluster.dir.path(), "plan.ptl", TWO_PHASES);
+    let out = cluster.dir.path().join("r.json");
+    let report = cluster.dir.path().join("r.html");
+    let junit = cluster.dir.path().join("r.xml");
+    let o = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args(["--zk", &cluster.connect(), "--agents", "3", "--wait"])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    // The same summary as `ptl run`, on stdout.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
+
+    let r = json(&out);
+    let planned: u64 = 150 * 2 + 300 * 3;
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert!(
+        total.abs_diff(planned) * 50 <= planned,
+        "achieved {total} of {planned} planned"
+    );
+    let phases = r["phases"].as_array().expect("phases");
+    assert_eq!(phases.len(), 2);
+    for (phase, want) in phases.iter().zip([300u64, 900]) {
+        assert_eq!(phase["planned"].as_u64(), Some(want), "{phase}");
+        assert_eq!(phase["errors"].as_u64(), Some(0), "{phase}");
+    }
+    assert_eq!(r["stopped_early"], false);
+    assert!(std::fs::read_to_string(&report)
+        .expect("report")
+        .contains("steady"));
+    assert!(std::fs::read_to_string(&junit)
+        .expect("junit")
+        .contains("<testsuite"));
+
+    // Independent witness: what the target answered is what the merged result counts.
+    assert_eq!(target.requests(), total);
+
+    // Each agent's own account: together exactly the merged count; one share each; and they
+    // started within 50 ms of each other (each recorded when its start timer fired, on
+    // ZooKeeper's clock).
+    let run = run_id(&stderr(&o));
+    let (state, done) = cluster.run_record(&run);
+    assert!(state.degraded.is_empty(), "{state:?}");
+    assert_eq!(done.len(), 3, "{done:?}");
+    let sent: u64 = done.values().map(|d| d.requests).sum();
+    assert_eq!(sent, total, "{done:?}");
+    for marker in done.values() {
+        assert!(marker.error.is_none(), "{marker:?}");
+        assert!(
+            marker.requests.abs_diff(planned / 3) * 20 <= planned / 3,
+            "an equal-capacity agent sent {} of {planned}",
+            marker.requests
+        );
+    }
+    let starts: Vec<i64> = done
+        .values()
+        .map(|d| d.started_at_ms.expect("agent recorded its start"))
+        .collect();
+    let skew = starts.iter().max().unwrap_or(&0) - starts.iter().min().unwrap_or(&0);
+    assert!(skew <= 50, "start skew {skew} ms: {starts:?}");
+
+    // `ptl status` shows the finished run.
+    let status = cluster.status();
+    let runs = status["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state"], "done");
+    assert_eq!(runs[0]["id"], run.as_str());
+}
+
+#[test]
+fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
+    let mut cluster = Cluster::start(3);
+    let target = Target::start();
+    let rate = 300u64;
+    let seconds = 10u64;
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &TWO_PHASES
+            .replace("phase warm { rate 150/s for 2s }\n", "")
+            .replace(
+                "rate 300/s for 3s",
+                &format!("rate {rate}/s for {seconds}s"),
+            ),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "3",
+            "--wait",
+            "--quiet",
+        ])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+
+    // Two seconds into the phase, kill one agent outright.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let status = cluster.status();
+        let running = status["runs"]
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["state"] == "running"))
+            .and_then(|r| r["id"].as_str().map(str::to_string));
+        if let Some(run) = running {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let killed_at_ms = wall_ms();
+    cluster.agents[1].kill_9();
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    let planned = rate * seconds;
+    let total = r["total"]["requests"].as_u64().expect("total");
+    // The target saw what was merged, plus what the killed agent sent after its last delta
+    // (at most about a second of its share).
+    let answered = target.requests();
+    assert!(
+        answered >= total && answered - total <= rate,
+        "target answered {answered}, merged {total}"
+    );
+
+    // The loss is recorded: one window, rebalanced at epoch 1.
+    let (state, done) = cluster.run_record(&run);
+    assert_eq!(state.degraded.len(), 1, "{state:?}");
+    let window = &state.degraded[0];
+    assert_eq!(window.epoch, 1);
+    let until_ms = window.until_ms.expect("rebalanced");
+    assert!(
+        window.from_ms >= killed_at_ms,
+        "{window:?} vs kill at {killed_at_ms}"
+    );
+    let recorded = &r["degraded"];
+    assert_eq!(recorded.as_array().map(Vec::len), Some(1), "{recorded}");
+
+    // The survivors took over: together they sent more than their original two thirds.
+    assert_eq!(done.len(), 2, "{done:?}");
+    let survivors: u64 = done.values().map(|d| d.requests).sum();
+    assert!(
+        survivors * 3 > planned * 2 * 103 / 100,
+        "survivors sent {survivors}, no more than their own share of {planned}"
+    );
+    // Only the lost third of the gap between the kill and the rebalance is missing.
+    let gap_s = (until_ms - killed_at_ms).max(0) as f64 / 1000.0;
+    let missing = rate as f64 / 3.0 * gap_s;
+    let expected = planned as f64 - missing;
+    assert!(
+        (total as f64 - expected).abs() <= planned as f64 * 0.03,
+        "total {total}, expected about {expected:.0} ({planned} planned, a third of {gap_s:.2} s lost)"
+    );
+    assert!(
+        total as f64 >= planned as f64 * 0.9,
+        "total {total} of {planned}"
+    );
+}
+
+#[test]
+fn an_unreachable_zookeeper_is_a_clean_error_within_the_connect_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let zk = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = write(dir.path(), "plan.ptl", TWO_PHASES);
+    let plan = plan.to_str().expect("utf-8 path");
+    for args in [
+        vec!["submit", plan, "--agents", "1", "--wait"],
+        vec!["status"],
+        vec!["stop", "1"],
+        vec!["agent"],
+        vec!["coordinator"],
+    ] {
+        let started = Instant::now();
+        let o = ptl()
+            .args(&args)
+            .args(["--zk", &zk, "--connect-timeout", "1s"])
+            .output()
+            .expect("ptl runs");
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("unreachable") && err.contains(&zk),
+            "{args:?}: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn fewer_agents_than_asked_fail_after_the_agent_wait() {
+    let cluster = Cluster::start(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = write(dir.path(), "plan.ptl", TWO_PHASES);
+    let out = dir.path().join("r.json");
+    let o = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args(["--zk", &cluster.connect(), "--agents", "2", "--wait"])
+        .args(["--agent-wait", "1s", "--timeout", "30s", "--out"])
+        .arg(&out)
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wants 2 agent(s) but only 1 registered"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    let status = cluster.status();
+    assert_eq!(status["runs"][0]["state"], "failed");
+}
+
+#[test]
+fn submit_flags_are_checked_before_anything_is_sent() {
+    // No ZooKeeper is needed to refuse these.
+    let o = ptl()
+        .args([
+            "submit",
+            "std:smoke",
+            "--zk",
+            "127.0.0.1:1",
+            "--agents",
+            "0",
+        ])
+        .output()
+        .expect("ptl runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = ptl()
+        .args([
+            "submit",
+            "std:smoke",
+            "--zk",
+            "127.0.0.1:1",
+            "--agents",
+            "1",
+        ])
+        .args(["--out", "r.json"])
+        .output()
+        .expect("ptl runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("need --wait"), "{}", stderr(&o));
+    let o = ptl()
+        .args(["agent", "--zk", "127.0.0.1:1", "--capacity", "fast"])
+        .output()
+        .expect("ptl runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_plan_over_two_mebibytes_is_stored_chunked_and_runs() {
+    let cluster = Cluster::start(2);
+    let target = Target::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Rows of pseudo-random letters, which compression cannot shrink much: the bytecode
+    // embeds them, so the plan spans several znodes.
+    let mut csv = String::from("id,note\n");
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..30_000 {
+        let note: String = (0..96)
+            .map(|_| {
+                // xorshift64: deterministic, no dependency.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect();
+        csv.push_str(&format!("{i},{note}\n"));
+    }
+    write(dir.path(), "rows.csv", &csv);
+    let plan = write(
+        dir.path(),
+        "big.ptl",
+        r#"plan "big" {
+  param target = "http://127.0.0.1:9"
+  target target
+  connections 10
+  let row = csv("rows.csv")
+  request item { GET "/products/{{row.id}}" }
+  phase steady { rate 100/s for 2s }
+}
+"#,
+    );
+    let compiled = dir.path().join("big.ptlc");
+    let o = ptl()
+        .arg("compile")
+        .arg(&plan)
+        .args(["--set", &format!("target={}", target.url), "-o"])
+        .arg(&compiled)
+        .output()
+        .expect("ptl compile runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let size = std::fs::metadata(&compiled).expect("compiled").len();
+    assert!(
+        size > 2 * 1024 * 1024,
+        "the compiled plan is only {size} bytes"
+    );
+
+    let out = dir.path().join("r.json");
+    let o = ptl()
+        .arg("submit")
+        .arg(&compiled)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "2",
+            "--wait",
+            "--quiet",
+        ])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    assert_eq!(r["total"]["requests"].as_u64(), Some(200), "{}", r["total"]);
+    assert_eq!(r["total"]["errors"].as_u64(), Some(0));
+    assert_eq!(target.requests(), 200);
+}
