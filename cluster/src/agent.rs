@@ -62,6 +62,9 @@ impl AgentConfig {
 pub struct DoneMarker {
     /// Delta nodes written.
     pub deltas: u64,
+    /// Their data bytes.
+    #[serde(default)]
+    pub delta_bytes: u64,
     /// Requests completed in those deltas.
     #[serde(default)]
     pub requests: u64,
@@ -184,14 +187,17 @@ impl Agent {
         let outcome = engine.run(plan, agent_share, coordination.clone()).await;
         let marker = DoneMarker {
             deltas: 0,
+            delta_bytes: 0,
             requests: coordination.reported_requests(),
             started_at_ms: coordination.started_at_ms(),
             error: outcome.as_ref().err().cloned(),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
         drop(coordination);
+        let written = writer.finish().await?;
         let marker = DoneMarker {
-            deltas: writer.finish().await?,
+            deltas: written.deltas,
+            delta_bytes: written.bytes,
             ..marker
         };
         let done = layout::agent_done(id, &self.id);

@@ -35,12 +35,20 @@ pub struct ZkCoordination {
 
 /// Writes queued deltas in order; finishes when the coordination is dropped and the queue drained.
 pub struct DeltaWriter {
-    task: tokio::task::JoinHandle<Result<u64, ClusterError>>,
+    task: tokio::task::JoinHandle<Result<Written, ClusterError>>,
+}
+
+/// What a [`DeltaWriter`] wrote to ZooKeeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    pub deltas: u64,
+    /// Data bytes of the delta nodes (what this agent's reports cost ZooKeeper).
+    pub bytes: u64,
 }
 
 impl DeltaWriter {
-    /// Waits for every queued delta to be written; returns how many were.
-    pub async fn finish(self) -> Result<u64, ClusterError> {
+    /// Waits for every queued delta to be written; returns how many were and their size.
+    pub async fn finish(self) -> Result<Written, ClusterError> {
         self.task
             .await
             .map_err(|e| ClusterError::Engine(format!("delta writer: {e}")))?
@@ -61,13 +69,14 @@ impl ZkCoordination {
         let agent_dir = layout::agent_reports(&run, &agent);
         let task = tokio::spawn(async move {
             crate::zk::create_if_missing(&writer_client, &agent_dir, b"").await?;
-            let mut written = 0;
+            let mut written = Written::default();
             while let Some(bytes) = rx.recv().await {
                 writer_client
                     .create(&prefix, &bytes, &PERSISTENT_SEQUENTIAL)
                     .await
                     .map_err(|e| ClusterError::zk("create", &prefix, e))?;
-                written += 1;
+                written.deltas += 1;
+                written.bytes += bytes.len() as u64;
             }
             Ok(written)
         });
