@@ -454,3 +454,136 @@ fn the_hdr_log_holds_one_interval_per_phase_and_request() {
     assert_eq!(intervals[1].0.as_deref(), Some("hit"));
     assert_eq!(intervals[2].1, Duration::from_secs(1));
 }
+
+#[test]
+fn a_slow_target_gives_timeouts_measured_at_the_timeout() {
+    let _serial = serial();
+    let srv = server();
+    srv.state.delay_us.store(1_000_000, Ordering::Relaxed);
+    let mut p = plan(&srv.url(), vec![rate("slow", 20.0, 1.0)]);
+    p.timeout_us = 200_000;
+    let out = run_blocking(&p, opts()).expect("runs");
+    let ph = &out.result.phases[0];
+    assert!((19..=21).contains(&ph.planned));
+    assert_eq!(ph.errors_by_class.get("timeout"), Some(&ph.planned));
+    let rt = ph.response_time_ms;
+    assert!(
+        rt.p50 >= 199.0 && rt.max < 1000.0,
+        "timed out at the timeout: {rt:?}"
+    );
+}
+
+#[test]
+fn an_unresolvable_host_counts_connect_errors_and_finishes() {
+    let _serial = serial();
+    let mut p = plan(
+        "http://no-such-host.invalid:8080",
+        vec![rate("nowhere", 20.0, 1.0)],
+    );
+    p.timeout_us = 500_000;
+    let began = Instant::now();
+    let out = run_blocking(&p, opts()).expect("runs");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.errors_by_class.get("connect"), Some(&ph.planned));
+    assert_eq!(ph.request_count, ph.planned);
+}
+
+#[test]
+fn progress_arrives_every_second_with_the_phase_and_rates() {
+    use std::sync::{Arc, Mutex};
+    let _serial = serial();
+    let srv = server();
+    let seen: Arc<Mutex<Vec<ptl_runtime::Progress>>> = Arc::default();
+    let sink = seen.clone();
+    let out = run_blocking(
+        &plan(&srv.url(), vec![rate("steady", 200.0, 2.5)]),
+        RunOptions {
+            progress: Some(Box::new(move |p| {
+                sink.lock().expect("lock").push(p.clone())
+            })),
+            ..opts()
+        },
+    )
+    .expect("runs");
+    let seen = seen.lock().expect("lock");
+    assert!(seen.len() >= 3, "{} snapshots", seen.len());
+    assert_eq!(seen[0].phase.as_deref(), Some("steady"));
+    assert!((seen[0].target_rps - 200.0).abs() < 1e-6);
+    assert!(
+        (seen[0].achieved_rps - 200.0).abs() < 25.0,
+        "{}",
+        seen[0].achieved_rps
+    );
+    assert!(seen[0].phase_left > Duration::from_millis(1000));
+    assert!(seen
+        .windows(2)
+        .all(|w| w[0].requests <= w[1].requests && w[0].elapsed < w[1].elapsed));
+    let last = seen.last().expect("one");
+    assert_eq!(last.requests, out.result.total.requests);
+}
+
+#[test]
+fn shipped_interval_deltas_add_up_to_the_run_exactly() {
+    use ptl_runtime::coordination::{BoxFuture, Coordination};
+    use ptl_runtime::record::{decode_delta, encode_delta, merge_delta, IntervalDelta, Recorded};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Shipping {
+        deltas: Mutex<Vec<Vec<u8>>>,
+    }
+    impl Coordination for Shipping {
+        fn start(&self) -> BoxFuture<'_, Result<Instant, ptl_runtime::error::RuntimeError>> {
+            let at = Instant::now() + Duration::from_millis(50);
+            Box::pin(async move { Ok(at) })
+        }
+        fn stopped(&self) -> BoxFuture<'_, String> {
+            Box::pin(std::future::pending())
+        }
+        fn report(&self, delta: &IntervalDelta) {
+            let bytes = encode_delta(delta).expect("encodes");
+            self.deltas.lock().expect("lock").push(bytes);
+        }
+    }
+
+    let _serial = serial();
+    let srv = server();
+    srv.state.delay_us.store(1_000, Ordering::Relaxed);
+    let shipping = Arc::new(Shipping::default());
+    let out = run_blocking(
+        &plan(
+            &srv.url(),
+            vec![rate("a", 300.0, 1.0), rate("b", 150.0, 1.5)],
+        ),
+        RunOptions {
+            coordination: Some(shipping.clone()),
+            ..opts()
+        },
+    )
+    .expect("runs");
+    let (p, r, s) = out.recorded.dims();
+    let mut merged = Recorded::new(p, r, s);
+    let deltas = shipping.deltas.lock().expect("lock");
+    assert!(deltas.len() >= 3);
+    for (i, bytes) in deltas.iter().enumerate() {
+        let d = decode_delta(bytes).expect("decodes");
+        assert_eq!(d.window, i as u64, "windows arrive in order");
+        merge_delta(&mut merged, &d).expect("same shape");
+    }
+    assert_eq!(merged.phase, out.recorded.phase);
+    for (a, b) in merged.request.iter().zip(&out.recorded.request) {
+        assert_eq!(
+            (a.completed, a.errors, a.dropped),
+            (b.completed, b.errors, b.dropped)
+        );
+        let (x, y) = (a.latency.as_ref(), b.latency.as_ref());
+        assert_eq!(x.map(|l| &l.response), y.map(|l| &l.response));
+        assert_eq!(x.map(|l| &l.service), y.map(|l| &l.service));
+        assert_eq!(x.map(|l| &l.lag), y.map(|l| &l.lag));
+    }
+    assert_eq!(
+        out.result.phases[0].planned + out.result.phases[1].planned,
+        525
+    );
+}

@@ -28,8 +28,9 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize
                 iteration::run(&w, index, scenario, now).await;
                 if think.is_zero() {
                     // Against a target that refuses at once, an iteration may never wait on
-                    // anything: let the worker's other tasks (and its harvests) run.
-                    tokio::task::yield_now().await;
+                    // anything: spend cooperative budget so the worker's other tasks (and its
+                    // harvests) get their turn.
+                    tokio::task::consume_budget().await;
                 } else if !w.sleep_until(Instant::now() + think).await {
                     break;
                 }

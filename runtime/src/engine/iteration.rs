@@ -163,9 +163,12 @@ async fn request_step(
             return StepEnd::Interrupted;
         }
     }
-    let lease = tokio::select! {
-        l = w.pool.lease() => l,
-        _ = w.interrupted() => None,
+    let lease = match w.pool.try_lease() {
+        Some(l) => Some(l),
+        None => tokio::select! {
+            l = w.pool.lease() => l,
+            _ = w.interrupted() => None,
+        },
     };
     let Some(lease) = lease else {
         return StepEnd::Interrupted;

@@ -11,15 +11,10 @@ use super::worker::Worker;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Arrivals handled back to back before the dispatcher lets other tasks run, when it is
-/// catching up on a batch that fell due together.
-const BATCH: u32 = 64;
-
 pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
     let mut schedule = phase.schedule(&w.share);
     let (count, me) = (w.count as u64, w.index as u64);
     let mut k = 0u64;
-    let mut burst = 0u32;
     while let Some(offset_us) = schedule.next_arrival() {
         let mine = k % count == me;
         k += 1;
@@ -28,16 +23,13 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
         }
         let intended = start + Duration::from_micros(offset_us);
         if Instant::now() < intended {
-            burst = 0;
             if !w.sleep_until(intended).await {
                 return;
             }
         } else {
-            burst += 1;
-            if burst >= BATCH {
-                burst = 0;
-                tokio::task::yield_now().await;
-            }
+            // Catching up on arrivals that fell due together: let the requests already
+            // started make progress every so often.
+            tokio::task::consume_budget().await;
         }
         if w.stopped() {
             return;

@@ -317,7 +317,9 @@ async fn drive(w: &Rc<Worker>, run_start: Instant) {
             Load::Users {
                 users, think_us, ..
             } => {
-                let mine = split(users as u64, w.count, w.index) as usize;
+                // Agents split the users as evenly as workers do.
+                let agent = split(users as u64, w.share.count as usize, w.share.index as usize);
+                let mine = split(agent, w.count, w.index) as usize;
                 closed_loop::run(w, phase, start, mine, Duration::from_micros(think_us)).await;
             }
             Load::Pause { .. } => {

@@ -104,9 +104,24 @@ impl Pool {
         })
     }
 
+    /// A free slot right now, if there is one (no waiting, no waker registration).
+    pub fn try_lease(self: &Rc<Self>) -> Option<Lease> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Lease {
+            pool: self.clone(),
+            conn: None,
+            _permit: permit,
+        })
+    }
+
+    /// Resolves (if needed) and connects, all within the connect timeout: a resolver that
+    /// hangs is a connect timeout like any other.
     async fn connect(&self) -> Result<Connection, HttpError> {
-        let addr = self.endpoint.addr().await?;
-        match tokio::time::timeout(self.connect_timeout, Connection::open(addr)).await {
+        let attempt = async {
+            let addr = self.endpoint.addr().await?;
+            Connection::open(addr).await
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => {
                 self.endpoint.forget();
