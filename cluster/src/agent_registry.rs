@@ -38,6 +38,23 @@ pub struct RegisteredAgent {
     pub session: i64,
 }
 
+/// Whether `version` (`major.minor.patch[-pre]`, as `CARGO_PKG_VERSION`) is older than `ours`.
+/// A version that does not parse counts as older: an agent that cannot say what it runs is not
+/// given a share of a run.
+pub fn is_older(version: &str, ours: &str) -> bool {
+    fn parse(v: &str) -> Option<[u64; 3]> {
+        let core = v.trim().split(['-', '+']).next()?;
+        let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+        let v = [parts.next()??, parts.next()??, parts.next()??];
+        parts.next().is_none().then_some(v)
+    }
+    match (parse(version), parse(ours)) {
+        (Some(theirs), Some(ours)) => theirs < ours,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 /// Registers an agent; the node vanishes when the client's session ends.
 pub async fn register(client: &Client, info: &AgentInfo) -> Result<AgentId, ClusterError> {
     let data = zk::to_json(info, "agent info", layout::AGENT_PREFIX)?;
@@ -93,4 +110,24 @@ async fn read_all(
         }
     }
     Ok(agents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_older;
+
+    #[test]
+    fn versions_compare_numerically_and_garbage_is_old() {
+        assert!(is_older("0.1.0", "0.2.0"));
+        assert!(is_older("0.9.9", "0.10.0"));
+        assert!(is_older("1.2.3", "1.2.4"));
+        assert!(!is_older("0.10.0", "0.9.9"));
+        assert!(!is_older("0.2.0", "0.2.0"));
+        assert!(!is_older("0.2.0-rc.1", "0.2.0"));
+        assert!(!is_older("1.0.0", "0.2.0"));
+        assert!(is_older("", "0.1.0"));
+        assert!(is_older("zero", "0.1.0"));
+        assert!(is_older("0.1", "0.1.0"));
+        assert!(is_older("0.1.0.0", "0.1.0"));
+    }
 }

@@ -326,15 +326,14 @@ async fn wait_for_agents(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let (agents, watcher) = agent_registry::list_and_watch(client).await?;
-        let eligible: Vec<RegisteredAgent> = agents
-            .into_iter()
-            .filter(|a| a.info.bytecode_version >= spec.bytecode_version)
-            .filter(|a| {
-                a.info
-                    .clock_offset_ms
-                    .is_none_or(|o| o.abs() <= spec.clock_tolerance_ms)
-            })
-            .collect();
+        let mut eligible = Vec::new();
+        let mut refused = Vec::new();
+        for agent in agents {
+            match refusal(&agent, spec) {
+                None => eligible.push(agent),
+                Some(why) => refused.push(format!("{} {why}", agent.id)),
+            }
+        }
         if eligible.len() >= spec.agents as usize {
             return Ok(eligible.into_iter().take(spec.agents as usize).collect());
         }
@@ -354,8 +353,38 @@ async fn wait_for_agents(
                 wanted: spec.agents,
                 available: eligible.len() as u32,
                 waited: wait,
+                refused: if refused.is_empty() {
+                    String::new()
+                } else {
+                    format!("; refused: {}", refused.join(", "))
+                },
             });
         }
+    }
+}
+
+/// Why an agent may not take part in a run, if it may not.
+fn refusal(agent: &RegisteredAgent, spec: &RunSpec) -> Option<String> {
+    let ours = env!("CARGO_PKG_VERSION");
+    let info = &agent.info;
+    if agent_registry::is_older(&info.version, ours) {
+        return Some(format!(
+            "runs ptl {}, older than this coordinator's {ours}",
+            info.version
+        ));
+    }
+    if info.bytecode_version < spec.bytecode_version {
+        return Some(format!(
+            "reads bytecode up to version {}, the plan is version {}",
+            info.bytecode_version, spec.bytecode_version
+        ));
+    }
+    match info.clock_offset_ms {
+        Some(offset) if offset.abs() > spec.clock_tolerance_ms => Some(format!(
+            "has a clock off by {offset} ms, beyond the {} ms tolerance",
+            spec.clock_tolerance_ms
+        )),
+        _ => None,
     }
 }
 

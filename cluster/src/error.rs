@@ -53,12 +53,14 @@ pub enum ClusterError {
     #[error("run {0} does not exist")]
     RunNotFound(String),
 
-    #[error("run {run} wants {wanted} agent(s) but only {available} registered within {waited:?}")]
+    #[error("run {run} wants {wanted} agent(s) but only {available} registered within {waited:?}{refused}")]
     NotEnoughAgents {
         run: String,
         wanted: u32,
         available: u32,
         waited: Duration,
+        /// Empty, or `; refused: <agent> <why>, …` for registered agents that may not take part.
+        refused: String,
     },
 
     #[error("agent {agent} runs ptl {agent_version}, older than the coordinator's {ours}")]
