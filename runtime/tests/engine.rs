@@ -587,3 +587,31 @@ fn shipped_interval_deltas_add_up_to_the_run_exactly() {
         525
     );
 }
+
+#[test]
+fn absurd_lengths_neither_panic_nor_hang_once_stopped() {
+    let _serial = serial();
+    let srv = server();
+    let mut p = plan(&srv.url(), vec![rate("forever", 50.0, 0.0)]);
+    p.phases[0].load = Load::Rate {
+        per_sec: 50.0,
+        duration_us: u64::MAX,
+    };
+    p.timeout_us = u64::MAX;
+    let (handle, signal) = stop_channel();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        handle.stop("enough");
+    });
+    let out = run_blocking(
+        &p,
+        RunOptions {
+            stop: Some(signal),
+            ..opts()
+        },
+    )
+    .expect("runs");
+    stopper.join().expect("stopper");
+    assert!(out.result.stopped_early);
+    assert!(out.result.phases[0].request_count > 10);
+}

@@ -5,13 +5,14 @@
 //! shows as lag. Users are bounded by themselves, not by `max_inflight`.
 
 use super::iteration;
+use super::timeline::after_us;
 use super::timeline::PhasePlan;
 use super::worker::Worker;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize, think: Duration) {
-    let end = start + Duration::from_micros(phase.duration_us);
+    let end = after_us(start, phase.duration_us);
     for _ in 0..users {
         w.task_started();
         let w = w.clone();

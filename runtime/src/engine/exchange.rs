@@ -2,6 +2,7 @@
 //! read the answer within the timeout. Also the two injected
 //! variants that send and then close without reading (abort, reset).
 
+use super::timeline::after;
 use crate::http::{Body, HttpError, Lease, SendOutcome};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -80,7 +81,7 @@ pub async fn perform(
             };
         }
     }
-    let deadline = tokio::time::Instant::from_std(sent + timeout);
+    let deadline = tokio::time::Instant::from_std(after(sent, timeout));
     let outcome = tokio::time::timeout_at(deadline, exchange(&mut lease, req, read_body)).await;
     let answer = match outcome {
         Ok(Ok(answer)) => answer,

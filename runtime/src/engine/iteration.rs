@@ -10,6 +10,7 @@
 
 use super::exchange::{self, Answer, Send};
 use super::inject::{corrupt_body, Injected};
+use super::timeline::after_us;
 use super::worker::Worker;
 use crate::http::Body;
 use crate::record::{ErrorClass, Outcome, Timing};
@@ -84,7 +85,7 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
                     .program
                     .think_time_us(&mut w.vm.borrow_mut(), scenario, step)
                     .unwrap_or(0);
-                at += Duration::from_micros(pause);
+                at = after_us(at, pause);
                 if !w.sleep_until(at).await {
                     end = Some(StepEnd::Interrupted);
                     break;
@@ -156,10 +157,7 @@ async fn request_step(
         .and_then(|inj| inj.pick(w.vm.borrow_mut().rng()))
         .cloned();
     if let Some(Injected::Delay { us }) = fault {
-        if !w
-            .sleep_until(Instant::now() + Duration::from_micros(us))
-            .await
-        {
+        if !w.sleep_until(after_us(Instant::now(), us)).await {
             return StepEnd::Interrupted;
         }
     }

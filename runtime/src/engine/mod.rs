@@ -30,7 +30,7 @@ use inject::Injector;
 use ptl_bytecode::plan::Plan;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use timeline::{split, Timeline};
+use timeline::{after, after_us, split, Timeline};
 use tokio::sync::{oneshot, watch};
 use worker::{Finished, WorkerHandle, WorkerSetup};
 
@@ -156,6 +156,8 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             .map_err(RuntimeError::InvalidPlan)?,
     );
     let timeout = Duration::from_micros(plan.timeout_us.max(1));
+    // Two timeouts bound the drain at the end; a day is already far beyond any real timeout.
+    let timeout = timeout.min(Duration::from_secs(24 * 3600));
     let count = worker_count(plan, &timeline, opts.workers);
     let plan_hash = opts
         .plan_hash
@@ -218,7 +220,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
 
     let mut collector = Collector::new(layout.clone(), timeline.clone(), share, opts.series_cap);
     let mut ticker = tokio::time::interval_at(
-        tokio::time::Instant::from_std(run_start + Duration::from_secs(1)),
+        tokio::time::Instant::from_std(after(run_start, Duration::from_secs(1))),
         Duration::from_secs(1),
     );
     let mut external = opts.stop.take();
@@ -276,7 +278,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let last = harvest(&handles, &layout).await;
     drop(handles);
     let failures: Vec<String> = ends.into_iter().filter_map(Result::err).collect();
-    let window_start = run_start + Duration::from_secs(window);
+    let window_start = after(run_start, Duration::from_secs(window));
     let seconds = finished
         .saturating_duration_since(window_start)
         .as_secs_f64()
@@ -297,7 +299,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         stopped_at = Some(finished);
     }
 
-    let end_of_schedule = run_start + Duration::from_micros(timeline.total_us);
+    let end_of_schedule = after_us(run_start, timeline.total_us);
     let span_end = match stopped_at {
         Some(t) if t < end_of_schedule => t,
         _ => end_of_schedule,

@@ -6,10 +6,10 @@
 //! or drops it (counted). The dispatcher never waits for answers.
 
 use super::inflight::{Admission, Arrival};
-use super::timeline::PhasePlan;
+use super::timeline::{after_us, PhasePlan};
 use super::worker::Worker;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
     let mut schedule = phase.schedule(&w.share);
@@ -21,7 +21,7 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
         if !mine {
             continue;
         }
-        let intended = start + Duration::from_micros(offset_us);
+        let intended = after_us(start, offset_us);
         if Instant::now() < intended {
             if !w.sleep_until(intended).await {
                 return;
@@ -49,6 +49,5 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
             Admission::Dropped => w.drop_arrival(&arrival),
         }
     }
-    w.sleep_until(start + Duration::from_micros(phase.duration_us))
-        .await;
+    w.sleep_until(after_us(start, phase.duration_us)).await;
 }

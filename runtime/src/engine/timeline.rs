@@ -4,6 +4,7 @@
 use crate::schedule::Schedule;
 use crate::vm::AgentShare;
 use ptl_bytecode::plan::{Arrivals, Load, Overflow, Plan};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct PhasePlan {
@@ -91,6 +92,20 @@ impl Timeline {
             .iter()
             .find(|p| p.start_us <= t_us && t_us < p.end_us())
     }
+}
+
+/// Plans may ask for absurd lengths (a phase of u64::MAX µs); instants never go further than
+/// this past their base, so time arithmetic cannot overflow.
+const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `base + us` µs, saturating far in the future instead of overflowing.
+pub fn after_us(base: Instant, us: u64) -> Instant {
+    after(base, Duration::from_micros(us))
+}
+
+/// `base + d`, saturating far in the future instead of overflowing.
+pub fn after(base: Instant, d: Duration) -> Instant {
+    base.checked_add(d.min(FAR)).unwrap_or(base)
 }
 
 /// Part `i` of `total` split as evenly as possible into `parts`.

@@ -7,7 +7,7 @@
 
 use super::inflight::{Arrival, Inflight, QUEUE_LIMIT};
 use super::inject::Injector;
-use super::timeline::{split, Timeline};
+use super::timeline::{after, after_us, split, Timeline};
 use super::{closed_loop, iteration, open_loop};
 use crate::http::{Endpoint, Pool};
 use crate::record::{Layout, Recorded};
@@ -307,7 +307,7 @@ async fn run(
 async fn drive(w: &Rc<Worker>, run_start: Instant) {
     let timeline = w.timeline.clone();
     for phase in &timeline.phases {
-        let start = run_start + Duration::from_micros(phase.start_us);
+        let start = after_us(run_start, phase.start_us);
         if !w.sleep_until(start).await {
             break;
         }
@@ -323,8 +323,7 @@ async fn drive(w: &Rc<Worker>, run_start: Instant) {
                 closed_loop::run(w, phase, start, mine, Duration::from_micros(think_us)).await;
             }
             Load::Pause { .. } => {
-                w.sleep_until(start + Duration::from_micros(phase.duration_us))
-                    .await;
+                w.sleep_until(after_us(start, phase.duration_us)).await;
             }
             Load::Rate { .. } | Load::Ramp { .. } | Load::Steps { .. } => {
                 open_loop::run(w, phase, start).await;
@@ -341,11 +340,11 @@ async fn drive(w: &Rc<Worker>, run_start: Instant) {
     // timeout) and then wait for its answer (another).
     let grace = 2 * w.timeout + Duration::from_secs(1);
     if !w.stopped() {
-        w.wait_idle(Instant::now() + w.timeout).await;
+        w.wait_idle(after(Instant::now(), w.timeout)).await;
     }
     w.wind_down();
     for a in w.inflight.take_queue() {
         w.drop_arrival(&a);
     }
-    w.wait_idle(Instant::now() + grace).await;
+    w.wait_idle(after(Instant::now(), grace)).await;
 }
