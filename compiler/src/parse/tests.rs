@@ -517,3 +517,88 @@ fn the_examples_in_the_language_reference_parse() {
     }
     assert!(checked >= 10, "only {checked} examples found");
 }
+
+mod arbitrary_input {
+    use super::super::parse_file;
+    use proptest::prelude::*;
+
+    /// Fragments of the language, so that random input gets past the first token often.
+    fn soup() -> impl Strategy<Value = String> {
+        let token = prop::sample::select(vec![
+            "plan",
+            "\"p\"",
+            "{",
+            "}",
+            "(",
+            ")",
+            ",",
+            "=",
+            "==",
+            "<",
+            "->",
+            "..",
+            "+",
+            "request",
+            "phase",
+            "rate",
+            "for",
+            "ramp",
+            "over",
+            "users",
+            "think",
+            "inject",
+            "abort",
+            "header",
+            "mix",
+            "let",
+            "int",
+            "threshold",
+            "p99.9",
+            "a.b",
+            "GET",
+            "\"/x\"",
+            "\"\"\"",
+            "\"\\u{41}\"",
+            "\"\\q\"",
+            "5s",
+            "10/s",
+            "5%",
+            "1.5",
+            "-3",
+            "5mb",
+            "é",
+            "//c\n",
+            "#c\n",
+            "\n",
+            "  ",
+            "\"",
+            "\\",
+        ]);
+        prop::collection::vec(token, 0..40).prop_map(|t| t.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_fails_cleanly(src in "\\PC{0,200}") {
+            if let Err(e) = parse_file(&src) {
+                prop_assert!(e.span.start <= e.span.end && e.span.end <= src.len());
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
+        #[test]
+        fn token_soup_parses_or_fails_cleanly(src in soup()) {
+            match parse_file(&src) {
+                Ok(file) => {
+                    for item in &file.items {
+                        prop_assert!(item.span.end <= src.len());
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(e.span.start <= e.span.end && e.span.end <= src.len());
+                    prop_assert!(src.is_char_boundary(e.span.start) && src.is_char_boundary(e.span.end));
+                }
+            }
+        }
+    }
+}
