@@ -3,10 +3,14 @@
 //! agree on a start instant, a controller can stop them all, deltas travel to whoever merges
 //! them); [`Embedded`] is the trivial one `ptl run` uses.
 //!
+//! A cluster may also change an agent's share of the rate mid-run ([`ShareChange`]), when
+//! survivors take over a lost agent's load.
+//!
 //! Also here: the stop signal ([`stop_channel`]) callers use for Ctrl-C and `ptl stop`.
 
 use crate::error::RuntimeError;
 use crate::record::IntervalDelta;
+use crate::vm::AgentShare;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -14,7 +18,19 @@ use tokio::sync::watch;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// From `at` on (this machine's monotonic clock), this agent sends `rate_fraction` of every
+/// open phase's rate. `at` may be past: the arrivals due since then are sent at once, late,
+/// and measured from their intended times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShareChange {
+    pub at: Instant,
+    pub rate_fraction: f64,
+}
+
 pub trait Coordination: Send + Sync {
+    /// This agent's part of the run (its slice of rates, users, `seq()` and CSV rows).
+    fn share(&self) -> AgentShare;
+
     /// Waits until the run may start and returns its start: the instant phase 0 begins on
     /// this machine's monotonic clock. Called once, after the engine's workers are up.
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>>;
@@ -34,6 +50,14 @@ pub trait Coordination: Send + Sync {
     fn local_abort_thresholds(&self) -> bool {
         true
     }
+
+    /// Every change of this agent's share so far, oldest first, updated as more come; `None`
+    /// when the share never changes. Every worker applies every change, in order, at its own
+    /// `at`, so the workers keep agreeing on the schedule (and so on its count). Closed-model
+    /// (`users`) phases keep their users.
+    fn share_changes(&self) -> Option<watch::Receiver<Vec<ShareChange>>> {
+        None
+    }
 }
 
 /// A single agent in this process: start shortly after the workers are up (so that the first
@@ -41,18 +65,24 @@ pub trait Coordination: Send + Sync {
 /// deltas go nowhere (the engine merges them itself).
 #[derive(Debug, Clone)]
 pub struct Embedded {
+    pub share: AgentShare,
     pub start_delay: Duration,
 }
 
 impl Default for Embedded {
     fn default() -> Self {
         Embedded {
+            share: AgentShare::solo(),
             start_delay: Duration::from_millis(20),
         }
     }
 }
 
 impl Coordination for Embedded {
+    fn share(&self) -> AgentShare {
+        self.share
+    }
+
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
         let at = Instant::now() + self.start_delay;
         Box::pin(async move { Ok(at) })

@@ -534,6 +534,9 @@ fn shipped_interval_deltas_add_up_to_the_run_exactly() {
         deltas: Mutex<Vec<Vec<u8>>>,
     }
     impl Coordination for Shipping {
+        fn share(&self) -> ptl_runtime::vm::AgentShare {
+            ptl_runtime::vm::AgentShare::solo()
+        }
         fn start(&self) -> BoxFuture<'_, Result<Instant, ptl_runtime::error::RuntimeError>> {
             let at = Instant::now() + Duration::from_millis(50);
             Box::pin(async move { Ok(at) })

@@ -60,7 +60,8 @@ pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
 /// How to run a plan.
 pub struct RunOptions {
-    /// This agent's part of the run (`AgentShare::solo()` for a single agent).
+    /// This agent's part of the run (`AgentShare::solo()` for a single agent). Ignored when
+    /// `coordination` is given: its share is the one that counts.
     pub share: AgentShare,
     /// Worker threads; default: one per available core. Capped by the plan's connections and
     /// in-flight limits, since every worker needs at least one of each.
@@ -132,7 +133,13 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
-    let share = opts.share;
+    let coordination: Arc<dyn Coordination> = opts.coordination.take().unwrap_or_else(|| {
+        Arc::new(Embedded {
+            share: opts.share,
+            ..Embedded::default()
+        })
+    });
+    let share = coordination.share();
     share
         .validate()
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
@@ -185,10 +192,6 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);
     }
 
-    let coordination: Arc<dyn Coordination> = opts
-        .coordination
-        .take()
-        .unwrap_or_else(|| Arc::new(Embedded::default()));
     let run_start = coordination.start().await?;
     let now = (Instant::now(), SystemTime::now());
     let started_at = if run_start >= now.0 {
