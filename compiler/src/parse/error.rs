@@ -86,7 +86,10 @@ impl SyntaxError {
                 expected,
             );
         }
-        let message = if !expected.is_empty() {
+        let only_end = expected.len() == 1 && expected[0] == describe(Rule::EOI);
+        let message = if only_end && src[pos..].starts_with('}') {
+            "unexpected `}`: every block is already closed here (one `}` too many?)".to_string()
+        } else if !expected.is_empty() {
             format!("expected {}, found {found}", join_or(&expected))
         } else if !negatives.is_empty() {
             let unexpected: Vec<String> = negatives

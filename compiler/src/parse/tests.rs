@@ -458,6 +458,10 @@ fn errors_say_what_was_expected_and_what_was_found() {
     let e = err("phase p { rate 1/s 1m }");
     assert!(!e.message.contains("misspelling"), "{}", e.message);
 
+    let e = err("plan \"x\" { timeout 1s } }");
+    assert!(e.message.starts_with("unexpected `}`"), "{}", e.message);
+    assert_eq!(e.span, Span::new(24, 25));
+
     let e = err("threshold p95 = 1s");
     assert!(
         e.message.starts_with("expected a comparison"),
