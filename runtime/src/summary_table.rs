@@ -44,6 +44,8 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
     out.push_str(&phase_table(result).to_string());
     out.push('\n');
 
+    write_outcome_breakdown(&mut out, &paint, result);
+
     if result.phases.iter().any(|p| !p.requests.is_empty()) {
         heading(&mut out, &paint, "Requests");
         out.push_str(&request_table(&result.phases).to_string());
@@ -205,6 +207,41 @@ fn scenario_row(phase: &str, scenario: &ScenarioResult) -> Vec<String> {
     ];
     row.extend(latency_cells(&scenario.iteration_time_ms));
     row
+}
+
+/// Errors by class and injected faults by kind, per phase: the table's counts say how many,
+/// this says why (and keeps injected requests visibly apart from organic failures).
+fn write_outcome_breakdown(out: &mut String, paint: &Paint, result: &RunResult) {
+    let join = |counts: &std::collections::BTreeMap<String, u64>| {
+        counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let lines: Vec<String> = result
+        .phases
+        .iter()
+        .filter_map(|phase| {
+            let errors = join(&phase.errors_by_class);
+            let injected = join(&phase.injected);
+            let mut parts = Vec::new();
+            if !errors.is_empty() {
+                parts.push(format!("errors: {errors}"));
+            }
+            if !injected.is_empty() {
+                parts.push(format!("injected (not counted as errors): {injected}"));
+            }
+            (!parts.is_empty()).then(|| format!("  {}: {}", phase.name, parts.join("; ")))
+        })
+        .collect();
+    if !lines.is_empty() {
+        heading(out, paint, "Errors and injected faults");
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
 }
 
 fn write_thresholds(out: &mut String, paint: &Paint, result: &RunResult) {

@@ -132,3 +132,26 @@ fn early_stops_pauses_and_missing_sections_are_shown_plainly() {
     assert!(!text.contains("Scenarios"));
     assert_eq!(row(&text, "Phases", "warmup")[1], "-");
 }
+
+#[test]
+fn errors_by_class_and_injected_faults_are_listed_per_phase() {
+    let text = render_summary(&report_fixture::run_result(), false);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|line| *line != "Errors and injected faults")
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let failure = section
+        .iter()
+        .find(|line| line.trim_start().starts_with("failure:"))
+        .unwrap_or_else(|| panic!("no failure line in\n{text}"));
+    assert!(failure.contains("errors: status 121"), "{failure}");
+    assert!(
+        failure.contains("injected (not counted as errors): abort 120"),
+        "{failure}"
+    );
+    // A phase with neither has no line.
+    assert!(!section
+        .iter()
+        .any(|l| l.trim_start().starts_with("warmup:")));
+}
