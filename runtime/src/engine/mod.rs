@@ -14,6 +14,7 @@ pub mod inflight;
 pub mod inject;
 mod iteration;
 mod open_loop;
+mod rescale;
 pub mod timeline;
 mod worker;
 
@@ -187,6 +188,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             port,
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             timeout,
+            share_changes: coordination.share_changes(),
         };
         // On failure the handles spawned so far drop their start senders and those workers end.
         handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);

@@ -9,6 +9,7 @@ use super::inflight::{Arrival, Inflight, QUEUE_LIMIT};
 use super::inject::Injector;
 use super::timeline::{after, after_us, split, Timeline};
 use super::{closed_loop, iteration, open_loop};
+use crate::coordination::ShareChange;
 use crate::http::{Endpoint, Pool};
 use crate::record::{Layout, Recorded};
 use crate::vm::{AgentShare, Iteration, Program, VmWorker};
@@ -37,6 +38,8 @@ pub struct WorkerSetup {
     /// This worker's part of the agent's connections.
     pub connections: usize,
     pub timeout: Duration,
+    /// Changes of the agent's share mid-run, from the coordination (a cluster rebalance).
+    pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
 }
 
 /// A worker's report that it has finished its work: nothing is in flight any more. It then
@@ -101,6 +104,7 @@ pub struct Worker {
     pub pool: Rc<Pool>,
     pub timeout: Duration,
     pub inflight: Inflight,
+    pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
     active: Cell<usize>,
     idle: Notify,
     stopped: Cell<bool>,
@@ -268,6 +272,7 @@ async fn run(
         pool,
         timeout: setup.timeout,
         inflight: Inflight::new(QUEUE_LIMIT),
+        share_changes: setup.share_changes,
         active: Cell::new(0),
         idle: Notify::new(),
         stopped: Cell::new(false),

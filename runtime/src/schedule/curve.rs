@@ -133,11 +133,6 @@ impl Curve {
         self.duration_us
     }
 
-    /// Expected arrivals over the whole phase.
-    pub fn total(&self) -> f64 {
-        self.total
-    }
-
     fn segment_at(&self, t_us: u64) -> Option<&Segment> {
         let i = self.segments.partition_point(|s| s.end_us <= t_us);
         self.segments.get(i).filter(|s| s.start_us <= t_us)
@@ -154,6 +149,11 @@ impl Curve {
         }
         self.segment_at(t_us)
             .map_or(0.0, |s| s.before + s.integral(t_us))
+    }
+
+    /// The [`Curve::inverse`] cursor for arrivals from `t_us` on.
+    pub fn cursor_at(&self, t_us: u64) -> usize {
+        self.segments.partition_point(|s| s.end_us <= t_us)
     }
 
     /// The time (µs, fractional) at which the integral reaches `a`, or `None` if it never

@@ -319,3 +319,142 @@ fn agents_get_independent_poisson_streams() {
     ));
     assert_ne!(a, b);
 }
+
+/// Share changes `(at_us, fraction)` in time order, within a phase of `duration_us`.
+fn changes(duration_us: u64) -> impl Strategy<Value = Vec<(u64, f64)>> {
+    proptest::collection::vec((0.0..1.0f64, 0.0..=1.0f64), 0..4).prop_map(move |mut v| {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v.into_iter()
+            .map(|(at, f)| ((at * duration_us as f64) as u64, f))
+            .collect()
+    })
+}
+
+proptest! {
+    #[test]
+    fn rescaled_counts_match_the_rebased_integral(
+        load in open_load(),
+        fraction in 0.01..=1.0f64,
+        cuts in changes(10_000_000),
+    ) {
+        let d = load.duration_us();
+        let mut s = Schedule::new(&load, Arrivals::Uniform, fraction, 0);
+        let mut expected = 0.0;
+        let (mut from, mut rate) = (0u64, fraction);
+        for &(at, f) in &cuts {
+            let at = at.min(d);
+            s.rescale(at, f);
+            // The integral of the fraction in force over each stretch, from the plan's curve.
+            let plan = Schedule::new(&load, Arrivals::Uniform, rate, 0);
+            expected += plan.expected_arrivals(at.max(from)) - plan.expected_arrivals(from);
+            (from, rate) = (at.max(from), f);
+        }
+        let plan = Schedule::new(&load, Arrivals::Uniform, rate, 0);
+        expected += plan.expected_arrivals(d) - plan.expected_arrivals(from);
+        prop_assert!((s.expected_arrivals(d) - expected).abs() <= 1e-6 * expected.max(1.0));
+        let times = all(&mut s);
+        prop_assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        prop_assert!(times.iter().all(|&t| t < d));
+        let n = times.len() as f64;
+        prop_assert!((n - expected).abs() <= 1.0 + 1e-9 * expected, "{} arrivals, integral {}", n, expected);
+    }
+
+    #[test]
+    fn learning_of_a_change_early_gives_the_same_arrivals(
+        load in open_load(),
+        kind in arrivals_kind(),
+        fraction in 0.01..=1.0f64,
+        cuts in changes(10_000_000),
+        seed in any::<u64>(),
+    ) {
+        // Told everything up front…
+        let mut told = Schedule::new(&load, kind, fraction, seed);
+        for &(at, f) in &cuts {
+            told.rescale(at, f);
+        }
+        // …or each change just before the walk reaches it: the same arrivals at the same times.
+        let mut walking = Schedule::new(&load, kind, fraction, seed);
+        let mut pending = cuts.iter().peekable();
+        let mut times = Vec::new();
+        loop {
+            while let Some(&&(at, f)) = pending.peek() {
+                match walking.peek_arrival() {
+                    Some(t) if t < at => break,
+                    _ => {
+                        walking.rescale(at, f);
+                        pending.next();
+                    }
+                }
+            }
+            match walking.next_arrival() {
+                Some(t) => times.push(t),
+                None => break,
+            }
+        }
+        prop_assert_eq!(times, all(&mut told));
+    }
+
+    #[test]
+    fn learning_of_a_rate_increase_late_keeps_the_count(
+        load in open_load(),
+        kind in arrivals_kind(),
+        fraction in 0.01..=0.5f64,
+        at in 0.0..1.0f64,
+        more in 0.0..=0.5f64,
+        late_by in 0usize..50,
+        seed in any::<u64>(),
+    ) {
+        // A worker that hears of a larger share only after handing out `late_by` more
+        // arrivals sends them at the old times, but the phase has the same number of arrivals
+        // as for a worker told in time: every copy agrees on the count.
+        let at_us = (at * load.duration_us() as f64) as u64;
+        let mut told = Schedule::new(&load, kind, fraction, seed);
+        told.rescale(at_us, fraction + more);
+        let mut late = Schedule::new(&load, kind, fraction, seed);
+        let mut n = 0usize;
+        let mut past = 0usize;
+        let mut heard = false;
+        loop {
+            if !heard && past >= late_by {
+                late.rescale(at_us, fraction + more);
+                heard = true;
+            }
+            match late.next_arrival() {
+                Some(t) => {
+                    n += 1;
+                    if t >= at_us {
+                        past += 1;
+                    }
+                }
+                None if !heard => {
+                    late.rescale(at_us, fraction + more);
+                    heard = true;
+                }
+                None => break,
+            }
+        }
+        prop_assert_eq!(n, all(&mut told).len());
+    }
+}
+
+#[test]
+fn a_doubled_share_mid_phase_sends_the_rebased_count() {
+    // 100/s for 10 s at a quarter share, doubled at 4 s: 4 s × 25/s + 6 s × 50/s.
+    let load = Load::Rate {
+        per_sec: 100.0,
+        duration_us: 10_000_000,
+    };
+    let mut s = Schedule::new(&load, Arrivals::Uniform, 0.25, 0);
+    s.rescale(4_000_000, 0.5);
+    let times = all(&mut s);
+    assert_eq!(times.len(), 400);
+    assert_eq!(count_in(&times, 0, 4_000_000), 100);
+    assert_eq!(count_in(&times, 4_000_000, 10_000_000), 300);
+    // A share of 0 ends the arrivals until a later change.
+    let mut s = Schedule::new(&load, Arrivals::Uniform, 0.25, 0);
+    s.rescale(2_000_000, 0.0);
+    s.rescale(6_000_000, 0.25);
+    let times = all(&mut s);
+    assert_eq!(count_in(&times, 2_000_000, 6_000_000), 0);
+    assert_eq!(times.len(), 50 + 100);
+}
