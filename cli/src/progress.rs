@@ -62,13 +62,17 @@ impl LiveView {
 
 fn line(p: &Progress) -> String {
     let phase = p.phase.as_deref().unwrap_or("draining");
+    // A phase that has just begun has no response yet: say so rather than print 0 ms.
+    let latency = if p.p99_ms > 0.0 {
+        format!("p50 {:.1}ms p99 {:.1}ms", p.p50_ms, p.p99_ms)
+    } else {
+        "p50 - p99 -".to_string()
+    };
     format!(
-        "{phase} ({}s left) | target {:.0}/s achieved {:.0}/s | p50 {:.1}ms p99 {:.1}ms | {} req, {} err, {} dropped",
+        "{phase} ({}s left) | target {:.0}/s achieved {:.0}/s | {latency} | {} req, {} err, {} dropped",
         p.phase_left.as_secs(),
         p.target_rps,
         p.achieved_rps,
-        p.p50_ms,
-        p.p99_ms,
         p.requests,
         p.errors,
         p.dropped
