@@ -19,8 +19,9 @@ use crate::ids::{AgentId, RunId};
 use crate::layout;
 use crate::plan_store;
 use crate::run::{self, RunPhase};
+use crate::share_follower::EpochApplied;
 use crate::zk::{self, ZkConfig};
-use crate::zk_coordination::ZkCoordination;
+use crate::zk_coordination::{Placement, ZkCoordination};
 
 /// What runs the load: the runtime's engine in production, anything that drives a
 /// [`Coordination`] in tests. Returns when the agent's part of the run is over.
@@ -71,6 +72,9 @@ pub struct DoneMarker {
     /// When its start timer fired, ZooKeeper clock, Unix ms (none if it never started).
     #[serde(default)]
     pub started_at_ms: Option<i64>,
+    /// New epochs (rebalances) the agent applied during the run, and when.
+    #[serde(default)]
+    pub epochs: Vec<EpochApplied>,
     /// The engine's error, if it failed.
     pub error: Option<String>,
 }
@@ -172,24 +176,27 @@ impl Agent {
         let plan =
             ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
-        let (coordination, writer) = ZkCoordination::new(
-            self.client.clone(),
-            id.clone(),
-            self.id.clone(),
-            start_at_ms,
-            self.offset,
-        );
         let agent_share = AgentShare {
             index: share.index,
             count: share.count,
             rate_fraction: share.rate_fraction,
         };
+        let placement = Placement {
+            run: id.clone(),
+            agent: self.id.clone(),
+            start_at_ms,
+            offset: self.offset,
+            share: agent_share,
+            epoch: assignment.epoch,
+        };
+        let (coordination, writer) = ZkCoordination::new(self.client.clone(), placement);
         let outcome = engine.run(plan, agent_share, coordination.clone()).await;
         let marker = DoneMarker {
             deltas: 0,
             delta_bytes: 0,
             requests: coordination.reported_requests(),
             started_at_ms: coordination.started_at_ms(),
+            epochs: coordination.epochs_applied(),
             error: outcome.as_ref().err().cloned(),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.

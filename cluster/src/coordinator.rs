@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ptl_bytecode::Plan;
 use ptl_runtime::record::{decode_delta, merge_delta, Layout, Recorded};
-use ptl_runtime::results::RunResult;
+use ptl_runtime::results::{DegradedWindow as ResultDegraded, RunResult};
 use ptl_runtime::summary;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
@@ -295,7 +295,7 @@ async fn coordinate(
     }
 
     let duration = Duration::from_millis((clock::now_ms() - start_at_ms).max(0) as u64);
-    let result = (config.summarise)(&SummaryInput {
+    let mut result = (config.summarise)(&SummaryInput {
         plan: &plan,
         spec: &spec,
         recorded: &merged,
@@ -303,6 +303,18 @@ async fn coordinate(
         duration,
         stop_reason: stop_reason.clone(),
     });
+    let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
+    result.degraded = run::state(client, id)
+        .await?
+        .degraded
+        .iter()
+        .map(|w| ResultDegraded {
+            agent: w.agent.clone(),
+            from_s: seconds(w.from_ms),
+            until_s: w.until_ms.map(seconds),
+            epoch: w.epoch,
+        })
+        .collect();
     zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
     run::update_state(client, id, |s| {
         s.phase = RunPhase::Done;

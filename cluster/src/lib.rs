@@ -15,6 +15,7 @@ pub mod plan_store;
 pub mod result;
 pub mod run;
 pub mod runtime_engine;
+pub mod share_follower;
 pub mod status;
 pub mod submit;
 pub mod zk;

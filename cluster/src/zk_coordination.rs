@@ -1,16 +1,18 @@
 //! The engine's [`Coordination`] backed by ZooKeeper, for one agent in one run: the start
 //! instant comes from the assignment (converted from ZooKeeper's clock with the agent's
 //! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
-//! queued and written by a background task as a sequential node the coordinator merges.
+//! queued and written by a background task as a sequential node the coordinator merges. A
+//! rebalance (a new epoch of the assignment) changes the share mid-run ([`ShareFollower`]).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ptl_runtime::coordination::{BoxFuture, Coordination};
+use ptl_runtime::coordination::{BoxFuture, Coordination, ShareChange};
 use ptl_runtime::error::RuntimeError;
 use ptl_runtime::record::{encode_delta, IntervalDelta};
-use tokio::sync::mpsc;
+use ptl_runtime::vm::AgentShare;
+use tokio::sync::{mpsc, watch};
 use zookeeper_client::Client;
 
 use crate::clock::{self, ClockOffset};
@@ -18,11 +20,27 @@ use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::layout;
 use crate::run::{RunPhase, RunState};
+use crate::share_follower::{EpochApplied, ShareFollower};
 use crate::zk::PERSISTENT_SEQUENTIAL;
+
+/// One agent's place in one run, as the assignment gives it.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub run: RunId,
+    pub agent: AgentId,
+    /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
+    pub start_at_ms: i64,
+    pub offset: ClockOffset,
+    pub share: AgentShare,
+    /// The assignment's epoch the share comes from.
+    pub epoch: u32,
+}
 
 pub struct ZkCoordination {
     client: Client,
     run: RunId,
+    share: AgentShare,
+    follower: ShareFollower,
     /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
     start_at_ms: i64,
     offset: ClockOffset,
@@ -56,13 +74,23 @@ impl DeltaWriter {
 }
 
 impl ZkCoordination {
-    pub fn new(
-        client: Client,
-        run: RunId,
-        agent: AgentId,
-        start_at_ms: i64,
-        offset: ClockOffset,
-    ) -> (Arc<ZkCoordination>, DeltaWriter) {
+    pub fn new(client: Client, placement: Placement) -> (Arc<ZkCoordination>, DeltaWriter) {
+        let Placement {
+            run,
+            agent,
+            start_at_ms,
+            offset,
+            share,
+            epoch,
+        } = placement;
+        let follower = ShareFollower::start(
+            client.clone(),
+            run.clone(),
+            agent.clone(),
+            offset,
+            epoch,
+            share.rate_fraction,
+        );
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let writer_client = client.clone();
         let prefix = layout::report_prefix(&run, &agent);
@@ -83,6 +111,8 @@ impl ZkCoordination {
         let coordination = ZkCoordination {
             client,
             run,
+            share,
+            follower,
             start_at_ms,
             offset,
             deltas: tx,
@@ -96,6 +126,11 @@ impl ZkCoordination {
     /// the start skew across agents is measured from. `None` before the start.
     pub fn started_at_ms(&self) -> Option<i64> {
         Some(self.started_at_ms.load(Ordering::Acquire)).filter(|&t| t != i64::MIN)
+    }
+
+    /// The new epochs this agent applied during the run, and when.
+    pub fn epochs_applied(&self) -> Vec<EpochApplied> {
+        self.follower.applied()
     }
 
     /// Requests completed in the deltas reported so far (what this agent sent and saw end).
@@ -117,6 +152,14 @@ impl ZkCoordination {
 }
 
 impl Coordination for ZkCoordination {
+    fn share(&self) -> AgentShare {
+        self.share
+    }
+
+    fn share_changes(&self) -> Option<watch::Receiver<Vec<ShareChange>>> {
+        Some(self.follower.changes())
+    }
+
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
         let at = self.local_start();
         // The engine's workers sleep until `at` on their own threads; a timer here on the same

@@ -31,6 +31,23 @@ pub struct RunResult {
     pub thresholds: Vec<ThresholdResult>,
     /// One-second buckets from the start of the run (bounded: see `series`).
     pub series: Vec<SeriesPoint>,
+    /// Cluster runs only: agents lost during the run (absent when none was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<DegradedWindow>,
+}
+
+/// A stretch of a cluster run with fewer agents than assigned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DegradedWindow {
+    /// The lost agent.
+    pub agent: String,
+    /// Seconds from the run start when the coordinator noticed the loss.
+    pub from_s: f64,
+    /// When the survivors' larger shares took effect (`null`: never; the run went on with
+    /// less load, or stopped).
+    pub until_s: Option<f64>,
+    /// The assignment epoch in force after the loss.
+    pub epoch: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -229,6 +229,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
         phases,
         thresholds: input.thresholds.clone(),
         series: input.series.clone(),
+        degraded: Vec::new(),
     }
 }
 

@@ -172,5 +172,6 @@ pub fn run_result() -> RunResult {
             },
         ],
         series: series(),
+        degraded: Vec::new(),
     }
 }
