@@ -136,8 +136,9 @@ for _ in $(seq "$runs"); do
     writes_after=$(mntr zk_cnt_ptl_write_per_namespace)
     achieved=$(json 'd["total"]["requests"]' <"$work/result.json")
     markers=$(done_markers "$run")
-    skew=$(echo "$markers" | awk '{ if (min == "" || $2 < min) min = $2; if ($2 > max) max = $2 } END { print max - min }')
-    delta_bytes=$(echo "$markers" | awk '{ s += $3 } END { print s }')
+    # (mawk's printf %d stops at 2^31: Unix milliseconds go through python.)
+    skew=$(echo "$markers" | python3 -c 'import sys; s = [int(l.split()[1]) for l in sys.stdin if l.strip()]; print(max(s) - min(s))')
+    delta_bytes=$(echo "$markers" | python3 -c 'import sys; print(sum(int(l.split()[2]) for l in sys.stdin if l.strip()))')
     # Bytes and writes over the whole submit (plan, run, assignment, state, live, deltas, done),
     # per agent per second of the run.
     elapsed_s=$(python3 -c "print(($t1 - $t0) / 1000)")
@@ -167,7 +168,10 @@ run=$(cat "$work/kill.run")
 state=$(zk_get "/ptl/runs/$run/state")
 from_ms=$(echo "$state" | json 'd["degraded"][0]["from_ms"]')
 until_ms=$(echo "$state" | json 'd["degraded"][0]["until_ms"]')
-applied_ms=$(done_markers "$run" | awk '{ for (i = 5; i <= NF; i++) { split($i, e, ":"); if (e[1] > 0 && e[2] > max) max = e[2] } } END { print max + 0 }')
+applied_ms=$(done_markers "$run" | python3 -c '
+import sys
+applied = [int(e.split(":")[1]) for l in sys.stdin for e in l.split()[4:] if ":" in e]
+print(max(applied, default=0))')
 achieved=$(json 'd["total"]["requests"]' <"$work/result.json")
 echo "  loss noticed by the coordinator   $((from_ms - kill_ms)) ms after the kill"
 echo "  new assignment (epoch 1) written  $((until_ms - kill_ms)) ms after the kill"

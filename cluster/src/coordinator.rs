@@ -9,7 +9,7 @@ use std::time::Duration;
 use ptl_bytecode::Plan;
 use ptl_runtime::record::{decode_delta, merge_delta, Layout, Recorded};
 use ptl_runtime::results::{DegradedWindow as ResultDegraded, RunResult};
-use ptl_runtime::summary;
+use ptl_runtime::{summary, thresholds};
 use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
 
@@ -210,6 +210,7 @@ async fn coordinate(
     let all: Vec<AgentId> = chosen.iter().map(|a| a.id.clone()).collect();
     let mut lost: HashSet<AgentId> = HashSet::new();
     let mut stop_reason = None;
+    let mut aborted = false;
 
     loop {
         let done = zk::children(client, &layout::run_done(id)).await?;
@@ -235,6 +236,13 @@ async fn coordinate(
             let response = summary::response_histogram(&merged, &layout_dims, None);
             let latency = summary::latency(&response);
             (live.p50_ms, live.p99_ms) = (latency.p50, latency.p99);
+            // `abort` thresholds are judged here, on everything merged, never per agent.
+            if !aborted {
+                if let Some(t) = thresholds::crossed_abort(&plan, &layout_dims, &merged) {
+                    aborted = true;
+                    run::stop(client, id, &format!("threshold {} crossed", t.expr)).await?;
+                }
+            }
         }
         let finished = |a: &AgentId| done.contains(&a.0);
         let newly_lost: Vec<AgentId> = all
