@@ -75,9 +75,15 @@ pub enum Item {
     /// `target "…"`, `timeout 2s`, `connections 200`, `seed 42`, `max_inflight 500`,
     /// `overflow drop`, `cookies on`… any `key value` pair; the checker knows the keys.
     Setting(Setting),
-    Param { name: Ident, value: Value },
+    Param {
+        name: Ident,
+        value: Value,
+    },
     Headers(Vec<Stmt<Header>>),
-    Let { name: Ident, expr: Expr },
+    Let {
+        name: Ident,
+        expr: Expr,
+    },
     Import(StrLit),
     Request(Request),
     Scenario(Scenario),
@@ -257,7 +263,11 @@ pub enum MethodName {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestStmt {
     /// `POST "/checkout"`
-    Line { method: MethodName, method_span: Span, path: StrLit },
+    Line {
+        method: MethodName,
+        method_span: Span,
+        path: StrLit,
+    },
     Header(Header),
     Body(StrLit),
     Expect(Expect),
@@ -334,13 +344,26 @@ pub enum Load {
     /// `rate R for D`
     Rate { rate: Value, duration: Value },
     /// `ramp R1 -> R2 over D`
-    Ramp { from: Value, to: Value, duration: Value },
+    Ramp {
+        from: Value,
+        to: Value,
+        duration: Value,
+    },
     /// `steps R1 -> R2 by S every D`
-    Steps { from: Value, to: Value, by: Value, every: Value },
+    Steps {
+        from: Value,
+        to: Value,
+        by: Value,
+        every: Value,
+    },
     /// `pause D`
     Pause { duration: Value },
     /// `users N for D [think D]`
-    Users { users: Value, duration: Value, think: Option<Value> },
+    Users {
+        users: Value,
+        duration: Value,
+        think: Option<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
