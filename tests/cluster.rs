@@ -562,6 +562,136 @@ fn an_abort_threshold_on_the_merged_data_stops_every_agent() {
     assert_eq!(r["thresholds"][0]["passed"], false);
 }
 
+const LONG: &str = r#"plan "long" {
+  param target = "http://127.0.0.1:9"
+  target target
+  connections 10
+  request hello { GET "/products/1" }
+  phase long { rate 50/s for 60s }
+}
+"#;
+
+/// Polls `ptl status` until run `id` (or the last run, with `None`) is in `state`.
+fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = cluster.status();
+        let run = status["runs"].as_array().and_then(|runs| {
+            runs.iter()
+                .rev()
+                .find(|r| id.is_none_or(|id| r["id"] == id))
+                .cloned()
+        });
+        if let Some(run) = run.filter(|r| r["state"] == state) {
+            return run["id"].as_str().unwrap_or_default().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run reached {state}: {status}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ptl_stop_ends_a_run_submitted_without_waiting() {
+    let cluster = Cluster::start(2);
+    let target = Target::start();
+    let plan = write(cluster.dir.path(), "plan.ptl", LONG);
+    let o = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args(["--zk", &cluster.connect(), "--agents", "2"])
+        .args([
+            "--set",
+            &format!("target={}", target.url),
+            "--start-delay",
+            "1s",
+        ])
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Without --wait, the run id alone on stdout.
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(id.starts_with("run-"), "{id:?}");
+    wait_for_state(&cluster, Some(&id), "running");
+    std::thread::sleep(Duration::from_secs(1));
+    let o = ptl()
+        .args(["stop", &id, "--zk", &cluster.connect()])
+        .output()
+        .expect("ptl stop runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("stopping"), "{}", stderr(&o));
+    wait_for_state(&cluster, Some(&id), "done");
+    // Stopping a finished run is not an error, and says so.
+    let o = ptl()
+        .args(["stop", &id, "--zk", &cluster.connect()])
+        .output()
+        .expect("ptl stop runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already ended"), "{}", stderr(&o));
+    // A run that does not exist is.
+    let o = ptl()
+        .args(["stop", "run-0000009999", "--zk", &cluster.connect()])
+        .output()
+        .expect("ptl stop runs");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+#[test]
+fn ctrl_c_in_submit_wait_stops_the_run_and_writes_the_results_so_far() {
+    let cluster = Cluster::start(2);
+    let target = Target::start();
+    let plan = write(cluster.dir.path(), "plan.ptl", LONG);
+    let out = cluster.dir.path().join("r.json");
+    let mut submit = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "2",
+            "--wait",
+            "--quiet",
+        ])
+        .args([
+            "--set",
+            &format!("target={}", target.url),
+            "--start-delay",
+            "1s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ptl submit starts");
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(2));
+    let signalled = Command::new("kill")
+        .args(["-INT", &submit.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = submit.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "submit did not end after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{}", cluster.logs());
+    let r = json(&out);
+    assert_eq!(r["stopped_early"], true);
+    assert_eq!(r["stop_reason"], "interrupted (Ctrl-C)");
+    let sent = r["total"]["requests"].as_u64().expect("total");
+    assert!(sent > 50 && sent < 3000, "{sent}");
+}
+
 #[test]
 fn an_unreachable_zookeeper_is_a_clean_error_within_the_connect_timeout() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
