@@ -1,13 +1,12 @@
 //! One HTTP exchange on a leased pool slot: connect if the slot has no open connection, send,
-//! read the answer within the timeout. Also the two injected
-//! variants that send and then close without reading (abort, reset).
+//! read the answer within the timeout. Also the two injected variants that send and then close
+//! without reading (abort, reset).
 
 use super::timeline::after;
-use crate::http::{Body, HttpError, Lease, SendOutcome};
+use crate::http::{request, HttpError, Lease, SendOutcome, Want};
+use crate::vm::BuiltRequest;
 use bytes::Bytes;
-use http::HeaderMap;
-use http_body_util::BodyExt;
-use hyper::Request;
+use http::{HeaderMap, Method};
 use std::time::{Duration, Instant};
 
 /// How to send.
@@ -24,8 +23,9 @@ pub enum Send {
 pub enum Answer {
     Response {
         status: u16,
+        /// Empty unless asked for.
         headers: HeaderMap,
-        /// Empty when the body was not needed (it was read and discarded).
+        /// Empty unless asked for (it was read and discarded).
         body: Bytes,
     },
     /// Sent on purpose without reading the answer.
@@ -48,24 +48,36 @@ fn failed(e: HttpError, sent: Option<Instant>) -> Exchanged {
     }
 }
 
+fn encode(req: &BuiltRequest, out: &mut Vec<u8>) {
+    request::encode(
+        &req.method,
+        req.path_and_query.as_str(),
+        &req.headers,
+        &req.body,
+        out,
+    );
+}
+
 /// Performs one exchange. Never panics and never waits longer than the connect timeout plus
 /// `timeout`.
 pub async fn perform(
     mut lease: Lease,
-    req: Request<Body>,
+    req: &BuiltRequest,
     how: Send,
     timeout: Duration,
-    read_body: bool,
+    want: Want,
 ) -> Exchanged {
     if let Err(e) = lease.connection().await {
         return failed(e, None);
     }
     let sent = Instant::now();
+    let deadline = tokio::time::Instant::from_std(after(sent, timeout));
     match how {
         Send::Normal => {}
         Send::Abort | Send::Reset => {
             if let Ok(conn) = lease.connection().await {
-                let _ = tokio::time::timeout(timeout, conn.send_unanswered(req)).await;
+                encode(req, conn.request_buf());
+                conn.send_unanswered(deadline).await;
             }
             if let Some(conn) = lease.take() {
                 if how == Send::Reset {
@@ -81,18 +93,16 @@ pub async fn perform(
             };
         }
     }
-    let deadline = tokio::time::Instant::from_std(after(sent, timeout));
-    let outcome = tokio::time::timeout_at(deadline, exchange(&mut lease, req, read_body)).await;
-    let answer = match outcome {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => {
+    let answer = match exchange(&mut lease, req, want, deadline).await {
+        Ok(r) => Answer::Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        },
+        Err(e) => {
+            // A failed or abandoned exchange leaves the connection in an unknown state.
             lease.discard();
             Answer::Failed(e)
-        }
-        Err(_) => {
-            // The abandoned request leaves the connection in an unknown state.
-            lease.discard();
-            Answer::Failed(HttpError::Timeout)
         }
     };
     Exchanged {
@@ -104,26 +114,33 @@ pub async fn perform(
 
 async fn exchange(
     lease: &mut Lease,
-    req: Request<Body>,
-    read_body: bool,
-) -> Result<Answer, HttpError> {
-    let mut req = req;
-    let mut fresh = false;
-    let response = loop {
-        let conn = if fresh {
-            lease.reconnect().await?
+    req: &BuiltRequest,
+    want: Want,
+    deadline: tokio::time::Instant,
+) -> Result<crate::http::Response, HttpError> {
+    let head = req.method == Method::HEAD;
+    let mut retry = false;
+    loop {
+        let conn = if retry {
+            // The retry's connect counts against the answer's deadline too.
+            match tokio::time::timeout_at(deadline, lease.connection()).await {
+                Ok(c) => c?,
+                Err(_) => return Err(HttpError::Timeout),
+            }
         } else {
             lease.connection().await?
         };
-        match conn.send(req).await {
-            SendOutcome::Response(r) => break r,
+        let fresh = conn.is_fresh();
+        encode(req, conn.request_buf());
+        match conn.send(head, want, deadline).await {
+            SendOutcome::Response(r) => return Ok(r),
             // A kept-alive connection the server had closed: the request never left, so it
-            // goes once more on a new connection and nobody counts an error.
-            SendOutcome::NotSent(r) if !fresh => {
-                req = r;
-                fresh = true;
+            // goes on another connection and nobody counts an error.
+            SendOutcome::NotSent if !fresh => {
+                lease.discard();
+                retry = true;
             }
-            SendOutcome::NotSent(_) => {
+            SendOutcome::NotSent => {
                 return Err(HttpError::Connect {
                     addr: "target".into(),
                     source: std::io::Error::new(
@@ -134,22 +151,5 @@ async fn exchange(
             }
             SendOutcome::Failed(e) => return Err(e),
         }
-    };
-    let (parts, mut body) = response.into_parts();
-    let bytes = if read_body {
-        body.collect()
-            .await
-            .map_err(HttpError::Exchange)?
-            .to_bytes()
-    } else {
-        while let Some(frame) = body.frame().await {
-            frame.map_err(HttpError::Exchange)?;
-        }
-        Bytes::new()
-    };
-    Ok(Answer::Response {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: bytes,
-    })
+    }
 }

@@ -12,14 +12,11 @@ use super::exchange::{self, Answer, Send};
 use super::inject::{corrupt_body, Injected};
 use super::timeline::after_us;
 use super::worker::Worker;
-use crate::http::Body;
+use crate::http::Want;
 use crate::record::{ErrorClass, Outcome, Timing};
 use crate::response_check::FailureClass;
-use crate::vm::{BuiltRequest, Iteration, StepKind};
+use crate::vm::{Iteration, StepKind};
 use http::header::CONTENT_LENGTH;
-use http::Uri;
-use hyper::body::Body as _;
-use hyper::Request;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -37,14 +34,6 @@ enum StepEnd {
     Injected,
     /// Did not run: the run is ending.
     Interrupted,
-}
-
-fn to_request(b: BuiltRequest) -> Request<Body> {
-    let mut req = Request::new(Body::new(b.body));
-    *req.method_mut() = b.method;
-    *req.uri_mut() = Uri::from(b.path_and_query);
-    *req.headers_mut() = b.headers;
-    req
 }
 
 fn failure_class(c: FailureClass) -> ErrorClass {
@@ -175,7 +164,7 @@ async fn request_step(
         begin(w, phase, scenario);
         *started = true;
     }
-    let built = match w.program.build(it, scenario, step) {
+    let mut req = match w.program.build(it, scenario, step) {
         Ok(b) => b,
         Err(_) => {
             // A request the VM cannot render (say, a captured value that is not a valid
@@ -192,24 +181,26 @@ async fn request_step(
             return StepEnd::Failed;
         }
     };
-    let mut req = to_request(built);
     let how = match &fault {
         Some(Injected::Abort) => Send::Abort,
         Some(Injected::Reset) => Send::Reset,
         Some(Injected::Corrupt) => {
-            let len = req.body().size_hint().exact().unwrap_or(0) as usize;
-            req.headers_mut().remove(CONTENT_LENGTH);
-            *req.body_mut() = Body::new(corrupt_body(len.max(64)));
+            // The malformed body goes with its own, correct length.
+            req.headers.remove(CONTENT_LENGTH);
+            req.body = corrupt_body(req.body.len().max(64));
             Send::Normal
         }
         Some(Injected::Header { name, value }) => {
-            req.headers_mut().insert(name.clone(), value.clone());
+            req.headers.insert(name.clone(), value.clone());
             Send::Normal
         }
         Some(Injected::Delay { .. }) | None => Send::Normal,
     };
-    let read_body = w.program.needs_body(scenario, step);
-    let done = exchange::perform(lease, req, how, w.timeout, read_body).await;
+    let want = Want {
+        headers: w.program.needs_headers(scenario, step),
+        body: w.program.needs_body(scenario, step),
+    };
+    let done = exchange::perform(lease, &req, how, w.timeout, want).await;
 
     let response_us = us(done.done.saturating_duration_since(at));
     let timing = done.sent.map(|sent| Timing {

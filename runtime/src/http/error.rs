@@ -16,12 +16,34 @@ pub enum HttpError {
     },
     #[error("connect timed out")]
     ConnectTimeout,
-    #[error("HTTP handshake failed: {0}")]
-    Handshake(#[source] hyper::Error),
     #[error("no complete answer within the timeout")]
     Timeout,
+    /// The server closed the connection before its answer was complete (or before any).
+    #[error("connection closed before the answer was complete")]
+    Closed,
+    /// Reading or writing the connection failed.
     #[error("{0}")]
-    Exchange(#[source] hyper::Error),
+    Io(#[source] io::Error),
+    /// The server's answer is not valid HTTP/1.x.
+    #[error("invalid response: {0}")]
+    Protocol(ProtocolError),
+}
+
+/// What was wrong with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    #[error("malformed response head")]
+    Head,
+    #[error("response head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    #[error("more than {0} response headers")]
+    TooManyHeaders(usize),
+    #[error("invalid or conflicting content-length")]
+    ContentLength,
+    #[error("transfer-encoding in an HTTP/1.0 response")]
+    TransferEncoding,
+    #[error("malformed chunked body")]
+    Chunk,
 }
 
 impl HttpError {
@@ -31,34 +53,45 @@ impl HttpError {
             HttpError::Resolve { .. } | HttpError::Connect { .. } | HttpError::ConnectTimeout => {
                 ErrorClass::Connect
             }
-            HttpError::Handshake(_) => ErrorClass::Connect,
             HttpError::Timeout => ErrorClass::Timeout,
-            HttpError::Exchange(e) => classify(e),
+            HttpError::Closed => ErrorClass::Reset,
+            HttpError::Io(e) => io_class(e),
+            HttpError::Protocol(_) => ErrorClass::Io,
         }
     }
 }
 
-/// A hyper failure after the request was handed to a connection.
-fn classify(e: &hyper::Error) -> ErrorClass {
-    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        return ErrorClass::Reset;
+fn io_class(e: &io::Error) -> ErrorClass {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ErrorClass::Reset,
+        io::ErrorKind::TimedOut => ErrorClass::Timeout,
+        _ => ErrorClass::Io,
     }
-    if e.is_timeout() {
-        return ErrorClass::Timeout;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_failure() {
+        let io = |k| HttpError::Io(io::Error::from(k));
+        assert_eq!(
+            io(io::ErrorKind::ConnectionReset).class(),
+            ErrorClass::Reset
+        );
+        assert_eq!(io(io::ErrorKind::BrokenPipe).class(), ErrorClass::Reset);
+        assert_eq!(io(io::ErrorKind::TimedOut).class(), ErrorClass::Timeout);
+        assert_eq!(io(io::ErrorKind::Other).class(), ErrorClass::Io);
+        assert_eq!(HttpError::Closed.class(), ErrorClass::Reset);
+        assert_eq!(HttpError::Timeout.class(), ErrorClass::Timeout);
+        assert_eq!(HttpError::ConnectTimeout.class(), ErrorClass::Connect);
+        assert_eq!(
+            HttpError::Protocol(ProtocolError::Chunk).class(),
+            ErrorClass::Io
+        );
     }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return match io.kind() {
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => ErrorClass::Reset,
-                io::ErrorKind::TimedOut => ErrorClass::Timeout,
-                _ => ErrorClass::Io,
-            };
-        }
-        source = s.source();
-    }
-    ErrorClass::Io
 }

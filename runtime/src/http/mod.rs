@@ -1,11 +1,17 @@
-//! The HTTP client: plain HTTP/1.1 keep-alive connections over hyper's connection-level API,
-//! pooled per engine worker. (HTTPS is not supported yet.)
+//! The HTTP client: plain HTTP/1.1 keep-alive connections, pooled per engine worker, each
+//! driven inside the task that sends on it. Requests are written in wire form straight from
+//! the VM's output; answers are parsed with `httparse`, and bodies (by length, chunked, or
+//! until close) are read off the received bytes without building a header map or collecting
+//! the body unless a step reads them. (HTTPS is not supported yet.)
 
+mod body;
 pub mod connection;
+mod deadline;
 pub mod error;
 pub mod pool;
-pub mod stream;
+pub mod request;
+pub mod response;
 
-pub use connection::{Body, Connection, SendOutcome};
-pub use error::HttpError;
+pub use connection::{Connection, Response, SendOutcome, Want};
+pub use error::{HttpError, ProtocolError};
 pub use pool::{Endpoint, Lease, Pool};

@@ -167,12 +167,6 @@ impl Lease {
         }
     }
 
-    /// A fresh connection, replacing the current one (after it closed under a request).
-    pub async fn reconnect(&mut self) -> Result<&mut Connection, HttpError> {
-        self.conn = None;
-        self.connection().await
-    }
-
     /// Takes the connection out of the pool for good (to close or reset it).
     pub fn take(&mut self) -> Option<Connection> {
         self.conn.take()

@@ -103,6 +103,10 @@ impl CaptureCheck {
         matches!(self.source, Source::Json { .. } | Source::Regex(_))
     }
 
+    pub fn reads_headers(&self) -> bool {
+        matches!(self.source, Source::Header(_))
+    }
+
     pub fn apply(&self, resp: &mut Response<'_>, it: &mut Iteration) -> Result<(), CheckFailure> {
         let mut not_json = false;
         let r = self.register;

@@ -62,6 +62,7 @@ pub(crate) struct StepChecks {
     expects: Vec<ExpectCheck>,
     captures: Vec<CaptureCheck>,
     needs_body: bool,
+    needs_headers: bool,
 }
 
 impl StepChecks {
@@ -86,16 +87,23 @@ impl StepChecks {
             .collect::<Result<Vec<_>, _>>()?;
         let needs_body = expects.iter().any(ExpectCheck::reads_body)
             || captures.iter().any(CaptureCheck::reads_body);
+        let needs_headers = captures.iter().any(CaptureCheck::reads_headers);
         Ok(StepChecks {
             status,
             expects,
             captures,
             needs_body,
+            needs_headers,
         })
     }
 
     pub fn needs_body(&self) -> bool {
         self.needs_body
+    }
+
+    /// Whether a capture reads response headers (cookies are the program's business).
+    pub fn needs_headers(&self) -> bool {
+        self.needs_headers
     }
 
     fn check_status(&self, status: u16) -> Result<(), CheckFailure> {

@@ -259,6 +259,7 @@ fn needs_body_only_for_body_readers() {
     })
     .expect("loads");
     assert!(!header_only.needs_body(0, 0));
+    assert!(header_only.needs_headers(0, 0));
     let regex = program(|b| {
         (
             vec![],
@@ -267,6 +268,7 @@ fn needs_body_only_for_body_readers() {
     })
     .expect("loads");
     assert!(regex.needs_body(0, 0));
+    assert!(!regex.needs_headers(0, 0), "no header capture, no cookies");
     let json = program(|b| {
         let e = vec![Expect::JsonEq {
             path: b.c("$.a"),

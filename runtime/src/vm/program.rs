@@ -305,6 +305,15 @@ impl Program {
             .is_ok_and(|r| r.checks.needs_body())
     }
 
+    /// Whether anything reads the response headers of this step (header captures, or the
+    /// scenario's cookie jar); when not, the engine need not build a header map.
+    pub fn needs_headers(&self, scenario: u32, step: u32) -> bool {
+        self.keeps_cookies(scenario)
+            || self
+                .request(scenario, step)
+                .is_ok_and(|r| r.checks.needs_headers())
+    }
+
     pub(crate) fn checks(&self, scenario: u32, step: u32) -> Result<&StepChecks, VmError> {
         self.request(scenario, step).map(|r| &r.checks)
     }
