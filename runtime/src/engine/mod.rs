@@ -8,7 +8,7 @@
 //! schedules at once; requests in flight finish or time out; the result is partial and says so.
 
 mod closed_loop;
-mod collect;
+pub mod collect;
 mod exchange;
 pub mod inflight;
 pub mod inject;
