@@ -2,20 +2,23 @@
 //! 5,000-request plan well under 100 ms), stage by stage, and whether it scales linearly
 //! (the same stages on 50,000 requests).
 //!
-//! `cargo bench -p ptl-compiler --bench compile` prints, per plan size, the median and min of
-//! N runs in ms for each stage, the source and bytecode sizes, then each stage's time per
-//! request on the larger sizes relative to the first (1.00 = linear). Besides the compiler's
-//! own stages it times handlebars' parser alone on the plan's template strings, and a naive
-//! `{{…}}` split of the same strings as a floor, because templates are most of `check`. Plain `Instant` timing, no harness: the figures are meant to be read
-//! and pasted into docs/performance.md, not tracked statistically.
+//! `cargo bench -p ptl-compiler --bench compile` prints, per plan size, the median and min wall
+//! time of N runs in ms for each stage and their median CPU time (the thread's), the source
+//! and bytecode sizes, then each stage's time per request on the larger sizes relative to the
+//! first (1.00 = linear). Besides the compiler's own stages it times handlebars' parser alone
+//! on the plan's template strings, and a naive `{{…}}` split of the same strings as a floor,
+//! because templates are most of `check`. Plain `Instant` timing, no harness: the figures are
+//! meant to be read and pasted into docs/performance.md, not tracked statistically.
 //!
 //! Environment:
 //! - `PTL_BENCH_SIZES=5000,50000` the plan sizes, in requests;
 //! - `PTL_BENCH_RUNS=15` runs per stage for the first size (larger sizes get proportionally
-//!   fewer, at least 3);
+//!   fewer, at least 5);
 //! - `PTL_BENCH_EMIT=DIR` write `DIR/plan-SIZE.ptl` for each size and exit without timing
 //!   (`benches/compile.sh` times the `ptl` binary on those files).
 
+#[path = "compile/cpu_time.rs"]
+mod cpu_time;
 #[path = "compile/generate.rs"]
 mod generate;
 #[path = "compile/templates.rs"]
@@ -31,11 +34,19 @@ use ptl_compiler::{check, fmt, lower, parse, source, CheckOptions};
 const DEFAULT_SIZES: [usize; 2] = [5_000, 50_000];
 const DEFAULT_RUNS: usize = 15;
 
-/// Median and min of one stage's runs.
+/// Median and min wall time of one stage's runs, and the median of their CPU time.
 struct Timing {
     stage: &'static str,
     median: Duration,
     min: Duration,
+    cpu_median: Option<Duration>,
+}
+
+impl Timing {
+    /// The figure to compare sizes by: CPU time when known (steadier on a shared machine).
+    fn steady(&self) -> Duration {
+        self.cpu_median.unwrap_or(self.median)
+    }
 }
 
 /// Everything measured on one plan size.
@@ -62,7 +73,7 @@ fn main() -> ExitCode {
     let mut reports = Vec::new();
     for &requests in &sizes {
         // Keep the wall time of large sizes in check: runs shrink as the plan grows.
-        let scaled = (runs * base / requests.max(1)).max(3.min(runs));
+        let scaled = (runs * base / requests.max(1)).max(5.min(runs));
         match measure(requests, scaled) {
             Ok(report) => {
                 print_report(&report);
@@ -185,19 +196,29 @@ fn measure(requests: usize, runs: usize) -> Result<SizeReport, String> {
 /// work cannot be optimised away.
 fn time<T>(stage: &'static str, runs: usize, mut f: impl FnMut() -> T) -> Timing {
     black_box(f());
-    let mut samples: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            black_box(f());
-            start.elapsed()
-        })
-        .collect();
-    samples.sort();
+    let mut wall = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let cpu_start = cpu_time::thread();
+        let start = Instant::now();
+        black_box(f());
+        wall.push(start.elapsed());
+        if let (Some(a), Some(b)) = (cpu_start, cpu_time::thread()) {
+            cpu.push(b.saturating_sub(a));
+        }
+    }
     Timing {
         stage,
-        median: samples[samples.len() / 2],
-        min: samples[0],
+        median: median(&mut wall).unwrap_or_default(),
+        min: wall.first().copied().unwrap_or_default(),
+        cpu_median: median(&mut cpu),
     }
+}
+
+/// Sorts `samples` and returns the middle one.
+fn median(samples: &mut [Duration]) -> Option<Duration> {
+    samples.sort();
+    samples.get(samples.len() / 2).copied()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -215,33 +236,50 @@ fn print_report(r: &SizeReport) {
         r.bytecode_bytes as f64 / 1048576.0,
         r.runs,
     );
-    println!("  {:<40} {:>10} {:>10}", "stage", "median ms", "min ms");
+    println!(
+        "  {:<40} {:>10} {:>10} {:>10}",
+        "stage", "median ms", "min ms", "cpu ms"
+    );
     for t in &r.timings {
+        let cpu = t
+            .cpu_median
+            .map_or("-".to_string(), |d| format!("{:.2}", ms(d)));
         println!(
-            "  {:<40} {:>10.2} {:>10.2}",
+            "  {:<40} {:>10.2} {:>10.2} {:>10}",
             t.stage,
             ms(t.median),
-            ms(t.min)
+            ms(t.min),
+            cpu
         );
     }
 }
 
-/// Each stage's median on every size against the first size, per request: 1.00 is linear.
+/// Each stage's time per request on every larger size against the first size, by min wall
+/// time and by median CPU time (the two figures least disturbed by other load): 1.00 is
+/// linear, a quadratic stage would show the size ratio (10 for 5k → 50k).
 fn print_scaling(reports: &[SizeReport]) {
     let [base, rest @ ..] = reports else { return };
     if rest.is_empty() {
         return;
     }
     println!(
-        "\nscaling: time per request relative to {} requests (1.00 = linear)",
+        "\nscaling: time per request relative to {} requests, by min wall / median cpu (1.00 = linear)",
         base.requests
     );
     for (i, t) in base.timings.iter().enumerate() {
-        let per_request = ms(t.median) / base.requests as f64;
+        let ratio = |d: Duration, base_d: Duration, n: usize| {
+            (ms(d) / n as f64) / (ms(base_d) / base.requests as f64)
+        };
         let ratios: Vec<String> = rest
             .iter()
             .filter_map(|r| r.timings.get(i).map(|o| (r.requests, o)))
-            .map(|(n, o)| format!("{n}: {:.2}", ms(o.median) / n as f64 / per_request))
+            .map(|(n, o)| {
+                format!(
+                    "{n}: {:.2} / {:.2}",
+                    ratio(o.min, t.min, n),
+                    ratio(o.steady(), t.steady(), n)
+                )
+            })
             .collect();
         println!("  {:<40} {}", t.stage, ratios.join("  "));
     }
