@@ -3,10 +3,9 @@
 //! without reading (abort, reset).
 
 use super::timeline::after;
-use crate::http::{request, HttpError, Lease, SendOutcome, Want};
-use crate::vm::BuiltRequest;
+use crate::http::{HttpError, Lease, SendOutcome, Want};
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 use std::time::{Duration, Instant};
 
 /// How to send.
@@ -48,21 +47,11 @@ fn failed(e: HttpError, sent: Option<Instant>) -> Exchanged {
     }
 }
 
-fn encode(req: &BuiltRequest, out: &mut Vec<u8>) {
-    request::encode(
-        &req.method,
-        req.path_and_query.as_str(),
-        &req.headers,
-        &req.body,
-        out,
-    );
-}
-
-/// Performs one exchange. Never panics and never waits longer than the connect timeout plus
-/// `timeout`.
+/// Performs one exchange of the request written in the lease's buffer (`head_request`: it is
+/// a HEAD). Never panics and never waits longer than the connect timeout plus `timeout`.
 pub async fn perform(
     mut lease: Lease,
-    req: &BuiltRequest,
+    head_request: bool,
     how: Send,
     timeout: Duration,
     want: Want,
@@ -75,9 +64,8 @@ pub async fn perform(
     match how {
         Send::Normal => {}
         Send::Abort | Send::Reset => {
-            if let Ok(conn) = lease.connection().await {
-                encode(req, conn.request_buf());
-                conn.send_unanswered(deadline).await;
+            if lease.connection().await.is_ok() {
+                lease.send_unanswered(deadline).await;
             }
             if let Some(conn) = lease.take() {
                 if how == Send::Reset {
@@ -93,7 +81,7 @@ pub async fn perform(
             };
         }
     }
-    let answer = match exchange(&mut lease, req, want, deadline).await {
+    let answer = match exchange(&mut lease, head_request, want, deadline).await {
         Ok(r) => Answer::Response {
             status: r.status,
             headers: r.headers,
@@ -114,11 +102,10 @@ pub async fn perform(
 
 async fn exchange(
     lease: &mut Lease,
-    req: &BuiltRequest,
+    head: bool,
     want: Want,
     deadline: tokio::time::Instant,
 ) -> Result<crate::http::Response, HttpError> {
-    let head = req.method == Method::HEAD;
     let mut retry = false;
     loop {
         let conn = if retry {
@@ -131,8 +118,7 @@ async fn exchange(
             lease.connection().await?
         };
         let fresh = conn.is_fresh();
-        encode(req, conn.request_buf());
-        match conn.send(head, want, deadline).await {
+        match lease.send(head, want, deadline).await {
             SendOutcome::Response(r) => return Ok(r),
             // A kept-alive connection the server had closed: the request never left, so it
             // goes on another connection and nobody counts an error.

@@ -15,8 +15,7 @@ use super::worker::Worker;
 use crate::http::Want;
 use crate::record::{ErrorClass, Outcome, Timing};
 use crate::response_check::FailureClass;
-use crate::vm::{Iteration, StepKind};
-use http::header::CONTENT_LENGTH;
+use crate::vm::{Iteration, StepKind, WireEdit};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -164,8 +163,32 @@ async fn request_step(
         begin(w, phase, scenario);
         *started = true;
     }
-    let mut req = match w.program.build(it, scenario, step) {
-        Ok(b) => b,
+    let (how, edit) = match &fault {
+        Some(Injected::Abort) => (Send::Abort, WireEdit::default()),
+        Some(Injected::Reset) => (Send::Reset, WireEdit::default()),
+        Some(Injected::Corrupt) => (
+            Send::Normal,
+            // The malformed body goes with its own, correct length.
+            WireEdit {
+                header: None,
+                body: Some(|len| corrupt_body(len.max(64))),
+            },
+        ),
+        Some(Injected::Header { name, value }) => (
+            Send::Normal,
+            WireEdit {
+                header: Some((name, value)),
+                body: None,
+            },
+        ),
+        Some(Injected::Delay { .. }) | None => (Send::Normal, WireEdit::default()),
+    };
+    let mut lease = lease;
+    let head_request = match w
+        .program
+        .write_request(it, scenario, step, &edit, lease.request_buf())
+    {
+        Ok(head) => head,
         Err(_) => {
             // A request the VM cannot render (say, a captured value that is not a valid
             // header) never reaches the wire: a client-side failure.
@@ -181,26 +204,11 @@ async fn request_step(
             return StepEnd::Failed;
         }
     };
-    let how = match &fault {
-        Some(Injected::Abort) => Send::Abort,
-        Some(Injected::Reset) => Send::Reset,
-        Some(Injected::Corrupt) => {
-            // The malformed body goes with its own, correct length.
-            req.headers.remove(CONTENT_LENGTH);
-            req.body = corrupt_body(req.body.len().max(64));
-            Send::Normal
-        }
-        Some(Injected::Header { name, value }) => {
-            req.headers.insert(name.clone(), value.clone());
-            Send::Normal
-        }
-        Some(Injected::Delay { .. }) | None => Send::Normal,
-    };
     let want = Want {
         headers: w.program.needs_headers(scenario, step),
         body: w.program.needs_body(scenario, step),
     };
-    let done = exchange::perform(lease, &req, how, w.timeout, want).await;
+    let done = exchange::perform(lease, head_request, how, w.timeout, want).await;
 
     let response_us = us(done.done.saturating_duration_since(at));
     let timing = done.sent.map(|sent| Timing {

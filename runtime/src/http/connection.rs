@@ -55,8 +55,6 @@ pub enum SendOutcome {
 pub struct Connection {
     stream: TcpStream,
     inbox: Inbox,
-    /// The request to send, written by the caller through [`Connection::request_buf`].
-    out: Vec<u8>,
     deadline: Deadline,
     /// False once the connection cannot carry another request.
     reusable: bool,
@@ -77,7 +75,6 @@ impl Connection {
         Ok(Connection {
             stream,
             inbox: Inbox::default(),
-            out: Vec::new(),
             deadline: Deadline::default(),
             reusable: true,
             fresh: true,
@@ -89,21 +86,16 @@ impl Connection {
         self.reusable
     }
 
-    /// The buffer the next request is written into, emptied.
-    pub fn request_buf(&mut self) -> &mut Vec<u8> {
-        self.out.clear();
-        &mut self.out
-    }
-
     /// Whether no request was sent on this connection yet.
     pub fn is_fresh(&self) -> bool {
         self.fresh
     }
 
-    /// Sends the request in the buffer and reads the answer, all before `deadline`.
+    /// Sends `request` (in wire form) and reads the answer, all before `deadline`.
     /// `head_request`: the request is a HEAD (its answer has no body).
     pub async fn send(
         &mut self,
+        request: &[u8],
         head_request: bool,
         want: Want,
         deadline: tokio::time::Instant,
@@ -117,14 +109,13 @@ impl Connection {
         let Connection {
             stream,
             inbox,
-            out,
             deadline,
             reusable,
             ..
         } = self;
         // Unknown state until the answer is complete.
         *reusable = false;
-        let mut exchange = pin!(round_trip(stream, inbox, out, head_request, want));
+        let mut exchange = pin!(round_trip(stream, inbox, request, head_request, want));
         let result = poll_fn(|cx| {
             if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
                 return Poll::Ready(r);
@@ -141,15 +132,15 @@ impl Connection {
         }
     }
 
-    /// Writes the request in the buffer before `deadline` without waiting for any answer.
-    /// The connection must be closed afterwards.
-    pub async fn send_unanswered(&mut self, deadline: tokio::time::Instant) {
+    /// Writes `request` before `deadline` without waiting for any answer. The connection must
+    /// be closed afterwards.
+    pub async fn send_unanswered(&mut self, request: &[u8], deadline: tokio::time::Instant) {
         if !self.still_open().await {
             return;
         }
         self.reusable = false;
         self.fresh = false;
-        let _ = tokio::time::timeout_at(deadline, self.stream.write_all(&self.out)).await;
+        let _ = tokio::time::timeout_at(deadline, self.stream.write_all(request)).await;
     }
 
     /// Closes with a FIN.
@@ -185,11 +176,11 @@ impl Connection {
 async fn round_trip(
     stream: &mut TcpStream,
     inbox: &mut Inbox,
-    out: &[u8],
+    request: &[u8],
     head_request: bool,
     want: Want,
 ) -> Result<(Response, bool), HttpError> {
-    stream.write_all(out).await.map_err(HttpError::Io)?;
+    stream.write_all(request).await.map_err(HttpError::Io)?;
     let head = loop {
         if !inbox.is_empty() {
             if let Some(h) = response::parse(inbox.pending(), head_request, want.headers)? {

@@ -1,17 +1,20 @@
 //! The bounded pool of keep-alive connections of one engine worker. A lease is a permit to use
 //! one of the `size` connections: the connection itself is reused when an idle one is left,
-//! opened on demand otherwise. Permits are handed out first come, first served, so waiting
-//! requests go in the order they asked. Single-threaded by design (one pool per worker thread),
-//! so the idle list is a `RefCell` and no lock is ever taken.
+//! opened on demand otherwise; the lease also lends a buffer for the request's bytes. Permits
+//! are handed out first come, first served, so waiting requests go in the order they asked.
+//! Single-threaded by design (one pool per worker thread), so slots, idle list and buffers
+//! are cells and no lock or atomic is ever taken.
 
-use super::connection::Connection;
+use super::connection::{Connection, SendOutcome, Want};
 use super::error::HttpError;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Where connections go: a host and port, resolved on first use and again after a failure.
 #[derive(Debug)]
@@ -67,10 +70,16 @@ impl Endpoint {
 pub struct Pool {
     endpoint: Endpoint,
     connect_timeout: Duration,
-    permits: Arc<Semaphore>,
+    slots: Slots,
     idle: RefCell<Vec<Connection>>,
+    /// Request buffers of ended leases, for the next ones.
+    buffers: RefCell<Vec<Vec<u8>>>,
     size: usize,
 }
+
+/// Request buffers larger than this are not kept for reuse (a huge body once should not pin
+/// its memory for the rest of the run).
+const KEEP_BUFFER: usize = 64 * 1024;
 
 impl Pool {
     pub fn new(endpoint: Endpoint, size: usize, connect_timeout: Duration) -> Rc<Pool> {
@@ -78,8 +87,9 @@ impl Pool {
         Rc::new(Pool {
             endpoint,
             connect_timeout,
-            permits: Arc::new(Semaphore::new(size)),
+            slots: Slots::new(size),
             idle: RefCell::new(Vec::with_capacity(size)),
+            buffers: RefCell::new(Vec::new()),
             size,
         })
     }
@@ -90,28 +100,32 @@ impl Pool {
 
     /// Connections not leased right now.
     pub fn available(&self) -> usize {
-        self.permits.available_permits()
+        self.slots.free.get()
     }
 
-    /// Waits for a free slot. `None` only if the pool was shut down (it never is while a
-    /// worker runs).
+    /// Waits for a free slot, in the order slots were asked for. Always `Some` (the pool is
+    /// never shut down while a worker runs).
     pub async fn lease(self: &Rc<Self>) -> Option<Lease> {
-        let permit = self.permits.clone().acquire_owned().await.ok()?;
-        Some(Lease {
-            pool: self.clone(),
-            conn: None,
-            _permit: permit,
-        })
+        Acquire {
+            slots: &self.slots,
+            waiter: None,
+        }
+        .await;
+        Some(self.lease_taken())
     }
 
     /// A free slot right now, if there is one (no waiting, no waker registration).
     pub fn try_lease(self: &Rc<Self>) -> Option<Lease> {
-        let permit = self.permits.clone().try_acquire_owned().ok()?;
-        Some(Lease {
+        self.slots.try_take().then(|| self.lease_taken())
+    }
+
+    fn lease_taken(self: &Rc<Self>) -> Lease {
+        let request = self.buffers.borrow_mut().pop().unwrap_or_default();
+        Lease {
             pool: self.clone(),
             conn: None,
-            _permit: permit,
-        })
+            request,
+        }
     }
 
     /// Resolves (if needed) and connects, all within the connect timeout: a resolver that
@@ -132,15 +146,125 @@ impl Pool {
     }
 }
 
-/// The right to use one connection of the pool until dropped. A connection still open when
-/// the lease ends goes back to the idle list.
+/// The pool's slots: a count of free ones and the leases waiting, first come first served.
+/// Single-threaded, so plain cells instead of a semaphore's atomics.
+#[derive(Debug)]
+struct Slots {
+    free: Cell<usize>,
+    waiting: RefCell<VecDeque<Rc<Waiter>>>,
+}
+
+#[derive(Debug, Default)]
+struct Waiter {
+    /// A slot was handed to it.
+    granted: Cell<bool>,
+    /// It stopped waiting; a slot that reaches it goes on to the next.
+    gone: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Cell::new(n),
+            waiting: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    fn try_take(&self) -> bool {
+        let free = self.free.get();
+        if free > 0 && self.waiting.borrow().is_empty() {
+            self.free.set(free - 1);
+            return true;
+        }
+        false
+    }
+
+    /// A slot comes back: to the first one still waiting, else to the free count.
+    fn release(&self) {
+        loop {
+            let next = self.waiting.borrow_mut().pop_front();
+            match next {
+                None => {
+                    self.free.set(self.free.get() + 1);
+                    return;
+                }
+                Some(w) if w.gone.get() => {}
+                Some(w) => {
+                    w.granted.set(true);
+                    if let Some(waker) = w.waker.borrow_mut().take() {
+                        waker.wake();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct Acquire<'a> {
+    slots: &'a Slots,
+    waiter: Option<Rc<Waiter>>,
+}
+
+impl Future for Acquire<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &self.waiter {
+            None => {
+                if self.slots.try_take() {
+                    return Poll::Ready(());
+                }
+                let w = Rc::new(Waiter::default());
+                *w.waker.borrow_mut() = Some(cx.waker().clone());
+                self.slots.waiting.borrow_mut().push_back(w.clone());
+                self.waiter = Some(w);
+                Poll::Pending
+            }
+            Some(w) if w.granted.get() => {
+                self.waiter = None;
+                Poll::Ready(())
+            }
+            Some(w) => {
+                let mut waker = w.waker.borrow_mut();
+                if !waker.as_ref().is_some_and(|k| k.will_wake(cx.waker())) {
+                    *waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            if w.granted.get() {
+                // Handed a slot it will not use: pass it on.
+                self.slots.release();
+            } else {
+                w.gone.set(true);
+            }
+        }
+    }
+}
+
+/// The right to use one connection of the pool until dropped, with a buffer for the request
+/// to send on it. A connection still open when the lease ends goes back to the idle list.
 pub struct Lease {
     pool: Rc<Pool>,
     conn: Option<Connection>,
-    _permit: OwnedSemaphorePermit,
+    request: Vec<u8>,
 }
 
 impl Lease {
+    /// The buffer the request is written into, emptied.
+    pub fn request_buf(&mut self) -> &mut Vec<u8> {
+        self.request.clear();
+        &mut self.request
+    }
+
     /// An open connection: an idle one if there is one, else a new one.
     pub async fn connection(&mut self) -> Result<&mut Connection, HttpError> {
         if self.conn.as_ref().is_some_and(|c| !c.is_open()) {
@@ -167,6 +291,28 @@ impl Lease {
         }
     }
 
+    /// Sends the request in the buffer on the current connection (see
+    /// [`Connection::send`]); `NotSent` if there is none.
+    pub async fn send(
+        &mut self,
+        head_request: bool,
+        want: Want,
+        deadline: tokio::time::Instant,
+    ) -> SendOutcome {
+        match self.conn.as_mut() {
+            Some(c) => c.send(&self.request, head_request, want, deadline).await,
+            None => SendOutcome::NotSent,
+        }
+    }
+
+    /// Writes the request in the buffer on the current connection without reading any
+    /// answer (see [`Connection::send_unanswered`]).
+    pub async fn send_unanswered(&mut self, deadline: tokio::time::Instant) {
+        if let Some(c) = self.conn.as_mut() {
+            c.send_unanswered(&self.request, deadline).await;
+        }
+    }
+
     /// Takes the connection out of the pool for good (to close or reset it).
     pub fn take(&mut self) -> Option<Connection> {
         self.conn.take()
@@ -185,5 +331,93 @@ impl Drop for Lease {
                 self.pool.idle.borrow_mut().push(c);
             }
         }
+        if self.request.capacity() <= KEEP_BUFFER {
+            let mut buffers = self.pool.buffers.borrow_mut();
+            if buffers.len() < self.pool.size {
+                buffers.push(std::mem::take(&mut self.request));
+            }
+        }
+        self.pool.slots.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(size: usize) -> Rc<Pool> {
+        Pool::new(Endpoint::new("127.0.0.1", 9), size, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn slots_are_bounded_and_come_back() {
+        let p = pool(2);
+        let a = p.try_lease().expect("a slot");
+        let _b = p.try_lease().expect("a slot");
+        assert!(p.try_lease().is_none());
+        assert_eq!(p.available(), 0);
+        drop(a);
+        assert_eq!(p.available(), 1);
+        assert!(p.try_lease().is_some());
+    }
+
+    #[tokio::test]
+    async fn waiting_leases_are_served_in_order_and_the_gone_are_skipped() {
+        let p = pool(1);
+        let held = p.try_lease().expect("the slot");
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let mut tasks = Vec::new();
+                for i in 0..4 {
+                    let (p, order) = (p.clone(), order.clone());
+                    tasks.push(tokio::task::spawn_local(async move {
+                        let lease = p.lease().await.expect("a slot");
+                        order.borrow_mut().push(i);
+                        tokio::task::yield_now().await;
+                        drop(lease);
+                    }));
+                    tokio::task::yield_now().await;
+                }
+                // The second waiter gives up before its turn.
+                tasks.remove(1).abort();
+                tokio::task::yield_now().await;
+                assert!(p.try_lease().is_none(), "waiters go before new comers");
+                drop(held);
+                for t in tasks {
+                    t.await.expect("runs");
+                }
+            })
+            .await;
+        assert_eq!(*order.borrow(), [0, 2, 3]);
+        assert_eq!(p.available(), 1, "every slot came back");
+    }
+
+    #[test]
+    fn a_granted_slot_not_taken_is_passed_on() {
+        let p = pool(1);
+        let held = p.try_lease().expect("the slot");
+        let waker = futures_task_noop();
+        let mut cx = Context::from_waker(&waker);
+        let mut first = Box::pin(p.lease());
+        let mut second = Box::pin(p.lease());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        drop(held);
+        // The slot went to `first`, which is dropped before it looks: `second` gets it.
+        drop(first);
+        assert!(matches!(
+            second.as_mut().poll(&mut cx),
+            Poll::Ready(Some(_))
+        ));
+    }
+
+    fn futures_task_noop() -> Waker {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        Waker::from(std::sync::Arc::new(Noop))
     }
 }

@@ -35,12 +35,7 @@ pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8], o
             out.extend_from_slice(b"transfer-encoding: chunked\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        let mut size = [0u8; 16];
-        let n = hex(body.len(), &mut size);
-        out.extend_from_slice(&size[..n]);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n0\r\n\r\n");
+        write_chunk(body, out);
         return;
     }
     if !headers.contains_key(CONTENT_LENGTH) {
@@ -50,6 +45,16 @@ pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8], o
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+}
+
+/// `body` as one chunk and the last chunk.
+pub fn write_chunk(body: &[u8], out: &mut Vec<u8>) {
+    let mut size = [0u8; 16];
+    let n = hex(body.len(), &mut size);
+    out.extend_from_slice(&size[..n]);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"\r\n0\r\n\r\n");
 }
 
 /// Whether the last transfer coding the headers list is `chunked`.

@@ -43,13 +43,14 @@ pub(crate) fn store(it: &mut Iteration, headers: &HeaderMap) {
     }
 }
 
-/// The `Cookie` header for the next request, if the jar holds anything.
-pub(crate) fn header_value(it: &Iteration) -> Option<HeaderValue> {
-    if it.cookies.is_empty() {
-        return None;
-    }
-    let len: usize = it.cookies.iter().map(|(n, v)| n.len() + v.len() + 3).sum();
-    let mut out = Vec::with_capacity(len);
+/// Whether the jar's cookies make a valid `Cookie` value.
+pub(crate) fn jar_is_valid(it: &Iteration) -> bool {
+    let ok = |b: &[u8]| b.iter().all(|&c| c >= 32 && c != 127 || c == b'\t');
+    it.cookies.iter().all(|(n, v)| ok(n) && ok(v))
+}
+
+/// Appends the `Cookie` value (`a=1; b=2`) for the next request.
+pub(crate) fn write_value(it: &Iteration, out: &mut Vec<u8>) {
     for (i, (n, v)) in it.cookies.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(b"; ");
@@ -58,6 +59,16 @@ pub(crate) fn header_value(it: &Iteration) -> Option<HeaderValue> {
         out.push(b'=');
         out.extend_from_slice(v);
     }
+}
+
+/// The `Cookie` header for the next request, if the jar holds anything.
+pub(crate) fn header_value(it: &Iteration) -> Option<HeaderValue> {
+    if it.cookies.is_empty() {
+        return None;
+    }
+    let len: usize = it.cookies.iter().map(|(n, v)| n.len() + v.len() + 3).sum();
+    let mut out = Vec::with_capacity(len);
+    write_value(it, &mut out);
     HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
 }
 

@@ -5,7 +5,8 @@
 //! task its own [`VmWorker`] from [`Program::worker`]; per arrival, pick a scenario with
 //! [`Program::pick_scenario`], draw its variables with [`Program::begin_iteration`] (or
 //! [`Program::reset_iteration`] to reuse buffers), then for each request step call
-//! [`Program::build`] and, on the response, [`Program::check_response`].
+//! [`Program::build`] (or [`Program::write_request`] for the wire form the engine sends) and,
+//! on the response, [`Program::check_response`].
 
 mod cookies;
 mod error;
@@ -17,12 +18,14 @@ mod request;
 mod share;
 mod target;
 mod template;
+mod wire;
 
 pub use error::VmError;
 pub use iteration::{Iteration, VmWorker};
 pub use program::{Program, StepKind};
 pub use request::BuiltRequest;
 pub use share::AgentShare;
+pub use wire::WireEdit;
 
 #[cfg(test)]
 pub(crate) mod test_plan;

@@ -9,6 +9,7 @@ use super::request::{BuiltRequest, CompiledRequest, RequestContext};
 use super::share::AgentShare;
 use super::target::Target;
 use super::template::VarInfo;
+use super::wire::WireEdit;
 use super::{cookies, VmError};
 use crate::response_check::StepChecks;
 use bytes::Bytes;
@@ -296,6 +297,27 @@ impl Program {
             .is_some_and(|s| s.cookies);
         self.request(scenario, step)?
             .build(&self.target, &self.tables, it, cookies)
+    }
+
+    /// Appends the request of `step` in HTTP/1.1 wire form to `out`, with a fault's edits
+    /// (`WireEdit::default()` for none): the same request as [`Program::build`] makes. Returns
+    /// whether it is a HEAD request (its answer has no body). On error `out` is unchanged.
+    pub fn write_request(
+        &self,
+        it: &Iteration,
+        scenario: u32,
+        step: u32,
+        edit: &WireEdit<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, VmError> {
+        self.request(scenario, step)?.write_wire(
+            &self.target,
+            &self.tables,
+            it,
+            self.keeps_cookies(scenario),
+            edit,
+            out,
+        )
     }
 
     /// Whether anything reads the response body of this step (expects or captures); when

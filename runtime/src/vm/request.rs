@@ -6,6 +6,7 @@ use super::generators::Table;
 use super::iteration::Iteration;
 use super::target::Target;
 use super::template::{Escape, Tmpl, VarInfo};
+use super::wire::{self, Wire, WireEdit};
 use super::VmError;
 use crate::response_check::StepChecks;
 use bytes::Bytes;
@@ -31,32 +32,34 @@ pub struct BuiltRequest {
 }
 
 #[derive(Debug)]
-enum Name {
+pub(super) enum Name {
     Static(HeaderName),
     /// A header name with inserts: checked when rendered.
     Dynamic(Tmpl),
 }
 
 #[derive(Debug)]
-struct Header {
-    name: Name,
-    value: Tmpl,
+pub(super) struct Header {
+    pub(super) name: Name,
+    pub(super) value: Tmpl,
     /// The value as a header value, when it has no inserts.
-    fixed: Option<HeaderValue>,
+    pub(super) fixed: Option<HeaderValue>,
     /// Request headers replace earlier ones of the same name; defaults only append.
     replace: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct CompiledRequest {
-    method: Method,
-    path: Tmpl,
+    pub(super) method: Method,
+    pub(super) path: Tmpl,
     /// URI and path when the path template has no inserts.
-    fixed_uri: Option<(Uri, PathAndQuery)>,
-    headers: Vec<Header>,
-    set_host: bool,
-    body: Option<Tmpl>,
+    pub(super) fixed_uri: Option<(Uri, PathAndQuery)>,
+    pub(super) headers: Vec<Header>,
+    pub(super) set_host: bool,
+    pub(super) body: Option<Tmpl>,
     pub checks: StepChecks,
+    /// The constant parts of its wire form (`None`: it goes the built route).
+    pub(super) wire: Option<Wire>,
 }
 
 pub(crate) struct RequestContext<'a> {
@@ -160,7 +163,7 @@ impl CompiledRequest {
         };
         let body = req.body.as_ref().map(tmpl).transpose()?;
         let checks = StepChecks::compile(plan, cx.scenario, cx.registers, req)?;
-        Ok(CompiledRequest {
+        let mut compiled = CompiledRequest {
             method: method(req.method),
             path,
             fixed_uri,
@@ -168,7 +171,24 @@ impl CompiledRequest {
             set_host,
             body,
             checks,
-        })
+            wire: None,
+        };
+        compiled.wire = Wire::compile(&compiled, cx.target);
+        Ok(compiled)
+    }
+
+    /// Appends the request in HTTP/1.1 wire form to `out`, with a fault's edits. Returns
+    /// whether it is a HEAD request.
+    pub fn write_wire(
+        &self,
+        target: &Target,
+        tables: &[Table],
+        it: &Iteration,
+        cookies: bool,
+        edit: &WireEdit<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, VmError> {
+        wire::write(self, target, tables, it, cookies, edit, out)
     }
 
     /// Variable slots this request reads.
@@ -328,7 +348,7 @@ fn join(target: &Target, path: Bytes) -> Result<(Uri, PathAndQuery), String> {
 
 /// Paths join onto the target's prefix with exactly one `/`; a bare query (`?q=1`) joins
 /// onto a non-empty prefix directly.
-fn needs_slash(first: Option<u8>, prefix: &[u8]) -> bool {
+pub(super) fn needs_slash(first: Option<u8>, prefix: &[u8]) -> bool {
     match first {
         Some(b'/') => false,
         Some(b'?') => prefix.is_empty(),

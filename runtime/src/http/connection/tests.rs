@@ -78,10 +78,12 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<u8> {
     }
 }
 
-fn get(conn: &mut Connection) {
+fn get() -> Vec<u8> {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("t"));
-    request::encode(&Method::GET, "/x", &h, b"", conn.request_buf());
+    let mut out = Vec::new();
+    request::encode(&Method::GET, "/x", &h, b"", &mut out);
+    out
 }
 
 fn soon() -> tokio::time::Instant {
@@ -94,16 +96,14 @@ const ALL: Want = Want {
 };
 
 async fn answer(conn: &mut Connection, want: Want) -> Response {
-    get(conn);
-    match conn.send(false, want, soon()).await {
+    match conn.send(&get(), false, want, soon()).await {
         SendOutcome::Response(r) => r,
         other => panic!("expected a response, got {other:?}"),
     }
 }
 
 async fn failure(conn: &mut Connection) -> HttpError {
-    get(conn);
-    match conn.send(false, ALL, soon()).await {
+    match conn.send(&get(), false, ALL, soon()).await {
         SendOutcome::Failed(e) => e,
         other => panic!("expected a failure, got {other:?}"),
     }
@@ -252,14 +252,9 @@ async fn a_head_answer_has_no_body_whatever_its_length() {
     ])
     .await;
     let mut conn = Connection::open(addr).await.expect("connects");
-    request::encode(
-        &Method::HEAD,
-        "/",
-        &HeaderMap::new(),
-        b"",
-        conn.request_buf(),
-    );
-    let SendOutcome::Response(r) = conn.send(true, ALL, soon()).await else {
+    let mut head = Vec::new();
+    request::encode(&Method::HEAD, "/", &HeaderMap::new(), b"", &mut head);
+    let SendOutcome::Response(r) = conn.send(&head, true, ALL, soon()).await else {
         panic!("an answer")
     };
     assert_eq!(r.status, 200);
@@ -350,9 +345,8 @@ async fn extra_bytes_after_an_answer_end_the_connection() {
 async fn no_answer_within_the_deadline_is_a_timeout() {
     let (addr, server) = serve(vec![Step::Read, Step::Hold]).await;
     let mut conn = Connection::open(addr).await.expect("connects");
-    get(&mut conn);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
-    let SendOutcome::Failed(e) = conn.send(false, ALL, deadline).await else {
+    let SendOutcome::Failed(e) = conn.send(&get(), false, ALL, deadline).await else {
         panic!("a failure")
     };
     assert!(matches!(e, HttpError::Timeout));
@@ -377,9 +371,8 @@ async fn a_connection_closed_while_idle_sends_nothing() {
     assert_eq!(requests.len(), 1);
     // The close has arrived once the socket turns readable.
     conn.stream.readable().await.expect("readable");
-    get(&mut conn);
     assert!(matches!(
-        conn.send(false, ALL, soon()).await,
+        conn.send(&get(), false, ALL, soon()).await,
         SendOutcome::NotSent
     ));
     assert!(!conn.is_open());
@@ -391,8 +384,9 @@ async fn unanswered_requests_are_written_whole() {
     let mut conn = Connection::open(addr).await.expect("connects");
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("t"));
-    request::encode(&Method::POST, "/p", &h, b"payload", conn.request_buf());
-    conn.send_unanswered(soon()).await;
+    let mut post = Vec::new();
+    request::encode(&Method::POST, "/p", &h, b"payload", &mut post);
+    conn.send_unanswered(&post, soon()).await;
     assert!(!conn.is_open());
     conn.close();
     let requests = server.await.expect("server");
