@@ -292,6 +292,7 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
     let out = cluster.dir.path().join("r.json");
     let report = cluster.dir.path().join("r.html");
     let junit = cluster.dir.path().join("r.xml");
+    let hdr_log = cluster.dir.path().join("r.hlog");
     let o = ptl()
         .arg("submit")
         .arg(&plan)
@@ -311,6 +312,8 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
         .arg(&report)
         .arg("--junit")
         .arg(&junit)
+        .arg("--hdr-log")
+        .arg(&hdr_log)
         .output()
         .expect("ptl submit runs");
     assert_eq!(
@@ -347,6 +350,13 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
     // Independent witness: what the target answered is what the merged result counts.
     assert_eq!(target.requests(), total);
 
+    // The per-second series, merged from the three agents' windows: one point per second
+    // of each phase, at the plan's whole rate, and every arrival in some point.
+    assert_series_covers_the_plan(&r, &[("warm", 2, 150.0), ("steady", 3, 300.0)]);
+    // The HdrHistogram log from the merged histograms: per phase, all requests and the one
+    // request by name, with the same maxima as the result.
+    assert_hdr_log_matches(&hdr_log, &r);
+
     // Each agent's own account: together exactly the merged count; one share each; and they
     // started within 50 ms of each other (each recorded when its start timer fired, on
     // ZooKeeper's clock).
@@ -377,6 +387,76 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["state"], "done");
     assert_eq!(runs[0]["id"], run.as_str());
+}
+
+/// The result's series has a point for every second of each `(phase, seconds, rate)`, in order
+/// from 0, each within 5 % of the phase's rate (one boundary arrival may fall either side of a
+/// second per agent), and together they count every arrival of the run.
+fn assert_series_covers_the_plan(r: &Value, phases: &[(&str, u64, f64)]) {
+    let series = r["series"].as_array().expect("series");
+    let mut t = 0u64;
+    for &(name, seconds, rate) in phases {
+        for _ in 0..seconds {
+            let point = series
+                .iter()
+                .find(|p| p["t"].as_u64() == Some(t))
+                .unwrap_or_else(|| panic!("no point for second {t}: {series:?}"));
+            assert_eq!(point["phase"], name, "{point}");
+            assert_eq!(point["target_rps"].as_f64(), Some(rate), "{point}");
+            let achieved = point["achieved_rps"].as_f64().expect("achieved");
+            assert!(
+                (achieved - rate).abs() <= rate * 0.05,
+                "second {t}: {achieved}/s of {rate}/s"
+            );
+            assert!(point["p99_ms"].as_f64().expect("p99") > 0.0, "{point}");
+            t += 1;
+        }
+    }
+    let ts: Vec<u64> = series.iter().filter_map(|p| p["t"].as_u64()).collect();
+    assert_eq!(ts, (0..ts.len() as u64).collect::<Vec<_>>(), "{ts:?}");
+    // The points of the plan's seconds are one second wide, so their rates add up to the
+    // arrivals; any point after them is the drain of the requests still in flight.
+    let seconds: u64 = phases.iter().map(|&(_, s, _)| s).sum();
+    let planned: f64 = phases.iter().map(|&(_, s, rate)| s as f64 * rate).sum();
+    let counted: f64 = series
+        .iter()
+        .filter(|p| p["t"].as_u64().is_some_and(|t| t < seconds))
+        .map(|p| p["achieved_rps"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert!(
+        (counted - planned).abs() <= planned * 0.02,
+        "the series counts {counted} of {planned} arrivals: {series:?}"
+    );
+}
+
+/// The interval log has, per phase of the result, an untagged interval (all requests) and one
+/// tagged with the request's name, whose max column (ms) is the phase's max response time.
+fn assert_hdr_log_matches(path: &Path, r: &Value) {
+    let log = std::fs::read_to_string(path).expect("hdr log written");
+    assert!(log.contains("#[StartTime"), "{log}");
+    let intervals: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("\"StartTimestamp\""))
+        .collect();
+    let phases = r["phases"].as_array().expect("phases");
+    assert_eq!(intervals.len(), phases.len() * 2, "{log}");
+    for (phase, pair) in phases.iter().zip(intervals.chunks(2)) {
+        assert!(
+            log.contains(&format!("#phase {}", phase["name"].as_str().unwrap_or(""))),
+            "{log}"
+        );
+        assert!(pair[1].starts_with("Tag=hello,"), "{pair:?}");
+        let max: f64 = pair[0]
+            .split(',')
+            .nth(2)
+            .and_then(|m| m.parse().ok())
+            .expect("a max column");
+        let want = phase["response_time_ms"]["max"].as_f64().expect("max");
+        assert!(
+            (max - want).abs() < 0.01,
+            "log max {max} ms, result {want} ms"
+        );
+    }
 }
 
 #[test]

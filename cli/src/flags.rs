@@ -248,6 +248,10 @@ pub struct SubmitArgs {
     pub wait: bool,
     #[command(flatten)]
     pub files: ResultFiles,
+    /// Write the HdrHistogram interval log (response times), from the cluster's merged
+    /// histograms.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
     /// No live progress while waiting; only the final summary.
     #[arg(long, short)]
     pub quiet: bool,

@@ -72,6 +72,10 @@ pub struct DoneMarker {
     /// When its start timer fired, ZooKeeper clock, Unix ms (none if it never started).
     #[serde(default)]
     pub started_at_ms: Option<i64>,
+    /// When its engine returned, ZooKeeper clock, Unix ms: how long its last (partial) window
+    /// was, and when its part of the run ended.
+    #[serde(default)]
+    pub ended_at_ms: Option<i64>,
     /// New epochs (rebalances) the agent applied during the run, and when.
     #[serde(default)]
     pub epochs: Vec<EpochApplied>,
@@ -191,11 +195,13 @@ impl Agent {
         };
         let (coordination, writer) = ZkCoordination::new(self.client.clone(), placement);
         let outcome = engine.run(plan, agent_share, coordination.clone()).await;
+        let ended_at_ms = clock::now_ms() - self.offset.offset_ms;
         let marker = DoneMarker {
             deltas: 0,
             delta_bytes: 0,
             requests: coordination.reported_requests(),
             started_at_ms: coordination.started_at_ms(),
+            ended_at_ms: Some(ended_at_ms),
             epochs: coordination.epochs_applied(),
             error: outcome.as_ref().err().cloned(),
         };

@@ -1,25 +1,28 @@
 //! `ptl coordinator`: the elected leader takes pending runs, waits for enough agents, writes
 //! the assignment, rebalances when an agent vanishes, merges every agent's interval deltas
-//! exactly (histograms add; nothing is averaged) and writes the live view and final result.
+//! exactly (histograms add; nothing is averaged) second by second, and writes the live view,
+//! the final result (with its per-second series) and the merged record behind it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_runtime::record::{decode_delta, merge_delta, Layout, Recorded};
-use ptl_runtime::results::{DegradedWindow as ResultDegraded, RunResult};
-use ptl_runtime::{summary, thresholds};
+use ptl_runtime::record::{decode_delta, Recorded};
+use ptl_runtime::results::{DegradedWindow as ResultDegraded, RunResult, SeriesPoint};
 use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
 
+use crate::agent::DoneMarker;
 use crate::agent_registry::{self, RegisteredAgent};
-use crate::assignment;
+use crate::assignment::{self, Assignment, Share};
 use crate::clock;
 use crate::election::Candidate;
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::layout;
+use crate::merged_record;
+use crate::merged_windows::MergedWindows;
 use crate::plan_store;
 use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
 use crate::zk::{self, ZkConfig};
@@ -32,6 +35,8 @@ pub struct SummaryInput<'a> {
     pub started_at_ms: i64,
     pub duration: Duration,
     pub stop_reason: Option<String>,
+    /// The per-second series, built from every agent's windows by the runtime's collector.
+    pub series: &'a [SeriesPoint],
 }
 
 /// Renders merged data as a `RunResult`. The CLI passes the runtime's own summary code, so a
@@ -163,7 +168,7 @@ async fn coordinate(
         .map(|a| (a.id.clone(), a.info.capacity))
         .collect();
     let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
-    let mut current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
+    let current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
     zk::put_json(client, &layout::run_assignment(id), &current, "assignment").await?;
     // Only a pending run starts: one stopped while it waited for agents ends here, before any
     // agent sees it running.
@@ -178,17 +183,94 @@ async fn coordinate(
     if state.phase != RunPhase::Running {
         return Err(stopped_before_start(id, &state));
     }
+    follow(client, config, id, &spec, &plan, current).await
+}
 
-    let layout_dims = Layout::of(&plan);
-    let mut merged = Recorded::new(
-        plan.phases.len(),
-        layout_dims.requests.len(),
-        layout_dims.scenarios.len(),
-    );
-    let mut seen: HashMap<AgentId, HashSet<String>> = HashMap::new();
+/// One agent's part of the run as the coordinator follows it.
+struct Member {
+    id: AgentId,
+    /// Its start, ZooKeeper clock, Unix ms: its window `k` began `k` seconds after it.
+    start_at_ms: i64,
+    /// The second of the run its window 0 falls in (its staggered start, rounded).
+    offset_s: u64,
+    /// Delta nodes merged.
+    seen: HashSet<String>,
+    /// Its latest window, held back until a later one comes or its done marker says how long
+    /// that last one was.
+    held: Option<(u64, Recorded)>,
+    done: Option<DoneMarker>,
+    lost: bool,
+}
+
+impl Member {
+    fn of(share: &Share, run_start_ms: i64) -> Member {
+        Member {
+            id: share.agent.clone(),
+            start_at_ms: run_start_ms + share.start_offset_ms as i64,
+            offset_s: (share.start_offset_ms + 500) / 1000,
+            seen: HashSet::new(),
+            held: None,
+            done: None,
+            lost: false,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.done.is_some() || self.lost
+    }
+
+    /// Seconds of the run before this one are complete as far as this agent goes.
+    fn horizon(&self) -> u64 {
+        if self.finished() {
+            return u64::MAX;
+        }
+        let window = self.held.as_ref().map_or(0, |(window, _)| *window);
+        self.offset_s + window
+    }
+
+    /// Hands the held window over, `seconds` long.
+    fn release(&mut self, windows: &mut MergedWindows, seconds: f64) -> Result<(), ClusterError> {
+        if let Some((window, recorded)) = self.held.take() {
+            windows
+                .add(self.offset_s + window, seconds, &recorded)
+                .map_err(|e| ClusterError::malformed("interval delta", &self.id.0, e))?;
+        }
+        Ok(())
+    }
+
+    /// How long its last window was: from its window's start to when its engine returned.
+    fn last_window_seconds(&self) -> f64 {
+        let ended = self.done.as_ref().and_then(|d| d.ended_at_ms);
+        match (ended, &self.held) {
+            (Some(ended), Some((window, _))) => {
+                let since_start = (ended - self.start_at_ms) as f64 / 1000.0;
+                (since_start - *window as f64).clamp(0.0, 1.0)
+            }
+            _ => 1.0,
+        }
+    }
+}
+
+/// Follows a running run to its end: merges every delta, rebalances lost agents, judges
+/// `abort` thresholds, writes the live view, then the final result.
+async fn follow(
+    client: &Client,
+    config: &CoordinatorConfig,
+    id: &RunId,
+    spec: &RunSpec,
+    plan: &Plan,
+    mut current: Assignment,
+) -> Result<(), ClusterError> {
+    let start_at_ms = current.start_at_ms;
+    let mut members: Vec<Member> = current
+        .shares
+        .iter()
+        .map(|share| Member::of(share, start_at_ms))
+        .collect();
+    let mut windows = MergedWindows::new(plan);
     let mut live = LiveView {
-        epoch: 0,
-        agents: chosen.len(),
+        epoch: current.epoch,
+        agents: members.len(),
         requests: 0,
         errors: 0,
         dropped: 0,
@@ -204,57 +286,57 @@ async fn coordinate(
         .iter()
         .map(|p| p.load.duration_us() / 1000)
         .sum();
-    let give_up_at = start_at_ms
-        + (spec.stagger_ms * chosen.len() as u64 + plan_ms) as i64
-        + config.finish_grace.as_millis() as i64;
-    let all: Vec<AgentId> = chosen.iter().map(|a| a.id.clone()).collect();
-    let mut lost: HashSet<AgentId> = HashSet::new();
+    let last_offset_ms = current
+        .shares
+        .iter()
+        .map(|s| s.start_offset_ms)
+        .max()
+        .unwrap_or(0);
+    let give_up_at =
+        start_at_ms + (last_offset_ms + plan_ms) as i64 + config.finish_grace.as_millis() as i64;
     let mut stop_reason = None;
+    let mut stopped_at_ms = None;
     let mut aborted = false;
 
     loop {
+        // Listed before merging: an agent done (or gone) by now has all its deltas written.
         let done = zk::children(client, &layout::run_done(id)).await?;
         let alive: HashSet<AgentId> = agent_registry::list(client)
             .await?
             .into_iter()
             .map(|a| a.id)
             .collect();
-        // Merge what arrived before deciding anything, so a finished agent's last delta counts.
-        let merged_before = live.requests;
-        for agent in &all {
-            merge_new(
-                client,
-                id,
-                agent,
-                &mut merged,
-                seen.entry(agent.clone()).or_default(),
-                &mut live,
-            )
-            .await?;
-        }
-        if live.requests != merged_before {
-            let response = summary::response_histogram(&merged, &layout_dims, None);
-            let latency = summary::latency(&response);
-            (live.p50_ms, live.p99_ms) = (latency.p50, latency.p99);
-            // `abort` thresholds are judged here, on everything merged, never per agent.
-            if !aborted {
-                if let Some(t) = thresholds::crossed_abort(&plan, &layout_dims, &merged) {
-                    aborted = true;
-                    run::stop(client, id, &format!("threshold {} crossed", t.expr)).await?;
-                }
+        for member in members.iter_mut().filter(|m| m.done.is_none()) {
+            if done.contains(&member.id.0) {
+                let path = layout::agent_done(id, &member.id);
+                member.done = zk::get_json::<DoneMarker>(client, &path, "agent done")
+                    .await?
+                    .map(|(marker, _)| marker);
             }
         }
-        let finished = |a: &AgentId| done.contains(&a.0);
-        let newly_lost: Vec<AgentId> = all
+        for member in members.iter_mut() {
+            merge_new(client, id, member, &mut windows, &mut live).await?;
+            if member.done.is_some() {
+                let seconds = member.last_window_seconds();
+                member.release(&mut windows, seconds)?;
+            }
+        }
+        let newly_lost: Vec<AgentId> = members
             .iter()
-            .filter(|a| !alive.contains(a) && !finished(a) && !lost.contains(*a))
-            .cloned()
+            .filter(|m| !alive.contains(&m.id) && !m.finished())
+            .map(|m| m.id.clone())
             .collect();
         if !newly_lost.is_empty() {
-            lost.extend(newly_lost.iter().cloned());
+            for member in members.iter_mut().filter(|m| newly_lost.contains(&m.id)) {
+                member.lost = true;
+                member.release(&mut windows, 1.0)?;
+            }
             let now = clock::now_ms();
-            let survivors: Vec<AgentId> =
-                all.iter().filter(|a| !lost.contains(*a)).cloned().collect();
+            let survivors: Vec<AgentId> = members
+                .iter()
+                .filter(|m| !m.lost)
+                .map(|m| m.id.clone())
+                .collect();
             let mut until = None;
             match spec.on_agent_loss {
                 LossPolicy::Rebalance => {
@@ -285,31 +367,64 @@ async fn coordinate(
             .await?;
             live.epoch = epoch;
         }
+        let horizon = members
+            .iter()
+            .map(Member::horizon)
+            .min()
+            .unwrap_or(u64::MAX);
+        if windows.advance(horizon) {
+            if let Some(progress) = windows.progress() {
+                (live.p50_ms, live.p99_ms) = (progress.p50_ms, progress.p99_ms);
+            }
+            // `abort` thresholds are judged here, on everything merged, never per agent.
+            if !aborted {
+                if let Some(expr) = windows.crossed_abort(plan) {
+                    aborted = true;
+                    run::stop(client, id, &format!("threshold {expr} crossed")).await?;
+                }
+            }
+        }
         live.updated_at_ms = clock::now_ms();
         zk::put_json(client, &layout::run_live(id), &live, "live view").await?;
 
         let state = run::state(client, id).await?;
         if state.phase == RunPhase::Stopping {
             stop_reason = state.reason.clone();
+            stopped_at_ms.get_or_insert(clock::now_ms());
         }
-        if all.iter().all(|a| finished(a) || lost.contains(a)) {
+        if members.iter().all(Member::finished) {
             break;
         }
         if clock::now_ms() > give_up_at {
             stop_reason = Some("agents did not finish in time".into());
+            stopped_at_ms.get_or_insert(clock::now_ms());
+            for member in members.iter_mut() {
+                member.release(&mut windows, 1.0)?;
+            }
             break;
         }
         tokio::time::sleep(config.poll).await;
     }
 
-    let duration = Duration::from_millis((clock::now_ms() - start_at_ms).max(0) as u64);
+    // As `ptl run` reports it: up to the stop, or to the end of the schedule; the agents'
+    // own end when they ended earlier.
+    let ended_at_ms = members
+        .iter()
+        .filter_map(|m| m.done.as_ref().and_then(|d| d.ended_at_ms))
+        .max()
+        .unwrap_or_else(clock::now_ms);
+    let end_ms = stopped_at_ms.map_or(ended_at_ms, |s: i64| s.min(ended_at_ms));
+    let duration_ms = ((end_ms - start_at_ms).max(0) as u64).min(last_offset_ms + plan_ms);
+    let duration = Duration::from_millis(duration_ms);
+    let (merged, series) = windows.finish();
     let mut result = (config.summarise)(&SummaryInput {
-        plan: &plan,
-        spec: &spec,
+        plan,
+        spec,
         recorded: &merged,
         started_at_ms: start_at_ms,
         duration,
         stop_reason: stop_reason.clone(),
+        series: &series,
     });
     let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
     result.degraded = run::state(client, id)
@@ -323,6 +438,7 @@ async fn coordinate(
             epoch: w.epoch,
         })
         .collect();
+    merged_record::store(client, id, &merged, start_at_ms, duration).await?;
     zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
     run::update_state(client, id, |s| {
         s.phase = RunPhase::Done;
@@ -418,18 +534,18 @@ fn stopped_before_start(id: &RunId, state: &run::RunState) -> ClusterError {
     }
 }
 
-/// Merges the agent's deltas not merged yet.
+/// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
+/// per-second windows one behind (see [`Member::held`]).
 async fn merge_new(
     client: &Client,
     id: &RunId,
-    agent: &AgentId,
-    merged: &mut Recorded,
-    seen: &mut HashSet<String>,
+    member: &mut Member,
+    windows: &mut MergedWindows,
     live: &mut LiveView,
 ) -> Result<(), ClusterError> {
-    let dir = layout::agent_reports(id, agent);
+    let dir = layout::agent_reports(id, &member.id);
     for name in zk::children(client, &dir).await? {
-        if seen.contains(&name) {
+        if member.seen.contains(&name) {
             continue;
         }
         let path = format!("{dir}/{name}");
@@ -438,8 +554,6 @@ async fn merge_new(
             .await
             .map_err(|e| ClusterError::zk("read", &path, e))?;
         let delta = decode_delta(&bytes)
-            .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
-        merge_delta(merged, &delta)
             .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         live.requests += requests;
@@ -450,9 +564,11 @@ async fn merge_new(
             .map(|r| r.error_total())
             .sum::<u64>();
         live.dropped += delta.recorded.phase.iter().map(|p| p.dropped).sum::<u64>();
-        *live.deltas.entry(agent.0.clone()).or_default() += 1;
-        *live.agent_requests.entry(agent.0.clone()).or_default() += requests;
-        seen.insert(name);
+        *live.deltas.entry(member.id.0.clone()).or_default() += 1;
+        *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
+        member.release(windows, 1.0)?;
+        member.held = Some((delta.window, delta.recorded));
+        member.seen.insert(name);
     }
     Ok(())
 }

@@ -14,6 +14,8 @@
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
+//! /runs/run-<seq>/record         merged record manifest JSON              persistent
+//! /runs/run-<seq>/record/chunk-… the merged record (HdrHistogram V2-deflate deltas format)
 //! ```
 
 use crate::ids::{AgentId, PlanHash, RunId};
@@ -41,7 +43,12 @@ pub fn plan(hash: &PlanHash) -> String {
 }
 
 pub fn plan_chunk(hash: &PlanHash, index: u32) -> String {
-    format!("{PLANS}/{hash}/chunk-{index:04}")
+    chunk(&plan(hash), index)
+}
+
+/// The `index`-th chunk of data stored in chunks under `node` (`crate::chunks`).
+pub fn chunk(node: &str, index: u32) -> String {
+    format!("{node}/chunk-{index:04}")
 }
 
 pub fn agent(id: &AgentId) -> String {
@@ -95,6 +102,11 @@ pub fn run_result(id: &RunId) -> String {
     format!("{RUNS}/{id}/result")
 }
 
+/// The merged record behind the result (every histogram), for `submit --hdr-log`.
+pub fn run_record(id: &RunId) -> String {
+    format!("{RUNS}/{id}/record")
+}
+
 /// The name a sequential node got, from the full path ZooKeeper returned or we built.
 pub fn leaf(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -118,6 +130,7 @@ mod tests {
             run_state(&run_id),
             run_assignment(&run_id),
             run_result(&run_id),
+            run_record(&run_id),
         ] {
             assert!(path.starts_with(&run(&run_id)));
         }

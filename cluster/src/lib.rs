@@ -5,12 +5,15 @@
 pub mod agent;
 pub mod agent_registry;
 pub mod assignment;
+pub mod chunks;
 pub mod clock;
 pub mod coordinator;
 pub mod election;
 pub mod error;
 pub mod ids;
 pub mod layout;
+pub mod merged_record;
+pub mod merged_windows;
 pub mod plan_store;
 pub mod result;
 pub mod run;

@@ -9,13 +9,13 @@
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::chunks;
 use crate::error::ClusterError;
 use crate::ids::PlanHash;
 use crate::layout;
-use crate::zk::{self, PERSISTENT};
+use crate::zk;
 
-/// Below ZooKeeper's default 1 MiB limit with room for the request's own framing.
-pub const CHUNK_SIZE: usize = 900 * 1024;
+pub use crate::chunks::CHUNK_SIZE;
 
 /// The data of `/plans/<hash>`, written once every chunk is in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,33 +34,10 @@ pub async fn store(client: &Client, bytecode: &[u8]) -> Result<PlanHash, Cluster
         return Ok(hash);
     }
     zk::create_if_missing(client, &node, b"").await?;
-    let chunks: Vec<&[u8]> = if bytecode.is_empty() {
-        vec![&[][..]]
-    } else {
-        bytecode.chunks(CHUNK_SIZE).collect()
-    };
-    for (index, chunk) in chunks.iter().enumerate() {
-        let index = u32::try_from(index).map_err(|_| ClusterError::PlanCorrupt {
-            hash: hash.to_string(),
-            detail: "too many chunks".into(),
-        })?;
-        let path = layout::plan_chunk(&hash, index);
-        match client.create(&path, chunk, &PERSISTENT).await {
-            Ok(_) => {}
-            // Left by an interrupted store of the same plan: same content by construction, but
-            // rewrite it in case that store died mid-way through this very chunk.
-            Err(ZkError::NodeExists) => {
-                client
-                    .set_data(&path, chunk, None)
-                    .await
-                    .map_err(|e| ClusterError::zk("write", &path, e))?;
-            }
-            Err(e) => return Err(ClusterError::zk("create", &path, e)),
-        }
-    }
+    let chunks = chunks::write(client, &node, bytecode).await?;
     let manifest = Manifest {
         len: bytecode.len() as u64,
-        chunks: chunks.len() as u32,
+        chunks,
     };
     let data = zk::to_json(&manifest, "plan manifest", &node)?;
     client
@@ -92,23 +69,10 @@ pub async fn load(client: &Client, hash: &PlanHash) -> Result<Vec<u8>, ClusterEr
     let manifest = manifest(client, hash)
         .await?
         .ok_or_else(|| ClusterError::PlanNotFound(hash.to_string()))?;
-    let capacity = usize::try_from(manifest.len).map_err(|_| corrupt("length overflows".into()))?;
-    let mut bytecode = Vec::with_capacity(capacity.min(64 * 1024 * 1024));
-    for index in 0..manifest.chunks {
-        let path = layout::plan_chunk(hash, index);
-        match client.get_data(&path).await {
-            Ok((data, _)) => bytecode.extend_from_slice(&data),
-            Err(ZkError::NoNode) => return Err(corrupt(format!("chunk {index} is missing"))),
-            Err(e) => return Err(ClusterError::zk("read", &path, e)),
-        }
-    }
-    if bytecode.len() as u64 != manifest.len {
-        return Err(corrupt(format!(
-            "{} bytes reassembled, the manifest says {}",
-            bytecode.len(),
-            manifest.len
-        )));
-    }
+    let node = layout::plan(hash);
+    let bytecode = chunks::read(client, &node, manifest.chunks, manifest.len)
+        .await?
+        .map_err(|damage| corrupt(damage.to_string()))?;
     let actual = PlanHash::of(&bytecode);
     if &actual != hash {
         return Err(corrupt(format!("reassembled bytes hash to {actual}")));

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use ptl_bytecode::Plan;
 use ptl_runtime::engine::timeline::Timeline;
+use ptl_runtime::engine::PhaseSpan;
 use ptl_runtime::record::Layout;
 use ptl_runtime::results::RunResult;
 use ptl_runtime::vm::AgentShare;
@@ -12,23 +14,30 @@ use ptl_runtime::{summary, thresholds};
 
 use crate::coordinator::SummaryInput;
 
+/// Where each phase sat in a run that lasted `duration`: as the engine reports it for a local
+/// run (a phase not reached ran for 0 s; one cut short by a stop, for as long as it ran).
+pub fn phase_spans(plan: &Plan, duration: Duration) -> Vec<PhaseSpan> {
+    let timeline = Timeline::of(plan, &AgentShare::solo());
+    let span_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    timeline
+        .phases
+        .iter()
+        .map(|p| PhaseSpan {
+            name: p.name.clone(),
+            start: Duration::from_micros(p.start_us),
+            ran: Duration::from_micros(span_us.saturating_sub(p.start_us).min(p.duration_us)),
+        })
+        .collect()
+}
+
 /// The default [`crate::coordinator::Summarise`].
 pub fn runtime_summary(input: &SummaryInput<'_>) -> RunResult {
     let layout = Layout::of(input.plan);
     // The whole cluster's planned rates: one agent with all of the load.
     let timeline = Timeline::of(input.plan, &AgentShare::solo());
-    let elapsed = input.duration.as_secs_f64();
-    let mut start = 0.0;
-    let phase_seconds = input
-        .plan
-        .phases
+    let phase_seconds = phase_spans(input.plan, input.duration)
         .iter()
-        .map(|phase| {
-            let length = phase.load.duration_us() as f64 / 1e6;
-            let ran = (elapsed - start).clamp(0.0, length);
-            start += length;
-            ran
-        })
+        .map(|span| span.ran.as_secs_f64())
         .collect();
     let phase_target_rps = timeline.phases.iter().map(|p| p.target_rps).collect();
     summary::build(summary::SummaryInput {
@@ -42,6 +51,6 @@ pub fn runtime_summary(input: &SummaryInput<'_>) -> RunResult {
         phase_target_rps,
         stop_reason: input.stop_reason.clone(),
         thresholds: thresholds::evaluate(input.plan, &layout, input.recorded),
-        series: Vec::new(),
+        series: input.series.to_vec(),
     })
 }

@@ -22,7 +22,7 @@ use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
-use ptl_cluster::{layout, ClusterError};
+use ptl_cluster::{layout, merged_record, ClusterError};
 use ptl_runtime::coordination::{BoxFuture, Coordination};
 use ptl_runtime::record::{IntervalDelta, Outcome, Recorded, Timing};
 use ptl_runtime::vm::AgentShare;
@@ -257,6 +257,34 @@ async fn three_agents_share_by_capacity_start_together_and_merge_exactly() {
     let state = run::state(&client, &id).await.expect("state");
     assert_eq!(state.phase, RunPhase::Done);
     assert!(state.degraded.is_empty());
+
+    // The merged record behind the result is kept: every histogram value every agent sent,
+    // which the runtime's own writer turns into the HdrHistogram log.
+    let outcome = merged_record::load_outcome(&client, &id, &plan, (*result).clone())
+        .await
+        .expect("merged record");
+    let stats = outcome
+        .recorded
+        .request_stats(0, 0)
+        .expect("the one request");
+    assert_eq!(stats.completed, sent);
+    let histogram = &stats.latency.as_ref().expect("latencies").response;
+    assert_eq!(histogram.len(), sent);
+    assert_eq!(outcome.phases.len(), 1);
+    assert_eq!(
+        outcome.phases[0].ran.as_secs_f64(),
+        result.phases[0].duration_s
+    );
+    let mut log = Vec::new();
+    ptl_runtime::hdr_log::write(&outcome, &mut log).expect("hdr log");
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let tags: Vec<Option<String>> = IntervalLogIterator::new(&log)
+        .filter_map(|e| match e {
+            Ok(LogEntry::Interval(h)) => Some(h.tag().map(|t| t.as_str().to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, [None, Some("home".to_string())]);
     drop(cluster.server);
 }
 

@@ -11,6 +11,7 @@ use crate::progress::LiveView;
 use ptl_bytecode::Plan;
 use ptl_cluster::coordinator::LiveView as ClusterLive;
 use ptl_cluster::ids::RunId;
+use ptl_cluster::merged_record;
 use ptl_cluster::run::{self, LossPolicy, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::zk::{self, ZkConfig};
@@ -18,7 +19,7 @@ use ptl_cluster::ClusterError;
 use ptl_runtime::engine::timeline::Timeline;
 use ptl_runtime::results::RunResult;
 use ptl_runtime::vm::AgentShare;
-use ptl_runtime::Progress;
+use ptl_runtime::{Progress, RunOutcome};
 use std::time::Duration;
 
 /// How often the run's state and live view are read while waiting.
@@ -32,10 +33,14 @@ const INTERRUPTED: &str = "interrupted (Ctrl-C)";
 
 pub fn run(args: &SubmitArgs) -> Exit {
     let files = &args.files;
-    if !args.wait && (files.out.is_some() || files.report.is_some() || files.junit.is_some()) {
+    let any_file = files.out.is_some()
+        || files.report.is_some()
+        || files.junit.is_some()
+        || args.hdr_log.is_some();
+    if !args.wait && any_file {
         return fail(
             Exit::Usage,
-            "--out, --report and --junit need --wait (without it, submit returns once the run is created)",
+            "--out, --report, --junit and --hdr-log need --wait (without it, submit returns once the run is created)",
         );
     }
     let compiled = match plan_source::compile(&args.plan, &args.params.params) {
@@ -82,7 +87,19 @@ pub fn run(args: &SubmitArgs) -> Exit {
             humanise(timeout)
         );
         match follow(&zk, &id, timeout, &compiled.plan, args.quiet).await {
-            Ok(Followed::Result(result)) => conclude(&result, files, None),
+            Ok(Followed::Result(result)) => match args.hdr_log.as_deref() {
+                None => conclude(&result, files, None),
+                Some(path) => match merged_outcome(&zk, &id, &compiled.plan, &result).await {
+                    Ok(outcome) => conclude(&result, files, Some((path, &outcome))),
+                    Err(e) => {
+                        conclude(&result, files, None);
+                        fail(
+                            Exit::RunFailed,
+                            format!("cannot write {}: {e}", path.display()),
+                        )
+                    }
+                },
+            },
             Ok(Followed::StoppedBeforeStart) => {
                 eprintln!("{id} was stopped before it started: no results");
                 Exit::Interrupted
@@ -90,6 +107,17 @@ pub fn run(args: &SubmitArgs) -> Exit {
             Err(e) => cluster_failure(&e),
         }
     })
+}
+
+/// The finished run with the cluster's merged histograms, for the HdrHistogram log.
+async fn merged_outcome(
+    zk: &ZkConfig,
+    id: &RunId,
+    plan: &Plan,
+    result: &RunResult,
+) -> Result<RunOutcome, ClusterError> {
+    let client = zk::connect(zk).await?;
+    merged_record::load_outcome(&client, id, plan, result.clone()).await
 }
 
 /// The run's own length plus the time it may wait for agents and to start, plus a margin.
