@@ -8,6 +8,16 @@ use serde::Serialize;
 struct ChartData<'a> {
     series: &'a [SeriesPoint],
     phases: Vec<PhaseChart<'a>>,
+    /// Stretches shaded on the charts: a cluster run's degraded windows.
+    marks: Vec<Mark>,
+}
+
+#[derive(Serialize)]
+struct Mark {
+    kind: &'static str,
+    label: String,
+    start_s: f64,
+    end_s: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +42,16 @@ pub fn chart_data_json(result: &RunResult) -> String {
                 duration_s: phase.duration_s,
                 target_rps: phase.target_rps,
                 latency: &phase.response_time_ms,
+            })
+            .collect(),
+        marks: result
+            .degraded
+            .iter()
+            .map(|w| Mark {
+                kind: "degraded",
+                label: format!("{} lost (epoch {})", w.agent, w.epoch),
+                start_s: w.from_s,
+                end_s: w.until_s,
             })
             .collect(),
     };

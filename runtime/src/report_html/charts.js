@@ -1,5 +1,6 @@
 // ptl charts: draws a run's charts as inline SVG from the run's chart JSON
-// ({series: [SeriesPoint], phases: [{name, duration_s, target_rps, latency}]}).
+// ({series: [SeriesPoint], phases: [{name, duration_s, target_rps, latency}],
+// marks: [{kind, label, start_s, end_s}] (optional: degraded windows, pauses)}).
 //
 // Every drawing function is pure (data in, SVG markup string out) so that the HTML report, a
 // live dashboard and the Node tests (charts.test.js) share it; only renderAll touches a page.
@@ -130,8 +131,9 @@
   }
 
   // A line chart. opts: {title, xLabel, yLabel, series: [{name, color, points: [[x, y]],
-  // dash}], bands: [{name, start, end}] (phases), categories: [label] (x is then an index),
-  // logY, yFormat}. Points with a non-finite y break the line.
+  // dash}], bands: [{name, start, end}] (phases), marks: [{kind, label, start_s, end_s}]
+  // (shaded stretches), categories: [label] (x is then an index), logY, yFormat}. Points
+  // with a non-finite y break the line.
   function lineChart(opts) {
     var width = opts.width || WIDTH;
     var height = opts.height || HEIGHT;
@@ -223,6 +225,21 @@
           (plot.top + 11) + "\">" + esc(label) + "</text>");
       }
       out.push("</g>");
+    });
+
+    // Marked stretches (a cluster's degraded windows, pauses): shaded over the phases, named
+    // in their title; one still going (no end) reaches the end of the data.
+    (opts.marks || []).forEach(function (mark) {
+      if (!finite(mark.start_s)) return;
+      var x0 = Math.max(plot.left, xScale(mark.start_s));
+      var x1 = Math.min(plot.right, xScale(finite(mark.end_s) ? mark.end_s : xHi));
+      if (x0 > plot.right) return;
+      // A mark of no length (noticed and healed at once) still shows as a thin stripe.
+      var w = Math.max(2, x1 - x0);
+      out.push("<rect class=\"ptl-mark ptl-mark-" + esc(mark.kind || "mark") + "\" x=\"" +
+        px(x0) + "\" y=\"" + plot.top + "\" width=\"" + px(w) + "\" height=\"" +
+        (plot.bottom - plot.top) + "\"><title>" + esc(mark.label || mark.kind || "") +
+        "</title></rect>");
     });
 
     // Axes, grid and tick labels.
@@ -317,6 +334,7 @@
       xLabel: "time since start",
       yLabel: "requests/s",
       bands: phaseSpans(data),
+      marks: data.marks,
       series: [
         { name: "target", color: COLORS.target, dash: "6 4", points: pick(s, "target_rps") },
         { name: "achieved", color: COLORS.achieved, points: pick(s, "achieved_rps") },
@@ -331,6 +349,7 @@
       xLabel: "time since start",
       yLabel: "ms",
       bands: phaseSpans(data),
+      marks: data.marks,
       series: [
         { name: "p50", color: COLORS.p50, points: pick(s, "p50_ms") },
         { name: "p95", color: COLORS.p95, points: pick(s, "p95_ms") },
@@ -347,6 +366,7 @@
       xLabel: "time since start",
       yLabel: "per second",
       bands: phaseSpans(data),
+      marks: data.marks,
       series: [
         { name: "errors", color: COLORS.errors, points: pick(s, "errors") },
         { name: "dropped", color: COLORS.dropped, dash: "5 3", points: pick(s, "dropped") },

@@ -169,3 +169,24 @@ test("renderAll fills the chart elements of a page", () => {
   ]);
   assert.match(elements["ptl-chart-rate"].innerHTML, /^<svg/);
 });
+
+test("marked stretches are shaded where they fall, open ones to the end of the data", () => {
+  const series = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((t) => seriesPoint(t, "a"));
+  const svg = charts.rateChart({
+    series,
+    marks: [
+      { kind: "degraded", label: "agent-1 lost", start_s: 2, end_s: 4 },
+      { kind: "paused", label: "paused", start_s: 6, end_s: null },
+    ],
+  });
+  assertBalanced(svg);
+  const rects = [...svg.matchAll(/<rect class="ptl-mark ptl-mark-(\w+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)]
+    .map((m) => ({ kind: m[1], x: Number(m[2]), w: Number(m[3]) }));
+  assert.deepEqual(rects.map((r) => r.kind), ["degraded", "paused"]);
+  // x runs 0..10 s over the plot: 2..4 s is a fifth as wide as the whole 0..10 s.
+  const plotWidth = viewBox(svg).width - 64 - 16;
+  assert.ok(Math.abs(rects[0].w - plotWidth / 5) < 0.5, JSON.stringify(rects));
+  assert.ok(Math.abs(rects[1].x + rects[1].w - (64 + plotWidth)) < 0.5, "open mark reaches the end");
+  assert.match(svg, /<title>agent-1 lost<\/title>/);
+  assert.doesNotMatch(charts.rateChart({ series }), /ptl-mark/);
+});
