@@ -152,6 +152,32 @@ pub struct RunArgs {
     /// Worker threads for the generator (default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Serve the live dashboard (page, runs API, /metrics) at this address while the run goes
+    /// on, e.g. `127.0.0.1:9090` (a bare port means 127.0.0.1).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub dashboard: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub access: DashboardAccessArgs,
+}
+
+/// Who may look at and control the dashboard (`ptl run --dashboard`, `ptl coordinator --http`).
+#[derive(Debug, Args)]
+pub struct DashboardAccessArgs {
+    /// Operator token: may stop runs from the dashboard, and look.
+    #[arg(long, value_name = "TOKEN", env = "PTL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Viewer token: may only look.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PTL_VIEWER_TOKEN",
+        hide_env_values = true
+    )]
+    pub viewer_token: Option<String>,
+    /// Anyone who reaches the address may look (control still needs --token). Looking is
+    /// also open when no token is given at all.
+    #[arg(long)]
+    pub open_view: bool,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +226,12 @@ pub struct CoordinatorArgs {
     /// Name shown by `ptl status` (default: host name and process id).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Serve the live dashboard of the cluster's runs (page, runs API, /metrics) at this
+    /// address, e.g. `127.0.0.1:9090` (a bare port means 127.0.0.1).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub http: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub access: DashboardAccessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +329,16 @@ fn parse_run_id(s: &str) -> Result<ptl_cluster::ids::RunId, String> {
 }
 
 /// `20000/s` or `20000`: arrivals per second, positive.
+/// `HOST:PORT`, or a bare port on loopback: the dashboard is never exposed by accident.
+pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        format!("`{s}` is not an address: expected HOST:PORT (e.g. 127.0.0.1:9090) or a port")
+    })
+}
+
 pub fn parse_capacity(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let number = t.strip_suffix("/s").unwrap_or(t).trim();

@@ -2,9 +2,13 @@
 //! Ctrl-C or SIGTERM.
 
 use crate::cluster_setup::{cluster_failure, default_name, runtime, shutdown_signal, zk_config};
+use crate::cmd::run::access;
 use crate::exit::Exit;
 use crate::flags::CoordinatorArgs;
+use crate::output::fail;
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
+use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
+use ptl_dashboard::ServerConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +30,30 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
         poll: Duration::from_millis(250),
         finish_grace: Duration::from_secs(30),
     };
-    match runtime.block_on(run_coordinator(config, shutdown_signal("coordinator"))) {
+    let dashboard = match args.http {
+        None => None,
+        Some(addr) => {
+            let server = ServerConfig {
+                addr,
+                access: access(&args.access),
+            };
+            let feed = ClusterFeedConfig::new(config.zk.clone());
+            match runtime.block_on(ClusterDashboard::start(server, feed)) {
+                Ok(d) => {
+                    eprintln!("coordinator {}: dashboard at {}", config.id, d.url());
+                    Some(d)
+                }
+                Err(e) => return fail(Exit::Usage, format!("dashboard: {e}")),
+            }
+        }
+    };
+    let led = runtime.block_on(run_coordinator(config, shutdown_signal("coordinator")));
+    if let Some(d) = dashboard {
+        if let Err(e) = runtime.block_on(d.shutdown()) {
+            eprintln!("dashboard: {e}");
+        }
+    }
+    match led {
         Ok(()) => Exit::Ok,
         Err(e) => cluster_failure(&e),
     }

@@ -2,15 +2,19 @@
 //! (the last part, [`conclude`], is shared with `ptl submit --wait`).
 
 use crate::exit::Exit;
-use crate::flags::{OutputArgs, ResultFiles, RunArgs};
+use crate::flags::{DashboardAccessArgs, OutputArgs, ResultFiles, RunArgs};
 use crate::output::{fail, write_file};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
+use ptl_dashboard::access::Access;
+use ptl_dashboard::local::LocalDashboard;
 use ptl_runtime::coordination::stop_channel;
 use ptl_runtime::results::RunResult;
 use ptl_runtime::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: &RunArgs) -> Exit {
@@ -18,11 +22,31 @@ pub fn run(args: &RunArgs) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    execute(&compiled, &args.output, args.workers)
+    let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
+    execute_with(&compiled, &args.output, args.workers, dashboard)
+}
+
+/// Who may look at and control a dashboard, from the flags.
+pub fn access(args: &DashboardAccessArgs) -> Access {
+    Access {
+        operator_token: args.token.clone().filter(|t| !t.is_empty()),
+        viewer_token: args.viewer_token.clone().filter(|t| !t.is_empty()),
+        open_view: args.open_view,
+    }
 }
 
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
 pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Exit {
+    execute_with(compiled, output, workers, None)
+}
+
+/// [`execute`], serving the live dashboard at the address while the run goes on.
+pub fn execute_with(
+    compiled: &Compiled,
+    output: &OutputArgs,
+    workers: Option<usize>,
+    dashboard: Option<(SocketAddr, Access)>,
+) -> Exit {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -43,12 +67,35 @@ pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>)
         .fold(0u64, u64::saturating_add);
     let view = LiveView::new(Duration::from_micros(total), output.quiet);
     let (stop, signal) = stop_channel();
-    let opts = RunOptions {
+    let plan_hash = ptl_bytecode::hash(&compiled.bytes).to_hex();
+    let mut opts = RunOptions {
         workers,
         stop: Some(signal),
         progress: view.callback(output.quiet),
-        plan_hash: Some(ptl_bytecode::hash(&compiled.bytes).to_hex()),
+        plan_hash: Some(plan_hash.clone()),
         ..RunOptions::default()
+    };
+    let dashboard = match dashboard {
+        None => None,
+        Some((addr, access)) => {
+            let plan = Arc::new(compiled.plan.clone());
+            let started = runtime.block_on(LocalDashboard::start(
+                addr,
+                access,
+                plan,
+                plan_hash,
+                stop.clone(),
+            ));
+            match started {
+                Ok(d) => {
+                    eprintln!("dashboard: {} (serving until the run ends)", d.url());
+                    opts.coordination = Some(d.coordination());
+                    opts.progress = Some(d.progress(opts.progress.take()));
+                    Some(d)
+                }
+                Err(e) => return fail(Exit::Usage, format!("dashboard: {e}")),
+            }
+        }
     };
     let outcome = runtime.block_on(async {
         let interrupt = stop.clone();
@@ -60,6 +107,12 @@ pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>)
         });
         let outcome = ptl_runtime::run(&compiled.plan, opts).await;
         ctrl_c.abort();
+        if let Some(d) = dashboard {
+            match &outcome {
+                Ok(o) => d.finish(&o.result).await,
+                Err(e) => d.fail(&e.to_string()).await,
+            }
+        }
         outcome
     });
     view.finish();

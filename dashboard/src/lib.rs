@@ -1,0 +1,23 @@
+//! ptl-dashboard: the live dashboard of `ptl run --dashboard` and `ptl coordinator --http`.
+//!
+//! A [`hub::Hub`] holds every run the dashboard knows, fed by [`local`] (this process's
+//! engine) or [`cluster_feed`] (a cluster's runs in ZooKeeper); [`server`] serves the page
+//! ([`page`], live over Server-Sent Events: [`sse`]), the runs API, control ([`access`] decides
+//! who may) and Prometheus metrics ([`metrics`]).
+
+pub mod access;
+pub mod cluster_feed;
+pub mod control;
+pub mod error;
+pub mod hub;
+pub mod live_run;
+pub mod local;
+pub mod metrics;
+pub mod model;
+pub mod page;
+pub mod server;
+pub mod sse;
+
+pub use error::DashboardError;
+pub use hub::Hub;
+pub use server::{serve, DashboardServer, ServerConfig};

@@ -1,0 +1,303 @@
+//! One run as the dashboard follows it: interval deltas (from this process's engine or from a
+//! cluster's agents) merged exactly into the run's cumulative record and into a per-second
+//! series, and the live result rendered from them by the runtime's own summary code, so the
+//! page, `/api/runs/{id}` and `/metrics` show what the final result will say, only sooner.
+
+use crate::model::{Headline, PhaseSpan};
+use ptl_bytecode::plan::Plan;
+use ptl_runtime::engine::timeline::Timeline;
+use ptl_runtime::record::recorder::{add_histogram, new_histogram, Hist};
+use ptl_runtime::record::{merge_delta, IntervalDelta, Layout, Recorded};
+use ptl_runtime::results::{RunResult, SeriesPoint};
+use ptl_runtime::vm::AgentShare;
+use ptl_runtime::{summary, thresholds};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Windows whose histograms are kept so a late delta of the same second (another agent's, or
+/// an agent's final flush) revises its point exactly; older points only gain counts.
+const REVISABLE_WINDOWS: u64 = 8;
+/// Bound on the series: past it, neighbouring points are merged pairwise (as the runtime's
+/// series does), so a day-long run keeps a page-sized series.
+pub const MAX_POINTS: usize = 7200;
+
+/// What one second of the run adds up to, across agents.
+struct WindowAcc {
+    started: u64,
+    errors: u64,
+    dropped: u64,
+    response: Hist,
+}
+
+pub struct LiveRun {
+    plan: Arc<Plan>,
+    plan_hash: String,
+    layout: Layout,
+    /// The whole run's planned rates (every agent's share together).
+    timeline: Timeline,
+    started_at: SystemTime,
+    cumulative: Recorded,
+    points: BTreeMap<u64, SeriesPoint>,
+    open: BTreeMap<u64, WindowAcc>,
+    /// Points added or revised since the last [`LiveRun::take_changed`].
+    changed: BTreeSet<u64>,
+    /// The series was compacted: the next update must resend all of it.
+    reset: bool,
+    elapsed: Duration,
+    stop_reason: Option<String>,
+}
+
+impl LiveRun {
+    pub fn new(plan: Arc<Plan>, plan_hash: String, started_at: SystemTime) -> LiveRun {
+        let layout = Layout::of(&plan);
+        let timeline = Timeline::of(&plan, &AgentShare::solo());
+        let cumulative = Recorded::new(
+            layout.phases.len(),
+            layout.requests.len(),
+            layout.scenarios.len(),
+        );
+        LiveRun {
+            plan,
+            plan_hash,
+            layout,
+            timeline,
+            started_at,
+            cumulative,
+            points: BTreeMap::new(),
+            open: BTreeMap::new(),
+            changed: BTreeSet::new(),
+            reset: false,
+            elapsed: Duration::ZERO,
+            stop_reason: None,
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    /// The run's merged record so far.
+    pub fn recorded(&self) -> &Recorded {
+        &self.cumulative
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The plan's length.
+    pub fn planned(&self) -> Duration {
+        Duration::from_micros(self.timeline.total_us)
+    }
+
+    pub fn phase_spans(&self) -> Vec<PhaseSpan> {
+        self.timeline
+            .phases
+            .iter()
+            .map(|p| PhaseSpan {
+                name: p.name.clone(),
+                start_s: p.start_us as f64 / 1e6,
+                end_s: p.end_us() as f64 / 1e6,
+            })
+            .collect()
+    }
+
+    pub fn set_elapsed(&mut self, elapsed: Duration) {
+        self.elapsed = elapsed;
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    pub fn set_stop_reason(&mut self, reason: Option<String>) {
+        self.stop_reason = reason;
+    }
+
+    /// Merges one agent's delta of one window. A delta of another plan's shape is refused.
+    pub fn add(&mut self, delta: &IntervalDelta) -> Result<(), String> {
+        merge_delta(&mut self.cumulative, delta).map_err(|e| e.to_string())?;
+        let k = delta.window;
+        let rec = &delta.recorded;
+        let started: u64 = rec.phase.iter().map(|p| p.started).sum();
+        let dropped: u64 = rec.phase.iter().map(|p| p.dropped).sum();
+        let errors: u64 = rec.request.iter().map(|r| r.error_total()).sum();
+        let newest = self.open.keys().next_back().copied().unwrap_or(0).max(k);
+        let frozen = self.points.contains_key(&k) && !self.open.contains_key(&k);
+        if frozen || k + REVISABLE_WINDOWS < newest {
+            // Too late to revise percentiles exactly: keep the counts right.
+            let point = self
+                .points
+                .entry(k)
+                .or_insert_with(|| empty_point(k, &self.timeline, &self.layout));
+            point.achieved_rps += started as f64;
+            point.errors += errors;
+            point.dropped += dropped;
+        } else {
+            let acc = self.open.entry(k).or_insert_with(|| WindowAcc {
+                started: 0,
+                errors: 0,
+                dropped: 0,
+                response: new_histogram(),
+            });
+            acc.started += started;
+            acc.errors += errors;
+            acc.dropped += dropped;
+            for r in &rec.request {
+                if let Some(l) = &r.latency {
+                    add_histogram(&mut acc.response, &l.response);
+                }
+            }
+            let point = point_of(k, acc, &self.timeline, &self.layout);
+            self.points.insert(k, point);
+        }
+        self.changed.insert(k);
+        self.open.retain(|w, _| w + REVISABLE_WINDOWS >= newest);
+        if self.points.len() > MAX_POINTS {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    /// Merges neighbouring points pairwise: counts add, rates and p50 average, the upper
+    /// percentiles keep the larger (bounds, as the runtime's own series does).
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.points);
+        let mut it = old.into_values();
+        while let Some(a) = it.next() {
+            let merged = match it.next() {
+                Some(b) => SeriesPoint {
+                    t: a.t,
+                    target_rps: (a.target_rps + b.target_rps) / 2.0,
+                    achieved_rps: (a.achieved_rps + b.achieved_rps) / 2.0,
+                    errors: a.errors + b.errors,
+                    dropped: a.dropped + b.dropped,
+                    p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
+                    p95_ms: a.p95_ms.max(b.p95_ms),
+                    p99_ms: a.p99_ms.max(b.p99_ms),
+                    max_ms: a.max_ms.max(b.max_ms),
+                    phase: a.phase,
+                },
+                None => a,
+            };
+            self.points.insert(merged.t, merged);
+        }
+        self.open.clear();
+        self.reset = true;
+    }
+
+    pub fn series(&self) -> Vec<SeriesPoint> {
+        self.points.values().cloned().collect()
+    }
+
+    /// The points added or revised since the last call, and whether the whole series must be
+    /// resent instead (it was compacted).
+    pub fn take_changed(&mut self) -> (Vec<SeriesPoint>, bool) {
+        let reset = std::mem::take(&mut self.reset);
+        let changed = std::mem::take(&mut self.changed);
+        if reset {
+            return (self.series(), true);
+        }
+        let points = changed
+            .into_iter()
+            .filter_map(|t| self.points.get(&t).cloned())
+            .collect();
+        (points, false)
+    }
+
+    /// The result as it stands: what `--out` would say if the run ended now.
+    pub fn result(&self) -> RunResult {
+        let elapsed = self.elapsed.as_secs_f64();
+        let phase_seconds = self
+            .timeline
+            .phases
+            .iter()
+            .map(|p| (elapsed - p.start_us as f64 / 1e6).clamp(0.0, p.duration_us as f64 / 1e6))
+            .collect();
+        summary::build(summary::SummaryInput {
+            plan: &self.plan,
+            layout: &self.layout,
+            recorded: &self.cumulative,
+            plan_hash: self.plan_hash.clone(),
+            started_at: self.started_at,
+            duration: self.elapsed,
+            phase_seconds,
+            phase_target_rps: self.timeline.phases.iter().map(|p| p.target_rps).collect(),
+            stop_reason: self.stop_reason.clone(),
+            thresholds: thresholds::evaluate(&self.plan, &self.layout, &self.cumulative),
+            series: self.series(),
+        })
+    }
+
+    /// The numbers at the top of the page, at the current elapsed time.
+    pub fn headline(&self, result: &RunResult) -> Headline {
+        let elapsed_us = u64::try_from(self.elapsed.as_micros()).unwrap_or(u64::MAX);
+        let phase = self.timeline.phase_at(elapsed_us);
+        let last = self.points.values().next_back();
+        Headline {
+            elapsed_s: self.elapsed.as_secs_f64(),
+            phase: phase.map(|p| p.name.clone()),
+            phase_left_s: phase.map_or(0.0, |p| p.end_us().saturating_sub(elapsed_us) as f64 / 1e6),
+            run_left_s: self.timeline.total_us.saturating_sub(elapsed_us) as f64 / 1e6,
+            target_rps: last.map_or(0.0, |p| p.target_rps),
+            achieved_rps: last.map_or(0.0, |p| p.achieved_rps),
+            requests: result.total.requests,
+            errors: result.total.errors,
+            dropped: result.total.dropped,
+        }
+    }
+}
+
+fn phase_name(timeline: &Timeline, layout: &Layout, mid_us: u64) -> String {
+    timeline
+        .phase_at(mid_us)
+        .and_then(|p| layout.phases.get(p.index))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn target_at(timeline: &Timeline, mid_us: u64) -> f64 {
+    match timeline.phase_at(mid_us) {
+        Some(p) if p.is_open() => p
+            .schedule(&AgentShare::solo())
+            .target_rate_at(mid_us - p.start_us),
+        _ => 0.0,
+    }
+}
+
+fn empty_point(k: u64, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
+    let mid = k.saturating_mul(1_000_000).saturating_add(500_000);
+    SeriesPoint {
+        t: k,
+        phase: phase_name(timeline, layout, mid),
+        target_rps: target_at(timeline, mid),
+        ..SeriesPoint::default()
+    }
+}
+
+fn point_of(k: u64, acc: &WindowAcc, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
+    let ms = |us: u64| us as f64 / 1000.0;
+    let h = &acc.response;
+    let q = |x: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            ms(h.value_at_quantile(x))
+        }
+    };
+    SeriesPoint {
+        achieved_rps: acc.started as f64,
+        errors: acc.errors,
+        dropped: acc.dropped,
+        p50_ms: q(0.50),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+        max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+        ..empty_point(k, timeline, layout)
+    }
+}

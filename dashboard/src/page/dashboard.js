@@ -1,0 +1,218 @@
+// ptl dashboard: follows the server's event stream (/events) and draws the selected run with
+// the report's own chart code (charts.js). The server keeps every run's series and sends a
+// full snapshot on every (re)connection, so this script keeps no history of its own.
+(function () {
+  "use strict";
+
+  var runs = [];          // summaries, newest first
+  var views = {};         // id -> RunView
+  var selected = null;    // id chosen by the user (null: follow the newest run)
+
+  function $(id) { return document.getElementById(id); }
+
+  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" };
+  function esc(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) { return ESCAPES[c]; });
+  }
+  function num(v, digits) {
+    if (typeof v !== "number" || !isFinite(v)) return "-";
+    return v.toLocaleString("en-US", { maximumFractionDigits: digits == null ? 1 : digits });
+  }
+  function ms(v) { return typeof v === "number" && v > 0 ? num(v, 2) + " ms" : "-"; }
+  function secs(v) { return window.ptlCharts.formatSeconds(Math.max(0, v || 0)); }
+
+  function current() {
+    var id = selected;
+    if (!id || !views[id]) {
+      var live = runs.filter(function (r) { return views[r.id] && (r.status === "running" || r.status === "paused" || r.status === "stopping"); });
+      id = live.length ? live[0].id : (runs.length && views[runs[0].id] ? runs[0].id : null);
+    }
+    return id ? views[id] : null;
+  }
+
+  function upsert(series, points) {
+    points.forEach(function (p) {
+      var i = series.length;
+      while (i > 0 && series[i - 1].t > p.t) i--;
+      if (i > 0 && series[i - 1].t === p.t) series[i - 1] = p; else series.splice(i, 0, p);
+    });
+  }
+
+  function setSummary(summary) {
+    var i = runs.findIndex(function (r) { return r.id === summary.id; });
+    if (i >= 0) runs[i] = summary; else runs.unshift(summary);
+    if (views[summary.id]) views[summary.id].summary = summary;
+  }
+
+  function drawCharts(view) {
+    var data = {
+      series: view.series,
+      phases: view.phase_latency,
+      marks: view.marks,
+    };
+    window.ptlCharts.renderAll(document, data);
+    ["ptl-chart-rate", "ptl-chart-latency", "ptl-chart-errors", "ptl-chart-percentiles"].forEach(function (id) {
+      $(id).setAttribute("data-points", String(view.series.length));
+    });
+  }
+
+  function cards(view) {
+    var h = view.headline, s = view.summary;
+    var items = [
+      ["phase", h.phase || (s.status === "done" ? "finished" : "-")],
+      ["phase left", h.phase ? secs(h.phase_left_s) : "-"],
+      ["run left", s.status === "done" || s.status === "failed" ? "-" : secs(h.run_left_s)],
+      ["target", num(h.target_rps) + "/s"],
+      ["achieved", num(h.achieved_rps) + "/s"],
+      ["requests", num(h.requests, 0)],
+      ["errors", num(h.errors, 0)],
+      ["dropped", num(h.dropped, 0)],
+      ["p95", ms(s.p95_ms)],
+      ["p99", ms(s.p99_ms)],
+    ];
+    $("cards").innerHTML = items.map(function (c) {
+      return "<div class=\"card\"><div class=\"name\">" + esc(c[0]) + "</div><div class=\"value\">" + esc(c[1]) + "</div></div>";
+    }).join("");
+  }
+
+  function table(id, head, rows) {
+    $(id).innerHTML = "<tr>" + head.map(function (h, i) {
+      return "<th" + (i === 0 ? " class=\"text\"" : "") + ">" + esc(h) + "</th>";
+    }).join("") + "</tr>" + rows.join("");
+  }
+
+  function drawTables(view) {
+    table("requests", ["phase", "request", "requests", "errors", "dropped", "rate", "p50", "p95", "p99", "max"],
+      view.requests.map(function (r) {
+        return "<tr><td class=\"text\">" + esc(r.phase) + "</td><td>" + esc(r.request) + "</td><td>" +
+          num(r.requests, 0) + "</td><td class=\"" + (r.errors ? "bad" : "") + "\">" + num(r.errors, 0) +
+          "</td><td class=\"" + (r.dropped ? "bad" : "") + "\">" + num(r.dropped, 0) + "</td><td>" +
+          num(r.achieved_rps) + "/s</td><td>" + ms(r.p50_ms) + "</td><td>" + ms(r.p95_ms) + "</td><td>" +
+          ms(r.p99_ms) + "</td><td>" + ms(r.max_ms) + "</td></tr>";
+      }));
+    $("agents-section").hidden = view.agents.length === 0;
+    table("agents", ["agent", "share", "state", "last report", "deltas", "requests"],
+      view.agents.map(function (a) {
+        var ago = a.last_report_ms ? secs((Date.now() - a.last_report_ms) / 1000) + " ago" : "-";
+        return "<tr><td class=\"text\">" + esc(a.name) + "</td><td>" + num(a.share * 100) + "%</td><td>" +
+          esc(a.state) + "</td><td>" + esc(ago) + "</td><td>" + num(a.deltas, 0) + "</td><td>" +
+          num(a.requests, 0) + "</td></tr>";
+      }));
+    table("verdicts", ["threshold", "result", "actual"], view.summary.verdicts.map(function (t) {
+      return "<tr><td class=\"text\"><code>" + esc(t.expr) + "</code></td><td>" +
+        (t.passed ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>") +
+        "</td><td>" + num(t.actual, 3) + "</td></tr>";
+    }));
+  }
+
+  function drawRuns(view) {
+    var id = view ? view.summary.id : null;
+    $("run-select").innerHTML = "<option value=\"\">newest</option>" + runs.map(function (r) {
+      return "<option value=\"" + esc(r.id) + "\"" + (r.id === selected ? " selected" : "") + ">" +
+        esc(r.id + " · " + r.plan + " · " + r.status) + "</option>";
+    }).join("");
+    table("runs", ["run", "plan", "status", "started", "duration", "requests", "errors", "p95", "verdict", ""],
+      runs.map(function (r) {
+        var verdict = r.passed == null ? "-" : (r.passed ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>");
+        return "<tr class=\"" + (r.id === id ? "selected" : "") + "\"><td class=\"text\"><button class=\"link\" data-run=\"" +
+          esc(r.id) + "\">" + esc(r.id) + "</button></td><td>" + esc(r.plan) + "</td><td>" + esc(r.status) +
+          "</td><td>" + esc(r.started_at || "-") + "</td><td>" + secs(r.duration_s) + "</td><td>" +
+          num(r.requests, 0) + "</td><td>" + num(r.errors, 0) + "</td><td>" + ms(r.p95_ms) + "</td><td>" +
+          verdict + "</td><td><a href=\"/api/runs/" + encodeURIComponent(r.id) + "/report\" target=\"_blank\">report</a></td></tr>";
+      }));
+  }
+
+  function draw() {
+    var view = current();
+    drawRuns(view);
+    if (!view) {
+      $("status").textContent = "no run yet";
+      return;
+    }
+    var s = view.summary;
+    $("status").textContent = s.status;
+    $("status").className = "status " + s.status;
+    $("phase").textContent = s.plan + (s.reason ? " · " + s.reason : "");
+    $("btn-stop").hidden = !s.controls.stop;
+    $("btn-pause").hidden = !s.controls.pause;
+    $("btn-resume").hidden = !s.controls.resume;
+    $("report-link").href = "/api/runs/" + encodeURIComponent(s.id) + "/report";
+    cards(view);
+    drawCharts(view);
+    drawTables(view);
+  }
+
+  function select(id) {
+    selected = id || null;
+    if (selected && !views[selected]) {
+      fetch("/api/runs/" + encodeURIComponent(selected) + "/view", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (view) { if (view) { views[view.summary.id] = view; draw(); } });
+    }
+    draw();
+  }
+
+  function control(verb) {
+    var view = current();
+    if (!view) return;
+    var headers = {};
+    var token = sessionStorage.getItem("ptl-token");
+    if (token) headers.Authorization = "Bearer " + token;
+    fetch("/api/runs/" + encodeURIComponent(view.summary.id) + "/" + verb,
+      { method: "POST", credentials: "same-origin", headers: headers })
+      .then(function (r) {
+        if (r.status === 401) {
+          var entered = window.prompt("Operator token");
+          if (entered) { sessionStorage.setItem("ptl-token", entered); control(verb); }
+          return;
+        }
+        return r.json().then(function (body) {
+          $("message").textContent = r.ok ? verb + ": " + body.status : verb + " refused: " + body.error;
+        });
+      });
+  }
+
+  function listen() {
+    var source = new EventSource("/events");
+    source.onopen = function () { $("conn").textContent = "live"; $("conn").className = "conn live"; };
+    source.onerror = function () { $("conn").textContent = "reconnecting…"; $("conn").className = "conn down"; };
+    source.addEventListener("snapshot", function (e) {
+      var snap = JSON.parse(e.data);
+      runs = snap.runs;
+      views = {};
+      snap.views.forEach(function (v) { views[v.summary.id] = v; });
+      draw();
+    });
+    source.addEventListener("runs", function (e) {
+      runs = JSON.parse(e.data).runs;
+      runs.forEach(function (r) { if (views[r.id]) views[r.id].summary = r; });
+      draw();
+    });
+    source.addEventListener("run", function (e) {
+      var view = JSON.parse(e.data);
+      views[view.summary.id] = view;
+      setSummary(view.summary);
+      draw();
+    });
+    source.addEventListener("tick", function (e) {
+      var tick = JSON.parse(e.data);
+      var view = views[tick.id];
+      if (!view) return;
+      if (tick.reset) view.series = [];
+      upsert(view.series, tick.points);
+      ["marks", "headline", "requests", "phase_latency", "agents"].forEach(function (k) { view[k] = tick[k]; });
+      setSummary(tick.summary);
+      draw();
+    });
+  }
+
+  $("run-select").addEventListener("change", function (e) { select(e.target.value); });
+  $("runs").addEventListener("click", function (e) {
+    var run = e.target.getAttribute && e.target.getAttribute("data-run");
+    if (run) select(run);
+  });
+  $("btn-stop").addEventListener("click", function () { control("stop"); });
+  $("btn-pause").addEventListener("click", function () { control("pause"); });
+  $("btn-resume").addEventListener("click", function () { control("resume"); });
+  listen();
+})();

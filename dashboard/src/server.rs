@@ -1,0 +1,316 @@
+//! The HTTP server (hyper, HTTP/1.1): the page and its assets, `/events`, the runs API, control
+//! and `/metrics`. Looking needs a viewer or operator token unless viewing is open; control
+//! needs the operator token (401 otherwise).
+
+use crate::access::{self, Access};
+use crate::error::DashboardError;
+use crate::hub::Hub;
+use crate::model::RunStatus;
+use crate::{metrics, page, sse};
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen; loopback unless the operator says otherwise.
+    pub addr: SocketAddr,
+    pub access: Access,
+}
+
+/// A running dashboard server.
+pub struct DashboardServer {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl DashboardServer {
+    /// The address it listens on (the port chosen, when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Stops accepting, ends the event streams (after the events already published) and
+    /// lets requests in progress finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct Ctx {
+    hub: Arc<Hub>,
+    access: Access,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Binds and starts serving on the current tokio runtime.
+pub async fn serve(hub: Arc<Hub>, config: ServerConfig) -> Result<DashboardServer, DashboardError> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| DashboardError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(DashboardError::LocalAddr)?;
+    let (shutdown, stop_rx) = watch::channel(false);
+    let ctx = Arc::new(Ctx {
+        hub,
+        access: config.access,
+        shutdown: stop_rx.clone(),
+    });
+    let task = tokio::spawn(accept_loop(listener, ctx, stop_rx));
+    Ok(DashboardServer {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            // A failed accept (out of descriptors, a reset) concerns one client only.
+            continue;
+        };
+        let ctx = ctx.clone();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(req, ctx.clone()));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow with every client.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(v) = content_type.parse() {
+        headers.insert(CONTENT_TYPE, v);
+    }
+    headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    respond(status, "application/json", body)
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = json(status, &ErrorBody { error: message });
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"ptl\""),
+        );
+    }
+    response
+}
+
+async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Body>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let token = access::presented_token(req.headers(), query.as_deref());
+    let token = token.as_deref();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let may_view = ctx.access.may_view(token);
+    let denied = || {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "a viewer or operator token is needed",
+        )
+    };
+
+    let response = match (&method, segments.as_slice()) {
+        (&Method::GET, [""]) => {
+            if !may_view {
+                respond(
+                    StatusCode::UNAUTHORIZED,
+                    "text/html; charset=utf-8",
+                    page::LOCKED_HTML,
+                )
+            } else {
+                index(&ctx, query.as_deref())
+            }
+        }
+        (&Method::GET, ["assets", name]) => match page::asset(name) {
+            Some((content_type, body)) => respond(StatusCode::OK, content_type, body),
+            None => error(StatusCode::NOT_FOUND, "no such asset"),
+        },
+        (&Method::GET, ["events"]) if may_view => events(&ctx),
+        (&Method::GET, ["metrics"]) if may_view => respond(
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            metrics::render(&ctx.hub),
+        ),
+        (&Method::GET, ["api", "runs"]) if may_view => json(StatusCode::OK, &ctx.hub.runs()),
+        (&Method::GET, ["api", "runs", id]) if may_view => match ctx.hub.result(id) {
+            Some((_, result)) => json(StatusCode::OK, &result),
+            None => unknown_run(&ctx, id),
+        },
+        (&Method::GET, ["api", "runs", id, "view"]) if may_view => match ctx.hub.view(id) {
+            Some(view) => json(StatusCode::OK, &view),
+            None => error(StatusCode::NOT_FOUND, "no such run"),
+        },
+        (&Method::GET, ["api", "runs", id, "report"]) if may_view => match ctx.hub.result(id) {
+            Some((_, result)) => respond(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                ptl_runtime::report_html::render_report(&result),
+            ),
+            None => unknown_run(&ctx, id),
+        },
+        (&Method::POST, ["api", "runs", id, verb @ ("stop" | "pause" | "resume")]) => {
+            if ctx.access.may_control(token) {
+                control(&ctx, id, verb).await
+            } else {
+                error(StatusCode::UNAUTHORIZED, "control needs the operator token")
+            }
+        }
+        (&Method::GET, ["events" | "metrics"]) | (&Method::GET, ["api", ..]) => denied(),
+        (_, ["" | "events" | "metrics"]) | (_, ["api", ..]) => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    };
+    Ok(response)
+}
+
+fn unknown_run(ctx: &Ctx, id: &str) -> Response<Body> {
+    if ctx.hub.knows(id) {
+        error(StatusCode::NOT_FOUND, "this run ended without a result")
+    } else {
+        error(StatusCode::NOT_FOUND, "no such run")
+    }
+}
+
+fn index(ctx: &Ctx, query: Option<&str>) -> Response<Body> {
+    let mut response = respond(StatusCode::OK, "text/html; charset=utf-8", page::INDEX_HTML);
+    response.headers_mut().insert(
+        "content-security-policy",
+        http::HeaderValue::from_static("default-src 'self'; img-src 'self' data:"),
+    );
+    // A token in the address becomes a cookie, so the page's requests and its event stream
+    // (which cannot set headers) carry it without it staying in the address bar.
+    if let Some(token) = access::query_token(query) {
+        if ctx.access.role(Some(&token)).is_some() {
+            let cookie = format!(
+                "{}={}; Path=/; HttpOnly; SameSite=Strict",
+                access::COOKIE_NAME,
+                url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+            );
+            if let Ok(v) = cookie.parse() {
+                response.headers_mut().insert(SET_COOKIE, v);
+            }
+        }
+    }
+    response
+}
+
+fn events(ctx: &Ctx) -> Response<Body> {
+    let body = sse::stream(ctx.hub.clone(), ctx.shutdown.clone());
+    let mut response = Response::new(body.boxed());
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    response
+}
+
+#[derive(Serialize)]
+struct ControlAnswer<'a> {
+    run: &'a str,
+    status: RunStatus,
+}
+
+async fn control(ctx: &Ctx, id: &str, verb: &str) -> Response<Body> {
+    let Some(status) = ctx.hub.status(id) else {
+        return error(StatusCode::NOT_FOUND, "no such run");
+    };
+    if status.is_finished() {
+        return error(StatusCode::CONFLICT, "the run has ended");
+    }
+    let Some(control) = ctx.hub.control(id) else {
+        return error(
+            StatusCode::CONFLICT,
+            "this run cannot be controlled from here",
+        );
+    };
+    let (outcome, next) = match verb {
+        "stop" => (
+            control.stop("stopped from the dashboard".to_string()).await,
+            RunStatus::Stopping,
+        ),
+        _ if !control.can_pause() => {
+            return error(StatusCode::NOT_IMPLEMENTED, "this run cannot be paused");
+        }
+        "pause" => (control.pause().await, RunStatus::Paused),
+        _ => (control.resume().await, RunStatus::Running),
+    };
+    match outcome {
+        Ok(()) => {
+            let reason = (verb == "stop").then(|| "stopped from the dashboard".to_string());
+            ctx.hub.set_status(id, next, reason);
+            json(
+                StatusCode::ACCEPTED,
+                &ControlAnswer {
+                    run: id,
+                    status: next,
+                },
+            )
+        }
+        Err(message) => error(StatusCode::CONFLICT, &message),
+    }
+}
