@@ -93,6 +93,11 @@ impl Target {
 
     /// Requests the target has answered (`/stats` does not count itself).
     fn requests(&self) -> u64 {
+        self.stats()["requests"].as_u64().expect("a request count")
+    }
+
+    /// The target's `/stats`.
+    fn stats(&self) -> Value {
         let authority = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(authority).expect("target answers");
         write!(
@@ -103,8 +108,7 @@ impl Target {
         let mut reply = String::new();
         stream.read_to_string(&mut reply).expect("read /stats");
         let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        let stats: Value = serde_json::from_str(body).expect("stats JSON");
-        stats["requests"].as_u64().expect("a request count")
+        serde_json::from_str(body).expect("stats JSON")
     }
 }
 
@@ -457,6 +461,69 @@ fn assert_hdr_log_matches(path: &Path, r: &Value) {
             "log max {max} ms, result {want} ms"
         );
     }
+}
+
+#[test]
+fn seq_values_are_unique_across_agent_processes() {
+    let cluster = Cluster::start(3);
+    let target = Target::start();
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        r#"plan "seq" {
+  param target = "http://127.0.0.1:9"
+  target target
+  connections 30
+  let n = seq()
+  request numbered { GET "/seq/{{n}}" }
+  phase steady { rate 400/s for 3s }
+}
+"#,
+    );
+    let out = cluster.dir.path().join("r.json");
+    let o = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "3",
+            "--wait",
+            "--quiet",
+        ])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let total = json(&out)["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, 1200);
+    // The target saw every request's number, and no number twice, although three processes
+    // drew them independently.
+    let stats = target.stats();
+    assert_eq!(stats["seq_requests"].as_u64(), Some(total), "{stats}");
+    assert_eq!(stats["seq_distinct"].as_u64(), Some(total), "{stats}");
+    // Each agent sent about a third, so every agent's values are among them.
+    let run = run_id(&stderr(&o));
+    let (_, done) = cluster.run_record(&run);
+    assert_eq!(done.len(), 3, "{done:?}");
+    assert!(done.values().all(|d| d.requests * 4 > total), "{done:?}");
 }
 
 #[test]

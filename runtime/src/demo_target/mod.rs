@@ -4,8 +4,9 @@
 //! It answers every path with a small JSON body after a configured latency, fails a seeded,
 //! reproducible share of requests with 500, honours Envoy's fault headers
 //! (`x-envoy-fault-abort-request`, `x-envoy-fault-delay-request`) and runs a tiny stateful shop
-//! (`POST /login`, `GET /cart`, `POST /pay/{etag}`) for scenario plans. `GET /health` and
-//! `GET /stats` are control endpoints: answered at once and never counted.
+//! (`POST /login`, `GET /cart`, `POST /pay/{etag}`) for scenario plans. `GET /seq/{n}` remembers
+//! the number `n`, so `/stats` can say whether a plan's `seq()` values ever repeated.
+//! `GET /health` and `GET /stats` are control endpoints: answered at once and never counted.
 
 mod config;
 mod error;

@@ -46,6 +46,8 @@ enum Endpoint {
     Login,
     Cart,
     Pay(Option<Etag>),
+    /// `/seq/{n}`: remembered in the stats (`n` a whole number), otherwise a plain path.
+    Seq(Option<u64>),
     Other,
 }
 
@@ -63,6 +65,8 @@ impl Endpoint {
                     Endpoint::Product(id.to_string())
                 } else if let Some(etag) = path.strip_prefix("/pay/") {
                     Endpoint::Pay(Etag::parse(etag))
+                } else if let Some(n) = path.strip_prefix("/seq/") {
+                    Endpoint::Seq(n.parse().ok())
                 } else {
                     Endpoint::Other
                 }
@@ -78,7 +82,7 @@ impl Endpoint {
             Endpoint::Login => Route::Login,
             Endpoint::Cart => Route::Cart,
             Endpoint::Pay(_) => Route::Pay,
-            Endpoint::Other => Route::Other,
+            Endpoint::Seq(_) | Endpoint::Other => Route::Other,
         }
     }
 }
@@ -93,6 +97,9 @@ pub(crate) async fn handle(
         _ => {}
     }
     let endpoint = Endpoint::of(request.uri().path());
+    if let Endpoint::Seq(Some(n)) = endpoint {
+        state.stats.seq(n);
+    }
     let route = endpoint.route();
     let reply = answer(&state, endpoint, request).await;
     state.stats.answered(route, reply.status().as_u16());
@@ -122,7 +129,7 @@ async fn answer(state: &State, endpoint: Endpoint, request: Request<Incoming>) -
     }
     match endpoint {
         Endpoint::Root => json_static(StatusCode::OK, body::ROOT),
-        Endpoint::Other => json_static(StatusCode::OK, body::OK),
+        Endpoint::Seq(_) | Endpoint::Other => json_static(StatusCode::OK, body::OK),
         Endpoint::Products => json_static(StatusCode::OK, body::PRODUCTS),
         Endpoint::Product(id) => product(&id),
         Endpoint::Checkout => only(&parts.method, Method::POST)
@@ -260,6 +267,8 @@ mod tests {
             Endpoint::of("/pay/00000000000000ff"),
             Endpoint::Pay(Some(_))
         ));
+        assert_eq!(Endpoint::of("/seq/42"), Endpoint::Seq(Some(42)));
+        assert_eq!(Endpoint::of("/seq/x"), Endpoint::Seq(None));
         assert_eq!(Endpoint::of("/anything/else"), Endpoint::Other);
         assert_eq!(Endpoint::of("/cartography"), Endpoint::Other);
     }

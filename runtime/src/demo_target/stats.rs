@@ -1,8 +1,10 @@
-//! Counters of what the target answered, kept in atomics so the hot path takes no lock.
+//! Counters of what the target answered, kept in atomics so the hot path takes no lock; only
+//! `/seq/{n}` requests take one, to remember which numbers were seen.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// The counted routes; every path falls in exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,9 @@ pub(crate) struct Stats {
     fault_aborts: AtomicU64,
     fault_delays: AtomicU64,
     injected_errors: AtomicU64,
+    /// Every number a `/seq/{n}` request carried, and how many such requests came.
+    seq_seen: Mutex<HashSet<u64>>,
+    seq_requests: AtomicU64,
 }
 
 /// What `GET /stats` answers (JSON). Control endpoints (`/health`, `/stats`) are not counted.
@@ -86,6 +91,12 @@ pub struct StatsSnapshot {
     pub fault_delays: u64,
     /// Requests failed with 500 by the configured error rate.
     pub injected_errors: u64,
+    /// `/seq/{n}` requests (`n` a whole number), and how many distinct `n` they carried: a
+    /// plan sending `seq()` values there can check that none repeated.
+    #[serde(default)]
+    pub seq_requests: u64,
+    #[serde(default)]
+    pub seq_distinct: u64,
 }
 
 /// The counters `Stats::count` can bump besides route and status.
@@ -115,7 +126,17 @@ impl Stats {
             fault_aborts: AtomicU64::new(0),
             fault_delays: AtomicU64::new(0),
             injected_errors: AtomicU64::new(0),
+            seq_seen: Mutex::new(HashSet::new()),
+            seq_requests: AtomicU64::new(0),
         }
+    }
+
+    /// Remembers the number a `/seq/{n}` request carried.
+    pub(crate) fn seq(&self, n: u64) {
+        self.seq_requests.fetch_add(1, Ordering::Relaxed);
+        // A poisoned lock only means another handler panicked mid-insert; the set is still a set.
+        let mut seen = self.seq_seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.insert(n);
     }
 
     /// Counts one answered request.
@@ -139,6 +160,11 @@ impl Stats {
             Event::InjectedError => &self.injected_errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn seq_distinct(&self) -> u64 {
+        let seen = self.seq_seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.len() as u64
     }
 
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
@@ -168,6 +194,8 @@ impl Stats {
             fault_aborts: load(&self.fault_aborts),
             fault_delays: load(&self.fault_delays),
             injected_errors: load(&self.injected_errors),
+            seq_requests: load(&self.seq_requests),
+            seq_distinct: self.seq_distinct(),
         }
     }
 }
@@ -193,5 +221,17 @@ mod tests {
         assert_eq!(snap.by_status.get("500"), None);
         assert_eq!(snap.invalid_tokens, 1);
         assert_eq!(snap.valid_tokens, 0);
+        assert_eq!((snap.seq_requests, snap.seq_distinct), (0, 0));
+    }
+
+    #[test]
+    fn seq_numbers_are_counted_with_their_repeats() {
+        let stats = Stats::new();
+        for n in [3, 7, 3, 12, 7, 7] {
+            stats.seq(n);
+        }
+        let snap = stats.snapshot();
+        assert_eq!(snap.seq_requests, 6);
+        assert_eq!(snap.seq_distinct, 3);
     }
 }
