@@ -17,6 +17,7 @@ mod requests;
 mod scenarios;
 mod settings;
 mod suggest;
+mod template_syntax;
 mod templates;
 mod thresholds;
 pub mod values;
@@ -62,11 +63,13 @@ impl Sink {
     }
 }
 
-/// What every check can read: the files, the name tables and the loaded CSV data.
+/// What every check can read: the files, the name tables, the loaded CSV data, and what
+/// handlebars said about the templates read so far.
 pub struct Cx<'a> {
     pub loaded: &'a Loaded,
     pub names: &'a Names<'a>,
     pub datasets: &'a [DatasetData],
+    pub templates: template_syntax::Reader,
 }
 
 impl<'a> Cx<'a> {
@@ -102,6 +105,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         loaded,
         names: &names,
         datasets: &datasets,
+        templates: template_syntax::Reader::default(),
     };
     let settings = settings::plan_settings(&cx, &mut sink);
     let vars = generators::lets(&cx, &mut sink);

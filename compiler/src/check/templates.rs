@@ -1,15 +1,13 @@
-//! Templates in strings (paths, headers, bodies, fault headers): parsed with handlebars' own
-//! template parser, restricted to plain variables, and resolved to lets, CSV columns, params
-//! (replaced by their text) and captures of earlier steps.
+//! Templates in strings (paths, headers, bodies, fault headers): read with handlebars' own
+//! template parser (through [`template_syntax`]), restricted to plain variables, and resolved
+//! to lets, CSV columns, params (replaced by their text) and captures of earlier steps.
 //!
 //! Values are inserted as they are: `{{x}}` and `{{{x}}}` both insert raw text, since a load
 //! test builds HTTP requests, not HTML.
 
-use handlebars::template::{Parameter, Template, TemplateElement};
-use handlebars::{Path, PathSeg};
-
 use crate::ast::{Span, StrLit};
 use crate::check::model::Piece;
+use crate::check::template_syntax::{self, Part};
 use crate::check::values::text_of;
 use crate::check::{suggest, Cx, Sink};
 use crate::diagnostic::Diagnostic;
@@ -34,18 +32,9 @@ pub fn template(
     lit: &StrLit,
     scope: Scope,
 ) -> Option<Vec<Piece>> {
-    let parsed = match Template::compile(&lit.value) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e
-                .pos()
-                .map_or(0, |(line, col)| offset_of(&lit.value, line, col));
-            let message = match e.reason() {
-                handlebars::TemplateErrorReason::InvalidSyntax(_) => {
-                    "malformed `{{…}}` expression".to_string()
-                }
-                other => other.to_string(),
-            };
+    let parts = match cx.templates.read(&lit.value) {
+        Ok(parts) => parts,
+        Err(template_syntax::SyntaxError { message, at }) => {
             let end = next_char_end(&lit.value, at);
             sink.push(
                 file,
@@ -58,49 +47,17 @@ pub fn template(
         }
     };
     let errors_before = sink.errors();
-    let mut pieces = Vec::new();
-    for (i, element) in parsed.elements.iter().enumerate() {
-        let at = parsed
-            .mapping
-            .get(i)
-            .map_or(0, |m| offset_of(&lit.value, m.0, m.1));
-        match element {
-            TemplateElement::RawString(text) => pieces.push(Piece::Lit(text.clone())),
-            TemplateElement::Comment(_) => {}
-            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h)
-                if !h.block
-                    && h.params.is_empty()
-                    && h.hash.is_empty()
-                    && h.block_param.is_none() =>
-            {
-                let expr = expression_range(&lit.value, at);
-                match &h.name {
-                    Parameter::Path(Path::Relative((segs, raw)))
-                        if plain(segs) && !segs.is_empty() =>
-                    {
-                        let names: Vec<&str> = segs
-                            .iter()
-                            .filter_map(|s| match s {
-                                PathSeg::Named(n) => Some(n.as_str()),
-                                _ => None,
-                            })
-                            .collect();
-                        let text = &lit.value[expr.clone()];
-                        let name_at = text
-                            .find(raw.as_str())
-                            .map_or(expr.start, |n| expr.start + n);
-                        let span = lit.source_span(name_at..name_at + raw.len());
-                        if let Some(piece) = resolve(cx, sink, file, &names, span, scope) {
-                            pieces.push(piece);
-                        }
-                    }
-                    _ => unsupported(sink, file, lit, expr),
+    let mut pieces = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            Part::Text(text) => pieces.push(Piece::Lit(text)),
+            Part::Name { names, at } => {
+                let span = lit.source_span(at);
+                if let Some(piece) = resolve(cx, sink, file, &names, span, scope) {
+                    pieces.push(piece);
                 }
             }
-            _ => {
-                let expr = expression_range(&lit.value, at);
-                unsupported(sink, file, lit, expr);
-            }
+            Part::Unsupported(expr) => unsupported(sink, file, lit, expr),
         }
     }
     if sink.errors() > errors_before {
@@ -124,10 +81,6 @@ pub fn constant(cx: &Cx<'_>, sink: &mut Sink, file: FileId, lit: &StrLit) -> Opt
     )
 }
 
-fn plain(segs: &[PathSeg]) -> bool {
-    segs.iter().all(|s| matches!(s, PathSeg::Named(_)))
-}
-
 fn unsupported(sink: &mut Sink, file: FileId, lit: &StrLit, expr: std::ops::Range<usize>) {
     sink.push(
         file,
@@ -142,12 +95,12 @@ fn resolve(
     cx: &Cx<'_>,
     sink: &mut Sink,
     file: FileId,
-    names: &[&str],
+    names: &[String],
     span: Span,
     scope: Scope,
 ) -> Option<Piece> {
     let n = cx.names;
-    let name = names[0];
+    let name = names.first().map(String::as_str)?;
     let here = match scope {
         Scope::Step { scenario, step } => n.scenarios.get(scenario).map(|s| (s, step)),
         _ => None,
@@ -305,7 +258,7 @@ fn resolve(
 }
 
 /// For `{{a.b}}` with unknown `a`, point at `a` only.
-fn lit_span_of_name(span: Span, name: &str, names: &[&str]) -> miette::SourceSpan {
+fn lit_span_of_name(span: Span, name: &str, names: &[String]) -> miette::SourceSpan {
     if names.len() > 1 && span.end - span.start >= name.len() {
         Span::new(span.start, span.start + name.len()).into()
     } else {
@@ -337,24 +290,6 @@ fn merge(pieces: Vec<Piece>) -> Vec<Piece> {
     out
 }
 
-/// Byte offset in `text` of a 1-based line and (character) column, as handlebars reports them.
-fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    let mut start = 0;
-    for _ in 1..line {
-        match text[start..].find('\n') {
-            Some(n) => start += n + 1,
-            None => return text.len(),
-        }
-    }
-    let line_text = &text[start..];
-    let line_end = line_text.find('\n').unwrap_or(line_text.len());
-    start
-        + line_text[..line_end]
-            .char_indices()
-            .nth(col.saturating_sub(1))
-            .map_or(line_end, |(i, _)| i)
-}
-
 fn next_char_end(text: &str, at: usize) -> usize {
     text[at.min(text.len())..]
         .chars()
@@ -362,38 +297,9 @@ fn next_char_end(text: &str, at: usize) -> usize {
         .map_or(at.min(text.len()), |c| at + c.len_utf8())
 }
 
-/// The `{{…}}` starting at `at` (or `{{{…}}}`), as a range of `text`.
-fn expression_range(text: &str, at: usize) -> std::ops::Range<usize> {
-    let at = at.min(text.len());
-    let rest = &text[at..];
-    let triple = rest.starts_with("{{{");
-    let close = if triple { "}}}" } else { "}}" };
-    match rest.find(close) {
-        Some(n) => at..at + n + close.len(),
-        None => at..text.len(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn offsets_follow_lines_and_characters() {
-        let text = "ab\nçd{{x}}";
-        assert_eq!(offset_of(text, 1, 1), 0);
-        assert_eq!(offset_of(text, 2, 1), 3);
-        assert_eq!(offset_of(text, 2, 3), 6);
-        assert_eq!(offset_of(text, 9, 1), text.len());
-    }
-
-    #[test]
-    fn expression_ranges() {
-        assert_eq!(expression_range("a{{x}}b", 1), 1..6);
-        assert_eq!(expression_range("{{{x}}}", 0), 0..7);
-        assert_eq!(expression_range("{\"p\": {{n}}}", 6), 6..11);
-        assert_eq!(expression_range("{{x", 0), 0..3);
-    }
 
     #[test]
     fn merge_joins_literals() {
