@@ -124,29 +124,35 @@ struct Cluster {
     zk: ZkServer,
     dir: tempfile::TempDir,
     coordinator: Proc,
+    /// Coordinators started after the first: they stand by in the election.
+    standby: Vec<Proc>,
     agents: Vec<Proc>,
 }
 
 impl Cluster {
     fn start(agents: usize) -> Cluster {
+        Cluster::start_with(agents, &[])
+    }
+
+    /// With `coordinator_args` added to the (first) coordinator's command line.
+    fn start_with(agents: usize, coordinator_args: &[&str]) -> Cluster {
         let zk = ZkServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
         let connect = zk.connect_string();
-        let coordinator = Proc::spawn(
-            dir.path(),
+        let mut args = vec![
             "coordinator",
-            &[
-                "coordinator",
-                "--zk",
-                &connect,
-                "--name",
-                "test-coordinator",
-            ],
-        );
+            "--zk",
+            &connect,
+            "--name",
+            "test-coordinator",
+        ];
+        args.extend_from_slice(coordinator_args);
+        let coordinator = Proc::spawn(dir.path(), "coordinator", &args);
         let mut cluster = Cluster {
             zk,
             dir,
             coordinator,
+            standby: Vec::new(),
             agents: Vec::new(),
         };
         for i in 0..agents {
@@ -158,6 +164,14 @@ impl Cluster {
 
     fn connect(&self) -> String {
         self.zk.connect_string()
+    }
+
+    /// Another coordinator, which waits in the election while the first one leads.
+    fn add_standby(&mut self, name: &str, args: &[&str]) {
+        let connect = self.connect();
+        let mut all = vec!["coordinator", "--zk", &connect, "--name", name];
+        all.extend_from_slice(args);
+        self.standby.push(Proc::spawn(self.dir.path(), name, &all));
     }
 
     fn add_agent(&mut self, name: &str) {
@@ -211,6 +225,9 @@ impl Cluster {
 
     fn logs(&self) -> String {
         let mut all = format!("coordinator:\n{}", self.coordinator.log());
+        for (i, c) in self.standby.iter().enumerate() {
+            all.push_str(&format!("\nstandby coordinator {i}:\n{}", c.log()));
+        }
         for (i, a) in self.agents.iter().enumerate() {
             all.push_str(&format!("\nagent{i}:\n{}", a.log()));
         }
@@ -640,6 +657,94 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
         total as f64 >= planned as f64 * 0.85,
         "total {total} of {planned}"
     );
+}
+
+#[test]
+fn a_standby_coordinator_resumes_the_run_when_the_leader_is_killed() {
+    let session = ["--session-timeout", AGENT_SESSION];
+    let mut cluster = Cluster::start_with(3, &session);
+    cluster.add_standby("standby-coordinator", &session);
+    let target = Target::start();
+    let (rate, seconds) = (300u64, 8u64);
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &TWO_PHASES
+            .replace("phase warm { rate 150/s for 2s }\n", "")
+            .replace(
+                "rate 300/s for 3s",
+                &format!("rate {rate}/s for {seconds}s"),
+            ),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "3",
+            "--wait",
+            "--quiet",
+        ])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+    let run = wait_for_state(&cluster, None, "running");
+    assert_eq!(cluster.status()["coordinator"], "test-coordinator");
+    // Three seconds in, the leader dies without a word; the standby leads once its session
+    // times out, finds the run running and carries it on.
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.coordinator.kill_9();
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    assert_eq!(cluster.status()["coordinator"], "standby-coordinator");
+    let (state, done) = cluster.run_record(&run);
+    assert_eq!(state.coordinator.as_deref(), Some("standby-coordinator"));
+    assert!(state.degraded.is_empty(), "{state:?}");
+    assert_eq!(done.len(), 3, "{done:?}");
+
+    // The result is whole: every delta, before and after the failover, merged once.
+    let r = json(&out);
+    let planned = rate * seconds;
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert!(
+        total.abs_diff(planned) * 50 <= planned,
+        "achieved {total} of {planned} planned"
+    );
+    assert_eq!(target.requests(), total);
+    let sent: u64 = done.values().map(|d| d.requests).sum();
+    assert_eq!(sent, total, "{done:?}");
+    assert_eq!(r["phases"][0]["planned"].as_u64(), Some(planned));
+    assert_eq!(r["stopped_early"], false);
+    assert!(
+        r["duration_s"]
+            .as_f64()
+            .is_some_and(|d| (d - seconds as f64).abs() < 0.5),
+        "{}",
+        r["duration_s"]
+    );
+    assert_series_covers_the_plan(&r, &[("steady", seconds, rate as f64)]);
 }
 
 #[test]

@@ -35,6 +35,10 @@ pub struct Assignment {
     /// When these shares take over from the previous epoch's (equals `start_at_ms` at epoch 0).
     pub effective_at_ms: i64,
     pub shares: Vec<Share>,
+    /// Shares of agents lost in earlier epochs, as they last were: with `shares`, everyone who
+    /// took part in the run (a coordinator taking over a run reads its members from here).
+    #[serde(default)]
+    pub departed: Vec<Share>,
 }
 
 impl Assignment {
@@ -94,6 +98,7 @@ pub fn assign(agents: &[(AgentId, Option<f64>)], start_at_ms: i64, stagger_ms: u
         start_at_ms,
         effective_at_ms: start_at_ms,
         shares,
+        departed: Vec::new(),
     }
 }
 
@@ -121,11 +126,18 @@ pub fn rebalance(
             ..(*share).clone()
         })
         .collect();
+    let departed = previous
+        .departed
+        .iter()
+        .chain(previous.shares.iter().filter(|s| !alive.contains(&s.agent)))
+        .cloned()
+        .collect();
     Some(Assignment {
         epoch: previous.epoch + 1,
         start_at_ms: previous.start_at_ms,
         effective_at_ms,
         shares,
+        departed,
     })
 }
 
@@ -197,6 +209,9 @@ mod tests {
                     prop_assert_eq!(next.start_at_ms, 5_000);
                     prop_assert_eq!(next.effective_at_ms, 9_000);
                     prop_assert_eq!(next.shares.len(), alive.len());
+                    // The lost are kept as departed: together, everyone who took part.
+                    prop_assert_eq!(next.shares.len() + next.departed.len(), first.shares.len());
+                    prop_assert!(next.departed.iter().all(|d| !alive.contains(&d.agent)));
                     let sum: f64 = next.shares.iter().map(|s| s.rate_fraction).sum();
                     prop_assert!((sum - 1.0).abs() < 1e-9);
                     for s in &next.shares {

@@ -103,33 +103,39 @@ pub async fn run_coordinator(
             let Ok(state) = run::state(&client, &id).await else {
                 continue;
             };
-            if state.phase == RunPhase::Stopping && state.coordinator.is_none() {
-                // Stopped while no coordinator had taken it: nothing ran, so it simply ends.
-                running.insert(id.clone());
-                let reason = stopped_before_start(&id, &state).to_string();
-                run::update_state(&client, &id, |s| {
-                    s.phase = RunPhase::Failed;
-                    s.reason = Some(reason.clone());
-                    true
-                })
-                .await?;
-                continue;
-            }
-            if state.phase == RunPhase::Pending {
-                running.insert(id.clone());
-                let (client, config, id) = (client.clone(), config.clone(), id.clone());
-                tasks.spawn(async move {
-                    if let Err(error) = coordinate(&client, &config, &id).await {
-                        let reason = error.to_string();
-                        let _ = run::update_state(&client, &id, |s| {
-                            s.phase = RunPhase::Failed;
-                            s.reason = Some(reason.clone());
-                            true
-                        })
-                        .await;
-                    }
-                });
-            }
+            let take = match takeover(&state) {
+                Takeover::Leave => continue,
+                Takeover::EndStopped => {
+                    // Stopped while no coordinator ran it: nothing ran, so it simply ends.
+                    running.insert(id.clone());
+                    let reason = stopped_before_start(&id, &state).to_string();
+                    run::update_state(&client, &id, |s| {
+                        s.phase = RunPhase::Failed;
+                        s.reason = Some(reason.clone());
+                        true
+                    })
+                    .await?;
+                    continue;
+                }
+                take => take,
+            };
+            running.insert(id.clone());
+            let (client, config, id) = (client.clone(), config.clone(), id.clone());
+            tasks.spawn(async move {
+                let outcome = match take {
+                    Takeover::Resume => resume(&client, &config, &id).await,
+                    _ => coordinate(&client, &config, &id).await,
+                };
+                if let Err(error) = outcome {
+                    let reason = error.to_string();
+                    let _ = run::update_state(&client, &id, |s| {
+                        s.phase = RunPhase::Failed;
+                        s.reason = Some(reason.clone());
+                        true
+                    })
+                    .await;
+                }
+            });
         }
         let (_, _, watcher) = client
             .get_and_watch_children(layout::RUNS)
@@ -143,6 +149,32 @@ pub async fn run_coordinator(
             _ = watcher.changed() => {}
             _ = tokio::time::sleep(config.poll * 5) => {}
         }
+    }
+}
+
+/// What the leader does with a run it is not coordinating yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takeover {
+    /// Finished: nothing to do.
+    Leave,
+    /// Stopped before it ever ran: it ends as failed, with the stop's reason.
+    EndStopped,
+    /// Pending: wait for agents and start it.
+    Start,
+    /// Running, or stopping after it ran, with no coordinator (the one that started it is
+    /// gone): carry on from what ZooKeeper holds.
+    Resume,
+}
+
+/// Only the leader coordinates, and it never hands a run over while alive, so a run it does
+/// not coordinate is either new or left by a previous leader.
+fn takeover(state: &run::RunState) -> Takeover {
+    match state.phase {
+        RunPhase::Pending => Takeover::Start,
+        RunPhase::Running => Takeover::Resume,
+        RunPhase::Stopping if state.running_since_ms.is_some() => Takeover::Resume,
+        RunPhase::Stopping => Takeover::EndStopped,
+        RunPhase::Done | RunPhase::Failed => Takeover::Leave,
     }
 }
 
@@ -177,13 +209,68 @@ async fn coordinate(
             return false;
         }
         s.phase = RunPhase::Running;
+        s.running_since_ms = Some(clock::now_ms());
         true
     })
     .await?;
     if state.phase != RunPhase::Running {
         return Err(stopped_before_start(id, &state));
     }
-    follow(client, config, id, &spec, &plan, current).await
+    let members = current
+        .shares
+        .iter()
+        .map(|share| Member::of(share, current.start_at_ms))
+        .collect();
+    follow(client, config, id, &spec, &plan, current, members).await
+}
+
+/// Carries on with a run a previous leader started: its members are the assignment's agents
+/// (lost ones as recorded in the state), every delta written so far is merged again from the
+/// start, and following goes on as if this coordinator had started it.
+async fn resume(
+    client: &Client,
+    config: &CoordinatorConfig,
+    id: &RunId,
+) -> Result<(), ClusterError> {
+    let spec = run::spec(client, id).await?;
+    let state = run::update_state(client, id, |s| {
+        s.coordinator = Some(config.id.clone());
+        true
+    })
+    .await?;
+    let result_path = layout::run_result(id);
+    let written = client
+        .check_stat(&result_path)
+        .await
+        .map_err(|e| ClusterError::zk("read", &result_path, e))?;
+    if written.is_some() {
+        // The previous leader wrote the result and died before marking the run done.
+        run::update_state(client, id, |s| {
+            s.phase = RunPhase::Done;
+            true
+        })
+        .await?;
+        return Ok(());
+    }
+    let bytecode = plan_store::load(client, &spec.plan_hash).await?;
+    let plan =
+        ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+    let path = layout::run_assignment(id);
+    let (current, _) = zk::get_json::<Assignment>(client, &path, "assignment")
+        .await?
+        .ok_or_else(|| ClusterError::malformed("assignment", &path, "missing for a started run"))?;
+    let lost: HashSet<&str> = state.degraded.iter().map(|w| w.agent.as_str()).collect();
+    let members = current
+        .shares
+        .iter()
+        .chain(&current.departed)
+        .map(|share| {
+            let mut member = Member::of(share, current.start_at_ms);
+            member.lost = lost.contains(share.agent.0.as_str());
+            member
+        })
+        .collect();
+    follow(client, config, id, &spec, &plan, current, members).await
 }
 
 /// One agent's part of the run as the coordinator follows it.
@@ -260,13 +347,9 @@ async fn follow(
     spec: &RunSpec,
     plan: &Plan,
     mut current: Assignment,
+    mut members: Vec<Member>,
 ) -> Result<(), ClusterError> {
     let start_at_ms = current.start_at_ms;
-    let mut members: Vec<Member> = current
-        .shares
-        .iter()
-        .map(|share| Member::of(share, start_at_ms))
-        .collect();
     let mut windows = MergedWindows::new(plan);
     let mut live = LiveView {
         epoch: current.epoch,
@@ -289,6 +372,7 @@ async fn follow(
     let last_offset_ms = current
         .shares
         .iter()
+        .chain(&current.departed)
         .map(|s| s.start_offset_ms)
         .max()
         .unwrap_or(0);
@@ -296,7 +380,8 @@ async fn follow(
         start_at_ms + (last_offset_ms + plan_ms) as i64 + config.finish_grace.as_millis() as i64;
     let mut stop_reason = None;
     let mut stopped_at_ms = None;
-    let mut aborted = false;
+    // A run taken over while stopping is not stopped again.
+    let mut aborted = run::state(client, id).await?.phase == RunPhase::Stopping;
 
     loop {
         // Listed before merging: an agent done (or gone) by now has all its deltas written.
@@ -319,6 +404,8 @@ async fn follow(
             if member.done.is_some() {
                 let seconds = member.last_window_seconds();
                 member.release(&mut windows, seconds)?;
+            } else if member.lost {
+                member.release(&mut windows, 1.0)?;
             }
         }
         let newly_lost: Vec<AgentId> = members
@@ -571,4 +658,28 @@ async fn merge_new(
         member.seen.insert(name);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_leader_starts_pending_runs_and_resumes_started_ones() {
+        let mut state = run::RunState::pending();
+        assert_eq!(takeover(&state), Takeover::Start);
+        state.phase = RunPhase::Running;
+        state.running_since_ms = Some(1);
+        assert_eq!(takeover(&state), Takeover::Resume);
+        // Stopped after it ran: its agents ran and the result is still owed.
+        state.phase = RunPhase::Stopping;
+        assert_eq!(takeover(&state), Takeover::Resume);
+        // Stopped before it ever ran: no agent started, nothing to merge.
+        state.running_since_ms = None;
+        assert_eq!(takeover(&state), Takeover::EndStopped);
+        for phase in [RunPhase::Done, RunPhase::Failed] {
+            state.phase = phase;
+            assert_eq!(takeover(&state), Takeover::Leave);
+        }
+    }
 }

@@ -89,6 +89,10 @@ pub struct RunState {
     pub coordinator: Option<String>,
     pub degraded: Vec<DegradedWindow>,
     pub updated_at_ms: i64,
+    /// When it turned `running` (its agents may have started): a coordinator taking over a
+    /// `stopping` run resumes it only then.
+    #[serde(default)]
+    pub running_since_ms: Option<i64>,
 }
 
 impl RunState {
@@ -99,6 +103,7 @@ impl RunState {
             coordinator: None,
             degraded: Vec::new(),
             updated_at_ms: clock::now_ms(),
+            running_since_ms: None,
         }
     }
 }

@@ -158,7 +158,7 @@ struct Cluster {
     zk: ZkConfig,
     log: Arc<Mutex<BTreeMap<String, Sent>>>,
     agents: Vec<(String, tokio::task::JoinHandle<()>)>,
-    _coordinator: tokio::task::JoinHandle<()>,
+    coordinator: tokio::task::JoinHandle<()>,
 }
 
 async fn cluster(capacities: &[Option<f64>]) -> Cluster {
@@ -196,7 +196,7 @@ async fn cluster(capacities: &[Option<f64>]) -> Cluster {
         zk,
         log,
         agents,
-        _coordinator: coordinator,
+        coordinator,
     }
 }
 
@@ -329,6 +329,72 @@ async fn a_lost_agent_is_rebalanced_at_a_new_epoch_and_recorded() {
         result.total.requests > survivors,
         "the lost agent's early deltas count too"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_leader_resumes_a_run_with_an_agent_lost_before_it_took_over() {
+    let cluster = cluster(&[None, None, None]).await;
+    let plan = plan(4000);
+    let mut config = submit_config(&cluster.zk, &plan, 3);
+    config.wait = None;
+    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
+        panic!("no wait")
+    };
+    let client = zk::connect(&cluster.zk).await.expect("connect");
+    wait_for_phase(&client, &id, RunPhase::Running).await;
+    // An agent is lost and rebalanced under the first leader…
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (lost_name, lost_task) = &cluster.agents[1];
+    lost_task.abort();
+    for _ in 0..100 {
+        if run::state(&client, &id)
+            .await
+            .is_ok_and(|s| !s.degraded.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // … which then dies (its session ends with it); a second coordinator takes over.
+    cluster.coordinator.abort();
+    let mut second = coordinator_config(&cluster.zk);
+    second.id = "coordinator-second".into();
+    let _second = tokio::spawn(async move {
+        coordinator::run_coordinator(second, std::future::pending())
+            .await
+            .expect("second coordinator");
+    });
+
+    let result = submit::wait_for_result(&client, &id, Duration::from_secs(30))
+        .await
+        .expect("result");
+    let state = run::state(&client, &id).await.expect("state");
+    assert_eq!(state.coordinator.as_deref(), Some("coordinator-second"));
+    // The loss is recorded once, and the lost agent is a member the new leader read back
+    // from the assignment: its deltas before it died are in the result.
+    assert_eq!(state.degraded.len(), 1, "{state:?}");
+    let (assignment, _) =
+        zk::get_json::<Assignment>(&client, &layout::run_assignment(&id), "assignment")
+            .await
+            .expect("read")
+            .expect("assignment");
+    assert_eq!(assignment.epoch, 1);
+    assert_eq!(assignment.departed.len(), 1);
+    assert_eq!(assignment.departed[0].agent.0, state.degraded[0].agent);
+    let log = cluster.log.lock().expect("log").clone();
+    assert!(!log.contains_key(lost_name));
+    let survivors: u64 = log.values().map(|s| s.requests).sum();
+    let (live, _) = zk::get_json::<LiveView>(&client, &layout::run_live(&id), "live")
+        .await
+        .expect("read")
+        .expect("live view");
+    let lost_sent = live
+        .agent_requests
+        .get(&state.degraded[0].agent)
+        .copied()
+        .unwrap_or(0);
+    assert!(lost_sent > 0, "{live:?}");
+    assert_eq!(result.total.requests, survivors + lost_sent);
 }
 
 async fn wait_for_phase(client: &zookeeper_client::Client, id: &RunId, phase: RunPhase) {
