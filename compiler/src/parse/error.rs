@@ -336,7 +336,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_reset => "`reset`",
         Rule::kw_corrupt => "`corrupt`",
         Rule::kw_mix => "`mix`",
-        // Silent rules: pest never reports them.
+        // Silent rules, and rules used only inside atomic ones: pest never reports them.
         Rule::WHITESPACE
         | Rule::COMMENT
         | Rule::ident_start
