@@ -18,22 +18,29 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize
         let w = w.clone();
         let index = phase.index;
         tokio::task::spawn_local(async move {
+            let mut now = Instant::now();
             loop {
-                let now = Instant::now();
                 if now >= end || w.winding_down() {
                     break;
                 }
                 let scenario = w
                     .program
                     .pick_scenario(&mut w.vm.borrow_mut(), index as u32);
-                iteration::run(&w, index, scenario, now).await;
+                let ran = iteration::run_timed(&w, index, scenario, now).await;
                 if think.is_zero() {
                     // Against a target that refuses at once, an iteration may never wait on
                     // anything: spend cooperative budget so the worker's other tasks (and its
                     // harvests) get their turn.
                     tokio::task::consume_budget().await;
+                    // The user sends again as soon as its last answer is in.
+                    now = match ran.ended {
+                        Some(t) => t,
+                        None => Instant::now(),
+                    };
                 } else if !w.sleep_until(Instant::now() + think).await {
                     break;
+                } else {
+                    now = Instant::now();
                 }
             }
             w.task_ended();

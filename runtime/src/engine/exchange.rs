@@ -22,8 +22,8 @@ pub enum Send {
 pub enum Answer {
     Response {
         status: u16,
-        /// Empty unless asked for.
-        headers: HeaderMap,
+        /// Only when asked for.
+        headers: Option<Box<HeaderMap>>,
         /// Empty unless asked for (it was read and discarded).
         body: Bytes,
     },
@@ -63,23 +63,9 @@ pub async fn perform(
     let deadline = tokio::time::Instant::from_std(after(sent, timeout));
     match how {
         Send::Normal => {}
-        Send::Abort | Send::Reset => {
-            if lease.connection().await.is_ok() {
-                lease.send_unanswered(deadline).await;
-            }
-            if let Some(conn) = lease.take() {
-                if how == Send::Reset {
-                    conn.reset();
-                } else {
-                    conn.close();
-                }
-            }
-            return Exchanged {
-                answer: Answer::Unanswered,
-                sent: Some(sent),
-                done: Instant::now(),
-            };
-        }
+        // Boxed: injected faults are the exception, and their timeout would otherwise widen
+        // every request's future.
+        Send::Abort | Send::Reset => return Box::pin(unanswered(lease, how, sent, deadline)).await,
     }
     let answer = match exchange(&mut lease, head_request, want, deadline).await {
         Ok(r) => Answer::Response {
@@ -100,6 +86,27 @@ pub async fn perform(
     }
 }
 
+async fn unanswered(
+    mut lease: Lease,
+    how: Send,
+    sent: Instant,
+    deadline: tokio::time::Instant,
+) -> Exchanged {
+    lease.send_unanswered(deadline).await;
+    if let Some(conn) = lease.take() {
+        if how == Send::Reset {
+            conn.reset();
+        } else {
+            conn.close();
+        }
+    }
+    Exchanged {
+        answer: Answer::Unanswered,
+        sent: Some(sent),
+        done: Instant::now(),
+    }
+}
+
 async fn exchange(
     lease: &mut Lease,
     head: bool,
@@ -109,8 +116,8 @@ async fn exchange(
     let mut retry = false;
     loop {
         let conn = if retry {
-            // The retry's connect counts against the answer's deadline too.
-            match tokio::time::timeout_at(deadline, lease.connection()).await {
+            // The retry's connect counts against the answer's deadline too (boxed, as rare).
+            match Box::pin(tokio::time::timeout_at(deadline, lease.connection())).await {
                 Ok(c) => c?,
                 Err(_) => return Err(HttpError::Timeout),
             }

@@ -16,6 +16,7 @@ use crate::http::Want;
 use crate::record::{ErrorClass, Outcome, Timing};
 use crate::response_check::FailureClass;
 use crate::vm::{Iteration, StepKind, WireEdit};
+use http::HeaderMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,20 @@ fn failure_class(c: FailureClass) -> ErrorClass {
 /// Runs one iteration of `scenario`, intended to start at `intended`. False if the run ended
 /// before it could start (the caller decides whether that is a dropped arrival).
 pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant) -> bool {
+    run_timed(w, phase, scenario, intended).await.started
+}
+
+/// How an iteration went, for the caller.
+pub struct Ran {
+    /// False if the run ended before the iteration could start.
+    pub started: bool,
+    /// When it completed, if it did: the end of its last answer (the clock is not read again
+    /// for it), or the end of its last think time.
+    pub ended: Option<Instant>,
+}
+
+/// [`run`], also telling when the iteration completed.
+pub async fn run_timed(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant) -> Ran {
     let mut it = w.take_iteration();
     {
         let mut vm = w.vm.borrow_mut();
@@ -57,6 +72,8 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
     // Request steps before this index ran; the ones from here on did not.
     let mut ran_upto = 0;
     let mut end = None;
+    // Whether `at` is the end of an answer (the last step was a request), not a deadline.
+    let mut at_is_now = false;
     let mut step = 0;
     while step < steps {
         if w.winding_down() {
@@ -74,10 +91,12 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
                     .think_time_us(&mut w.vm.borrow_mut(), scenario, step)
                     .unwrap_or(0);
                 at = after_us(at, pause);
-                if !w.sleep_until(at).await {
+                // Boxed, like every wait off the request path, to keep the future small.
+                if !Box::pin(w.sleep_until(at)).await {
                     end = Some(StepEnd::Interrupted);
                     break;
                 }
+                at_is_now = false;
             }
             Some(StepKind::Request) => {
                 let result =
@@ -86,7 +105,10 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
                     ran_upto = step + 1;
                 }
                 match result {
-                    StepEnd::Next(done) => at = done,
+                    StepEnd::Next(done) => {
+                        at = done;
+                        at_is_now = true;
+                    }
                     other => {
                         end = Some(other);
                         break;
@@ -97,12 +119,15 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
         }
         step += 1;
     }
+    let mut ended = None;
     match end {
         None => {
-            let time = us(Instant::now().saturating_duration_since(intended));
+            let now = if at_is_now { at } else { Instant::now() };
+            let time = us(now.saturating_duration_since(intended));
             w.rec
                 .borrow_mut()
                 .iteration_ended(phase, scenario as usize, true, time);
+            ended = Some(now);
         }
         Some(_) if !started => {}
         Some(e) => {
@@ -118,7 +143,7 @@ pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant)
         }
     }
     w.return_iteration(it);
-    started
+    Ran { started, ended }
 }
 
 fn begin(w: &Worker, phase: usize, scenario: u32) {
@@ -145,16 +170,21 @@ async fn request_step(
         .and_then(|inj| inj.pick(w.vm.borrow_mut().rng()))
         .cloned();
     if let Some(Injected::Delay { us }) = fault {
-        if !w.sleep_until(after_us(Instant::now(), us)).await {
+        if !Box::pin(w.sleep_until(after_us(Instant::now(), us))).await {
             return StepEnd::Interrupted;
         }
     }
     let lease = match w.pool.try_lease() {
         Some(l) => Some(l),
-        None => tokio::select! {
-            l = w.pool.lease() => l,
-            _ = w.interrupted() => None,
-        },
+        None => {
+            Box::pin(async {
+                tokio::select! {
+                    l = w.pool.lease() => l,
+                    _ = w.interrupted() => None,
+                }
+            })
+            .await
+        }
     };
     let Some(lease) = lease else {
         return StepEnd::Interrupted;
@@ -227,12 +257,13 @@ async fn request_step(
                 headers,
                 body,
             } => {
+                let none = HeaderMap::new();
                 match w.program.check_response(
                     it,
                     scenario,
                     step,
                     status,
-                    &headers,
+                    headers.as_deref().unwrap_or(&none),
                     &body,
                     response_us,
                 ) {
@@ -249,9 +280,11 @@ async fn request_step(
             headers,
             body,
         } => {
+            let none = HeaderMap::new();
+            let headers = headers.as_deref().unwrap_or(&none);
             let check =
                 w.program
-                    .check_response(it, scenario, step, status, &headers, &body, response_us);
+                    .check_response(it, scenario, step, status, headers, &body, response_us);
             let outcome = match &check {
                 Ok(()) => Outcome::Success { status },
                 Err(f) => Outcome::Failed {

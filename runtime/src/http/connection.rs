@@ -20,7 +20,6 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Receive buffer size to start with; it grows for larger answers.
@@ -33,11 +32,11 @@ pub struct Want {
     pub body: bool,
 }
 
-/// An answer: `headers` and `body` are empty unless asked for.
+/// An answer: `headers` and `body` are only there when asked for.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub headers: HeaderMap,
+    pub headers: Option<Box<HeaderMap>>,
     pub body: Bytes,
 }
 
@@ -100,7 +99,7 @@ impl Connection {
         want: Want,
         deadline: tokio::time::Instant,
     ) -> SendOutcome {
-        if !self.still_open().await {
+        if !self.still_open() {
             self.reusable = false;
             return SendOutcome::NotSent;
         }
@@ -135,12 +134,12 @@ impl Connection {
     /// Writes `request` before `deadline` without waiting for any answer. The connection must
     /// be closed afterwards.
     pub async fn send_unanswered(&mut self, request: &[u8], deadline: tokio::time::Instant) {
-        if !self.still_open().await {
+        if !self.still_open() {
             return;
         }
         self.reusable = false;
         self.fresh = false;
-        let _ = tokio::time::timeout_at(deadline, self.stream.write_all(request)).await;
+        let _ = tokio::time::timeout_at(deadline, write_all(&self.stream, request)).await;
     }
 
     /// Closes with a FIN.
@@ -152,23 +151,30 @@ impl Connection {
         let _ = SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
     }
 
-    /// Whether an idle connection is still usable: a socket that reports readable while no
-    /// answer is due was closed or reset by the server (or it sent something unasked).
-    /// Costs no system call unless the socket is readable.
-    async fn still_open(&mut self) -> bool {
+    /// Whether an idle connection is still usable: a socket that has something to read while
+    /// no answer is due was closed or reset by the server (or it sent something unasked).
+    /// Costs no system call unless the runtime saw the socket turn readable.
+    fn still_open(&mut self) -> bool {
         if !self.reusable || !self.inbox.is_empty() {
             return false;
         }
-        let readable = poll_fn(|cx| Poll::Ready(self.stream.poll_read_ready(cx))).await;
-        match readable {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// Writes all of `buf`, waiting for the socket when its send buffer is full. A direct write
+/// first: the usual case is one system call and no waker registration.
+async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match stream.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
 }
 
 /// Writes the request and reads one complete answer. Returns it and whether the connection
@@ -180,7 +186,7 @@ async fn round_trip(
     head_request: bool,
     want: Want,
 ) -> Result<(Response, bool), HttpError> {
-    stream.write_all(request).await.map_err(HttpError::Io)?;
+    write_all(stream, request).await.map_err(HttpError::Io)?;
     let head = loop {
         if !inbox.is_empty() {
             if let Some(h) = response::parse(inbox.pending(), head_request, want.headers)? {
@@ -260,6 +266,9 @@ impl Inbox {
             }
             self.buf.reserve(INBOX.max(self.buf.len()));
         }
+        // Through `AsyncRead` rather than `try_read`: a short read tells the runtime the
+        // socket is drained, so the next idle check and the next answer's first read cost
+        // no system call.
         tokio::io::AsyncReadExt::read_buf(stream, &mut self.buf)
             .await
             .map_err(HttpError::Io)

@@ -71,7 +71,9 @@ pub struct Pool {
     endpoint: Endpoint,
     connect_timeout: Duration,
     slots: Slots,
-    idle: RefCell<Vec<Connection>>,
+    /// Boxed so that leases (which live in every request's future) stay small to move.
+    #[allow(clippy::vec_box)]
+    idle: RefCell<Vec<Box<Connection>>>,
     /// Request buffers of ended leases, for the next ones.
     buffers: RefCell<Vec<Vec<u8>>>,
     size: usize,
@@ -254,7 +256,7 @@ impl Drop for Acquire<'_> {
 /// to send on it. A connection still open when the lease ends goes back to the idle list.
 pub struct Lease {
     pool: Rc<Pool>,
-    conn: Option<Connection>,
+    conn: Option<Box<Connection>>,
     request: Vec<u8>,
 }
 
@@ -281,7 +283,9 @@ impl Lease {
             };
             let c = match reused {
                 Some(c) => c,
-                None => self.pool.connect().await?,
+                // Boxed: the connect future (resolution, connect, timeout) is large and
+                // rarely needed, and would otherwise widen every request's future.
+                None => Box::new(Box::pin(self.pool.connect()).await?),
             };
             self.conn = Some(c);
         }
@@ -315,7 +319,7 @@ impl Lease {
 
     /// Takes the connection out of the pool for good (to close or reset it).
     pub fn take(&mut self) -> Option<Connection> {
-        self.conn.take()
+        self.conn.take().map(|c| *c)
     }
 
     /// The connection is in an unknown state (a request was abandoned on it): drop it.

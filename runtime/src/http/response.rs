@@ -30,8 +30,8 @@ pub struct Head {
     pub framing: Framing,
     /// Whether the connection may carry another request after this answer.
     pub keep_alive: bool,
-    /// Filled only when asked for.
-    pub headers: HeaderMap,
+    /// Only when asked for (boxed: answers travel up several futures, better small).
+    pub headers: Option<Box<HeaderMap>>,
 }
 
 impl Head {
@@ -82,28 +82,26 @@ pub fn parse(
     let mut transfer_encoding: Option<&[u8]> = None;
     let mut content_length: Option<u64> = None;
     let mut bad_length = false;
-    let mut headers = HeaderMap::new();
-    if want_headers {
-        headers.reserve(resp.headers.len());
-    }
+    let mut headers = want_headers.then(|| Box::new(HeaderMap::with_capacity(resp.headers.len())));
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            match parse_length(h.value) {
+        match framing_header(name) {
+            Some(FramingHeader::ContentLength) => match parse_length(h.value) {
                 Some(n) if content_length.unwrap_or(n) == n => content_length = Some(n),
                 _ => bad_length = true,
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            },
             // The last coding of the last line is the one that frames the body.
-            transfer_encoding = Some(h.value);
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(h.value, b"close") {
-                close = true;
-            } else if has_token(h.value, b"keep-alive") {
-                keep_alive = true;
+            Some(FramingHeader::TransferEncoding) => transfer_encoding = Some(h.value),
+            Some(FramingHeader::Connection) => {
+                if has_token(h.value, b"close") {
+                    close = true;
+                } else if has_token(h.value, b"keep-alive") {
+                    keep_alive = true;
+                }
             }
+            None => {}
         }
-        if want_headers {
+        if let Some(headers) = headers.as_mut() {
             let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name),
                 HeaderValue::from_bytes(h.value),
@@ -146,6 +144,29 @@ pub fn parse(
         keep_alive,
         headers,
     }))
+}
+
+enum FramingHeader {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+}
+
+/// Which of the headers that frame an answer `name` is, if any. By length first: most
+/// headers are none of them and cost one comparison.
+fn framing_header(name: &[u8]) -> Option<FramingHeader> {
+    let (header, lower): (_, &[u8]) = match name.len() {
+        14 => (FramingHeader::ContentLength, b"content-length"),
+        17 => (FramingHeader::TransferEncoding, b"transfer-encoding"),
+        10 => (FramingHeader::Connection, b"connection"),
+        _ => return None,
+    };
+    // Names are tokens (checked by httparse): among them only letters fold onto the
+    // lowercase letters, and only `-` onto `-`, when bit 5 is set.
+    name.iter()
+        .zip(lower)
+        .all(|(&b, &l)| b | 0x20 == l)
+        .then_some(header)
 }
 
 /// A `content-length` value: digits, or a list of equal values (`5, 5`).
@@ -205,8 +226,9 @@ mod tests {
             h.len,
             "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n\r\n".len()
         );
-        assert_eq!(h.headers["x-a"], "b");
-        assert_eq!(h.headers["content-length"], "12");
+        let headers = h.headers.expect("asked for");
+        assert_eq!(headers["x-a"], "b");
+        assert_eq!(headers["content-length"], "12");
     }
 
     #[test]
@@ -218,7 +240,7 @@ mod tests {
         )
         .expect("valid")
         .expect("complete");
-        assert!(h.headers.is_empty());
+        assert!(h.headers.is_none());
         assert_eq!(h.framing, Framing::Length(0));
     }
 
@@ -307,6 +329,30 @@ mod tests {
             error("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
             ProtocolError::TransferEncoding
         );
+    }
+
+    proptest::proptest! {
+        // The quick name match agrees with a case-insensitive comparison on any token,
+        // including every casing of the three names it looks for.
+        #[test]
+        fn framing_names_match_case_insensitively(
+            name in "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}",
+            pick in 0usize..4,
+            flips in proptest::collection::vec(proptest::prelude::any::<bool>(), 17),
+        ) {
+            let names = ["content-length", "transfer-encoding", "connection"];
+            let name: String = match names.get(pick) {
+                Some(n) => n.chars().zip(&flips).map(|(c, &f)| if f { c.to_ascii_uppercase() } else { c }).collect(),
+                None => name,
+            };
+            let expected = names.iter().position(|n| name.eq_ignore_ascii_case(n));
+            let got = framing_header(name.as_bytes()).map(|h| match h {
+                FramingHeader::ContentLength => 0,
+                FramingHeader::TransferEncoding => 1,
+                FramingHeader::Connection => 2,
+            });
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]

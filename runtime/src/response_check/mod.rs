@@ -208,10 +208,16 @@ impl Program {
         if self.keeps_cookies(scenario) {
             self.store_cookies(it, headers);
         }
-        let checks = self.checks(scenario, step).map_err(|e| CheckFailure {
-            class: FailureClass::Expect,
-            detail: e.to_string(),
-        })?;
+        let Some(checks) = self.find_request(scenario, step).map(|r| &r.checks) else {
+            let detail = match self.checks(scenario, step) {
+                Err(e) => e.to_string(),
+                Ok(_) => "no such request".to_string(),
+            };
+            return Err(CheckFailure {
+                class: FailureClass::Expect,
+                detail,
+            });
+        };
         checks.check_status(status)?;
         let mut resp = Response {
             status,

@@ -217,7 +217,7 @@ impl Program {
     }
 
     pub fn step_kind(&self, scenario: u32, step: u32) -> Option<StepKind> {
-        Some(match self.step(scenario, step).ok()? {
+        Some(match self.find_step(scenario, step)? {
             CompiledStep::Request(_) => StepKind::Request,
             CompiledStep::Think { min_us, max_us } => StepKind::Think {
                 min_us: *min_us,
@@ -228,7 +228,7 @@ impl Program {
 
     /// A think time drawn for a think step (`None` if the step is not one).
     pub fn think_time_us(&self, worker: &mut VmWorker, scenario: u32, step: u32) -> Option<u64> {
-        match self.step(scenario, step).ok()? {
+        match self.find_step(scenario, step)? {
             CompiledStep::Think { min_us, max_us } => Some(if min_us < max_us {
                 worker.rng.gen_range(*min_us..=*max_us)
             } else {
@@ -310,7 +310,10 @@ impl Program {
         edit: &WireEdit<'_>,
         out: &mut Vec<u8>,
     ) -> Result<bool, VmError> {
-        self.request(scenario, step)?.write_wire(
+        let Some(r) = self.find_request(scenario, step) else {
+            return self.request(scenario, step).map(|_| false);
+        };
+        r.write_wire(
             &self.target,
             &self.tables,
             it,
@@ -323,8 +326,8 @@ impl Program {
     /// Whether anything reads the response body of this step (expects or captures); when
     /// not, the engine may discard the body unread.
     pub fn needs_body(&self, scenario: u32, step: u32) -> bool {
-        self.request(scenario, step)
-            .is_ok_and(|r| r.checks.needs_body())
+        self.find_request(scenario, step)
+            .is_some_and(|r| r.checks.needs_body())
     }
 
     /// Whether anything reads the response headers of this step (header captures, or the
@@ -332,8 +335,8 @@ impl Program {
     pub fn needs_headers(&self, scenario: u32, step: u32) -> bool {
         self.keeps_cookies(scenario)
             || self
-                .request(scenario, step)
-                .is_ok_and(|r| r.checks.needs_headers())
+                .find_request(scenario, step)
+                .is_some_and(|r| r.checks.needs_headers())
     }
 
     pub(crate) fn checks(&self, scenario: u32, step: u32) -> Result<&StepChecks, VmError> {
@@ -363,6 +366,21 @@ impl Program {
         match self.step(scenario, step)? {
             CompiledStep::Request(r) => Ok(r),
             CompiledStep::Think { .. } => Err(VmError::NotARequest { scenario, step }),
+        }
+    }
+
+    // The per-request paths look steps up without building (and dropping) an error.
+    fn find_step(&self, scenario: u32, step: u32) -> Option<&CompiledStep> {
+        self.scenarios
+            .get(scenario as usize)?
+            .steps
+            .get(step as usize)
+    }
+
+    pub(crate) fn find_request(&self, scenario: u32, step: u32) -> Option<&CompiledRequest> {
+        match self.find_step(scenario, step)? {
+            CompiledStep::Request(r) => Some(r),
+            CompiledStep::Think { .. } => None,
         }
     }
 }
