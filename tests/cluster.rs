@@ -4,6 +4,7 @@
 //! bounded. The demo target's `/stats` count is an independent witness of what was sent.
 
 use ptl_cluster::agent::DoneMarker;
+use ptl_cluster::assignment::Assignment;
 use ptl_cluster::ids::{AgentId, RunId};
 use ptl_cluster::layout;
 use ptl_cluster::run::RunState;
@@ -232,6 +233,25 @@ impl Cluster {
             all.push_str(&format!("\nagent{i}:\n{}", a.log()));
         }
         all
+    }
+
+    /// The run's assignment as it ended.
+    fn assignment(&self, run: &str) -> Assignment {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let client = zk::connect(&ZkConfig::new(self.connect()))
+                .await
+                .expect("connect");
+            let id = RunId::parse(run).expect("run id");
+            zk::get_json::<Assignment>(&client, &layout::run_assignment(&id), "assignment")
+                .await
+                .expect("read")
+                .expect("an assignment")
+                .0
+        })
     }
 
     /// What ZooKeeper holds about a run: its state and each agent's done marker.
@@ -745,6 +765,139 @@ fn a_standby_coordinator_resumes_the_run_when_the_leader_is_killed() {
         r["duration_s"]
     );
     assert_series_covers_the_plan(&r, &[("steady", seconds, rate as f64)]);
+}
+
+#[test]
+fn an_agent_that_joins_after_a_loss_takes_over_the_vacated_share() {
+    let mut cluster = Cluster::start(3);
+    let target = Target::start();
+    let (rate, seconds) = (300u64, 12u64);
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &TWO_PHASES
+            .replace("phase warm { rate 150/s for 2s }\n", "")
+            .replace(
+                "rate 300/s for 3s",
+                &format!("rate {rate}/s for {seconds}s"),
+            ),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "3",
+            "--wait",
+            "--quiet",
+        ])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+    let run = wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(3));
+    let killed_at_ms = wall_ms();
+    cluster.agents[1].kill_9();
+    // Once the loss is rebalanced, a fresh agent comes up and is given the vacated share.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.run_record(&run).0.degraded.is_empty() {
+        assert!(Instant::now() < deadline, "the loss was never noticed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cluster.add_agent("agent3");
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let (state, done) = cluster.run_record(&run);
+    assert_eq!(state.degraded.len(), 1, "{state:?}");
+    let lost = state.degraded[0].agent.clone();
+    let rebalanced_ms = state.degraded[0].until_ms.expect("rebalanced");
+    let assignment = cluster.assignment(&run);
+    // Epoch 1 rebalanced the loss, epoch 2 admitted the joiner on the lost agent's slice.
+    assert_eq!(assignment.epoch, 2, "{assignment:?}");
+    assert_eq!(assignment.departed.len(), 1);
+    assert_eq!(assignment.departed[0].agent.0, lost);
+    let joiner = assignment
+        .shares
+        .iter()
+        .find(|s| s.joined_at_ms.is_some())
+        .expect("a joiner");
+    assert_eq!(joiner.index, assignment.departed[0].index);
+    assert!(
+        assignment
+            .shares
+            .iter()
+            .all(|s| (s.rate_fraction - 1.0 / 3.0).abs() < 1e-9),
+        "{assignment:?}"
+    );
+    let joined_at_ms = joiner.joined_at_ms.unwrap_or_default();
+
+    // The joiner sent its third from when it joined to the end, and said so when done.
+    assert_eq!(done.len(), 3, "{done:?}");
+    let joined = done.get(&joiner.agent.0).expect("the joiner finished");
+    assert!(joined.error.is_none(), "{joined:?}");
+    let r = json(&out);
+    let started_ms = state.running_since_ms.unwrap_or_default();
+    let run_start_ms = assignment.start_at_ms;
+    let end_ms = run_start_ms + seconds as i64 * 1000;
+    let expected = (end_ms - joined_at_ms) as f64 / 1000.0 * rate as f64 / 3.0;
+    assert!(
+        (joined.requests as f64 - expected).abs() <= expected * 0.1,
+        "the joiner sent {} requests, its share was about {expected:.0} (joined at {} s, running since {} ms)",
+        joined.requests,
+        (joined_at_ms - run_start_ms) as f64 / 1000.0,
+        started_ms - run_start_ms
+    );
+
+    // The total rate was kept throughout, except the lost third between the kill and the
+    // rebalance: what the target saw, and every second from the rebalance on.
+    let planned = rate * seconds;
+    let answered = target.requests();
+    let gap_s = (rebalanced_ms - killed_at_ms).max(0) as f64 / 1000.0;
+    let expected = planned as f64 - rate as f64 / 3.0 * gap_s;
+    assert!(
+        (answered as f64 - expected).abs() <= planned as f64 * 0.02,
+        "sent {answered}, expected about {expected:.0}"
+    );
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert!(
+        answered >= total && answered - total <= rate,
+        "{answered} vs {total}"
+    );
+    let series = r["series"].as_array().expect("series");
+    let from_s = ((rebalanced_ms - run_start_ms) / 1000 + 1) as u64;
+    for point in series
+        .iter()
+        .filter(|p| p["t"].as_u64().is_some_and(|t| t >= from_s && t < seconds))
+    {
+        let achieved = point["achieved_rps"].as_f64().expect("achieved");
+        assert!(
+            (achieved - rate as f64).abs() <= rate as f64 * 0.05,
+            "{point} (rebalanced at {from_s} s, joined at {} s)",
+            (joined_at_ms - run_start_ms) as f64 / 1000.0
+        );
+    }
 }
 
 #[test]

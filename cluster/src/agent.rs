@@ -145,12 +145,15 @@ impl Agent {
                 if state.phase != RunPhase::Running {
                     continue;
                 }
+                // Not in it (yet): the coordinator may give us a share of it later, when an
+                // agent of it is lost.
+                if assignment.share_of(&self.id).is_none() {
+                    continue;
+                }
                 handled.insert(id.clone());
-                if assignment.share_of(&self.id).is_some() {
-                    if let Err(error) = self.run_one(&id, &assignment, engine.clone()).await {
-                        // The coordinator sees no `done` from us and treats us as lost.
-                        eprintln!("agent {}: run {id} failed: {error}", self.id);
-                    }
+                if let Err(error) = self.run_one(&id, &assignment, engine.clone()).await {
+                    // The coordinator sees no `done` from us and treats us as lost.
+                    eprintln!("agent {}: run {id} failed: {error}", self.id);
                 }
             }
             let (_, _, watcher) = self
@@ -180,10 +183,16 @@ impl Agent {
         let plan =
             ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
+        // A joiner walks the plan from the run's start with no share until its own begins.
+        let joined = share.joined_at_ms.map(|at| (at, share.rate_fraction));
         let agent_share = AgentShare {
             index: share.index,
             count: share.count,
-            rate_fraction: share.rate_fraction,
+            rate_fraction: if joined.is_some() {
+                0.0
+            } else {
+                share.rate_fraction
+            },
         };
         let placement = Placement {
             run: id.clone(),
@@ -192,6 +201,7 @@ impl Agent {
             offset: self.offset,
             share: agent_share,
             epoch: assignment.epoch,
+            joined,
         };
         let (coordination, writer) = ZkCoordination::new(self.client.clone(), placement);
         let outcome = engine.run(plan, agent_share, coordination.clone()).await;

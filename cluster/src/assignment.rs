@@ -23,6 +23,10 @@ pub struct Share {
     pub weight: f64,
     /// Added to the run's start instant when the plan asks for a staggered start.
     pub start_offset_ms: u64,
+    /// For an agent that joined mid-run: when its share began (ZooKeeper clock, Unix ms). It
+    /// starts at the run's start like everyone, sending nothing until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at_ms: Option<i64>,
 }
 
 /// The shares in force from `effective_at_ms` on.
@@ -91,6 +95,7 @@ pub fn assign(agents: &[(AgentId, Option<f64>)], start_at_ms: i64, stagger_ms: u
             rate_fraction,
             weight,
             start_offset_ms: stagger_ms.saturating_mul(index as u64),
+            joined_at_ms: None,
         })
         .collect();
     Assignment {
@@ -139,6 +144,57 @@ pub fn rebalance(
         shares,
         departed,
     })
+}
+
+/// The next epoch with `joiner` taking the value-space slice `vacated` left by a lost agent,
+/// from `effective_at_ms` on. With `keep_fractions` (the `continue` policy: the others kept
+/// their shares when the agent was lost) the joiner takes over exactly the vacated fraction and
+/// the vacated share moves to `departed`; otherwise (after a rebalance) everyone's fraction is
+/// renormalised by weight, the joiner's weight being its declared capacity or the mean of the
+/// others'.
+pub fn admit(
+    previous: &Assignment,
+    joiner: &AgentId,
+    capacity: Option<f64>,
+    vacated: &Share,
+    effective_at_ms: i64,
+    keep_fractions: bool,
+) -> Assignment {
+    let mut shares: Vec<Share> = previous
+        .shares
+        .iter()
+        .filter(|s| s.agent != vacated.agent)
+        .cloned()
+        .collect();
+    let mut departed = previous.departed.clone();
+    if previous.shares.iter().any(|s| s.agent == vacated.agent) {
+        departed.push(vacated.clone());
+    }
+    let mut weights: Vec<Option<f64>> = shares.iter().map(|s| Some(s.weight)).collect();
+    weights.push(capacity);
+    let weight = *self::weights(&weights).last().unwrap_or(&1.0);
+    shares.push(Share {
+        agent: joiner.clone(),
+        index: vacated.index,
+        count: vacated.count,
+        rate_fraction: vacated.rate_fraction,
+        weight,
+        start_offset_ms: 0,
+        joined_at_ms: Some(effective_at_ms),
+    });
+    if !keep_fractions {
+        let all: Vec<f64> = shares.iter().map(|s| s.weight).collect();
+        for (share, fraction) in shares.iter_mut().zip(fractions(&all)) {
+            share.rate_fraction = fraction;
+        }
+    }
+    Assignment {
+        epoch: previous.epoch + 1,
+        start_at_ms: previous.start_at_ms,
+        effective_at_ms,
+        shares,
+        departed,
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +280,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_joiner_takes_a_vacated_slice_and_its_share() {
+        let first = assign(&agents(&[Some(1000.0), Some(1000.0), Some(2000.0)]), 0, 0);
+        let lost = first.shares[1].clone();
+        let survivors = [first.shares[0].agent.clone(), first.shares[2].agent.clone()];
+        let rebalanced = rebalance(&first, &survivors, 100).expect("survivors");
+        let joiner = AgentId("agent-0000000009".into());
+
+        // After a rebalance: fractions follow weight again, over three agents.
+        let next = admit(&rebalanced, &joiner, Some(1000.0), &lost, 5_000, false);
+        assert_eq!(next.epoch, 2);
+        assert_eq!(next.effective_at_ms, 5_000);
+        let share = next.share_of(&joiner).expect("joined");
+        assert_eq!((share.index, share.count), (lost.index, lost.count));
+        assert_eq!(share.joined_at_ms, Some(5_000));
+        assert_eq!(share.start_offset_ms, 0);
+        let fractions: Vec<f64> = next.shares.iter().map(|s| s.rate_fraction).collect();
+        assert_eq!(fractions, [0.25, 0.5, 0.25]);
+        assert_eq!(next.departed, rebalanced.departed);
+
+        // Under `continue` the lost share was never removed: the joiner takes exactly it.
+        let next = admit(&first, &joiner, None, &lost, 5_000, true);
+        assert!(next.share_of(&lost.agent).is_none());
+        assert_eq!(next.departed, std::slice::from_ref(&lost));
+        let share = next.share_of(&joiner).expect("joined");
+        assert_eq!(share.rate_fraction, lost.rate_fraction);
+        // No declared capacity: the mean of the others' weights.
+        assert_eq!(share.weight, 1500.0);
+        let sum: f64 = next.shares.iter().map(|s| s.rate_fraction).sum();
+        assert!((sum - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod clock;
 pub mod coordinator;
 pub mod election;
 pub mod error;
+mod follow;
 pub mod ids;
+pub mod joining;
 pub mod layout;
 pub mod merged_record;
 pub mod merged_windows;
@@ -23,6 +25,9 @@ pub mod status;
 pub mod submit;
 pub mod zk;
 pub mod zk_coordination;
+
+#[cfg(test)]
+mod test_plan;
 
 #[cfg(feature = "testing")]
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 //! Follows a run's assignment for one agent: each new epoch (a rebalance after an agent was
-//! lost) becomes a [`ShareChange`] for the engine, effective at the epoch's instant converted
-//! to this machine's clock, so the survivors take over the lost share mid-phase.
+//! lost, or an agent joining) becomes a [`ShareChange`] for the engine, effective at the
+//! epoch's instant converted to this machine's clock, so the survivors take over the lost share
+//! mid-phase (and give part of it back to a joiner).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,7 +41,29 @@ impl ShareFollower {
         epoch: u32,
         rate_fraction: f64,
     ) -> ShareFollower {
-        let (tx, rx) = watch::channel(Vec::new());
+        Self::start_joined(client, run, agent, offset, epoch, rate_fraction, None)
+    }
+
+    /// As [`ShareFollower::start`], for an agent that joined the run with `rate_fraction` from
+    /// `joined_at_ms` (ZooKeeper clock) on: the engine starts at the run's start with no share
+    /// and gets that change first.
+    pub fn start_joined(
+        client: Client,
+        run: RunId,
+        agent: AgentId,
+        offset: ClockOffset,
+        epoch: u32,
+        rate_fraction: f64,
+        joined_at_ms: Option<i64>,
+    ) -> ShareFollower {
+        let initial = joined_at_ms
+            .map(|at| ShareChange {
+                at: local_instant(offset.to_local_ms(at)),
+                rate_fraction,
+            })
+            .into_iter()
+            .collect();
+        let (tx, rx) = watch::channel(initial);
         let applied = Arc::new(Mutex::new(Vec::new()));
         let state = Followed {
             epoch,
@@ -130,7 +153,7 @@ fn apply(
 }
 
 /// A wall-clock instant (Unix ms, this machine) on the monotonic clock; past ones included.
-fn local_instant(local_ms: i64) -> Instant {
+pub(crate) fn local_instant(local_ms: i64) -> Instant {
     let now = Instant::now();
     let ahead = local_ms - clock::now_ms();
     let by = Duration::from_millis(ahead.unsigned_abs());

@@ -20,7 +20,7 @@ use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::layout;
 use crate::run::{RunPhase, RunState};
-use crate::share_follower::{EpochApplied, ShareFollower};
+use crate::share_follower::{self, EpochApplied, ShareFollower};
 use crate::zk::PERSISTENT_SEQUENTIAL;
 
 /// One agent's place in one run, as the assignment gives it.
@@ -34,6 +34,10 @@ pub struct Placement {
     pub share: AgentShare,
     /// The assignment's epoch the share comes from.
     pub epoch: u32,
+    /// For an agent that joined mid-run: when its share begins (ZooKeeper clock, Unix ms).
+    /// `start_at_ms` is then the run's start, already past, and `share` has no rate: the engine
+    /// walks the plan from the run's start, sending nothing until the share begins.
+    pub joined: Option<(i64, f64)>,
 }
 
 pub struct ZkCoordination {
@@ -49,6 +53,9 @@ pub struct ZkCoordination {
     started_at_ms: Arc<AtomicI64>,
     /// Requests completed in every delta handed to [`Coordination::report`].
     reported_requests: AtomicU64,
+    /// A start in the past is kept (a joiner's timeline is the run's); otherwise a start
+    /// missed is now.
+    catch_up: bool,
 }
 
 /// Writes queued deltas in order; finishes when the coordination is dropped and the queue drained.
@@ -82,15 +89,27 @@ impl ZkCoordination {
             offset,
             share,
             epoch,
+            joined,
         } = placement;
-        let follower = ShareFollower::start(
-            client.clone(),
-            run.clone(),
-            agent.clone(),
-            offset,
-            epoch,
-            share.rate_fraction,
-        );
+        let follower = match joined {
+            Some((at_ms, rate_fraction)) => ShareFollower::start_joined(
+                client.clone(),
+                run.clone(),
+                agent.clone(),
+                offset,
+                epoch,
+                rate_fraction,
+                Some(at_ms),
+            ),
+            None => ShareFollower::start(
+                client.clone(),
+                run.clone(),
+                agent.clone(),
+                offset,
+                epoch,
+                share.rate_fraction,
+            ),
+        };
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let writer_client = client.clone();
         let prefix = layout::report_prefix(&run, &agent);
@@ -118,6 +137,7 @@ impl ZkCoordination {
             deltas: tx,
             started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
             reported_requests: AtomicU64::new(0),
+            catch_up: joined.is_some(),
         };
         (Arc::new(coordination), DeltaWriter { task })
     }
@@ -141,6 +161,9 @@ impl ZkCoordination {
     /// The start on this machine's monotonic clock.
     fn local_start(&self) -> Instant {
         let local_ms = self.offset.to_local_ms(self.start_at_ms);
+        if self.catch_up {
+            return share_follower::local_instant(local_ms);
+        }
         let ahead = local_ms - clock::now_ms();
         let now = Instant::now();
         if ahead > 0 {

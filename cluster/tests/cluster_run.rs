@@ -18,7 +18,7 @@ use ptl_cluster::agent::{Agent, AgentConfig, Engine};
 use ptl_cluster::assignment::Assignment;
 use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView};
 use ptl_cluster::ids::RunId;
-use ptl_cluster::run::{self, RunPhase};
+use ptl_cluster::run::{self, LossPolicy, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
@@ -173,23 +173,7 @@ async fn cluster(capacities: &[Option<f64>]) -> Cluster {
     let log = Arc::new(Mutex::new(BTreeMap::new()));
     let mut agents = Vec::new();
     for (i, capacity) in capacities.iter().enumerate() {
-        let name = format!("agent{i}");
-        let mut config = AgentConfig::new(zk.clone(), name.clone());
-        config.capacity = *capacity;
-        config.poll = Duration::from_millis(100);
-        // Registered before the task starts, so the run sees every agent.
-        let agent = Agent::register(&config).await.expect("register");
-        let engine = Arc::new(StandIn {
-            name: name.clone(),
-            log: log.clone(),
-        });
-        let handle = tokio::spawn(async move {
-            agent
-                .serve(engine, config.poll, std::future::pending())
-                .await
-                .expect("agent");
-        });
-        agents.push((name, handle));
+        agents.push(spawn_agent(&zk, &format!("agent{i}"), *capacity, &log).await);
     }
     Cluster {
         server,
@@ -198,6 +182,30 @@ async fn cluster(capacities: &[Option<f64>]) -> Cluster {
         agents,
         coordinator,
     }
+}
+
+/// Registers a stand-in agent (before returning, so a run sees it) and serves runs with it.
+async fn spawn_agent(
+    zk: &ZkConfig,
+    name: &str,
+    capacity: Option<f64>,
+    log: &Arc<Mutex<BTreeMap<String, Sent>>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let mut config = AgentConfig::new(zk.clone(), name);
+    config.capacity = capacity;
+    config.poll = Duration::from_millis(100);
+    let agent = Agent::register(&config).await.expect("register");
+    let engine = Arc::new(StandIn {
+        name: name.to_string(),
+        log: log.clone(),
+    });
+    let handle = tokio::spawn(async move {
+        agent
+            .serve(engine, config.poll, std::future::pending())
+            .await
+            .expect("agent");
+    });
+    (name.to_string(), handle)
 }
 
 fn submit_config(zk: &ZkConfig, plan: &Plan, agents: u32) -> SubmitConfig {
@@ -395,6 +403,68 @@ async fn a_new_leader_resumes_a_run_with_an_agent_lost_before_it_took_over() {
         .unwrap_or(0);
     assert!(lost_sent > 0, "{live:?}");
     assert_eq!(result.total.requests, survivors + lost_sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_continue_a_joiner_takes_exactly_the_lost_share_and_ends_the_degraded_window() {
+    let cluster = cluster(&[None, None, None]).await;
+    let plan = plan(5000);
+    let mut config = submit_config(&cluster.zk, &plan, 3);
+    config.wait = None;
+    config.on_agent_loss = LossPolicy::Continue;
+    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
+        panic!("no wait")
+    };
+    let client = zk::connect(&cluster.zk).await.expect("connect");
+    wait_for_phase(&client, &id, RunPhase::Running).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    cluster.agents[1].1.abort();
+    for _ in 0..100 {
+        if run::state(&client, &id)
+            .await
+            .is_ok_and(|s| !s.degraded.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (joiner_name, _joiner) = spawn_agent(&cluster.zk, "joiner", None, &cluster.log).await;
+
+    submit::wait_for_result(&client, &id, Duration::from_secs(30))
+        .await
+        .expect("result");
+    let (assignment, _) =
+        zk::get_json::<Assignment>(&client, &layout::run_assignment(&id), "assignment")
+            .await
+            .expect("read")
+            .expect("assignment");
+    // `continue` kept epoch 0 at the loss; the joiner made epoch 1, on the lost slice and
+    // fraction, the others untouched.
+    assert_eq!(assignment.epoch, 1, "{assignment:?}");
+    assert_eq!(assignment.departed.len(), 1);
+    let lost = &assignment.departed[0];
+    let joiner = assignment
+        .shares
+        .iter()
+        .find(|s| s.joined_at_ms.is_some())
+        .expect("a joiner");
+    assert_eq!((joiner.index, joiner.count), (lost.index, lost.count));
+    assert_eq!(joiner.rate_fraction, lost.rate_fraction);
+    let sum: f64 = assignment.shares.iter().map(|s| s.rate_fraction).sum();
+    assert!((sum - 1.0).abs() < 1e-9);
+    let state = run::state(&client, &id).await.expect("state");
+    assert_eq!(state.degraded.len(), 1, "{state:?}");
+    assert_eq!(state.degraded[0].agent, lost.agent.0);
+    assert_eq!(state.degraded[0].until_ms, joiner.joined_at_ms);
+    // The joiner ran (the stand-in ignores share changes and so sent nothing: it starts with
+    // no share) and finished with the others.
+    let log = cluster.log.lock().expect("log").clone();
+    let sent = log.get(&joiner_name).expect("the joiner ran");
+    assert_eq!(sent.rate_fraction, 0.0);
+    let done = zk::children(&client, &layout::run_done(&id))
+        .await
+        .expect("done");
+    assert!(done.contains(&joiner.agent.0), "{done:?}");
 }
 
 async fn wait_for_phase(client: &zookeeper_client::Client, id: &RunId, phase: RunPhase) {
