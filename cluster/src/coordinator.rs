@@ -70,7 +70,8 @@ pub struct LiveView {
     /// The run's start instant, ZooKeeper clock, Unix ms.
     #[serde(default)]
     pub started_at_ms: i64,
-    /// Response time percentiles of everything merged so far (exact merge, never averaged).
+    /// Response time percentiles of the current phase so far, as `ptl run` shows them, from
+    /// the seconds every agent has reported (exact merge, never averaged).
     #[serde(default)]
     pub p50_ms: f64,
     #[serde(default)]
