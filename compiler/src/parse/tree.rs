@@ -9,13 +9,17 @@ use crate::ast::Span;
 
 /// The span of a pair without the whitespace and comments that pest leaves at the end of a
 /// rule ending in an optional part (`value`'s `(.. scalar)?` skips spaces before failing).
-/// Every meaningful token is a pair, so the last child's end is the real end.
+/// Every meaningful token is a pair, so the end of its last descendant along the chain of last
+/// children is the real end: that is the last of its descendants in pest's (pre-)order, which
+/// the flattened children give from the back without building each level's iterator.
 pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    let end = match pair.clone().into_inner().next_back() {
-        Some(last) => span_of(&last).end,
-        None => s.end(),
-    };
+    let end = pair
+        .clone()
+        .into_inner()
+        .flatten()
+        .next_back()
+        .map_or(s.end(), |last| last.as_span().end());
     Span::new(s.start(), end)
 }
 
@@ -75,20 +79,20 @@ fn is_token(rule: Rule) -> bool {
 /// The children of one pair.
 pub(crate) struct Kids<'i> {
     pairs: std::iter::Peekable<Pairs<'i, Rule>>,
-    parent: Span,
+    /// Kept for the span of errors only: computing it costs a walk.
+    parent: Pair<'i, Rule>,
 }
 
 impl<'i> Kids<'i> {
     pub(crate) fn of(pair: Pair<'i, Rule>) -> Self {
-        let parent = span_of(&pair);
         Kids {
-            pairs: pair.into_inner().peekable(),
-            parent,
+            pairs: pair.clone().into_inner().peekable(),
+            parent: pair,
         }
     }
 
     pub(crate) fn parent(&self) -> Span {
-        self.parent
+        span_of(&self.parent)
     }
 
     /// The next child of `rule`, stepping over tokens that were not asked for.
@@ -105,7 +109,7 @@ impl<'i> Kids<'i> {
             }
         }
         Err(SyntaxError::internal(
-            self.parent,
+            self.parent(),
             &format!("missing {rule:?}"),
         ))
     }
@@ -113,6 +117,13 @@ impl<'i> Kids<'i> {
     /// The next child if it is of `rule` (tokens before it are stepped over); otherwise
     /// nothing is consumed, so a later `take` still sees the tokens.
     pub(crate) fn opt(&mut self, rule: Rule) -> Option<Pair<'i, Rule>> {
+        // Most calls find the child or a node right away: no need to look ahead on a copy.
+        match self.pairs.peek() {
+            Some(p) if p.as_rule() == rule => return self.pairs.next(),
+            Some(p) if !is_token(p.as_rule()) => return None,
+            None => return None,
+            Some(_) => {}
+        }
         let mut ahead = self.pairs.clone();
         while let Some(p) = ahead.next() {
             if p.as_rule() == rule {
