@@ -300,3 +300,113 @@ fn a_broken_plan_exits_3_and_runs_nothing() {
     assert_eq!(o.status.code(), Some(3));
     assert!(!out.exists());
 }
+
+/// `GET /stats` of the demo target, as JSON (a plain HTTP/1.0 exchange: no client library needed).
+fn target_stats(url: &str) -> Value {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").expect("an HTTP answer").1;
+    serde_json::from_str(body).expect("stats JSON")
+}
+
+const JOURNEY: &str = r#"plan "journey" {
+  param target = "http://127.0.0.1:9"
+  target target
+  timeout 2s
+  connections 100
+  let user = "user_" + int(1, 1000000)
+  scenario buy {
+    request login {
+      POST "/login"
+      body """{"user": "{{user}}"}"""
+      expect status 200
+      capture token = json("$.token")
+    }
+    think 1ms..5ms
+    request cart {
+      GET "/cart"
+      header "Authorization" = "Bearer {{token}}"
+      expect status 200
+      capture etag = header("ETag")
+    }
+    request pay {
+      POST "/pay/{{etag}}"
+      header "Authorization" = "Bearer {{token}}"
+      expect body contains "paid"
+    }
+  }
+  phase steady { rate 200/s for 3s }
+}
+"#;
+
+#[test]
+fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
+    let target = Target::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), JOURNEY);
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &target.url, &out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&out);
+    let buy = &r["phases"][0]["scenarios"][0];
+    assert_eq!(buy["name"], "buy");
+    // The iteration rate is the planned one: 200/s for 3 s with uniform spacing is 600 starts.
+    assert_eq!(buy["iterations"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["completed"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["failed"].as_u64(), Some(0));
+    // The target is the witness: every cart and pay carried a token it had issued (and the
+    // etag issued for that token), none was invalid.
+    let stats = target_stats(&target.url);
+    assert_eq!(stats["invalid_tokens"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["valid_tokens"].as_u64(), Some(1200), "{stats}");
+    assert_eq!(stats["orders"].as_u64(), Some(600), "{stats}");
+    assert_eq!(stats["etag_mismatches"].as_u64(), Some(0), "{stats}");
+}
+
+#[test]
+fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
+    let target = Target::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // The login answer has no `$.nothing`: no token, so nothing may be sent with an empty value.
+    let plan = write_plan(dir.path(), &JOURNEY.replace("$.token", "$.nothing"));
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &target.url, &out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&out);
+    let buy = &r["phases"][0]["scenarios"][0];
+    assert_eq!(buy["iterations"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["completed"].as_u64(), Some(0));
+    assert_eq!(buy["failed"].as_u64(), Some(600));
+    let steps = buy["steps"].as_array().unwrap();
+    let login = steps
+        .iter()
+        .find(|s| s["name"] == "buy.login")
+        .expect("login step");
+    assert_eq!(
+        login["errors_by_class"]["capture"].as_u64(),
+        Some(600),
+        "{login}"
+    );
+    for later in ["buy.cart", "buy.pay"] {
+        let step = steps.iter().find(|s| s["name"] == later).expect("step");
+        assert_eq!(step["skipped"].as_u64(), Some(600), "{step}");
+        assert_eq!(step["requests"].as_u64(), Some(0), "{step}");
+    }
+    let stats = target_stats(&target.url);
+    assert_eq!(stats["by_path"]["/cart"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["by_path"]["/pay"].as_u64(), Some(0), "{stats}");
+}
