@@ -149,17 +149,27 @@ impl LocalDashboard {
 
     /// The run ended: its final result goes to every browser, then the server stops.
     pub async fn finish(self, result: &RunResult) {
-        self.settle().await;
-        self.feeder.abort();
-        self.hub.finish(&self.id, result.clone());
-        self.server.shutdown().await;
+        self.record_final(result).await;
+        self.shutdown().await;
     }
 
     /// The run could not run: browsers are told why, then the server stops.
     pub async fn fail(self, reason: &str) {
         self.settle().await;
-        self.feeder.abort();
         self.hub.add_failed(&self.id, "", RunSource::Local, reason);
+        self.shutdown().await;
+    }
+
+    /// Takes in everything the engine sent, then the final result, which replaces the live
+    /// one; the server goes on serving it until [`LocalDashboard::shutdown`].
+    pub async fn record_final(&self, result: &RunResult) {
+        self.settle().await;
+        self.hub.finish(&self.id, result.clone());
+    }
+
+    /// Stops serving (event streams end after what was already published).
+    pub async fn shutdown(self) {
+        self.feeder.abort();
         self.server.shutdown().await;
     }
 

@@ -216,8 +216,11 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Body>,
                 error(StatusCode::UNAUTHORIZED, "control needs the operator token")
             }
         }
-        (&Method::GET, ["events" | "metrics"]) | (&Method::GET, ["api", ..]) => denied(),
-        (_, ["" | "events" | "metrics"]) | (_, ["api", ..]) => {
+        (&Method::GET, ["events" | "metrics"] | ["api", ..]) if !may_view => denied(),
+        (_, ["api", "runs", _, "stop" | "pause" | "resume"]) => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "control is POST")
+        }
+        (m, ["" | "events" | "metrics"] | ["api", "runs", ..]) if m != Method::GET => {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
         _ => error(StatusCode::NOT_FOUND, "not found"),

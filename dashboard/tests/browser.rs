@@ -1,0 +1,263 @@
+//! A real browser on the page: headless Chromium (Debian's `chromium`, installed by
+//! `scripts/test`) opens the dashboard of a short local run; the test reads the DOM over the
+//! DevTools protocol until the charts hold data points and sees them grow, then saves a
+//! screenshot as a test artifact (`target/test-artifacts/dashboard.png`).
+//!
+//! Never skipped silently: without Chromium the test fails and says how to install it.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Headless Chromium with its own profile; killed on drop.
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn open(url: &str) -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "the browser test needs Chromium: apt-get install -y chromium (scripts/test does)"
+        );
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let mut child = Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--window-size=1280,1900",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromium starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let port = devtools_port(stderr);
+        let page = page_socket_url(port);
+        let (socket, _) = tungstenite::connect(page.as_str()).expect("DevTools socket");
+        Browser {
+            child,
+            _profile: profile,
+            socket,
+            next_id: 1,
+        }
+    }
+
+    /// Sends one DevTools command and returns its result.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"id": id, "method": method, "params": params});
+        self.socket
+            .send(tungstenite::Message::text(msg.to_string()))
+            .expect("sends a command");
+        loop {
+            let reply = self.socket.read().expect("reads the answer");
+            let tungstenite::Message::Text(text) = reply else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn evaluate(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true}),
+        );
+        r["result"]["value"].clone()
+    }
+}
+
+/// Chromium prints `DevTools listening on ws://127.0.0.1:PORT/…` once it listens.
+fn devtools_port(stderr: impl Read + Send + 'static) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
+                let port = rest.split('/').next().and_then(|p| p.parse::<u16>().ok());
+                let _ = tx.send(port);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("chromium announces its DevTools port in time")
+        .expect("a port number")
+}
+
+/// The page target's WebSocket URL, from `/json/list`.
+fn page_socket_url(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("DevTools HTTP");
+        write!(
+            stream,
+            "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("asks for the targets");
+        // The DevTools server keeps the connection open: read the body by its length.
+        let mut reader = BufReader::new(stream);
+        let mut length = 0usize;
+        let mut line = String::new();
+        while reader.read_line(&mut line).expect("reads a header") > 2 {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            line.clear();
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).expect("reads the targets");
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let targets: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if let Some(url) = targets.as_array().and_then(|ts| {
+            ts.iter()
+                .find(|t| t["type"] == "page")
+                .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        }) {
+            return url.to_string();
+        }
+        assert!(Instant::now() < deadline, "no page target: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+const PROBE: &str = r#"JSON.stringify({
+  points: Number(document.getElementById('ptl-chart-rate').getAttribute('data-points') || 0),
+  achieved: ((document.querySelector('#ptl-chart-rate g[data-series="achieved"] polyline') || {getAttribute: () => ''})
+    .getAttribute('points') || '').trim().split(/\s+/).filter(Boolean).length,
+  latencyLines: document.querySelectorAll('#ptl-chart-latency polyline').length,
+  errorLines: document.querySelectorAll('#ptl-chart-errors polyline').length,
+  bands: document.querySelectorAll('#ptl-chart-rate .ptl-phase-band').length,
+  status: document.getElementById('status').textContent,
+  conn: document.getElementById('conn').textContent,
+  requestRows: document.querySelectorAll('#requests tr').length - 1,
+  runs: document.querySelectorAll('#runs tr').length - 1,
+  stopVisible: !document.getElementById('btn-stop').hidden
+})"#;
+
+fn probe(browser: &mut Browser) -> Value {
+    let text = browser.evaluate(PROBE);
+    serde_json::from_str(text.as_str().unwrap_or("{}")).expect("the probe's JSON")
+}
+
+/// Probes until `ok` holds, bounded.
+fn wait_for(browser: &mut Browser, limit: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let state = probe(browser);
+        if ok(&state) {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting; the page shows {state}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&dir).expect("the artifacts directory");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_draws_the_live_run_and_its_charts_grow() {
+    let run = start_run(10, 0.05).await;
+    let url = format!("http://{}/?token={VIEWER}", run.addr);
+    let (first, later, shot) = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::open(&url);
+        let first = wait_for(&mut browser, Duration::from_secs(30), |s| {
+            s["achieved"].as_u64().unwrap_or(0) >= 2
+        });
+        let n = first["achieved"].as_u64().unwrap_or(0);
+        let later = wait_for(&mut browser, Duration::from_secs(20), |s| {
+            let now = s["achieved"].as_u64().unwrap_or(0);
+            // Enough seconds for a picture worth keeping, both phases on it.
+            now > n && now >= 6 && s["bands"].as_u64().unwrap_or(0) >= 2
+        });
+        let shot = browser.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+        );
+        (first, later, shot)
+    })
+    .await
+    .expect("the browser task does not panic");
+
+    // The charts hold points and grow as seconds arrive over the event stream.
+    assert!(first["points"].as_u64().unwrap() >= 2, "{first}");
+    assert!(
+        later["achieved"].as_u64() > first["achieved"].as_u64(),
+        "{first} then {later}"
+    );
+    assert_eq!(
+        later["achieved"], later["points"],
+        "one vertex per second of data"
+    );
+    assert!(
+        later["latencyLines"].as_u64().unwrap() >= 3,
+        "p50, p95, p99 (and max) lines"
+    );
+    assert!(later["errorLines"].as_u64().unwrap() >= 1);
+    assert_eq!(later["bands"], 2, "both phases marked");
+    assert_eq!(later["status"], "running");
+    assert_eq!(later["conn"], "live");
+    assert_eq!(
+        later["requestRows"], 4,
+        "two requests in each of two phases"
+    );
+    assert_eq!(later["runs"], 1);
+    assert_eq!(
+        later["stopVisible"], true,
+        "a live run offers Stop (it asks for the operator token)"
+    );
+
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().expect("screenshot data"))
+        .expect("base64 PNG");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(artifacts().join("dashboard.png"), &png).expect("writes the screenshot");
+
+    let (dashboard, _, _, _) = run.finish().await;
+    Arc::try_unwrap(dashboard)
+        .ok()
+        .expect("the only handle")
+        .shutdown()
+        .await;
+}
