@@ -46,10 +46,21 @@ pub struct LiveRun {
     reset: bool,
     elapsed: Duration,
     stop_reason: Option<String>,
+    cap: usize,
 }
 
 impl LiveRun {
     pub fn new(plan: Arc<Plan>, plan_hash: String, started_at: SystemTime) -> LiveRun {
+        Self::with_cap(plan, plan_hash, started_at, MAX_POINTS)
+    }
+
+    /// [`LiveRun::new`] with another bound on the series (at least 2 points).
+    pub fn with_cap(
+        plan: Arc<Plan>,
+        plan_hash: String,
+        started_at: SystemTime,
+        cap: usize,
+    ) -> LiveRun {
         let layout = Layout::of(&plan);
         let timeline = Timeline::of(&plan, &AgentShare::solo());
         let cumulative = Recorded::new(
@@ -70,6 +81,7 @@ impl LiveRun {
             reset: false,
             elapsed: Duration::ZERO,
             stop_reason: None,
+            cap: cap.max(2),
         }
     }
 
@@ -158,7 +170,7 @@ impl LiveRun {
         }
         self.changed.insert(k);
         self.open.retain(|w, _| w + REVISABLE_WINDOWS >= newest);
-        if self.points.len() > MAX_POINTS {
+        if self.points.len() > self.cap {
             self.compact();
         }
         Ok(())
@@ -299,5 +311,147 @@ fn point_of(k: u64, acc: &WindowAcc, timeline: &Timeline, layout: &Layout) -> Se
         p99_ms: q(0.99),
         max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
         ..empty_point(k, timeline, layout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use ptl_runtime::record::recorder::{Outcome, Timing};
+    use ptl_runtime::record::ErrorClass;
+
+    fn plan() -> Arc<Plan> {
+        let source = r#"plan "p" {
+  target "http://127.0.0.1:9"
+  request a { GET "/" }
+  phase one { rate 10/s for 100s }
+}"#;
+        let checked = ptl_compiler::check_source(
+            std::path::Path::new("p.ptl"),
+            source,
+            &ptl_compiler::CheckOptions::default(),
+        );
+        Arc::new(checked.plan.expect("the test plan compiles"))
+    }
+
+    /// One agent's window: `latencies` (µs) answered, every `fail`-th one a 5xx.
+    fn delta(live: &LiveRun, window: u64, latencies: &[u64], fail: usize) -> IntervalDelta {
+        let (p, r, s) = live.recorded().dims();
+        let mut rec = Recorded::new(p, r, s);
+        for (i, &us) in latencies.iter().enumerate() {
+            rec.started(0);
+            let outcome = if fail > 0 && i % fail == 0 {
+                Outcome::Failed {
+                    class: ErrorClass::Status,
+                    status: Some(500),
+                }
+            } else {
+                Outcome::Success { status: 200 }
+            };
+            let timing = Timing {
+                response_us: us,
+                service_us: us,
+                lag_us: 0,
+            };
+            rec.exchange(0, 0, Some(timing), outcome);
+        }
+        IntervalDelta {
+            agent: 0,
+            window,
+            recorded: rec,
+        }
+    }
+
+    proptest! {
+        /// Whatever order agents' deltas arrive in (within the revisable span), each second's
+        /// point is exact: its counts are the window's, its max the window's slowest answer.
+        #[test]
+        fn points_are_exact_whatever_the_arrival_order(
+            windows in proptest::collection::vec(
+                (0u64..6, proptest::collection::vec(1u64..500_000, 1..20), 0usize..4),
+                1..24,
+            ),
+            seed in any::<u64>(),
+        ) {
+            let mut live = LiveRun::new(plan(), "h".into(), SystemTime::UNIX_EPOCH);
+            let mut order: Vec<usize> = (0..windows.len()).collect();
+            // A deterministic shuffle from the seed.
+            let mut x = seed | 1;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            for &i in &order {
+                let (w, lat, fail) = &windows[i];
+                let d = delta(&live, *w, lat, *fail);
+                live.add(&d).expect("same shape");
+            }
+            let series = live.series();
+            for point in &series {
+                let mine: Vec<&(u64, Vec<u64>, usize)> =
+                    windows.iter().filter(|(w, _, _)| *w == point.t).collect();
+                let started: usize = mine.iter().map(|(_, l, _)| l.len()).sum();
+                let errors: usize = mine
+                    .iter()
+                    .map(|(_, l, f)| if *f == 0 { 0 } else { l.len().div_ceil(*f) })
+                    .sum();
+                let slowest = mine.iter().flat_map(|(_, l, _)| l.iter()).max().copied().unwrap_or(0);
+                prop_assert_eq!(point.achieved_rps, started as f64);
+                prop_assert_eq!(point.errors, errors as u64);
+                // HdrHistogram keeps 3 significant digits.
+                prop_assert!((point.max_ms - slowest as f64 / 1000.0).abs() <= slowest as f64 / 1000.0 * 0.001 + 0.001);
+            }
+            let total: u64 = windows.iter().map(|(_, l, _)| l.len() as u64).sum();
+            live.set_elapsed(Duration::from_secs(6));
+            prop_assert_eq!(live.result().total.requests, total);
+            prop_assert_eq!(series.iter().map(|p| p.achieved_rps).sum::<f64>(), total as f64);
+        }
+
+        /// A bounded series keeps every count however long the run.
+        #[test]
+        fn a_bounded_series_keeps_the_counts(seconds in 1u64..200, cap in 2usize..16) {
+            let mut live = LiveRun::with_cap(plan(), "h".into(), SystemTime::UNIX_EPOCH, cap);
+            for w in 0..seconds {
+                let d = delta(&live, w, &[1000, 2000], 2);
+                live.add(&d).expect("same shape");
+            }
+            let series = live.series();
+            prop_assert!(series.len() <= cap, "{} points for a cap of {}", series.len(), cap);
+            prop_assert_eq!(series.iter().map(|p| p.errors).sum::<u64>(), seconds);
+            prop_assert!(series.windows(2).all(|w| w[0].t < w[1].t));
+        }
+    }
+
+    #[test]
+    fn a_late_delta_still_counts_and_changed_points_are_handed_once() {
+        let mut live = LiveRun::new(plan(), "h".into(), SystemTime::UNIX_EPOCH);
+        for w in 0..20 {
+            let d = delta(&live, w, &[1000], 0);
+            live.add(&d).expect("same shape");
+        }
+        let (changed, reset) = live.take_changed();
+        assert_eq!(changed.len(), 20);
+        assert!(!reset);
+        let late = delta(&live, 0, &[9000, 9000], 1);
+        live.add(&late).expect("same shape");
+        let (changed, _) = live.take_changed();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].t, 0);
+        assert_eq!(changed[0].achieved_rps, 3.0);
+        assert_eq!(changed[0].errors, 2);
+        assert!(live.take_changed().0.is_empty());
+    }
+
+    #[test]
+    fn a_delta_of_another_shape_is_refused() {
+        let mut live = LiveRun::new(plan(), "h".into(), SystemTime::UNIX_EPOCH);
+        let other = IntervalDelta {
+            agent: 0,
+            window: 0,
+            recorded: Recorded::new(3, 3, 0),
+        };
+        assert!(live.add(&other).is_err());
+        assert!(live.series().is_empty());
     }
 }
