@@ -54,6 +54,10 @@ impl ClusterDashboard {
         self.server.url()
     }
 
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.addr()
+    }
+
     /// Stops following and serving.
     pub async fn shutdown(self) -> Result<(), DashboardError> {
         let _ = self.stop.send(());
