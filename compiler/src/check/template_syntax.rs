@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::rc::Rc;
 
 use handlebars::template::{Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
@@ -27,9 +28,10 @@ use handlebars::{Path, PathSeg};
 pub enum Part {
     /// Text inserted as it is (handlebars has removed its escapes).
     Text(String),
-    /// `{{name}}` or `{{name.field}}`: the dotted names, and where they are written.
+    /// `{{name}}` or `{{name.field}}`: the dotted names (shared by every occurrence of the
+    /// same expression), and where they are written.
     Name {
-        names: Vec<String>,
+        names: Rc<[String]>,
         at: Range<usize>,
     },
     /// Any other expression (helpers, blocks, partials, literals…): the whole `{{…}}`.
