@@ -47,7 +47,12 @@ fn failure_class(c: FailureClass) -> ErrorClass {
 /// Runs one iteration of `scenario`, intended to start at `intended`. False if the run ended
 /// before it could start (the caller decides whether that is a dropped arrival).
 pub async fn run(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant) -> bool {
-    run_timed(w, phase, scenario, intended).await.started
+    // Boxed: an open-loop arrival's task awaits this, and tokio moves a task's future several
+    // times while spawning it; a small task future makes that cheap, and the iteration's
+    // state is allocated (and moved) once, here.
+    Box::pin(run_timed(w, phase, scenario, intended))
+        .await
+        .started
 }
 
 /// How an iteration went, for the caller.
@@ -164,62 +169,62 @@ async fn request_step(
     let Some(request) = w.layout.request_of(scenario, step).map(|r| r as usize) else {
         return StepEnd::Next(at);
     };
-    let fault = w
+    // A reference into the worker's injectors: the step's future stays small.
+    let fault: Option<&Injected> = w
         .injectors
         .get(phase)
-        .and_then(|inj| inj.pick(w.vm.borrow_mut().rng()))
-        .cloned();
+        .and_then(|inj| inj.pick(w.vm.borrow_mut().rng()));
     if let Some(Injected::Delay { us }) = fault {
-        if !Box::pin(w.sleep_until(after_us(Instant::now(), us))).await {
+        if !Box::pin(w.sleep_until(after_us(Instant::now(), *us))).await {
             return StepEnd::Interrupted;
         }
     }
-    let lease = match w.pool.try_lease() {
-        Some(l) => Some(l),
+    let mut lease = match w.pool.try_lease() {
+        Some(l) => l,
         None => {
-            Box::pin(async {
+            let waited = Box::pin(async {
                 tokio::select! {
                     l = w.pool.lease() => l,
                     _ = w.interrupted() => None,
                 }
             })
-            .await
+            .await;
+            match waited {
+                Some(l) => l,
+                None => return StepEnd::Interrupted,
+            }
         }
-    };
-    let Some(lease) = lease else {
-        return StepEnd::Interrupted;
     };
     if !*started {
         begin(w, phase, scenario);
         *started = true;
     }
-    let (how, edit) = match &fault {
-        Some(Injected::Abort) => (Send::Abort, WireEdit::default()),
-        Some(Injected::Reset) => (Send::Reset, WireEdit::default()),
-        Some(Injected::Corrupt) => (
-            Send::Normal,
+    let how = match fault {
+        Some(Injected::Abort) => Send::Abort,
+        Some(Injected::Reset) => Send::Reset,
+        _ => Send::Normal,
+    };
+    // In a block: nothing of the writing stays in the future across the exchange.
+    let written = {
+        let edit = match fault {
             // The malformed body goes with its own, correct length.
-            WireEdit {
+            Some(Injected::Corrupt) => WireEdit {
                 header: None,
                 body: Some(|len| corrupt_body(len.max(64))),
             },
-        ),
-        Some(Injected::Header { name, value }) => (
-            Send::Normal,
-            WireEdit {
+            Some(Injected::Header { name, value }) => WireEdit {
                 header: Some((name, value)),
                 body: None,
             },
-        ),
-        Some(Injected::Delay { .. }) | None => (Send::Normal, WireEdit::default()),
+            _ => WireEdit::default(),
+        };
+        w.program
+            .write_request(it, scenario, step, &edit, lease.request_buf())
+            .ok()
     };
-    let mut lease = lease;
-    let head_request = match w
-        .program
-        .write_request(it, scenario, step, &edit, lease.request_buf())
-    {
-        Ok(head) => head,
-        Err(_) => {
+    let head_request = match written {
+        Some(head) => head,
+        None => {
             // A request the VM cannot render (say, a captured value that is not a valid
             // header) never reaches the wire: a client-side failure.
             w.rec.borrow_mut().exchange(
@@ -246,7 +251,7 @@ async fn request_step(
         service_us: us(done.done.saturating_duration_since(sent)),
         lag_us: us(sent.saturating_duration_since(at)),
     });
-    if let Some(f) = &fault {
+    if let Some(f) = fault {
         w.rec
             .borrow_mut()
             .exchange(phase, request, None, Outcome::Injected { kind: f.kind() });

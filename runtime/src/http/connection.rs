@@ -170,7 +170,8 @@ async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
         match stream.try_write(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            // Boxed: a full send buffer is rare, and the readiness future is large.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Box::pin(stream.writable()).await?,
             Err(e) => return Err(e),
         }
     }

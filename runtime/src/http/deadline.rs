@@ -15,12 +15,16 @@ pub struct Deadline {
     /// Created on first use (a `Sleep` needs the runtime).
     sleep: Option<Pin<Box<Sleep>>>,
     at: Option<Instant>,
+    /// The waker of the exchange in progress is registered with the sleep: until it fires,
+    /// polling it again is a check of its state.
+    registered: bool,
 }
 
 impl Deadline {
     /// The exchange starting now must end by `at`.
     pub fn arm(&mut self, at: Instant) {
         self.at = Some(at);
+        self.registered = false;
         match &mut self.sleep {
             None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
             Some(s) if s.deadline() > at => s.as_mut().reset(at),
@@ -28,11 +32,16 @@ impl Deadline {
         }
     }
 
-    /// Ready once the armed deadline has passed.
+    /// Ready once the armed deadline has passed. An exchange is polled by one task only, so
+    /// the waker registered at its first poll stays the right one.
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let (Some(sleep), Some(at)) = (&mut self.sleep, self.at) else {
             return Poll::Pending;
         };
+        if self.registered && !sleep.is_elapsed() {
+            return Poll::Pending;
+        }
+        self.registered = true;
         loop {
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
