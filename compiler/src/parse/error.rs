@@ -339,7 +339,6 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         // Silent rules, and rules used only inside atomic ones: pest never reports them.
         Rule::WHITESPACE
         | Rule::COMMENT
-        | Rule::ident_start
         | Rule::ident_char
         | Rule::word
         | Rule::stmt_keyword
