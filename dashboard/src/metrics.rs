@@ -3,8 +3,8 @@
 //! a scrape after a run ends reads exactly the counters of its result.
 //!
 //! Per run, phase and request: requests, errors by class and dropped arrivals (counters),
-//! achieved rate and response-time quantiles (gauges: the client library has no summary type,
-//! so quantiles are gauges with a `quantile` label, as a summary's would be). Per run and phase:
+//! achieved rate and response-time percentiles (gauges with a `percentile` label: the client
+//! library has no summary type). Per run and phase:
 //! target and achieved rate. Per run: the rates of the last second, agents connected, whether it
 //! is running, and each threshold's verdict.
 
@@ -25,12 +25,14 @@ type Labels = Vec<(&'static str, String)>;
 
 type Pick = fn(&ptl_runtime::results::Latency) -> f64;
 
-const QUANTILES: [(&str, Pick); 5] = [
-    ("0.5", |l| l.p50),
-    ("0.9", |l| l.p90),
-    ("0.95", |l| l.p95),
-    ("0.99", |l| l.p99),
-    ("0.999", |l| l.p999),
+/// Named `percentile`, not `quantile`: that label belongs to the summary type, which the
+/// client library does not encode (and linters reject it on gauges).
+const PERCENTILES: [(&str, Pick); 5] = [
+    ("p50", |l| l.p50),
+    ("p90", |l| l.p90),
+    ("p95", |l| l.p95),
+    ("p99", |l| l.p99),
+    ("p99.9", |l| l.p999),
 ];
 
 struct HubCollector(Arc<Hub>);
@@ -159,11 +161,11 @@ impl Collector for HubCollector {
         gauges(
             e,
             "ptl_response_time_seconds",
-            "Response time quantiles (from the exact merged histogram).",
+            "Response time percentiles of the phase so far (from the exact merged histogram).",
             per_request(&runs, |l, r, out| {
-                for (q, pick) in QUANTILES {
+                for (q, pick) in PERCENTILES {
                     let mut labels = l.clone();
-                    labels.push(("quantile", q.to_string()));
+                    labels.push(("percentile", q.to_string()));
                     out.push((labels, pick(&r.response_time_ms) / 1000.0));
                 }
             }),

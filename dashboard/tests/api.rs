@@ -213,7 +213,7 @@ async fn check_metrics(
             if r.requests > 0 {
                 let p95 = counter(
                     "ptl_response_time_seconds",
-                    &[at[0], at[1], ("quantile", "0.95")],
+                    &[at[0], at[1], ("percentile", "p95")],
                 )
                 .expect("a p95");
                 assert!((p95 - r.response_time_ms.p95 / 1000.0).abs() < 1e-9);
