@@ -8,7 +8,7 @@ use crate::flags::CoordinatorArgs;
 use crate::output::fail;
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
 use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
-use ptl_dashboard::ServerConfig;
+use ptl_dashboard::{DashboardError, ServerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
                     eprintln!("coordinator {}: dashboard at {}", config.id, d.url());
                     Some(d)
                 }
+                Err(DashboardError::Cluster(e)) => return cluster_failure(&e),
                 Err(e) => return fail(Exit::Usage, format!("dashboard: {e}")),
             }
         }
