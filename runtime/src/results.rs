@@ -55,11 +55,15 @@ pub struct Totals {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Arrivals sent within their phase, per second of the run.
     pub achieved_rps: f64,
     pub response_time_ms: Latency,
     pub service_time_ms: Latency,
     pub schedule_lag_ms: Latency,
     pub errors_by_class: BTreeMap<String, u64>,
+    /// Arrivals sent after the end of their own phase (the phases' `sent_after_end` added).
+    #[serde(default)]
+    pub sent_after_end: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +71,7 @@ pub struct PhaseResult {
     pub name: String,
     /// Mean planned arrival rate over the phase (0 for `pause` and closed `users` phases).
     pub target_rps: f64,
+    /// Arrivals sent within the phase (started, less `sent_after_end`) per second of it.
     pub achieved_rps: f64,
     pub duration_s: f64,
     /// Planned arrivals over the phase (as far as it ran).
@@ -76,6 +81,10 @@ pub struct PhaseResult {
     pub request_count: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Arrivals that started, but were sent after the phase's end (they waited in the
+    /// `overflow queue` or for a connection past it); not in `achieved_rps`.
+    #[serde(default)]
+    pub sent_after_end: u64,
     pub errors_by_class: BTreeMap<String, u64>,
     /// Requests that carried an injected fault, by fault kind; not counted in `errors`.
     pub injected: BTreeMap<String, u64>,
@@ -93,7 +102,11 @@ pub struct RequestResult {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Requests sent within the phase (`requests` less `sent_after_end`) per second of it.
     pub achieved_rps: f64,
+    /// Of `requests`, those sent after the phase's end; not in `achieved_rps`.
+    #[serde(default)]
+    pub sent_after_end: u64,
     pub errors_by_class: BTreeMap<String, u64>,
     pub injected: BTreeMap<String, u64>,
     pub status_codes: BTreeMap<String, u64>,
@@ -112,6 +125,9 @@ pub struct ScenarioResult {
     pub completed: u64,
     pub failed: u64,
     pub dropped: u64,
+    /// Of `iterations`, those started after the phase's end.
+    #[serde(default)]
+    pub sent_after_end: u64,
     pub iteration_time_ms: Latency,
     pub steps: Vec<RequestResult>,
 }

@@ -80,7 +80,8 @@ fn request_result(name: &str, s: &RequestStats, seconds: f64) -> RequestResult {
         requests: s.completed,
         errors: s.error_total(),
         dropped: s.dropped,
-        achieved_rps: per_second(s.completed, seconds),
+        achieved_rps: per_second(s.completed_in_time(), seconds),
+        sent_after_end: s.sent_after_end,
         errors_by_class: errors_by_class(&s.errors),
         injected: injected(&s.injected),
         status_codes: s
@@ -127,12 +128,13 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
     } = &input;
     let mut total_stats = RequestStats::default();
     let mut total_lat = Latencies::default();
-    let (mut total_started, mut total_dropped) = (0u64, 0u64);
+    let (mut total_in_time, mut total_late, mut total_dropped) = (0u64, 0u64, 0u64);
     let mut phases = Vec::with_capacity(layout.phases.len());
     for (p, name) in layout.phases.iter().enumerate() {
         let seconds = input.phase_seconds.get(p).copied().unwrap_or(0.0);
         let counts = rec.phase.get(p).copied().unwrap_or_default();
-        total_started += counts.started;
+        total_in_time += counts.started_in_time();
+        total_late += counts.sent_after_end;
         total_dropped += counts.dropped;
         let member = phase_scenarios(plan, p);
         let mut phase_stats = RequestStats::default();
@@ -175,6 +177,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
                 completed: st.completed,
                 failed: st.failed,
                 dropped: st.dropped,
+                sent_after_end: st.sent_after_end,
                 iteration_time_ms: st
                     .iteration_time
                     .as_deref()
@@ -188,12 +191,15 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
         phases.push(PhaseResult {
             name: name.clone(),
             target_rps: input.phase_target_rps.get(p).copied().unwrap_or(0.0),
-            achieved_rps: per_second(counts.started, seconds),
+            // Only what went out within the phase: a rate that was not held is not hidden by
+            // arrivals sent late, after its end.
+            achieved_rps: per_second(counts.started_in_time(), seconds),
             duration_s: seconds,
             planned: counts.planned,
             request_count: phase_stats.completed,
             errors: phase_stats.error_total(),
             dropped: counts.dropped,
+            sent_after_end: counts.sent_after_end,
             errors_by_class: errors_by_class(&phase_stats.errors),
             injected: injected(&phase_stats.injected),
             response_time_ms: latency(&lat.response),
@@ -220,11 +226,12 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
             requests: total_stats.completed,
             errors: total_stats.error_total(),
             dropped: total_dropped,
-            achieved_rps: per_second(total_started, seconds),
+            achieved_rps: per_second(total_in_time, seconds),
             response_time_ms: latency(&total_lat.response),
             service_time_ms: latency(&total_lat.service),
             schedule_lag_ms: latency(&total_lat.lag),
             errors_by_class: errors_by_class(&total_stats.errors),
+            sent_after_end: total_late,
         },
         phases,
         thresholds: input.thresholds.clone(),

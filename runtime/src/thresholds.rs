@@ -3,9 +3,10 @@
 //! has no data yet (say, a later phase) is not crossed live, and fails at the end.
 //!
 //! Metrics: response-time percentiles, max and mean (µs, reported in ms); `error_rate` =
-//! errors / organic requests (injected ones excluded); `achieved_rate` = arrivals started /
-//! planned (for a scenario: iterations started / (started + dropped)); `dropped_rate` likewise
-//! with dropped arrivals; `iteration_pNN` and `completion_rate` = completed / (completed +
+//! errors / organic requests (injected ones excluded); `achieved_rate` = arrivals sent within
+//! their phase / planned (for a scenario: iterations started within their phase / (started +
+//! dropped)), so arrivals sent late, after the phase's end, do not count as the rate held;
+//! `dropped_rate` = dropped arrivals over the same totals; `iteration_pNN` and `completion_rate` = completed / (completed +
 //! failed) over scenario iterations.
 
 use crate::record::recorder::{add_histogram, new_histogram, Hist};
@@ -123,15 +124,16 @@ pub fn measure(layout: &Layout, rec: &Recorded, scope: Scope, metric: Metric) ->
         }
         Metric::AchievedRate | Metric::DroppedRate => {
             let (hit, total) = if c.phases.is_empty() {
-                let (mut started, mut dropped) = (0, 0);
+                let (mut started, mut in_time, mut dropped) = (0, 0, 0);
                 for &(p, s) in &c.scenarios {
                     if let Some(st) = rec.scenario_stats(p, s) {
                         started += st.iterations;
+                        in_time += st.iterations.saturating_sub(st.sent_after_end);
                         dropped += st.dropped;
                     }
                 }
                 let hit = if metric == Metric::AchievedRate {
-                    started
+                    in_time
                 } else {
                     dropped
                 };
@@ -141,7 +143,7 @@ pub fn measure(layout: &Layout, rec: &Recorded, scope: Scope, metric: Metric) ->
                 for &p in &c.phases {
                     if let Some(pc) = rec.phase.get(p) {
                         planned += pc.planned;
-                        started += pc.started;
+                        started += pc.started_in_time();
                         dropped += pc.dropped;
                     }
                 }

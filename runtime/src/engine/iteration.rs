@@ -7,6 +7,10 @@
 //! step begins); one cut off by the end of the run before that has not started. An iteration ends `completed` (every step
 //! succeeded), `failed` (a step failed; the rest are `skipped`), or neither when an injected
 //! fault or the end of the run cut it short (the rest are `skipped` as well).
+//!
+//! A request sent after its phase's end (queued or waiting for a connection past it) is also
+//! counted as such, and so is its arrival when it was the iteration's first step: the phase's
+//! achieved rate counts only what went out within it.
 
 use super::exchange::{self, Answer, Send};
 use super::inject::{corrupt_body, Injected};
@@ -34,6 +38,19 @@ enum StepEnd {
     Injected,
     /// Did not run: the run is ending.
     Interrupted,
+}
+
+thread_local! {
+    /// The headers of an answer nobody asked the headers of.
+    static NO_HEADERS: HeaderMap = HeaderMap::new();
+}
+
+/// Runs `f` with the answer's headers, or an empty map when they were not read.
+fn with_headers<T>(headers: Option<&HeaderMap>, f: impl FnOnce(&HeaderMap) -> T) -> T {
+    match headers {
+        Some(h) => f(h),
+        None => NO_HEADERS.with(f),
+    }
 }
 
 fn failure_class(c: FailureClass) -> ErrorClass {
@@ -90,6 +107,11 @@ pub async fn run_timed(w: &Rc<Worker>, phase: usize, scenario: u32, intended: In
                 if !started {
                     begin(w, phase, scenario);
                     started = true;
+                    if w.after_phase_end(phase, Instant::now()) {
+                        w.rec
+                            .borrow_mut()
+                            .arrival_after_end(phase, scenario as usize);
+                    }
                 }
                 let pause = w
                     .program
@@ -157,6 +179,18 @@ fn begin(w: &Worker, phase: usize, scenario: u32) {
     rec.iteration_started(phase, scenario as usize);
 }
 
+/// Counts the request (and, for an iteration's first, its arrival) as sent after its phase's
+/// end when `sent` is past it. A request that never reached the wire counts by when it failed.
+fn count_late(w: &Worker, phase: usize, scenario: u32, request: usize, first: bool, sent: Instant) {
+    if w.after_phase_end(phase, sent) {
+        let mut rec = w.rec.borrow_mut();
+        rec.request_after_end(phase, request);
+        if first {
+            rec.arrival_after_end(phase, scenario as usize);
+        }
+    }
+}
+
 async fn request_step(
     w: &Rc<Worker>,
     phase: usize,
@@ -195,7 +229,9 @@ async fn request_step(
             }
         }
     };
-    if !*started {
+    // This step starts the iteration: when it goes out is when the arrival was sent.
+    let first = !*started;
+    if first {
         begin(w, phase, scenario);
         *started = true;
     }
@@ -227,6 +263,7 @@ async fn request_step(
         None => {
             // A request the VM cannot render (say, a captured value that is not a valid
             // header) never reaches the wire: a client-side failure.
+            count_late(w, phase, scenario, request, first, Instant::now());
             w.rec.borrow_mut().exchange(
                 phase,
                 request,
@@ -244,6 +281,14 @@ async fn request_step(
         body: w.program.needs_body(scenario, step),
     };
     let done = exchange::perform(lease, head_request, how, w.timeout, want).await;
+    count_late(
+        w,
+        phase,
+        scenario,
+        request,
+        first,
+        done.sent.unwrap_or(done.done),
+    );
 
     let response_us = us(done.done.saturating_duration_since(at));
     let timing = done.sent.map(|sent| Timing {
@@ -262,16 +307,18 @@ async fn request_step(
                 headers,
                 body,
             } => {
-                let none = HeaderMap::new();
-                match w.program.check_response(
-                    it,
-                    scenario,
-                    step,
-                    status,
-                    headers.as_deref().unwrap_or(&none),
-                    &body,
-                    response_us,
-                ) {
+                let check = with_headers(headers.as_deref(), |headers| {
+                    w.program.check_response(
+                        it,
+                        scenario,
+                        step,
+                        status,
+                        headers,
+                        &body,
+                        response_us,
+                    )
+                });
+                match check {
                     Ok(()) => StepEnd::Next(done.done),
                     Err(_) => StepEnd::Injected,
                 }
@@ -285,11 +332,10 @@ async fn request_step(
             headers,
             body,
         } => {
-            let none = HeaderMap::new();
-            let headers = headers.as_deref().unwrap_or(&none);
-            let check =
+            let check = with_headers(headers.as_deref(), |headers| {
                 w.program
-                    .check_response(it, scenario, step, status, headers, &body, response_us);
+                    .check_response(it, scenario, step, status, headers, &body, response_us)
+            });
             let outcome = match &check {
                 Ok(()) => Outcome::Success { status },
                 Err(f) => Outcome::Failed {

@@ -14,7 +14,7 @@ use crate::http::{Endpoint, Pool};
 use crate::record::{Layout, Recorded};
 use crate::vm::{AgentShare, Iteration, Program, VmWorker};
 use ptl_bytecode::plan::Load;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,6 +105,8 @@ pub struct Worker {
     pub timeout: Duration,
     pub inflight: Inflight,
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
+    /// The instant each phase ends, once the run has started.
+    phase_ends: OnceCell<Vec<Instant>>,
     active: Cell<usize>,
     idle: Notify,
     stopped: Cell<bool>,
@@ -116,6 +118,15 @@ pub struct Worker {
 impl Worker {
     pub fn stopped(&self) -> bool {
         self.stopped.get()
+    }
+
+    /// Whether `t` is past the end of `phase`: what is sent then is not part of the phase's
+    /// achieved rate.
+    pub fn after_phase_end(&self, phase: usize, t: Instant) -> bool {
+        self.phase_ends
+            .get()
+            .and_then(|ends| ends.get(phase))
+            .is_some_and(|end| t > *end)
     }
 
     /// No new scenario steps may start (the run is stopping or past its drain time).
@@ -273,6 +284,7 @@ async fn run(
         timeout: setup.timeout,
         inflight: Inflight::new(QUEUE_LIMIT),
         share_changes: setup.share_changes,
+        phase_ends: OnceCell::new(),
         active: Cell::new(0),
         idle: Notify::new(),
         stopped: Cell::new(false),
@@ -311,6 +323,13 @@ async fn run(
 /// Runs the phases in order, then lets what is in flight finish.
 async fn drive(w: &Rc<Worker>, run_start: Instant) {
     let timeline = w.timeline.clone();
+    let _ = w.phase_ends.set(
+        timeline
+            .phases
+            .iter()
+            .map(|p| after_us(run_start, p.start_us.saturating_add(p.duration_us)))
+            .collect(),
+    );
     for phase in &timeline.phases {
         let start = after_us(run_start, phase.start_us);
         if !w.sleep_until(start).await {

@@ -38,6 +38,10 @@ struct Wire {
     requests: usize,
     scenarios: usize,
     phase: Vec<(u32, u64, u64, u64)>,
+    /// (phase, arrivals sent after its end); added after version 1's first form, so absent
+    /// means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    phase_sent_after_end: Vec<(u32, u64)>,
     request: Vec<WireRequest>,
     scenario: Vec<WireScenario>,
 }
@@ -48,6 +52,8 @@ struct WireRequest {
     completed: u64,
     errors: Vec<u64>,
     dropped: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    sent_after_end: u64,
     skipped: u64,
     injected: Vec<u64>,
     statuses: Vec<(u16, u64)>,
@@ -62,7 +68,13 @@ struct WireScenario {
     completed: u64,
     failed: u64,
     dropped: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    sent_after_end: u64,
     iteration_time: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn bad(reason: impl std::fmt::Display) -> RuntimeError {
@@ -104,6 +116,13 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         .filter(|(_, p)| **p != PhaseCounts::default())
         .map(|(i, p)| (i as u32, p.planned, p.started, p.dropped))
         .collect();
+    let phase_sent_after_end = r
+        .phase
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.sent_after_end > 0)
+        .map(|(i, p)| (i as u32, p.sent_after_end))
+        .collect();
     let mut request = Vec::new();
     for (cell, s) in r.request.iter().enumerate() {
         if s.is_empty() && s.latency.is_none() {
@@ -122,6 +141,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
             completed: s.completed,
             errors: s.errors.to_vec(),
             dropped: s.dropped,
+            sent_after_end: s.sent_after_end,
             skipped: s.skipped,
             injected: s.injected.to_vec(),
             statuses: s.statuses.clone(),
@@ -143,6 +163,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
             completed: s.completed,
             failed: s.failed,
             dropped: s.dropped,
+            sent_after_end: s.sent_after_end,
             iteration_time,
         });
     }
@@ -154,6 +175,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         requests,
         scenarios,
         phase,
+        phase_sent_after_end,
         request,
         scenario,
     };
@@ -188,7 +210,15 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
             planned,
             started,
             dropped,
+            sent_after_end: 0,
         };
+    }
+    for (i, late) in wire.phase_sent_after_end {
+        recorded
+            .phase
+            .get_mut(i as usize)
+            .ok_or_else(|| bad(format!("phase {i} out of range")))?
+            .sent_after_end = late;
     }
     for w in wire.request {
         let latency = match w.latency {
@@ -203,6 +233,7 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
             completed: w.completed,
             errors: counters::<{ ErrorClass::COUNT }>(&w.errors, "errors")?,
             dropped: w.dropped,
+            sent_after_end: w.sent_after_end,
             skipped: w.skipped,
             injected: counters::<{ FaultKind::COUNT }>(&w.injected, "injected")?,
             statuses: w.statuses,
@@ -230,6 +261,7 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
             completed: w.completed,
             failed: w.failed,
             dropped: w.dropped,
+            sent_after_end: w.sent_after_end,
             iteration_time,
         };
     }
@@ -280,6 +312,10 @@ mod tests {
             r.started(i % 2);
             r.iteration_started(i % 2, 0);
             r.iteration_ended(i % 2, 0, ok, us * 2);
+            if us % 4 == 0 {
+                r.request_after_end(i % 2, (i / 2) % 2);
+                r.arrival_after_end(i % 2, 0);
+            }
         }
         r.dropped(1, 0, Some(1));
         r
@@ -302,6 +338,43 @@ mod tests {
         assert!(decode_delta(&ok).is_err());
     }
 
+    #[test]
+    fn late_counts_travel_and_are_optional() {
+        // 8 µs is late in `sample` (a multiple of 4), 10 µs is not.
+        let late = sample(&[(8, true), (10, true), (12, true)]);
+        let bytes = encode_delta(&IntervalDelta {
+            agent: 0,
+            window: 0,
+            recorded: late.clone(),
+        })
+        .expect("encodes");
+        let back = decode_delta(&bytes).expect("decodes").recorded;
+        assert_eq!(back.phase, late.phase);
+        assert_eq!(back.phase[0].sent_after_end, 2);
+        assert_eq!(back.scenario[0].sent_after_end, 2);
+        // Arrivals 0 and 2 of phase 0 went to its requests 0 and 1.
+        assert_eq!(
+            (
+                back.request[0].sent_after_end,
+                back.request[1].sent_after_end
+            ),
+            (1, 1)
+        );
+
+        // A delta from an agent that knows nothing of late sends decodes with none.
+        let on_time = encode_delta(&IntervalDelta {
+            agent: 0,
+            window: 0,
+            recorded: sample(&[(10, true)]),
+        })
+        .expect("encodes");
+        let text = String::from_utf8(on_time).expect("json");
+        assert!(!text.contains("sent_after_end"));
+        let back = decode_delta(text.as_bytes()).expect("decodes").recorded;
+        assert_eq!(back.phase[0].sent_after_end, 0);
+        assert_eq!(back.phase[0].started, 1);
+    }
+
     proptest! {
         #[test]
         fn shipped_deltas_merge_exactly(a in proptest::collection::vec((1u64..10_000_000, any::<bool>()), 0..60),
@@ -322,6 +395,7 @@ mod tests {
                 prop_assert_eq!(x.completed, y.completed);
                 prop_assert_eq!(x.errors, y.errors);
                 prop_assert_eq!(x.dropped, y.dropped);
+                prop_assert_eq!(x.sent_after_end, y.sent_after_end);
                 prop_assert_eq!(&x.statuses, &y.statuses);
                 match (&x.latency, &y.latency) {
                     (None, None) => {}
@@ -334,7 +408,7 @@ mod tests {
                 }
             }
             for (x, y) in direct.scenario.iter().zip(&shipped.scenario) {
-                prop_assert_eq!((x.iterations, x.completed, x.failed, x.dropped), (y.iterations, y.completed, y.failed, y.dropped));
+                prop_assert_eq!((x.iterations, x.completed, x.failed, x.dropped, x.sent_after_end), (y.iterations, y.completed, y.failed, y.dropped, y.sent_after_end));
                 match (&x.iteration_time, &y.iteration_time) {
                     (None, None) => {}
                     (Some(p), Some(q)) => prop_assert_eq!(p, q),

@@ -107,6 +107,9 @@ pub struct RequestStats {
     pub errors: [u64; ErrorClass::COUNT],
     /// Arrivals dropped before this (first) request of their iteration could start.
     pub dropped: u64,
+    /// Of `completed`, requests sent after their phase's end (a request that never reached the
+    /// wire counts by the instant it failed): they do not count toward the phase's achieved rate.
+    pub sent_after_end: u64,
     /// Scenario steps not run because an earlier step ended the iteration.
     pub skipped: u64,
     pub injected: [u64; FaultKind::COUNT],
@@ -125,6 +128,11 @@ impl RequestStats {
         self.injected.iter().sum()
     }
 
+    /// Requests sent within their phase's time window: what the achieved rate counts.
+    pub fn completed_in_time(&self) -> u64 {
+        self.completed.saturating_sub(self.sent_after_end)
+    }
+
     fn count_status(&mut self, status: u16) {
         match self.statuses.iter_mut().find(|(s, _)| *s == status) {
             Some((_, n)) => *n += 1,
@@ -141,6 +149,7 @@ impl RequestStats {
             *a += b;
         }
         self.dropped += other.dropped;
+        self.sent_after_end += other.sent_after_end;
         self.skipped += other.skipped;
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
@@ -168,6 +177,8 @@ pub struct ScenarioStats {
     pub failed: u64,
     /// Arrivals of this scenario dropped before they could start.
     pub dropped: u64,
+    /// Of `iterations`, those that started after their phase's end.
+    pub sent_after_end: u64,
     /// Completed iterations, from the intended start to the end of the last step, in µs.
     pub iteration_time: Option<Box<Hist>>,
 }
@@ -178,6 +189,7 @@ impl ScenarioStats {
         self.completed += other.completed;
         self.failed += other.failed;
         self.dropped += other.dropped;
+        self.sent_after_end += other.sent_after_end;
         if let Some(theirs) = &other.iteration_time {
             let mine = self
                 .iteration_time
@@ -197,6 +209,9 @@ pub struct PhaseCounts {
     /// Arrivals counted as dropped (no in-flight slot under `overflow drop`, or still queued
     /// when the run ended).
     pub dropped: u64,
+    /// Of `started`, arrivals sent after the phase's end (queued, or waiting for a connection,
+    /// past it): started, but not within the phase, so not part of its achieved rate.
+    pub sent_after_end: u64,
 }
 
 impl PhaseCounts {
@@ -204,6 +219,12 @@ impl PhaseCounts {
         self.planned += other.planned;
         self.started += other.started;
         self.dropped += other.dropped;
+        self.sent_after_end += other.sent_after_end;
+    }
+
+    /// Arrivals started within the phase's time window: what its achieved rate counts.
+    pub fn started_in_time(&self) -> u64 {
+        self.started.saturating_sub(self.sent_after_end)
     }
 }
 
@@ -299,6 +320,24 @@ impl Recorded {
         }
         if let Some(r) = first_request.and_then(|r| self.request_mut(phase, r)) {
             r.dropped += 1;
+        }
+    }
+
+    /// A request of `phase` that was sent after the phase's end (counted besides its outcome,
+    /// which [`exchange`](Self::exchange) records).
+    pub fn request_after_end(&mut self, phase: usize, request: usize) {
+        if let Some(r) = self.request_mut(phase, request) {
+            r.sent_after_end += 1;
+        }
+    }
+
+    /// An arrival of `phase` (already counted as started) that was sent after the phase's end.
+    pub fn arrival_after_end(&mut self, phase: usize, scenario: usize) {
+        if let Some(p) = self.phase.get_mut(phase) {
+            p.sent_after_end += 1;
+        }
+        if let Some(s) = self.scenario_mut(phase, scenario) {
+            s.sent_after_end += 1;
         }
     }
 
@@ -456,8 +495,19 @@ mod tests {
             "injected requests stay out of the histograms"
         );
         assert_eq!(r.phase[0].dropped, 1);
+        r.started(0);
+        r.started(0);
+        r.arrival_after_end(0, 0);
+        r.request_after_end(0, 0);
+        assert_eq!((r.phase[0].started, r.phase[0].sent_after_end), (2, 1));
+        assert_eq!(r.phase[0].started_in_time(), 1);
+        assert_eq!(r.scenario_stats(0, 0).map(|s| s.sent_after_end), Some(1));
+        let a = r.request_stats(0, 0).expect("in range");
+        assert_eq!((a.sent_after_end, a.completed_in_time()), (1, 2));
         // Out-of-range indices are ignored, never a panic.
         r.exchange(5, 9, timing(1), Outcome::Success { status: 200 });
+        r.request_after_end(5, 9);
+        r.arrival_after_end(5, 9);
     }
 
     proptest! {
@@ -468,11 +518,19 @@ mod tests {
             let mut right = Recorded::new(2, 1, 1);
             for (i, &(phase, us, ok)) in values.iter().enumerate() {
                 let outcome = if ok { Outcome::Success { status: 200 } } else { Outcome::Failed { class: ErrorClass::Timeout, status: None } };
-                whole.exchange(phase, 0, timing(us), outcome);
-                whole.planned(phase, 1);
+                // Every third arrival went out after its phase's end.
+                let late = us % 3 == 0;
                 let part = if i < split { &mut left } else { &mut right };
-                part.exchange(phase, 0, timing(us), outcome);
-                part.planned(phase, 1);
+                for r in [&mut whole, part] {
+                    r.exchange(phase, 0, timing(us), outcome);
+                    r.planned(phase, 1);
+                    r.started(phase);
+                    r.iteration_started(phase, 0);
+                    if late {
+                        r.request_after_end(phase, 0);
+                        r.arrival_after_end(phase, 0);
+                    }
+                }
             }
             left.merge(&right);
             for phase in 0..2 {
@@ -480,7 +538,15 @@ mod tests {
                 let b = left.request_stats(phase, 0).expect("in range");
                 prop_assert_eq!(a.completed, b.completed);
                 prop_assert_eq!(a.errors, b.errors);
+                prop_assert_eq!(a.sent_after_end, b.sent_after_end);
                 prop_assert_eq!(whole.phase[phase], left.phase[phase]);
+                let late = values.iter().filter(|&&(p, us, _)| p == phase && us % 3 == 0).count() as u64;
+                let all = values.iter().filter(|&&(p, _, _)| p == phase).count() as u64;
+                prop_assert_eq!(b.sent_after_end, late);
+                prop_assert_eq!(b.completed_in_time(), all - late);
+                prop_assert_eq!(left.phase[phase].started_in_time(), all - late);
+                let s = left.scenario_stats(phase, 0).expect("in range");
+                prop_assert_eq!((s.iterations, s.sent_after_end), (all, late));
                 match (&a.latency, &b.latency) {
                     (None, None) => {}
                     (Some(x), Some(y)) => {

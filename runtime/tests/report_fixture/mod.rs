@@ -32,6 +32,7 @@ pub fn request(name: &str, requests: u64, errors: u64, base: f64) -> RequestResu
         errors,
         dropped: 0,
         achieved_rps: requests as f64 / 10.0,
+        sent_after_end: 0,
         errors_by_class: if errors > 0 {
             counts(&[("status", errors)])
         } else {
@@ -58,6 +59,7 @@ pub fn phase(name: &str, target_rps: f64, base: f64, requests: Vec<RequestResult
         request_count,
         errors,
         dropped: 3,
+        sent_after_end: 0,
         errors_by_class: counts(&[("status", errors)]),
         injected: BTreeMap::new(),
         response_time_ms: latency(base),
@@ -113,6 +115,7 @@ pub fn run_result() -> RunResult {
         completed: 9,
         failed: 1,
         dropped: 0,
+        sent_after_end: 0,
         iteration_time_ms: latency(40.0),
         steps: vec![request("login", 10, 0, 1.5), request("pay", 10, 1, 3.5)],
     }];
@@ -149,6 +152,7 @@ pub fn run_result() -> RunResult {
             service_time_ms: latency(4.1),
             schedule_lag_ms: latency(0.2),
             errors_by_class: counts(&[("status", 121)]),
+            sent_after_end: 0,
         },
         phases,
         thresholds: vec![
