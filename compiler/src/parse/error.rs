@@ -338,7 +338,6 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_mix => "`mix`",
         // Silent rules, and rules used only inside atomic ones: pest never reports them.
         Rule::WHITESPACE
-        | Rule::COMMENT
         | Rule::ident_char
         | Rule::word
         | Rule::stmt_keyword
