@@ -32,8 +32,12 @@ pub(crate) fn decode_string(raw: &str, start: usize) -> Result<StrLit, SyntaxErr
 /// `\" \\ \n \t \r \u{…}`, and `\{` which stays `\{` for Handlebars. After each escape a new offset pair starts, so positions after it
 /// map to the source again.
 fn decode_plain(inner: &str, base: usize) -> Result<(String, Vec<(usize, usize)>), SyntaxError> {
-    let mut value = String::with_capacity(inner.len());
     let mut offsets = vec![(0, base)];
+    // Most strings have no escape: one copy instead of a push per character.
+    if !inner.contains('\\') {
+        return Ok((inner.to_string(), offsets));
+    }
+    let mut value = String::with_capacity(inner.len());
     let mut chars = inner.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c != '\\' {

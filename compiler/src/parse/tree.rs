@@ -14,6 +14,9 @@ use crate::ast::Span;
 /// the flattened children give from the back without building each level's iterator.
 pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
+    if is_leaf(pair.as_rule()) {
+        return Span::new(s.start(), s.end());
+    }
     let end = pair
         .clone()
         .into_inner()
@@ -21,6 +24,24 @@ pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
         .next_back()
         .map_or(s.end(), |last| last.as_span().end());
     Span::new(s.start(), end)
+}
+
+/// Rules that end where their last character is (atomic ones and tokens): no children, no
+/// trailing space, the span as pest gives it.
+fn is_leaf(rule: Rule) -> bool {
+    is_token(rule)
+        || matches!(
+            rule,
+            Rule::ident
+                | Rule::setting_key
+                | Rule::number
+                | Rule::boolean
+                | Rule::value_ident
+                | Rule::string
+                | Rule::method
+                | Rule::cmp_op
+                | Rule::metric_seg
+        )
 }
 
 /// Keywords and punctuation: they carry no data once the rule around them matched.
