@@ -11,7 +11,11 @@ fn text(s: &str) -> Part {
 
 fn name(names: &[&str], at: Range<usize>) -> Part {
     Part::Name {
-        names: names.iter().map(|n| n.to_string()).collect::<Vec<_>>().into(),
+        names: names
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .into(),
         at,
     }
 }
