@@ -153,20 +153,40 @@ enum FramingHeader {
 }
 
 /// Which of the headers that frame an answer `name` is, if any. By length first: most
-/// headers are none of them and cost one comparison.
+/// headers are none of them and cost one comparison; then eight bytes at a time.
 fn framing_header(name: &[u8]) -> Option<FramingHeader> {
-    let (header, lower): (_, &[u8]) = match name.len() {
-        14 => (FramingHeader::ContentLength, b"content-length"),
-        17 => (FramingHeader::TransferEncoding, b"transfer-encoding"),
-        10 => (FramingHeader::Connection, b"connection"),
-        _ => return None,
+    match name.len() {
+        14 => folded_eq(name, b"content-length").then_some(FramingHeader::ContentLength),
+        17 => folded_eq(name, b"transfer-encoding").then_some(FramingHeader::TransferEncoding),
+        10 => folded_eq(name, b"connection").then_some(FramingHeader::Connection),
+        _ => None,
+    }
+}
+
+/// `name == lower` ignoring ASCII case, for a token `name` and a lowercase `lower` of the same
+/// length (8 to 24 bytes) made of letters and `-`. Among token characters only letters fold
+/// onto the lowercase letters, and only `-` onto `-`, when bit 5 is set; so each word is
+/// compared with that bit set in every byte (the words may overlap).
+fn folded_eq(name: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let word = |b: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
     };
-    // Names are tokens (checked by httparse): among them only letters fold onto the
-    // lowercase letters, and only `-` onto `-`, when bit 5 is set.
-    name.iter()
-        .zip(lower)
-        .all(|(&b, &l)| b | 0x20 == l)
-        .then_some(header)
+    let n = lower.len();
+    debug_assert!(name.len() == n && (8..=24).contains(&n));
+    let mut at = 0;
+    loop {
+        let start = at.min(n - 8);
+        if word(name, start) | FOLD != word(lower, start) {
+            return false;
+        }
+        if start + 8 >= n {
+            return true;
+        }
+        at += 8;
+    }
 }
 
 /// A `content-length` value: digits, or a list of equal values (`5, 5`).
