@@ -1,14 +1,12 @@
 //! From pest's pairs to the AST: the file, top-level items, values and expressions.
 //! Requests and scenarios are built in `request.rs`, phases and thresholds in `phase.rs`.
 
-use pest::iterators::Pair;
-
 use super::comments::{BlockComments, CommentPool};
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::literal::decode_number;
 use super::string::decode_string;
-use super::tree::{span_of, Kids};
+use super::tree::{span_of, Kids, Node};
 use crate::ast::{
     Arg, Call, Comments, Expr, ExprPart, File, Header, Ident, Item, Setting, Stmt, StrLit, Value,
     ValueKind,
@@ -36,20 +34,20 @@ pub(crate) fn with_block_comments<T>(mut s: Stmt<T>, block: BlockComments) -> St
 }
 
 /// The inside of a block: from after `{` to before `}`.
-pub(crate) fn block_inside(open: &Pair<'_, Rule>, close: &Pair<'_, Rule>) -> (usize, usize) {
-    (open.as_span().end(), close.as_span().start())
+pub(crate) fn block_inside(open: &Node<'_>, close: &Node<'_>) -> (usize, usize) {
+    (open.end(), close.start())
 }
 
 impl<'s> Builder<'s> {
-    pub(crate) fn file(&mut self, pair: Pair<'_, Rule>) -> Result<File, SyntaxError> {
+    pub(crate) fn file(&mut self, pair: Node<'_>) -> Result<File, SyntaxError> {
         let mut kids = Kids::of(pair);
         let Some(top) = kids.next_node() else {
             return Err(SyntaxError::internal(kids.parent(), "empty file rule"));
         };
         match top.as_rule() {
             Rule::plan => {
-                let plan_start = top.as_span().start();
-                let plan_end = top.as_span().end();
+                let plan_start = top.start();
+                let plan_end = top.end();
                 let mut kids = Kids::of(top);
                 let name = self.string(kids.take(Rule::string)?)?;
                 let open = kids.take(Rule::lbrace)?;
@@ -99,7 +97,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn item(&mut self, pair: Pair<'_, Rule>) -> Result<Stmt<Item>, SyntaxError> {
+    fn item(&mut self, pair: Node<'_>) -> Result<Stmt<Item>, SyntaxError> {
         let span = span_of(&pair);
         let mut kids = Kids::of(pair);
         let Some(inner) = kids.next_node() else {
@@ -166,19 +164,19 @@ impl<'s> Builder<'s> {
         Ok(with_block_comments(stmt(node, span), block))
     }
 
-    pub(crate) fn setting(&mut self, pair: Pair<'_, Rule>) -> Result<Setting, SyntaxError> {
+    pub(crate) fn setting(&mut self, pair: Node<'_>) -> Result<Setting, SyntaxError> {
         let mut k = Kids::of(pair);
         let key = ident(k.take(Rule::setting_key)?);
         let value = self.value(k.take(Rule::value)?)?;
         Ok(Setting { key, value })
     }
 
-    pub(crate) fn string(&mut self, pair: Pair<'_, Rule>) -> Result<StrLit, SyntaxError> {
-        decode_string(pair.as_str(), pair.as_span().start())
+    pub(crate) fn string(&mut self, pair: Node<'_>) -> Result<StrLit, SyntaxError> {
+        decode_string(pair.as_str(), pair.start())
     }
 
     /// A `value` pair: one scalar, or two joined by `..`.
-    pub(crate) fn value(&mut self, pair: Pair<'_, Rule>) -> Result<Value, SyntaxError> {
+    pub(crate) fn value(&mut self, pair: Node<'_>) -> Result<Value, SyntaxError> {
         let span = span_of(&pair);
         let mut k = Kids::of(pair);
         let Some(first) = k.next_node() else {
@@ -197,7 +195,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn scalar(&mut self, pair: Pair<'_, Rule>) -> Result<Value, SyntaxError> {
+    fn scalar(&mut self, pair: Node<'_>) -> Result<Value, SyntaxError> {
         let span = span_of(&pair);
         let kind = match pair.as_rule() {
             Rule::number => decode_number(pair.as_str(), span.start)?,
@@ -214,7 +212,7 @@ impl<'s> Builder<'s> {
         Ok(Value { kind, span })
     }
 
-    fn expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr, SyntaxError> {
+    fn expr(&mut self, pair: Node<'_>) -> Result<Expr, SyntaxError> {
         let span = span_of(&pair);
         let mut k = Kids::of(pair);
         let mut parts = Vec::new();
@@ -233,7 +231,7 @@ impl<'s> Builder<'s> {
         Ok(Expr { parts, span })
     }
 
-    fn call(&mut self, pair: Pair<'_, Rule>) -> Result<Call, SyntaxError> {
+    fn call(&mut self, pair: Node<'_>) -> Result<Call, SyntaxError> {
         let span = span_of(&pair);
         let mut k = Kids::of(pair);
         let func = ident(k.take(Rule::ident)?);
@@ -257,7 +255,7 @@ impl<'s> Builder<'s> {
 }
 
 /// An `ident`, `setting_key` or `metric_seg` pair as a name.
-pub(crate) fn ident(pair: Pair<'_, Rule>) -> Ident {
+pub(crate) fn ident(pair: Node<'_>) -> Ident {
     Ident {
         name: pair.as_str().to_string(),
         span: span_of(&pair),

@@ -23,9 +23,10 @@ use crate::ast;
 
 /// Parses a whole `.ptl` file (a plan or a library).
 pub fn parse_file(source: &str) -> Result<ast::File, SyntaxError> {
-    let mut pairs = grammar::PtlParser::parse(Rule::file, source)
+    let pairs = grammar::PtlParser::parse(Rule::file, source)
         .map_err(|e| SyntaxError::from_pest(e, source))?;
-    let Some(file) = pairs.next() else {
+    let tree = tree::Tree::of(pairs, source);
+    let Some(file) = tree.roots().next() else {
         return Err(SyntaxError::internal(ast::Span::new(0, 0), "no file rule"));
     };
     let mut builder = build::Builder {

@@ -1,25 +1,20 @@
 //! Building phases (load shapes, injections, mixes, settings) and thresholds.
 
-use pest::iterators::Pair;
-
 use super::build::{block_inside, ident, stmt, Builder};
 use super::comments::BlockComments;
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::request::cmp_op;
-use super::tree::{span_of, Kids};
+use super::tree::{span_of, Kids, Node};
 use crate::ast::{Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, Threshold};
 
 impl<'s> Builder<'s> {
     /// The phase and the comments of its block that belong to the statement holding it.
-    pub(crate) fn phase(
-        &mut self,
-        pair: Pair<'_, Rule>,
-    ) -> Result<(Phase, BlockComments), SyntaxError> {
+    pub(crate) fn phase(&mut self, pair: Node<'_>) -> Result<(Phase, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_phase)?;
         let name = ident(k.take(Rule::ident)?);
-        let head_span = Span::new(kw.as_span().start(), name.span.end);
+        let head_span = Span::new(kw.start(), name.span.end);
         let open = k.take(Rule::lbrace)?;
         let mut body = Vec::new();
         while let Some(s) = k.opt(Rule::phase_stmt) {
@@ -42,7 +37,7 @@ impl<'s> Builder<'s> {
         ))
     }
 
-    fn phase_stmt(&mut self, pair: Pair<'_, Rule>) -> Result<PhaseStmt, SyntaxError> {
+    fn phase_stmt(&mut self, pair: Node<'_>) -> Result<PhaseStmt, SyntaxError> {
         let span = span_of(&pair);
         let rule = pair.as_rule();
         if rule == Rule::setting {
@@ -133,10 +128,10 @@ impl<'s> Builder<'s> {
         })
     }
 
-    pub(crate) fn threshold(&mut self, pair: Pair<'_, Rule>) -> Result<Threshold, SyntaxError> {
+    pub(crate) fn threshold(&mut self, pair: Node<'_>) -> Result<Threshold, SyntaxError> {
         let mut k = Kids::of(pair);
         let path_pair = k.take(Rule::metric_path)?;
-        let path = path_pair.into_inner().map(ident).collect();
+        let path = path_pair.children().map(ident).collect();
         let op = k.take(Rule::cmp_op)?;
         let cmp_span = span_of(&op);
         let cmp = cmp_op(op)?;

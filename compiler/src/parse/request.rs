@@ -1,12 +1,10 @@
 //! Building requests (method line, headers, body, expectations, captures) and scenarios.
 
-use pest::iterators::Pair;
-
 use super::build::{block_inside, ident, stmt, with_block_comments, Builder};
 use super::comments::BlockComments;
 use super::error::SyntaxError;
 use super::grammar::Rule;
-use super::tree::{span_of, Kids};
+use super::tree::{span_of, Kids, Node};
 use crate::ast::{
     Capture, CaptureSource, CmpOp, Expect, Header, MethodName, Request, RequestStmt, Scenario,
     ScenarioStmt, Span, Value,
@@ -16,12 +14,12 @@ impl<'s> Builder<'s> {
     /// The request and the comments of its block that belong to the statement holding it.
     pub(crate) fn request(
         &mut self,
-        pair: Pair<'_, Rule>,
+        pair: Node<'_>,
     ) -> Result<(Request, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_request)?;
         let name = ident(k.take(Rule::ident)?);
-        let head_span = Span::new(kw.as_span().start(), name.span.end);
+        let head_span = Span::new(kw.start(), name.span.end);
         let weight = self.weight(&mut k)?;
         let open = k.take(Rule::lbrace)?;
         let mut body = Vec::new();
@@ -57,7 +55,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn request_stmt(&mut self, pair: Pair<'_, Rule>) -> Result<RequestStmt, SyntaxError> {
+    fn request_stmt(&mut self, pair: Node<'_>) -> Result<RequestStmt, SyntaxError> {
         let span = span_of(&pair);
         let rule = pair.as_rule();
         let mut k = Kids::of(pair);
@@ -124,7 +122,7 @@ impl<'s> Builder<'s> {
         })
     }
 
-    fn expect(&mut self, pair: Pair<'_, Rule>) -> Result<Expect, SyntaxError> {
+    fn expect(&mut self, pair: Node<'_>) -> Result<Expect, SyntaxError> {
         let span = span_of(&pair);
         let rule = pair.as_rule();
         let mut k = Kids::of(pair);
@@ -156,7 +154,7 @@ impl<'s> Builder<'s> {
         })
     }
 
-    fn capture_source(&mut self, pair: Pair<'_, Rule>) -> Result<CaptureSource, SyntaxError> {
+    fn capture_source(&mut self, pair: Node<'_>) -> Result<CaptureSource, SyntaxError> {
         let span = span_of(&pair);
         let mut k = Kids::of(pair);
         let Some(inner) = k.next_node() else {
@@ -181,12 +179,12 @@ impl<'s> Builder<'s> {
     /// The scenario and the comments of its block that belong to the statement holding it.
     pub(crate) fn scenario(
         &mut self,
-        pair: Pair<'_, Rule>,
+        pair: Node<'_>,
     ) -> Result<(Scenario, BlockComments), SyntaxError> {
         let mut k = Kids::of(pair);
         let kw = k.take(Rule::kw_scenario)?;
         let name = ident(k.take(Rule::ident)?);
-        let head_span = Span::new(kw.as_span().start(), name.span.end);
+        let head_span = Span::new(kw.start(), name.span.end);
         let weight = self.weight(&mut k)?;
         let open = k.take(Rule::lbrace)?;
         let mut body = Vec::new();
@@ -228,7 +226,7 @@ impl<'s> Builder<'s> {
     }
 }
 
-pub(crate) fn cmp_op(pair: Pair<'_, Rule>) -> Result<CmpOp, SyntaxError> {
+pub(crate) fn cmp_op(pair: Node<'_>) -> Result<CmpOp, SyntaxError> {
     Ok(match pair.as_str() {
         "<" => CmpOp::Lt,
         "<=" => CmpOp::Le,

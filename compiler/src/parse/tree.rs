@@ -1,47 +1,157 @@
-//! Walking pest's pairs: a cursor over a rule's children that steps over keywords and
-//! punctuation, and turns a surprising shape into an error instead of a panic.
+//! Walking what pest matched: its pairs, copied once into a flat tree (an array in pre-order,
+//! each node knowing where its subtree ends), and a cursor over a node's children that steps
+//! over keywords and punctuation and turns a surprising shape into an error instead of a panic.
+//!
+//! The copy is one pass over pest's tokens; walking pest's own `Pair`s instead costs a count of
+//! the children and two reference-count updates for every child iterator and every pair, and
+//! a walk down the last children for every span, which on a large plan took longer than the
+//! rest of building the AST.
 
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pairs;
+use pest::Token;
 
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use crate::ast::Span;
 
-/// The span of a pair without the whitespace and comments that pest leaves at the end of a
-/// rule ending in an optional part (`value`'s `(.. scalar)?` skips spaces before failing).
-/// Every meaningful token is a pair, so the end of its last descendant along the chain of last
-/// children is the real end: that is the last of its descendants in pest's (pre-)order, which
-/// the flattened children give from the back without building each level's iterator.
-pub(crate) fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    let s = pair.as_span();
-    if is_leaf(pair.as_rule()) {
-        return Span::new(s.start(), s.end());
-    }
-    let end = pair
-        .clone()
-        .into_inner()
-        .flatten()
-        .next_back()
-        .map_or(s.end(), |last| last.as_span().end());
-    Span::new(s.start(), end)
+/// One matched rule.
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    rule: Rule,
+    start: usize,
+    end: usize,
+    /// The end without the whitespace and comments that pest leaves at the end of a rule
+    /// ending in an optional part (`value`'s `(.. scalar)?` skips spaces before failing).
+    /// Every meaningful token is a node, so it is the end of the last descendant along the
+    /// chain of last children.
+    real_end: usize,
+    /// Index just past this node's subtree: its next sibling, if any.
+    next: usize,
 }
 
-/// Rules that end where their last character is (atomic ones and tokens): no children, no
-/// trailing space, the span as pest gives it.
-fn is_leaf(rule: Rule) -> bool {
-    is_token(rule)
-        || matches!(
-            rule,
-            Rule::ident
-                | Rule::setting_key
-                | Rule::number
-                | Rule::boolean
-                | Rule::value_ident
-                | Rule::string
-                | Rule::method
-                | Rule::cmp_op
-                | Rule::metric_seg
-        )
+/// Everything pest matched in one file.
+pub(crate) struct Tree<'s> {
+    src: &'s str,
+    nodes: Vec<Rec>,
+}
+
+impl<'s> Tree<'s> {
+    pub(crate) fn of(pairs: Pairs<'s, Rule>, src: &'s str) -> Tree<'s> {
+        let mut nodes: Vec<Rec> = Vec::new();
+        // Open nodes, with the last child closed so far.
+        let mut open: Vec<(usize, Option<usize>)> = Vec::new();
+        for token in pairs.tokens() {
+            match token {
+                Token::Start { rule, pos } => {
+                    let at = pos.pos();
+                    open.push((nodes.len(), None));
+                    nodes.push(Rec {
+                        rule,
+                        start: at,
+                        end: at,
+                        real_end: at,
+                        next: nodes.len() + 1,
+                    });
+                }
+                Token::End { pos, .. } => {
+                    let Some((i, last)) = open.pop() else {
+                        continue;
+                    };
+                    let end = pos.pos();
+                    let real_end = last.and_then(|c| nodes.get(c)).map_or(end, |c| c.real_end);
+                    let next = nodes.len();
+                    if let Some(n) = nodes.get_mut(i) {
+                        n.end = end;
+                        n.real_end = real_end;
+                        n.next = next;
+                    }
+                    if let Some(parent) = open.last_mut() {
+                        parent.1 = Some(i);
+                    }
+                }
+            }
+        }
+        Tree { src, nodes }
+    }
+
+    /// The top-level nodes.
+    pub(crate) fn roots(&self) -> Children<'_> {
+        Children {
+            tree: self,
+            at: 0,
+            end: self.nodes.len(),
+        }
+    }
+}
+
+/// A matched rule in a [`Tree`].
+#[derive(Clone, Copy)]
+pub(crate) struct Node<'t> {
+    tree: &'t Tree<'t>,
+    rec: Rec,
+    at: usize,
+}
+
+impl<'t> Node<'t> {
+    pub(crate) fn as_rule(&self) -> Rule {
+        self.rec.rule
+    }
+
+    /// The matched text (with any trailing space, like pest's).
+    pub(crate) fn as_str(&self) -> &'t str {
+        self.tree
+            .src
+            .get(self.rec.start..self.rec.end)
+            .unwrap_or("")
+    }
+
+    pub(crate) fn start(&self) -> usize {
+        self.rec.start
+    }
+
+    pub(crate) fn end(&self) -> usize {
+        self.rec.end
+    }
+
+    pub(crate) fn children(&self) -> Children<'t> {
+        Children {
+            tree: self.tree,
+            at: self.at + 1,
+            end: self.rec.next,
+        }
+    }
+}
+
+/// The children of a node, in order.
+#[derive(Clone)]
+pub(crate) struct Children<'t> {
+    tree: &'t Tree<'t>,
+    at: usize,
+    end: usize,
+}
+
+impl<'t> Iterator for Children<'t> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let rec = *self.tree.nodes.get(self.at)?;
+        let node = Node {
+            tree: self.tree,
+            rec,
+            at: self.at,
+        };
+        // `max` keeps a malformed tree from looping.
+        self.at = rec.next.max(self.at + 1);
+        Some(node)
+    }
+}
+
+/// The span of a node without the whitespace and comments pest may leave at its end.
+pub(crate) fn span_of(node: &Node<'_>) -> Span {
+    Span::new(node.rec.start, node.rec.real_end)
 }
 
 /// Keywords and punctuation: they carry no data once the rule around them matched.
@@ -97,18 +207,17 @@ fn is_token(rule: Rule) -> bool {
     )
 }
 
-/// The children of one pair.
-pub(crate) struct Kids<'i> {
-    pairs: std::iter::Peekable<Pairs<'i, Rule>>,
-    /// Kept for the span of errors only: computing it costs a walk.
-    parent: Pair<'i, Rule>,
+/// The children of one node.
+pub(crate) struct Kids<'t> {
+    nodes: std::iter::Peekable<Children<'t>>,
+    parent: Node<'t>,
 }
 
-impl<'i> Kids<'i> {
-    pub(crate) fn of(pair: Pair<'i, Rule>) -> Self {
+impl<'t> Kids<'t> {
+    pub(crate) fn of(node: Node<'t>) -> Self {
         Kids {
-            pairs: pair.clone().into_inner().peekable(),
-            parent: pair,
+            nodes: node.children().peekable(),
+            parent: node,
         }
     }
 
@@ -117,8 +226,8 @@ impl<'i> Kids<'i> {
     }
 
     /// The next child of `rule`, stepping over tokens that were not asked for.
-    pub(crate) fn take(&mut self, rule: Rule) -> Result<Pair<'i, Rule>, SyntaxError> {
-        for p in self.pairs.by_ref() {
+    pub(crate) fn take(&mut self, rule: Rule) -> Result<Node<'t>, SyntaxError> {
+        for p in self.nodes.by_ref() {
             if p.as_rule() == rule {
                 return Ok(p);
             }
@@ -137,18 +246,11 @@ impl<'i> Kids<'i> {
 
     /// The next child if it is of `rule` (tokens before it are stepped over); otherwise
     /// nothing is consumed, so a later `take` still sees the tokens.
-    pub(crate) fn opt(&mut self, rule: Rule) -> Option<Pair<'i, Rule>> {
-        // Most calls find the child or a node right away: no need to look ahead on a copy.
-        match self.pairs.peek() {
-            Some(p) if p.as_rule() == rule => return self.pairs.next(),
-            Some(p) if !is_token(p.as_rule()) => return None,
-            None => return None,
-            Some(_) => {}
-        }
-        let mut ahead = self.pairs.clone();
+    pub(crate) fn opt(&mut self, rule: Rule) -> Option<Node<'t>> {
+        let mut ahead = self.nodes.clone();
         while let Some(p) = ahead.next() {
             if p.as_rule() == rule {
-                self.pairs = ahead;
+                self.nodes = ahead;
                 return Some(p);
             }
             if !is_token(p.as_rule()) {
@@ -159,12 +261,12 @@ impl<'i> Kids<'i> {
     }
 
     /// The next child that is not a token.
-    pub(crate) fn next_node(&mut self) -> Option<Pair<'i, Rule>> {
-        self.pairs.by_ref().find(|p| !is_token(p.as_rule()))
+    pub(crate) fn next_node(&mut self) -> Option<Node<'t>> {
+        self.nodes.by_ref().find(|p| !is_token(p.as_rule()))
     }
 
     /// Whether a token of `rule` is among the remaining children.
     pub(crate) fn has_token(&mut self, rule: Rule) -> bool {
-        self.pairs.any(|p| p.as_rule() == rule)
+        self.nodes.any(|p| p.as_rule() == rule)
     }
 }
