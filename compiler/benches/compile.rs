@@ -5,10 +5,11 @@
 //! `cargo bench -p ptl-compiler --bench compile` prints, per plan size, the median and min wall
 //! time of N runs in ms for each stage and their median CPU time (the thread's), the source
 //! and bytecode sizes, then each stage's time per request on the larger sizes relative to the
-//! first (1.00 = linear). Besides the compiler's own stages it times handlebars' parser alone
-//! on the plan's template strings, and a naive `{{…}}` split of the same strings as a floor,
-//! because templates are most of `check`. Plain `Instant` timing, no harness: the figures are
-//! meant to be read and pasted into docs/performance.md, not tracked statistically.
+//! first (1.00 = linear). Besides the compiler's own stages it times handlebars' parser run
+//! on each of the plan's template strings whole (what `check` did before it read only the
+//! distinct expressions: the reference for that change) and a naive `{{…}}` split of the same
+//! strings as a floor. Plain `Instant` timing, no harness: the figures are meant to be read and
+//! pasted into docs/performance.md, not tracked statistically.
 //!
 //! Environment:
 //! - `PTL_BENCH_SIZES=5000,50000` the plan sizes, in requests;
@@ -148,13 +149,13 @@ fn measure(requests: usize, runs: usize) -> Result<SizeReport, String> {
         time("check rules (no parse)", runs, || {
             check::check(black_box(&loaded), &opts.params).1.is_some()
         }),
-        time("  of which: handlebars template parse", runs, || {
+        time("handlebars on every template whole", runs, || {
             template_strings
                 .iter()
                 .filter(|lit| handlebars::template::Template::compile(&lit.value).is_ok())
                 .count()
         }),
-        time("  naive {{…}} split of them (floor)", runs, || {
+        time("naive {{…}} split of them (floor)", runs, || {
             template_strings
                 .iter()
                 .map(|lit| templates::naive_split(black_box(&lit.value)))
