@@ -74,13 +74,6 @@ pub struct Reader {
 impl Reader {
     /// The parts of `text`, exactly as handlebars reads the whole of it.
     pub fn read(&self, text: &str) -> Parsed {
-        if !text.contains("{{") {
-            return Ok(if text.is_empty() {
-                Vec::new()
-            } else {
-                vec![Part::Text(text.to_string())]
-            });
-        }
         if let Some(parts) = self.split(text) {
             return Ok(parts);
         }
@@ -94,19 +87,18 @@ impl Reader {
         parsed
     }
 
-    /// `text` cut at its expressions, when all of them are plain; `None` sends it to
-    /// handlebars whole.
+    /// `text` cut at its expressions, when all of them are plain (a text without `{{` is one
+    /// part, as handlebars reads it); `None` sends it to handlebars whole.
     fn split(&self, text: &str) -> Option<Vec<Part>> {
         let mut parts = Vec::new();
         let mut done = 0;
-        while let Some(found) = text[done..].find("{{") {
-            let open = done + found;
+        while let Some(open) = find_pair(text, done, '{') {
             // `\{{` and `\\{{` are escapes: only handlebars knows what they leave.
             if text[..open].ends_with('\\') {
                 return None;
             }
             let inner = open + 2;
-            let close = inner + text[inner..].find("}}")?;
+            let close = find_pair(text, inner, '}')?;
             if !plain_inner(&text[inner..close]) {
                 return None;
             }
@@ -139,6 +131,19 @@ impl Reader {
             .borrow_mut()
             .insert(source.to_string(), part.clone());
         part
+    }
+}
+
+/// The first `cc` (`{{` or `}}`) in `text` at or after byte `from`: a search for one
+/// character (which the standard library does with memchr), not for a two-byte pattern.
+fn find_pair(text: &str, from: usize, c: char) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let found = at + text.get(at..)?.find(c)?;
+        if text.as_bytes().get(found + 1) == Some(&(c as u8)) {
+            return Some(found);
+        }
+        at = found + 1;
     }
 }
 

@@ -50,11 +50,11 @@ pub fn template(
     let mut pieces = Vec::with_capacity(parts.len());
     for part in parts {
         match part {
-            Part::Text(text) => pieces.push(Piece::Lit(text)),
+            Part::Text(text) => push_merged(&mut pieces, Piece::Lit(text)),
             Part::Name { names, at } => {
                 let span = lit.source_span(at);
                 if let Some(piece) = resolve(cx, sink, file, &names, span, scope) {
-                    pieces.push(piece);
+                    push_merged(&mut pieces, piece);
                 }
             }
             Part::Unsupported(expr) => unsupported(sink, file, lit, expr),
@@ -63,7 +63,7 @@ pub fn template(
     if sink.errors() > errors_before {
         return None;
     }
-    Some(merge(pieces))
+    Some(pieces)
 }
 
 /// The value of a template that must be fixed at compile time.
@@ -277,17 +277,14 @@ fn not_constant(sink: &mut Sink, file: FileId, name: &str, span: Span) -> Option
     None
 }
 
-/// Joins neighbouring literals (a param between two literals becomes one literal).
-fn merge(pieces: Vec<Piece>) -> Vec<Piece> {
-    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
-    for piece in pieces {
-        match (out.last_mut(), piece) {
-            (_, Piece::Lit(s)) if s.is_empty() => {}
-            (Some(Piece::Lit(prev)), Piece::Lit(s)) => prev.push_str(&s),
-            (_, p) => out.push(p),
-        }
+/// Appends `piece`, joining neighbouring literals (a param between two literals becomes one
+/// literal) and dropping empty ones.
+fn push_merged(pieces: &mut Vec<Piece>, piece: Piece) {
+    match (pieces.last_mut(), piece) {
+        (_, Piece::Lit(s)) if s.is_empty() => {}
+        (Some(Piece::Lit(prev)), Piece::Lit(s)) => prev.push_str(&s),
+        (_, p) => pieces.push(p),
     }
-    out
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
@@ -303,13 +300,16 @@ mod tests {
 
     #[test]
     fn merge_joins_literals() {
-        let merged = merge(vec![
+        let mut merged = Vec::new();
+        for piece in [
             Piece::Lit("a".into()),
             Piece::Lit("b".into()),
             Piece::Var(0),
             Piece::Lit(String::new()),
             Piece::Lit("c".into()),
-        ]);
+        ] {
+            push_merged(&mut merged, piece);
+        }
         assert_eq!(
             merged,
             vec![

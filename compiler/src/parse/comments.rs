@@ -53,7 +53,10 @@ impl CommentPool {
         let mut comments = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i..].starts_with(b"\"\"\"") {
+            // Most bytes start nothing: look at the byte before comparing any longer text.
+            if !matches!(bytes[i], b'"' | b'/' | b'#') {
+                i += 1;
+            } else if bytes[i..].starts_with(b"\"\"\"") {
                 i = src[i + 3..]
                     .find("\"\"\"")
                     .map_or(bytes.len(), |n| i + 3 + n + 3);
