@@ -154,8 +154,9 @@ impl<'a> Names<'a> {
         let mut names = Names::default();
         // One namespace for lets and params (both are `{{name}}`), one for requests, scenarios
         // and phases (all are `name.metric` in thresholds).
-        let mut variables: HashMap<String, (FileId, Span, &'static str)> = HashMap::new();
-        let mut scopes: HashMap<String, (FileId, Span, &'static str)> = HashMap::new();
+        let mut variables: HashMap<&str, (FileId, Span, &'static str)> = HashMap::new();
+        let mut scopes: HashMap<&str, (FileId, Span, &'static str)> =
+            HashMap::with_capacity(loaded.items.len());
         for r in &loaded.items {
             let Some(stmt) = loaded.item(*r) else {
                 continue;
@@ -311,16 +312,16 @@ impl<'a> Names<'a> {
 }
 
 /// Records `name` in `seen`; reports and returns false if it was already there.
-fn claim(
+fn claim<'a>(
     sink: &mut Sink,
     loaded: &Loaded,
-    seen: &mut HashMap<String, (FileId, Span, &'static str)>,
+    seen: &mut HashMap<&'a str, (FileId, Span, &'static str)>,
     kind: &'static str,
-    name: &Ident,
+    name: &'a Ident,
     file: FileId,
 ) -> bool {
-    let Some(&(first_file, first_span, first_kind)) = seen.get(&name.name) else {
-        seen.insert(name.name.clone(), (file, name.span, kind));
+    let Some(&(first_file, first_span, first_kind)) = seen.get(name.name.as_str()) else {
+        seen.insert(&name.name, (file, name.span, kind));
         return true;
     };
     let shown_kind = if first_kind == kind { kind } else { "name" };
