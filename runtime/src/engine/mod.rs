@@ -7,6 +7,7 @@
 //! checks `abort` thresholds. A stop (Ctrl-C, `ptl stop`, an abort threshold) stops the
 //! schedules at once; requests in flight finish or time out; the result is partial and says so.
 
+mod arrival_timer;
 mod closed_loop;
 pub mod collect;
 mod exchange;

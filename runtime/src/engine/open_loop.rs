@@ -5,8 +5,12 @@
 //! free, otherwise the overflow policy queues it (sent late, measured from the intended time)
 //! or drops it (counted). The dispatcher never waits for answers. A change of the agent's
 //! share re-plans the schedule from the change's time on (see `rescale`), even while the
-//! dispatcher waits for its next arrival or for the end of the phase.
+//! dispatcher waits for its next arrival or for the end of the phase. Waits for an arrival are
+//! on an [`ArrivalTimer`] (a timerfd), so arrivals go out within tens of microseconds of their
+//! instant (within 200 µs above 5,000/s per worker) rather than up to two of tokio's
+//! millisecond ticks later.
 
+use super::arrival_timer::ArrivalTimer;
 use super::inflight::{Admission, Arrival};
 use super::rescale::{Rescales, Woke};
 use super::timeline::{after_us, PhasePlan};
@@ -21,10 +25,11 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
     let end = after_us(start, phase.duration_us);
     let (count, me) = (w.count as u64, w.index as u64);
     let mut k = 0u64;
+    let mut timer = ArrivalTimer::new();
     loop {
         let Some(offset_us) = schedule.peek_arrival() else {
             // Every arrival is out; a larger share before the end may bring more.
-            match rescales.wait(w, end).await {
+            match rescales.wait(w, end, &mut timer).await {
                 Woke::Changed => {
                     rescales.apply_new(&mut schedule);
                     continue;
@@ -39,7 +44,7 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
         }
         let intended = after_us(start, offset_us);
         if Instant::now() < intended {
-            match rescales.wait(w, intended).await {
+            match rescales.wait(w, intended, &mut timer).await {
                 Woke::Due => {}
                 Woke::Stopped => return,
                 Woke::Changed => {

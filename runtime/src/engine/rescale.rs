@@ -3,6 +3,7 @@
 //! time or a change, whichever comes first, so a dispatcher asleep until its next arrival
 //! re-plans at once.
 
+use super::arrival_timer::ArrivalTimer;
 use super::worker::Worker;
 use crate::coordination::ShareChange;
 use crate::schedule::Schedule;
@@ -52,20 +53,22 @@ impl Rescales {
         self.applied = changes.len();
     }
 
-    /// Sleeps until `until`, unless the run stops or the share changes first.
-    pub async fn wait(&mut self, w: &Worker, until: Instant) -> Woke {
+    /// Sleeps until `until` on `timer`, unless the run stops or the share changes first.
+    pub async fn wait(&mut self, w: &Worker, until: Instant, timer: &mut ArrivalTimer) -> Woke {
         let woke = |due: bool| if due { Woke::Due } else { Woke::Stopped };
+        let sleep = timer.sleep(w, until);
+        tokio::pin!(sleep);
         let Some(rx) = self.changes.as_mut() else {
-            return woke(w.sleep_until(until).await);
+            return woke(sleep.await);
         };
         tokio::select! {
-            due = w.sleep_until(until) => woke(due),
+            due = &mut sleep => woke(due),
             changed = rx.changed() => match changed {
                 Ok(()) => Woke::Changed,
                 Err(_) => {
                     // No more changes can come; sleep as if there never were any.
                     self.changes = None;
-                    woke(w.sleep_until(until).await)
+                    woke(sleep.await)
                 }
             },
         }
