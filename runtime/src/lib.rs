@@ -6,21 +6,21 @@
 //! [`summary`] and [`thresholds`] turn them into a [`results::RunResult`], rendered by
 //! [`summary_table`], [`report_html`], [`junit`] and [`hdr_log`]. [`coordination`] is what a
 //! cluster plugs into; [`demo_target`] is the built-in target. It never depends on the compiler.
-pub mod demo_target;
-pub mod junit;
-pub mod report_format;
-pub mod report_html;
-pub mod summary_table;
-pub mod response_check;
-pub mod schedule;
-pub mod vm;
-pub mod error;
-pub mod record;
-pub mod results;
 pub mod coordination;
+pub mod demo_target;
 pub mod engine;
+pub mod error;
 pub mod hdr_log;
 pub mod http;
+pub mod junit;
+pub mod record;
+pub mod report_format;
+pub mod report_html;
+pub mod response_check;
+pub mod results;
+pub mod schedule;
 pub mod summary;
+pub mod summary_table;
 pub mod thresholds;
+pub mod vm;
 pub use engine::{run, run_blocking, Progress, RunOptions, RunOutcome};
