@@ -265,6 +265,42 @@ fn every_error_of_a_file_is_reported_and_json_has_positions() {
     assert!(first["file"].as_str().unwrap().ends_with("bad.ptl"));
 }
 
+/// The checker reads each distinct `{{…}}` (and each string handlebars must read whole) once;
+/// every occurrence still gets its own diagnostic at its own place.
+#[test]
+fn a_repeated_template_mistake_is_reported_where_each_one_is() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("repeat.ptl");
+    let line = r#"    GET "/a/{{nope}}/b"
+    header "X" = "\\{{raw}} {{nope}}"
+    body """{"k": "{{nope}}", "j": {{ nope }}}"""
+"#;
+    let source = format!(
+        "plan \"r\" {{\n  target \"http://h\"\n  request a {{\n{line}  }}\n  request b {{\n{line}  }}\n  phase p {{ rate 1/s for 1m }}\n}}\n"
+    );
+    fs::write(&path, &source).expect("write");
+    let checked = compile(&path, &[]);
+    let json = checked.render_json();
+    let offsets: Vec<u64> = json
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|d| d["message"].as_str().is_some_and(|m| m.contains("nope")))
+        .map(|d| d["span"]["offset"].as_u64().expect("an offset"))
+        .collect();
+    let expected: Vec<u64> = source
+        .match_indices("nope")
+        .map(|(at, _)| at as u64)
+        .collect();
+    assert_eq!(expected.len(), 8);
+    assert_eq!(offsets, expected, "{}", checked.render_text());
+    for d in json.as_array().expect("a list") {
+        if d["message"].as_str().is_some_and(|m| m.contains("nope")) {
+            assert_eq!(d["span"]["length"], 4);
+        }
+    }
+}
+
 #[test]
 fn errors_in_an_imported_library_name_that_file() {
     let dir = tempfile::tempdir().expect("temp dir");
