@@ -301,6 +301,37 @@ fn a_repeated_template_mistake_is_reported_where_each_one_is() {
     }
 }
 
+/// Nesting inside a template (subexpressions, blocks, literals) is handlebars' to parse, under
+/// pest's stack guard: however deep, the plan is rejected with a template error, never a
+/// stack overflow. Run on a thread with the default 2 MiB stack, smaller than a main thread's.
+#[test]
+fn deeply_nested_templates_fail_cleanly() {
+    let result = std::thread::spawn(|| {
+        let mut outcomes = Vec::new();
+        for depth in [50, 5_000, 100_000] {
+            for (open, close) in [("(b ", ")"), ("{{#if a}}", "{{/if}}"), ("[", "]")] {
+                let nested = format!("{{{{a {}{}}}}}", open.repeat(depth), close.repeat(depth));
+                let nested = if open.starts_with("{{") {
+                    format!("{}x{}", open.repeat(depth), close.repeat(depth))
+                } else {
+                    nested
+                };
+                let source = format!(
+                    "plan \"n\" {{\n  target \"http://h\"\n  request a {{ GET \"/\" body \"\"\"{nested}\"\"\" }}\n  phase p {{ rate 1/s for 1m }}\n}}\n"
+                );
+                let checked = check_source(Path::new("nested.ptl"), &source, &CheckOptions::default());
+                outcomes.push((depth, open, checked.errors().count()));
+            }
+        }
+        outcomes
+    })
+    .join()
+    .expect("checking nested templates does not crash");
+    for (depth, open, errors) in result {
+        assert!(errors >= 1, "depth {depth} of {open:?}: no error");
+    }
+}
+
 #[test]
 fn errors_in_an_imported_library_name_that_file() {
     let dir = tempfile::tempdir().expect("temp dir");
