@@ -3,6 +3,8 @@
 //! `ptl submit`, against the demo target as its own process. Loads are loopback, short and
 //! bounded. The demo target's `/stats` count is an independent witness of what was sent.
 
+mod support;
+
 use ptl_cluster::agent::DoneMarker;
 use ptl_cluster::assignment::Assignment;
 use ptl_cluster::ids::{AgentId, RunId};
@@ -12,21 +14,14 @@ use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{json, ptl, Target};
 
 /// Agents' ZooKeeper session timeout: how long a killed agent stays registered. The test
 /// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
 const AGENT_SESSION: &str = "1500ms";
-
-fn ptl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    c
-}
 
 /// A `ptl` process (coordinator, agent, target); SIGKILLed on drop so no test leaves one behind.
 struct Proc {
@@ -61,62 +56,6 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill_9();
-    }
-}
-
-/// The demo target as a child process; killed on drop.
-struct Target {
-    child: Child,
-    url: String,
-}
-
-impl Target {
-    fn start() -> Target {
-        Target::start_with(&[])
-    }
-
-    fn start_with(extra: &[&str]) -> Target {
-        let mut child = ptl()
-            .args(["demo-target", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("demo-target starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("demo-target prints its URL");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
-        Target { child, url }
-    }
-
-    /// Requests the target has answered (`/stats` does not count itself).
-    fn requests(&self) -> u64 {
-        self.stats()["requests"].as_u64().expect("a request count")
-    }
-
-    /// The target's `/stats`.
-    fn stats(&self) -> Value {
-        let authority = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(authority).expect("target answers");
-        write!(
-            stream,
-            "GET /stats HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request /stats");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("read /stats");
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).expect("stats JSON")
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -291,10 +230,6 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).expect("write");
     path
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("result written")).expect("valid JSON")
 }
 
 fn wall_ms() -> i64 {

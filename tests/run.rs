@@ -3,49 +3,12 @@
 //! They assert what a user relies on: exit statuses, the JSON result, partial results on
 //! Ctrl-C, and clean error counts against a dead target.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn ptl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    c
-}
-
-/// The demo target as a child process; killed on drop.
-struct Target {
-    child: Child,
-    url: String,
-}
-
-impl Target {
-    fn start(extra: &[&str]) -> Target {
-        let mut child = ptl()
-            .args(["demo-target", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("demo-target starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("demo-target prints its URL");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
-        Target { child, url }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{json, ptl, Target};
 
 fn write_plan(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("plan.ptl");
@@ -64,10 +27,6 @@ fn run(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
         .expect("ptl run runs")
 }
 
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("result written")).expect("valid JSON")
-}
-
 const PLAN: &str = r#"plan "t" {
   param target = "http://127.0.0.1:9"
   param latency_sla = 1s
@@ -83,7 +42,7 @@ const PLAN: &str = r#"plan "t" {
 
 #[test]
 fn a_passing_run_exits_0_and_writes_every_output() {
-    let target = Target::start(&[]);
+    let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), PLAN);
     let out = dir.path().join("r.json");
@@ -140,7 +99,7 @@ fn a_passing_run_exits_0_and_writes_every_output() {
 
 #[test]
 fn a_failed_threshold_exits_1_and_still_writes_results() {
-    let target = Target::start(&["--latency", "20ms"]);
+    let target = Target::start_with(&["--latency", "20ms"]);
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), PLAN);
     let out = dir.path().join("r.json");
@@ -161,7 +120,7 @@ fn a_failed_threshold_exits_1_and_still_writes_results() {
 
 #[test]
 fn an_abort_threshold_stops_the_run_early() {
-    let target = Target::start(&["--error-rate", "50%"]);
+    let target = Target::start_with(&["--error-rate", "50%"]);
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(
         dir.path(),
@@ -248,7 +207,7 @@ fn an_unresolvable_host_gives_connect_errors_not_a_crash() {
 
 #[test]
 fn ctrl_c_stops_cleanly_and_writes_the_results_so_far() {
-    let target = Target::start(&[]);
+    let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), &PLAN.replace("for 2s", "for 60s"));
     let out = dir.path().join("r.json");
@@ -301,18 +260,6 @@ fn a_broken_plan_exits_3_and_runs_nothing() {
     assert!(!out.exists());
 }
 
-/// `GET /stats` of the demo target, as JSON (a plain HTTP/1.0 exchange: no client library needed).
-fn target_stats(url: &str) -> Value {
-    use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET /stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let body = text.split_once("\r\n\r\n").expect("an HTTP answer").1;
-    serde_json::from_str(body).expect("stats JSON")
-}
-
 const JOURNEY: &str = r#"plan "journey" {
   param target = "http://127.0.0.1:9"
   target target
@@ -345,7 +292,7 @@ const JOURNEY: &str = r#"plan "journey" {
 
 #[test]
 fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
-    let target = Target::start(&[]);
+    let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), JOURNEY);
     let out = dir.path().join("r.json");
@@ -365,7 +312,7 @@ fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
     assert_eq!(buy["failed"].as_u64(), Some(0));
     // The target is the witness: every cart and pay carried a token it had issued (and the
     // etag issued for that token), none was invalid.
-    let stats = target_stats(&target.url);
+    let stats = target.stats();
     assert_eq!(stats["invalid_tokens"].as_u64(), Some(0), "{stats}");
     assert_eq!(stats["valid_tokens"].as_u64(), Some(1200), "{stats}");
     assert_eq!(stats["orders"].as_u64(), Some(600), "{stats}");
@@ -374,7 +321,7 @@ fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
 
 #[test]
 fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
-    let target = Target::start(&[]);
+    let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     // The login answer has no `$.nothing`: no token, so nothing may be sent with an empty value.
     let plan = write_plan(dir.path(), &JOURNEY.replace("$.token", "$.nothing"));
@@ -406,7 +353,7 @@ fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
         assert_eq!(step["skipped"].as_u64(), Some(600), "{step}");
         assert_eq!(step["requests"].as_u64(), Some(0), "{step}");
     }
-    let stats = target_stats(&target.url);
+    let stats = target.stats();
     assert_eq!(stats["by_path"]["/cart"].as_u64(), Some(0), "{stats}");
     assert_eq!(stats["by_path"]["/pay"].as_u64(), Some(0), "{stats}");
 }

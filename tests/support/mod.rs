@@ -1,0 +1,78 @@
+//! What the binary-level tests share: the `ptl` command, the demo target as its own process
+//! (the witness of what was sent), and reading JSON results.
+
+#![allow(dead_code)] // each test binary uses its own part of this
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The `ptl` binary under test, run from the repository root.
+pub fn ptl() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    c
+}
+
+/// A JSON file written by `ptl` (`--out`).
+pub fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("result written")).expect("valid JSON")
+}
+
+/// `ptl demo-target --port 0` as a child process; killed on drop.
+pub struct Target {
+    child: Child,
+    pub url: String,
+}
+
+impl Target {
+    pub fn start() -> Target {
+        Target::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Target {
+        let mut child = ptl()
+            .args(["demo-target", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo-target starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("demo-target prints its URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        Target { child, url }
+    }
+
+    /// Requests the target has answered (`/stats` does not count itself).
+    pub fn requests(&self) -> u64 {
+        self.stats()["requests"].as_u64().expect("a request count")
+    }
+
+    /// The target's `/stats`, over a plain HTTP/1.1 exchange.
+    pub fn stats(&self) -> Value {
+        let authority = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(authority).expect("target answers");
+        write!(
+            stream,
+            "GET /stats HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request /stats");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("read /stats");
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).expect("stats JSON")
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
