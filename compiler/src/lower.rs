@@ -2,7 +2,7 @@
 //! in first-use order (walking datasets, variables, headers, scenarios, phases in plan order),
 //! so the same source and params always give the same [`Plan`].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use ptl_bytecode::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -18,7 +18,9 @@ use crate::check::model::{
 #[derive(Debug, Default)]
 struct Pool {
     consts: Vec<Vec<u8>>,
-    index: HashMap<Vec<u8>, ConstId>,
+    /// Fx hashing: every literal of every template is looked up here, and the keys are the
+    /// plan's own text (no untrusted party chooses them to collide).
+    index: FxHashMap<Vec<u8>, ConstId>,
 }
 
 impl Pool {

@@ -5,6 +5,8 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::ast::{
     Expr, Ident, Item, Phase, Request, RequestStmt, Scenario, ScenarioStmt, Span, StrLit, Value,
     ValueKind,
@@ -154,9 +156,9 @@ impl<'a> Names<'a> {
         let mut names = Names::default();
         // One namespace for lets and params (both are `{{name}}`), one for requests, scenarios
         // and phases (all are `name.metric` in thresholds).
-        let mut variables: HashMap<&str, (FileId, Span, &'static str)> = HashMap::new();
-        let mut scopes: HashMap<&str, (FileId, Span, &'static str)> =
-            HashMap::with_capacity(loaded.items.len());
+        let mut variables: FxHashMap<&str, (FileId, Span, &'static str)> = FxHashMap::default();
+        let mut scopes: FxHashMap<&str, (FileId, Span, &'static str)> =
+            FxHashMap::with_capacity_and_hasher(loaded.items.len(), Default::default());
         for r in &loaded.items {
             let Some(stmt) = loaded.item(*r) else {
                 continue;
@@ -315,7 +317,7 @@ impl<'a> Names<'a> {
 fn claim<'a>(
     sink: &mut Sink,
     loaded: &Loaded,
-    seen: &mut HashMap<&'a str, (FileId, Span, &'static str)>,
+    seen: &mut FxHashMap<&'a str, (FileId, Span, &'static str)>,
     kind: &'static str,
     name: &'a Ident,
     file: FileId,

@@ -1,7 +1,7 @@
 //! Requests: the method line, headers, body, expectations and captures of one request, and
 //! the plan-wide `headers { }` block.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use ptl_bytecode::Method;
 
@@ -41,7 +41,7 @@ pub fn plan_headers(cx: &Cx<'_>, sink: &mut Sink) -> Vec<HeaderModel> {
 /// Header names already set in one block, case-insensitively (HTTP header names are).
 #[derive(Default)]
 struct HeaderNames {
-    seen: HashMap<String, (FileId, Span)>,
+    seen: FxHashMap<String, (FileId, Span)>,
 }
 
 impl HeaderNames {

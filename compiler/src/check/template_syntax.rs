@@ -16,12 +16,12 @@
 //! re-maps them to its own place in the source.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
 use handlebars::template::{Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
+use rustc_hash::FxHashMap;
 
 /// One part of a template, with offsets in the string it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +66,10 @@ pub type Parsed = Result<Vec<Part>, SyntaxError>;
 #[derive(Debug, Default)]
 pub struct Reader {
     /// A plain `{{…}}` read on its own: `Some` when handlebars reads it as one expression.
-    expressions: RefCell<HashMap<String, Option<Part>>>,
+    /// (Fx hashing: looked up for every expression of every template.)
+    expressions: RefCell<FxHashMap<String, Option<Part>>>,
     /// Strings handlebars read whole.
-    whole: RefCell<HashMap<String, Parsed>>,
+    whole: RefCell<FxHashMap<String, Parsed>>,
 }
 
 impl Reader {
