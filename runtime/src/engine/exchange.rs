@@ -146,3 +146,84 @@ async fn exchange(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Endpoint, Pool};
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers one request per connection and then closes it, without saying
+    /// so in the answer (as a server whose keep-alive timeout ran out would).
+    async fn one_answer_per_connection() -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (conns, reqs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (c, r) = (conns.clone(), reqs.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                        _ => break,
+                    }
+                }
+                if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                }
+            }
+        });
+        (port, conns, reqs)
+    }
+
+    async fn get(pool: &Rc<Pool>) -> Exchanged {
+        let mut lease = pool.try_lease().expect("a free slot");
+        lease
+            .request_buf()
+            .extend_from_slice(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n");
+        perform(
+            lease,
+            false,
+            Send::Normal,
+            Duration::from_secs(5),
+            Want::default(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_request_finding_its_kept_alive_connection_closed_goes_on_a_new_one() {
+        let (port, conns, reqs) = one_answer_per_connection().await;
+        let pool = Pool::new(Endpoint::new("127.0.0.1", port), 1, Duration::from_secs(5));
+        for round in 0..3 {
+            let done = get(&pool).await;
+            assert!(
+                matches!(done.answer, Answer::Response { status: 200, .. }),
+                "round {round}"
+            );
+            assert!(done.sent.is_some());
+            // Lets the runtime see the server's close before the next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            reqs.load(Ordering::SeqCst),
+            3,
+            "each request reached it once"
+        );
+        assert_eq!(
+            conns.load(Ordering::SeqCst),
+            3,
+            "one connection per request"
+        );
+    }
+}
