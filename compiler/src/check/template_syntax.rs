@@ -91,9 +91,18 @@ impl Reader {
     /// `text` cut at its expressions, when all of them are plain (a text without `{{` is one
     /// part, as handlebars reads it); `None` sends it to handlebars whole.
     fn split(&self, text: &str) -> Option<Vec<Part>> {
-        let mut parts = Vec::new();
+        let Some(first) = find_pair(text, 0, '{') else {
+            return Some(if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![Part::Text(text.to_string())]
+            });
+        };
+        // Room for a few expressions and the text around them without regrowing.
+        let mut parts = Vec::with_capacity(16);
         let mut done = 0;
-        while let Some(open) = find_pair(text, done, '{') {
+        let mut next = Some(first);
+        while let Some(open) = next {
             // `\{{` and `\\{{` are escapes: only handlebars knows what they leave.
             if text[..open].ends_with('\\') {
                 return None;
@@ -110,6 +119,7 @@ impl Reader {
             }
             parts.push(part.shifted(open));
             done = end;
+            next = find_pair(text, done, '{');
         }
         if done < text.len() {
             parts.push(Part::Text(text[done..].to_string()));

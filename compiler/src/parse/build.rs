@@ -51,7 +51,7 @@ impl<'s> Builder<'s> {
                 let mut kids = Kids::of(top);
                 let name = self.string(kids.take(Rule::string)?)?;
                 let open = kids.take(Rule::lbrace)?;
-                let mut items = Vec::new();
+                let mut items = Vec::with_capacity(kids.count(Rule::item));
                 while let Some(item) = kids.opt(Rule::item) {
                     items.push(self.item(item)?);
                 }
@@ -73,7 +73,7 @@ impl<'s> Builder<'s> {
             }
             Rule::library => {
                 let mut kids = Kids::of(top);
-                let mut items = Vec::new();
+                let mut items = Vec::with_capacity(kids.count(Rule::item));
                 while let Some(item) = kids.opt(Rule::item) {
                     items.push(self.item(item)?);
                 }

@@ -22,7 +22,7 @@ impl<'s> Builder<'s> {
         let head_span = Span::new(kw.start(), name.span.end);
         let weight = self.weight(&mut k)?;
         let open = k.take(Rule::lbrace)?;
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(k.count(Rule::request_stmt));
         while let Some(s) = k.opt(Rule::request_stmt) {
             let span = span_of(&s);
             let mut sk = Kids::of(s);

@@ -37,10 +37,12 @@ pub(crate) struct Tree<'s> {
 
 impl<'s> Tree<'s> {
     pub(crate) fn of(pairs: Pairs<'s, Rule>, src: &'s str) -> Tree<'s> {
-        let mut nodes: Vec<Rec> = Vec::new();
+        let tokens = pairs.tokens();
+        // A start and an end token per node: sized once, not grown by copying.
+        let mut nodes: Vec<Rec> = Vec::with_capacity(tokens.len() / 2);
         // Open nodes, with the last child closed so far.
         let mut open: Vec<(usize, Option<usize>)> = Vec::new();
-        for token in pairs.tokens() {
+        for token in tokens {
             match token {
                 Token::Start { rule, pos } => {
                     let at = pos.pos();
@@ -263,6 +265,11 @@ impl<'t> Kids<'t> {
     /// The next child that is not a token.
     pub(crate) fn next_node(&mut self) -> Option<Node<'t>> {
         self.nodes.by_ref().find(|p| !is_token(p.as_rule()))
+    }
+
+    /// How many of the remaining children are of `rule`: to size a vector once.
+    pub(crate) fn count(&self, rule: Rule) -> usize {
+        self.nodes.clone().filter(|p| p.as_rule() == rule).count()
     }
 
     /// Whether a token of `rule` is among the remaining children.
