@@ -23,6 +23,14 @@ use crate::ast;
 
 /// Parses a whole `.ptl` file (a plan or a library).
 pub fn parse_file(source: &str) -> Result<ast::File, SyntaxError> {
+    // The tree keeps offsets in 32 bits (and pest would take minutes on such a file anyway).
+    if u32::try_from(source.len()).is_err() {
+        return Err(SyntaxError::new(
+            "the file is too large to be a plan (over 4 GiB)",
+            ast::Span::new(0, 0),
+            Vec::new(),
+        ));
+    }
     let pairs = grammar::PtlParser::parse(Rule::file, source)
         .map_err(|e| SyntaxError::from_pest(e, source))?;
     let tree = tree::Tree::of(pairs, source);

@@ -14,19 +14,26 @@ use super::error::SyntaxError;
 use super::grammar::Rule;
 use crate::ast::Span;
 
-/// One matched rule.
+/// One matched rule. Offsets and indices are `u32` (`parse_file` refuses larger files): a
+/// plan of thousands of requests has hundreds of thousands of nodes, and half the size is
+/// half the memory to touch.
 #[derive(Debug, Clone, Copy)]
 struct Rec {
     rule: Rule,
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
     /// The end without the whitespace and comments that pest leaves at the end of a rule
     /// ending in an optional part (`value`'s `(.. scalar)?` skips spaces before failing).
     /// Every meaningful token is a node, so it is the end of the last descendant along the
     /// chain of last children.
-    real_end: usize,
+    real_end: u32,
     /// Index just past this node's subtree: its next sibling, if any.
-    next: usize,
+    next: u32,
+}
+
+/// `n` as a `u32`; `parse_file` keeps offsets and node counts below the limit.
+fn small(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Everything pest matched in one file.
@@ -45,23 +52,23 @@ impl<'s> Tree<'s> {
         for token in tokens {
             match token {
                 Token::Start { rule, pos } => {
-                    let at = pos.pos();
+                    let at = small(pos.pos());
                     open.push((nodes.len(), None));
                     nodes.push(Rec {
                         rule,
                         start: at,
                         end: at,
                         real_end: at,
-                        next: nodes.len() + 1,
+                        next: small(nodes.len() + 1),
                     });
                 }
                 Token::End { pos, .. } => {
                     let Some((i, last)) = open.pop() else {
                         continue;
                     };
-                    let end = pos.pos();
+                    let end = small(pos.pos());
                     let real_end = last.and_then(|c| nodes.get(c)).map_or(end, |c| c.real_end);
-                    let next = nodes.len();
+                    let next = small(nodes.len());
                     if let Some(n) = nodes.get_mut(i) {
                         n.end = end;
                         n.real_end = real_end;
@@ -101,25 +108,22 @@ impl<'t> Node<'t> {
 
     /// The matched text (with any trailing space, like pest's).
     pub(crate) fn as_str(&self) -> &'t str {
-        self.tree
-            .src
-            .get(self.rec.start..self.rec.end)
-            .unwrap_or("")
+        self.tree.src.get(self.start()..self.end()).unwrap_or("")
     }
 
     pub(crate) fn start(&self) -> usize {
-        self.rec.start
+        self.rec.start as usize
     }
 
     pub(crate) fn end(&self) -> usize {
-        self.rec.end
+        self.rec.end as usize
     }
 
     pub(crate) fn children(&self) -> Children<'t> {
         Children {
             tree: self.tree,
             at: self.at + 1,
-            end: self.rec.next,
+            end: self.rec.next as usize,
         }
     }
 }
@@ -146,14 +150,14 @@ impl<'t> Iterator for Children<'t> {
             at: self.at,
         };
         // `max` keeps a malformed tree from looping.
-        self.at = rec.next.max(self.at + 1);
+        self.at = (rec.next as usize).max(self.at + 1);
         Some(node)
     }
 }
 
 /// The span of a node without the whitespace and comments pest may leave at its end.
 pub(crate) fn span_of(node: &Node<'_>) -> Span {
-    Span::new(node.rec.start, node.rec.real_end)
+    Span::new(node.rec.start as usize, node.rec.real_end as usize)
 }
 
 /// Keywords and punctuation: they carry no data once the rule around them matched.
