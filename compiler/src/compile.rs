@@ -52,11 +52,14 @@ impl Checked {
 /// Checks `source`, the text of the plan at `path` (imports and CSV files are found relative
 /// to it), and compiles it when there is no error.
 pub fn check_source(path: &Path, source: &str, opts: &CheckOptions) -> Checked {
-    let loaded = load(path, source, opts.resolver.as_ref());
+    let mut loaded = load(path, source, opts.resolver.as_ref());
     let mut located = loaded.diagnostics.clone();
     let mut plan = None;
     if !loaded.incomplete {
         let (diagnostics, model) = check::check(&loaded, &opts.params);
+        // The model owns all it needs: freeing the trees now lets lowering reuse their memory
+        // instead of touching fresh pages (a large plan's trees are tens of megabytes).
+        loaded.trees = Vec::new();
         let has_errors = located
             .iter()
             .chain(&diagnostics)
