@@ -6,7 +6,12 @@
 //! A cluster may also change an agent's share of the rate mid-run ([`ShareChange`]), when
 //! survivors take over a lost agent's load.
 //!
-//! Also here: the stop signal ([`stop_channel`]) callers use for Ctrl-C and `ptl stop`.
+//! A run may also be paused and resumed ([`Pause`]): the schedules hold (no arrival is due
+//! while paused) and continue where they were, every planned instant after the pause moved by
+//! its length.
+//!
+//! Also here: the stop signal ([`stop_channel`]) callers use for Ctrl-C and `ptl stop`, and
+//! the pause control ([`pause_channel`]) a local run's dashboard uses.
 
 use crate::error::RuntimeError;
 use crate::record::IntervalDelta;
@@ -58,6 +63,70 @@ pub trait Coordination: Send + Sync {
     fn share_changes(&self) -> Option<watch::Receiver<Vec<ShareChange>>> {
         None
     }
+
+    /// Every pause of the run so far, oldest first, updated as more come (a pause gets its
+    /// `until` when resumed); `None` when the run is never paused from outside. Like share
+    /// changes, every worker applies every pause at its own instants, so the workers keep
+    /// agreeing on the schedule.
+    fn pauses(&self) -> Option<watch::Receiver<Vec<Pause>>> {
+        None
+    }
+}
+
+/// A hold of the run's schedules, on this machine's monotonic clock: from `at` no arrival is
+/// due and no closed-model user starts an iteration, until `until` (`None`: still paused).
+/// Requests already in flight finish. After `until` every planned instant is later by the
+/// pause's length, so phases keep their planned lengths of running time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    pub at: Instant,
+    pub until: Option<Instant>,
+}
+
+/// Pauses and resumes a local run (a dashboard's buttons). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PauseHandle {
+    tx: watch::Sender<Vec<Pause>>,
+}
+
+impl PauseHandle {
+    /// Pauses now. False if the run is already paused.
+    pub fn pause(&self) -> bool {
+        let now = Instant::now();
+        self.tx.send_if_modified(|pauses| {
+            if pauses.last().is_some_and(|p| p.until.is_none()) {
+                return false;
+            }
+            pauses.push(Pause {
+                at: now,
+                until: None,
+            });
+            true
+        })
+    }
+
+    /// Resumes now. False if the run is not paused.
+    pub fn resume(&self) -> bool {
+        let now = Instant::now();
+        self.tx.send_if_modified(|pauses| match pauses.last_mut() {
+            Some(p) if p.until.is_none() => {
+                p.until = Some(now.max(p.at));
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether the run is paused now.
+    pub fn is_paused(&self) -> bool {
+        self.tx.borrow().last().is_some_and(|p| p.until.is_none())
+    }
+}
+
+/// A pause handle and the receiver the engine takes (`RunOptions::pauses`).
+pub fn pause_channel() -> (PauseHandle, watch::Receiver<Vec<Pause>>) {
+    let (tx, rx) = watch::channel(Vec::new());
+    (PauseHandle { tx }, rx)
 }
 
 /// A single agent in this process: start shortly after the workers are up (so that the first
@@ -159,5 +228,22 @@ mod tests {
         h.clone().stop("later");
         let mut late = s.clone();
         assert_eq!(late.stopped().await, "ctrl-c");
+    }
+
+    #[test]
+    fn pauses_alternate_with_resumes() {
+        let (h, rx) = pause_channel();
+        assert!(!h.resume(), "nothing to resume");
+        assert!(h.pause());
+        assert!(h.is_paused());
+        assert!(!h.pause(), "already paused");
+        assert!(h.resume());
+        assert!(!h.is_paused());
+        assert!(h.pause());
+        let pauses = rx.borrow().clone();
+        assert_eq!(pauses.len(), 2);
+        assert!(pauses[0].until.is_some_and(|u| u >= pauses[0].at));
+        assert!(pauses[1].at >= pauses[0].until.unwrap_or(pauses[0].at));
+        assert_eq!(pauses[1].until, None);
     }
 }
