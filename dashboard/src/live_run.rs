@@ -193,6 +193,7 @@ impl LiveRun {
                     p95_ms: a.p95_ms.max(b.p95_ms),
                     p99_ms: a.p99_ms.max(b.p99_ms),
                     max_ms: a.max_ms.max(b.max_ms),
+                    paused: (a.paused + b.paused) / 2.0,
                     phase: a.phase,
                 },
                 None => a,

@@ -34,6 +34,20 @@ pub struct RunResult {
     /// Cluster runs only: agents lost during the run (absent when none was).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<DegradedWindow>,
+    /// When the run was paused (oldest first; empty when never). Paused time is left out of
+    /// every `achieved_rps`.
+    #[serde(default)]
+    pub pauses: Vec<PauseWindow>,
+}
+
+/// A stretch of the run during which its schedules held (no arrival due, no closed-model
+/// user starting an iteration); requests already in flight finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseWindow {
+    /// Milliseconds from the run start when the pause began.
+    pub start_ms: u64,
+    /// When it was resumed (`null`: the run stopped while paused).
+    pub end_ms: Option<u64>,
 }
 
 /// A stretch of a cluster run with fewer agents than assigned.
@@ -55,7 +69,7 @@ pub struct Totals {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
-    /// Arrivals sent within their phase, per second of the run.
+    /// Arrivals sent within their phase, per second of the run (paused time excluded).
     pub achieved_rps: f64,
     pub response_time_ms: Latency,
     pub service_time_ms: Latency,
@@ -71,9 +85,14 @@ pub struct PhaseResult {
     pub name: String,
     /// Mean planned arrival rate over the phase (0 for `pause` and closed `users` phases).
     pub target_rps: f64,
-    /// Arrivals sent within the phase (started, less `sent_after_end`) per second of it.
+    /// Arrivals sent within the phase (started, less `sent_after_end`) per second of its
+    /// running time (`duration_s` less `paused_ms`).
     pub achieved_rps: f64,
+    /// Wall-clock time the phase spanned, pauses included.
     pub duration_s: f64,
+    /// Of `duration_s`, the time the run was paused (left out of `achieved_rps`).
+    #[serde(default)]
+    pub paused_ms: u64,
     /// Planned arrivals over the phase (as far as it ran).
     pub planned: u64,
     /// Requests completed (with any outcome); `errors` and `injected` are among them.
@@ -159,6 +178,7 @@ pub struct SeriesPoint {
     /// Seconds since the start of the run.
     pub t: u64,
     pub phase: String,
+    /// Planned rate over the point's time; 0 for the part of it that was paused.
     pub target_rps: f64,
     pub achieved_rps: f64,
     pub errors: u64,
@@ -167,6 +187,9 @@ pub struct SeriesPoint {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Fraction (0..=1) of the point's time the run was paused.
+    #[serde(default)]
+    pub paused: f64,
 }
 
 fn is_zero(n: &u64) -> bool {

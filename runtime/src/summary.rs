@@ -195,6 +195,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
             // arrivals sent late, after its end.
             achieved_rps: per_second(counts.started_in_time(), seconds),
             duration_s: seconds,
+            paused_ms: 0,
             planned: counts.planned,
             request_count: phase_stats.completed,
             errors: phase_stats.error_total(),
@@ -237,6 +238,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
         thresholds: input.thresholds.clone(),
         series: input.series.clone(),
         degraded: Vec::new(),
+        pauses: Vec::new(),
     }
 }
 

@@ -143,6 +143,7 @@ impl Collector {
             requests: self.requests,
             errors: self.errors,
             dropped: self.dropped,
+            paused: false,
         }
     }
 

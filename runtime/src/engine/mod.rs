@@ -19,7 +19,7 @@ mod rescale;
 pub mod timeline;
 mod worker;
 
-use crate::coordination::{Coordination, Embedded, StopSignal};
+use crate::coordination::{Coordination, Embedded, Pause, StopSignal};
 use crate::error::RuntimeError;
 use crate::record::series::DEFAULT_CAP;
 use crate::record::{IntervalDelta, Layout, Recorded};
@@ -56,6 +56,8 @@ pub struct Progress {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// The run is paused at the end of the window just merged.
+    pub paused: bool,
 }
 
 pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
@@ -78,6 +80,11 @@ pub struct RunOptions {
     pub plan_hash: Option<String>,
     /// Bound on series points.
     pub series_cap: usize,
+    /// Pauses of a local run (the receiver of [`pause_channel`]). Ignored when `coordination`
+    /// is given: its [`Coordination::pauses`] is the one that counts.
+    ///
+    /// [`pause_channel`]: crate::coordination::pause_channel
+    pub pauses: Option<watch::Receiver<Vec<Pause>>>,
 }
 
 impl Default for RunOptions {
@@ -90,6 +97,7 @@ impl Default for RunOptions {
             coordination: None,
             plan_hash: None,
             series_cap: DEFAULT_CAP,
+            pauses: None,
         }
     }
 }

@@ -106,6 +106,7 @@ impl SeriesBuilder {
             p95_ms: ms(h.value_at_quantile(0.95)),
             p99_ms: ms(h.value_at_quantile(0.99)),
             max_ms: ms(h.max()),
+            paused: 0.0,
         };
         self.points.push(point);
         if self.points.len() >= self.cap {
@@ -128,6 +129,7 @@ impl SeriesBuilder {
                     p95_ms: a.p95_ms.max(b.p95_ms),
                     p99_ms: a.p99_ms.max(b.p99_ms),
                     max_ms: a.max_ms.max(b.max_ms),
+                    paused: (a.paused + b.paused) / 2.0,
                     phase: a.phase,
                 }),
                 None => self.points.push(a),

@@ -55,6 +55,7 @@ pub fn phase(name: &str, target_rps: f64, base: f64, requests: Vec<RequestResult
         target_rps,
         achieved_rps: target_rps * 0.99,
         duration_s: 10.0,
+        paused_ms: 0,
         planned: (target_rps * 10.0) as u64,
         request_count,
         errors,
@@ -91,6 +92,7 @@ pub fn series() -> Vec<SeriesPoint> {
                 p95_ms: 9.5,
                 p99_ms: 20.75 + t as f64,
                 max_ms: 50.0,
+                paused: 0.0,
             }
         })
         .collect()
@@ -177,5 +179,6 @@ pub fn run_result() -> RunResult {
         ],
         series: series(),
         degraded: Vec::new(),
+        pauses: Vec::new(),
     }
 }
