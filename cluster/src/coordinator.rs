@@ -22,6 +22,7 @@ use crate::follow::{follow, Member, RunContext};
 use crate::ids::{AgentId, RunId};
 use crate::joining::Busy;
 use crate::layout;
+use crate::pauses::PauseWindow;
 use crate::plan_store;
 use crate::run::{self, RunPhase, RunSpec};
 use crate::zk::{self, ZkConfig};
@@ -36,6 +37,8 @@ pub struct SummaryInput<'a> {
     pub stop_reason: Option<String>,
     /// The per-second series, built from every agent's windows by the runtime's collector.
     pub series: &'a [SeriesPoint],
+    /// The run's pause windows (ZooKeeper clock): their time is left out of the rates.
+    pub pauses: &'a [PauseWindow],
 }
 
 /// Renders merged data as a `RunResult`. The CLI passes the runtime's own summary code, so a
@@ -76,6 +79,9 @@ pub struct LiveView {
     pub p50_ms: f64,
     #[serde(default)]
     pub p99_ms: f64,
+    /// The run is paused (its last pause window is open).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// How often a run waiting for agents looks whether it was stopped meanwhile.

@@ -90,6 +90,13 @@ pub enum ClusterError {
     #[error("run {run} was stopped before it started ({reason})")]
     StoppedBeforeStart { run: String, reason: String },
 
+    #[error("cannot {verb} run {run}: {why}")]
+    CannotControl {
+        verb: &'static str,
+        run: String,
+        why: String,
+    },
+
     #[error("the ZooKeeper session ended: {0}")]
     SessionLost(String),
 

@@ -22,6 +22,7 @@ use crate::joining::{self, Busy};
 use crate::layout;
 use crate::merged_record;
 use crate::merged_windows::MergedWindows;
+use crate::pauses;
 use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
 use crate::zk;
 
@@ -147,6 +148,7 @@ pub(crate) async fn follow(
         started_at_ms: start_at_ms,
         p50_ms: 0.0,
         p99_ms: 0.0,
+        paused: false,
     };
     let plan_ms: u64 = plan
         .phases
@@ -166,8 +168,13 @@ pub(crate) async fn follow(
     let mut stopped_at_ms = None;
     // A run taken over while stopping is not stopped again.
     let mut aborted = run::state(client, id).await?.phase == RunPhase::Stopping;
+    let mut pause_windows;
 
     loop {
+        // The plan's end moves by every pause: nothing is given up on, or refused, for them.
+        pause_windows = pauses::windows(client, id).await?;
+        live.paused = pauses::is_paused(&pause_windows);
+        let paused_so_far = pauses::paused_ms(&pause_windows, start_at_ms, clock::now_ms());
         // Listed before merging: an agent done (or gone) by now has all its deltas written.
         let done = zk::children(client, &layout::run_done(id)).await?;
         let registered = agent_registry::list(client).await?;
@@ -239,7 +246,7 @@ pub(crate) async fn follow(
         } else if joinable && stopped_at_ms.is_none() {
             // Not in the same round as a loss: survivors first hear of the rebalance alone.
             let effective_at = clock::now_ms() + spec.start_delay_ms as i64;
-            if effective_at < start_at_ms + (last_offset_ms + plan_ms) as i64 {
+            if effective_at < start_at_ms + (last_offset_ms + plan_ms) as i64 + paused_so_far {
                 if let Some(member) =
                     admit_joiner(run, &mut current, &members, &registered, effective_at).await?
                 {
@@ -278,7 +285,7 @@ pub(crate) async fn follow(
         if members.iter().all(Member::finished) {
             break;
         }
-        if clock::now_ms() > give_up_at {
+        if clock::now_ms() > give_up_at + paused_so_far {
             stop_reason = Some("agents did not finish in time".into());
             stopped_at_ms.get_or_insert(clock::now_ms());
             for member in members.iter_mut() {
@@ -297,7 +304,9 @@ pub(crate) async fn follow(
         .max()
         .unwrap_or_else(clock::now_ms);
     let end_ms = stopped_at_ms.map_or(ended_at_ms, |s: i64| s.min(ended_at_ms));
-    let duration_ms = ((end_ms - start_at_ms).max(0) as u64).min(last_offset_ms + plan_ms);
+    let paused_total = pauses::paused_ms(&pause_windows, start_at_ms, end_ms).max(0) as u64;
+    let duration_ms =
+        ((end_ms - start_at_ms).max(0) as u64).min(last_offset_ms + plan_ms + paused_total);
     let duration = Duration::from_millis(duration_ms);
     let (merged, series) = windows.finish();
     let mut result = (config.summarise)(&SummaryInput {
@@ -308,6 +317,7 @@ pub(crate) async fn follow(
         duration,
         stop_reason: stop_reason.clone(),
         series: &series,
+        pauses: &pause_windows,
     });
     let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
     result.degraded = run::state(client, id)

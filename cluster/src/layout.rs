@@ -12,6 +12,7 @@
 //! /runs/run-<seq>/assignment     Assignment JSON (epoch, start, shares)   persistent
 //! /runs/run-<seq>/reports/<agent>/d-<seq>  one interval's delta (HdrHistogram V2-deflate)
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
+//! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
 //! /runs/run-<seq>/record         merged record manifest JSON              persistent
@@ -94,6 +95,11 @@ pub fn agent_done(id: &RunId, agent: &AgentId) -> String {
     format!("{RUNS}/{id}/done/{agent}")
 }
 
+/// The run's pause windows (`crate::pauses`), read-modify-write with a version check.
+pub fn run_pauses(id: &RunId) -> String {
+    format!("{RUNS}/{id}/pauses")
+}
+
 pub fn run_live(id: &RunId) -> String {
     format!("{RUNS}/{id}/live")
 }
@@ -131,6 +137,7 @@ mod tests {
             run_assignment(&run_id),
             run_result(&run_id),
             run_record(&run_id),
+            run_pauses(&run_id),
         ] {
             assert!(path.starts_with(&run(&run_id)));
         }

@@ -16,6 +16,7 @@ pub mod joining;
 pub mod layout;
 pub mod merged_record;
 pub mod merged_windows;
+pub mod pauses;
 pub mod plan_store;
 pub mod result;
 pub mod run;

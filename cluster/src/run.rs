@@ -124,6 +124,8 @@ pub async fn create(client: &Client, spec: &RunSpec) -> Result<RunId, ClusterErr
         .map_err(|e| ClusterError::zk("create", &state_path, e))?;
     zk::create_if_missing(client, &layout::run_reports(&id), b"").await?;
     zk::create_if_missing(client, &layout::run_done(&id), b"").await?;
+    // Agents watch it from their start; there is nothing to wait for until a pause.
+    zk::create_if_missing(client, &layout::run_pauses(&id), b"[]").await?;
     Ok(id)
 }
 
@@ -178,6 +180,9 @@ pub async fn stop(client: &Client, id: &RunId, reason: &str) -> Result<RunState,
     })
     .await
 }
+
+/// Pausing and resuming, beside stopping (kept with the pause windows in `crate::pauses`).
+pub use crate::pauses::{pause, resume};
 
 /// Every run, oldest first.
 pub async fn list(client: &Client) -> Result<Vec<RunId>, ClusterError> {

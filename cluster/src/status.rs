@@ -1,9 +1,11 @@
-//! `ptl status` and `ptl stop`: what the cluster holds now, and asking a run to stop.
+//! `ptl status`, `ptl stop`, `ptl pause` and `ptl resume`: what the cluster holds now, and
+//! asking a run to stop, hold or go on.
 
 use crate::agent_registry::{self, RegisteredAgent};
 use crate::election;
 use crate::error::ClusterError;
 use crate::ids::RunId;
+use crate::pauses::{self, PauseChange, PauseWindow};
 use crate::run::{self, RunSpec, RunState};
 use crate::zk::{self, ZkConfig};
 
@@ -12,6 +14,15 @@ pub struct RunSummary {
     pub id: RunId,
     pub spec: RunSpec,
     pub state: RunState,
+    /// Its pause windows, oldest first (ZooKeeper clock).
+    pub pauses: Vec<PauseWindow>,
+}
+
+impl RunSummary {
+    /// Running, with its last pause window open: shown as `paused`.
+    pub fn is_paused(&self) -> bool {
+        self.state.phase == crate::run::RunPhase::Running && pauses::is_paused(&self.pauses)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +45,13 @@ pub async fn status(config: &ZkConfig) -> Result<ClusterStatus, ClusterError> {
         ) else {
             continue;
         };
-        runs.push(RunSummary { id, spec, state });
+        let pauses = pauses::windows(&client, &id).await.unwrap_or_default();
+        runs.push(RunSummary {
+            id,
+            spec,
+            state,
+            pauses,
+        });
     }
     Ok(ClusterStatus {
         coordinator: election::leader(&client).await?,
@@ -48,4 +65,16 @@ pub async fn stop(config: &ZkConfig, id: &RunId) -> Result<RunState, ClusterErro
     let client = zk::connect(config).await?;
     run::spec(&client, id).await?;
     run::stop(&client, id, "ptl stop").await
+}
+
+/// Pauses a running run (`ptl pause`): every agent holds from the same instant, shortly ahead.
+pub async fn pause(config: &ZkConfig, id: &RunId) -> Result<PauseChange, ClusterError> {
+    let client = zk::connect(config).await?;
+    pauses::pause(&client, id).await
+}
+
+/// Resumes a paused run (`ptl resume`): every agent goes on from the same instant.
+pub async fn resume(config: &ZkConfig, id: &RunId) -> Result<PauseChange, ClusterError> {
+    let client = zk::connect(config).await?;
+    pauses::resume(&client, id).await
 }

@@ -2,13 +2,14 @@
 //! instant comes from the assignment (converted from ZooKeeper's clock with the agent's
 //! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
 //! queued and written by a background task as a sequential node the coordinator merges. A
-//! rebalance (a new epoch of the assignment) changes the share mid-run ([`ShareFollower`]).
+//! rebalance (a new epoch of the assignment) changes the share mid-run ([`ShareFollower`]), and
+//! the run's pause windows hold and release the schedules ([`crate::pauses::follow`]).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ptl_runtime::coordination::{BoxFuture, Coordination, ShareChange};
+use ptl_runtime::coordination::{BoxFuture, Coordination, Pause, ShareChange};
 use ptl_runtime::error::RuntimeError;
 use ptl_runtime::record::{encode_delta, IntervalDelta};
 use ptl_runtime::vm::AgentShare;
@@ -19,6 +20,7 @@ use crate::clock::{self, ClockOffset};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::layout;
+use crate::pauses;
 use crate::run::{RunPhase, RunState};
 use crate::share_follower::{self, EpochApplied, ShareFollower};
 use crate::zk::PERSISTENT_SEQUENTIAL;
@@ -45,6 +47,8 @@ pub struct ZkCoordination {
     run: RunId,
     share: AgentShare,
     follower: ShareFollower,
+    /// The run's pauses on this machine's clock, kept up to date by a follower task.
+    pauses: watch::Receiver<Vec<Pause>>,
     /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
     start_at_ms: i64,
     offset: ClockOffset,
@@ -110,6 +114,7 @@ impl ZkCoordination {
                 share.rate_fraction,
             ),
         };
+        let pauses = pauses::follow(client.clone(), run.clone(), offset);
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let writer_client = client.clone();
         let prefix = layout::report_prefix(&run, &agent);
@@ -132,6 +137,7 @@ impl ZkCoordination {
             run,
             share,
             follower,
+            pauses,
             start_at_ms,
             offset,
             deltas: tx,
@@ -181,6 +187,10 @@ impl Coordination for ZkCoordination {
 
     fn share_changes(&self) -> Option<watch::Receiver<Vec<ShareChange>>> {
         Some(self.follower.changes())
+    }
+
+    fn pauses(&self) -> Option<watch::Receiver<Vec<Pause>>> {
+        Some(self.pauses.clone())
     }
 
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
