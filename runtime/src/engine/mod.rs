@@ -85,6 +85,8 @@ pub struct RunOptions {
     ///
     /// [`pause_channel`]: crate::coordination::pause_channel
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
+    /// TLS for an `https://` target (trusted CA files, insecure mode).
+    pub tls: crate::http::TlsOptions,
 }
 
 impl Default for RunOptions {
@@ -98,6 +100,7 @@ impl Default for RunOptions {
             plan_hash: None,
             series_cap: DEFAULT_CAP,
             pauses: None,
+            tls: crate::http::TlsOptions::default(),
         }
     }
 }
@@ -155,14 +158,13 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
     let program =
         Arc::new(Program::new(plan, share).map_err(|e| RuntimeError::InvalidPlan(e.to_string()))?);
-    if program.scheme() != &http::uri::Scheme::HTTP {
-        return Err(RuntimeError::InvalidPlan(format!(
-            "target {}: only http:// targets are supported (no TLS yet)",
-            plan.target
-        )));
-    }
     let host = program.authority().host().to_string();
-    let port = program.authority().port_u16().unwrap_or(80);
+    let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
+        .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
+    let port = program
+        .authority()
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     let layout = Arc::new(Layout::of(plan));
     let timeline = Arc::new(Timeline::of(plan, &share));
     let injectors = Arc::new(
@@ -195,6 +197,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             vm: program.worker(index as u32),
             host: host.clone(),
             port,
+            tls: tls.clone(),
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             timeout,
             share_changes: coordination.share_changes(),

@@ -35,6 +35,8 @@ pub struct WorkerSetup {
     pub vm: VmWorker,
     pub host: String,
     pub port: u16,
+    /// For an `https://` target.
+    pub tls: Option<crate::http::TlsTarget>,
     /// This worker's part of the agent's connections.
     pub connections: usize,
     pub timeout: Duration,
@@ -266,7 +268,7 @@ async fn run(
         setup.layout.scenarios.len(),
     );
     let pool = Pool::new(
-        Endpoint::new(&setup.host, setup.port),
+        Endpoint::new(&setup.host, setup.port).with_tls(setup.tls),
         setup.connections,
         setup.timeout,
     );

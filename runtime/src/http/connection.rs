@@ -1,4 +1,5 @@
-//! One HTTP/1.1 keep-alive connection, driven inside the task that sends on it: the request
+//! One HTTP/1.1 keep-alive connection (plain or over TLS), driven inside the task that sends
+//! on it: the request
 //! bytes go out in one write, the answer is parsed off the bytes as they arrive, and the
 //! deadline is checked alongside. No second task, channel or per-request timer is involved,
 //! so an exchange costs one write, the reads the answer needs, and one wakeup.
@@ -11,11 +12,12 @@ use super::body::BodyDecoder;
 use super::deadline::Deadline;
 use super::error::HttpError;
 use super::response::{self, Framing};
+use super::stream::Stream;
+use super::tls::TlsTarget;
 use bytes::Bytes;
 use http::HeaderMap;
 use socket2::SockRef;
 use std::future::{poll_fn, Future};
-use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::task::Poll;
@@ -52,7 +54,7 @@ pub enum SendOutcome {
 
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     inbox: Inbox,
     deadline: Deadline,
     /// False once the connection cannot carry another request.
@@ -63,21 +65,45 @@ pub struct Connection {
 impl Connection {
     /// Opens a connection to `addr` (no timeout here: callers bound it).
     pub async fn open(addr: SocketAddr) -> Result<Connection, HttpError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| HttpError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        // Latency matters more than packet count for a load generator.
-        let _ = stream.set_nodelay(true);
-        Ok(Connection {
+        Ok(Connection::on(Stream::Plain(connect(addr).await?)))
+    }
+
+    /// Opens a connection to `addr` and a TLS session over it. Callers bound the whole with
+    /// their connect timeout, which ends at `deadline`: a handshake still going then fails as
+    /// TLS, so a server that accepts connections but never finishes handshakes is told apart
+    /// from one that cannot be reached.
+    pub async fn open_tls(
+        addr: SocketAddr,
+        tls: &TlsTarget,
+        deadline: tokio::time::Instant,
+    ) -> Result<Connection, HttpError> {
+        let tcp = connect(addr).await?;
+        let failed = |source| HttpError::Tls {
+            addr: addr.to_string(),
+            source,
+        };
+        let handshake = tls.connector().connect(tls.name(), tcp);
+        let session = match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                return Err(failed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no handshake within the connect timeout",
+                )))
+            }
+        };
+        Ok(Connection::on(Stream::Tls(Box::new(session))))
+    }
+
+    fn on(stream: Stream) -> Connection {
+        Connection {
             stream,
             inbox: Inbox::default(),
             deadline: Deadline::default(),
             reusable: true,
             fresh: true,
-        })
+        }
     }
 
     /// Whether the connection can take another request.
@@ -99,7 +125,7 @@ impl Connection {
         want: Want,
         deadline: tokio::time::Instant,
     ) -> SendOutcome {
-        if !self.still_open() {
+        if !self.still_open().await {
             self.reusable = false;
             return SendOutcome::NotSent;
         }
@@ -134,60 +160,57 @@ impl Connection {
     /// Writes `request` before `deadline` without waiting for any answer. The connection must
     /// be closed afterwards.
     pub async fn send_unanswered(&mut self, request: &[u8], deadline: tokio::time::Instant) {
-        if !self.still_open() {
+        if !self.still_open().await {
             return;
         }
         self.reusable = false;
         self.fresh = false;
-        let _ = tokio::time::timeout_at(deadline, write_all(&self.stream, request)).await;
+        let _ = tokio::time::timeout_at(deadline, self.stream.write_all(request)).await;
     }
 
     /// Closes with a FIN.
     pub fn close(self) {}
 
-    /// Closes with a TCP RST (`SO_LINGER 0`).
+    /// Closes with a TCP RST (`SO_LINGER 0`), under the TLS session if there is one (no
+    /// close_notify is sent).
     pub fn reset(self) {
         // Best effort: if it fails the close is an ordinary FIN, which is still a close.
-        let _ = SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+        let _ = SockRef::from(self.stream.tcp()).set_linger(Some(Duration::ZERO));
     }
 
     /// Whether an idle connection is still usable: a socket that has something to read while
     /// no answer is due was closed or reset by the server (or it sent something unasked).
-    /// Costs no system call unless the runtime saw the socket turn readable.
-    fn still_open(&mut self) -> bool {
+    /// See [`Stream::is_idle`] for what it costs.
+    async fn still_open(&mut self) -> bool {
         if !self.reusable || !self.inbox.is_empty() {
             return false;
         }
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        self.stream.is_idle().await
     }
 }
 
-/// Writes all of `buf`, waiting for the socket when its send buffer is full. A direct write
-/// first: the usual case is one system call and no waker registration.
-async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        match stream.try_write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            // Boxed: a full send buffer is rare, and the readiness future is large.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Box::pin(stream.writable()).await?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+async fn connect(addr: SocketAddr) -> Result<TcpStream, HttpError> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|source| HttpError::Connect {
+            addr: addr.to_string(),
+            source,
+        })?;
+    // Latency matters more than packet count for a load generator.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 /// Writes the request and reads one complete answer. Returns it and whether the connection
 /// may carry another request.
 async fn round_trip(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     inbox: &mut Inbox,
     request: &[u8],
     head_request: bool,
     want: Want,
 ) -> Result<(Response, bool), HttpError> {
-    write_all(stream, request).await.map_err(HttpError::Io)?;
+    stream.write_all(request).await.map_err(HttpError::Io)?;
     let head = loop {
         if !inbox.is_empty() {
             if let Some(h) = response::parse(inbox.pending(), head_request, want.headers)? {
@@ -259,7 +282,7 @@ impl Inbox {
     }
 
     /// Reads what the socket has (waiting for it if nothing). 0 at end of stream.
-    async fn fill(&mut self, stream: &mut TcpStream) -> Result<usize, HttpError> {
+    async fn fill(&mut self, stream: &mut Stream) -> Result<usize, HttpError> {
         if self.buf.capacity() - self.buf.len() < INBOX / 4 {
             if self.start > 0 {
                 self.buf.drain(..self.start);
@@ -267,12 +290,7 @@ impl Inbox {
             }
             self.buf.reserve(INBOX.max(self.buf.len()));
         }
-        // Through `AsyncRead` rather than `try_read`: a short read tells the runtime the
-        // socket is drained, so the next idle check and the next answer's first read cost
-        // no system call.
-        tokio::io::AsyncReadExt::read_buf(stream, &mut self.buf)
-            .await
-            .map_err(HttpError::Io)
+        stream.read_buf(&mut self.buf).await.map_err(HttpError::Io)
     }
 }
 

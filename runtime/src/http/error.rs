@@ -14,6 +14,13 @@ pub enum HttpError {
         #[source]
         source: io::Error,
     },
+    /// The TLS handshake failed (certificate, protocol, alert, or the connection ended).
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Tls {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("connect timed out")]
     ConnectTimeout,
     #[error("no complete answer within the timeout")]
@@ -53,6 +60,7 @@ impl HttpError {
             HttpError::Resolve { .. } | HttpError::Connect { .. } | HttpError::ConnectTimeout => {
                 ErrorClass::Connect
             }
+            HttpError::Tls { .. } => ErrorClass::Tls,
             HttpError::Timeout => ErrorClass::Timeout,
             HttpError::Closed => ErrorClass::Reset,
             HttpError::Io(e) => io_class(e),
@@ -62,6 +70,10 @@ impl HttpError {
 }
 
 fn io_class(e: &io::Error) -> ErrorClass {
+    // A TLS session's failure (a bad record, an alert from the server) carries rustls' error.
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return ErrorClass::Tls;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
@@ -93,5 +105,15 @@ mod tests {
             HttpError::Protocol(ProtocolError::Chunk).class(),
             ErrorClass::Io
         );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::BadRecordMac);
+        assert_eq!(
+            HttpError::Io(io::Error::new(io::ErrorKind::InvalidData, alert)).class(),
+            ErrorClass::Tls
+        );
+        let handshake = HttpError::Tls {
+            addr: "127.0.0.1:443".into(),
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        };
+        assert_eq!(handshake.class(), ErrorClass::Tls);
     }
 }

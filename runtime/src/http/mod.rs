@@ -1,8 +1,8 @@
-//! The HTTP client: plain HTTP/1.1 keep-alive connections, pooled per engine worker, each
-//! driven inside the task that sends on it. Requests are written in wire form straight from
-//! the VM's output; answers are parsed with `httparse`, and bodies (by length, chunked, or
-//! until close) are read off the received bytes without building a header map or collecting
-//! the body unless a step reads them. (HTTPS is not supported yet.)
+//! The HTTP client: HTTP/1.1 keep-alive connections (plain, or over TLS with rustls), pooled
+//! per engine worker, each driven inside the task that sends on it. Requests are written in
+//! wire form straight from the VM's output; answers are parsed with `httparse`, and bodies (by
+//! length, chunked, or until close) are read off the received bytes without building a header
+//! map or collecting the body unless a step reads them.
 
 mod body;
 pub mod connection;
@@ -11,7 +11,10 @@ pub mod error;
 pub mod pool;
 pub mod request;
 pub mod response;
+mod stream;
+pub mod tls;
 
 pub use connection::{Connection, Response, SendOutcome, Want};
 pub use error::{HttpError, ProtocolError};
 pub use pool::{Endpoint, Lease, Pool};
+pub use tls::{TlsOptions, TlsSetupError, TlsTarget};

@@ -7,6 +7,7 @@
 
 use super::connection::{Connection, SendOutcome, Want};
 use super::error::HttpError;
+use super::tls::TlsTarget;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -16,13 +17,15 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-/// Where connections go: a host and port, resolved on first use and again after a failure.
+/// Where connections go: a host and port, resolved on first use and again after a failure,
+/// and for HTTPS the TLS session to open over each connection.
 #[derive(Debug)]
 pub struct Endpoint {
     host: String,
     port: u16,
     resolved: RefCell<Option<Vec<SocketAddr>>>,
     next: std::cell::Cell<usize>,
+    tls: Option<TlsTarget>,
 }
 
 impl Endpoint {
@@ -37,7 +40,14 @@ impl Endpoint {
             port,
             resolved: RefCell::new(None),
             next: std::cell::Cell::new(0),
+            tls: None,
         }
+    }
+
+    /// Connections speak TLS when `tls` is given (`None`: plain HTTP).
+    pub fn with_tls(mut self, tls: Option<TlsTarget>) -> Endpoint {
+        self.tls = tls;
+        self
     }
 
     async fn addr(&self) -> Result<SocketAddr, HttpError> {
@@ -130,14 +140,19 @@ impl Pool {
         }
     }
 
-    /// Resolves (if needed) and connects, all within the connect timeout: a resolver that
-    /// hangs is a connect timeout like any other.
+    /// Resolves (if needed), connects and makes the TLS handshake (for HTTPS), all within the
+    /// connect timeout: a resolver or a handshake that hangs is a connect timeout like any
+    /// other.
     async fn connect(&self) -> Result<Connection, HttpError> {
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
         let attempt = async {
             let addr = self.endpoint.addr().await?;
-            Connection::open(addr).await
+            match &self.endpoint.tls {
+                None => Connection::open(addr).await,
+                Some(tls) => Connection::open_tls(addr, tls, deadline).await,
+            }
         };
-        match tokio::time::timeout(self.connect_timeout, attempt).await {
+        match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => {
                 self.endpoint.forget();

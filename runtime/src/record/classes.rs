@@ -20,10 +20,12 @@ pub enum ErrorClass {
     Capture,
     /// Any other transport or protocol failure.
     Io,
+    /// TLS failed: the handshake (certificate, protocol, alert) or a session's record layer.
+    Tls,
 }
 
 impl ErrorClass {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     pub const ALL: [ErrorClass; ErrorClass::COUNT] = [
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -32,6 +34,7 @@ impl ErrorClass {
         ErrorClass::Expect,
         ErrorClass::Capture,
         ErrorClass::Io,
+        ErrorClass::Tls,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl ErrorClass {
             ErrorClass::Expect => "expect",
             ErrorClass::Capture => "capture",
             ErrorClass::Io => "io",
+            ErrorClass::Tls => "tls",
         }
     }
 

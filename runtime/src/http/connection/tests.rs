@@ -370,7 +370,7 @@ async fn a_connection_closed_while_idle_sends_nothing() {
     let requests = server.await.expect("server");
     assert_eq!(requests.len(), 1);
     // The close has arrived once the socket turns readable.
-    conn.stream.readable().await.expect("readable");
+    conn.stream.tcp().readable().await.expect("readable");
     assert!(matches!(
         conn.send(&get(), false, ALL, soon()).await,
         SendOutcome::NotSent

@@ -1,0 +1,267 @@
+//! HTTPS: the run's TLS client configuration (rustls with the ring provider), built once per
+//! run and shared by every worker, and what a connection needs to open a TLS session to the
+//! target (the shared configuration and the server name).
+//!
+//! Trusted roots are the Mozilla set of `webpki-roots` plus the PEM CA files given; `insecure`
+//! accepts any certificate (self-signed test targets) while still checking the handshake's
+//! signatures, so the session itself is sound. ALPN offers `http/1.1` only, since that is all
+//! the client speaks. rustls' in-memory session cache is kept (its default), so connections
+//! after the first resume their session instead of a full handshake.
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{self, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio_rustls::TlsConnector;
+
+/// How a run speaks TLS to an `https://` target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// PEM files of CA certificates trusted besides the built-in roots.
+    pub ca_files: Vec<PathBuf>,
+    /// Accept any server certificate (no chain or name check).
+    pub insecure: bool,
+}
+
+/// Why the TLS configuration cannot be built.
+#[derive(Debug, Error)]
+pub enum TlsSetupError {
+    #[error("CA file {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("CA file {path}: no PEM certificate in it")]
+    NoCertificate { path: PathBuf },
+    #[error("TLS setup: {0}")]
+    Config(String),
+    #[error("{host:?} is not a valid TLS server name")]
+    ServerName { host: String },
+}
+
+impl TlsOptions {
+    /// The client configuration for these options: reads and checks every CA file.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsSetupError> {
+        let provider = Arc::new(crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Config(e.to_string()))?;
+        let roots = self.roots()?;
+        let mut config = if self.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
+                .with_no_client_auth()
+        } else {
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// The built-in roots plus the CA files (read even when `insecure`, so a wrong path is
+    /// reported whatever the mode).
+    fn roots(&self) -> Result<RootCertStore, TlsSetupError> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for path in &self.ca_files {
+            let bad = |reason: String| TlsSetupError::CaFile {
+                path: path.clone(),
+                reason,
+            };
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(pem_reason(e)))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(pem_reason(e)))?;
+            if certs.is_empty() {
+                return Err(TlsSetupError::NoCertificate { path: path.clone() });
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+            }
+        }
+        Ok(roots)
+    }
+}
+
+fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => format!("not valid PEM: {other:?}"),
+    }
+}
+
+/// What connections to the target need for TLS: `None` for `http://`, else one client
+/// configuration built from `opts` for the whole run.
+pub fn for_target(
+    scheme: &http::uri::Scheme,
+    host: &str,
+    opts: &TlsOptions,
+) -> Result<Option<TlsTarget>, TlsSetupError> {
+    if scheme != &http::uri::Scheme::HTTPS {
+        return Ok(None);
+    }
+    TlsTarget::new(opts.client_config()?, host).map(Some)
+}
+
+/// What connections to one target need to speak TLS: cheap to clone (one per worker).
+#[derive(Clone)]
+pub struct TlsTarget {
+    connector: TlsConnector,
+    name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for TlsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTarget")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsTarget {
+    /// `host` as in a URL authority: a DNS name, an IPv4 literal or a bracketed IPv6 one. An
+    /// IP literal sends no SNI and is checked against the certificate's IP addresses.
+    pub fn new(config: Arc<ClientConfig>, host: &str) -> Result<TlsTarget, TlsSetupError> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let name =
+            ServerName::try_from(bare.to_string()).map_err(|_| TlsSetupError::ServerName {
+                host: host.to_string(),
+            })?;
+        Ok(TlsTarget {
+            connector: TlsConnector::from(config),
+            name,
+        })
+    }
+
+    pub(super) fn connector(&self) -> &TlsConnector {
+        &self.connector
+    }
+
+    pub(super) fn name(&self) -> ServerName<'static> {
+        self.name.clone()
+    }
+}
+
+/// The `insecure` mode's verifier: any certificate chain and name is accepted; the handshake
+/// signatures are still verified with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAnyCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ptl-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(contents).expect("write");
+        path
+    }
+
+    fn ca_error(contents: &[u8], name: &str) -> TlsSetupError {
+        let opts = TlsOptions {
+            ca_files: vec![temp_file(name, contents)],
+            insecure: false,
+        };
+        opts.client_config().expect_err("a bad CA file is refused")
+    }
+
+    #[test]
+    fn the_default_configuration_offers_http1_only() {
+        let config = TlsOptions::default().client_config().expect("builds");
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_an_error_naming_it() {
+        let opts = TlsOptions {
+            ca_files: vec![PathBuf::from("/nonexistent/ca.pem")],
+            insecure: true,
+        };
+        let e = opts.client_config().expect_err("refused");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_an_error() {
+        assert!(matches!(
+            ca_error(b"just some text\n", "empty.pem"),
+            TlsSetupError::NoCertificate { .. }
+        ));
+    }
+
+    #[test]
+    fn a_certificate_block_that_is_not_a_certificate_is_an_error() {
+        let junk = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            ca_error(junk, "junk.pem"),
+            TlsSetupError::CaFile { .. }
+        ));
+    }
+
+    #[test]
+    fn server_names_accept_dns_names_and_ip_literals() {
+        let config = TlsOptions::default().client_config().expect("builds");
+        for host in ["example.com", "127.0.0.1", "[::1]"] {
+            assert!(TlsTarget::new(config.clone(), host).is_ok(), "{host}");
+        }
+        assert!(TlsTarget::new(config, "bad name!").is_err());
+    }
+}
