@@ -84,12 +84,14 @@ log() { echo "== $*" >&2; }
 
 # ---------------------------------------------------------------- tools
 
+# CARGO_TARGET_DIR is honoured, so a benchmark build can live apart from everyday builds.
+bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
 if [ "$build" = 1 ]; then
     log "cargo build --release -p ptl"
     (cd "$root" && cargo build --release --quiet -p ptl)
 fi
-# A private copy: other builds may replace target/release/ptl during the run.
-cp "$root/target/release/ptl" "$work/ptl"
+# A private copy: other builds may replace the binary during the run.
+cp "$bin" "$work/ptl"
 ptl="$work/ptl"
 
 oha="$benches/.tools/bin/oha"
@@ -386,7 +388,7 @@ fi
 # ---------------------------------------------------------------- table
 
 echo
-echo "ptl $("$ptl" --version | awk '{print $2}'), binary built $(date -u -r "$root/target/release/ptl" +%Y-%m-%dT%H:%MZ) (tree now at $(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- runtime cli bytecode || echo ', with uncommitted changes')); run $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "ptl $("$ptl" --version | awk '{print $2}'), binary built $(date -u -r "$bin" +%Y-%m-%dT%H:%MZ) (tree now at $(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- runtime cli bytecode || echo ', with uncommitted changes')); run $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') × $(nproc --all) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)"
 echo "mode: $([ "$quick" = 1 ] && echo quick || echo full), $runs run(s) per figure (medians); load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "peers: $(wrk --version 2>&1 | head -1 | awk '{print "wrk", $2}'), $([ -n "$oha" ] && "$oha" --version || echo 'oha n/a'), nginx $(nginx -v 2>&1 | cut -d/ -f2)"
