@@ -1,0 +1,405 @@
+//! HTTPS against a real TLS server on 127.0.0.1 (tokio-rustls + hyper, HTTP/1.1 keep-alive,
+//! a self-signed certificate made with rcgen): a trusted CA file, an untrusted certificate
+//! (every request a `tls` error), the insecure mode, failure injection under TLS, and at the
+//! pool level the server name sent and session resumption. The server counts connections,
+//! handshakes (and resumed ones), requests and what the injected faults left on the wire.
+
+mod engine_support;
+
+use bytes::Bytes;
+use engine_support::{plan, rate, serial};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request as HttpRequest, Response};
+use hyper_util::rt::TokioIo;
+use ptl_bytecode::plan::{ConstId, Fault, Injection, Ppm};
+use ptl_runtime::http::{Endpoint, Pool, SendOutcome, TlsOptions, TlsTarget, Want};
+use ptl_runtime::{run_blocking, RunOptions};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Default)]
+struct Seen {
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    handshakes: AtomicU64,
+    resumed: AtomicU64,
+    failed_handshakes: AtomicU64,
+    requests: AtomicU64,
+    /// Requests carrying an `x-fault` header.
+    fault_headers: AtomicU64,
+    /// Requests whose body is the injected malformed one.
+    corrupt_bodies: AtomicU64,
+    /// Connections that ended with a TCP reset from the client.
+    resets: AtomicU64,
+    /// Server names (SNI) of the handshakes.
+    names: Mutex<Vec<Option<String>>>,
+    /// Protocols agreed by ALPN.
+    alpn: Mutex<Vec<Option<Vec<u8>>>>,
+}
+
+struct TlsServer {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    /// PEM of the server's self-signed certificate, to trust as a CA.
+    ca_file: PathBuf,
+}
+
+impl TlsServer {
+    fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn count(&self, what: fn(&Seen) -> &AtomicU64) -> u64 {
+        what(&self.seen).load(Ordering::SeqCst)
+    }
+}
+
+fn ring() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Starts a TLS server on its own thread and runtime; it lives until the test process ends.
+fn tls_server() -> TlsServer {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("certificate");
+    let dir = std::env::temp_dir().join(format!("ptl-https-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let ca_file = dir.join(format!("ca-{}.pem", NEXT.fetch_add(1, Ordering::SeqCst)));
+    std::fs::write(&ca_file, certified.cert.pem()).expect("write CA file");
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let mut config = rustls::ServerConfig::builder_with_provider(ring())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+    // h2 first: the server would pick it if the client offered it.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let seen = Arc::new(Seen::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("report addr");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(acceptor.clone(), stream, s.clone()));
+            }
+        });
+    });
+    let addr = rx.recv().expect("server address");
+    TlsServer {
+        addr,
+        seen,
+        ca_file,
+    }
+}
+
+async fn serve(acceptor: TlsAcceptor, stream: tokio::net::TcpStream, seen: Arc<Seen>) {
+    let tls = match acceptor.accept(stream).await {
+        Ok(tls) => tls,
+        Err(_) => {
+            seen.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+    };
+    {
+        let session = tls.get_ref().1;
+        seen.handshakes.fetch_add(1, Ordering::SeqCst);
+        if session.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+            seen.resumed.fetch_add(1, Ordering::SeqCst);
+        }
+        let name = session.server_name().map(str::to_string);
+        seen.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name);
+        let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+        seen.alpn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(alpn);
+    }
+    let s = seen.clone();
+    let svc = service_fn(move |req| answer(s.clone(), req));
+    if let Err(e) = http1::Builder::new()
+        .serve_connection(TokioIo::new(tls), svc)
+        .await
+    {
+        if is_reset(&e) {
+            seen.resets.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn is_reset(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionReset)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+async fn answer(
+    seen: Arc<Seen>,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    if req.headers().contains_key("x-fault") {
+        seen.fault_headers.fetch_add(1, Ordering::SeqCst);
+    }
+    let body = req.into_body().collect().await?.to_bytes();
+    if body.windows(8).any(|w| w == b"<corrupt") {
+        seen.corrupt_bodies.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"{\"ok\":true}",
+    ))))
+}
+
+fn options(tls: TlsOptions) -> RunOptions {
+    RunOptions {
+        workers: Some(2),
+        tls,
+        ..RunOptions::default()
+    }
+}
+
+fn trusting(srv: &TlsServer) -> TlsOptions {
+    TlsOptions {
+        ca_files: vec![srv.ca_file.clone()],
+        insecure: false,
+    }
+}
+
+#[test]
+fn a_rate_over_https_sends_exactly_the_planned_requests_on_few_connections() {
+    let _serial = serial();
+    let srv = tls_server();
+    let mut p = plan(&srv.url(), vec![rate("steady", 200.0, 2.0)]);
+    p.connections = 4;
+    let out = run_blocking(&p, options(trusting(&srv))).expect("runs");
+    let ph = &out.result.phases[0];
+    assert!((399..=401).contains(&ph.planned), "planned {}", ph.planned);
+    assert_eq!(ph.request_count, ph.planned);
+    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
+    assert_eq!(
+        ph.requests[0].status_codes.get("200"),
+        Some(&ph.request_count)
+    );
+    assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+    // Keep-alive: never more connections than the pool holds, each one handshake.
+    let connections = srv.count(|s| &s.connections);
+    assert!((1..=4).contains(&connections), "{connections} connections");
+    assert_eq!(srv.count(|s| &s.handshakes), connections);
+    // An IP literal target sends no server name.
+    let names = srv.seen.names.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(names.iter().all(Option::is_none), "{names:?}");
+    let alpn = srv.seen.alpn.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        alpn.iter().all(|p| p.as_deref() == Some(b"http/1.1")),
+        "{alpn:?}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_makes_every_request_a_tls_error() {
+    let _serial = serial();
+    let srv = tls_server();
+    let p = plan(&srv.url(), vec![rate("untrusted", 50.0, 1.0)]);
+    let out = run_blocking(&p, options(TlsOptions::default())).expect("runs to the end");
+    let ph = &out.result.phases[0];
+    assert!((49..=51).contains(&ph.planned), "planned {}", ph.planned);
+    assert_eq!(ph.request_count, ph.planned);
+    assert_eq!(ph.errors, ph.planned);
+    assert_eq!(
+        ph.errors_by_class.get("tls"),
+        Some(&ph.planned),
+        "{:?}",
+        ph.errors_by_class
+    );
+    assert_eq!(srv.count(|s| &s.handshakes), 0);
+    assert!(srv.count(|s| &s.failed_handshakes) > 0);
+    assert_eq!(srv.count(|s| &s.requests), 0);
+}
+
+#[test]
+fn the_insecure_mode_accepts_an_untrusted_certificate() {
+    let _serial = serial();
+    let srv = tls_server();
+    let p = plan(&srv.url(), vec![rate("insecure", 50.0, 1.0)]);
+    let insecure = TlsOptions {
+        ca_files: vec![],
+        insecure: true,
+    };
+    let out = run_blocking(&p, options(insecure)).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
+    assert_eq!(
+        ph.requests[0].status_codes.get("200"),
+        Some(&ph.request_count)
+    );
+    assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+}
+
+#[test]
+fn injected_faults_work_over_tls() {
+    let _serial = serial();
+    let srv = tls_server();
+    let mut phase = rate("chaos", 400.0, 1.5);
+    let fault = |fault, ppm| Injection {
+        fault,
+        share: Ppm(ppm),
+    };
+    phase.injections = vec![
+        fault(Fault::Reset, 150_000),
+        fault(Fault::Abort, 100_000),
+        fault(Fault::Corrupt, 100_000),
+        fault(Fault::Delay { us: 2_000 }, 100_000),
+        fault(
+            Fault::Header {
+                name: ConstId(1),
+                value: ConstId(2),
+            },
+            100_000,
+        ),
+    ];
+    let mut p = plan(&srv.url(), vec![phase]);
+    p.consts.push(b"x-fault".to_vec());
+    p.consts.push(b"503".to_vec());
+    let out = run_blocking(&p, options(trusting(&srv))).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.request_count, ph.planned, "every arrival ended somehow");
+    assert_eq!(
+        ph.errors, 0,
+        "injected faults are not errors: {:?}",
+        ph.errors_by_class
+    );
+    let got = |k: &str| *ph.injected.get(k).unwrap_or(&0);
+    for kind in ["reset", "abort", "corrupt", "delay", "header"] {
+        assert!(got(kind) > 0, "{kind} injected: {:?}", ph.injected);
+    }
+    // The faults reached the server through the TLS session.
+    assert_eq!(srv.count(|s| &s.fault_headers), got("header"));
+    assert_eq!(srv.count(|s| &s.corrupt_bodies), got("corrupt"));
+    let resets = srv.count(|s| &s.resets);
+    assert!(
+        (1..=got("reset")).contains(&resets),
+        "{resets} connections reset, {} injected",
+        got("reset")
+    );
+}
+
+/// One GET on the pool's slot, then the connection is closed (so the next one is new).
+async fn get_and_close(pool: &std::rc::Rc<Pool>, host: &str) -> u16 {
+    let mut lease = pool.try_lease().expect("a free slot");
+    lease
+        .request_buf()
+        .extend_from_slice(format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes());
+    lease.connection().await.expect("connects");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let status = match lease.send(false, Want::default(), deadline).await {
+        SendOutcome::Response(r) => r.status,
+        other => panic!("no answer: {other:?}"),
+    };
+    if let Some(conn) = lease.take() {
+        conn.close();
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_dns_name_is_sent_as_sni_and_later_connections_resume_the_session() {
+    let srv = tls_server();
+    let config = trusting(&srv).client_config().expect("client config");
+    let tls = TlsTarget::new(config, "localhost").expect("server name");
+    let endpoint = Endpoint::new("127.0.0.1", srv.addr.port()).with_tls(Some(tls));
+    let pool = Pool::new(endpoint, 1, Duration::from_secs(5));
+    for _ in 0..3 {
+        assert_eq!(get_and_close(&pool, "localhost").await, 200);
+    }
+    assert_eq!(srv.count(|s| &s.connections), 3);
+    assert_eq!(srv.count(|s| &s.handshakes), 3);
+    assert_eq!(
+        srv.count(|s| &s.resumed),
+        2,
+        "the first handshake is full, the others resume"
+    );
+    let names = srv.seen.names.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        names.iter().all(|n| n.as_deref() == Some("localhost")),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_the_certificate_does_not_cover_is_a_tls_error() {
+    let srv = tls_server();
+    let config = trusting(&srv).client_config().expect("client config");
+    let tls = TlsTarget::new(config, "other.example").expect("server name");
+    let endpoint = Endpoint::new("127.0.0.1", srv.addr.port()).with_tls(Some(tls));
+    let pool = Pool::new(endpoint, 1, Duration::from_secs(5));
+    let mut lease = pool.try_lease().expect("a free slot");
+    let e = lease.connection().await.expect_err("refused");
+    assert_eq!(e.class(), ptl_runtime::record::ErrorClass::Tls, "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_a_tls_error() {
+    // Accepts, reads the client hello, answers in plain HTTP and closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let config = TlsOptions::default()
+        .client_config()
+        .expect("client config");
+    let tls = TlsTarget::new(config, "127.0.0.1").expect("server name");
+    let pool = Pool::new(
+        Endpoint::new("127.0.0.1", port).with_tls(Some(tls)),
+        1,
+        Duration::from_secs(5),
+    );
+    let mut lease = pool.try_lease().expect("a free slot");
+    let e = lease.connection().await.expect_err("refused");
+    assert_eq!(e.class(), ptl_runtime::record::ErrorClass::Tls, "{e}");
+}
