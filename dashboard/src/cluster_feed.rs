@@ -10,8 +10,9 @@
 use crate::control::{ControlFuture, RunControl};
 use crate::error::DashboardError;
 use crate::hub::{Hub, RunOpen};
+use crate::launch::PlanLauncher;
 use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
-use crate::server::{serve, DashboardServer, ServerConfig};
+use crate::server::{serve_with, DashboardServer, ServerConfig};
 use ptl_cluster::assignment::Assignment;
 use ptl_cluster::ids::{AgentId, RunId};
 use ptl_cluster::run::{self, RunPhase, RunState};
@@ -40,9 +41,18 @@ impl ClusterDashboard {
         server: ServerConfig,
         feed: ClusterFeedConfig,
     ) -> Result<ClusterDashboard, DashboardError> {
+        Self::start_with(server, feed, None).await
+    }
+
+    /// [`ClusterDashboard::start`], with the plans the page may start.
+    pub async fn start_with(
+        server: ServerConfig,
+        feed: ClusterFeedConfig,
+        launcher: Option<Arc<dyn PlanLauncher>>,
+    ) -> Result<ClusterDashboard, DashboardError> {
         let client = zk::connect(&feed.zk).await?;
         let hub = Hub::new();
-        let server = serve(hub.clone(), server).await?;
+        let server = serve_with(hub.clone(), server, launcher).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let feed = tokio::spawn(follow_with(hub, client, feed, async {
             let _ = stopped.await;

@@ -5,8 +5,14 @@
 //! Feeds (`local` for `ptl run`, `cluster_feed` for `ptl coordinator`) write into the hub;
 //! the server only reads. Every change is applied and broadcast under one lock, so a browser
 //! that takes a snapshot and subscribes together never misses or doubles an event.
+//!
+//! The newest events are also kept in a bounded backlog, and each carries a [`Cursor`] as its
+//! SSE id, so a browser that reconnects with `Last-Event-ID` is sent only what it missed: the
+//! events after its own from the backlog when this hub still has them, else a `resume` event
+//! with each run's series from the window it had on (see [`Hub::connect_after`]).
 
 use crate::control::RunControl;
+use crate::cursor::Cursor;
 use crate::live_run::LiveRun;
 use crate::model::{
     AgentState, AgentView, Controls, Headline, Mark, PhaseLatency, PhaseSpan, RequestRow,
@@ -16,6 +22,8 @@ use ptl_bytecode::plan::Plan;
 use ptl_runtime::record::IntervalDelta;
 use ptl_runtime::results::RunResult;
 use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
@@ -24,12 +32,22 @@ use tokio::sync::broadcast;
 const MAX_RUNS: usize = 100;
 /// Events a slow browser may fall behind before it is sent a fresh snapshot instead.
 const EVENT_BACKLOG: usize = 256;
+/// Events kept for replay to a browser reconnecting with `Last-Event-ID` (a few minutes of a
+/// handful of live runs: one tick per run per second, plus the occasional run or runs event).
+const REPLAY_EVENTS: usize = 1024;
+/// Windows before the browser's newest one that a `resume` sends again: a late delta may still
+/// revise them (the live series keeps 8 windows revisable), and the page replaces a point it
+/// already has by its `t`, so resending them costs a few points and never duplicates one.
+pub const RESUME_OVERLAP: u64 = 10;
 
 /// One server-sent event, already serialised.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// Increases by one per event (the SSE `id:`).
-    pub id: u64,
+    /// Its place in this hub's stream: increases by one per published event (a snapshot or a
+    /// resume carries the place of the last event it includes).
+    pub seq: u64,
+    /// The SSE `id:`: the encoded [`Cursor`] of a browser that has seen this event.
+    pub id: Arc<str>,
     pub name: &'static str,
     pub data: Arc<str>,
 }
@@ -72,12 +90,18 @@ struct RunEntry {
     planned_s: f64,
     headline: Headline,
     control: Option<Arc<dyn RunControl>>,
+    /// The newest series window published for it (ticks and run views).
+    sent_window: Option<u64>,
 }
 
 struct HubState {
+    /// Tells this hub's stream positions from another's (a restarted or other coordinator).
+    instance: u64,
     runs: Vec<RunEntry>,
     next_event: u64,
     events: broadcast::Sender<Event>,
+    /// The newest published events, oldest first.
+    backlog: VecDeque<Event>,
 }
 
 pub struct Hub {
@@ -98,14 +122,27 @@ struct RunsEvent {
     runs: Vec<RunSummary>,
 }
 
+/// What a browser reconnecting from another stream position gets instead of a snapshot: the
+/// same runs and views, except that the series of each run named in `since` holds only the
+/// points from that window on (to merge into what the browser has).
+#[derive(Serialize)]
+struct ResumeEvent {
+    runs: Vec<RunSummary>,
+    views: Vec<RunView>,
+    since: BTreeMap<String, u64>,
+}
+
 impl Hub {
     pub fn new() -> Arc<Hub> {
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         Arc::new(Hub {
             state: Mutex::new(HubState {
+                // Random per hub: two servers (or one restarted) never share stream positions.
+                instance: RandomState::new().hash_one(std::process::id()),
                 runs: Vec::new(),
                 next_event: 1,
                 events,
+                backlog: VecDeque::new(),
             }),
         })
     }
@@ -117,11 +154,35 @@ impl Hub {
 
     /// The snapshot a browser starts from, and the events after it.
     pub fn connect(&self) -> (Event, broadcast::Receiver<Event>) {
-        let mut state = self.lock();
+        let state = self.lock();
         let rx = state.events.subscribe();
         let snapshot = snapshot_of(&state);
         let event = state.event("snapshot", &snapshot);
         (event, rx)
+    }
+
+    /// What a browser whose last event had the id `last` (its `Last-Event-ID`) is sent first,
+    /// and the events after that:
+    /// - the events it missed, from the backlog, when `last` is this hub's and still covered
+    ///   (none when it missed nothing);
+    /// - else, when `last` names runs with the windows it had, one `resume` event;
+    /// - else (no id, a foreign one) the full snapshot, as [`Hub::connect`].
+    pub fn connect_after(&self, last: Option<&str>) -> (Vec<Event>, broadcast::Receiver<Event>) {
+        let state = self.lock();
+        let rx = state.events.subscribe();
+        let cursor = last.and_then(Cursor::parse);
+        let first = match cursor {
+            Some(cursor) => match state.replay(&cursor) {
+                Some(events) => events,
+                None if !cursor.windows.is_empty() => {
+                    let resume = resume_of(&state, &cursor);
+                    vec![state.event("resume", &resume)]
+                }
+                None => vec![state.event("snapshot", &snapshot_of(&state))],
+            },
+            None => vec![state.event("snapshot", &snapshot_of(&state))],
+        };
+        (first, rx)
     }
 
     /// Starts following a run (a run already known keeps its data).
@@ -145,6 +206,7 @@ impl Hub {
             marks: Vec::new(),
             headline: Headline::default(),
             control: open.control,
+            sent_window: None,
         };
         state.runs.push(entry);
         state.prune();
@@ -186,6 +248,7 @@ impl Hub {
             result: Some(result),
             agents: Vec::new(),
             control: None,
+            sent_window: None,
         };
         state.runs.push(entry);
         state.prune();
@@ -217,6 +280,7 @@ impl Hub {
             planned_s: 0.0,
             headline: Headline::default(),
             control: None,
+            sent_window: None,
         });
         state.prune();
         self.publish_runs(&mut state);
@@ -292,6 +356,7 @@ impl Hub {
         run.headline = live.headline(&result);
         let (points, reset) = live.take_changed();
         run.result = Some(result);
+        run.sent_window = run.sent_window.max(points.iter().map(|p| p.t).max());
         let event = TickEvent {
             id: &run.id,
             reset,
@@ -404,6 +469,8 @@ impl Hub {
     /// Sends the run's full view and the runs list (a run appeared or ended).
     fn publish_run(&self, state: &mut HubState, i: usize) {
         let view = state.runs[i].view();
+        let run = &mut state.runs[i];
+        run.sent_window = run.sent_window.max(view.series.last().map(|p| p.t));
         state.send("run", to_json(&view));
         self.publish_runs(state);
     }
@@ -421,26 +488,67 @@ impl HubState {
         self.runs.iter().position(|r| r.id == id)
     }
 
-    fn event(&mut self, name: &'static str, data: &impl Serialize) -> Event {
-        let id = self.next_event;
-        self.next_event += 1;
+    /// A snapshot or resume: it includes every event published so far, so its place is the
+    /// last one's (a browser reconnecting from it is replayed what came after).
+    fn event(&self, name: &'static str, data: &impl Serialize) -> Event {
+        let seq = self.next_event - 1;
         Event {
-            id,
+            seq,
+            id: self.cursor(seq).encode().into(),
             name,
             data: to_json(data).into(),
         }
     }
 
     fn send(&mut self, name: &'static str, data: String) {
-        let id = self.next_event;
+        let seq = self.next_event;
         self.next_event += 1;
         let event = Event {
-            id,
+            seq,
+            id: self.cursor(seq).encode().into(),
             name,
             data: data.into(),
         };
+        if self.backlog.len() == REPLAY_EVENTS {
+            self.backlog.pop_front();
+        }
+        self.backlog.push_back(event.clone());
         // No browser connected is not an error.
         let _ = self.events.send(event);
+    }
+
+    /// Where a browser stands once it has the event at `seq`: the runs still going, each with
+    /// the newest window published for it.
+    fn cursor(&self, seq: u64) -> Cursor {
+        Cursor {
+            stream: Some((self.instance, seq)),
+            windows: self
+                .runs
+                .iter()
+                .filter(|r| !r.status.is_finished())
+                .filter_map(|r| Some((r.id.clone(), r.sent_window?)))
+                .collect(),
+        }
+    }
+
+    /// The events after the cursor's, when it is this hub's and the backlog still holds them
+    /// all.
+    fn replay(&self, cursor: &Cursor) -> Option<Vec<Event>> {
+        let (instance, seq) = cursor.stream?;
+        if instance != self.instance || seq >= self.next_event {
+            return None;
+        }
+        let first_kept = self.backlog.front().map_or(self.next_event, |e| e.seq);
+        if seq.saturating_add(1) < first_kept {
+            return None;
+        }
+        Some(
+            self.backlog
+                .iter()
+                .filter(|e| e.seq > seq)
+                .cloned()
+                .collect(),
+        )
     }
 
     fn prune(&mut self) {
@@ -564,6 +672,35 @@ fn snapshot_of(state: &HubState) -> Snapshot {
     }
 }
 
+/// The snapshot's runs and views, plus the view of every run the cursor names, each of those
+/// with its series cut to the windows the browser may lack or hold stale.
+fn resume_of(state: &HubState, cursor: &Cursor) -> ResumeEvent {
+    let latest = state.runs.len().checked_sub(1);
+    let mut since = BTreeMap::new();
+    let views = state
+        .runs
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            !r.status.is_finished() || Some(*i) == latest || cursor.windows.contains_key(&r.id)
+        })
+        .map(|(_, r)| {
+            let mut view = r.view();
+            if let Some(&window) = cursor.windows.get(&r.id) {
+                let from = window.saturating_sub(RESUME_OVERLAP);
+                view.series.retain(|p| p.t >= from);
+                since.insert(r.id.clone(), from);
+            }
+            view
+        })
+        .collect();
+    ResumeEvent {
+        runs: state.runs.iter().rev().map(RunEntry::summary).collect(),
+        views,
+        since,
+    }
+}
+
 fn headline_of_final(result: &RunResult) -> Headline {
     let last = result.series.last();
     Headline {
@@ -596,4 +733,186 @@ pub fn degraded_marks(result: &RunResult) -> Vec<Mark> {
 fn to_json(value: &impl Serialize) -> String {
     // Our types serialise infallibly (non-finite floats become null).
     serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ptl_runtime::record::recorder::{Outcome, Timing};
+    use ptl_runtime::record::Recorded;
+    use serde_json::Value;
+
+    fn plan() -> Arc<Plan> {
+        let source = r#"plan "p" {
+  target "http://127.0.0.1:9"
+  request a { GET "/" }
+  phase one { rate 10/s for 100s }
+}"#;
+        let checked = ptl_compiler::check_source(
+            std::path::Path::new("p.ptl"),
+            source,
+            &ptl_compiler::CheckOptions::default(),
+        );
+        Arc::new(checked.plan.expect("the test plan compiles"))
+    }
+
+    fn open(hub: &Hub, id: &str) {
+        hub.open_run(RunOpen {
+            id: id.to_string(),
+            plan: plan(),
+            plan_hash: "h".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+            source: RunSource::Cluster,
+            status: RunStatus::Running,
+            control: None,
+        });
+    }
+
+    /// Second `window` of run `id`: `n` answers of 1 ms, then the once-a-second tick.
+    fn second(hub: &Hub, id: &str, window: u64, n: u64) {
+        let mut rec = Recorded::new(1, 1, 1);
+        for _ in 0..n {
+            rec.started(0);
+            let timing = Timing {
+                response_us: 1000,
+                service_us: 1000,
+                lag_us: 0,
+            };
+            rec.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
+        }
+        let delta = IntervalDelta {
+            agent: 0,
+            window,
+            recorded: rec,
+        };
+        hub.add_delta(id, &delta).expect("same shape");
+        hub.tick(id);
+    }
+
+    fn data(e: &Event) -> Value {
+        serde_json::from_str(&e.data).expect("JSON")
+    }
+
+    /// What the page does with points: one per `t`, a later one replacing an earlier.
+    fn merge(into: &mut BTreeMap<u64, f64>, points: &Value) {
+        for p in points.as_array().expect("points") {
+            let t = p["t"].as_u64().expect("t");
+            into.insert(t, p["achieved_rps"].as_f64().expect("rate"));
+        }
+    }
+
+    #[test]
+    fn a_browser_of_this_hub_is_replayed_exactly_what_it_missed() {
+        let hub = Hub::new();
+        open(&hub, "r1");
+        for w in 0..5 {
+            second(&hub, "r1", w, w + 1);
+        }
+        let (first, _) = hub.connect_after(None);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "snapshot");
+        let seen = first[0].id.to_string();
+        for w in 5..9 {
+            second(&hub, "r1", w, w + 1);
+        }
+        let (missed, _) = hub.connect_after(Some(&seen));
+        let names: Vec<&str> = missed.iter().map(|e| e.name).collect();
+        assert_eq!(names, vec!["tick"; 4]);
+        assert!(missed.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        assert_eq!(missed[0].seq, first[0].seq + 1);
+        let ts: Vec<u64> = missed
+            .iter()
+            .flat_map(|e| data(e)["points"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["t"].as_u64().expect("t"))
+            .collect();
+        assert_eq!(ts, vec![5, 6, 7, 8]);
+        // Caught up: nothing to send, and the id says where the run is.
+        let last = missed.last().expect("events").id.to_string();
+        assert!(last.ends_with(" r1:8"), "{last}");
+        assert!(hub.connect_after(Some(&last)).0.is_empty());
+    }
+
+    #[test]
+    fn another_hub_resumes_each_run_from_its_window_without_a_gap() {
+        // Two coordinators' dashboards following the same run: the browser was on `a`.
+        let (a, b) = (Hub::new(), Hub::new());
+        open(&a, "r1");
+        open(&b, "r1");
+        let mut page = BTreeMap::new();
+        let (snap, _) = a.connect_after(None);
+        assert_eq!(snap[0].name, "snapshot");
+        for w in 0..30 {
+            second(&a, "r1", w, w + 1);
+        }
+        let (after, _) = a.connect_after(Some(&snap[0].id));
+        for e in &after {
+            merge(&mut page, &data(e)["points"]);
+        }
+        let last = after.last().expect("ticks").id.to_string();
+        for w in 0..40 {
+            second(&b, "r1", w, w + 1);
+        }
+        let (resume, _) = b.connect_after(Some(&last));
+        assert_eq!(resume.len(), 1);
+        assert_eq!(resume[0].name, "resume");
+        let body = data(&resume[0]);
+        assert_eq!(body["since"]["r1"], 29 - RESUME_OVERLAP);
+        let view = &body["views"][0];
+        assert_eq!(view["summary"]["id"], "r1");
+        let sent: Vec<u64> = view["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|p| p["t"].as_u64().expect("t"))
+            .collect();
+        assert_eq!(sent, ((29 - RESUME_OVERLAP)..40).collect::<Vec<_>>());
+        merge(&mut page, &view["series"]);
+        let full: BTreeMap<u64, f64> = b
+            .view("r1")
+            .expect("known")
+            .series
+            .iter()
+            .map(|p| (p.t, p.achieved_rps))
+            .collect();
+        assert_eq!(page, full);
+    }
+
+    #[test]
+    fn a_browser_too_far_behind_gets_a_resume_and_a_stranger_a_snapshot() {
+        let hub = Hub::new();
+        open(&hub, "r1");
+        second(&hub, "r1", 0, 1);
+        let (snap, _) = hub.connect_after(None);
+        let seen = snap[0].id.to_string();
+        for w in 1..(REPLAY_EVENTS as u64 + 10) {
+            second(&hub, "r1", w, 1);
+        }
+        let (first, _) = hub.connect_after(Some(&seen));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "resume");
+        for foreign in ["", "17", "garbage id", "run-1:notanumber"] {
+            let (first, _) = hub.connect_after(Some(foreign));
+            assert_eq!(first[0].name, "snapshot", "{foreign:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_that_ended_leaves_the_cursor_and_is_resumed_with_its_final_view() {
+        let (a, b) = (Hub::new(), Hub::new());
+        for hub in [&a, &b] {
+            open(hub, "r1");
+            for w in 0..20 {
+                second(hub, "r1", w, 2);
+            }
+        }
+        let (snap, _) = a.connect_after(None);
+        assert!(snap[0].id.contains("r1:19"), "{}", snap[0].id);
+        let result = b.result("r1").expect("live result").1;
+        b.finish("r1", result);
+        let (resume, _) = b.connect_after(Some(&snap[0].id));
+        let body = data(&resume[0]);
+        assert_eq!(body["views"][0]["summary"]["status"], "done");
+        assert_eq!(body["since"]["r1"], 19 - RESUME_OVERLAP);
+        assert!(!resume[0].id.contains("r1:"), "{}", resume[0].id);
+    }
 }

@@ -8,8 +8,10 @@
 pub mod access;
 pub mod cluster_feed;
 pub mod control;
+pub mod cursor;
 pub mod error;
 pub mod hub;
+pub mod launch;
 pub mod live_run;
 pub mod local;
 pub mod metrics;

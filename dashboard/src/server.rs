@@ -1,17 +1,19 @@
-//! The HTTP server (hyper, HTTP/1.1): the page and its assets, `/events`, the runs API, control
-//! and `/metrics`. Looking needs a viewer or operator token unless viewing is open; control
-//! needs the operator token (401 otherwise).
+//! The HTTP server (hyper, HTTP/1.1): the page and its assets, `/events`, the runs API, control,
+//! starting stored plans (when given a [`PlanLauncher`]) and `/metrics`. Looking needs a viewer
+//! or operator token unless viewing is open; control and starting runs need the operator token
+//! (401 otherwise).
 
 use crate::access::{self, Access};
 use crate::error::DashboardError;
 use crate::hub::Hub;
+use crate::launch::{self, LaunchError, PlanEntry, PlanLauncher};
 use crate::model::RunStatus;
 use crate::{metrics, page, sse};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -57,14 +59,27 @@ impl DashboardServer {
     }
 }
 
+/// Largest `POST /api/runs` body read (a plan name and its params).
+const MAX_LAUNCH_BODY: usize = 64 * 1024;
+
 struct Ctx {
     hub: Arc<Hub>,
     access: Access,
     shutdown: watch::Receiver<bool>,
+    launcher: Option<Arc<dyn PlanLauncher>>,
 }
 
 /// Binds and starts serving on the current tokio runtime.
 pub async fn serve(hub: Arc<Hub>, config: ServerConfig) -> Result<DashboardServer, DashboardError> {
+    serve_with(hub, config, None).await
+}
+
+/// [`serve`], offering the launcher's plans to start (`GET /api/plans`, `POST /api/runs`).
+pub async fn serve_with(
+    hub: Arc<Hub>,
+    config: ServerConfig,
+    launcher: Option<Arc<dyn PlanLauncher>>,
+) -> Result<DashboardServer, DashboardError> {
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| DashboardError::Bind {
@@ -77,6 +92,7 @@ pub async fn serve(hub: Arc<Hub>, config: ServerConfig) -> Result<DashboardServe
         hub,
         access: config.access,
         shutdown: stop_rx.clone(),
+        launcher,
     });
     let task = tokio::spawn(accept_loop(listener, ctx, stop_rx));
     Ok(DashboardServer {
@@ -186,13 +202,26 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Body>,
             Some((content_type, body)) => respond(StatusCode::OK, content_type, body),
             None => error(StatusCode::NOT_FOUND, "no such asset"),
         },
-        (&Method::GET, ["events"]) if may_view => events(&ctx),
+        (&Method::GET, ["events"]) if may_view => {
+            events(&ctx, last_event_id(req.headers(), query.as_deref()))
+        }
         (&Method::GET, ["metrics"]) if may_view => respond(
             StatusCode::OK,
             metrics::CONTENT_TYPE,
             metrics::render(&ctx.hub),
         ),
         (&Method::GET, ["api", "runs"]) if may_view => json(StatusCode::OK, &ctx.hub.runs()),
+        (&Method::GET, ["api", "plans"]) if may_view => plans(&ctx).await,
+        (&Method::POST, ["api", "runs"]) => {
+            if ctx.access.may_control(token) {
+                start_run(&ctx, req).await
+            } else {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "starting a run needs the operator token",
+                )
+            }
+        }
         (&Method::GET, ["api", "runs", id]) if may_view => match ctx.hub.result(id) {
             Some((_, result)) => json(StatusCode::OK, &result),
             None => unknown_run(&ctx, id),
@@ -259,8 +288,19 @@ fn index(ctx: &Ctx, query: Option<&str>) -> Response<Body> {
     response
 }
 
-fn events(ctx: &Ctx) -> Response<Body> {
-    let body = sse::stream(ctx.hub.clone(), ctx.shutdown.clone());
+/// The browser's `Last-Event-ID` header, or a `last_event_id` query parameter (a page that had
+/// to open a new EventSource, which sends no header, passes it so).
+fn last_event_id(headers: &http::HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "last_event_id")
+        .map(|(_, v)| v.into_owned())
+}
+
+fn events(ctx: &Ctx, last_event_id: Option<String>) -> Response<Body> {
+    let body = sse::stream(ctx.hub.clone(), ctx.shutdown.clone(), last_event_id);
     let mut response = Response::new(body.boxed());
     let headers = response.headers_mut();
     headers.insert(
@@ -270,6 +310,76 @@ fn events(ctx: &Ctx) -> Response<Body> {
     headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", http::HeaderValue::from_static("no"));
     response
+}
+
+#[derive(Serialize)]
+struct PlansAnswer {
+    plans: Vec<PlanEntry>,
+}
+
+async fn plans(ctx: &Ctx) -> Response<Body> {
+    let Some(launcher) = ctx.launcher.clone() else {
+        return error(StatusCode::NOT_FOUND, "this dashboard starts no runs");
+    };
+    // The library reads and checks files: off the server's threads.
+    match tokio::task::spawn_blocking(move || launcher.plans()).await {
+        Ok(plans) => json(StatusCode::OK, &PlansAnswer { plans }),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the plan library could not be read",
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct Started {
+    run: String,
+}
+
+#[derive(Serialize)]
+struct LaunchRefused<'a> {
+    error: String,
+    /// The compiler's diagnostics, as plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnostics: Option<&'a str>,
+}
+
+async fn start_run(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+    let Some(launcher) = ctx.launcher.clone() else {
+        return error(StatusCode::NOT_IMPLEMENTED, "this dashboard starts no runs");
+    };
+    let body = match Limited::new(req.into_body(), MAX_LAUNCH_BODY)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the run request is too large or was cut off",
+            )
+        }
+    };
+    let outcome = match launch::parse_request(&body) {
+        Ok(r) => launcher.start(&r.plan, r.params, r.agents).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(run) => json(StatusCode::CREATED, &Started { run }),
+        Err(e) => {
+            let diagnostics = match &e {
+                LaunchError::Compile { diagnostics } => Some(diagnostics.as_str()),
+                _ => None,
+            };
+            json(
+                e.status(),
+                &LaunchRefused {
+                    error: e.to_string(),
+                    diagnostics,
+                },
+            )
+        }
+    }
 }
 
 #[derive(Serialize)]

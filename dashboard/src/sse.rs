@@ -1,7 +1,8 @@
 //! The `/events` stream (Server-Sent Events): a snapshot of everything first, then the hub's
-//! events as they happen. Every (re)connection starts with a fresh snapshot, so a browser that
-//! reconnects (EventSource does so by itself, sending `Last-Event-ID`) or lands on a restarted
-//! server redraws from the server's state instead of replaying what it missed.
+//! events as they happen. A browser that reconnects (EventSource does so by itself, sending
+//! `Last-Event-ID`) is sent only what it missed when the hub can tell (the events after its
+//! last one, or a `resume` with each run's series from where it was: see
+//! [`Hub::connect_after`]), else a fresh snapshot to redraw from.
 
 use crate::hub::{Event, Hub};
 use bytes::Bytes;
@@ -41,7 +42,7 @@ impl Body for SseBody {
 pub fn encode(event: &Event) -> Bytes {
     let mut out = String::with_capacity(event.data.len() + 40);
     out.push_str("id: ");
-    out.push_str(&event.id.to_string());
+    out.push_str(&event.id);
     out.push_str("\nevent: ");
     out.push_str(event.name);
     for line in event.data.split('\n') {
@@ -52,14 +53,25 @@ pub fn encode(event: &Event) -> Bytes {
     Bytes::from(out)
 }
 
-/// Starts a stream for one browser.
-pub fn stream(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> SseBody {
+/// Starts a stream for one browser; `last_event_id` is its `Last-Event-ID`, if it sent one.
+pub fn stream(
+    hub: Arc<Hub>,
+    mut shutdown: watch::Receiver<bool>,
+    last_event_id: Option<String>,
+) -> SseBody {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let (snapshot, mut events) = hub.connect();
+    let (first, mut events) = hub.connect_after(last_event_id.as_deref());
     tokio::spawn(async move {
-        let first = format!("retry: {RETRY_MS}\n\n");
-        if tx.send(Bytes::from(first)).await.is_err() || tx.send(encode(&snapshot)).await.is_err() {
+        let mut last = last_event_id;
+        let retry = format!("retry: {RETRY_MS}\n\n");
+        if tx.send(Bytes::from(retry)).await.is_err() {
             return;
+        }
+        for event in &first {
+            if tx.send(encode(event)).await.is_err() {
+                return;
+            }
+            last = Some(event.id.to_string());
         }
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.tick().await;
@@ -68,12 +80,21 @@ pub fn stream(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> SseBody {
                 // Events first: what was published before a shutdown still goes out.
                 biased;
                 event = events.recv() => match event {
-                    Ok(event) => encode(&event),
+                    Ok(event) => {
+                        last = Some(event.id.to_string());
+                        encode(&event)
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Too far behind to catch up event by event: start again from now.
-                        let (snapshot, fresh) = hub.connect();
+                        // Too far behind the live channel: catch up from the backlog (or a
+                        // resume) as a reconnecting browser would.
+                        let (catch_up, fresh) = hub.connect_after(last.as_deref());
                         events = fresh;
-                        encode(&snapshot)
+                        let mut out = Vec::new();
+                        for event in &catch_up {
+                            out.extend_from_slice(&encode(event));
+                            last = Some(event.id.to_string());
+                        }
+                        Bytes::from(out)
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
@@ -81,6 +102,9 @@ pub fn stream(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>) -> SseBody {
                 _ = keepalive.tick() => Bytes::from_static(b": keepalive\n\n"),
                 _ = tx.closed() => break,
             };
+            if chunk.is_empty() {
+                continue;
+            }
             if tx.send(chunk).await.is_err() {
                 break;
             }
@@ -96,13 +120,14 @@ mod tests {
     #[test]
     fn events_are_framed_with_id_name_and_one_data_line_per_line() {
         let e = Event {
-            id: 7,
+            seq: 7,
+            id: "1f.7 run-1:3".into(),
             name: "tick",
             data: "{\"a\":1}\n{\"b\":2}".into(),
         };
         assert_eq!(
             &encode(&e)[..],
-            b"id: 7\nevent: tick\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
+            b"id: 1f.7 run-1:3\nevent: tick\ndata: {\"a\":1}\ndata: {\"b\":2}\n\n"
         );
     }
 }

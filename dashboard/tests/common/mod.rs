@@ -282,7 +282,12 @@ fn parse_event(block: &str) -> Option<SseEvent> {
     let mut data = Vec::new();
     for line in block.lines() {
         if let Some(v) = line.strip_prefix("id: ") {
-            id = v.parse().ok();
+            // `{instance}.{seq} {run}:{window}…`: the sequence number orders the stream.
+            id = v
+                .split(' ')
+                .next()
+                .and_then(|stream| stream.split_once('.'))
+                .and_then(|(_, seq)| seq.parse().ok());
         } else if let Some(v) = line.strip_prefix("event: ") {
             name = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("data: ") {
