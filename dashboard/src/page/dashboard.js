@@ -1,12 +1,16 @@
 // ptl dashboard: follows the server's event stream (/events) and draws the selected run with
-// the report's own chart code (charts.js). The server keeps every run's series and sends a
-// full snapshot on every (re)connection, so this script keeps no history of its own.
+// the report's own chart code (charts.js). The server keeps every run's series: a connection
+// starts with a full snapshot; a reconnection (with Last-Event-ID) gets only what was missed,
+// the events themselves or a "resume" whose series points merge by their second `t`, so a
+// point is never drawn twice. Where the server offers plans, the "Start a run" panel starts one.
 (function () {
   "use strict";
 
   var runs = [];          // summaries, newest first
   var views = {};         // id -> RunView
   var selected = null;    // id chosen by the user (null: follow the newest run)
+  var lastId = "";        // the id of the last event, for a stream opened anew
+  var plans = [];         // what the server may start (GET /api/plans)
 
   function $(id) { return document.getElementById(id); }
 
@@ -142,13 +146,15 @@
     drawTables(view);
   }
 
+  function fetchView(id) {
+    fetch("/api/runs/" + encodeURIComponent(id) + "/view", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (view) { if (view) { views[view.summary.id] = view; draw(); } });
+  }
+
   function select(id) {
     selected = id || null;
-    if (selected && !views[selected]) {
-      fetch("/api/runs/" + encodeURIComponent(selected) + "/view", { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (view) { if (view) { views[view.summary.id] = view; draw(); } });
-    }
+    if (selected && !views[selected]) fetchView(selected);
     draw();
   }
 
@@ -173,29 +179,54 @@
   }
 
   function listen() {
-    var source = new EventSource("/events");
+    // EventSource sends Last-Event-ID when it reconnects by itself; a stream it gave up on (a
+    // proxy's error page during a failover) is opened anew with the id in the address.
+    var source = new EventSource(lastId ? "/events?last_event_id=" + encodeURIComponent(lastId) : "/events");
     source.onopen = function () { $("conn").textContent = "live"; $("conn").className = "conn live"; };
-    source.onerror = function () { $("conn").textContent = "reconnecting…"; $("conn").className = "conn down"; };
-    source.addEventListener("snapshot", function (e) {
-      var snap = JSON.parse(e.data);
+    source.onerror = function () {
+      $("conn").textContent = "reconnecting…"; $("conn").className = "conn down";
+      if (source.readyState === EventSource.CLOSED) setTimeout(listen, 2000);
+    };
+    function on(name, handle) {
+      source.addEventListener(name, function (e) {
+        if (e.lastEventId) lastId = e.lastEventId;
+        handle(JSON.parse(e.data));
+      });
+    }
+    on("snapshot", function (snap) {
       runs = snap.runs;
       views = {};
       snap.views.forEach(function (v) { views[v.summary.id] = v; });
       draw();
     });
-    source.addEventListener("runs", function (e) {
-      runs = JSON.parse(e.data).runs;
+    on("resume", function (resume) {
+      runs = resume.runs;
+      resume.views.forEach(function (v) {
+        var id = v.summary.id, have = views[id];
+        if (!Object.prototype.hasOwnProperty.call(resume.since, id)) { views[id] = v; return; }
+        // Only the newest points came: without the older ones, ask for the whole view.
+        if (!have) { fetchView(id); return; }
+        upsert(have.series, v.series);
+        ["summary", "phases", "marks", "headline", "requests", "phase_latency", "agents"].forEach(function (k) { have[k] = v[k]; });
+      });
       runs.forEach(function (r) { if (views[r.id]) views[r.id].summary = r; });
       draw();
     });
-    source.addEventListener("run", function (e) {
-      var view = JSON.parse(e.data);
+    on("runs", function (body) {
+      runs = body.runs;
+      runs.forEach(function (r) { if (views[r.id]) views[r.id].summary = r; });
+      draw();
+    });
+    on("run", function (view) {
+      var have = views[view.summary.id];
+      // A coordinator that just took over announces a run before reading its deltas: the
+      // points the page has stay until its ticks bring them again.
+      if (have && view.series.length === 0) view.series = have.series;
       views[view.summary.id] = view;
       setSummary(view.summary);
       draw();
     });
-    source.addEventListener("tick", function (e) {
-      var tick = JSON.parse(e.data);
+    on("tick", function (tick) {
       var view = views[tick.id];
       if (!view) return;
       if (tick.reset) view.series = [];
@@ -206,6 +237,71 @@
     });
   }
 
+  function operatorHeaders() {
+    var headers = { "Content-Type": "application/json" };
+    var token = sessionStorage.getItem("ptl-token");
+    if (token) headers.Authorization = "Bearer " + token;
+    return headers;
+  }
+
+  function drawLaunchParams() {
+    var plan = plans.find(function (p) { return p.name === $("launch-plan").value; });
+    $("launch-params").innerHTML = plan ? plan.params.map(function (p) {
+      return "<label>" + esc(p.name) + " <span class=\"sub\">" + esc(p.kind) + "</span> <input data-param=\"" +
+        esc(p.name) + "\" data-default=\"" + esc(p.default) + "\" value=\"" + esc(p.default) + "\"></label>";
+    }).join("") : "";
+    var broken = plan && !plan.checks;
+    $("launch-diagnostics").hidden = !broken;
+    $("launch-diagnostics").textContent = broken ? (plan.diagnostics || "") : "";
+    $("launch-message").textContent = broken ? "this plan has errors with its defaults" : "";
+  }
+
+  function loadPlans() {
+    fetch("/api/plans", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (!body) return;  // this server starts no runs: the panel stays hidden
+        plans = body.plans;
+        $("launch").hidden = false;
+        $("launch-plan").innerHTML = plans.map(function (p) {
+          return "<option value=\"" + esc(p.name) + "\">" + esc(p.name + (p.checks ? "" : " (has errors)")) + "</option>";
+        }).join("");
+        drawLaunchParams();
+      });
+  }
+
+  function startRun() {
+    var params = {};
+    Array.prototype.forEach.call($("launch-params").querySelectorAll("input[data-param]"), function (input) {
+      if (input.value !== input.getAttribute("data-default")) params[input.getAttribute("data-param")] = input.value;
+    });
+    var body = { plan: $("launch-plan").value, params: params };
+    var agents = parseInt($("launch-agents").value, 10);
+    if (agents > 0) body.agents = agents;
+    $("launch-message").textContent = "starting…";
+    $("launch-diagnostics").hidden = true;
+    fetch("/api/runs", { method: "POST", credentials: "same-origin", headers: operatorHeaders(), body: JSON.stringify(body) })
+      .then(function (r) {
+        if (r.status === 401) {
+          $("launch-message").textContent = "starting a run needs the operator token";
+          var entered = window.prompt("Operator token");
+          if (entered) { sessionStorage.setItem("ptl-token", entered); startRun(); }
+          return;
+        }
+        return r.json().then(function (answer) {
+          if (r.ok) {
+            $("launch-message").textContent = "started " + answer.run + "; it shows here once the coordinator picks it up";
+            select(answer.run);
+          } else {
+            $("launch-message").textContent = "not started: " + answer.error;
+            $("launch-diagnostics").textContent = answer.diagnostics || "";
+            $("launch-diagnostics").hidden = !answer.diagnostics;
+          }
+        });
+      })
+      .catch(function (e) { $("launch-message").textContent = "not started: " + e; });
+  }
+
   $("run-select").addEventListener("change", function (e) { select(e.target.value); });
   $("runs").addEventListener("click", function (e) {
     var run = e.target.getAttribute && e.target.getAttribute("data-run");
@@ -214,5 +310,8 @@
   $("btn-stop").addEventListener("click", function () { control("stop"); });
   $("btn-pause").addEventListener("click", function () { control("pause"); });
   $("btn-resume").addEventListener("click", function () { control("resume"); });
+  $("launch-plan").addEventListener("change", drawLaunchParams);
+  $("launch-form").addEventListener("submit", function (e) { e.preventDefault(); startRun(); });
+  loadPlans();
   listen();
 })();
