@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# What a captured JSON field costs at saturation (issue 7, "goal ≥ 0.8×"): `users 50` back to
+# back on nginx's /json answer, the plain request (plans/json_plain.ptl) against the same
+# request as a one-step scenario capturing `$.token` (plans/json_capture.ptl). Generator on
+# core 0, nginx on core 1; the two plans alternate, medians of --runs pairs, ratios from the
+# same run.
+#
+# Usage: benches/capture.sh [--runs N] [--no-build] [--keep DIR]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+benches="$root/benches"
+runs=5 build=1 keep="" duration=5s
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs=$2; shift ;;
+        --no-build) build=0 ;;
+        --keep) keep=$2; shift ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+for tool in nginx jq taskset python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-capture-bench.XXXXXX")
+# shellcheck source=benches/lib.sh
+. "$benches/lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
+if [ "$build" = 1 ]; then
+    log "cargo build --release -p ptl"
+    (cd "$root" && cargo build --release --quiet -p ptl)
+fi
+cp "$bin" "$work/ptl"
+ptl="$work/ptl"
+
+start_nginx
+target="http://127.0.0.1:$nginx_port"
+log "nginx on $target/json (core 1); generator on core 0; $runs pair(s) of ${duration}"
+
+plain_rps=() capture_rps=() plain_eff=() capture_eff=() capture_errors=()
+for i in $(seq "$runs"); do
+    for kind in plain capture; do
+        name="$kind-$i"
+        ptl_run "$name" "json_$kind.ptl" --set "target=\"$target\"" --set "duration=$duration"
+        rps=$(jqf "$name" '.total.requests / .phases[0].duration_s')
+        eff=$(ratio "$(jqf "$name" '.total.requests')" "$(cpu_s "$work/$name")")
+        if [ "$kind" = plain ]; then
+            plain_rps+=("$rps") plain_eff+=("$eff")
+        else
+            capture_rps+=("$rps") capture_eff+=("$eff")
+            capture_errors+=("$(jqf "$name" '.total.errors')")
+        fi
+        log "$name: $(fmt "$rps") req/s, $(fmt "$eff") req/CPU-s"
+    done
+done
+
+p=$(median "${plain_rps[@]}") c=$(median "${capture_rps[@]}") r=$(ratio "$c" "$p")
+row "one-step scenario with json capture vs plain request: requests/s" "$(fmt "$c")" "plain $(fmt "$p")" "$r" "≥ 0.8" "$(verdict "$r" ">=" 0.8)"
+p=$(median "${plain_eff[@]}") c=$(median "${capture_eff[@]}") r=$(ratio "$c" "$p")
+row "… requests per generator CPU-second" "$(fmt "$c")" "plain $(fmt "$p")" "$r" "≥ 0.8" "$(verdict "$r" ">=" 0.8)"
+row "… capture errors (must be 0)" "$(median "${capture_errors[@]}")" "" "" "0" ""
+
+echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD); run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| measure | ptl | peer | ratio | goal | verdict |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,89 @@
+# Shared by the benchmark scripts (sourced, not run): generators pinned to core 0 under
+# /usr/bin/time, the nginx target on core 1, medians and ratios, the result table. The caller
+# sets `work` (a temp dir), `benches`, `ptl` (the binary) and `keep` (empty or a dir for raw
+# outputs) and registers `cleanup` as its EXIT trap.
+
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill -CONT "$p" 2>/dev/null || true
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ -n "$keep" ]; then
+        mkdir -p "$keep" && cp -r "$work"/. "$keep"/ && echo "raw outputs in $keep" >&2
+    fi
+    rm -rf "$work"
+}
+
+log() { echo "== $*" >&2; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on port $port" >&2
+    return 1
+}
+
+# Runs a generator on core 0 under /usr/bin/time; "$1.time" gets "user sys maxrss_kib wall".
+gen() {
+    local out=$1
+    shift
+    taskset -c 0 /usr/bin/time -f '%U %S %M %e' -o "$out.time" "$@"
+}
+cpu_s() { awk '{printf "%.3f", $1 + $2}' "$1.time"; }
+rss_mib() { awk '{printf "%.1f", $3 / 1024}' "$1.time"; }
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# a / b, or n/a
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.3f", a / b}'; }
+fmt() { awk -v v="$1" -v p="${2:-0}" 'BEGIN {if (v == "n/a" || v == "") print "n/a"; else printf "%.*f", p, v}'; }
+# pass / FAIL / n/a for "value OP limit"
+verdict() {
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        if (v == "n/a") { print "n/a"; exit }
+        ok = (op == ">=") ? v >= l : (op == "<=") ? v <= l : 0
+        print ok ? "pass" : "FAIL" }'
+}
+
+ptl_run() { # name plan --set… : runs ptl on core 0, JSON in $work/name.json
+    local name=$1 plan=$2
+    shift 2
+    gen "$work/$name" "$ptl" run "$benches/plans/$plan" --quiet --out "$work/$name.json" "$@" \
+        >"$work/$name.log" 2>&1 || {
+        local rc=$?
+        # 1 is "a threshold failed": these plans have none, but the results are written.
+        [ "$rc" = 1 ] || { echo "ptl run failed ($rc), see $work/$name.log:" >&2; tail -5 "$work/$name.log" >&2; return 1; }
+    }
+}
+jqf() { jq -r "$2" "$work/$1.json"; }
+
+nginx_port="" nginx_pid=""
+start_nginx() {
+    local dir="$work/nginx"
+    mkdir -p "$dir"
+    nginx_port=$(free_port)
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$nginx_port#g" "$benches/nginx.conf.in" >"$dir/nginx.conf"
+    taskset -c 1 nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    wait_port "$nginx_port"
+}
+
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+rows=()
+row() { rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
