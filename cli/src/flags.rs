@@ -230,6 +230,10 @@ pub struct CoordinatorArgs {
     /// address, e.g. `127.0.0.1:9090` (a bare port means 127.0.0.1).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub http: Option<std::net::SocketAddr>,
+    /// A directory of `.ptl` plans the dashboard may start, with params, for the operator
+    /// (repeatable); the standard `std:` plans are always offered.
+    #[arg(long = "plans", value_name = "DIR", requires = "http")]
+    pub plans: Vec<PathBuf>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
 }

@@ -8,6 +8,7 @@ mod cmd;
 mod exit;
 mod flags;
 mod output;
+mod plan_library;
 mod plan_source;
 mod progress;
 mod stdlib;

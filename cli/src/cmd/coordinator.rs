@@ -1,18 +1,27 @@
 //! `ptl coordinator`: join the leader election and, when leading, coordinate cluster runs until
-//! Ctrl-C or SIGTERM.
+//! Ctrl-C or SIGTERM; with `--http`, serve the cluster's dashboard, which may start the plans of
+//! the library (`--plans DIR` and the standard ones).
 
 use crate::cluster_setup::{cluster_failure, default_name, runtime, shutdown_signal, zk_config};
 use crate::cmd::run::access;
 use crate::exit::Exit;
 use crate::flags::CoordinatorArgs;
 use crate::output::fail;
+use crate::plan_library::PlanLibrary;
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
 use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
+use ptl_dashboard::launch::PlanLauncher;
 use ptl_dashboard::{DashboardError, ServerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: &CoordinatorArgs) -> Exit {
+    if let Some(dir) = args.plans.iter().find(|d| !d.is_dir()) {
+        return fail(
+            Exit::Usage,
+            format!("--plans {}: not a directory", dir.display()),
+        );
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
@@ -38,7 +47,9 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
                 access: access(&args.access),
             };
             let feed = ClusterFeedConfig::new(config.zk.clone());
-            match runtime.block_on(ClusterDashboard::start(server, feed)) {
+            let library: Arc<dyn PlanLauncher> =
+                Arc::new(PlanLibrary::new(args.plans.clone(), config.zk.clone()));
+            match runtime.block_on(ClusterDashboard::start_with(server, feed, Some(library))) {
                 Ok(d) => {
                     eprintln!("coordinator {}: dashboard at {}", config.id, d.url());
                     Some(d)
