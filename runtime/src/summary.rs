@@ -4,8 +4,8 @@
 use crate::record::recorder::{add_histogram, new_histogram, Hist, Latencies};
 use crate::record::{ErrorClass, FaultKind, Layout, Recorded, RequestStats};
 use crate::results::{
-    Latency, PhaseResult, RequestResult, RunResult, ScenarioResult, SeriesPoint, ThresholdResult,
-    Totals,
+    Latency, PauseWindow, PhaseResult, RequestResult, RunResult, ScenarioResult, SeriesPoint,
+    ThresholdResult, Totals,
 };
 use ptl_bytecode::plan::Plan;
 use std::collections::BTreeMap;
@@ -30,6 +30,16 @@ pub struct SummaryInput<'a> {
     pub stop_reason: Option<String>,
     pub thresholds: Vec<ThresholdResult>,
     pub series: Vec<SeriesPoint>,
+}
+
+/// When a run was paused, for [`build_paused`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Paused {
+    /// The pauses, as `results.json` lists them.
+    pub windows: Vec<PauseWindow>,
+    /// Paused time within each phase, µs (missing entries: 0). Left out of the phase's and
+    /// the run's achieved rates.
+    pub phase_us: Vec<u64>,
 }
 
 /// Percentiles of a µs histogram, in ms. An empty histogram gives zeros.
@@ -119,7 +129,15 @@ fn phase_scenarios(plan: &Plan, phase: usize) -> Vec<bool> {
     member
 }
 
+/// The result of a run never paused.
 pub fn build(input: SummaryInput<'_>) -> RunResult {
+    build_paused(input, &Paused::default())
+}
+
+/// The result of a run paused as `paused` says: `phase_seconds` and `duration` are wall
+/// time, pauses included; rates are over the time not paused.
+pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
+    let paused_s = |p: usize| paused.phase_us.get(p).copied().unwrap_or(0) as f64 / 1e6;
     let SummaryInput {
         plan,
         layout,
@@ -131,7 +149,9 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
     let (mut total_in_time, mut total_late, mut total_dropped) = (0u64, 0u64, 0u64);
     let mut phases = Vec::with_capacity(layout.phases.len());
     for (p, name) in layout.phases.iter().enumerate() {
-        let seconds = input.phase_seconds.get(p).copied().unwrap_or(0.0);
+        let wall_seconds = input.phase_seconds.get(p).copied().unwrap_or(0.0);
+        // Rates are over running time: the phase's span less its paused time.
+        let seconds = (wall_seconds - paused_s(p)).max(0.0);
         let counts = rec.phase.get(p).copied().unwrap_or_default();
         total_in_time += counts.started_in_time();
         total_late += counts.sent_after_end;
@@ -194,8 +214,8 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
             // Only what went out within the phase: a rate that was not held is not hidden by
             // arrivals sent late, after its end.
             achieved_rps: per_second(counts.started_in_time(), seconds),
-            duration_s: seconds,
-            paused_ms: 0,
+            duration_s: wall_seconds,
+            paused_ms: paused.phase_us.get(p).copied().unwrap_or(0) / 1000,
             planned: counts.planned,
             request_count: phase_stats.completed,
             errors: phase_stats.error_total(),
@@ -211,6 +231,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
         });
     }
     let seconds = input.duration.as_secs_f64();
+    let running = (seconds - (0..layout.phases.len()).map(paused_s).sum::<f64>()).max(0.0);
     RunResult {
         schema: SCHEMA,
         ptl_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -227,7 +248,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
             requests: total_stats.completed,
             errors: total_stats.error_total(),
             dropped: total_dropped,
-            achieved_rps: per_second(total_in_time, seconds),
+            achieved_rps: per_second(total_in_time, running),
             response_time_ms: latency(&total_lat.response),
             service_time_ms: latency(&total_lat.service),
             schedule_lag_ms: latency(&total_lat.lag),
@@ -238,7 +259,7 @@ pub fn build(input: SummaryInput<'_>) -> RunResult {
         thresholds: input.thresholds.clone(),
         series: input.series.clone(),
         degraded: Vec::new(),
-        pauses: Vec::new(),
+        pauses: paused.windows.clone(),
     }
 }
 

@@ -2,17 +2,19 @@
 //! each running iterations back to back, pausing `think` between them, until the phase ends.
 //! A user's next iteration is intended when it decides to send (after the previous answer and
 //! the think time), so there is no schedule to fall behind; waiting for a connection still
-//! shows as lag. Users are bounded by themselves, not by `max_inflight`.
+//! shows as lag. Users are bounded by themselves, not by `max_inflight`. While the run is
+//! paused a user finishes the iteration it is in and holds before the next; the phase's end
+//! is in plan time, so it keeps its planned running time.
 
+use super::hold::{sleep_until_plan, wait_unpaused};
 use super::iteration;
-use super::timeline::after_us;
 use super::timeline::PhasePlan;
 use super::worker::Worker;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize, think: Duration) {
-    let end = after_us(start, phase.duration_us);
+pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duration) {
+    let end_us = phase.end_us();
     for _ in 0..users {
         w.task_started();
         let w = w.clone();
@@ -20,7 +22,13 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize
         tokio::task::spawn_local(async move {
             let mut now = Instant::now();
             loop {
-                if now >= end || w.winding_down() {
+                if w.holds.paused_at(Instant::now()) {
+                    if !wait_unpaused(&w).await {
+                        break;
+                    }
+                    now = Instant::now();
+                }
+                if w.holds.plan_at(now) >= end_us || w.winding_down() {
                     break;
                 }
                 let scenario = w
@@ -46,5 +54,5 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant, users: usize
             w.task_ended();
         });
     }
-    w.sleep_until(end).await;
+    sleep_until_plan(w, end_us).await;
 }

@@ -1,7 +1,9 @@
 //! The orchestrator's bookkeeping, once a second: merge the workers' window deltas into the
 //! run's cumulative record, extend the series, build the progress snapshot and check the
-//! `abort` thresholds.
+//! `abort` thresholds. Windows are wall-clock seconds; phases and planned rates are looked up
+//! in plan time through the run's pauses, and a window's paused part plans no arrivals.
 
+use super::pause_clock::PauseClock;
 use super::timeline::Timeline;
 use super::Progress;
 use crate::record::recorder::{add_histogram, new_histogram, Hist};
@@ -59,7 +61,7 @@ impl Collector {
         }
     }
 
-    /// Planned rate at `t_us` into the run.
+    /// Planned rate at plan time `t_us` into the run.
     fn target_at(&self, t_us: u64) -> (Option<usize>, f64) {
         match self.timeline.phase_at(t_us) {
             Some(p) if p.is_open() => (
@@ -93,14 +95,30 @@ impl Collector {
         t
     }
 
-    /// Takes in window `k` (`seconds` long, starting `k` seconds into the run).
-    pub fn window(&mut self, k: u64, seconds: f64, delta: &Recorded) -> Progress {
+    /// Takes in window `k` (`seconds` long, starting `k` seconds into the run), the run's
+    /// pauses being `pauses`.
+    pub fn window(
+        &mut self,
+        k: u64,
+        seconds: f64,
+        delta: &Recorded,
+        pauses: &PauseClock,
+    ) -> Progress {
         let totals = self.totals(delta);
         self.cumulative.merge(delta);
         self.requests += totals.requests;
         self.errors += totals.errors;
         self.dropped += totals.dropped;
-        let (phase, target_rps) = self.target_at(k * 1_000_000 + (seconds * 500_000.0) as u64);
+        let from_us = k.saturating_mul(1_000_000);
+        let len_us = (seconds * 1_000_000.0) as u64;
+        let paused = if len_us > 0 {
+            (pauses.paused_between(from_us, from_us.saturating_add(len_us)) as f64 / len_us as f64)
+                .min(1.0)
+        } else {
+            0.0
+        };
+        let (phase, rate) = self.target_at(pauses.plan_of(from_us.saturating_add(len_us / 2)));
+        let target_rps = rate * (1.0 - paused);
         let phase_name = phase
             .and_then(|i| self.layout.phases.get(i))
             .map_or("", String::as_str);
@@ -113,9 +131,12 @@ impl Collector {
             errors: totals.errors,
             dropped: totals.dropped,
             response: &self.window_response,
+            paused,
         });
-        let elapsed_us = k * 1_000_000 + (seconds * 1_000_000.0) as u64;
-        let current = self.timeline.phase_at(elapsed_us);
+        let elapsed_us = from_us.saturating_add(len_us);
+        // Phases and what is left of them are running time: plan time.
+        let plan_us = pauses.plan_of(elapsed_us);
+        let current = self.timeline.phase_at(plan_us);
         let so_far = response_histogram(&self.cumulative, &self.layout, current.map(|p| p.index));
         let q = |x: f64| {
             if so_far.is_empty() {
@@ -129,9 +150,9 @@ impl Collector {
             phase: current.map(|p| p.name.clone()),
             phase_index: current.map(|p| p.index),
             phase_left: current.map_or(Duration::ZERO, |p| {
-                Duration::from_micros(p.end_us().saturating_sub(elapsed_us))
+                Duration::from_micros(p.end_us().saturating_sub(plan_us))
             }),
-            run_left: Duration::from_micros(self.timeline.total_us.saturating_sub(elapsed_us)),
+            run_left: Duration::from_micros(self.timeline.total_us.saturating_sub(plan_us)),
             target_rps,
             achieved_rps: if seconds > 0.0 {
                 totals.started as f64 / seconds
@@ -143,7 +164,7 @@ impl Collector {
             requests: self.requests,
             errors: self.errors,
             dropped: self.dropped,
-            paused: false,
+            paused: pauses.paused_at(elapsed_us),
         }
     }
 

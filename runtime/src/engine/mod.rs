@@ -6,16 +6,24 @@
 //! the workers' recordings, merges them exactly, extends the series, reports progress and
 //! checks `abort` thresholds. A stop (Ctrl-C, `ptl stop`, an abort threshold) stops the
 //! schedules at once; requests in flight finish or time out; the result is partial and says so.
+//!
+//! A run may be paused and resumed ([`RunOptions::pauses`], [`Coordination::pauses`]): every
+//! worker moves its planned instants by the pauses (see `pause_clock`), so the schedules hold
+//! and continue, phases keep their planned running time and the run lasts longer by the
+//! pauses; the result lists the pauses and leaves them out of the achieved rates.
 
 mod arrival_timer;
 mod closed_loop;
 pub mod collect;
 mod exchange;
+mod hold;
 pub mod inflight;
 pub mod inject;
 mod iteration;
 mod open_loop;
+pub mod pause_clock;
 mod rescale;
+mod spans;
 pub mod timeline;
 mod worker;
 
@@ -29,6 +37,7 @@ use crate::thresholds;
 use crate::vm::{AgentShare, Program};
 use collect::Collector;
 use inject::Injector;
+use pause_clock::PauseClock;
 use ptl_bytecode::plan::Plan;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -111,7 +120,8 @@ pub struct PhaseSpan {
     pub name: String,
     /// Offset of the phase start from the run start.
     pub start: Duration,
-    /// How long it ran (shorter than planned if the run stopped early; 0 if never reached).
+    /// How long it ran, pauses included (shorter than planned if the run stopped early; 0 if
+    /// never reached).
     pub ran: Duration,
 }
 
@@ -146,6 +156,10 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
+    let pauses = match &opts.coordination {
+        Some(c) => c.pauses(),
+        None => opts.pauses.take(),
+    };
     let coordination: Arc<dyn Coordination> = opts.coordination.take().unwrap_or_else(|| {
         Arc::new(Embedded {
             share: opts.share,
@@ -201,6 +215,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             timeout,
             share_changes: coordination.share_changes(),
+            pauses: pauses.clone(),
         };
         // On failure the handles spawned so far drop their start senders and those workers end.
         handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);
@@ -254,6 +269,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let mut stop_reason: Option<String> = None;
     let mut stopped_at: Option<Instant> = None;
     let mut window = 0u64;
+    let clock = |pauses: &Option<watch::Receiver<Vec<Pause>>>| match pauses {
+        Some(rx) => PauseClock::from_pauses(&rx.borrow(), run_start).before_plan(timeline.total_us),
+        None => PauseClock::default(),
+    };
     let stop =
         |reason: String, stop_reason: &mut Option<String>, stopped_at: &mut Option<Instant>| {
             if stop_reason.is_none() {
@@ -268,7 +287,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             ends = &mut fin_rx => break ends.unwrap_or_default(),
             _ = ticker.tick() => {
                 let delta = harvest(&handles, &layout).await;
-                let progress = collector.window(window, 1.0, &delta);
+                let progress = collector.window(window, 1.0, &delta, &clock(&pauses));
                 coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
                 window += 1;
                 if let Some(f) = opts.progress.as_mut() {
@@ -301,7 +320,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         .as_secs_f64()
         .min(1.0);
     if !last.is_empty() {
-        let progress = collector.window(window, seconds, &last);
+        let progress = collector.window(window, seconds, &last, &clock(&pauses));
         coordination.report(&IntervalDelta {
             agent: share.index,
             window,
@@ -316,36 +335,36 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         stopped_at = Some(finished);
     }
 
-    let end_of_schedule = after_us(run_start, timeline.total_us);
+    // The schedule ends at its plan end, moved by the pauses (never, while one still runs:
+    // then the run ended by a stop).
+    let clock = clock(&pauses);
+    let end_of_schedule = clock
+        .wall_of(timeline.total_us)
+        .map_or(finished, |us| after_us(run_start, us));
     let span_end = match stopped_at {
         Some(t) if t < end_of_schedule => t,
         _ => end_of_schedule,
     };
     let span = span_end.saturating_duration_since(run_start);
     let span_us = u64::try_from(span.as_micros()).unwrap_or(u64::MAX);
-    let phases: Vec<PhaseSpan> = timeline
-        .phases
-        .iter()
-        .map(|p| PhaseSpan {
-            name: p.name.clone(),
-            start: Duration::from_micros(p.start_us),
-            ran: Duration::from_micros(span_us.saturating_sub(p.start_us).min(p.duration_us)),
-        })
-        .collect();
+    let (phases, paused) = spans::of(&timeline, &clock, span_us);
     let recorded = collector.cumulative;
-    let result = summary::build(SummaryInput {
-        plan,
-        layout: &layout,
-        recorded: &recorded,
-        plan_hash,
-        started_at,
-        duration: span,
-        phase_seconds: phases.iter().map(|p| p.ran.as_secs_f64()).collect(),
-        phase_target_rps: timeline.phases.iter().map(|p| p.target_rps).collect(),
-        stop_reason,
-        thresholds: thresholds::evaluate(plan, &layout, &recorded),
-        series: collector.series.finish(),
-    });
+    let result = summary::build_paused(
+        SummaryInput {
+            plan,
+            layout: &layout,
+            recorded: &recorded,
+            plan_hash,
+            started_at,
+            duration: span,
+            phase_seconds: phases.iter().map(|p| p.ran.as_secs_f64()).collect(),
+            phase_target_rps: timeline.phases.iter().map(|p| p.target_rps).collect(),
+            stop_reason,
+            thresholds: thresholds::evaluate(plan, &layout, &recorded),
+            series: collector.series.finish(),
+        },
+        &paused,
+    );
     Ok(RunOutcome {
         result,
         recorded,

@@ -9,29 +9,35 @@
 //! on an [`ArrivalTimer`] (a timerfd), so arrivals go out within tens of microseconds of their
 //! instant (within 200 µs above 5,000/s per worker) rather than up to two of tokio's
 //! millisecond ticks later.
+//!
+//! The schedule counts in plan time; a pause (see `pause_clock`) moves every arrival after its
+//! start later by its length, so none is due while paused and none is dropped or late because
+//! of it. Arrivals already sent when a worker hears of a pause that began earlier stay sent,
+//! and the schedule goes on from the next one: the phase's count stays the plan's.
 
 use super::arrival_timer::ArrivalTimer;
 use super::inflight::{Admission, Arrival};
 use super::rescale::{Rescales, Woke};
-use super::timeline::{after_us, PhasePlan};
+use super::timeline::PhasePlan;
 use super::worker::Worker;
 use std::rc::Rc;
 use std::time::Instant;
 
-pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
+pub async fn run(w: &Rc<Worker>, phase: &PhasePlan) {
     let mut schedule = phase.schedule(&w.share);
-    let mut rescales = Rescales::new(w.share_changes.clone(), start);
-    rescales.apply_new(&mut schedule);
-    let end = after_us(start, phase.duration_us);
+    let mut rescales = Rescales::new(w.share_changes.clone(), phase.start_us);
+    rescales.apply_new(w, &mut schedule);
     let (count, me) = (w.count as u64, w.index as u64);
     let mut k = 0u64;
     let mut timer = ArrivalTimer::new();
+    // Whether the dispatcher has just slept until the arrival at hand.
+    let mut woke = false;
     loop {
         let Some(offset_us) = schedule.peek_arrival() else {
             // Every arrival is out; a larger share before the end may bring more.
-            match rescales.wait(w, end, &mut timer).await {
+            match rescales.wait(w, phase.end_us(), &mut timer).await {
                 Woke::Changed => {
-                    rescales.apply_new(&mut schedule);
+                    rescales.apply_new(w, &mut schedule);
                     continue;
                 }
                 Woke::Due | Woke::Stopped => return,
@@ -42,18 +48,20 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, start: Instant) {
             k += 1;
             continue;
         }
-        let intended = after_us(start, offset_us);
-        if Instant::now() < intended {
-            match rescales.wait(w, intended, &mut timer).await {
-                Woke::Due => {}
-                Woke::Stopped => return,
-                Woke::Changed => {
-                    // The arrival waited for may move: plan it again.
-                    rescales.apply_new(&mut schedule);
-                    continue;
+        let plan_us = phase.start_us.saturating_add(offset_us);
+        let intended = match w.holds.wall(plan_us) {
+            Some(t) if Instant::now() >= t => t,
+            _ => {
+                match rescales.wait(w, plan_us, &mut timer).await {
+                    Woke::Stopped => return,
+                    // Woken on time or not, the arrival may have moved: plan it again.
+                    Woke::Due => woke = true,
+                    Woke::Changed => rescales.apply_new(w, &mut schedule),
                 }
+                continue;
             }
-        } else {
+        };
+        if !std::mem::take(&mut woke) {
             // Catching up on arrivals that fell due together: let the requests already
             // started make progress every so often.
             tokio::task::consume_budget().await;

@@ -5,16 +5,17 @@
 //! through three channels: the start instant, the stop signal, and harvest requests, which the
 //! worker answers with what it recorded since the previous one.
 
+use super::hold::{self, Holds};
 use super::inflight::{Arrival, Inflight, QUEUE_LIMIT};
 use super::inject::Injector;
-use super::timeline::{after, after_us, split, Timeline};
+use super::timeline::{after, split, Timeline};
 use super::{closed_loop, iteration, open_loop};
-use crate::coordination::ShareChange;
+use crate::coordination::{Pause, ShareChange};
 use crate::http::{Endpoint, Pool};
 use crate::record::{Layout, Recorded};
 use crate::vm::{AgentShare, Iteration, Program, VmWorker};
 use ptl_bytecode::plan::Load;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +43,8 @@ pub struct WorkerSetup {
     pub timeout: Duration,
     /// Changes of the agent's share mid-run, from the coordination (a cluster rebalance).
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
+    /// The run's pauses (a dashboard's or the cluster's pause and resume).
+    pub pauses: Option<watch::Receiver<Vec<Pause>>>,
 }
 
 /// A worker's report that it has finished its work: nothing is in flight any more. It then
@@ -107,8 +110,8 @@ pub struct Worker {
     pub timeout: Duration,
     pub inflight: Inflight,
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
-    /// The instant each phase ends, once the run has started.
-    phase_ends: OnceCell<Vec<Instant>>,
+    /// The run's pauses as this worker knows them: every planned instant goes through them.
+    pub holds: Holds,
     active: Cell<usize>,
     idle: Notify,
     stopped: Cell<bool>,
@@ -122,13 +125,14 @@ impl Worker {
         self.stopped.get()
     }
 
-    /// Whether `t` is past the end of `phase`: what is sent then is not part of the phase's
-    /// achieved rate.
+    /// Whether `t` is past the end of `phase` (moved by the pauses so far): what is sent then
+    /// is not part of the phase's achieved rate.
     pub fn after_phase_end(&self, phase: usize, t: Instant) -> bool {
-        self.phase_ends
-            .get()
-            .and_then(|ends| ends.get(phase))
-            .is_some_and(|end| t > *end)
+        self.timeline
+            .phases
+            .get(phase)
+            .and_then(|p| self.holds.wall(p.end_us()))
+            .is_some_and(|end| t > end)
     }
 
     /// No new scenario steps may start (the run is stopping or past its drain time).
@@ -286,7 +290,7 @@ async fn run(
         timeout: setup.timeout,
         inflight: Inflight::new(QUEUE_LIMIT),
         share_changes: setup.share_changes,
-        phase_ends: OnceCell::new(),
+        holds: Holds::default(),
         active: Cell::new(0),
         idle: Notify::new(),
         stopped: Cell::new(false),
@@ -316,25 +320,22 @@ async fn run(
     });
 
     if let Ok(run_start) = start.await {
-        drive(&w, run_start).await;
+        w.holds.start(run_start, w.timeline.total_us);
+        if let Some(pauses) = setup.pauses {
+            hold::follow(w.clone(), pauses);
+        }
+        drive(&w).await;
     }
     let _ = done.send(Ok(()));
     let _ = harvester.await;
 }
 
-/// Runs the phases in order, then lets what is in flight finish.
-async fn drive(w: &Rc<Worker>, run_start: Instant) {
+/// Runs the phases in order, then lets what is in flight finish. Phases start and end at
+/// their plan instants, moved by the pauses.
+async fn drive(w: &Rc<Worker>) {
     let timeline = w.timeline.clone();
-    let _ = w.phase_ends.set(
-        timeline
-            .phases
-            .iter()
-            .map(|p| after_us(run_start, p.start_us.saturating_add(p.duration_us)))
-            .collect(),
-    );
     for phase in &timeline.phases {
-        let start = after_us(run_start, phase.start_us);
-        if !w.sleep_until(start).await {
+        if !hold::sleep_until_plan(w, phase.start_us).await {
             break;
         }
         let cap = split(phase.max_inflight as u64, w.count, w.index) as usize;
@@ -346,13 +347,13 @@ async fn drive(w: &Rc<Worker>, run_start: Instant) {
                 // Agents split the users as evenly as workers do.
                 let agent = split(users as u64, w.share.count as usize, w.share.index as usize);
                 let mine = split(agent, w.count, w.index) as usize;
-                closed_loop::run(w, phase, start, mine, Duration::from_micros(think_us)).await;
+                closed_loop::run(w, phase, mine, Duration::from_micros(think_us)).await;
             }
             Load::Pause { .. } => {
-                w.sleep_until(after_us(start, phase.duration_us)).await;
+                hold::sleep_until_plan(w, phase.end_us()).await;
             }
             Load::Rate { .. } | Load::Ramp { .. } | Load::Steps { .. } => {
-                open_loop::run(w, phase, start).await;
+                open_loop::run(w, phase).await;
             }
         }
         if w.stopped() {

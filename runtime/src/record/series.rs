@@ -29,6 +29,8 @@ struct Bucket {
     errors: u64,
     dropped: u64,
     response: Hist,
+    /// Paused seconds.
+    paused: f64,
 }
 
 /// One window's worth of data for the series.
@@ -45,6 +47,8 @@ pub struct Window<'a> {
     pub dropped: u64,
     /// Response times of the window's requests, µs.
     pub response: &'a Hist,
+    /// Fraction (0..=1) of the window the run was paused.
+    pub paused: f64,
 }
 
 fn ms(us: u64) -> f64 {
@@ -76,6 +80,7 @@ impl SeriesBuilder {
             errors: 0,
             dropped: 0,
             response: new_histogram(),
+            paused: 0.0,
         });
         bucket.target_weighted += w.target_rps * w.seconds;
         bucket.seconds += w.seconds;
@@ -83,6 +88,7 @@ impl SeriesBuilder {
         bucket.started += w.started;
         bucket.errors += w.errors;
         bucket.dropped += w.dropped;
+        bucket.paused += w.paused.clamp(0.0, 1.0) * w.seconds;
         add_histogram(&mut bucket.response, w.response);
         if bucket.windows >= self.width {
             self.close();
@@ -106,7 +112,7 @@ impl SeriesBuilder {
             p95_ms: ms(h.value_at_quantile(0.95)),
             p99_ms: ms(h.value_at_quantile(0.99)),
             max_ms: ms(h.max()),
-            paused: 0.0,
+            paused: per_s(b.paused),
         };
         self.points.push(point);
         if self.points.len() >= self.cap {
@@ -167,6 +173,7 @@ mod tests {
                 errors: 1,
                 dropped: 0,
                 response: &h,
+                paused: if t % 4 == 0 { 0.5 } else { 0.0 },
             });
         }
     }

@@ -34,6 +34,8 @@ pub struct ServerState {
     pub status: AtomicU16,
     /// Requests arriving in [from, until) wait until `until`.
     pub stall: Mutex<Option<(Instant, Instant)>>,
+    /// When each request arrived (the pause tests look for gaps).
+    pub arrived: Mutex<Vec<Instant>>,
 }
 
 pub struct TestServer {
@@ -59,6 +61,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let arrived = Instant::now();
     state.hits.fetch_add(1, Ordering::Relaxed);
+    state
+        .arrived
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(arrived);
     if req.headers().contains_key("x-fault") {
         state.fault_headers.fetch_add(1, Ordering::Relaxed);
     }
