@@ -1047,6 +1047,8 @@ fn an_unreachable_zookeeper_is_a_clean_error_within_the_connect_timeout() {
         vec!["submit", plan, "--agents", "1", "--wait"],
         vec!["status"],
         vec!["stop", "1"],
+        vec!["pause", "1"],
+        vec!["resume", "1"],
         vec!["agent"],
         vec!["coordinator"],
     ] {
@@ -1216,4 +1218,81 @@ fn a_plan_over_two_mebibytes_is_stored_chunked_and_runs() {
     assert_eq!(r["total"]["requests"].as_u64(), Some(200), "{}", r["total"]);
     assert_eq!(r["total"]["errors"].as_u64(), Some(0));
     assert_eq!(target.requests(), 200);
+}
+
+#[test]
+fn ptl_pause_and_resume_hold_a_run_and_let_it_go_on() {
+    let cluster = Cluster::start(2);
+    let target = Target::start();
+    let plan = write(cluster.dir.path(), "plan.ptl", LONG);
+    let o = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args(["--zk", &cluster.connect(), "--agents", "2"])
+        .args([
+            "--set",
+            &format!("target={}", target.url),
+            "--start-delay",
+            "1s",
+        ])
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let control = |verb: &str, run: &str| {
+        ptl()
+            .args([verb, run, "--zk", &cluster.connect()])
+            .output()
+            .expect("ptl runs")
+    };
+    // Not running yet (or just started): refused while pending, so wait for running.
+    wait_for_state(&cluster, Some(&id), "running");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while target.requests() < 20 {
+        assert!(Instant::now() < deadline, "no load reached the target");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let o = control("pause", &id);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is paused from"), "{}", stderr(&o));
+    wait_for_state(&cluster, Some(&id), "paused");
+    let o = control("pause", &id);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already paused"), "{}", stderr(&o));
+    // The pause takes effect within the lead (1 s, the start delay); then nothing is sent.
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = target.requests();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(target.requests(), held, "requests sent while paused");
+
+    let o = control("resume", &id);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resumes at"), "{}", stderr(&o));
+    wait_for_state(&cluster, Some(&id), "running");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while target.requests() <= held {
+        assert!(Instant::now() < deadline, "no load after resuming");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = control("resume", &id);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not paused"), "{}", stderr(&o));
+    let windows = cluster.status()["runs"][0]["pauses"].clone();
+    assert_eq!(windows.as_array().map(Vec::len), Some(1), "{windows}");
+    assert!(windows[0]["until_ms"].as_i64() > windows[0]["at_ms"].as_i64());
+
+    let o = control("stop", &id);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    wait_for_state(&cluster, Some(&id), "done");
+    // A finished run, or one that does not exist, cannot be paused (exit 4, and why).
+    for (verb, run, why) in [
+        ("pause", id.as_str(), "finished"),
+        ("resume", id.as_str(), "finished"),
+        ("pause", "run-0000009999", "does not exist"),
+    ] {
+        let o = control(verb, run);
+        assert_eq!(o.status.code(), Some(4), "{verb} {run}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{verb} {run}: {}", stderr(&o));
+    }
 }

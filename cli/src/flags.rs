@@ -47,6 +47,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Ask a cluster run to stop.
     Stop(StopArgs),
+    /// Pause a cluster run: every agent holds its schedules from the same instant.
+    Pause(PauseArgs),
+    /// Resume a paused cluster run where it was.
+    Resume(PauseArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -320,6 +324,16 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
+    /// The run: `run-0000000003` or `3`.
+    #[arg(value_name = "RUN", value_parser = parse_run_id)]
+    pub run: ptl_cluster::ids::RunId,
+    #[command(flatten)]
+    pub zk: ZkArgs,
+}
+
+/// `ptl pause RUN` and `ptl resume RUN`.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
     /// The run: `run-0000000003` or `3`.
     #[arg(value_name = "RUN", value_parser = parse_run_id)]
     pub run: ptl_cluster::ids::RunId,

@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Command::Submit(args) => cmd::submit::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Stop(args) => cmd::stop::run(args),
+        Command::Pause(args) => cmd::pause::run(args),
+        Command::Resume(args) => cmd::resume::run(args),
     };
     exit.into()
 }

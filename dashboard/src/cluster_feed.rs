@@ -15,6 +15,7 @@ use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
 use crate::server::{serve_with, DashboardServer, ServerConfig};
 use ptl_cluster::assignment::Assignment;
 use ptl_cluster::ids::{AgentId, RunId};
+use ptl_cluster::pauses::{self, PauseChange, PauseWindow};
 use ptl_cluster::run::{self, RunPhase, RunState};
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::{agent_registry, clock, layout, plan_store};
@@ -110,6 +111,33 @@ impl RunControl for ZkControl {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
+        })
+    }
+
+    fn can_pause(&self) -> bool {
+        true
+    }
+
+    /// As `ptl pause`: every agent holds from the same instant, shortly ahead.
+    fn pause(&self) -> ControlFuture {
+        let (client, id) = (self.client.clone(), self.id.clone());
+        Box::pin(async move {
+            match pauses::pause(&client, &id).await {
+                Ok(PauseChange::Paused(_)) => Ok(()),
+                Ok(_) => Err("the run is already paused".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn resume(&self) -> ControlFuture {
+        let (client, id) = (self.client.clone(), self.id.clone());
+        Box::pin(async move {
+            match pauses::resume(&client, &id).await {
+                Ok(PauseChange::Resumed(_)) => Ok(()),
+                Ok(_) => Err("the run is not paused".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         })
     }
 }
@@ -281,7 +309,10 @@ async fn look_at(
         .map(|a| a.id)
         .collect();
     hub.set_agents(&id.0, agent_views(run, &done, &alive, &state));
-    hub.set_marks(&id.0, degraded_marks(&state, run.start_at_ms));
+    let pause_windows = pauses::windows(client, id).await?;
+    let mut marks = degraded_marks(&state, run.start_at_ms);
+    marks.extend(pause_marks(&pause_windows, run.start_at_ms));
+    hub.set_marks(&id.0, marks);
     if state.phase == RunPhase::Done {
         let result: Option<RunResult> = zk::get_json(client, &layout::run_result(id), "run result")
             .await?
@@ -292,7 +323,11 @@ async fn look_at(
             return Ok(true);
         }
     }
-    hub.set_status(&id.0, status_of(state.phase), state.reason.clone());
+    let status = match status_of(state.phase) {
+        RunStatus::Running if pauses::is_paused(&pause_windows) => RunStatus::Paused,
+        status => status,
+    };
+    hub.set_status(&id.0, status, state.reason.clone());
     hub.tick(&id.0);
     Ok(false)
 }
@@ -378,6 +413,23 @@ fn degraded_marks(state: &RunState, start_at_ms: Option<i64>) -> Vec<Mark> {
             kind: MarkKind::Degraded,
             label: format!("{} lost (epoch {})", w.agent, w.epoch),
             start_s: seconds(w.from_ms),
+            end_s: w.until_ms.map(seconds),
+        })
+        .collect()
+}
+
+/// The run's pauses as chart marks, in seconds from its start.
+fn pause_marks(windows: &[PauseWindow], start_at_ms: Option<i64>) -> Vec<Mark> {
+    let Some(start) = start_at_ms else {
+        return Vec::new();
+    };
+    let seconds = |ms: i64| (ms - start) as f64 / 1000.0;
+    windows
+        .iter()
+        .map(|w| Mark {
+            kind: MarkKind::Paused,
+            label: "paused".to_string(),
+            start_s: seconds(w.at_ms),
             end_s: w.until_ms.map(seconds),
         })
         .collect()

@@ -2,15 +2,21 @@
 //! coordination that is the usual single-agent one plus a copy of every interval delta, and a
 //! progress callback that also reaches the dashboard; both feed one task that merges the
 //! deltas into the hub and pushes the second's update. The final result replaces the live one.
+//!
+//! The run can be paused from the page: the dashboard holds the [`PauseHandle`] of a pause
+//! channel whose receiver is the engine's (through the coordination, and
+//! [`LocalDashboard::pauses`] for `RunOptions::pauses`); the pauses are shaded on the charts.
 
 use crate::access::Access;
 use crate::control::{ControlFuture, RunControl};
 use crate::error::DashboardError;
 use crate::hub::{Hub, RunOpen};
-use crate::model::{AgentState, AgentView, RunSource, RunStatus};
+use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
 use crate::server::{serve, DashboardServer, ServerConfig};
 use ptl_bytecode::plan::Plan;
-use ptl_runtime::coordination::{BoxFuture, Coordination, Embedded, StopHandle};
+use ptl_runtime::coordination::{
+    pause_channel, BoxFuture, Coordination, Embedded, Pause, PauseHandle, StopHandle,
+};
 use ptl_runtime::engine::ProgressFn;
 use ptl_runtime::error::RuntimeError;
 use ptl_runtime::record::IntervalDelta;
@@ -18,9 +24,9 @@ use ptl_runtime::results::RunResult;
 use ptl_runtime::vm::AgentShare;
 use ptl_runtime::Progress;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 enum Feed {
@@ -37,14 +43,47 @@ pub struct LocalDashboard {
     id: String,
     tx: mpsc::UnboundedSender<Feed>,
     feeder: JoinHandle<()>,
+    pause: PauseHandle,
+    pauses: watch::Receiver<Vec<Pause>>,
+    /// The run's start instant, once the engine asked for it (pauses are marked from it).
+    start: Arc<OnceLock<Instant>>,
 }
 
-struct LocalControl(StopHandle);
+struct LocalControl {
+    stop: StopHandle,
+    pause: PauseHandle,
+}
 
 impl RunControl for LocalControl {
     fn stop(&self, reason: String) -> ControlFuture {
-        self.0.stop(reason);
+        self.stop.stop(reason);
         Box::pin(async { Ok(()) })
+    }
+
+    fn can_pause(&self) -> bool {
+        true
+    }
+
+    fn pause(&self) -> ControlFuture {
+        let paused = self.pause.pause();
+        Box::pin(async move {
+            if paused {
+                Ok(())
+            } else {
+                Err("the run is already paused".to_string())
+            }
+        })
+    }
+
+    fn resume(&self) -> ControlFuture {
+        let resumed = self.pause.resume();
+        Box::pin(async move {
+            if resumed {
+                Ok(())
+            } else {
+                Err("the run is not paused".to_string())
+            }
+        })
     }
 }
 
@@ -52,6 +91,8 @@ impl RunControl for LocalControl {
 struct Tap {
     inner: Embedded,
     tx: mpsc::UnboundedSender<Feed>,
+    pauses: watch::Receiver<Vec<Pause>>,
+    start: Arc<OnceLock<Instant>>,
 }
 
 impl Coordination for Tap {
@@ -60,7 +101,17 @@ impl Coordination for Tap {
     }
 
     fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
-        self.inner.start()
+        let start = self.start.clone();
+        let inner = self.inner.start();
+        Box::pin(async move {
+            let at = inner.await?;
+            let _ = start.set(at);
+            Ok(at)
+        })
+    }
+
+    fn pauses(&self) -> Option<watch::Receiver<Vec<Pause>>> {
+        Some(self.pauses.clone())
     }
 
     fn stopped(&self) -> BoxFuture<'_, String> {
@@ -75,7 +126,7 @@ impl Coordination for Tap {
 
 impl LocalDashboard {
     /// Starts the server for a run of `plan` about to start; `stop` is what the dashboard's
-    /// stop button pulls.
+    /// stop button pulls. The pause and resume buttons pull a pause channel of its own.
     pub async fn start(
         addr: SocketAddr,
         access: Access,
@@ -84,6 +135,8 @@ impl LocalDashboard {
         stop: StopHandle,
     ) -> Result<LocalDashboard, DashboardError> {
         let hub = Hub::new();
+        let (pause, pauses) = pause_channel();
+        let start = Arc::new(OnceLock::new());
         let started = SystemTime::now();
         let id = format!(
             "local-{}",
@@ -98,18 +151,40 @@ impl LocalDashboard {
             started_at: started,
             source: RunSource::Local,
             status: RunStatus::Running,
-            control: Some(Arc::new(LocalControl(stop))),
+            control: Some(Arc::new(LocalControl {
+                stop,
+                pause: pause.clone(),
+            })),
         });
         let server = serve(hub.clone(), ServerConfig { addr, access }).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let feeder = tokio::spawn(feed(hub.clone(), id.clone(), rx));
+        let watched = Paused {
+            handle: pause.clone(),
+            pauses: pauses.clone(),
+            start: start.clone(),
+        };
+        let feeder = tokio::spawn(feed(hub.clone(), id.clone(), rx, watched));
         Ok(LocalDashboard {
             hub,
             server,
             id,
             tx,
             feeder,
+            pause,
+            pauses,
+            start,
         })
+    }
+
+    /// The pauses the dashboard's buttons make, for `RunOptions::pauses` (the coordination
+    /// from [`LocalDashboard::coordination`] hands the engine the same).
+    pub fn pauses(&self) -> watch::Receiver<Vec<Pause>> {
+        self.pauses.clone()
+    }
+
+    /// Pauses and resumes the run as the dashboard's buttons do.
+    pub fn pause_handle(&self) -> PauseHandle {
+        self.pause.clone()
     }
 
     pub fn url(&self) -> String {
@@ -133,6 +208,8 @@ impl LocalDashboard {
         Arc::new(Tap {
             inner: Embedded::default(),
             tx: self.tx.clone(),
+            pauses: self.pauses.clone(),
+            start: self.start.clone(),
         })
     }
 
@@ -182,7 +259,47 @@ impl LocalDashboard {
     }
 }
 
-async fn feed(hub: Arc<Hub>, id: String, mut rx: mpsc::UnboundedReceiver<Feed>) {
+/// What the feed reads to show the run paused and shade its pauses.
+struct Paused {
+    handle: PauseHandle,
+    pauses: watch::Receiver<Vec<Pause>>,
+    start: Arc<OnceLock<Instant>>,
+}
+
+impl Paused {
+    /// Paused or running, as the handle says; a run stopping stays so.
+    fn sync(&self, hub: &Hub, id: &str) {
+        let next = match (hub.status(id), self.handle.is_paused()) {
+            (Some(RunStatus::Running), true) => RunStatus::Paused,
+            (Some(RunStatus::Paused), false) => RunStatus::Running,
+            _ => return,
+        };
+        hub.set_status(id, next, None);
+    }
+
+    fn marks(&self) -> Vec<Mark> {
+        let Some(start) = self.start.get().copied() else {
+            return Vec::new();
+        };
+        pause_marks(&self.pauses.borrow(), start)
+    }
+}
+
+/// The pauses as chart marks, in seconds from the run's start.
+pub fn pause_marks(pauses: &[Pause], start: Instant) -> Vec<Mark> {
+    let seconds = |at: Instant| at.saturating_duration_since(start).as_secs_f64();
+    pauses
+        .iter()
+        .map(|p| Mark {
+            kind: MarkKind::Paused,
+            label: "paused".to_string(),
+            start_s: seconds(p.at),
+            end_s: p.until.map(seconds),
+        })
+        .collect()
+}
+
+async fn feed(hub: Arc<Hub>, id: String, mut rx: mpsc::UnboundedReceiver<Feed>, paused: Paused) {
     let (mut reports, mut requests) = (0u64, 0u64);
     while let Some(item) = rx.recv().await {
         match item {
@@ -213,6 +330,8 @@ async fn feed(hub: Arc<Hub>, id: String, mut rx: mpsc::UnboundedReceiver<Feed>) 
             }
             Feed::Progress(progress) => {
                 hub.set_elapsed(&id, progress.elapsed);
+                paused.sync(&hub, &id);
+                hub.set_marks(&id, paused.marks());
                 hub.tick(&id);
             }
             Feed::Flush(done) => {

@@ -8,6 +8,8 @@ pub mod demo;
 pub mod demo_target;
 pub mod fmt;
 pub mod inspect;
+pub mod pause;
+pub mod resume;
 pub mod run;
 pub mod status;
 pub mod stop;

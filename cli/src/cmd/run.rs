@@ -90,6 +90,9 @@ pub fn execute_with(
                 Ok(d) => {
                     eprintln!("dashboard: {} (serving until the run ends)", d.url());
                     opts.coordination = Some(d.coordination());
+                    // The page's pause button holds the engine (the coordination hands it the
+                    // same receiver; this one counts if the coordination is ever dropped).
+                    opts.pauses = Some(d.pauses());
                     opts.progress = Some(d.progress(opts.progress.take()));
                     Some(d)
                 }

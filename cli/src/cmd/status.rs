@@ -43,7 +43,8 @@ fn as_json(status: &ClusterStatus) -> serde_json::Value {
             "plan": r.spec.plan_name,
             "plan_hash": r.spec.plan_hash,
             "agents": r.spec.agents,
-            "state": r.state.phase,
+            "state": if r.is_paused() { json!("paused") } else { json!(r.state.phase) },
+            "pauses": r.pauses,
             "reason": r.state.reason,
             "coordinator": r.state.coordinator,
             "degraded": r.state.degraded,
@@ -85,10 +86,14 @@ fn as_text(status: &ClusterStatus) -> String {
     }
     out.push_str(&format!("runs: {}\n", status.runs.len()));
     for r in &status.runs {
-        let state = serde_json::to_value(r.state.phase)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let state = if r.is_paused() {
+            "paused".to_string()
+        } else {
+            serde_json::to_value(r.state.phase)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
         out.push_str(&format!(
             "  {}  {:<20} {:<9} {} agent(s)",
             r.id, r.spec.plan_name, state, r.spec.agents

@@ -1,0 +1,47 @@
+//! `ptl pause RUN`: hold a cluster run. Every agent stops sending new arrivals from the same
+//! instant, shortly ahead; requests in flight finish; the paused time is left out of the rates.
+
+use crate::cluster_setup::{cluster_failure, runtime, zk_config};
+use crate::exit::Exit;
+use crate::flags::PauseArgs;
+use ptl_cluster::pauses::PauseChange;
+use ptl_cluster::status;
+
+pub fn run(args: &PauseArgs) -> Exit {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    match runtime.block_on(status::pause(&zk_config(&args.zk), &args.run)) {
+        Ok(change) => {
+            eprintln!("{}", describe(&args.run.to_string(), change));
+            Exit::Ok
+        }
+        Err(e) => cluster_failure(&e),
+    }
+}
+
+/// What a pause or resume did, in words (shared with `ptl resume`).
+pub fn describe(run: &str, change: PauseChange) -> String {
+    // The time of day is enough to tell when, a second or so ahead.
+    let clock = |ms: i64| {
+        let day = ms.rem_euclid(86_400_000);
+        format!(
+            "{:02}:{:02}:{:02}.{:03} UTC",
+            day / 3_600_000,
+            day / 60_000 % 60,
+            day / 1000 % 60,
+            day % 1000
+        )
+    };
+    match change {
+        PauseChange::Paused(w) => format!("{run} is paused from {}", clock(w.at_ms)),
+        PauseChange::AlreadyPaused(w) => {
+            format!("{run} was already paused (since {})", clock(w.at_ms))
+        }
+        PauseChange::Resumed(w) => {
+            format!("{run} resumes at {}", clock(w.until_ms.unwrap_or(w.at_ms)))
+        }
+        PauseChange::NotPaused => format!("{run} is not paused; nothing to resume"),
+    }
+}
