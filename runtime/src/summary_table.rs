@@ -43,6 +43,7 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
     heading(&mut out, &paint, "Phases");
     out.push_str(&phase_table(result).to_string());
     out.push('\n');
+    write_pauses(&mut out, result);
 
     write_outcome_breakdown(&mut out, &paint, result);
 
@@ -207,6 +208,24 @@ fn scenario_row(phase: &str, scenario: &ScenarioResult) -> Vec<String> {
     ];
     row.extend(latency_cells(&scenario.iteration_time_ms));
     row
+}
+
+/// A note per phase that was paused: its rates are over the time it ran, not its span.
+fn write_pauses(out: &mut String, result: &RunResult) {
+    for phase in result.phases.iter().filter(|p| p.paused_ms > 0) {
+        let paused = phase.paused_ms as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "  {}: paused {} of {} (rates over the {} it ran)",
+            phase.name,
+            format_duration_s(paused),
+            format_duration_s(phase.duration_s),
+            format_duration_s((phase.duration_s - paused).max(0.0)),
+        );
+    }
+    if result.pauses.last().is_some_and(|p| p.end_ms.is_none()) {
+        let _ = writeln!(out, "  stopped while paused");
+    }
 }
 
 /// Errors by class and injected faults by kind, per phase: the table's counts say how many,

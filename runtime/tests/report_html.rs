@@ -200,3 +200,38 @@ fn an_empty_run_still_renders() {
     check_balanced(&html).expect("balanced");
     assert_eq!(chart_data(&html)["series"], serde_json::json!([]));
 }
+
+#[test]
+fn pauses_are_shaded_on_the_charts_and_noted_under_the_phases() {
+    let mut result = report_fixture::run_result();
+    result.phases[1].duration_s = 12.5;
+    result.phases[1].paused_ms = 2500;
+    result.pauses = vec![
+        ptl_runtime::results::PauseWindow {
+            start_ms: 14_000,
+            end_ms: Some(16_500),
+        },
+        ptl_runtime::results::PauseWindow {
+            start_ms: 29_000,
+            end_ms: None,
+        },
+    ];
+    let html = render_report(&result);
+    let marks = chart_data(&html)["marks"].clone();
+    let marks = marks.as_array().expect("marks");
+    assert_eq!(marks.len(), 2);
+    assert_eq!(marks[0]["kind"], "paused");
+    assert_eq!(marks[0]["start_s"], 14.0);
+    assert_eq!(marks[0]["end_s"], 16.5);
+    assert!(marks[1]["end_s"].is_null(), "never resumed");
+    assert!(
+        html.contains("baseline: paused 2.5 s of 12.5 s; its rates are over the 10.0 s it ran.")
+    );
+    assert!(html.contains("The run was stopped while paused."));
+    assert!(check_balanced(&html).is_ok());
+    let plain = render_report(&report_fixture::run_result());
+    assert!(!plain.contains("pause-note"));
+    assert!(chart_data(&plain)["marks"]
+        .as_array()
+        .is_some_and(|m| m.is_empty()));
+}

@@ -155,3 +155,25 @@ fn errors_by_class_and_injected_faults_are_listed_per_phase() {
         .iter()
         .any(|l| l.trim_start().starts_with("warmup:")));
 }
+
+#[test]
+fn a_paused_phase_gets_a_note_with_its_paused_time() {
+    let mut result = report_fixture::run_result();
+    result.phases[1].duration_s = 12.5;
+    result.phases[1].paused_ms = 2500;
+    result.pauses = vec![ptl_runtime::results::PauseWindow {
+        start_ms: 14_000,
+        end_ms: Some(16_500),
+    }];
+    let text = render_summary(&result, false);
+    assert!(
+        text.contains("  baseline: paused 2.5 s of 12.5 s (rates over the 10.0 s it ran)"),
+        "{text}"
+    );
+    assert!(!text.contains("warmup: paused"), "{text}");
+    assert!(!text.contains("stopped while paused"), "{text}");
+    result.pauses[0].end_ms = None;
+    assert!(render_summary(&result, false).contains("stopped while paused"));
+    let unpaused = render_summary(&report_fixture::run_result(), false);
+    assert!(!unpaused.contains("paused"), "{unpaused}");
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 struct ChartData<'a> {
     series: &'a [SeriesPoint],
     phases: Vec<PhaseChart<'a>>,
-    /// Stretches shaded on the charts: a cluster run's degraded windows.
+    /// Stretches shaded on the charts: a cluster run's degraded windows, the run's pauses.
     marks: Vec<Mark>,
 }
 
@@ -53,6 +53,12 @@ pub fn chart_data_json(result: &RunResult) -> String {
                 start_s: w.from_s,
                 end_s: w.until_s,
             })
+            .chain(result.pauses.iter().map(|p| Mark {
+                kind: "paused",
+                label: "paused".to_string(),
+                start_s: p.start_ms as f64 / 1000.0,
+                end_s: p.end_ms.map(|ms| ms as f64 / 1000.0),
+            }))
             .collect(),
     };
     // serde_json writes non-finite floats as null, and our types cannot fail otherwise.

@@ -1,6 +1,7 @@
 // ptl charts: draws a run's charts as inline SVG from the run's chart JSON
 // ({series: [SeriesPoint], phases: [{name, duration_s, target_rps, latency}],
-// marks: [{kind, label, start_s, end_s}] (optional: degraded windows, pauses)}).
+// marks: [{kind, label, start_s, end_s}] (optional: degraded windows, pauses)}). Without
+// "paused" marks, pauses are read from the series points' `paused` fractions.
 //
 // Every drawing function is pure (data in, SVG markup string out) so that the HTML report, a
 // live dashboard and the Node tests (charts.test.js) share it; only renderAll touches a page.
@@ -128,6 +129,40 @@
       });
     }
     return spans;
+  }
+
+  // Paused stretches from the series alone (each point's `paused` fraction of its seconds), for
+  // data without "paused" marks (a live view): neighbouring paused points make one stretch; a
+  // stretch starting part-way into a point is taken to start late in it, one ending part-way
+  // to end early in it.
+  function pauseMarks(series) {
+    var marks = [];
+    var open = null;
+    (series || []).forEach(function (point, i) {
+      var next = series[i + 1];
+      var prev = series[i - 1];
+      var width = next ? next.t - point.t : (prev ? point.t - prev.t : 1);
+      if (!(width > 0)) width = 1;
+      var f = finite(point.paused) ? Math.min(1, Math.max(0, point.paused)) : 0;
+      if (f > 0) {
+        if (!open) {
+          open = { kind: "paused", label: "paused", start_s: point.t + width * (1 - f) };
+          marks.push(open);
+        }
+        open.end_s = open.start_s < point.t ? point.t + width * f : point.t + width;
+        if (f < 1 && open.start_s < point.t) open = null;
+      } else {
+        open = null;
+      }
+    });
+    return marks;
+  }
+
+  // The marks to shade: the data's, and pauses from the series when it lists none.
+  function chartMarks(data) {
+    var marks = (data && data.marks) || [];
+    var hasPauses = marks.some(function (m) { return m && m.kind === "paused"; });
+    return hasPauses ? marks : marks.concat(pauseMarks(data && data.series));
   }
 
   // A line chart. opts: {title, xLabel, yLabel, series: [{name, color, points: [[x, y]],
@@ -334,7 +369,7 @@
       xLabel: "time since start",
       yLabel: "requests/s",
       bands: phaseSpans(data),
-      marks: data.marks,
+      marks: chartMarks(data),
       series: [
         { name: "target", color: COLORS.target, dash: "6 4", points: pick(s, "target_rps") },
         { name: "achieved", color: COLORS.achieved, points: pick(s, "achieved_rps") },
@@ -349,7 +384,7 @@
       xLabel: "time since start",
       yLabel: "ms",
       bands: phaseSpans(data),
-      marks: data.marks,
+      marks: chartMarks(data),
       series: [
         { name: "p50", color: COLORS.p50, points: pick(s, "p50_ms") },
         { name: "p95", color: COLORS.p95, points: pick(s, "p95_ms") },
@@ -366,7 +401,7 @@
       xLabel: "time since start",
       yLabel: "per second",
       bands: phaseSpans(data),
-      marks: data.marks,
+      marks: chartMarks(data),
       series: [
         { name: "errors", color: COLORS.errors, points: pick(s, "errors") },
         { name: "dropped", color: COLORS.dropped, dash: "5 3", points: pick(s, "dropped") },
@@ -417,6 +452,8 @@
     errorsChart: errorsChart,
     percentileChart: percentileChart,
     phaseSpans: phaseSpans,
+    pauseMarks: pauseMarks,
+    chartMarks: chartMarks,
     niceTicks: niceTicks,
     logTicks: logTicks,
     timeTicks: timeTicks,

@@ -190,3 +190,26 @@ test("marked stretches are shaded where they fall, open ones to the end of the d
   assert.match(svg, /<title>agent-1 lost<\/title>/);
   assert.doesNotMatch(charts.rateChart({ series }), /ptl-mark/);
 });
+
+test("without paused marks, pauses are read from the series' paused fractions", () => {
+  const fractions = [0, 0, 0.5, 1, 1, 0.25, 0, 0, 1, 0];
+  const series = fractions.map((paused, t) => seriesPoint(t, "a", { paused }));
+  assert.deepEqual(charts.pauseMarks(series), [
+    { kind: "paused", label: "paused", start_s: 2.5, end_s: 5.25 },
+    { kind: "paused", label: "paused", start_s: 8, end_s: 9 },
+  ]);
+  // Compacted points cover several seconds each.
+  const wide = [0, 4, 8].map((t, i) => seriesPoint(t, "a", { paused: [0, 0.5, 0][i] }));
+  assert.deepEqual(charts.pauseMarks(wide), [
+    { kind: "paused", label: "paused", start_s: 6, end_s: 8 },
+  ]);
+  // Old data (no fractions) has no pauses; marks given by the data win over the series.
+  assert.deepEqual(charts.pauseMarks([seriesPoint(0, "a")]), []);
+  const given = [{ kind: "paused", label: "paused", start_s: 2.4, end_s: 5.3 }];
+  assert.deepEqual(charts.chartMarks({ series, marks: given }), given);
+  const degraded = [{ kind: "degraded", label: "x", start_s: 1, end_s: 2 }];
+  assert.equal(charts.chartMarks({ series, marks: degraded }).length, 3);
+  const svg = charts.rateChart({ series });
+  assertBalanced(svg);
+  assert.equal([...svg.matchAll(/ptl-mark-paused/g)].length, 2);
+});

@@ -27,6 +27,8 @@ pub(crate) struct ReportView {
     pub cards: Vec<Pair>,
     pub total: FigureRow,
     pub phases: Vec<PhaseView>,
+    /// One line per paused phase: its paused time, left out of its rates.
+    pub pause_notes: Vec<String>,
     pub has_requests: bool,
     pub has_scenarios: bool,
     pub thresholds: Vec<ThresholdView>,
@@ -154,6 +156,7 @@ impl ReportView {
             cards: cards(result),
             total: total_row,
             phases: result.phases.iter().map(phase_view).collect(),
+            pause_notes: pause_notes(result),
             has_requests: result.phases.iter().any(|p| !p.requests.is_empty()),
             has_scenarios: result.phases.iter().any(|p| !p.scenarios.is_empty()),
             thresholds: result.thresholds.iter().map(threshold_view).collect(),
@@ -163,6 +166,28 @@ impl ReportView {
             css,
         }
     }
+}
+
+fn pause_notes(result: &RunResult) -> Vec<String> {
+    let mut notes: Vec<String> = result
+        .phases
+        .iter()
+        .filter(|p| p.paused_ms > 0)
+        .map(|p| {
+            let paused = p.paused_ms as f64 / 1000.0;
+            format!(
+                "{}: paused {} of {}; its rates are over the {} it ran.",
+                p.name,
+                format_duration_s(paused),
+                format_duration_s(p.duration_s),
+                format_duration_s((p.duration_s - paused).max(0.0)),
+            )
+        })
+        .collect();
+    if result.pauses.last().is_some_and(|p| p.end_ms.is_none()) {
+        notes.push("The run was stopped while paused.".to_string());
+    }
+    notes
 }
 
 fn pairs<V>(map: &BTreeMap<String, V>, show: impl Fn(&V) -> String) -> Vec<Pair> {
