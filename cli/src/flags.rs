@@ -162,6 +162,19 @@ pub struct RunArgs {
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How `https://` targets are verified (`ptl run`, `ptl agent`).
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Trust the CA certificates of this PEM file besides the built-in roots (repeatable).
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Accept any server certificate, unverified (self-signed test targets only).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Who may look at and control the dashboard (`ptl run --dashboard`, `ptl coordinator --http`).
@@ -258,6 +271,8 @@ pub struct AgentArgs {
     /// Worker threads for the generator (default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// What the survivors do when an agent is lost mid-run.

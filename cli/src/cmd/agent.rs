@@ -7,7 +7,7 @@ use crate::cluster_setup::{
 use crate::exit::Exit;
 use crate::flags::AgentArgs;
 use ptl_cluster::agent::{Agent, AgentConfig};
-use ptl_cluster::runtime_engine::RuntimeEngine;
+use ptl_cluster::runtime_engine::{RuntimeEngine, TlsRuntimeEngine};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +24,15 @@ pub fn run(args: &AgentArgs) -> Exit {
     config.capacity = args.capacity;
     config.labels = args.labels.iter().cloned().collect();
     config.poll = Duration::from_millis(500);
-    let engine = Arc::new(RuntimeEngine {
-        workers: args.workers,
+    let tls = match super::run::tls_options(&args.tls) {
+        Ok(tls) => tls,
+        Err(exit) => return exit,
+    };
+    let engine = Arc::new(TlsRuntimeEngine {
+        engine: RuntimeEngine {
+            workers: args.workers,
+        },
+        tls,
     });
     runtime.block_on(async {
         let agent = match Agent::register(&config).await {

@@ -2,13 +2,14 @@
 //! (the last part, [`conclude`], is shared with `ptl submit --wait`).
 
 use crate::exit::Exit;
-use crate::flags::{DashboardAccessArgs, OutputArgs, ResultFiles, RunArgs};
+use crate::flags::{DashboardAccessArgs, OutputArgs, ResultFiles, RunArgs, TlsArgs};
 use crate::output::{fail, write_file};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
 use ptl_runtime::coordination::stop_channel;
+use ptl_runtime::http::TlsOptions;
 use ptl_runtime::results::RunResult;
 use ptl_runtime::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
@@ -22,8 +23,28 @@ pub fn run(args: &RunArgs) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
+    let tls = match tls_options(&args.tls) {
+        Ok(tls) => tls,
+        Err(exit) => return exit,
+    };
     let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
-    execute_with(&compiled, &args.output, args.workers, dashboard)
+    execute_with(&compiled, &args.output, args.workers, dashboard, tls)
+}
+
+/// The TLS options of the flags, checked now (every CA file read and parsed) so that a bad
+/// file is a usage error before anything starts. `--insecure` is said once, on stderr.
+pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
+    let tls = TlsOptions {
+        ca_files: args.ca_certs.clone(),
+        insecure: args.insecure,
+    };
+    if let Err(e) = tls.client_config() {
+        return Err(fail(Exit::Usage, e));
+    }
+    if tls.insecure {
+        eprintln!("warning: --insecure: server certificates of https:// targets are not verified");
+    }
+    Ok(tls)
 }
 
 /// Who may look at and control a dashboard, from the flags.
@@ -37,7 +58,7 @@ pub fn access(args: &DashboardAccessArgs) -> Access {
 
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
 pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Exit {
-    execute_with(compiled, output, workers, None)
+    execute_with(compiled, output, workers, None, TlsOptions::default())
 }
 
 /// [`execute`], serving the live dashboard at the address while the run goes on.
@@ -46,6 +67,7 @@ pub fn execute_with(
     output: &OutputArgs,
     workers: Option<usize>,
     dashboard: Option<(SocketAddr, Access)>,
+    tls: TlsOptions,
 ) -> Exit {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -73,6 +95,7 @@ pub fn execute_with(
         stop: Some(signal),
         progress: view.callback(output.quiet),
         plan_hash: Some(plan_hash.clone()),
+        tls,
         ..RunOptions::default()
     };
     let dashboard = match dashboard {

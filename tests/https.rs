@@ -1,0 +1,185 @@
+//! End-to-end tests of `ptl run` against an `https://` target: the real binary and a small TLS
+//! server on 127.0.0.1 (rustls, a self-signed certificate made with rcgen, HTTP/1.1 keep-alive
+//! answering every GET with 200). They assert the flags a user relies on: `--ca-cert` trusts
+//! the certificate, without it every request is a `tls` error, `--insecure` works and warns,
+//! and a CA file that cannot be used is a usage error before anything is sent.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use support::{json, ptl};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+const PLAN: &str = r#"plan "tls" {
+  param target = "https://127.0.0.1:9"
+  target target
+  timeout 2s
+  connections 4
+  request hello { GET "/" }
+  phase steady { rate 50/s for 1s }
+}
+"#;
+
+struct TlsServer {
+    url: String,
+    requests: Arc<AtomicU64>,
+    ca_file: PathBuf,
+}
+
+/// Starts the server on its own thread; it lives until the test process ends.
+fn tls_server(dir: &Path) -> TlsServer {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).expect("write CA file");
+    let cert = rustls::pki_types::CertificateDer::from(certified.cert.der().to_vec());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("server config");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let requests = Arc::new(AtomicU64::new(0));
+    let counted = requests.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("report addr");
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(acceptor.clone(), stream, counted.clone()));
+            }
+        });
+    });
+    let addr = rx.recv().expect("server address");
+    TlsServer {
+        url: format!("https://{addr}"),
+        requests,
+        ca_file,
+    }
+}
+
+/// Answers each request head (GETs: no body) with a 200, on one connection until it closes.
+async fn serve(acceptor: TlsAcceptor, stream: TcpStream, requests: Arc<AtomicU64>) {
+    let Ok(mut tls) = acceptor.accept(stream).await else {
+        return;
+    };
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            pending.drain(..end + 4);
+            requests.fetch_add(1, Ordering::SeqCst);
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            if tls.write_all(answer).await.is_err() || tls.flush().await.is_err() {
+                return;
+            }
+        }
+        match tls.read(&mut chunk).await {
+            Ok(n) if n > 0 => pending.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    }
+}
+
+fn run(dir: &Path, target: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let plan = dir.join("plan.ptl");
+    std::fs::write(&plan, PLAN).expect("write plan");
+    let out = dir.join("r.json");
+    let _ = std::fs::remove_file(&out);
+    let o = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args(["--set", &format!("target={target}"), "--quiet", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("ptl run runs");
+    (o, out)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_trusted_ca_file_makes_an_https_run_pass() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = tls_server(dir.path());
+    let ca = srv.ca_file.to_str().expect("utf-8 path");
+    let (o, out) = run(dir.path(), &srv.url, &["--ca-cert", ca]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&out);
+    let phase = &r["phases"][0];
+    let planned = phase["planned"].as_u64().expect("planned");
+    assert!((49..=51).contains(&planned), "planned {planned}");
+    assert_eq!(phase["request_count"].as_u64(), Some(planned));
+    assert_eq!(
+        phase["errors"].as_u64(),
+        Some(0),
+        "{}",
+        phase["errors_by_class"]
+    );
+    assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
+}
+
+#[test]
+fn without_the_ca_every_request_is_a_tls_error_and_the_run_ends_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = tls_server(dir.path());
+    let (o, out) = run(dir.path(), &srv.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let phase = &json(&out)["phases"][0];
+    let planned = phase["planned"].as_u64().expect("planned");
+    assert!(planned > 0);
+    assert_eq!(phase["errors"].as_u64(), Some(planned));
+    assert_eq!(phase["errors_by_class"]["tls"].as_u64(), Some(planned));
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn insecure_accepts_the_certificate_and_warns_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = tls_server(dir.path());
+    let (o, out) = run(dir.path(), &srv.url, &["--insecure"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("--insecure").count(), 1, "{err}");
+    let phase = &json(&out)["phases"][0];
+    assert_eq!(phase["errors"].as_u64(), Some(0));
+    assert_eq!(
+        srv.requests.load(Ordering::SeqCst),
+        phase["request_count"].as_u64().expect("count")
+    );
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = tls_server(dir.path());
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "hello\n").expect("write");
+    let missing = dir.path().join("missing.pem");
+    for bad in [&not_pem, &missing] {
+        let path = bad.to_str().expect("utf-8 path");
+        let (o, out) = run(dir.path(), &srv.url, &["--ca-cert", path]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(path), "{}", stderr(&o));
+        assert!(!out.exists(), "no results for a run that never started");
+    }
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
+}
