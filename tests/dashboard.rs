@@ -1,20 +1,24 @@
 //! `ptl run --dashboard`: the real binary serves the dashboard while the run goes on (URL on
 //! stderr), refuses control without the operator token, stops the run with it, and writes the
-//! result as usual; pauses and resumes a run from it. (The dashboard itself is tested in depth
-//! in the `ptl-dashboard` crate.)
+//! result as usual; pauses and resumes a run from it. `ptl coordinator --http --plans DIR`: the
+//! dashboard lists the library's plans and starts one with params for the operator (compile
+//! errors come back as text); a browser's event stream that reconnects with `Last-Event-ID` gets
+//! only what it missed, from the same coordinator or from the one that took over after a
+//! `kill -9`. (The dashboard itself is tested in depth in the `ptl-dashboard` crate.)
 
 mod support;
 
+use ptl_cluster::testing::ZkServer;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn ptl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    c
+    support::ptl()
 }
 
 /// One request, `Connection: close`; returns the status and body.
@@ -259,4 +263,538 @@ fn run_with_a_dashboard_pauses_and_resumes_from_it() {
         paused_ms.abs_diff(end - start) <= 1,
         "{paused_ms} vs {pauses:?}"
     );
+}
+
+const OPERATOR: &str = "op-launch";
+const VIEWER: &str = "view-launch";
+
+/// One request with a JSON body (or none), `Connection: close`; the status and body.
+fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connects to the dashboard");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("an answer");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+fn parse(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// A `ptl` process with its stderr in a log file; killed (`kill -9`) on drop.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = ptl()
+            .args(args)
+            .env_remove("PTL_TOKEN")
+            .env_remove("PTL_VIEWER_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("ptl starts");
+        Proc { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The dashboard address the coordinator printed.
+    fn dashboard(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if let Some(at) = log.find("dashboard at http://") {
+                let rest = &log[at + "dashboard at http://".len()..];
+                return rest.split('/').next().unwrap_or_default().to_string();
+            }
+            assert!(Instant::now() < deadline, "no dashboard address: {log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+const SESSION: &str = "1500ms";
+
+fn coordinator(dir: &Path, zk: &str, name: &str, plans: &Path) -> Proc {
+    let plans = plans.to_str().expect("a UTF-8 path");
+    Proc::spawn(
+        dir,
+        name,
+        &[
+            "coordinator",
+            "--zk",
+            zk,
+            "--name",
+            name,
+            "--session-timeout",
+            SESSION,
+            "--http",
+            "127.0.0.1:0",
+            "--plans",
+            plans,
+            "--token",
+            OPERATOR,
+            "--viewer-token",
+            VIEWER,
+        ],
+    )
+}
+
+fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
+    Proc::spawn(
+        dir,
+        name,
+        &[
+            "agent",
+            "--zk",
+            zk,
+            "--name",
+            name,
+            "--capacity",
+            "1000/s",
+            "--workers",
+            "1",
+            "--session-timeout",
+            SESSION,
+        ],
+    )
+}
+
+/// A plan whose target, rate and length are params.
+const LIBRARY_PLAN: &str = r#"plan "library" {
+  param target = "http://127.0.0.1:9"
+  param rate = 20/s
+  param hold = 2s
+  target target
+  timeout 1s
+  connections 10
+  request hello { GET "/products/1" }
+  phase steady { rate rate for hold }
+}"#;
+
+/// Waits until `/api/runs` says the run is done or failed; its summary.
+fn wait_finished(addr: &str, run: &str, limit: Duration, logs: impl Fn() -> String) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = call(addr, "GET", "/api/runs", Some(VIEWER), "");
+        if status == 200 {
+            let runs = parse(&body);
+            let found = runs
+                .as_array()
+                .and_then(|r| r.iter().find(|r| r["id"] == run).cloned());
+            if let Some(summary) = found {
+                if summary["status"] == "done" || summary["status"] == "failed" {
+                    return summary;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{run} did not end; logs:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
+    let zk = ZkServer::start();
+    let connect = zk.connect_string();
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    std::fs::write(plans.join("library.ptl"), LIBRARY_PLAN).unwrap();
+    let target = support::Target::start();
+    let coord = coordinator(dir.path(), &connect, "c1", &plans);
+    let _agent = agent(dir.path(), &connect, "a1");
+    let addr = coord.dashboard();
+
+    // The library: viewers may look, with each param's kind and default.
+    assert_eq!(call(&addr, "GET", "/api/plans", None, "").0, 401);
+    let (status, body) = call(&addr, "GET", "/api/plans", Some(VIEWER), "");
+    assert_eq!(status, 200, "{body}");
+    let listed = parse(&body);
+    let plan = listed["plans"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "library"))
+        .unwrap_or_else(|| panic!("the file is listed: {listed}"));
+    assert_eq!(plan["checks"], true);
+    assert_eq!(
+        plan["params"],
+        json!([
+            {"name": "target", "kind": "string", "default": "http://127.0.0.1:9"},
+            {"name": "rate", "kind": "rate", "default": "20/s"},
+            {"name": "hold", "kind": "duration", "default": "2s"},
+        ])
+    );
+    assert!(listed["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "std:load"));
+
+    // Starting is the operator's, and what cannot run is refused with the reason.
+    let good =
+        json!({"plan": "library", "params": {"target": target.url, "rate": "30/s"}, "agents": 1})
+            .to_string();
+    assert_eq!(call(&addr, "POST", "/api/runs", None, &good).0, 401);
+    assert_eq!(call(&addr, "POST", "/api/runs", Some(VIEWER), &good).0, 401);
+    let bad = json!({"plan": "library", "params": {"rate": "fast"}}).to_string();
+    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &bad);
+    assert_eq!(status, 422, "{body}");
+    let refused = parse(&body);
+    let diagnostics = refused["diagnostics"].as_str().expect("diagnostics text");
+    assert!(
+        diagnostics.contains("rate") && diagnostics.contains("fast"),
+        "{diagnostics}"
+    );
+    let unknown = json!({"plan": "../library"}).to_string();
+    assert_eq!(
+        call(&addr, "POST", "/api/runs", Some(OPERATOR), &unknown).0,
+        404
+    );
+    assert_eq!(call(&addr, "POST", "/api/runs", Some(OPERATOR), "{").0, 400);
+
+    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &good);
+    assert_eq!(status, 201, "{body}");
+    let run = parse(&body)["run"]
+        .as_str()
+        .expect("the run id")
+        .to_string();
+    assert!(run.starts_with("run-"), "{run}");
+    let summary = wait_finished(&addr, &run, Duration::from_secs(90), || {
+        format!("{}\n{}", coord.log(), _agent.log())
+    });
+    assert_eq!(summary["status"], "done", "{summary}");
+    let (status, body) = call(&addr, "GET", &format!("/api/runs/{run}"), Some(VIEWER), "");
+    assert_eq!(status, 200);
+    let result = parse(&body);
+    // The operator's params were compiled in; the target answered every request.
+    assert_eq!(result["params"]["rate"], "30/s", "{}", result["params"]);
+    let requests = result["total"]["requests"].as_u64().expect("a count");
+    assert!(requests > 0);
+    assert_eq!(requests, target.requests());
+}
+
+/// One server-sent event as received.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: String,
+    name: String,
+    data: Value,
+}
+
+/// Reads `GET /events` (sending `Last-Event-ID` when given) until `enough` or `limit`.
+fn read_events(
+    addr: &str,
+    last_event_id: Option<&str>,
+    limit: Duration,
+    mut enough: impl FnMut(&[Sse]) -> bool,
+) -> Vec<Sse> {
+    let mut s = TcpStream::connect(addr).expect("connects to the dashboard");
+    let last = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
+    write!(
+        s,
+        "GET /events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {VIEWER}\r\n{last}Accept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let (mut raw, mut events, mut body_at) = (Vec::new(), Vec::new(), None);
+    let mut chunk = [0u8; 65536];
+    while Instant::now() < deadline {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+        if body_at.is_none() {
+            body_at = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+        }
+        let Some(at) = body_at else { continue };
+        let text = String::from_utf8_lossy(&dechunk(&raw[at..])).into_owned();
+        // Complete events only: up to the last blank line.
+        let complete = text.rfind("\n\n").map_or("", |end| &text[..end]);
+        events = complete.split("\n\n").filter_map(parse_event).collect();
+        if enough(&events) {
+            break;
+        }
+    }
+    events
+}
+
+/// The payload of the complete chunks.
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let Ok(size) = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16)
+        else {
+            break;
+        };
+        let start = end + 2;
+        if size == 0 || data.len() < start + size + 2 {
+            break;
+        }
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    out
+}
+
+fn parse_event(block: &str) -> Option<Sse> {
+    let (mut id, mut name, mut data) = (None, None, Vec::new());
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("id: ") {
+            id = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("event: ") {
+            name = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            data.push(v);
+        }
+    }
+    Some(Sse {
+        id: id?,
+        name: name?,
+        data: serde_json::from_str(&data.join("\n")).ok()?,
+    })
+}
+
+/// What the page keeps of one run's series: one point per second `t`, a later one replacing
+/// an earlier (dashboard.js `upsert`), fed by the events as the page handles them.
+fn page_merge(series: &mut BTreeMap<u64, Value>, run: &str, events: &[Sse]) {
+    for e in events {
+        match e.name.as_str() {
+            "snapshot" | "resume" => {
+                let resumed = e.data["since"].get(run).is_some();
+                for view in e.data["views"].as_array().into_iter().flatten() {
+                    if view["summary"]["id"] == run {
+                        if !resumed {
+                            series.clear();
+                        }
+                        take(series, &view["series"]);
+                    }
+                }
+            }
+            // A run announced without points leaves the page's (dashboard.js).
+            "run"
+                if e.data["summary"]["id"] == run
+                    && !e.data["series"].as_array().is_some_and(Vec::is_empty) =>
+            {
+                series.clear();
+                take(series, &e.data["series"]);
+            }
+            "tick" if e.data["id"] == run => {
+                if e.data["reset"] == true {
+                    series.clear();
+                }
+                take(series, &e.data["points"]);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn take(series: &mut BTreeMap<u64, Value>, points: &Value) {
+    for p in points.as_array().into_iter().flatten() {
+        series.insert(p["t"].as_u64().expect("t"), p.clone());
+    }
+}
+
+fn newest_t(events: &[Sse], run: &str) -> Option<u64> {
+    events
+        .iter()
+        .filter(|e| e.name == "tick" && e.data["id"] == run)
+        .flat_map(|e| e.data["points"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["t"].as_u64())
+        .max()
+}
+
+fn ended(events: &[Sse], run: &str) -> bool {
+    events.iter().any(|e| {
+        e.name == "run" && e.data["summary"]["id"] == run && e.data["summary"]["status"] == "done"
+    })
+}
+
+#[test]
+fn a_reconnecting_event_stream_gets_only_what_it_missed_even_from_the_next_coordinator() {
+    let zk = ZkServer::start();
+    let connect = zk.connect_string();
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    std::fs::write(plans.join("library.ptl"), LIBRARY_PLAN).unwrap();
+    let target = support::Target::start();
+    let mut first = coordinator(dir.path(), &connect, "first", &plans);
+    let first_addr = first.dashboard();
+    // The standby serves its own dashboard, following the same runs in ZooKeeper.
+    let second = coordinator(dir.path(), &connect, "second", &plans);
+    let second_addr = second.dashboard();
+    let (_a1, _a2) = (
+        agent(dir.path(), &connect, "a1"),
+        agent(dir.path(), &connect, "a2"),
+    );
+    let (first_log, second_log) = (first.log.clone(), second.log.clone());
+    let logs = || {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!(
+            "first:\n{}\nsecond:\n{}",
+            read(&first_log),
+            read(&second_log)
+        )
+    };
+
+    let start = json!({"plan": "library", "params": {"target": target.url, "rate": "40/s", "hold": "14s"}, "agents": 2})
+        .to_string();
+    let (status, body) = call(&first_addr, "POST", "/api/runs", Some(OPERATOR), &start);
+    assert_eq!(status, 201, "{body}\n{}", logs());
+    let run = parse(&body)["run"]
+        .as_str()
+        .expect("the run id")
+        .to_string();
+
+    // A browser on the first coordinator's dashboard, until a few seconds of the run are in.
+    let seen = read_events(&first_addr, None, Duration::from_secs(60), |events| {
+        newest_t(events, &run).is_some_and(|t| t >= 4)
+    });
+    assert_eq!(seen[0].name, "snapshot");
+    assert!(
+        newest_t(&seen, &run).is_some_and(|t| t >= 4),
+        "{seen:?}\n{}",
+        logs()
+    );
+
+    // Same server: reconnecting from an earlier event replays exactly the events after it.
+    let cut = seen.len() / 2;
+    let replayed = read_events(
+        &first_addr,
+        Some(&seen[cut].id),
+        Duration::from_secs(5),
+        |events| events.len() >= seen.len() - cut - 1,
+    );
+    let expected: Vec<&str> = seen[cut + 1..].iter().map(|e| e.id.as_str()).collect();
+    let got: Vec<&str> = replayed
+        .iter()
+        .take(expected.len())
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(
+        got, expected,
+        "the events after the last one seen, in order, no snapshot"
+    );
+
+    // The page as it stands, then its coordinator dies without a word.
+    let mut page = BTreeMap::new();
+    page_merge(&mut page, &run, &seen);
+    let last = seen.last().expect("events").id.clone();
+    let had = newest_t(&seen, &run).unwrap_or(0);
+    assert!(
+        last.contains(&format!("{run}:")),
+        "the id names the run: {last}"
+    );
+    first.kill_9();
+
+    // The browser reconnects (to the other coordinator) with its last id, and follows to the end.
+    let rest = read_events(
+        &second_addr,
+        Some(&last),
+        Duration::from_secs(90),
+        |events| ended(events, &run),
+    );
+    assert!(
+        ended(&rest, &run),
+        "the run ends on the second dashboard: {rest:?}\n{}",
+        logs()
+    );
+    assert_eq!(
+        rest[0].name, "resume",
+        "not a full snapshot: {}",
+        rest[0].name
+    );
+    let resumed: Vec<u64> = rest[0].data["views"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["summary"]["id"] == run)
+        .flat_map(|v| v["series"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["t"].as_u64())
+        .collect();
+    assert!(
+        resumed.iter().all(|&t| t + 10 >= had),
+        "only the seconds from where the page was: {resumed:?} (it had up to {had})"
+    );
+    // The final view carries the whole series again: left out, so that the page's series is
+    // only what the resume and the ticks brought.
+    let streamed: Vec<Sse> = rest
+        .iter()
+        .filter(|e| !(e.name == "run" && e.data["summary"]["id"] == run))
+        .cloned()
+        .collect();
+    page_merge(&mut page, &run, &streamed);
+
+    // No gap, nothing twice: what the page holds is the run's whole final series.
+    let (status, body) = call(
+        &second_addr,
+        "GET",
+        &format!("/api/runs/{run}/view"),
+        Some(VIEWER),
+        "",
+    );
+    assert_eq!(status, 200);
+    let final_series: BTreeMap<u64, Value> = parse(&body)["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .map(|p| (p["t"].as_u64().expect("t"), p.clone()))
+        .collect();
+    assert!(final_series.len() >= 12, "{} seconds", final_series.len());
+    assert_eq!(
+        page.keys().collect::<Vec<_>>(),
+        final_series.keys().collect::<Vec<_>>()
+    );
+    for (t, point) in &final_series {
+        assert_eq!(page[t]["achieved_rps"], point["achieved_rps"], "second {t}");
+        assert_eq!(page[t]["errors"], point["errors"], "second {t}");
+    }
 }
