@@ -452,3 +452,38 @@ fn a_pause_during_the_final_drain_changes_nothing() {
     assert_eq!(r.phases[0].request_count, 10);
     assert!((r.duration_s - 0.5).abs() < 0.01, "{}", r.duration_s);
 }
+
+#[test]
+fn a_coordination_without_pauses_leaves_the_local_ones_in_force() {
+    let _serial = serial();
+    let srv = server();
+    let plan = plan(&srv.url(), vec![rate("steady", 400.0, 3.0)]);
+    let (handle, rx) = pause_channel();
+    // Paused before the run starts: it holds from the start.
+    assert!(handle.pause());
+    let (stop, signal) = stop_channel();
+    let stopper = thread::spawn(move || {
+        thread::sleep(600 * MS);
+        stop.stop("test stop");
+    });
+    let out = run_blocking(
+        &plan,
+        RunOptions {
+            workers: Some(2),
+            coordination: Some(Arc::new(ptl_runtime::coordination::Embedded::default())),
+            pauses: Some(rx),
+            stop: Some(signal),
+            ..RunOptions::default()
+        },
+    )
+    .expect("runs");
+    stopper.join().expect("stopper");
+    let r = &out.result;
+    assert_eq!(r.phases[0].planned, 0);
+    assert_eq!(srv.state.hits.load(Ordering::Relaxed), 0);
+    assert_eq!(r.pauses.len(), 1);
+    assert_eq!(r.pauses[0].start_ms, 0);
+    assert_eq!(r.pauses[0].end_ms, None);
+    assert_eq!(r.phases[0].achieved_rps, 0.0);
+    drop(handle);
+}

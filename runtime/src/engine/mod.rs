@@ -23,7 +23,7 @@ mod iteration;
 mod open_loop;
 pub mod pause_clock;
 mod rescale;
-mod spans;
+pub mod spans;
 pub mod timeline;
 mod worker;
 
@@ -90,7 +90,7 @@ pub struct RunOptions {
     /// Bound on series points.
     pub series_cap: usize,
     /// Pauses of a local run (the receiver of [`pause_channel`]). Ignored when `coordination`
-    /// is given: its [`Coordination::pauses`] is the one that counts.
+    /// is given and has pauses of its own ([`Coordination::pauses`] is `Some`): those count.
     ///
     /// [`pause_channel`]: crate::coordination::pause_channel
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
@@ -156,10 +156,13 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
-    let pauses = match &opts.coordination {
-        Some(c) => c.pauses(),
-        None => opts.pauses.take(),
-    };
+    // A coordination's pauses count; a caller's local ones only when it has none.
+    let local_pauses = opts.pauses.take();
+    let pauses = opts
+        .coordination
+        .as_ref()
+        .and_then(|c| c.pauses())
+        .or(local_pauses);
     let coordination: Arc<dyn Coordination> = opts.coordination.take().unwrap_or_else(|| {
         Arc::new(Embedded {
             share: opts.share,
