@@ -174,6 +174,7 @@ pub(crate) async fn follow(
         // The plan's end moves by every pause: nothing is given up on, or refused, for them.
         pause_windows = pauses::windows(client, id).await?;
         live.paused = pauses::is_paused(&pause_windows);
+        windows.set_pauses(pauses::clock(&pause_windows, start_at_ms));
         let paused_so_far = pauses::paused_ms(&pause_windows, start_at_ms, clock::now_ms());
         // Listed before merging: an agent done (or gone) by now has all its deltas written.
         let done = zk::children(client, &layout::run_done(id)).await?;

@@ -7,6 +7,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use ptl_bytecode::Plan;
+use ptl_runtime::engine::PhaseSpan;
 use ptl_runtime::record::{decode_delta, encode_delta, IntervalDelta, Layout, Recorded};
 use ptl_runtime::results::RunResult;
 use ptl_runtime::RunOutcome;
@@ -100,11 +101,31 @@ pub async fn load_outcome(
         ));
     }
     let duration = Duration::from_millis(manifest.duration_ms);
+    // A paused run's phases sit where the pauses moved them, as its result says.
+    let phases = if !result.pauses.is_empty() && result.phases.len() == layout.phases.len() {
+        let mut start = Duration::ZERO;
+        result
+            .phases
+            .iter()
+            .map(|p| {
+                let ran = Duration::try_from_secs_f64(p.duration_s).unwrap_or_default();
+                let span = PhaseSpan {
+                    name: p.name.clone(),
+                    start,
+                    ran,
+                };
+                start += ran;
+                span
+            })
+            .collect()
+    } else {
+        phase_spans(plan, duration)
+    };
     Ok(RunOutcome {
         result,
         recorded: delta.recorded,
         layout,
-        phases: phase_spans(plan, duration),
+        phases,
         started_at: UNIX_EPOCH + Duration::from_millis(manifest.started_at_ms.max(0) as u64),
     })
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use ptl_bytecode::Plan;
 use ptl_runtime::engine::collect::Collector;
+use ptl_runtime::engine::pause_clock::PauseClock;
 use ptl_runtime::engine::timeline::Timeline;
 use ptl_runtime::record::series::DEFAULT_CAP;
 use ptl_runtime::record::{Layout, Recorded};
@@ -33,6 +34,8 @@ pub struct MergedWindows {
     next: u64,
     dims: (usize, usize, usize),
     progress: Option<Progress>,
+    /// The run's pauses: the seconds they cover are planned at no rate.
+    pauses: PauseClock,
 }
 
 /// A delta whose shape is not the plan's.
@@ -74,7 +77,13 @@ impl MergedWindows {
             next: 0,
             dims,
             progress: None,
+            pauses: PauseClock::default(),
         }
+    }
+
+    /// The run's pauses as known now (they only grow), for the seconds handed over next.
+    pub fn set_pauses(&mut self, pauses: PauseClock) {
+        self.pauses = pauses;
     }
 
     /// Adds one agent's window for second `second` of the run, `seconds` long (1, or less for
@@ -117,7 +126,10 @@ impl MergedWindows {
                 Some(p) => (p.recorded, p.seconds),
                 None => (Recorded::new(self.dims.0, self.dims.1, self.dims.2), 1.0),
             };
-            self.progress = Some(self.collector.window(second, seconds, &recorded));
+            self.progress = Some(
+                self.collector
+                    .window(second, seconds, &recorded, &self.pauses),
+            );
             self.next += 1;
         }
         moved

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use ptl_runtime::coordination::Pause;
+use ptl_runtime::engine::pause_clock::PauseClock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use zookeeper_client::{Client, Error as ZkError};
@@ -91,6 +92,16 @@ pub fn paused_ms(windows: &[PauseWindow], from_ms: i64, to_ms: i64) -> i64 {
             (end - start).max(0)
         })
         .sum()
+}
+
+/// The windows on a run's own clock (µs from its start), as the runtime's engine counts them.
+pub fn clock(windows: &[PauseWindow], start_at_ms: i64) -> PauseClock {
+    let micros = |ms: i64| (ms.saturating_sub(start_at_ms).max(0) as u64).saturating_mul(1000);
+    PauseClock::new(
+        windows
+            .iter()
+            .map(|w| (micros(w.at_ms), w.until_ms.map(micros))),
+    )
 }
 
 /// The run's pause windows, oldest first (none when never paused).
