@@ -233,7 +233,7 @@ fn progress(live: &ClusterLive, previous: Option<&ClusterLive>, timeline: &Timel
         requests: live.requests,
         errors: live.errors,
         dropped: live.dropped,
-        paused: false,
+        paused: live.paused,
     }
 }
 
