@@ -7,7 +7,7 @@
 mod engine_support;
 
 use engine_support::*;
-use ptl_bytecode::plan::Load;
+use ptl_bytecode::plan::{Cmp, Load, Metric, Scope};
 use ptl_runtime::coordination::{
     pause_channel, stop_channel, BoxFuture, Coordination, Pause, PauseHandle,
 };
@@ -96,7 +96,25 @@ fn ms_between(a: Instant, b: Instant) -> u64 {
 fn a_paused_rate_phase_holds_then_sends_the_plans_count() {
     let _serial = serial();
     let srv = server();
-    let plan = plan(&srv.url(), vec![rate("steady", 400.0, 3.0)]);
+    let mut plan = plan(&srv.url(), vec![rate("steady", 400.0, 3.0)]);
+    plan.thresholds = vec![
+        threshold(
+            "steady.achieved_rate > 99%",
+            Scope::Phase(0),
+            Metric::AchievedRate,
+            Cmp::Gt,
+            0.99,
+            false,
+        ),
+        threshold(
+            "dropped_rate < 0.1%",
+            Scope::All,
+            Metric::DroppedRate,
+            Cmp::Lt,
+            0.001,
+            false,
+        ),
+    ];
     let (handle, rx) = pause_channel();
     let (seen, progress) = recorder();
     let pauser = pause_later(&srv, handle, 1500 * MS, Some(1000 * MS));
@@ -169,6 +187,8 @@ fn a_paused_rate_phase_holds_then_sends_the_plans_count() {
         let expected = 400.0 * (1.0 - s.paused);
         assert!((s.target_rps - expected).abs() < 1.0, "{s:?}");
     }
+    // Rate thresholds do not fail because of the pause.
+    assert!(r.thresholds.iter().all(|t| t.passed), "{:?}", r.thresholds);
     let json = serde_json::to_value(r).expect("serialises");
     assert_eq!(json["pauses"][0]["end_ms"], end_ms);
     assert_eq!(json["phases"][0]["paused_ms"], p.paused_ms);

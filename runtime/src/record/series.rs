@@ -187,6 +187,7 @@ mod tests {
         assert_eq!(points[3].t, 3);
         assert_eq!(points[3].achieved_rps, 10.0);
         assert!((points[3].max_ms - 4.0).abs() < 0.01, "{:?}", points[3]);
+        assert_eq!((points[3].paused, points[4].paused), (0.0, 0.5));
     }
 
     #[test]
@@ -199,5 +200,8 @@ mod tests {
         assert_eq!(errors, 1000, "every second's errors are still counted");
         assert!(points.windows(2).all(|w| w[0].t < w[1].t));
         assert!(points.iter().all(|p| (p.achieved_rps - 10.0).abs() < 1e-9));
+        // Half of every fourth second was paused: merged points keep the share.
+        let full: Vec<_> = points[..points.len() - 1].iter().map(|p| p.paused).collect();
+        assert!(full.iter().all(|f| (f - 0.125).abs() < 1e-9), "{full:?}");
     }
 }
