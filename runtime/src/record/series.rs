@@ -201,7 +201,10 @@ mod tests {
         assert!(points.windows(2).all(|w| w[0].t < w[1].t));
         assert!(points.iter().all(|p| (p.achieved_rps - 10.0).abs() < 1e-9));
         // Half of every fourth second was paused: merged points keep the share.
-        let full: Vec<_> = points[..points.len() - 1].iter().map(|p| p.paused).collect();
+        let full: Vec<_> = points[..points.len() - 1]
+            .iter()
+            .map(|p| p.paused)
+            .collect();
         assert!(full.iter().all(|f| (f - 0.125).abs() < 1e-9), "{full:?}");
     }
 }
