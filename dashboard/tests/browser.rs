@@ -261,3 +261,221 @@ async fn the_page_draws_the_live_run_and_its_charts_grow() {
         .shutdown()
         .await;
 }
+
+/// One start the page asked for: plan, params, agents.
+type Asked = (
+    String,
+    std::collections::BTreeMap<String, String>,
+    Option<u32>,
+);
+
+/// A plan library without a compiler: two plans, and a start that refuses `peak=fast` as the
+/// compiler would, remembering what the page asked for.
+#[derive(Default)]
+struct FakeLibrary {
+    asked: std::sync::Mutex<Vec<Asked>>,
+}
+
+impl ptl_dashboard::launch::PlanLauncher for FakeLibrary {
+    fn plans(&self) -> Vec<ptl_dashboard::launch::PlanEntry> {
+        use ptl_dashboard::launch::{ParamInfo, ParamKind, PlanEntry};
+        vec![
+            PlanEntry {
+                name: "checkout".into(),
+                source: "plans/checkout.ptl".into(),
+                plan: Some("checkout".into()),
+                params: vec![
+                    ParamInfo {
+                        name: "peak".into(),
+                        kind: ParamKind::Rate,
+                        default: "100/s".into(),
+                    },
+                    ParamInfo {
+                        name: "target".into(),
+                        kind: ParamKind::String,
+                        default: "http://127.0.0.1:9".into(),
+                    },
+                ],
+                checks: true,
+                diagnostics: None,
+            },
+            PlanEntry {
+                name: "broken".into(),
+                source: "plans/broken.ptl".into(),
+                plan: None,
+                params: Vec::new(),
+                checks: false,
+                diagnostics: Some("× expected a phase".into()),
+            },
+        ]
+    }
+
+    fn start(
+        &self,
+        plan: &str,
+        params: std::collections::BTreeMap<String, String>,
+        agents: Option<u32>,
+    ) -> ptl_dashboard::launch::LaunchFuture {
+        use ptl_dashboard::launch::LaunchError;
+        let answer = match params.get("peak").map(String::as_str) {
+            Some("fast") => Err(LaunchError::Compile {
+                diagnostics: "× `--set peak=fast`: peak is a rate".into(),
+            }),
+            _ => Ok(format!("run-{plan}-{}", agents.unwrap_or(1))),
+        };
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.push((plan.to_string(), params, agents));
+        }
+        Box::pin(async move { answer })
+    }
+}
+
+/// Second `window` of `id` into the hub: `n` answers of 2 ms, then the second's tick.
+fn second(hub: &ptl_dashboard::Hub, plan: &ptl_bytecode::Plan, id: &str, window: u64, n: u64) {
+    use ptl_runtime::record::recorder::{Outcome, Timing};
+    let layout = ptl_runtime::record::Layout::of(plan);
+    let mut rec = ptl_runtime::record::Recorded::new(
+        layout.phases.len(),
+        layout.requests.len(),
+        layout.scenarios.len(),
+    );
+    for _ in 0..n {
+        rec.started(0);
+        let timing = Timing {
+            response_us: 2000,
+            service_us: 2000,
+            lag_us: 0,
+        };
+        rec.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
+    }
+    let delta = ptl_runtime::record::IntervalDelta {
+        agent: 0,
+        window,
+        recorded: rec,
+    };
+    hub.add_delta(id, &delta).expect("same shape");
+    hub.tick(id);
+}
+
+fn fed_hub(
+    plan: &Arc<ptl_bytecode::Plan>,
+    windows: std::ops::Range<u64>,
+) -> Arc<ptl_dashboard::Hub> {
+    let hub = ptl_dashboard::Hub::new();
+    hub.open_run(ptl_dashboard::hub::RunOpen {
+        id: "run-0000000001".into(),
+        plan: plan.clone(),
+        plan_hash: "h".into(),
+        started_at: std::time::SystemTime::now(),
+        source: ptl_dashboard::model::RunSource::Cluster,
+        status: ptl_dashboard::model::RunStatus::Running,
+        control: None,
+    });
+    for w in windows {
+        second(&hub, plan, "run-0000000001", w, 5 + w);
+    }
+    hub
+}
+
+fn eval_text(browser: &mut Browser, expression: &str) -> String {
+    browser
+        .evaluate(expression)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_text(browser: &mut Browser, expression: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = eval_text(browser, expression);
+        if ok(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{expression} stays {text:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const POINTS: &str = "document.getElementById('ptl-chart-rate').getAttribute('data-points') || ''";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_starts_a_plan_and_merges_a_resumed_stream_without_doubling() {
+    use ptl_dashboard::server::{serve_with, ServerConfig};
+    let plan = Arc::new(compile(&plan_source(60), "http://127.0.0.1:9"));
+    let library = Arc::new(FakeLibrary::default());
+    let config = ServerConfig {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        access: tokens(),
+    };
+    // The first "coordinator" has seconds 0..=10 of the run.
+    let first = serve_with(fed_hub(&plan, 0..11), config.clone(), Some(library.clone()))
+        .await
+        .expect("serves");
+    let addr = first.addr();
+    let url = format!("http://{addr}/?token={OPERATOR}");
+    let (mut browser, launch) = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::open(&url);
+        wait_text(&mut browser, POINTS, |p| p == "11");
+        // The panel: the library's plans, a field per param with its default.
+        let fields = wait_text(
+            &mut browser,
+            "JSON.stringify(Array.from(document.querySelectorAll('#launch-params input')).map(i => [i.dataset.param, i.value]))",
+            |f| f.contains("peak"),
+        );
+        let visible = eval_text(&mut browser, "String(!document.getElementById('launch').hidden)");
+        let options = eval_text(&mut browser, "Array.from(document.querySelectorAll('#launch-plan option')).map(o => o.textContent).join('|')");
+        // A refused start shows the compiler's words; a good one names the new run.
+        browser.evaluate("(() => { document.querySelector('#launch-params input[data-param=peak]').value = 'fast'; document.getElementById('launch-agents').value = '3'; document.getElementById('launch-start').click(); return ''; })()");
+        let refused = wait_text(&mut browser, "document.getElementById('launch-diagnostics').hidden ? '' : document.getElementById('launch-diagnostics').textContent", |t| !t.is_empty());
+        browser.evaluate("(() => { document.querySelector('#launch-params input[data-param=peak]').value = '300/s'; document.getElementById('launch-start').click(); return ''; })()");
+        let started = wait_text(&mut browser, "document.getElementById('launch-message').textContent", |t| t.starts_with("started"));
+        (browser, (fields, visible, options, refused, started))
+    })
+    .await
+    .expect("the browser task does not panic");
+    let (fields, visible, options, refused, started) = launch;
+    assert_eq!(visible, "true");
+    assert_eq!(
+        fields,
+        r#"[["peak","100/s"],["target","http://127.0.0.1:9"]]"#
+    );
+    assert_eq!(options, "checkout|broken (has errors)");
+    assert!(refused.contains("peak=fast"), "{refused}");
+    assert!(started.contains("run-checkout-3"), "{started}");
+    let asked = library.asked.lock().expect("not poisoned").clone();
+    let only_peak = std::collections::BTreeMap::from([("peak".to_string(), "300/s".to_string())]);
+    assert_eq!(
+        asked.last(),
+        Some(&("checkout".to_string(), only_peak, Some(3))),
+        "only the changed param is sent"
+    );
+
+    // The coordinator dies; another serves the same address, knowing only seconds 12..=20 (a
+    // stand-in for a history the page must merge into, not replace). The page reconnects with
+    // its last id and gets a resume: its 11 seconds plus the 9 new ones, none twice.
+    first.shutdown().await;
+    let second_hub = fed_hub(&plan, 12..21);
+    let next = serve_with(
+        second_hub.clone(),
+        ServerConfig { addr, ..config },
+        Some(library),
+    )
+    .await
+    .expect("serves on the same address");
+    let (mut browser, merged) = tokio::task::spawn_blocking(move || {
+        let merged = wait_text(&mut browser, POINTS, |p| p != "11");
+        (browser, merged)
+    })
+    .await
+    .expect("the browser task does not panic");
+    assert_eq!(merged, "20", "0..=10 kept, 12..=20 added");
+    // A tick after the resume adds its second, and a revised one replaces its point.
+    second(&second_hub, &plan, "run-0000000001", 21, 3);
+    second(&second_hub, &plan, "run-0000000001", 20, 3);
+    let after = tokio::task::spawn_blocking(move || wait_text(&mut browser, POINTS, |p| p != "20"))
+        .await
+        .expect("the browser task does not panic");
+    assert_eq!(after, "21");
+    next.shutdown().await;
+}
