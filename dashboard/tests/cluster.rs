@@ -1,7 +1,8 @@
 //! `ptl coordinator --http`: the dashboard follows a real cluster run (a real ZooKeeper, a
 //! coordinator, two agents running the real engine against the demo target on 127.0.0.1):
 //! the page's stream shows both agents and their shares while it runs, the API and
-//! `/metrics` serve the coordinator's final result, and the operator can stop a cluster run.
+//! `/metrics` serve the coordinator's final result, and the operator can pause, resume and stop
+//! a cluster run.
 
 mod common;
 
@@ -58,6 +59,16 @@ async fn zk_result(zk: &ZkConfig, id: &RunId) -> RunResult {
         .expect("reads")
         .expect("the coordinator wrote the result")
         .0
+}
+
+/// The run's status as `GET /api/runs` lists it.
+async fn listed_status(addr: SocketAddr, id: &str) -> String {
+    let runs = request(addr, "GET", "/api/runs", Some(VIEWER)).await.json();
+    runs.as_array()
+        .and_then(|runs| runs.iter().find(|r| r["id"] == id))
+        .and_then(|r| r["status"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -174,13 +185,65 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         ticks_of(events, &watched).any(|t| !t["points"].as_array().unwrap().is_empty())
     })
     .await;
+    // Paused and resumed from the dashboard first, as `ptl pause` / `ptl resume` do.
+    let client = zk::connect(&zk).await.expect("connects");
+    let pause = format!("/api/runs/{}/pause", id.0);
+    let resume = format!("/api/runs/{}/resume", id.0);
+    assert_eq!(
+        request(addr, "POST", &pause, Some(VIEWER)).await.status,
+        401
+    );
+    assert_eq!(
+        request(addr, "POST", &pause, Some(OPERATOR)).await.status,
+        202
+    );
+    let windows = ptl_cluster::pauses::windows(&client, &id)
+        .await
+        .expect("windows");
+    assert!(ptl_cluster::pauses::is_paused(&windows), "{windows:?}");
+    // Held a moment past its instant (a control lead ahead), so the run was paused indeed.
+    let held_until = windows[0].at_ms + 500;
+    while ptl_cluster::clock::now_ms() < held_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Polled: the feed's own look a moment before the pause may still say running.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listed_status(addr, &id.0).await != "paused" {
+        assert!(tokio::time::Instant::now() < deadline, "never paused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        request(addr, "POST", &pause, Some(OPERATOR)).await.status,
+        409,
+        "already paused"
+    );
+    assert_eq!(
+        request(addr, "POST", &resume, Some(OPERATOR)).await.status,
+        202
+    );
+    let windows = ptl_cluster::pauses::windows(&client, &id)
+        .await
+        .expect("windows");
+    assert!(
+        windows.len() == 1 && windows[0].until_ms.is_some(),
+        "{windows:?}"
+    );
+    // The feed, reading ZooKeeper again, agrees.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listed_status(addr, &id.0).await != "running" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never running again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     let stop = format!("/api/runs/{}/stop", id.0);
     assert_eq!(request(addr, "POST", &stop, Some(VIEWER)).await.status, 401);
     assert_eq!(
         request(addr, "POST", &stop, Some(OPERATOR)).await.status,
         202
     );
-    let client = zk::connect(&zk).await.expect("connects");
     let state = run::state(&client, &id).await.expect("state");
     assert!(
         matches!(state.phase, RunPhase::Stopping | RunPhase::Done),
@@ -193,6 +256,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
     .await;
     let stopped = zk_result(&zk, &id).await;
     assert!(stopped.stopped_early);
+    assert_eq!(stopped.pauses.len(), 1, "{:?}", stopped.pauses);
     assert_eq!(
         stopped.stop_reason.as_deref(),
         Some("stopped from the dashboard")
