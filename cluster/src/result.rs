@@ -6,10 +6,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use ptl_bytecode::Plan;
 use ptl_runtime::engine::pause_clock::PauseClock;
+use ptl_runtime::engine::spans;
 use ptl_runtime::engine::timeline::Timeline;
 use ptl_runtime::engine::PhaseSpan;
 use ptl_runtime::record::Layout;
-use ptl_runtime::results::{PauseWindow as ResultPause, RunResult};
+use ptl_runtime::results::RunResult;
 use ptl_runtime::summary::Paused;
 use ptl_runtime::vm::AgentShare;
 use ptl_runtime::{summary, thresholds};
@@ -24,9 +25,8 @@ pub fn phase_spans(plan: &Plan, duration: Duration) -> Vec<PhaseSpan> {
 }
 
 /// [`phase_spans`] of a paused run, and its pauses as the result reports them, by the engine's
-/// rule: a phase spans the wall time from its plan start to its plan end (or the run's end),
-/// its pauses included; a pause belongs to the phase whose plan time it began in; a pause that
-/// began at or after the end is left out, one not resumed by then has no end.
+/// own rule (`ptl_runtime::engine::spans`): a phase spans its pauses, a pause belongs to the
+/// phase it began in, one that began at or after the end is left out.
 pub fn phase_spans_paused(
     plan: &Plan,
     clock: &PauseClock,
@@ -34,34 +34,7 @@ pub fn phase_spans_paused(
 ) -> (Vec<PhaseSpan>, Paused) {
     let timeline = Timeline::of(plan, &AgentShare::solo());
     let span_us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-    let mut spans = Vec::with_capacity(timeline.phases.len());
-    let mut phase_us = Vec::with_capacity(timeline.phases.len());
-    for p in &timeline.phases {
-        let (start, end) = match clock.wall_of(p.start_us) {
-            Some(start) if start < span_us => {
-                let end = clock.wall_of(p.end_us()).unwrap_or(u64::MAX).min(span_us);
-                (start, end.max(start))
-            }
-            // Never reached: the run ended first (or while paused before it).
-            _ => (span_us, span_us),
-        };
-        spans.push(PhaseSpan {
-            name: p.name.clone(),
-            start: Duration::from_micros(start),
-            ran: Duration::from_micros(end - start),
-        });
-        phase_us.push(clock.paused_between(start, end));
-    }
-    let windows = clock
-        .holds()
-        .iter()
-        .filter(|h| h.at_us < span_us)
-        .map(|h| ResultPause {
-            start_ms: h.at_us / 1000,
-            end_ms: h.until_us.filter(|&u| u <= span_us).map(|u| u / 1000),
-        })
-        .collect();
-    (spans, Paused { windows, phase_us })
+    spans::of(&timeline, clock, span_us)
 }
 
 /// The default [`crate::coordinator::Summarise`].
