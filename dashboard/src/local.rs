@@ -340,3 +340,50 @@ async fn feed(hub: Arc<Hub>, id: String, mut rx: mpsc::UnboundedReceiver<Feed>, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn pauses_are_marked_in_seconds_from_the_start_and_an_open_one_has_no_end() {
+        let start = Instant::now();
+        let s = |ms: u64| start + Duration::from_millis(ms);
+        let pauses = [
+            Pause {
+                at: s(1500),
+                until: Some(s(4000)),
+            },
+            Pause {
+                at: s(6250),
+                until: None,
+            },
+        ];
+        let marks = pause_marks(&pauses, start);
+        let spans: Vec<(f64, Option<f64>)> = marks.iter().map(|m| (m.start_s, m.end_s)).collect();
+        assert_eq!(spans, [(1.5, Some(4.0)), (6.25, None)]);
+        assert!(marks.iter().all(|m| m.kind == MarkKind::Paused));
+        // A pause from before the start (not something a handle makes) is drawn from 0.
+        let early = [Pause {
+            at: start,
+            until: Some(s(10)),
+        }];
+        assert_eq!(pause_marks(&early, s(5))[0].start_s, 0.0);
+    }
+
+    #[tokio::test]
+    async fn the_control_pauses_once_and_resumes_once() {
+        let (stop, _signal) = ptl_runtime::coordination::stop_channel();
+        let (pause, pauses) = pause_channel();
+        let control = LocalControl { stop, pause };
+        assert!(control.can_pause());
+        assert!(control.resume().await.is_err(), "not paused");
+        control.pause().await.expect("pauses");
+        assert!(control.pause().await.is_err(), "already paused");
+        control.resume().await.expect("resumes");
+        let windows = pauses.borrow().clone();
+        assert_eq!(windows.len(), 1);
+        assert!(windows[0].until.is_some());
+    }
+}
