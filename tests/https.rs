@@ -135,6 +135,7 @@ fn a_trusted_ca_file_makes_an_https_run_pass() {
         phase["errors_by_class"]
     );
     assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
+    assert!(!stderr(&o).contains("the first failure"), "{}", stderr(&o));
 }
 
 #[test]
@@ -149,6 +150,10 @@ fn without_the_ca_every_request_is_a_tls_error_and_the_run_ends_cleanly() {
     assert_eq!(phase["errors"].as_u64(), Some(planned));
     assert_eq!(phase["errors_by_class"]["tls"].as_u64(), Some(planned));
     assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
+    // The reason is told once, since the results only count.
+    let err = stderr(&o);
+    assert_eq!(err.matches("the first failure").count(), 1, "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
 }
 
 #[test]

@@ -146,6 +146,9 @@ pub fn execute_with(
         Ok(o) => o,
         Err(e) => return fail(Exit::RunFailed, e),
     };
+    if let Some(reason) = ptl_runtime::http::tls::first_failure() {
+        eprintln!("note: requests failed as `tls`; the first failure: {reason}");
+    }
     let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));
     conclude(&outcome.result, &output.files, hdr_log)
 }

@@ -78,9 +78,13 @@ impl Connection {
         deadline: tokio::time::Instant,
     ) -> Result<Connection, HttpError> {
         let tcp = connect(addr).await?;
-        let failed = |source| HttpError::Tls {
-            addr: addr.to_string(),
-            source,
+        let failed = |source| {
+            let e = HttpError::Tls {
+                addr: addr.to_string(),
+                source,
+            };
+            super::tls::note_failure(&e);
+            e
         };
         let handshake = tls.connector().connect(tls.name(), tcp);
         let session = match tokio::time::timeout_at(deadline, handshake).await {

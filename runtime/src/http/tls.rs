@@ -14,7 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 use tokio_rustls::TlsConnector;
 
@@ -93,6 +93,22 @@ fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
         rustls::pki_types::pem::Error::Io(io) => io.to_string(),
         other => format!("not valid PEM: {other:?}"),
     }
+}
+
+/// Why the first TLS handshake of this process failed. Results count failures by class only,
+/// and an untrusted certificate fails every handshake the same way, so one reason is what a
+/// user needs to see (`ptl run` prints it after the run).
+static FIRST_FAILURE: OnceLock<String> = OnceLock::new();
+
+pub(super) fn note_failure(reason: &dyn std::fmt::Display) {
+    if FIRST_FAILURE.get().is_none() {
+        let _ = FIRST_FAILURE.set(reason.to_string());
+    }
+}
+
+/// The reason of the first failed TLS handshake in this process, if one failed.
+pub fn first_failure() -> Option<&'static str> {
+    FIRST_FAILURE.get().map(String::as_str)
 }
 
 /// What connections to the target need for TLS: `None` for `http://`, else one client
