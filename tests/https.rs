@@ -188,3 +188,18 @@ fn a_ca_file_that_cannot_be_used_is_a_usage_error() {
     }
     assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn an_agent_refuses_a_bad_ca_file_before_joining_the_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing.pem");
+    let path = missing.to_str().expect("utf-8 path");
+    // Nothing listens at the ZooKeeper address: the flag is checked before any connection.
+    let o = ptl()
+        .args(["agent", "--zk", "127.0.0.1:9", "--connect-timeout", "1s"])
+        .args(["--ca-cert", path])
+        .output()
+        .expect("ptl agent runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains(path), "{}", stderr(&o));
+}
