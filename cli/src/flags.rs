@@ -361,7 +361,6 @@ fn parse_run_id(s: &str) -> Result<ptl_cluster::ids::RunId, String> {
         .ok_or_else(|| format!("`{s}` is not a run: write e.g. `run-0000000003` or `3`"))
 }
 
-/// `20000/s` or `20000`: arrivals per second, positive.
 /// `HOST:PORT`, or a bare port on loopback: the dashboard is never exposed by accident.
 pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     if let Ok(port) = s.parse::<u16>() {
@@ -372,6 +371,7 @@ pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
     })
 }
 
+/// `20000/s` or `20000`: arrivals per second, positive.
 pub fn parse_capacity(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let number = t.strip_suffix("/s").unwrap_or(t).trim();
