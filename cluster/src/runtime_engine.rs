@@ -11,10 +11,12 @@ use ptl_runtime::RunOptions;
 
 use crate::agent::Engine;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeEngine {
     /// Worker threads of the generator (default: one per core), as `ptl run --workers`.
     pub workers: Option<usize>,
+    /// How `https://` targets are spoken to (`ptl agent --ca-cert`, `--insecure`).
+    pub tls: TlsOptions,
 }
 
 impl Engine for RuntimeEngine {
@@ -24,58 +26,18 @@ impl Engine for RuntimeEngine {
         share: AgentShare,
         coordination: Arc<dyn Coordination>,
     ) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(run(
-            plan,
+        let options = RunOptions {
             share,
-            coordination,
-            self.workers,
-            TlsOptions::default(),
-        ))
+            workers: self.workers,
+            coordination: Some(coordination),
+            tls: self.tls.clone(),
+            ..RunOptions::default()
+        };
+        Box::pin(async move {
+            ptl_runtime::run(&plan, options)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
-}
-
-/// [`RuntimeEngine`] with the TLS options of `https://` targets (`ptl agent --ca-cert`,
-/// `--insecure`). A separate type so that `RuntimeEngine { workers }` stays as it is built
-/// today.
-#[derive(Debug, Clone, Default)]
-pub struct TlsRuntimeEngine {
-    pub engine: RuntimeEngine,
-    pub tls: TlsOptions,
-}
-
-impl Engine for TlsRuntimeEngine {
-    fn run(
-        &self,
-        plan: Plan,
-        share: AgentShare,
-        coordination: Arc<dyn Coordination>,
-    ) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(run(
-            plan,
-            share,
-            coordination,
-            self.engine.workers,
-            self.tls.clone(),
-        ))
-    }
-}
-
-async fn run(
-    plan: Plan,
-    share: AgentShare,
-    coordination: Arc<dyn Coordination>,
-    workers: Option<usize>,
-    tls: TlsOptions,
-) -> Result<(), String> {
-    let options = RunOptions {
-        share,
-        workers,
-        coordination: Some(coordination),
-        tls,
-        ..RunOptions::default()
-    };
-    ptl_runtime::run(&plan, options)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -145,7 +145,10 @@ async fn cluster(agents: usize) -> Cluster {
         let mut config = AgentConfig::new(zk.clone(), format!("agent{i}"));
         config.poll = Duration::from_millis(100);
         let agent = Agent::register(&config).await.expect("register");
-        let engine = Arc::new(RuntimeEngine { workers: Some(1) });
+        let engine = Arc::new(RuntimeEngine {
+            workers: Some(1),
+            ..Default::default()
+        });
         tokio::spawn(async move {
             agent
                 .serve(engine, config.poll, std::future::pending())

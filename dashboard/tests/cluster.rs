@@ -88,7 +88,10 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         let mut config = AgentConfig::new(zk.clone(), name);
         config.poll = Duration::from_millis(100);
         let agent = Agent::register(&config).await.expect("registers");
-        let engine = Arc::new(RuntimeEngine { workers: Some(1) });
+        let engine = Arc::new(RuntimeEngine {
+            workers: Some(1),
+            ..Default::default()
+        });
         agents.push(tokio::spawn(async move {
             let _ = agent
                 .serve(engine, config.poll, std::future::pending())

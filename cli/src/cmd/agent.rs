@@ -7,7 +7,7 @@ use crate::cluster_setup::{
 use crate::exit::Exit;
 use crate::flags::AgentArgs;
 use ptl_cluster::agent::{Agent, AgentConfig};
-use ptl_cluster::runtime_engine::{RuntimeEngine, TlsRuntimeEngine};
+use ptl_cluster::runtime_engine::RuntimeEngine;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,10 +28,8 @@ pub fn run(args: &AgentArgs) -> Exit {
         Ok(tls) => tls,
         Err(exit) => return exit,
     };
-    let engine = Arc::new(TlsRuntimeEngine {
-        engine: RuntimeEngine {
-            workers: args.workers,
-        },
+    let engine = Arc::new(RuntimeEngine {
+        workers: args.workers,
         tls,
     });
     runtime.block_on(async {
