@@ -16,6 +16,7 @@ pub mod joining;
 pub mod layout;
 pub mod merged_record;
 pub mod merged_windows;
+mod node_watch;
 pub mod pauses;
 pub mod plan_store;
 pub mod result;

@@ -18,6 +18,7 @@ use crate::clock::{self, ClockOffset};
 use crate::error::ClusterError;
 use crate::ids::RunId;
 use crate::layout;
+use crate::node_watch::{self, WhenMissing};
 use crate::run::{self, RunPhase, RunSpec};
 use crate::share_follower::local_instant;
 use crate::zk::{self, PERSISTENT};
@@ -206,35 +207,17 @@ pub fn follow(client: Client, run: RunId, offset: ClockOffset) -> watch::Receive
     let (tx, rx) = watch::channel(Vec::new());
     tokio::spawn(async move {
         let path = layout::run_pauses(&run);
-        loop {
-            let watcher = match client.get_and_watch_data(&path).await {
-                Ok((data, _, watcher)) => {
-                    if let Ok(windows) = serde_json::from_slice::<Vec<PauseWindow>>(&data) {
-                        tx.send_if_modified(|pauses| convert(&windows, offset, pauses));
-                    }
-                    watcher
-                }
-                // Not paused yet (a run created before pauses existed has no node).
-                Err(ZkError::NoNode) => match client.check_and_watch_stat(&path).await {
-                    Ok((Some(_), _)) => continue,
-                    Ok((None, watcher)) => watcher,
-                    Err(ZkError::SessionExpired | ZkError::ClientClosed) => return,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                },
-                Err(ZkError::SessionExpired | ZkError::ClientClosed) => return,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-            };
-            tokio::select! {
-                _ = watcher.changed() => {}
-                _ = tx.closed() => return,
-            }
-        }
+        // Not paused yet: a run created before pauses existed has no node.
+        node_watch::follow_json(
+            &client,
+            &path,
+            WhenMissing::Wait,
+            &tx,
+            |windows: Vec<PauseWindow>, tx| {
+                tx.send_if_modified(|pauses| convert(&windows, offset, pauses));
+            },
+        )
+        .await;
     });
     rx
 }

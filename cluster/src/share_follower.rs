@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use ptl_runtime::coordination::ShareChange;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::Client;
 
 use crate::assignment::Assignment;
 use crate::clock::{self, ClockOffset};
 use crate::ids::{AgentId, RunId};
 use crate::layout;
+use crate::node_watch::{self, WhenMissing};
 
 /// An epoch this agent applied: when it learnt of it (ZooKeeper clock, Unix ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,25 +102,14 @@ async fn follow(
     tx: watch::Sender<Vec<ShareChange>>,
 ) {
     let path = layout::run_assignment(&run);
-    loop {
-        let watcher = match client.get_and_watch_data(&path).await {
-            Ok((data, _, watcher)) => {
-                if let Ok(assignment) = serde_json::from_slice::<Assignment>(&data) {
-                    apply(&assignment, &agent, offset, &mut state, &tx);
-                }
-                watcher
-            }
-            Err(ZkError::NoNode | ZkError::SessionExpired | ZkError::ClientClosed) => return,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        tokio::select! {
-            _ = watcher.changed() => {}
-            _ = tx.closed() => return,
-        }
-    }
+    node_watch::follow_json(
+        &client,
+        &path,
+        WhenMissing::Stop,
+        &tx,
+        |assignment: Assignment, tx| apply(&assignment, &agent, offset, &mut state, tx),
+    )
+    .await;
 }
 
 /// A newer epoch changes this agent's fraction; an agent left out of it sends nothing more.
