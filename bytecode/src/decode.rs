@@ -8,12 +8,12 @@
 use crate::error::DecodeError;
 use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN,
-    KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
+    HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
-    HeaderTemplate, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm, Request, Scenario,
-    Scope, Step, Template, TemplateOp, Threshold, Var, VarPart,
+    HeaderTemplate, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
+    Request, Scenario, Scope, Step, Template, TemplateOp, Threshold, Var, VarPart,
 };
 use crate::reader::Reader;
 
@@ -45,6 +45,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         seed: 0,
         max_inflight: 0,
         overflow: Overflow::Drop,
+        http: HttpVersion::Http1,
         params: Vec::new(),
         consts: Vec::new(),
         datasets: Vec::new(),
@@ -70,7 +71,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         layout.sections.push((section, body.offset(), len));
         let b = &mut body;
         match section {
-            Section::Meta => meta(b, &mut plan)?,
+            Section::Meta => meta(b, &mut plan, layout.version)?,
             Section::Consts => plan.consts = list(b, "const count", const_bytes)?,
             Section::Datasets => plan.datasets = list(b, "dataset count", |r| dataset(r, &plan))?,
             Section::Vars => plan.vars = vars(b, &plan)?,
@@ -211,7 +212,7 @@ fn const_bytes(r: &mut Reader) -> Result<Vec<u8>> {
     r.bytes("const").map(<[u8]>::to_vec)
 }
 
-fn meta(r: &mut Reader, plan: &mut Plan) -> Result<()> {
+fn meta(r: &mut Reader, plan: &mut Plan, version: u16) -> Result<()> {
     plan.name = r.string("plan name")?;
     plan.target = r.string("target")?;
     plan.timeout_us = r.var_u64("timeout")?;
@@ -219,6 +220,11 @@ fn meta(r: &mut Reader, plan: &mut Plan) -> Result<()> {
     plan.seed = r.var_u64("seed")?;
     plan.max_inflight = r.var_u32("max_inflight")?;
     plan.overflow = table_tag::<Overflow>(r, "overflow", &OVERFLOWS)?;
+    plan.http = if version >= HTTP_VERSION_SINCE {
+        table_tag::<HttpVersion>(r, "http version", &HTTP_VERSIONS)?
+    } else {
+        HttpVersion::Http1
+    };
     plan.params = list(r, "param count", |r| {
         Ok((r.string("param name")?, r.string("param value")?))
     })?;

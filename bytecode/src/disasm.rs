@@ -98,6 +98,7 @@ impl Disasm<'_> {
                 overflow(p.overflow)
             ),
         );
+        self.line(1, format!("http          {}", p.http.number()));
         self.heading("params", p.params.len());
         for (name, value) in &p.params {
             self.line(1, format!("{name} = {value}"));

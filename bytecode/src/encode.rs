@@ -3,8 +3,8 @@
 //! yields the same bytes (and the same [`crate::PlanHash`]). Layout: `docs/bytecode.md`.
 
 use crate::format::{
-    arrivals_tag, cmp_tag, method_tag, overflow_tag, tag, Section, FORMAT_VERSION, HEADER_LEN,
-    MAGIC,
+    arrivals_tag, cmp_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
+    FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -129,6 +129,7 @@ fn meta(w: &mut Writer, plan: &Plan) {
     w.var_u64(plan.seed);
     w.var_u32(plan.max_inflight);
     w.u8(overflow_tag(plan.overflow));
+    w.u8(http_version_tag(plan.http));
     w.list(&plan.params, |w, (k, v)| {
         w.str(k);
         w.str(v);

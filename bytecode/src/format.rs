@@ -2,17 +2,21 @@
 //! tag of every enum variant. The encoder and decoder both read them from here, so the two
 //! cannot drift apart; `docs/bytecode.md` documents the same values.
 
-use crate::plan::{Arrivals, Cmp, Method, Overflow};
+use crate::plan::{Arrivals, Cmp, HttpVersion, Method, Overflow};
 
 /// The first four bytes of every encoded plan.
 pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
+
+/// The first version whose meta section holds the plan's HTTP version (after `overflow`); a
+/// v1 plan decodes as HTTP/1.1.
+pub(crate) const HTTP_VERSION_SINCE: u16 = 2;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -165,6 +169,15 @@ pub(crate) fn overflow_tag(overflow: Overflow) -> u8 {
     }
 }
 
+pub(crate) const HTTP_VERSIONS: [HttpVersion; 2] = [HttpVersion::Http1, HttpVersion::Http2];
+
+pub(crate) fn http_version_tag(http: HttpVersion) -> u8 {
+    match http {
+        HttpVersion::Http1 => 0,
+        HttpVersion::Http2 => 1,
+    }
+}
+
 pub(crate) const ARRIVALS: [Arrivals; 2] = [Arrivals::Uniform, Arrivals::Poisson];
 
 pub(crate) fn arrivals_tag(arrivals: Arrivals) -> u8 {
@@ -196,6 +209,9 @@ mod tests {
         }
         for (i, o) in OVERFLOWS.iter().enumerate() {
             assert_eq!(overflow_tag(*o) as usize, i);
+        }
+        for (i, h) in HTTP_VERSIONS.iter().enumerate() {
+            assert_eq!(http_version_tag(*h) as usize, i);
         }
         for (i, a) in ARRIVALS.iter().enumerate() {
             assert_eq!(arrivals_tag(*a) as usize, i);

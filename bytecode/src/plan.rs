@@ -34,6 +34,8 @@ pub struct Plan {
     /// Plan-wide cap on requests (or iterations) in flight.
     pub max_inflight: u32,
     pub overflow: Overflow,
+    /// The HTTP version connections speak (format v2; a v1 plan is HTTP/1.1).
+    pub http: HttpVersion,
     /// Resolved parameter values, as canonical source text (`peak = 100/s`), for reports.
     pub params: Vec<(String, String)>,
     /// Constant pool: every literal byte string templates and generators refer to.
@@ -48,6 +50,27 @@ pub struct Plan {
     pub scenarios: Vec<Scenario>,
     pub phases: Vec<Phase>,
     pub thresholds: Vec<Threshold>,
+}
+
+/// The plan's `http` setting: which protocol the runtime's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 keep-alive connections, one request at a time on each.
+    #[default]
+    Http1,
+    /// HTTP/2: requests multiplexed as streams (h2c by prior knowledge for `http://`, ALPN
+    /// `h2` for `https://`).
+    Http2,
+}
+
+impl HttpVersion {
+    /// The number written in a plan (`http 1`, `http 2`).
+    pub fn number(self) -> u8 {
+        match self {
+            HttpVersion::Http1 => 1,
+            HttpVersion::Http2 => 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,11 +19,12 @@ fn minimal_plan_matches_the_documented_bytes() {
     let bytes = encode(&minimal_plan());
     #[rustfmt::skip]
     let payload: Vec<u8> = vec![
-        1, 10,              // meta section, 10 bytes
+        1, 11,              // meta section, 11 bytes
         1, b'a',            //   name
         1, b't',            //   target
         1, 2, 3, 4,         //   timeout_us, connections, seed, max_inflight
         1,                  //   overflow = queue
+        0,                  //   http = 1 (v2 and later)
         0,                  //   no params
         2, 1, 0,            // consts: empty list
         3, 1, 0,            // datasets
@@ -33,13 +34,69 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    let mut expected = b"PTLC".to_vec();
-    expected.extend_from_slice(&[1, 0]); // version 1
-    expected.extend_from_slice(&[0, 0]); // flags
-    expected.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    expected.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    expected.extend_from_slice(&payload);
-    assert_eq!(bytes, expected);
+    assert_eq!(bytes, framed(2, &payload));
+}
+
+/// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
+/// HTTP/1.1, and re-encode as v2.
+#[test]
+fn a_v1_plan_still_decodes_as_http_1() {
+    #[rustfmt::skip]
+    let payload: Vec<u8> = vec![
+        1, 10,
+        1, b'a',
+        1, b't',
+        1, 2, 3, 4,
+        1,
+        0,
+        2, 1, 0,
+        3, 1, 0,
+        4, 1, 0,
+        5, 1, 0,
+        6, 1, 0,
+        7, 1, 0,
+        8, 1, 0,
+    ];
+    let v1 = framed(1, &payload);
+    assert_eq!(v1.len(), 53, "the example in docs/bytecode.md");
+    let plan = decode(&v1).expect("v1 decodes");
+    assert_eq!(plan, minimal_plan());
+    assert_eq!(plan.http, HttpVersion::Http1);
+    assert_eq!(
+        encode(&plan)[4..6],
+        [2, 0],
+        "written as the current version"
+    );
+}
+
+#[test]
+fn a_v2_plan_keeps_http_2() {
+    let mut plan = minimal_plan();
+    plan.http = HttpVersion::Http2;
+    let bytes = encode(&plan);
+    assert_eq!(bytes[20 + 2 + 9], 1, "the http byte follows overflow");
+    assert_eq!(decode(&bytes).map(|p| p.http), Ok(HttpVersion::Http2));
+}
+
+#[test]
+fn an_unknown_http_version_tag_is_rejected_where_it_is() {
+    let mut bytes = encode(&minimal_plan());
+    let at = 20 + 2 + 9;
+    bytes[at] = 2;
+    common::fix_checksum(&mut bytes);
+    let err = decode(&bytes).expect_err("tag 2 is no http version");
+    assert!(err.to_string().contains(&format!("at byte {at}")), "{err}");
+    assert!(err.to_string().contains("http version"), "{err}");
+}
+
+fn framed(version: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = b"PTLC".to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&[0, 0]); // flags
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub fn plan(seconds: u64) -> Plan {
         seed: 1,
         max_inflight: 10,
         overflow: Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![b"/".to_vec()],
         datasets: vec![],

@@ -38,6 +38,7 @@ fn plan(duration_ms: u64) -> Plan {
         seed: 1,
         max_inflight: 100,
         overflow: Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![b"/".to_vec()],
         datasets: vec![],

@@ -44,6 +44,7 @@ fn plan(target: &str) -> Plan {
         seed: 1,
         max_inflight: 100,
         overflow: Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![b"/".to_vec()],
         datasets: vec![],

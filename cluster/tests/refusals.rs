@@ -22,6 +22,7 @@ fn plan() -> Plan {
         seed: 1,
         max_inflight: 1,
         overflow: ptl_bytecode::Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![],
         datasets: vec![],

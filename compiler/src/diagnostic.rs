@@ -680,6 +680,17 @@ pub enum Diagnostic {
         reason: String,
     },
 
+    #[error("unknown HTTP version `{found}`")]
+    #[diagnostic(
+        code(ptl::E0062),
+        help("`http 1` (HTTP/1.1, the default) or `http 2` (HTTP/2: h2c for http://, ALPN h2 for https://)")
+    )]
+    UnknownHttpVersion {
+        found: String,
+        #[label("expected 1 or 2")]
+        span: SourceSpan,
+    },
+
     #[error("timeout {timeout} is longer than phase `{phase}` ({duration})")]
     #[diagnostic(
         code(ptl::W0001),

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use ptl_bytecode::{Arrivals, Fault, Load, Overflow, Phase, Plan};
+use ptl_bytecode::{Arrivals, Fault, HttpVersion, Load, Overflow, Phase, Plan};
 
 use crate::check::capacity::{self, demand, mix, planned_arrivals, requests_per_iteration};
 use crate::check::values::{micros_text, per_sec_text, trim_float};
@@ -21,6 +21,13 @@ pub fn explain(plan: &Plan) -> String {
         overflow_text(plan.overflow),
         plan.seed
     );
+    if plan.http == HttpVersion::Http2 {
+        let _ = writeln!(
+            out,
+            "  http 2: {} HTTP/2 connections per agent, requests multiplexed as streams on them",
+            plan.connections
+        );
+    }
     if !plan.params.is_empty() {
         let params: Vec<String> = plan
             .params

@@ -142,6 +142,7 @@ pub fn lower(model: &Model) -> Plan {
         seed: model.seed,
         max_inflight: model.max_inflight,
         overflow: model.overflow,
+        http: model.http,
         params: model.params.clone(),
         consts: pool.consts,
         datasets,

@@ -148,6 +148,7 @@ fn plan() -> Plan {
         seed: 42,
         max_inflight: 2000,
         overflow: Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: p.0,
         datasets: vec![Dataset {

@@ -61,6 +61,7 @@ fn main() {
         // measured from their intended time) rather than being dropped.
         max_inflight: 5000,
         overflow: Overflow::Queue,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![b"/".to_vec()],
         datasets: vec![],

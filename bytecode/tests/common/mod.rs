@@ -25,6 +25,7 @@ pub fn minimal_plan() -> Plan {
         seed: 3,
         max_inflight: 4,
         overflow: Overflow::Queue,
+        http: HttpVersion::Http1,
         params: vec![],
         consts: vec![],
         datasets: vec![],
@@ -77,6 +78,7 @@ pub fn sample_plan() -> Plan {
         seed: 42,
         max_inflight: 1000,
         overflow: Overflow::Drop,
+        http: HttpVersion::Http2,
         params: vec![("peak".into(), "100/s".into())],
         consts,
         datasets: vec![Dataset {
@@ -427,6 +429,10 @@ fn const_id() -> impl Strategy<Value = ConstId> {
     any::<u32>().prop_map(ConstId)
 }
 
+fn http_version() -> impl Strategy<Value = HttpVersion> {
+    prop_oneof![Just(HttpVersion::Http1), Just(HttpVersion::Http2)]
+}
+
 fn overflow() -> impl Strategy<Value = Overflow> {
     prop_oneof![Just(Overflow::Drop), Just(Overflow::Queue)]
 }
@@ -699,7 +705,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
         any::<u32>(),
         any::<u64>(),
         any::<u32>(),
-        overflow(),
+        (overflow(), http_version()),
         vec((name(), name()), 0..3),
     );
     let datasets = vec(
@@ -723,7 +729,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
     );
     (meta, body).prop_map(
         |(
-            (name, target, timeout_us, connections, seed, max_inflight, overflow, params),
+            (name, target, timeout_us, connections, seed, max_inflight, (overflow, http), params),
             (consts, datasets, vars, headers, scenarios, phases, thresholds),
         )| {
             repair(Plan {
@@ -734,6 +740,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                 seed,
                 max_inflight,
                 overflow,
+                http,
                 params,
                 consts,
                 datasets,

@@ -174,6 +174,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
             .max_inflight
             .unwrap_or_else(|| settings.connections.saturating_mul(10)),
         overflow: settings.overflow,
+        http: settings.http,
         params: names
             .params
             .list

@@ -25,6 +25,7 @@ pub struct Model {
     pub seed: u64,
     pub max_inflight: u32,
     pub overflow: Overflow,
+    pub http: ptl_bytecode::HttpVersion,
     pub params: Vec<(String, String)>,
     pub datasets: Vec<DatasetData>,
     pub vars: Vec<VarModel>,

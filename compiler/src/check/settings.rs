@@ -1,18 +1,18 @@
 //! Plan-wide settings (`target`, `timeout`, `connections`, `seed`, `max_inflight`, `overflow`,
-//! `cookies`) with their defaults, and the target URL check.
+//! `cookies`, `http`) with their defaults, and the target URL check.
 
 use std::collections::HashMap;
 
-use ptl_bytecode::Overflow;
+use ptl_bytecode::{HttpVersion, Overflow};
 
 use crate::ast::{Item, Span};
 use crate::check::model::Origin;
 use crate::check::names::duplicate;
-use crate::check::{suggest, Cx, Sink};
+use crate::check::{suggest, values, Cx, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
-pub const PLAN_SETTINGS: [&str; 7] = [
+pub const PLAN_SETTINGS: [&str; 8] = [
     "target",
     "timeout",
     "connections",
@@ -20,6 +20,7 @@ pub const PLAN_SETTINGS: [&str; 7] = [
     "max_inflight",
     "overflow",
     "cookies",
+    "http",
 ];
 
 pub const DEFAULT_TIMEOUT_US: u64 = 10_000_000;
@@ -37,6 +38,7 @@ pub struct PlanSettings {
     pub max_inflight: Option<u32>,
     pub overflow: Overflow,
     pub cookies: bool,
+    pub http: HttpVersion,
 }
 
 pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
@@ -50,6 +52,7 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
         max_inflight: None,
         overflow: Overflow::Drop,
         cookies: false,
+        http: HttpVersion::Http1,
     };
     let p = cx.params();
     let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
@@ -147,6 +150,18 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
                     s.overflow = [Overflow::Drop, Overflow::Queue][i];
                 }
             }
+            "http" => match p.int(v, "`http` is 1 or 2") {
+                Ok(1) => s.http = HttpVersion::Http1,
+                Ok(2) => s.http = HttpVersion::Http2,
+                // Any other number or word is the same mistake: a version ptl does not speak.
+                Ok(_) | Err(_) => sink.push(
+                    file,
+                    Diagnostic::UnknownHttpVersion {
+                        found: values::source_text(p.resolve(v).kind),
+                        span: v.span.into(),
+                    },
+                ),
+            },
             _ => {
                 if let Some(on) = sink.take(file, p.switch(v, "`cookies`")) {
                     s.cookies = on;

@@ -79,7 +79,9 @@ pub fn capacity(model: &Model, plan: &Plan) -> Vec<Located> {
             ));
         }
         let needed_connections = demand.connections.ceil() as u64;
-        if needed_connections > plan.connections as u64 {
+        // HTTP/2 multiplexes requests on its connections: their count bounds nothing here.
+        let pooled = plan.http == ptl_bytecode::HttpVersion::Http1;
+        if pooled && needed_connections > plan.connections as u64 {
             out.push(Located::new(
                 origin.file,
                 Diagnostic::InflightOverConnections {

@@ -149,6 +149,7 @@ mod tests {
             seed: 0,
             max_inflight: 1,
             overflow: ptl_bytecode::plan::Overflow::Drop,
+            http: ptl_bytecode::HttpVersion::Http1,
             params: vec![],
             consts,
             datasets: vec![],

@@ -21,6 +21,7 @@ impl PlanBuilder {
                 seed: 42,
                 max_inflight: 10,
                 overflow: Overflow::Drop,
+                http: ptl_bytecode::HttpVersion::Http1,
                 params: vec![],
                 consts: vec![],
                 datasets: vec![],

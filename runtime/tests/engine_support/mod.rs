@@ -178,6 +178,7 @@ pub fn plan(target: &str, phases: Vec<Phase>) -> Plan {
         seed: 7,
         max_inflight: 1000,
         overflow: Overflow::Drop,
+        http: ptl_bytecode::HttpVersion::Http1,
         params: vec![],
         consts: vec![b"/".to_vec()],
         datasets: vec![],
