@@ -738,23 +738,10 @@ fn to_json(value: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_plan::plan;
     use ptl_runtime::record::recorder::{Outcome, Timing};
     use ptl_runtime::record::Recorded;
     use serde_json::Value;
-
-    fn plan() -> Arc<Plan> {
-        let source = r#"plan "p" {
-  target "http://127.0.0.1:9"
-  request a { GET "/" }
-  phase one { rate 10/s for 100s }
-}"#;
-        let checked = ptl_compiler::check_source(
-            std::path::Path::new("p.ptl"),
-            source,
-            &ptl_compiler::CheckOptions::default(),
-        );
-        Arc::new(checked.plan.expect("the test plan compiles"))
-    }
 
     fn open(hub: &Hub, id: &str) {
         hub.open_run(RunOpen {

@@ -19,6 +19,8 @@ pub mod model;
 pub mod page;
 pub mod server;
 pub mod sse;
+#[cfg(test)]
+mod test_plan;
 
 pub use error::DashboardError;
 pub use hub::Hub;

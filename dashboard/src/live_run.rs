@@ -318,23 +318,10 @@ fn point_of(k: u64, acc: &WindowAcc, timeline: &Timeline, layout: &Layout) -> Se
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_plan::plan;
     use proptest::prelude::*;
     use ptl_runtime::record::recorder::{Outcome, Timing};
     use ptl_runtime::record::ErrorClass;
-
-    fn plan() -> Arc<Plan> {
-        let source = r#"plan "p" {
-  target "http://127.0.0.1:9"
-  request a { GET "/" }
-  phase one { rate 10/s for 100s }
-}"#;
-        let checked = ptl_compiler::check_source(
-            std::path::Path::new("p.ptl"),
-            source,
-            &ptl_compiler::CheckOptions::default(),
-        );
-        Arc::new(checked.plan.expect("the test plan compiles"))
-    }
 
     /// One agent's window: `latencies` (µs) answered, every `fail`-th one a 5xx.
     fn delta(live: &LiveRun, window: u64, latencies: &[u64], fail: usize) -> IntervalDelta {
