@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn plans_drawing_seq_and_abort_runs_take_no_joiners() {
-        let mut plan = crate::test_plan::plan(1);
+        let mut plan =
+            crate::testing::plan::one_request(crate::testing::plan::NOWHERE, 100.0, 1_000_000);
         assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
         assert!(joinable(&plan, &spec(LossPolicy::Continue)));
         assert!(!joinable(&plan, &spec(LossPolicy::Abort)));

@@ -28,9 +28,6 @@ pub mod submit;
 pub mod zk;
 pub mod zk_coordination;
 
-#[cfg(test)]
-mod test_plan;
-
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;

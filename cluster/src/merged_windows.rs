@@ -160,7 +160,7 @@ impl MergedWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_plan::plan;
+    use crate::testing::plan::{one_request, NOWHERE};
     use proptest::prelude::*;
     use ptl_runtime::record::{Outcome, Timing};
 
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn seconds_wait_until_complete_and_sum_every_agent() {
-        let plan = plan(3);
+        let plan = one_request(NOWHERE, 100.0, 3_000_000);
         let mut w = MergedWindows::new(&plan);
         w.add(0, 1.0, &window(30, 1000)).expect("shape");
         w.add(1, 1.0, &window(30, 1000)).expect("shape");
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn gaps_are_empty_seconds_and_a_partial_last_window_keeps_its_length() {
-        let plan = plan(3);
+        let plan = one_request(NOWHERE, 100.0, 3_000_000);
         let mut w = MergedWindows::new(&plan);
         w.add(0, 1.0, &window(10, 1000)).expect("shape");
         w.add(2, 0.5, &window(10, 1000)).expect("shape");
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_late_window_is_counted_in_the_next_open_second_and_shapes_are_checked() {
-        let plan = plan(3);
+        let plan = one_request(NOWHERE, 100.0, 3_000_000);
         let mut w = MergedWindows::new(&plan);
         w.add(0, 1.0, &window(10, 1000)).expect("shape");
         assert!(w.advance(1));
@@ -238,7 +238,7 @@ mod tests {
         fn any_arrival_order_sums_exactly(
             windows in prop::collection::vec((0u64..3, 0u64..6, 0u64..40, 100u64..50_000), 0..60),
         ) {
-            let plan = plan(6);
+            let plan = one_request(NOWHERE, 100.0, 6_000_000);
             let mut w = MergedWindows::new(&plan);
             let mut by_second = BTreeMap::<u64, u64>::new();
             for &(_agent, second, n, us) in &windows {

@@ -8,18 +8,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use ptl_bytecode::{
-    Arrivals, ConstId, Load, Method, Overflow, Phase, Plan, Request, Scenario, Step, Template,
-    TemplateOp,
-};
+use ptl_bytecode::Plan;
 use ptl_cluster::agent::{Agent, AgentConfig, Engine};
 use ptl_cluster::assignment::Assignment;
-use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView};
+use ptl_cluster::clock;
+use ptl_cluster::coordinator::{self, LiveView};
 use ptl_cluster::ids::RunId;
 use ptl_cluster::run::{self, LossPolicy, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::testing::plan::{one_request, NOWHERE};
 use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::{layout, merged_record, ClusterError};
@@ -27,62 +26,17 @@ use ptl_runtime::coordination::{BoxFuture, Coordination};
 use ptl_runtime::record::{IntervalDelta, Outcome, Recorded, Timing};
 use ptl_runtime::vm::AgentShare;
 
+mod common;
+
 const RATE: f64 = 1000.0;
 
 fn plan(duration_ms: u64) -> Plan {
     Plan {
         name: "cluster-test".into(),
-        target: "http://127.0.0.1:9".into(),
-        timeout_us: 1_000_000,
         connections: 4,
-        seed: 1,
         max_inflight: 100,
-        overflow: Overflow::Drop,
-        http: ptl_bytecode::HttpVersion::Http1,
-        params: vec![],
-        consts: vec![b"/".to_vec()],
-        datasets: vec![],
-        vars: vec![],
-        headers: vec![],
-        scenarios: vec![Scenario {
-            name: "home".into(),
-            weight: 1,
-            single_request: true,
-            cookies: false,
-            registers: 0,
-            steps: vec![Step::Request(Request {
-                name: "home".into(),
-                method: Method::Get,
-                path: Template {
-                    ops: vec![TemplateOp::Lit(ConstId(0))],
-                },
-                headers: vec![],
-                body: None,
-                expects: vec![],
-                captures: vec![],
-            })],
-        }],
-        phases: vec![Phase {
-            name: "steady".into(),
-            load: Load::Rate {
-                per_sec: RATE,
-                duration_us: duration_ms * 1000,
-            },
-            arrivals: Arrivals::Uniform,
-            max_inflight: None,
-            overflow: None,
-            injections: vec![],
-            mix: None,
-        }],
-        thresholds: vec![],
+        ..one_request(NOWHERE, RATE, duration_ms * 1000)
     }
-}
-
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// What one stand-in agent did.
@@ -109,7 +63,7 @@ impl Engine for StandIn {
         Box::pin(async move {
             let start = coordination.start().await.map_err(|e| e.to_string())?;
             tokio::time::sleep_until(start.into()).await;
-            let started_at_ms = wall_ms();
+            let started_at_ms = clock::now_ms();
             let duration_ms = plan.phases[0].load.duration_us() / 1000;
             let per_window = (RATE * share.rate_fraction / 10.0).round() as u64;
             let mut sent = 0;
@@ -144,16 +98,6 @@ impl Engine for StandIn {
     }
 }
 
-fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
-    CoordinatorConfig {
-        zk: zk.clone(),
-        id: "coordinator-test".into(),
-        summarise: Arc::new(ptl_cluster::result::runtime_summary),
-        poll: Duration::from_millis(100),
-        finish_grace: Duration::from_secs(10),
-    }
-}
-
 struct Cluster {
     server: ZkServer,
     zk: ZkConfig,
@@ -165,7 +109,7 @@ struct Cluster {
 async fn cluster(capacities: &[Option<f64>]) -> Cluster {
     let server = ZkServer::start();
     let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
-    let config = coordinator_config(&zk);
+    let config = common::coordinator_config(&zk);
     let coordinator = tokio::spawn(async move {
         coordinator::run_coordinator(config, std::future::pending())
             .await
@@ -366,7 +310,7 @@ async fn a_new_leader_resumes_a_run_with_an_agent_lost_before_it_took_over() {
     }
     // … which then dies (its session ends with it); a second coordinator takes over.
     cluster.coordinator.abort();
-    let mut second = coordinator_config(&cluster.zk);
+    let mut second = common::coordinator_config(&cluster.zk);
     second.id = "coordinator-second".into();
     let _second = tokio::spawn(async move {
         coordinator::run_coordinator(second, std::future::pending())

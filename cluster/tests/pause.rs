@@ -5,20 +5,19 @@
 //! and reports the pause. Plus the refusals: pending, finished, not paused, already paused.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use ptl_bytecode::{
-    Arrivals, ConstId, Load, Method, Overflow, Phase, Plan, Request, Scenario, Step, Template,
-    TemplateOp,
-};
+use ptl_bytecode::Plan;
 use ptl_cluster::agent::{Agent, AgentConfig};
 use ptl_cluster::assignment::Assignment;
-use ptl_cluster::coordinator::{self, CoordinatorConfig, LiveView};
+use ptl_cluster::clock;
+use ptl_cluster::coordinator::{self, LiveView};
 use ptl_cluster::ids::RunId;
 use ptl_cluster::pauses::{self, PauseChange};
 use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::runtime_engine::RuntimeEngine;
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::testing::plan::one_request;
 use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::{layout, ClusterError};
@@ -26,61 +25,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use zookeeper_client::Client;
 
+mod common;
+
 const RATE: f64 = 100.0;
 const PHASE_S: u64 = 5;
 
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
+/// Enough connections that the agents keep up with the plan's rate against the witness.
 fn plan(target: &str) -> Plan {
     Plan {
         name: "pause-test".into(),
-        target: target.into(),
         timeout_us: 2_000_000,
         connections: 8,
-        seed: 1,
         max_inflight: 100,
-        overflow: Overflow::Drop,
-        http: ptl_bytecode::HttpVersion::Http1,
-        params: vec![],
-        consts: vec![b"/".to_vec()],
-        datasets: vec![],
-        vars: vec![],
-        headers: vec![],
-        scenarios: vec![Scenario {
-            name: "home".into(),
-            weight: 1,
-            single_request: true,
-            cookies: false,
-            registers: 0,
-            steps: vec![Step::Request(Request {
-                name: "home".into(),
-                method: Method::Get,
-                path: Template {
-                    ops: vec![TemplateOp::Lit(ConstId(0))],
-                },
-                headers: vec![],
-                body: None,
-                expects: vec![],
-                captures: vec![],
-            })],
-        }],
-        phases: vec![Phase {
-            name: "steady".into(),
-            load: Load::Rate {
-                per_sec: RATE,
-                duration_us: PHASE_S * 1_000_000,
-            },
-            arrivals: Arrivals::Uniform,
-            max_inflight: None,
-            overflow: None,
-            injections: vec![],
-            mix: None,
-        }],
-        thresholds: vec![],
+        ..one_request(target, RATE, PHASE_S * 1_000_000)
     }
 }
 
@@ -108,7 +65,7 @@ async fn witness() -> (String, Arc<Mutex<Vec<i64>>>) {
                     // GETs without bodies: each blank line ends one request.
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
-                        seen.lock().expect("arrivals").push(wall_ms());
+                        seen.lock().expect("arrivals").push(clock::now_ms());
                         let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
                         if stream.write_all(answer).await.is_err() {
                             return;
@@ -130,13 +87,7 @@ struct Cluster {
 async fn cluster(agents: usize) -> Cluster {
     let server = ZkServer::start();
     let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
-    let config = CoordinatorConfig {
-        zk: zk.clone(),
-        id: "coordinator-test".into(),
-        summarise: Arc::new(ptl_cluster::result::runtime_summary),
-        poll: Duration::from_millis(100),
-        finish_grace: Duration::from_secs(10),
-    };
+    let config = common::coordinator_config(&zk);
     tokio::spawn(async move {
         coordinator::run_coordinator(config, std::future::pending())
             .await
@@ -233,7 +184,7 @@ async fn a_paused_run_sends_nothing_until_resumed_and_counts_exactly_the_plan() 
     .await;
     // Hold for 2 s past the pause's instant, then resume.
     let hold_until = paused.at_ms + 2000;
-    wait_until("paused for 2 s", || async { wall_ms() >= hold_until }).await;
+    wait_until("paused for 2 s", || async { clock::now_ms() >= hold_until }).await;
     let resumed = match pauses::resume(client, &id).await.expect("resume") {
         PauseChange::Resumed(w) => w,
         other => panic!("{other:?}"),

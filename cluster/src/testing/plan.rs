@@ -1,15 +1,21 @@
-//! A small plan for unit tests: one request, one open-model phase.
+//! Hand-built plans for tests (the cluster crate has no compiler): one `GET /` in one
+//! open-model phase, which is all the cluster's tests need of a plan.
 
 use ptl_bytecode::{
     Arrivals, ConstId, Load, Method, Overflow, Phase, Plan, Request, Scenario, Step, Template,
     TemplateOp,
 };
 
-/// One request, one `rate 100/s` phase of `seconds`.
-pub fn plan(seconds: u64) -> Plan {
+/// Where nothing listens: for plans that are stored, assigned or merged but never sent.
+pub const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// One scenario of one `GET /` against `target`, in one uniform `rate per_sec/s` phase of
+/// `duration_us`; one connection, at most 10 in flight, a 1 s timeout. A test that needs other
+/// settings sets them with `Plan { .., ..one_request(..) }`.
+pub fn one_request(target: &str, per_sec: f64, duration_us: u64) -> Plan {
     Plan {
-        name: "windows".into(),
-        target: "http://127.0.0.1:9".into(),
+        name: "one-request".into(),
+        target: target.into(),
         timeout_us: 1_000_000,
         connections: 1,
         seed: 1,
@@ -42,8 +48,8 @@ pub fn plan(seconds: u64) -> Plan {
         phases: vec![Phase {
             name: "steady".into(),
             load: Load::Rate {
-                per_sec: 100.0,
-                duration_us: seconds * 1_000_000,
+                per_sec,
+                duration_us,
             },
             arrivals: Arrivals::Uniform,
             max_inflight: None,

@@ -1,0 +1,19 @@
+//! What the cluster's integration tests share beyond `ptl_cluster::testing`: the coordinator
+//! they run against.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptl_cluster::coordinator::CoordinatorConfig;
+use ptl_cluster::zk::ZkConfig;
+
+/// A coordinator that polls every 100 ms and gives agents 10 s past the plan to finish.
+pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
+    CoordinatorConfig {
+        zk: zk.clone(),
+        id: "coordinator-test".into(),
+        summarise: Arc::new(ptl_cluster::result::runtime_summary),
+        poll: Duration::from_millis(100),
+        finish_grace: Duration::from_secs(10),
+    }
+}
