@@ -1,8 +1,11 @@
 //! One HTTP exchange on a leased pool slot: connect if the slot has no open connection, send,
 //! read the answer within the timeout. Also the two injected variants that send and then close
-//! without reading (abort, reset).
+//! without reading (abort, reset). For an HTTP/2 pool the exchange is a stream instead
+//! ([`perform_h2`]): abort cancels the stream, reset sends RST_STREAM, neither closes the
+//! connection.
 
 use super::timeline::after;
+use crate::http::h2_connection::H2Send;
 use crate::http::{HttpError, Lease, SendOutcome, Want};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -56,6 +59,10 @@ pub async fn perform(
     timeout: Duration,
     want: Want,
 ) -> Exchanged {
+    if lease.is_h2() {
+        // Boxed: the HTTP/1.1 future stays as it was.
+        return Box::pin(perform_h2(lease, how, timeout, want)).await;
+    }
     if let Err(e) = lease.connection().await {
         return failed(e, None);
     }
@@ -79,6 +86,39 @@ pub async fn perform(
             Answer::Failed(e)
         }
     };
+    Exchanged {
+        answer,
+        sent: Some(sent),
+        done: Instant::now(),
+    }
+}
+
+/// [`perform`] for HTTP/2: the request goes as a stream on one of the pool's connections; the
+/// send time is when the stream is handed to that connection. A timeout drops the stream,
+/// which h2 cancels.
+async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> Exchanged {
+    let (slot, sender) = match lease.h2_sender().await {
+        Ok(s) => s,
+        Err(e) => return failed(e, None),
+    };
+    let sent = Instant::now();
+    let deadline = tokio::time::Instant::from_std(after(sent, timeout));
+    let how = match how {
+        Send::Normal => H2Send::Normal,
+        Send::Abort => H2Send::Abort,
+        Send::Reset => H2Send::Reset,
+    };
+    let answer =
+        match tokio::time::timeout_at(deadline, lease.h2_send(slot, sender, how, want)).await {
+            Ok(Ok(Some(r))) => Answer::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            },
+            Ok(Ok(None)) => Answer::Unanswered,
+            Ok(Err(e)) => Answer::Failed(e),
+            Err(_) => Answer::Failed(HttpError::Timeout),
+        };
     Exchanged {
         answer,
         sent: Some(sent),

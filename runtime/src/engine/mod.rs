@@ -178,6 +178,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let host = program.authority().host().to_string();
     let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
+    let tls = match plan.http {
+        ptl_bytecode::HttpVersion::Http1 => tls,
+        ptl_bytecode::HttpVersion::Http2 => tls.map(|t| t.for_http2()),
+    };
     let port = program
         .authority()
         .port_u16()
@@ -216,6 +220,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             port,
             tls: tls.clone(),
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
+            http: plan.http,
             timeout,
             share_changes: coordination.share_changes(),
             pauses: pauses.clone(),

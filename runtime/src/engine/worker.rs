@@ -40,6 +40,8 @@ pub struct WorkerSetup {
     pub tls: Option<crate::http::TlsTarget>,
     /// This worker's part of the agent's connections.
     pub connections: usize,
+    /// HTTP/1.1 (a request per connection at a time) or HTTP/2 (streams on the connections).
+    pub http: ptl_bytecode::HttpVersion,
     pub timeout: Duration,
     /// Changes of the agent's share mid-run, from the coordination (a cluster rebalance).
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
@@ -271,11 +273,23 @@ async fn run(
         setup.layout.requests.len(),
         setup.layout.scenarios.len(),
     );
-    let pool = Pool::new(
-        Endpoint::new(&setup.host, setup.port).with_tls(setup.tls),
-        setup.connections,
-        setup.timeout,
-    );
+    let endpoint = Endpoint::new(&setup.host, setup.port).with_tls(setup.tls);
+    let pool = match setup.http {
+        ptl_bytecode::HttpVersion::Http1 => Pool::new(endpoint, setup.connections, setup.timeout),
+        ptl_bytecode::HttpVersion::Http2 => {
+            // As many streams as this worker may ever have in flight: the phases' caps bound
+            // them, not the connections.
+            let streams = setup
+                .timeline
+                .phases
+                .iter()
+                .map(|p| split(p.max_inflight as u64, setup.count, setup.index) as usize)
+                .max()
+                .unwrap_or(1)
+                .max(setup.connections);
+            Pool::new_h2(endpoint, setup.connections, streams, setup.timeout)
+        }
+    };
     let w = Rc::new(Worker {
         index: setup.index,
         count: setup.count,

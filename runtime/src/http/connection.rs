@@ -193,7 +193,7 @@ impl Connection {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<TcpStream, HttpError> {
+pub(super) async fn connect(addr: SocketAddr) -> Result<TcpStream, HttpError> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|source| HttpError::Connect {

@@ -34,6 +34,13 @@ pub enum HttpError {
     /// The server's answer is not valid HTTP/1.x.
     #[error("invalid response: {0}")]
     Protocol(ProtocolError),
+    /// An HTTP/2 stream or connection failed: reset by the server, GOAWAY, the connection
+    /// lost, or a protocol error.
+    #[error("HTTP/2: {0}")]
+    Http2(#[source] h2::Error),
+    /// The request could not be made into an HTTP/2 request (a client-side failure).
+    #[error("HTTP/2 request: {0}")]
+    H2Request(#[source] super::h2_request::H2RequestError),
 }
 
 /// What was wrong with an answer.
@@ -65,7 +72,24 @@ impl HttpError {
             HttpError::Closed => ErrorClass::Reset,
             HttpError::Io(e) => io_class(e),
             HttpError::Protocol(_) => ErrorClass::Io,
+            HttpError::Http2(e) => h2_class(e),
+            HttpError::H2Request(_) => ErrorClass::Io,
         }
+    }
+}
+
+/// A stream the server reset is `reset`; a GOAWAY or a lost connection is `io` (or what its
+/// I/O error says); anything else (a protocol error) is `io`.
+fn h2_class(e: &h2::Error) -> ErrorClass {
+    if e.is_reset() && e.is_remote() && !e.is_go_away() {
+        return ErrorClass::Reset;
+    }
+    match e.get_io() {
+        Some(io) => match io_class(io) {
+            ErrorClass::Reset => ErrorClass::Io,
+            other => other,
+        },
+        None => ErrorClass::Io,
     }
 }
 
@@ -115,5 +139,11 @@ mod tests {
             source: io::Error::from(io::ErrorKind::UnexpectedEof),
         };
         assert_eq!(handshake.class(), ErrorClass::Tls);
+        let reset = h2::Error::from(h2::Reason::REFUSED_STREAM);
+        assert_eq!(
+            HttpError::Http2(reset).class(),
+            ErrorClass::Io,
+            "a local reason"
+        );
     }
 }

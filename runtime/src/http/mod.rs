@@ -3,11 +3,18 @@
 //! wire form straight from the VM's output; answers are parsed with `httparse`, and bodies (by
 //! length, chunked, or until close) are read off the received bytes without building a header
 //! map or collecting the body unless a step reads them.
+//!
+//! With a plan's `http 2`, the pool's requests go instead as HTTP/2 streams (the `h2` crate)
+//! on a few connections per worker (`h2_pool`, `h2_connection`), converted from the same wire
+//! form (`h2_request`).
 
 mod body;
 pub mod connection;
 mod deadline;
 pub mod error;
+pub mod h2_connection;
+pub mod h2_pool;
+pub mod h2_request;
 pub mod pool;
 pub mod request;
 pub mod response;

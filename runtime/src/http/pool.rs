@@ -4,9 +4,14 @@
 //! are handed out first come, first served, so waiting requests go in the order they asked.
 //! Single-threaded by design (one pool per worker thread), so slots, idle list and buffers
 //! are cells and no lock or atomic is ever taken.
+//!
+//! An HTTP/2 pool ([`Pool::new_h2`]) keeps the same slots and buffers, but a slot is a permit
+//! for one stream, and the streams go on the few connections of its [`H2Conns`].
 
-use super::connection::{Connection, SendOutcome, Want};
+use super::connection::{Connection, Response, SendOutcome, Want};
 use super::error::HttpError;
+use super::h2_connection::{self, H2Send};
+use super::h2_pool::H2Conns;
 use super::tls::TlsTarget;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -87,6 +92,8 @@ pub struct Pool {
     /// Request buffers of ended leases, for the next ones.
     buffers: RefCell<Vec<Vec<u8>>>,
     size: usize,
+    /// Set for HTTP/2: the connections the leases' streams go on.
+    h2: Option<H2Conns>,
 }
 
 /// Request buffers larger than this are not kept for reuse (a huge body once should not pin
@@ -103,7 +110,50 @@ impl Pool {
             idle: RefCell::new(Vec::with_capacity(size)),
             buffers: RefCell::new(Vec::new()),
             size,
+            h2: None,
         })
+    }
+
+    /// An HTTP/2 pool: `connections` connections carrying at most `streams` requests at once
+    /// from this worker (and at most what the server's SETTINGS_MAX_CONCURRENT_STREAMS lets
+    /// each connection carry; h2 holds the rest back until a stream ends).
+    pub fn new_h2(
+        endpoint: Endpoint,
+        connections: usize,
+        streams: usize,
+        connect_timeout: Duration,
+    ) -> Rc<Pool> {
+        let size = streams.max(1);
+        Rc::new(Pool {
+            endpoint,
+            connect_timeout,
+            slots: Slots::new(size),
+            idle: RefCell::new(Vec::new()),
+            buffers: RefCell::new(Vec::new()),
+            size,
+            h2: Some(H2Conns::new(connections)),
+        })
+    }
+
+    /// HTTP/2 connections holding an open (or not yet failed) connection; 0 for HTTP/1.1.
+    pub fn h2_connections(&self) -> usize {
+        self.h2.as_ref().map_or(0, H2Conns::opened)
+    }
+
+    /// Like [`Pool::connect`], for an HTTP/2 connection.
+    async fn connect_h2(&self) -> Result<h2::client::SendRequest<bytes::Bytes>, HttpError> {
+        let attempt = async {
+            let addr = self.endpoint.addr().await?;
+            h2_connection::open(addr, self.endpoint.tls.as_ref()).await
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => {
+                self.endpoint.forget();
+                Err(e)
+            }
+            Err(_) => Err(HttpError::ConnectTimeout),
+        }
     }
 
     pub fn size(&self) -> usize {
@@ -340,6 +390,51 @@ impl Lease {
     /// The connection is in an unknown state (a request was abandoned on it): drop it.
     pub fn discard(&mut self) {
         self.conn = None;
+    }
+
+    /// Whether the request goes as an HTTP/2 stream ([`Lease::h2_sender`], [`Lease::h2_send`])
+    /// rather than on a connection of its own.
+    pub fn is_h2(&self) -> bool {
+        self.pool.h2.is_some()
+    }
+
+    /// HTTP/2: the connection the next stream goes on (its slot, and a handle to send on it),
+    /// opened within the connect timeout if needed.
+    pub async fn h2_sender(
+        &self,
+    ) -> Result<(usize, h2::client::SendRequest<bytes::Bytes>), HttpError> {
+        match &self.pool.h2 {
+            Some(conns) => conns.sender(|| self.pool.connect_h2()).await,
+            None => Err(HttpError::ConnectTimeout),
+        }
+    }
+
+    /// HTTP/2: sends the request in the buffer as a stream on `send` (slot `slot`) and, unless
+    /// `how` aborts or resets it, reads the answer. A failure of the connection itself (not a
+    /// stream reset) makes the slot open a new connection next time.
+    pub async fn h2_send(
+        &self,
+        slot: usize,
+        send: h2::client::SendRequest<bytes::Bytes>,
+        how: H2Send,
+        want: Want,
+    ) -> Result<Option<Response>, HttpError> {
+        let scheme = if self.pool.endpoint.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let (request, body) =
+            super::h2_request::from_wire(&self.request, scheme).map_err(HttpError::H2Request)?;
+        let result = h2_connection::round_trip(send, request, body, how, want).await;
+        if let Err(HttpError::Http2(e)) = &result {
+            if !e.is_reset() || e.is_go_away() {
+                if let Some(conns) = &self.pool.h2 {
+                    conns.forget(slot);
+                }
+            }
+        }
+        result
     }
 }
 

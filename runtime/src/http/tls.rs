@@ -4,8 +4,8 @@
 //!
 //! Trusted roots are the Mozilla set of `webpki-roots` plus the PEM CA files given; `insecure`
 //! accepts any certificate (self-signed test targets) while still checking the handshake's
-//! signatures, so the session itself is sound. ALPN offers `http/1.1` only, since that is all
-//! the client speaks. rustls' in-memory session cache is kept (its default), so connections
+//! signatures, so the session itself is sound. ALPN offers `http/1.1` only for an HTTP/1.1
+//! plan, and `h2` only for an HTTP/2 one ([`TlsTarget::for_http2`]). rustls' in-memory session cache is kept (its default), so connections
 //! after the first resume their session instead of a full handshake.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -128,6 +128,7 @@ pub fn for_target(
 #[derive(Clone)]
 pub struct TlsTarget {
     connector: TlsConnector,
+    config: Arc<ClientConfig>,
     name: ServerName<'static>,
 }
 
@@ -149,9 +150,24 @@ impl TlsTarget {
                 host: host.to_string(),
             })?;
         Ok(TlsTarget {
-            connector: TlsConnector::from(config),
+            connector: TlsConnector::from(config.clone()),
+            config,
             name,
         })
+    }
+
+    /// The same target for HTTP/2: ALPN offers `h2` alone, so a server that does not speak it
+    /// cannot pick HTTP/1.1 instead (the connection then fails as TLS). The session cache is
+    /// shared with `self`'s configuration.
+    pub fn for_http2(&self) -> TlsTarget {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let config = Arc::new(config);
+        TlsTarget {
+            connector: TlsConnector::from(config.clone()),
+            config,
+            name: self.name.clone(),
+        }
     }
 
     pub(super) fn connector(&self) -> &TlsConnector {

@@ -1,0 +1,281 @@
+//! A plan with `http 2` against a real HTTP/2 server on 127.0.0.1 (hyper's `http2` server,
+//! h2c by prior knowledge, or over TLS with ALPN `h2` and an rcgen certificate): the planned
+//! count, all 200, every request seen as HTTP/2 on no more connections than planned; the
+//! injected faults over streams; and servers that speak HTTP/1.1 only give clear errors while
+//! the run still finishes.
+
+mod engine_support;
+
+use bytes::Bytes;
+use engine_support::{plan, rate, serial};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper::{Request as HttpRequest, Response, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ptl_bytecode::plan::{ConstId, Fault, HttpVersion, Injection, Ppm};
+use ptl_runtime::{run_blocking, RunOptions};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+#[derive(Default)]
+struct Seen {
+    connections: AtomicU64,
+    requests: AtomicU64,
+    /// Requests that arrived as HTTP/2.
+    http2: AtomicU64,
+    fault_headers: AtomicU64,
+    corrupt_bodies: AtomicU64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Speaks {
+    Http2,
+    Http1Only,
+}
+
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    tls: bool,
+}
+
+impl Server {
+    fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    fn count(&self, what: fn(&Seen) -> &AtomicU64) -> u64 {
+        what(&self.seen).load(Ordering::SeqCst)
+    }
+}
+
+/// A server on its own thread and runtime, alive until the test process ends; with `tls`, a
+/// self-signed certificate and ALPN offering what it speaks.
+fn server(speaks: Speaks, tls: bool) -> Server {
+    let acceptor = tls.then(|| acceptor(speaks));
+    let seen = Arc::new(Seen::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("report addr");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, acceptor.clone(), speaks, s.clone()));
+            }
+        });
+    });
+    Server {
+        addr: rx.recv().expect("server address"),
+        seen,
+        tls,
+    }
+}
+
+fn acceptor(speaks: Speaks) -> TlsAcceptor {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+    config.alpn_protocols = match speaks {
+        Speaks::Http2 => vec![b"h2".to_vec()],
+        Speaks::Http1Only => vec![b"http/1.1".to_vec()],
+    };
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve(stream: TcpStream, tls: Option<TlsAcceptor>, speaks: Speaks, seen: Arc<Seen>) {
+    match tls {
+        None => serve_on(TokioIo::new(stream), speaks, seen).await,
+        Some(acceptor) => {
+            if let Ok(session) = acceptor.accept(stream).await {
+                serve_on(TokioIo::new(session), speaks, seen).await;
+            }
+        }
+    }
+}
+
+async fn serve_on<T>(io: TokioIo<T>, speaks: Speaks, seen: Arc<Seen>)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| answer(seen.clone(), req));
+    match speaks {
+        Speaks::Http2 => {
+            let _ = http2::Builder::new(TokioExecutor::new())
+                .max_concurrent_streams(64)
+                .serve_connection(io, svc)
+                .await;
+        }
+        Speaks::Http1Only => {
+            let _ = http1::Builder::new().serve_connection(io, svc).await;
+        }
+    }
+}
+
+async fn answer(
+    seen: Arc<Seen>,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    if req.version() == Version::HTTP_2 {
+        seen.http2.fetch_add(1, Ordering::SeqCst);
+    }
+    if req.headers().contains_key("x-fault") {
+        seen.fault_headers.fetch_add(1, Ordering::SeqCst);
+    }
+    let body = req.into_body().collect().await?.to_bytes();
+    if body.windows(8).any(|w| w == b"<corrupt") {
+        seen.corrupt_bodies.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
+
+fn options(insecure: bool) -> RunOptions {
+    RunOptions {
+        workers: Some(2),
+        tls: ptl_runtime::http::TlsOptions {
+            ca_files: vec![],
+            insecure,
+        },
+        ..RunOptions::default()
+    }
+}
+
+fn steady_200_per_sec(srv: &Server) {
+    let mut p = plan(&srv.url(), vec![rate("steady", 200.0, 2.0)]);
+    p.http = HttpVersion::Http2;
+    p.connections = 2;
+    let out = run_blocking(&p, options(true)).expect("runs");
+    let ph = &out.result.phases[0];
+    assert!((399..=401).contains(&ph.planned), "planned {}", ph.planned);
+    assert_eq!(ph.request_count, ph.planned);
+    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
+    assert_eq!(
+        ph.requests[0].status_codes.get("200"),
+        Some(&ph.request_count)
+    );
+    assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+    assert_eq!(
+        srv.count(|s| &s.http2),
+        ph.request_count,
+        "every request came as HTTP/2"
+    );
+    // Streams multiplexed: 400 requests on at most the plan's 2 connections.
+    let connections = srv.count(|s| &s.connections);
+    assert!((1..=2).contains(&connections), "{connections} connections");
+}
+
+#[test]
+fn h2c_sends_exactly_the_planned_requests_as_streams_on_few_connections() {
+    let _serial = serial();
+    steady_200_per_sec(&server(Speaks::Http2, false));
+}
+
+#[test]
+fn h2_over_tls_with_alpn_sends_exactly_the_planned_requests() {
+    let _serial = serial();
+    steady_200_per_sec(&server(Speaks::Http2, true));
+}
+
+#[test]
+fn injected_faults_work_over_h2_streams_without_closing_connections() {
+    let _serial = serial();
+    let srv = server(Speaks::Http2, false);
+    let mut phase = rate("chaos", 300.0, 1.5);
+    let fault = |fault, ppm| Injection {
+        fault,
+        share: Ppm(ppm),
+    };
+    phase.injections = vec![
+        fault(Fault::Reset, 100_000),
+        fault(Fault::Abort, 100_000),
+        fault(Fault::Corrupt, 100_000),
+        fault(Fault::Delay { us: 2_000 }, 100_000),
+        fault(
+            Fault::Header {
+                name: ConstId(1),
+                value: ConstId(2),
+            },
+            100_000,
+        ),
+    ];
+    let mut p = plan(&srv.url(), vec![phase]);
+    p.http = HttpVersion::Http2;
+    p.connections = 2;
+    p.consts.push(b"x-fault".to_vec());
+    p.consts.push(b"503".to_vec());
+    let out = run_blocking(&p, options(false)).expect("runs");
+    let ph = &out.result.phases[0];
+    assert_eq!(ph.request_count, ph.planned, "every arrival ended somehow");
+    assert_eq!(
+        ph.errors, 0,
+        "injected faults are not errors: {:?}",
+        ph.errors_by_class
+    );
+    let got = |k: &str| *ph.injected.get(k).unwrap_or(&0);
+    for kind in ["reset", "abort", "corrupt", "delay", "header"] {
+        assert!(got(kind) > 0, "{kind} injected: {:?}", ph.injected);
+    }
+    assert_eq!(srv.count(|s| &s.fault_headers), got("header"));
+    assert_eq!(srv.count(|s| &s.corrupt_bodies), got("corrupt"));
+    // A reset or an abort ends a stream, not the connection.
+    let connections = srv.count(|s| &s.connections);
+    assert!((1..=2).contains(&connections), "{connections} connections");
+}
+
+fn against_http1_only(srv: &Server, class: &str) {
+    let mut p = plan(&srv.url(), vec![rate("refused", 50.0, 1.0)]);
+    p.http = HttpVersion::Http2;
+    p.connections = 2;
+    let out = run_blocking(&p, options(true)).expect("runs to the end");
+    let ph = &out.result.phases[0];
+    assert!((49..=51).contains(&ph.planned), "planned {}", ph.planned);
+    assert_eq!(ph.request_count, ph.planned);
+    assert_eq!(ph.errors, ph.planned, "{:?}", ph.errors_by_class);
+    assert_eq!(
+        ph.errors_by_class.get(class),
+        Some(&ph.planned),
+        "{:?}",
+        ph.errors_by_class
+    );
+    assert_eq!(srv.count(|s| &s.requests), 0);
+}
+
+#[test]
+fn an_http1_only_server_over_tls_refuses_h2_by_alpn_as_a_tls_error() {
+    let _serial = serial();
+    against_http1_only(&server(Speaks::Http1Only, true), "tls");
+}
+
+#[test]
+fn an_http1_only_server_without_tls_fails_every_h2c_request() {
+    let _serial = serial();
+    against_http1_only(&server(Speaks::Http1Only, false), "io");
+}
