@@ -43,12 +43,14 @@ impl LiveView {
         }
         let mut last_print: Option<Duration> = None;
         let mut last_phase: Option<String> = None;
+        let mut last_paused = false;
         Some(Box::new(move |p: &Progress| {
             let due = last_print.is_none_or(|t| p.elapsed >= t + PLAIN_EVERY);
-            if due || p.phase != last_phase {
+            if due || p.phase != last_phase || p.paused != last_paused {
                 eprintln!("[{:>6.1}s] {}", p.elapsed.as_secs_f64(), line(p));
                 last_print = Some(p.elapsed);
                 last_phase = p.phase.clone();
+                last_paused = p.paused;
             }
         }))
     }
@@ -61,7 +63,11 @@ impl LiveView {
 }
 
 fn line(p: &Progress) -> String {
-    let phase = p.phase.as_deref().unwrap_or("draining");
+    let phase = match (p.phase.as_deref(), p.paused) {
+        (Some(name), true) => format!("{name} PAUSED"),
+        (Some(name), false) => name.to_string(),
+        (None, _) => "draining".to_string(),
+    };
     // A phase that has just begun has no response yet: say so rather than print 0 ms.
     let latency = if p.p99_ms > 0.0 {
         format!("p50 {:.1}ms p99 {:.1}ms", p.p50_ms, p.p99_ms)
@@ -77,4 +83,34 @@ fn line(p: &Progress) -> String {
         p.errors,
         p.dropped
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(phase: Option<&str>, paused: bool) -> Progress {
+        Progress {
+            elapsed: Duration::from_secs(3),
+            phase: phase.map(str::to_string),
+            phase_index: phase.map(|_| 0),
+            phase_left: Duration::from_secs(2),
+            run_left: Duration::from_secs(2),
+            target_rps: 0.0,
+            achieved_rps: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            requests: 300,
+            errors: 0,
+            dropped: 0,
+            paused,
+        }
+    }
+
+    #[test]
+    fn a_paused_run_says_so() {
+        assert!(line(&progress(Some("peak"), true)).starts_with("peak PAUSED (2s left)"));
+        assert!(line(&progress(Some("peak"), false)).starts_with("peak (2s left)"));
+        assert!(line(&progress(None, false)).starts_with("draining"));
+    }
 }
