@@ -435,12 +435,7 @@ fn closed_users_send_back_to_back() {
     let _serial = serial();
     let srv = server();
     srv.state.delay_us.store(2_000, Ordering::Relaxed);
-    let mut users = rate("users", 0.0, 0.0);
-    users.load = Load::Users {
-        users: 4,
-        duration_us: SECOND,
-        think_us: 0,
-    };
+    let users = users("users", 4, 1.0);
     let out = run_blocking(&plan(&srv.url(), vec![users]), opts()).expect("runs");
     let ph = &out.result.phases[0];
     assert_eq!(ph.planned, 0);

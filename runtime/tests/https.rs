@@ -7,7 +7,7 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{plan, rate, serial};
+use engine_support::{listen, plan, rate, serial};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -91,28 +91,11 @@ fn tls_server() -> TlsServer {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let seen = Arc::new(Seen::default());
-    let (tx, rx) = std::sync::mpsc::channel();
     let s = seen.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("report addr");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                s.connections.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(acceptor.clone(), stream, s.clone()));
-            }
-        });
+    let addr = listen(move |stream| {
+        s.connections.fetch_add(1, Ordering::SeqCst);
+        serve(acceptor.clone(), stream, s.clone())
     });
-    let addr = rx.recv().expect("server address");
     TlsServer {
         addr,
         seen,

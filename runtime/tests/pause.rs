@@ -7,7 +7,7 @@
 mod engine_support;
 
 use engine_support::*;
-use ptl_bytecode::plan::{Cmp, Load, Metric, Scope};
+use ptl_bytecode::plan::{Cmp, Metric, Scope};
 use ptl_runtime::coordination::{
     pause_channel, stop_channel, BoxFuture, Coordination, Pause, PauseHandle,
 };
@@ -206,12 +206,7 @@ fn closed_model_users_hold_between_iterations() {
     let _serial = serial();
     let srv = server();
     srv.state.delay_us.store(2_000, Ordering::Relaxed);
-    let mut users = rate("users", 0.0, 0.0);
-    users.load = Load::Users {
-        users: 4,
-        duration_us: 2 * SECOND,
-        think_us: 0,
-    };
+    let users = users("users", 4, 2.0);
     let (handle, rx) = pause_channel();
     let pauser = pause_later(&srv, handle, 700 * MS, Some(800 * MS));
     let out = run_blocking(

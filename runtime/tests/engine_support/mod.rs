@@ -11,11 +11,12 @@ use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use ptl_bytecode::plan::*;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Engine tests measure rates and latencies: run them one at a time.
 pub fn serial() -> MutexGuard<'static, ()> {
@@ -99,8 +100,28 @@ async fn handle(
 /// Starts a server; it lives until the test process ends.
 pub fn server() -> TestServer {
     let state = Arc::new(ServerState::default());
-    let (tx, rx) = std::sync::mpsc::channel();
     let st = state.clone();
+    let addr = listen(move |stream| {
+        let st = st.clone();
+        async move {
+            let svc = service_fn(move |req| handle(st.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        }
+    });
+    TestServer { addr, state }
+}
+
+/// Accepts connections on 127.0.0.1 (a free port) on a thread and runtime of its own, so a test
+/// server never competes with the engine's workers for a scheduler, and serves each one as its
+/// own task. It lives until the test process ends.
+pub fn listen<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -115,18 +136,11 @@ pub fn server() -> TestServer {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let st = st.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(st.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+                tokio::spawn(serve(stream));
             }
         });
     });
-    let addr = rx.recv().expect("server address");
-    TestServer { addr, state }
+    rx.recv().expect("server address")
 }
 
 /// An address where nothing listens.
@@ -151,6 +165,18 @@ pub fn rate(name: &str, per_sec: f64, secs: f64) -> Phase {
         overflow: None,
         injections: vec![],
         mix: None,
+    }
+}
+
+/// A closed-model phase: `users` sending back to back (no think time) for `secs`.
+pub fn users(name: &str, users: u32, secs: f64) -> Phase {
+    Phase {
+        load: Load::Users {
+            users,
+            duration_us: (secs * SECOND as f64) as u64,
+            think_us: 0,
+        },
+        ..rate(name, 0.0, 0.0)
     }
 }
 
