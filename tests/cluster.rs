@@ -15,49 +15,13 @@ use ptl_cluster::zk::{self, ZkConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{json, ptl, Target};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{json, ptl, Proc, Target};
 
 /// Agents' ZooKeeper session timeout: how long a killed agent stays registered. The test
 /// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
 const AGENT_SESSION: &str = "1500ms";
-
-/// A `ptl` process (coordinator, agent, target); SIGKILLed on drop so no test leaves one behind.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = ptl()
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("ptl starts");
-        Proc { child, log }
-    }
-
-    /// `kill -9`: no goodbye to ZooKeeper, so its session only ends by timing out.
-    fn kill_9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
 
 /// ZooKeeper, a coordinator and `agents` agent processes, in a temp dir that holds their logs.
 struct Cluster {
@@ -230,12 +194,6 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).expect("write");
     path
-}
-
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `run-0000000003` from submit's "submitted run-… " line.
@@ -557,7 +515,7 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
         std::thread::sleep(Duration::from_millis(50));
     };
     std::thread::sleep(Duration::from_secs(3));
-    let killed_at_ms = wall_ms();
+    let killed_at_ms = ptl_cluster::clock::now_ms();
     cluster.agents[1].kill_9();
 
     let o = submit.wait_with_output().expect("submit ends");
@@ -746,7 +704,7 @@ fn an_agent_that_joins_after_a_loss_takes_over_the_vacated_share() {
         .expect("ptl submit starts");
     let run = wait_for_state(&cluster, None, "running");
     std::thread::sleep(Duration::from_secs(3));
-    let killed_at_ms = wall_ms();
+    let killed_at_ms = ptl_cluster::clock::now_ms();
     cluster.agents[1].kill_9();
     // Once the loss is rebalanced, a fresh agent comes up and is given the vacated share.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -934,10 +892,8 @@ fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -> String {
     }
 }
 
-#[test]
-fn ptl_stop_ends_a_run_submitted_without_waiting() {
-    let cluster = Cluster::start(2);
-    let target = Target::start();
+/// `ptl submit` of [`LONG`] to two agents, without `--wait`: the run id it prints.
+fn submit_long(cluster: &Cluster, target: &Target) -> String {
     let plan = write(cluster.dir.path(), "plan.ptl", LONG);
     let o = ptl()
         .arg("submit")
@@ -953,7 +909,14 @@ fn ptl_stop_ends_a_run_submitted_without_waiting() {
         .expect("ptl submit runs");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Without --wait, the run id alone on stdout.
-    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn ptl_stop_ends_a_run_submitted_without_waiting() {
+    let cluster = Cluster::start(2);
+    let target = Target::start();
+    let id = submit_long(&cluster, &target);
     assert!(id.starts_with("run-"), "{id:?}");
     wait_for_state(&cluster, Some(&id), "running");
     std::thread::sleep(Duration::from_secs(1));
@@ -1224,21 +1187,7 @@ fn a_plan_over_two_mebibytes_is_stored_chunked_and_runs() {
 fn ptl_pause_and_resume_hold_a_run_and_let_it_go_on() {
     let cluster = Cluster::start(2);
     let target = Target::start();
-    let plan = write(cluster.dir.path(), "plan.ptl", LONG);
-    let o = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args(["--zk", &cluster.connect(), "--agents", "2"])
-        .args([
-            "--set",
-            &format!("target={}", target.url),
-            "--start-delay",
-            "1s",
-        ])
-        .output()
-        .expect("ptl submit runs");
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let id = submit_long(&cluster, &target);
     let control = |verb: &str, run: &str| {
         ptl()
             .args([verb, run, "--zk", &cluster.connect()])

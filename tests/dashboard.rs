@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::Proc;
 
 fn ptl() -> Command {
     support::ptl()
@@ -42,56 +43,71 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Stri
     (status, body)
 }
 
-#[test]
-fn run_with_a_dashboard_serves_it_and_stops_from_it() {
-    let mut target = ptl()
-        .args(["demo-target", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("demo-target starts");
-    let mut url = String::new();
-    BufReader::new(target.stdout.take().unwrap())
-        .read_line(&mut url)
-        .expect("demo-target prints its URL");
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.ptl");
-    std::fs::write(
-        &plan,
-        r#"plan "d" {
+/// `ptl run --dashboard` of a 60 s plan (one GET at `rate`/s) against `target`, with the
+/// operator token `op1` and the viewer token `v1`, its result to `out`.
+struct DashboardRun {
+    child: Child,
+    /// The dashboard's address, as printed on stderr.
+    addr: String,
+    /// Kept open: `ptl run` must be able to write to its stderr until it ends.
+    _stderr: BufReader<ChildStderr>,
+}
+
+impl DashboardRun {
+    fn start(dir: &Path, rate: u32, target: &str, out: &Path) -> DashboardRun {
+        let plan = dir.join("plan.ptl");
+        std::fs::write(
+            &plan,
+            format!(
+                r#"plan "d" {{
   param target = "http://127.0.0.1:9"
   target target
   timeout 1s
   connections 20
-  request hello { GET "/products/1" }
-  phase steady { rate 20/s for 60s }
-}"#,
-    )
-    .unwrap();
-    let out = dir.path().join("r.json");
-    let mut run = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={}", url.trim()), "--quiet"])
-        .args(["--dashboard", "127.0.0.1:0", "--viewer-token", "v1"])
-        .arg("--out")
-        .arg(&out)
-        .env("PTL_TOKEN", "op1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl run starts");
-    let mut stderr = BufReader::new(run.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.strip_prefix("dashboard: http://") {
-            addr = rest.split('/').next().unwrap_or_default().to_string();
-            break;
+  request hello {{ GET "/products/1" }}
+  phase steady {{ rate {rate}/s for 60s }}
+}}"#
+            ),
+        )
+        .unwrap();
+        let mut child = ptl()
+            .arg("run")
+            .arg(&plan)
+            .args(["--set", &format!("target={target}"), "--quiet"])
+            .args(["--dashboard", "127.0.0.1:0", "--viewer-token", "v1"])
+            .arg("--out")
+            .arg(out)
+            .env("PTL_TOKEN", "op1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ptl run starts");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = String::new();
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(rest) = line.strip_prefix("dashboard: http://") {
+                addr = rest.split('/').next().unwrap_or_default().to_string();
+                break;
+            }
+            line.clear();
         }
-        line.clear();
+        assert!(!addr.is_empty(), "the dashboard URL is printed");
+        DashboardRun {
+            child,
+            addr,
+            _stderr: stderr,
+        }
     }
-    assert!(!addr.is_empty(), "the dashboard URL is printed");
+}
+
+#[test]
+fn run_with_a_dashboard_serves_it_and_stops_from_it() {
+    let target = support::Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut run = DashboardRun::start(dir.path(), 20, &target.url, &out);
+    let addr = run.addr.clone();
 
     assert_eq!(http(&addr, "GET", "/api/runs", None).0, 401);
     let (status, body) = http(&addr, "GET", "/api/runs", Some("v1"));
@@ -106,9 +122,8 @@ fn run_with_a_dashboard_serves_it_and_stops_from_it() {
     assert_eq!(http(&addr, "POST", &stop, Some("v1")).0, 401);
     assert_eq!(http(&addr, "POST", &stop, Some("op1")).0, 202);
 
-    let status = run.wait().expect("ptl run ends");
-    let _ = target.kill();
-    let _ = target.wait();
+    let status = run.child.wait().expect("ptl run ends");
+    drop(target);
     assert_eq!(status.code(), Some(0));
     let result: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out).expect("the result is written")).unwrap();
@@ -155,43 +170,9 @@ fn snapshot(addr: &str, token: &str) -> serde_json::Value {
 fn run_with_a_dashboard_pauses_and_resumes_from_it() {
     let target = support::Target::start();
     let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.ptl");
-    std::fs::write(
-        &plan,
-        r#"plan "d" {
-  param target = "http://127.0.0.1:9"
-  target target
-  timeout 1s
-  connections 20
-  request hello { GET "/products/1" }
-  phase steady { rate 50/s for 60s }
-}"#,
-    )
-    .unwrap();
     let out = dir.path().join("r.json");
-    let mut run = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={}", target.url), "--quiet"])
-        .args(["--dashboard", "127.0.0.1:0", "--viewer-token", "v1"])
-        .arg("--out")
-        .arg(&out)
-        .env("PTL_TOKEN", "op1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl run starts");
-    let mut stderr = BufReader::new(run.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.strip_prefix("dashboard: http://") {
-            addr = rest.split('/').next().unwrap_or_default().to_string();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!addr.is_empty(), "the dashboard URL is printed");
+    let mut run = DashboardRun::start(dir.path(), 50, &target.url, &out);
+    let addr = run.addr.clone();
     let (_, body) = http(&addr, "GET", "/api/runs", Some("v1"));
     let runs: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let id = runs[0]["id"].as_str().expect("listed").to_string();
@@ -245,7 +226,7 @@ fn run_with_a_dashboard_pauses_and_resumes_from_it() {
         202
     );
 
-    let status = run.wait().expect("ptl run ends");
+    let status = run.child.wait().expect("ptl run ends");
     assert_eq!(status.code(), Some(0));
     let result = support::json(&out);
     let pauses = result["pauses"].as_array().expect("pauses listed");
@@ -297,54 +278,28 @@ fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-/// A `ptl` process with its stderr in a log file; killed (`kill -9`) on drop.
-struct Proc {
-    child: Child,
-    log: PathBuf,
+/// `ptl ARGS` as a [`Proc`], without tokens from the environment: each test gives its own on
+/// the command line.
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+    let mut command = ptl();
+    command
+        .args(args)
+        .env_remove("PTL_TOKEN")
+        .env_remove("PTL_VIEWER_TOKEN");
+    Proc::spawn_command(dir, name, command)
 }
 
-impl Proc {
-    fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = ptl()
-            .args(args)
-            .env_remove("PTL_TOKEN")
-            .env_remove("PTL_VIEWER_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("ptl starts");
-        Proc { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The dashboard address the coordinator printed.
-    fn dashboard(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let log = self.log();
-            if let Some(at) = log.find("dashboard at http://") {
-                let rest = &log[at + "dashboard at http://".len()..];
-                return rest.split('/').next().unwrap_or_default().to_string();
-            }
-            assert!(Instant::now() < deadline, "no dashboard address: {log}");
-            std::thread::sleep(Duration::from_millis(50));
+/// The dashboard address the coordinator printed.
+fn dashboard_addr(coordinator: &Proc) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = coordinator.log();
+        if let Some(at) = log.find("dashboard at http://") {
+            let rest = &log[at + "dashboard at http://".len()..];
+            return rest.split('/').next().unwrap_or_default().to_string();
         }
-    }
-
-    fn kill_9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill_9();
+        assert!(Instant::now() < deadline, "no dashboard address: {log}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -352,7 +307,7 @@ const SESSION: &str = "1500ms";
 
 fn coordinator(dir: &Path, zk: &str, name: &str, plans: &Path) -> Proc {
     let plans = plans.to_str().expect("a UTF-8 path");
-    Proc::spawn(
+    spawn(
         dir,
         name,
         &[
@@ -376,7 +331,7 @@ fn coordinator(dir: &Path, zk: &str, name: &str, plans: &Path) -> Proc {
 }
 
 fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
-    Proc::spawn(
+    spawn(
         dir,
         name,
         &[
@@ -406,6 +361,14 @@ const LIBRARY_PLAN: &str = r#"plan "library" {
   request hello { GET "/products/1" }
   phase steady { rate rate for hold }
 }"#;
+
+/// A plan library (`--plans`) under `dir` holding [`LIBRARY_PLAN`].
+fn library(dir: &Path) -> PathBuf {
+    let plans = dir.join("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    std::fs::write(plans.join("library.ptl"), LIBRARY_PLAN).unwrap();
+    plans
+}
 
 /// Waits until `/api/runs` says the run is done or failed; its summary.
 fn wait_finished(addr: &str, run: &str, limit: Duration, logs: impl Fn() -> String) -> Value {
@@ -437,13 +400,11 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     let zk = ZkServer::start();
     let connect = zk.connect_string();
     let dir = tempfile::tempdir().unwrap();
-    let plans = dir.path().join("plans");
-    std::fs::create_dir_all(&plans).unwrap();
-    std::fs::write(plans.join("library.ptl"), LIBRARY_PLAN).unwrap();
+    let plans = library(dir.path());
     let target = support::Target::start();
     let coord = coordinator(dir.path(), &connect, "c1", &plans);
     let _agent = agent(dir.path(), &connect, "a1");
-    let addr = coord.dashboard();
+    let addr = dashboard_addr(&coord);
 
     // The library: viewers may look, with each param's kind and default.
     assert_eq!(call(&addr, "GET", "/api/plans", None, "").0, 401);
@@ -662,15 +623,13 @@ fn a_reconnecting_event_stream_gets_only_what_it_missed_even_from_the_next_coord
     let zk = ZkServer::start();
     let connect = zk.connect_string();
     let dir = tempfile::tempdir().unwrap();
-    let plans = dir.path().join("plans");
-    std::fs::create_dir_all(&plans).unwrap();
-    std::fs::write(plans.join("library.ptl"), LIBRARY_PLAN).unwrap();
+    let plans = library(dir.path());
     let target = support::Target::start();
     let mut first = coordinator(dir.path(), &connect, "first", &plans);
-    let first_addr = first.dashboard();
+    let first_addr = dashboard_addr(&first);
     // The standby serves its own dashboard, following the same runs in ZooKeeper.
     let second = coordinator(dir.path(), &connect, "second", &plans);
-    let second_addr = second.dashboard();
+    let second_addr = dashboard_addr(&second);
     let (_a1, _a2) = (
         agent(dir.path(), &connect, "a1"),
         agent(dir.path(), &connect, "a2"),

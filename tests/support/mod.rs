@@ -1,12 +1,13 @@
-//! What the binary-level tests share: the `ptl` command, the demo target as its own process
-//! (the witness of what was sent), and reading JSON results.
+//! What the binary-level tests share: the `ptl` command, long-running `ptl` processes with
+//! their logs, the demo target as its own process (the witness of what was sent), and reading
+//! JSON results.
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The `ptl` binary under test, run from the repository root.
@@ -14,6 +15,52 @@ pub fn ptl() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ptl"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
     c
+}
+
+/// A `ptl` process (coordinator, agent …) with its stderr in a log file; SIGKILLed on drop, so
+/// no test leaves one behind.
+pub struct Proc {
+    child: Child,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// `ptl ARGS`, its stderr in `DIR/NAME.log`.
+    pub fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+        let mut command = ptl();
+        command.args(args);
+        Proc::spawn_command(dir, name, command)
+    }
+
+    /// `command` (a [`ptl`] with its arguments and environment), its stderr in `DIR/NAME.log`.
+    pub fn spawn_command(dir: &Path, name: &str, mut command: Command) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("ptl starts");
+        Proc { child, log }
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no goodbye to ZooKeeper, so its session only ends by timing out.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
 }
 
 /// A JSON file written by `ptl` (`--out`).
