@@ -17,11 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{json, ptl, Proc, Target};
-
-/// Agents' ZooKeeper session timeout: how long a killed agent stays registered. The test
-/// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
-const AGENT_SESSION: &str = "1500ms";
+use support::{json, ptl, Proc, Target, AGENT_SESSION};
 
 /// ZooKeeper, a coordinator and `agents` agent processes, in a temp dir that holds their logs.
 struct Cluster {
@@ -80,23 +76,7 @@ impl Cluster {
 
     fn add_agent(&mut self, name: &str) {
         let connect = self.connect();
-        let agent = Proc::spawn(
-            self.dir.path(),
-            name,
-            &[
-                "agent",
-                "--zk",
-                &connect,
-                "--name",
-                name,
-                "--capacity",
-                "1000/s",
-                "--workers",
-                "1",
-                "--session-timeout",
-                AGENT_SESSION,
-            ],
-        );
+        let agent = support::agent(self.dir.path(), &connect, name);
         self.agents.push(agent);
     }
 

@@ -16,7 +16,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::Proc;
+use support::{agent, Proc};
 
 fn ptl() -> Command {
     support::ptl()
@@ -24,23 +24,7 @@ fn ptl() -> Command {
 
 /// One request, `Connection: close`; returns the status and body.
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connects to the dashboard");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("an answer");
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-    (status, body)
+    call(addr, method, path, token, "")
 }
 
 /// `ptl run --dashboard` of a 60 s plan (one GET at `rate`/s) against `target`, with the
@@ -249,14 +233,19 @@ fn run_with_a_dashboard_pauses_and_resumes_from_it() {
 const OPERATOR: &str = "op-launch";
 const VIEWER: &str = "view-launch";
 
-/// One request with a JSON body (or none), `Connection: close`; the status and body.
+/// One request with a JSON body (or none: empty), `Connection: close`; the status and body.
 fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connects to the dashboard");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let kind = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -326,26 +315,6 @@ fn coordinator(dir: &Path, zk: &str, name: &str, plans: &Path) -> Proc {
             OPERATOR,
             "--viewer-token",
             VIEWER,
-        ],
-    )
-}
-
-fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
-    spawn(
-        dir,
-        name,
-        &[
-            "agent",
-            "--zk",
-            zk,
-            "--name",
-            name,
-            "--capacity",
-            "1000/s",
-            "--workers",
-            "1",
-            "--session-timeout",
-            SESSION,
         ],
     )
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use support::{json, ptl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 const PLAN: &str = r#"plan "tls" {
@@ -31,7 +31,8 @@ struct TlsServer {
     ca_file: PathBuf,
 }
 
-/// Starts the server on its own thread; it lives until the test process ends.
+/// Starts the server (on its own thread, see [`support::listen`]); it lives until the test
+/// process ends.
 fn tls_server(dir: &Path) -> TlsServer {
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
@@ -50,22 +51,8 @@ fn tls_server(dir: &Path) -> TlsServer {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let requests = Arc::new(AtomicU64::new(0));
     let counted = requests.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("report addr");
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(acceptor.clone(), stream, counted.clone()));
-            }
-        });
-    });
-    let addr = rx.recv().expect("server address");
+    let addr =
+        support::listen::listen(move |stream| serve(acceptor.clone(), stream, counted.clone()));
     TlsServer {
         url: format!("https://{addr}"),
         requests,

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
+// The runtime tests' accept loop, for the servers these tests run in-process (HTTPS).
+#[path = "../../runtime/tests/engine_support/listen.rs"]
+pub mod listen;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -61,6 +65,32 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill_9();
     }
+}
+
+/// Agents' ZooKeeper session timeout: how long a killed agent stays registered. The test
+/// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
+pub const AGENT_SESSION: &str = "1500ms";
+
+/// `ptl agent NAME` in the cluster at `zk`: capacity 1000/s, one worker, an
+/// [`AGENT_SESSION`] session; its log in `dir`.
+pub fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
+    Proc::spawn(
+        dir,
+        name,
+        &[
+            "agent",
+            "--zk",
+            zk,
+            "--name",
+            name,
+            "--capacity",
+            "1000/s",
+            "--workers",
+            "1",
+            "--session-timeout",
+            AGENT_SESSION,
+        ],
+    )
 }
 
 /// A JSON file written by `ptl` (`--out`).

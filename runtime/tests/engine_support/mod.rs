@@ -3,6 +3,10 @@
 //! test steers, and builders for hand-made plans.
 #![allow(dead_code)]
 
+mod listen;
+
+pub use listen::listen;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -11,12 +15,10 @@ use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use ptl_bytecode::plan::*;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Engine tests measure rates and latencies: run them one at a time.
 pub fn serial() -> MutexGuard<'static, ()> {
@@ -111,36 +113,6 @@ pub fn server() -> TestServer {
         }
     });
     TestServer { addr, state }
-}
-
-/// Accepts connections on 127.0.0.1 (a free port) on a thread and runtime of its own, so a test
-/// server never competes with the engine's workers for a scheduler, and serves each one as its
-/// own task. It lives until the test process ends.
-pub fn listen<F, Fut>(serve: F) -> SocketAddr
-where
-    F: Fn(TcpStream) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("report addr");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream));
-            }
-        });
-    });
-    rx.recv().expect("server address")
 }
 
 /// An address where nothing listens.
