@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# HTTP/2 (`http 2`, h2c) at saturation against h2load, the HTTP/2 generator of nghttp2
+# (Debian's nghttp2-client): the same nginx (one worker, `return 200`, cleartext HTTP/2 with
+# prior knowledge) on core 1, the generator on core 0, `users U` multiplexed on `connections C`
+# against `h2load -c C -m U/C`, alternating, medians of --runs pairs, ratios from the same run.
+#
+# Usage: benches/http2.sh [--runs N] [--no-build] [--keep DIR]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+benches="$root/benches"
+runs=3 build=1 keep="" duration=5
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs=$2; shift ;;
+        --no-build) build=0 ;;
+        --keep) keep=$2; shift ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+for tool in nginx h2load jq taskset python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool (h2load: apt-get install nghttp2-client)" >&2; exit 2; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-h2-bench.XXXXXX")
+# shellcheck source=benches/lib.sh
+. "$benches/lib.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
+if [ "$build" = 1 ]; then
+    log "cargo build --release -p ptl"
+    (cd "$root" && cargo build --release --quiet -p ptl)
+fi
+cp "$bin" "$work/ptl"
+ptl="$work/ptl"
+
+start_nginx
+url="http://127.0.0.1:$nginx_h2_port/"
+log "nginx h2c on $url (core 1); generator on core 0; $runs pair(s) of ${duration} s"
+
+# h2load's "finished in 5.00s, 123.45 req/s, …" and "requests: N total, N started, N done, N succeeded, …"
+h2load_rps() { awk '/^finished in/ {gsub(",", "", $4); print $4}' "$1"; }
+h2load_done() { awk '/^requests:/ {print $8}' "$1"; }
+h2load_failed() { awk '/^requests:/ {print $10 + $12 + $14}' "$1"; }
+
+for shape in "1 50" "10 100"; do
+    read -r conns users <<<"$shape"
+    streams=$((users / conns))
+    p_rps=() h_rps=() p_eff=() h_eff=() p_err=() h_err=()
+    for i in $(seq "$runs"); do
+        name="ptl-$conns-$i"
+        ptl_run "$name" h2.ptl --set "target=\"http://127.0.0.1:$nginx_h2_port\"" \
+            --set "users=$users" --set "connections=$conns" --set "duration=${duration}s"
+        p_rps+=("$(jqf "$name" '.total.requests / .phases[0].duration_s')")
+        p_eff+=("$(ratio "$(jqf "$name" '.total.requests')" "$(cpu_s "$work/$name")")")
+        p_err+=("$(jqf "$name" '.total.errors')")
+        name="h2load-$conns-$i"
+        gen "$work/$name" h2load -c "$conns" -m "$streams" -D "$duration" "$url" >"$work/$name.out" 2>&1
+        h_rps+=("$(h2load_rps "$work/$name.out")")
+        h_eff+=("$(ratio "$(h2load_done "$work/$name.out")" "$(cpu_s "$work/$name")")")
+        h_err+=("$(h2load_failed "$work/$name.out")")
+        log "c=$conns m=$streams run $i: ptl $(fmt "${p_rps[-1]}") req/s, h2load $(fmt "${h_rps[-1]}") req/s"
+    done
+    p=$(median "${p_rps[@]}") h=$(median "${h_rps[@]}") r=$(ratio "$p" "$h")
+    row "h2c users $users on $conns connection(s): requests/s" "$(fmt "$p")" "h2load -c $conns -m $streams $(fmt "$h")" "$r" "report" ""
+    p=$(median "${p_eff[@]}") h=$(median "${h_eff[@]}") r=$(ratio "$p" "$h")
+    row "… requests per generator CPU-second" "$(fmt "$p")" "h2load $(fmt "$h")" "$r" "report" ""
+    row "… errors" "$(median "${p_err[@]}")" "h2load $(median "${h_err[@]}")" "" "0" ""
+done
+
+echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD); $(h2load --version 2>&1 | head -1); run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| measure | ptl | peer | ratio | goal | verdict |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
