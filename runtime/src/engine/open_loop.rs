@@ -7,7 +7,7 @@
 //! share re-plans the schedule from the change's time on (see `rescale`), even while the
 //! dispatcher waits for its next arrival or for the end of the phase. Waits for an arrival are
 //! on an [`ArrivalTimer`] (a timerfd), so arrivals go out within tens of microseconds of their
-//! instant (within 200 µs above 5,000/s per worker) rather than up to two of tokio's
+//! instant (within 500 µs above 2,000/s per worker) rather than up to two of tokio's
 //! millisecond ticks later.
 //!
 //! The schedule counts in plan time; a pause (see `pause_clock`) moves every arrival after its
