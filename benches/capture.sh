@@ -10,34 +10,13 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 benches="$root/benches"
-runs=5 build=1 keep="" duration=5s
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --runs) runs=$2; shift ;;
-        --no-build) build=0 ;;
-        --keep) keep=$2; shift ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
-for tool in nginx jq taskset python3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-capture-bench.XXXXXX")
 # shellcheck source=benches/lib.sh
 . "$benches/lib.sh"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
-if [ "$build" = 1 ]; then
-    log "cargo build --release -p ptl"
-    (cd "$root" && cargo build --release --quiet -p ptl)
-fi
-cp "$bin" "$work/ptl"
-ptl="$work/ptl"
+runs=5 duration=5s
+bench_args "$@"
+need nginx jq taskset python3 /usr/bin/time
+bench_begin capture
+use_ptl
 
 start_nginx
 target="http://127.0.0.1:$nginx_port"
@@ -66,7 +45,4 @@ p=$(median "${plain_eff[@]}") c=$(median "${capture_eff[@]}") r=$(ratio "$c" "$p
 row "… requests per generator CPU-second" "$(fmt "$c")" "plain $(fmt "$p")" "$r" "≥ 0.8" "$(verdict "$r" ">=" 0.8)"
 row "… capture errors (must be 0)" "$(median "${capture_errors[@]}")" "" "" "0" ""
 
-echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD); run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| measure | ptl | peer | ratio | goal | verdict |"
-echo "|---|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
+print_rows ""

@@ -28,7 +28,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 benches="$root/benches"
-quick=0 runs="" build=1 keep="" only="1,2,3,4,5"
+# shellcheck source=benches/lib.sh
+. "$benches/lib.sh"
+quick=0 runs="" only="1,2,3,4,5"
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --only) only=$2; shift ;;
         --no-build) build=0 ;;
         --keep) keep=$2; shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) usage; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -51,16 +53,10 @@ ol_conns=${OL_CONNS:-200}
 # The stall's truth (about 900 ms) assumes 10 s at 1,000/s: kept in both modes.
 stall_d=10 stall_rate=1000 stall_at=4.5 stall_len=1.0
 
-for tool in nginx wrk jq taskset python3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
-done
+need nginx wrk jq taskset python3 /usr/bin/time
 [ "$(nproc --all)" -ge 2 ] || { echo "needs two cores (generator on 0, target on 1)" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-http-bench.XXXXXX")
-# shellcheck source=benches/lib.sh
-. "$benches/lib.sh"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin http
 
 # 10,000 connections on each side, plus files.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -69,15 +65,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------- tools
 
-# CARGO_TARGET_DIR is honoured, so a benchmark build can live apart from everyday builds.
-bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
-if [ "$build" = 1 ]; then
-    log "cargo build --release -p ptl"
-    (cd "$root" && cargo build --release --quiet -p ptl)
-fi
-# A private copy: other builds may replace the binary during the run.
-cp "$bin" "$work/ptl"
-ptl="$work/ptl"
+use_ptl
 
 oha="$benches/.tools/bin/oha"
 if [ ! -x "$oha" ]; then

@@ -9,34 +9,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 benches="$root/benches"
-runs=3 build=1 keep="" duration=5
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --runs) runs=$2; shift ;;
-        --no-build) build=0 ;;
-        --keep) keep=$2; shift ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
-for tool in nginx h2load jq taskset python3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool (h2load: apt-get install nghttp2-client)" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-h2-bench.XXXXXX")
 # shellcheck source=benches/lib.sh
 . "$benches/lib.sh"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
-if [ "$build" = 1 ]; then
-    log "cargo build --release -p ptl"
-    (cd "$root" && cargo build --release --quiet -p ptl)
-fi
-cp "$bin" "$work/ptl"
-ptl="$work/ptl"
+runs=3 duration=5
+bench_args "$@"
+command -v h2load >/dev/null || { echo "missing: h2load (apt-get install nghttp2-client)" >&2; exit 2; }
+need nginx h2load jq taskset python3 /usr/bin/time
+bench_begin h2
+use_ptl
 
 start_nginx
 url="http://127.0.0.1:$nginx_h2_port/"
@@ -72,7 +52,4 @@ for shape in "1 50" "10 100"; do
     row "… errors" "$(median "${p_err[@]}")" "h2load $(median "${h_err[@]}")" "" "0" ""
 done
 
-echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD); $(h2load --version 2>&1 | head -1); run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| measure | ptl | peer | ratio | goal | verdict |"
-echo "|---|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
+print_rows "; $(h2load --version 2>&1 | head -1)"

@@ -10,34 +10,13 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 benches="$root/benches"
-runs=3 build=1 keep="" duration=5
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --runs) runs=$2; shift ;;
-        --no-build) build=0 ;;
-        --keep) keep=$2; shift ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift
-done
-for tool in nginx wrk openssl jq taskset python3 /usr/bin/time; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-https-bench.XXXXXX")
 # shellcheck source=benches/lib.sh
 . "$benches/lib.sh"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
-if [ "$build" = 1 ]; then
-    log "cargo build --release -p ptl"
-    (cd "$root" && cargo build --release --quiet -p ptl)
-fi
-cp "$bin" "$work/ptl"
-ptl="$work/ptl"
+runs=3 duration=5
+bench_args "$@"
+need nginx wrk openssl jq taskset python3 /usr/bin/time
+bench_begin https
+use_ptl
 
 start_nginx
 wait_port "$nginx_tls_port"
@@ -70,7 +49,4 @@ for scheme in https http; do
     row "… ptl errors" "$(median "${p_err[@]}")" "" "" "0" ""
 done
 
-echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD); run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| measure | ptl | peer | ratio | goal | verdict |"
-echo "|---|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
+print_rows ""

@@ -1,9 +1,60 @@
-# Shared by the benchmark scripts (sourced, not run): generators pinned to core 0 under
-# /usr/bin/time, the nginx target on core 1, medians and ratios, the result table. The caller
-# sets `work` (a temp dir), `benches`, `ptl` (the binary) and `keep` (empty or a dir for raw
-# outputs) and registers `cleanup` as its EXIT trap.
+# Shared by the benchmark scripts (sourced, not run): their common options, the work directory,
+# the ptl binary, generators pinned to core 0 under /usr/bin/time, the nginx target on core 1,
+# medians and ratios, the result table. The caller sets `root` and `benches` before sourcing.
 
-pids=()
+pids=() keep="" build=1
+
+# The leading comment block of the calling script, as its --help.
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
+
+# The options every short benchmark takes: --runs N, --no-build, --keep DIR, --help.
+bench_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --runs) runs=$2; shift ;;
+            --no-build) build=0 ;;
+            --keep) keep=$2; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+        esac
+        shift
+    done
+}
+
+need() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+    done
+}
+
+# A temp dir `work` for this run, removed (after --keep copied it) when the script exits.
+bench_begin() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/ptl-$1-bench.XXXXXX")
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# `ptl`: a private copy of the release binary (built first unless --no-build), so other builds
+# may replace it during the run. CARGO_TARGET_DIR is honoured, so a benchmark build can live
+# apart from everyday builds.
+use_ptl() {
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/ptl"
+    if [ "$build" = 1 ]; then
+        log "cargo build --release -p ptl"
+        (cd "$root" && cargo build --release --quiet -p ptl)
+    fi
+    cp "$bin" "$work/ptl"
+    ptl="$work/ptl"
+}
+
+# The result table, with the run's context above it.
+print_rows() {
+    echo "ptl $("$ptl" --version | awk '{print $2}'), tree $(cd "$root" && git rev-parse --short HEAD)$1; run $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "| measure | ptl | peer | ratio | goal | verdict |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+}
 cleanup() {
     local p
     for p in "${pids[@]}"; do
