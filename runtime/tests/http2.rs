@@ -7,7 +7,7 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{plan, rate, serial};
+use engine_support::{plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -16,7 +16,6 @@ use hyper::{Request as HttpRequest, Response, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use ptl_bytecode::plan::{ConstId, Fault, HttpVersion, Injection, Ppm};
 use ptl_runtime::{run_blocking, RunOptions};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -90,24 +89,11 @@ fn server(speaks: Speaks, tls: bool) -> Server {
 }
 
 fn acceptor(speaks: Speaks) -> TlsAcceptor {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
-    let cert = CertificateDer::from(certified.cert.der().to_vec());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .expect("server config");
-    config.alpn_protocols = match speaks {
-        Speaks::Http2 => vec![b"h2".to_vec()],
-        Speaks::Http1Only => vec![b"http/1.1".to_vec()],
+    let alpn: &[u8] = match speaks {
+        Speaks::Http2 => b"h2",
+        Speaks::Http1Only => b"http/1.1",
     };
-    TlsAcceptor::from(Arc::new(config))
+    tls::self_signed(&["127.0.0.1"], &[alpn]).acceptor
 }
 
 async fn serve(stream: TcpStream, tls: Option<TlsAcceptor>, speaks: Speaks, seen: Arc<Seen>) {

@@ -7,7 +7,7 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{listen, plan, rate, serial};
+use engine_support::{listen, plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -17,7 +17,6 @@ use hyper_util::rt::TokioIo;
 use ptl_bytecode::plan::{ConstId, Fault, Injection, Ppm};
 use ptl_runtime::http::{Endpoint, Pool, SendOutcome, TlsOptions, TlsTarget, Want};
 use ptl_runtime::{run_blocking, RunOptions};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,33 +62,16 @@ impl TlsServer {
     }
 }
 
-fn ring() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// Starts a TLS server on its own thread and runtime; it lives until the test process ends.
 fn tls_server() -> TlsServer {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("certificate");
+    // h2 first: the server would pick it if the client offered it.
+    let cert = tls::self_signed(&["localhost", "127.0.0.1"], &[b"h2", b"http/1.1"]);
     let dir = std::env::temp_dir().join(format!("ptl-https-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let ca_file = dir.join(format!("ca-{}.pem", NEXT.fetch_add(1, Ordering::SeqCst)));
-    std::fs::write(&ca_file, certified.cert.pem()).expect("write CA file");
-    let cert = CertificateDer::from(certified.cert.der().to_vec());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let mut config = rustls::ServerConfig::builder_with_provider(ring())
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .expect("server config");
-    // h2 first: the server would pick it if the client offered it.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    std::fs::write(&ca_file, &cert.pem).expect("write CA file");
+    let acceptor = cert.acceptor;
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
     let addr = listen(move |stream| {

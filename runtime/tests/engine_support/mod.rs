@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod listen;
+pub mod tls;
 
 pub use listen::listen;
 
