@@ -7,7 +7,7 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{plan, rate, serial, tls};
+use engine_support::{listen, plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -19,7 +19,7 @@ use ptl_runtime::{run_blocking, RunOptions};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Default)]
@@ -60,32 +60,12 @@ impl Server {
 fn server(speaks: Speaks, tls: bool) -> Server {
     let acceptor = tls.then(|| acceptor(speaks));
     let seen = Arc::new(Seen::default());
-    let (tx, rx) = std::sync::mpsc::channel();
     let s = seen.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("report addr");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                s.connections.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, acceptor.clone(), speaks, s.clone()));
-            }
-        });
+    let addr = listen(move |stream| {
+        s.connections.fetch_add(1, Ordering::SeqCst);
+        serve(stream, acceptor.clone(), speaks, s.clone())
     });
-    Server {
-        addr: rx.recv().expect("server address"),
-        seen,
-        tls,
-    }
+    Server { addr, seen, tls }
 }
 
 fn acceptor(speaks: Speaks) -> TlsAcceptor {
