@@ -9,7 +9,7 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use support::{json, ptl};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 /// In canonical form, so that `ptl fmt --check` passes on it.
 const PLAN: &str = r#"plan "h2" {
@@ -35,42 +35,32 @@ struct Seen {
     requests: AtomicU64,
 }
 
-/// An h2c server on its own thread; it lives until the test process ends.
+/// An h2c server on its own thread (see [`support::listen`]); it lives until the test process
+/// ends.
 fn h2c_server() -> (String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("report addr");
-            while let Ok((stream, _)) = listener.accept().await {
-                s.connections.fetch_add(1, Ordering::SeqCst);
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let Ok(mut conn) = h2::server::handshake(stream).await else {
-                        return;
-                    };
-                    while let Some(Ok((request, mut respond))) = conn.accept().await {
-                        if request.version() == http::Version::HTTP_2 {
-                            s.requests.fetch_add(1, Ordering::SeqCst);
-                        }
-                        let answer = http::Response::new(());
-                        if let Ok(mut body) = respond.send_response(answer, false) {
-                            let _ = body.send_data(Bytes::from_static(b"ok"), true);
-                        }
-                    }
-                });
-            }
-        });
+    let addr = support::listen::listen(move |stream| {
+        s.connections.fetch_add(1, Ordering::SeqCst);
+        serve(stream, s.clone())
     });
-    let addr = rx.recv().expect("server address");
     (format!("http://{addr}"), seen)
+}
+
+/// Answers every stream of one connection with 200 `ok`.
+async fn serve(stream: TcpStream, seen: Arc<Seen>) {
+    let Ok(mut conn) = h2::server::handshake(stream).await else {
+        return;
+    };
+    while let Some(Ok((request, mut respond))) = conn.accept().await {
+        if request.version() == http::Version::HTTP_2 {
+            seen.requests.fetch_add(1, Ordering::SeqCst);
+        }
+        let answer = http::Response::new(());
+        if let Ok(mut body) = respond.send_response(answer, false) {
+            let _ = body.send_data(Bytes::from_static(b"ok"), true);
+        }
+    }
 }
 
 #[test]
