@@ -176,7 +176,7 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
     if let Some(d) = demand(plan, phase) {
         let _ = writeln!(
             out,
-            "  in flight    {} × {} = {} if responses take the timeout\n               (max_inflight {limit}{}; connections {}, {} needed)",
+            "  in flight    {} × {} = {} if responses take the timeout\n               (max_inflight {limit}{}; {})",
             per_sec_text(d.peak_per_sec),
             micros_text(d.hold_us.round() as u64),
             count(d.inflight.ceil()),
@@ -184,8 +184,15 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
                 Overflow::Drop => ", overflow drops",
                 Overflow::Queue => ", overflow queues",
             },
-            plan.connections,
-            count(d.connections.ceil()),
+            match plan.http {
+                HttpVersion::Http1 => format!(
+                    "connections {}, {} needed",
+                    plan.connections,
+                    count(d.connections.ceil())
+                ),
+                // Streams share connections: the pool size does not bound what is in flight.
+                HttpVersion::Http2 => format!("as streams on {} connections", plan.connections),
+            },
         );
     }
     requests
