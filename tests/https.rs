@@ -34,21 +34,10 @@ struct TlsServer {
 /// Starts the server (on its own thread, see [`support::listen`]); it lives until the test
 /// process ends.
 fn tls_server(dir: &Path) -> TlsServer {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = support::tls::self_signed(&["127.0.0.1"], &[]);
     let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, certified.cert.pem()).expect("write CA file");
-    let cert = rustls::pki_types::CertificateDer::from(certified.cert.der().to_vec());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert], key)
-    .expect("server config");
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    std::fs::write(&ca_file, &cert.pem).expect("write CA file");
+    let acceptor = cert.acceptor;
     let requests = Arc::new(AtomicU64::new(0));
     let counted = requests.clone();
     let addr =

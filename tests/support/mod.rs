@@ -4,9 +4,12 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
-// The runtime tests' accept loop, for the servers these tests run in-process (HTTPS).
+// The runtime tests' accept loop, for the servers these tests run in-process (HTTPS, h2c).
 #[path = "../../runtime/tests/engine_support/listen.rs"]
 pub mod listen;
+// And their self-signed certificate and rustls acceptor, for the HTTPS one.
+#[path = "../../runtime/tests/engine_support/tls.rs"]
+pub mod tls;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
