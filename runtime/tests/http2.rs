@@ -7,14 +7,14 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{listen, plan, rate, serial, tls};
+use engine_support::{faults, listen, outcomes, plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use ptl_bytecode::plan::{ConstId, Fault, HttpVersion, Injection, Ppm};
+use ptl_bytecode::plan::{HttpVersion, Ppm};
 use ptl_runtime::{run_blocking, RunOptions};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,13 +140,7 @@ fn steady_200_per_sec(srv: &Server) {
     p.connections = 2;
     let out = run_blocking(&p, options(true)).expect("runs");
     let ph = &out.result.phases[0];
-    assert!((399..=401).contains(&ph.planned), "planned {}", ph.planned);
-    assert_eq!(ph.request_count, ph.planned);
-    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
-    assert_eq!(
-        ph.requests[0].status_codes.get("200"),
-        Some(&ph.request_count)
-    );
+    outcomes::assert_all_ok(ph, 399..=401);
     assert_eq!(srv.count(|s| &s.requests), ph.request_count);
     assert_eq!(
         srv.count(|s| &s.http2),
@@ -174,43 +168,16 @@ fn h2_over_tls_with_alpn_sends_exactly_the_planned_requests() {
 fn injected_faults_work_over_h2_streams_without_closing_connections() {
     let _serial = serial();
     let srv = server(Speaks::Http2, false);
-    let mut phase = rate("chaos", 300.0, 1.5);
-    let fault = |fault, ppm| Injection {
-        fault,
-        share: Ppm(ppm),
-    };
-    phase.injections = vec![
-        fault(Fault::Reset, 100_000),
-        fault(Fault::Abort, 100_000),
-        fault(Fault::Corrupt, 100_000),
-        fault(Fault::Delay { us: 2_000 }, 100_000),
-        fault(
-            Fault::Header {
-                name: ConstId(1),
-                value: ConstId(2),
-            },
-            100_000,
-        ),
-    ];
-    let mut p = plan(&srv.url(), vec![phase]);
+    let mut p = faults::every_fault_plan(&srv.url(), 300.0, 1.5, Ppm(100_000));
     p.http = HttpVersion::Http2;
     p.connections = 2;
-    p.consts.push(b"x-fault".to_vec());
-    p.consts.push(b"503".to_vec());
     let out = run_blocking(&p, options(false)).expect("runs");
     let ph = &out.result.phases[0];
-    assert_eq!(ph.request_count, ph.planned, "every arrival ended somehow");
-    assert_eq!(
-        ph.errors, 0,
-        "injected faults are not errors: {:?}",
-        ph.errors_by_class
+    faults::assert_every_fault_injected(
+        ph,
+        srv.count(|s| &s.fault_headers),
+        srv.count(|s| &s.corrupt_bodies),
     );
-    let got = |k: &str| *ph.injected.get(k).unwrap_or(&0);
-    for kind in ["reset", "abort", "corrupt", "delay", "header"] {
-        assert!(got(kind) > 0, "{kind} injected: {:?}", ph.injected);
-    }
-    assert_eq!(srv.count(|s| &s.fault_headers), got("header"));
-    assert_eq!(srv.count(|s| &s.corrupt_bodies), got("corrupt"));
     // A reset or an abort ends a stream, not the connection.
     let connections = srv.count(|s| &s.connections);
     assert!((1..=2).contains(&connections), "{connections} connections");
@@ -222,15 +189,7 @@ fn against_http1_only(srv: &Server, class: &str) {
     p.connections = 2;
     let out = run_blocking(&p, options(true)).expect("runs to the end");
     let ph = &out.result.phases[0];
-    assert!((49..=51).contains(&ph.planned), "planned {}", ph.planned);
-    assert_eq!(ph.request_count, ph.planned);
-    assert_eq!(ph.errors, ph.planned, "{:?}", ph.errors_by_class);
-    assert_eq!(
-        ph.errors_by_class.get(class),
-        Some(&ph.planned),
-        "{:?}",
-        ph.errors_by_class
-    );
+    outcomes::assert_all_failed(ph, 49..=51, class);
     assert_eq!(srv.count(|s| &s.requests), 0);
 }
 

@@ -7,14 +7,14 @@
 mod engine_support;
 
 use bytes::Bytes;
-use engine_support::{listen, plan, rate, serial, tls};
+use engine_support::{faults, listen, outcomes, plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response};
 use hyper_util::rt::TokioIo;
-use ptl_bytecode::plan::{ConstId, Fault, Injection, Ppm};
+use ptl_bytecode::plan::Ppm;
 use ptl_runtime::http::{Endpoint, Pool, SendOutcome, TlsOptions, TlsTarget, Want};
 use ptl_runtime::{run_blocking, RunOptions};
 use std::net::SocketAddr;
@@ -175,13 +175,7 @@ fn a_rate_over_https_sends_exactly_the_planned_requests_on_few_connections() {
     p.connections = 4;
     let out = run_blocking(&p, options(trusting(&srv))).expect("runs");
     let ph = &out.result.phases[0];
-    assert!((399..=401).contains(&ph.planned), "planned {}", ph.planned);
-    assert_eq!(ph.request_count, ph.planned);
-    assert_eq!(ph.errors, 0, "{:?}", ph.errors_by_class);
-    assert_eq!(
-        ph.requests[0].status_codes.get("200"),
-        Some(&ph.request_count)
-    );
+    outcomes::assert_all_ok(ph, 399..=401);
     assert_eq!(srv.count(|s| &s.requests), ph.request_count);
     // Keep-alive: never more connections than the pool holds, each one handshake.
     let connections = srv.count(|s| &s.connections);
@@ -204,15 +198,7 @@ fn an_untrusted_certificate_makes_every_request_a_tls_error() {
     let p = plan(&srv.url(), vec![rate("untrusted", 50.0, 1.0)]);
     let out = run_blocking(&p, options(TlsOptions::default())).expect("runs to the end");
     let ph = &out.result.phases[0];
-    assert!((49..=51).contains(&ph.planned), "planned {}", ph.planned);
-    assert_eq!(ph.request_count, ph.planned);
-    assert_eq!(ph.errors, ph.planned);
-    assert_eq!(
-        ph.errors_by_class.get("tls"),
-        Some(&ph.planned),
-        "{:?}",
-        ph.errors_by_class
-    );
+    outcomes::assert_all_failed(ph, 49..=51, "tls");
     assert_eq!(srv.count(|s| &s.handshakes), 0);
     assert!(srv.count(|s| &s.failed_handshakes) > 0);
     assert_eq!(srv.count(|s| &s.requests), 0);
@@ -241,47 +227,20 @@ fn the_insecure_mode_accepts_an_untrusted_certificate() {
 fn injected_faults_work_over_tls() {
     let _serial = serial();
     let srv = tls_server();
-    let mut phase = rate("chaos", 400.0, 1.5);
-    let fault = |fault, ppm| Injection {
-        fault,
-        share: Ppm(ppm),
-    };
-    phase.injections = vec![
-        fault(Fault::Reset, 150_000),
-        fault(Fault::Abort, 100_000),
-        fault(Fault::Corrupt, 100_000),
-        fault(Fault::Delay { us: 2_000 }, 100_000),
-        fault(
-            Fault::Header {
-                name: ConstId(1),
-                value: ConstId(2),
-            },
-            100_000,
-        ),
-    ];
-    let mut p = plan(&srv.url(), vec![phase]);
-    p.consts.push(b"x-fault".to_vec());
-    p.consts.push(b"503".to_vec());
+    let p = faults::every_fault_plan(&srv.url(), 400.0, 1.5, Ppm(150_000));
     let out = run_blocking(&p, options(trusting(&srv))).expect("runs");
     let ph = &out.result.phases[0];
-    assert_eq!(ph.request_count, ph.planned, "every arrival ended somehow");
-    assert_eq!(
-        ph.errors, 0,
-        "injected faults are not errors: {:?}",
-        ph.errors_by_class
-    );
-    let got = |k: &str| *ph.injected.get(k).unwrap_or(&0);
-    for kind in ["reset", "abort", "corrupt", "delay", "header"] {
-        assert!(got(kind) > 0, "{kind} injected: {:?}", ph.injected);
-    }
     // The faults reached the server through the TLS session.
-    assert_eq!(srv.count(|s| &s.fault_headers), got("header"));
-    assert_eq!(srv.count(|s| &s.corrupt_bodies), got("corrupt"));
+    faults::assert_every_fault_injected(
+        ph,
+        srv.count(|s| &s.fault_headers),
+        srv.count(|s| &s.corrupt_bodies),
+    );
     let resets = srv.count(|s| &s.resets);
+    let reset = faults::injected(ph, "reset");
     assert!(
-        (1..=got("reset")).contains(&resets),
-        "{resets} connections reset, {} injected",
-        got("reset")
+        (1..=reset).contains(&resets),
+        "{resets} connections reset, {reset} injected"
     );
 }
 

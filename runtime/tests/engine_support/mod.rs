@@ -3,7 +3,9 @@
 //! test steers, and builders for hand-made plans.
 #![allow(dead_code)]
 
+pub mod faults;
 mod listen;
+pub mod outcomes;
 pub mod tls;
 
 pub use listen::listen;
