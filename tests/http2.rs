@@ -8,7 +8,7 @@ mod support;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{json, ptl};
+use support::{assert_exit, assert_sent_without_errors, json, ptl, run};
 use tokio::net::TcpStream;
 
 /// In canonical form, so that `ptl fmt --check` passes on it.
@@ -70,30 +70,10 @@ fn a_plan_with_http_2_runs_over_h2c_on_its_connections() {
     let plan = dir.path().join("plan.ptl");
     std::fs::write(&plan, PLAN).expect("write plan");
     let out = dir.path().join("r.json");
-    let o = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={url}"), "--quiet", "--out"])
-        .arg(&out)
-        .output()
-        .expect("ptl run runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run(&plan, &url, &out, &[]);
+    assert_exit(&o, 0);
     let r = json(&out);
-    let phase = &r["phases"][0];
-    let planned = phase["planned"].as_u64().expect("planned");
-    assert!((99..=101).contains(&planned), "planned {planned}");
-    assert_eq!(phase["request_count"].as_u64(), Some(planned));
-    assert_eq!(
-        phase["errors"].as_u64(),
-        Some(0),
-        "{}",
-        phase["errors_by_class"]
-    );
+    let planned = assert_sent_without_errors(&r["phases"][0], 99..=101);
     assert_eq!(seen.requests.load(Ordering::SeqCst), planned);
     let connections = seen.connections.load(Ordering::SeqCst);
     assert!((1..=2).contains(&connections), "{connections} connections");
@@ -133,12 +113,7 @@ fn fmt_explain_and_inspect_show_the_http_version() {
         .arg(&compiled)
         .output()
         .expect("compile runs");
-    assert_eq!(
-        c.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&c.stderr)
-    );
+    assert_exit(&c, 0);
     let inspect = ptl()
         .arg("inspect")
         .arg(&compiled)

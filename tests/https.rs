@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{json, ptl};
+use support::{assert_exit, assert_sent_without_errors, json, ptl, stderr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -77,19 +77,8 @@ fn run(dir: &Path, target: &str, extra: &[&str]) -> (Output, PathBuf) {
     std::fs::write(&plan, PLAN).expect("write plan");
     let out = dir.join("r.json");
     let _ = std::fs::remove_file(&out);
-    let o = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={target}"), "--quiet", "--out"])
-        .arg(&out)
-        .args(extra)
-        .output()
-        .expect("ptl run runs");
+    let o = support::run(&plan, target, &out, extra);
     (o, out)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -98,18 +87,9 @@ fn a_trusted_ca_file_makes_an_https_run_pass() {
     let srv = tls_server(dir.path());
     let ca = srv.ca_file.to_str().expect("utf-8 path");
     let (o, out) = run(dir.path(), &srv.url, &["--ca-cert", ca]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let r = json(&out);
-    let phase = &r["phases"][0];
-    let planned = phase["planned"].as_u64().expect("planned");
-    assert!((49..=51).contains(&planned), "planned {planned}");
-    assert_eq!(phase["request_count"].as_u64(), Some(planned));
-    assert_eq!(
-        phase["errors"].as_u64(),
-        Some(0),
-        "{}",
-        phase["errors_by_class"]
-    );
+    let planned = assert_sent_without_errors(&r["phases"][0], 49..=51);
     assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
     assert!(!stderr(&o).contains("the first failure"), "{}", stderr(&o));
 }
@@ -119,7 +99,7 @@ fn without_the_ca_every_request_is_a_tls_error_and_the_run_ends_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let srv = tls_server(dir.path());
     let (o, out) = run(dir.path(), &srv.url, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let phase = &json(&out)["phases"][0];
     let planned = phase["planned"].as_u64().expect("planned");
     assert!(planned > 0);
@@ -137,7 +117,7 @@ fn insecure_accepts_the_certificate_and_warns_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let srv = tls_server(dir.path());
     let (o, out) = run(dir.path(), &srv.url, &["--insecure"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     let err = stderr(&o);
     assert_eq!(err.matches("--insecure").count(), 1, "{err}");
     let phase = &json(&out)["phases"][0];
@@ -158,7 +138,7 @@ fn a_ca_file_that_cannot_be_used_is_a_usage_error() {
     for bad in [&not_pem, &missing] {
         let path = bad.to_str().expect("utf-8 path");
         let (o, out) = run(dir.path(), &srv.url, &["--ca-cert", path]);
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_exit(&o, 2);
         assert!(stderr(&o).contains(path), "{}", stderr(&o));
         assert!(!out.exists(), "no results for a run that never started");
     }
@@ -176,6 +156,6 @@ fn an_agent_refuses_a_bad_ca_file_before_joining_the_cluster() {
         .args(["--ca-cert", path])
         .output()
         .expect("ptl agent runs");
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, 2);
     assert!(stderr(&o).contains(path), "{}", stderr(&o));
 }

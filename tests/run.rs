@@ -6,25 +6,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{json, ptl, Target};
+use support::{assert_exit, json, ptl, run, Target};
 
 fn write_plan(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("plan.ptl");
     std::fs::write(&path, body).unwrap();
     path
-}
-
-fn run(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
-    ptl()
-        .arg("run")
-        .arg(plan)
-        .args(["--set", &format!("target={target}"), "--quiet", "--out"])
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("ptl run runs")
 }
 
 const PLAN: &str = r#"plan "t" {
@@ -62,12 +51,7 @@ fn a_passing_run_exits_0_and_writes_every_output() {
             hlog.to_str().unwrap(),
         ],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let r = json(&out);
     let phase = &r["phases"][0];
     assert_eq!(phase["name"], "steady");
@@ -104,12 +88,7 @@ fn a_failed_threshold_exits_1_and_still_writes_results() {
     let plan = write_plan(dir.path(), PLAN);
     let out = dir.path().join("r.json");
     let o = run(&plan, &target.url, &out, &["--set", "latency_sla=5ms"]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 1);
     let r = json(&out);
     let t = &r["thresholds"][0];
     assert_eq!(t["expr"], "p99 < 5ms");
@@ -137,12 +116,7 @@ fn an_abort_threshold_stops_the_run_early() {
     let out = dir.path().join("r.json");
     let started = Instant::now();
     let o = run(&plan, &target.url, &out, &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 1);
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the 60 s phase was not cut short"
@@ -297,12 +271,7 @@ fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
     let plan = write_plan(dir.path(), JOURNEY);
     let out = dir.path().join("r.json");
     let o = run(&plan, &target.url, &out, &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let r = json(&out);
     let buy = &r["phases"][0]["scenarios"][0];
     assert_eq!(buy["name"], "buy");
@@ -327,12 +296,7 @@ fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
     let plan = write_plan(dir.path(), &JOURNEY.replace("$.token", "$.nothing"));
     let out = dir.path().join("r.json");
     let o = run(&plan, &target.url, &out, &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let r = json(&out);
     let buy = &r["phases"][0]["scenarios"][0];
     assert_eq!(buy["iterations"].as_u64(), Some(600), "{buy}");

@@ -1,6 +1,6 @@
 //! What the binary-level tests share: the `ptl` command, long-running `ptl` processes with
-//! their logs, the demo target as its own process (the witness of what was sent), and reading
-//! JSON results.
+//! their logs, the demo target as its own process (the witness of what was sent), `ptl run` with
+//! the checks of its exit status, and reading JSON results.
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
@@ -14,8 +14,9 @@ pub mod tls;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `ptl` binary under test, run from the repository root.
 pub fn ptl() -> Command {
@@ -94,6 +95,45 @@ pub fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
             AGENT_SESSION,
         ],
     )
+}
+
+/// `ptl run PLAN --set target=TARGET --quiet --out OUT EXTRA…`, run to its end.
+pub fn run(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
+    ptl()
+        .arg("run")
+        .arg(plan)
+        .args(["--set", &format!("target={target}"), "--quiet", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("ptl run runs")
+}
+
+/// What a finished `ptl` wrote to stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `o` exited with `code`; its stderr tells why not.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+}
+
+/// A result's `phase` planned a count within `planned`, sent exactly that many and had no
+/// error; that count.
+#[track_caller]
+pub fn assert_sent_without_errors(phase: &Value, planned: RangeInclusive<u64>) -> u64 {
+    let count = phase["planned"].as_u64().expect("planned");
+    assert!(planned.contains(&count), "planned {count}");
+    assert_eq!(phase["request_count"].as_u64(), Some(count));
+    assert_eq!(
+        phase["errors"].as_u64(),
+        Some(0),
+        "{}",
+        phase["errors_by_class"]
+    );
+    count
 }
 
 /// A JSON file written by `ptl` (`--out`).
