@@ -442,6 +442,143 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     assert_eq!(requests, target.requests());
 }
 
+/// The spec ZooKeeper holds for a run: what was submitted.
+fn run_spec(connect: &str, run: &str) -> ptl_cluster::run::RunSpec {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = ptl_cluster::zk::connect(&ptl_cluster::zk::ZkConfig::new(connect))
+            .await
+            .expect("connects to ZooKeeper");
+        let id = ptl_cluster::ids::RunId::parse(run).expect("a run id");
+        ptl_cluster::run::spec(&client, &id)
+            .await
+            .expect("the run spec")
+    })
+}
+
+#[test]
+fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
+    let zk = ZkServer::start();
+    let connect = zk.connect_string();
+    let dir = tempfile::tempdir().unwrap();
+    let plans = library(dir.path());
+    let target = support::Target::start();
+    let coord = coordinator(dir.path(), &connect, "c1", &plans);
+    let _agent = agent(dir.path(), &connect, "a1");
+    let addr = dashboard_addr(&coord);
+
+    // The library lists `ptl submit`'s start options with submit's defaults.
+    let (status, body) = call(&addr, "GET", "/api/plans", Some(VIEWER), "");
+    assert_eq!(status, 200, "{body}");
+    let listed = parse(&body);
+    let offered: Vec<(&str, &str, &str)> = listed["options"]
+        .as_array()
+        .unwrap_or_else(|| panic!("options listed: {listed}"))
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or_default(),
+                o["flag"].as_str().unwrap_or_default(),
+                o["default"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            ("agent_wait", "--agent-wait", "60s"),
+            ("on_agent_loss", "--on-agent-loss", "rebalance"),
+            ("start_delay", "--start-delay", "2s"),
+            ("stagger", "--stagger", "0ms"),
+        ]
+    );
+
+    // A value an option does not read, or an option submit has not, is the request's fault.
+    for (options, says) in [
+        (json!({"agent_wait": "soon"}), "agent_wait"),
+        (
+            json!({"on_agent_loss": "panic"}),
+            "rebalance, continue, abort",
+        ),
+        (json!({"stagger": "-5ms"}), "stagger"),
+        (json!({"timeout": "5s"}), "no option `timeout`"),
+    ] {
+        let bad = json!({"plan": "library", "params": {"target": target.url}, "options": options});
+        let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &bad.to_string());
+        assert_eq!(status, 400, "{options}: {body}");
+        let error = parse(&body)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(error.contains(says), "{options}: {error}");
+    }
+
+    // The options given reach the run's spec; a blank one keeps submit's default.
+    let good = json!({
+        "plan": "library",
+        "params": {"target": target.url, "hold": "1s"},
+        "options": {"agent_wait": "45s", "on_agent_loss": "abort", "start_delay": "1500ms", "stagger": " "},
+    })
+    .to_string();
+    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &good);
+    assert_eq!(status, 201, "{body}");
+    let run = parse(&body)["run"]
+        .as_str()
+        .expect("the run id")
+        .to_string();
+    let spec = run_spec(&connect, &run);
+    assert_eq!(
+        (
+            spec.agent_wait_ms,
+            spec.on_agent_loss,
+            spec.start_delay_ms,
+            spec.stagger_ms
+        ),
+        (45_000, ptl_cluster::run::LossPolicy::Abort, 1500, 0),
+        "{spec:?}"
+    );
+    let summary = wait_finished(&addr, &run, Duration::from_secs(90), || {
+        format!("{}\n{}", coord.log(), _agent.log())
+    });
+    assert_eq!(summary["status"], "done", "{summary}");
+    assert!(target.requests() > 0);
+
+    // Without options, the spec has submit's defaults (the ones listed above).
+    let plain =
+        json!({"plan": "library", "params": {"target": target.url, "hold": "1s"}}).to_string();
+    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &plain);
+    assert_eq!(status, 201, "{body}");
+    let run = parse(&body)["run"]
+        .as_str()
+        .expect("the run id")
+        .to_string();
+    let spec = run_spec(&connect, &run);
+    assert_eq!(
+        (
+            spec.agent_wait_ms,
+            spec.on_agent_loss,
+            spec.start_delay_ms,
+            spec.stagger_ms
+        ),
+        {
+            let defaults = ptl_cluster::submit::StartOptions::default();
+            (
+                defaults.agent_wait.as_millis() as u64,
+                defaults.on_agent_loss,
+                defaults.start_delay.as_millis() as u64,
+                defaults.stagger.as_millis() as u64,
+            )
+        },
+        "{spec:?}"
+    );
+    wait_finished(&addr, &run, Duration::from_secs(90), || {
+        format!("{}\n{}", coord.log(), _agent.log())
+    });
+}
+
 /// One server-sent event as received.
 #[derive(Debug, Clone)]
 struct Sse {

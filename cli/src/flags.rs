@@ -4,6 +4,7 @@
 //! rates and shares are parsed here (with clap's error messages) so a bad flag is a usage
 //! error before any work starts.
 
+use crate::submit_options;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -314,17 +315,23 @@ pub struct SubmitArgs {
     /// wait plus a minute).
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    // The start options' defaults are ptl_cluster's `StartOptions::default()`, shown as text
+    // by `submit_options` (which the dashboard's "Start a run" shares).
     /// How long the coordinator waits for N agents before failing the run.
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "D", value_parser = parse_duration,
+          default_value = submit_options::DEFAULTS.agent_wait.as_str())]
     pub agent_wait: Duration,
     /// What happens when an agent is lost mid-run.
-    #[arg(long, value_enum, default_value_t = OnAgentLoss::Rebalance)]
+    #[arg(long, value_enum,
+          default_value_t = OnAgentLoss::from(ptl_cluster::submit::StartOptions::default().on_agent_loss))]
     pub on_agent_loss: OnAgentLoss,
     /// Time between the assignment and the common start, for agents to load the plan.
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "2s")]
+    #[arg(long, value_name = "D", value_parser = parse_duration,
+          default_value = submit_options::DEFAULTS.start_delay.as_str())]
     pub start_delay: Duration,
     /// Space the agents' starts by this much each (default: all at once).
-    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "0ms")]
+    #[arg(long, value_name = "D", value_parser = parse_duration,
+          default_value = submit_options::DEFAULTS.stagger.as_str())]
     pub stagger: Duration,
 }
 

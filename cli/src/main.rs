@@ -12,6 +12,7 @@ mod plan_library;
 mod plan_source;
 mod progress;
 mod stdlib;
+mod submit_options;
 
 use clap::Parser;
 use flags::{Cli, Command};

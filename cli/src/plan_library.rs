@@ -2,17 +2,20 @@
 //! each `--plans DIR` (the plans people keep in git) and the standard `std:` plans. Each is
 //! described with its declared params (read from the syntax tree, imports included) and whether
 //! it checks clean; starting one compiles it with the operator's params and submits it as
-//! `ptl submit` does. Files are read again on every request, so a `git pull` shows at once.
+//! `ptl submit` does, with the start options `ptl submit` takes (`submit_options`). Files are
+//! read again on every request, so a `git pull` shows at once.
 
 use crate::plan_source;
 use crate::stdlib;
+use crate::submit_options;
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::zk::ZkConfig;
 use ptl_compiler::ast::{Item, ValueKind};
 use ptl_compiler::check::values::text_of;
 use ptl_compiler::source;
 use ptl_dashboard::launch::{
-    LaunchError, LaunchFuture, ParamInfo, ParamKind, PlanEntry, PlanLauncher,
+    LaunchError, LaunchFuture, LaunchRequest, ParamInfo, ParamKind, PlanEntry, PlanLauncher,
+    RunOptionInfo,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -202,23 +205,30 @@ impl PlanLauncher for PlanLibrary {
         self.find().iter().filter_map(describe).collect()
     }
 
-    fn start(
-        &self,
-        plan: &str,
-        params: BTreeMap<String, String>,
-        agents: Option<u32>,
-    ) -> LaunchFuture {
+    fn options(&self) -> Vec<RunOptionInfo> {
+        submit_options::offered()
+    }
+
+    fn start(&self, request: LaunchRequest) -> LaunchFuture {
+        let LaunchRequest {
+            plan,
+            params,
+            agents,
+            options,
+        } = request;
         // Only names the library lists are read: a name is never joined onto a path.
         let found = self.find().into_iter().find(|f| f.name == plan);
-        let (zk, plan) = (self.zk.clone(), plan.to_string());
+        let zk = self.zk.clone();
         Box::pin(async move {
             let found = found.ok_or(LaunchError::UnknownPlan(plan))?;
+            let start = submit_options::read(&options).map_err(LaunchError::BadRequest)?;
             let compiling = params.clone();
             let bytecode = tokio::task::spawn_blocking(move || compile(&found, &compiling))
                 .await
                 .map_err(|_| LaunchError::BadRequest("the compiler stopped".to_string()))??;
             let mut config = SubmitConfig::new(zk, bytecode, agents.unwrap_or(1));
             config.params = params;
+            config.set_start(start);
             match submit::submit(config).await {
                 Ok(Submitted::Created(id) | Submitted::Finished(id, _)) => Ok(id.0),
                 Err(e) => Err(LaunchError::Cluster(e.to_string())),
@@ -233,6 +243,21 @@ mod tests {
 
     fn library(dir: &Path) -> PlanLibrary {
         PlanLibrary::new(vec![dir.to_path_buf()], ZkConfig::new("127.0.0.1:1"))
+    }
+
+    fn request(plan: &str, params: &[(&str, &str)], options: &[(&str, &str)]) -> LaunchRequest {
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        LaunchRequest {
+            plan: plan.to_string(),
+            params: map(params),
+            agents: None,
+            options: map(options),
+        }
     }
 
     #[test]
@@ -311,21 +336,37 @@ mod tests {
     async fn bad_params_and_unknown_plans_are_refused_before_the_cluster() {
         let dir = tempfile::tempdir().unwrap();
         let lib = library(dir.path());
-        let params = BTreeMap::from([("rps".to_string(), "fast".to_string())]);
-        match lib.start("std:load", params, None).await {
+        match lib
+            .start(request("std:load", &[("rps", "fast")], &[]))
+            .await
+        {
             Err(LaunchError::Compile { diagnostics }) => {
                 assert!(diagnostics.contains("rps"), "{diagnostics}")
             }
             other => panic!("not a compile error: {other:?}"),
         }
-        let params = BTreeMap::from([("nope".to_string(), "1".to_string())]);
         assert!(matches!(
-            lib.start("std:load", params, None).await,
+            lib.start(request("std:load", &[("nope", "1")], &[])).await,
             Err(LaunchError::Compile { .. })
         ));
         assert_eq!(
-            lib.start("../../etc/passwd", BTreeMap::new(), None).await,
+            lib.start(request("../../etc/passwd", &[], &[])).await,
             Err(LaunchError::UnknownPlan("../../etc/passwd".to_string()))
         );
+        // A bad start option is the request's fault (400), found before the compiler runs.
+        match lib
+            .start(request(
+                "std:load",
+                &[("rps", "fast")],
+                &[("stagger", "soon")],
+            ))
+            .await
+        {
+            Err(e @ LaunchError::BadRequest(_)) => {
+                assert!(e.to_string().contains("stagger"), "{e}");
+                assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
+            }
+            other => panic!("not a bad request: {other:?}"),
+        }
     }
 }

@@ -34,20 +34,55 @@ pub struct SubmitConfig {
     pub wait: Option<Duration>,
 }
 
+/// How a run waits for its agents, starts and survives losing one: what `ptl submit` lets the
+/// operator choose besides the plan and the agent count. Its `Default` is `ptl submit`'s
+/// defaults, written only here: the flags, [`SubmitConfig::new`] and the dashboard's "Start a
+/// run" all take them from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartOptions {
+    /// How long the coordinator waits for the agents before failing the run.
+    pub agent_wait: Duration,
+    pub on_agent_loss: LossPolicy,
+    /// Between assignment and start, for agents to load the plan and open connections.
+    pub start_delay: Duration,
+    /// Spacing of the agents' starts (zero: all at once).
+    pub stagger: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> StartOptions {
+        StartOptions {
+            agent_wait: Duration::from_secs(60),
+            on_agent_loss: LossPolicy::default(),
+            start_delay: Duration::from_secs(2),
+            stagger: Duration::ZERO,
+        }
+    }
+}
+
 impl SubmitConfig {
     pub fn new(zk: ZkConfig, bytecode: Vec<u8>, agents: u32) -> SubmitConfig {
+        let start = StartOptions::default();
         SubmitConfig {
             zk,
             bytecode,
             params: BTreeMap::new(),
             agents,
-            agent_wait: Duration::from_secs(60),
-            on_agent_loss: LossPolicy::Rebalance,
-            start_delay: Duration::from_secs(2),
-            stagger: Duration::ZERO,
+            agent_wait: start.agent_wait,
+            on_agent_loss: start.on_agent_loss,
+            start_delay: start.start_delay,
+            stagger: start.stagger,
             clock_tolerance: Duration::from_millis(250),
             wait: None,
         }
+    }
+
+    /// Takes these start options instead of the ones it has.
+    pub fn set_start(&mut self, start: StartOptions) {
+        self.agent_wait = start.agent_wait;
+        self.on_agent_loss = start.on_agent_loss;
+        self.start_delay = start.start_delay;
+        self.stagger = start.stagger;
     }
 }
 

@@ -2,7 +2,9 @@
 //! its declared params) and the launcher that compiles one with the operator's params and
 //! submits it. Params are resolved by the compiler, which this crate must not depend on, so the
 //! launcher is a trait the binary implements (`ptl coordinator --plans DIR`); a server without
-//! one offers no "Start a run" panel.
+//! one offers no "Start a run" panel. The same goes for `ptl submit`'s start options (agent wait,
+//! what happens when an agent is lost, start delay, stagger): the launcher says which it takes,
+//! with their defaults, and reads the operator's values with submit's own parsers.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -60,6 +62,32 @@ pub struct PlanEntry {
     pub diagnostics: Option<String>,
 }
 
+/// What a start option's value is, for the field the page draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOptionKind {
+    /// `90s`, `500ms`, `2m`.
+    Duration,
+    /// One of [`RunOptionInfo::choices`].
+    Choice,
+}
+
+/// One of `ptl submit`'s start options the launcher takes in [`LaunchRequest::options`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOptionInfo {
+    /// Its key in [`LaunchRequest::options`] (`agent_wait`).
+    pub name: String,
+    /// The `ptl submit` flag it stands for (`--agent-wait`).
+    pub flag: String,
+    pub kind: RunOptionKind,
+    /// `ptl submit`'s default, written as the option takes it.
+    pub default: String,
+    /// The values a [`RunOptionKind::Choice`] takes (empty otherwise).
+    pub choices: Vec<String>,
+    /// The flag's help line.
+    pub help: String,
+}
+
 /// The body of `POST /api/runs`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +100,10 @@ pub struct LaunchRequest {
     /// How many agents run it (default 1).
     #[serde(default)]
     pub agents: Option<u32>,
+    /// `ptl submit`'s start options by [`RunOptionInfo::name`] (`{"agent_wait": "90s"}`), as
+    /// the flag takes them; an option left out or blank keeps submit's default.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 /// Why a run was not started; each maps to an HTTP status (see [`LaunchError::status`]).
@@ -108,13 +140,15 @@ pub trait PlanLauncher: Send + Sync {
     /// server calls it on a blocking thread.
     fn plans(&self) -> Vec<PlanEntry>;
 
-    /// Compiles the plan with `params` and submits it to run on `agents` agents (default 1).
-    fn start(
-        &self,
-        plan: &str,
-        params: BTreeMap<String, String>,
-        agents: Option<u32>,
-    ) -> LaunchFuture;
+    /// The start options [`PlanLauncher::start`] takes, with their defaults (none by default).
+    fn options(&self) -> Vec<RunOptionInfo> {
+        Vec::new()
+    }
+
+    /// Compiles the request's plan with its params and submits it to run on its agents
+    /// (default 1) with its start options; an option it does not take, or a value the option
+    /// does not read, is a [`LaunchError::BadRequest`].
+    fn start(&self, request: LaunchRequest) -> LaunchFuture;
 }
 
 /// Reads a `POST /api/runs` body, refusing what is not one.
@@ -134,6 +168,11 @@ pub fn parse_request(body: &[u8]) -> Result<LaunchRequest, LaunchError> {
             "a param needs a name (got {name:?})"
         )));
     }
+    if let Some(name) = request.options.keys().find(|k| k.trim().is_empty()) {
+        return Err(LaunchError::BadRequest(format!(
+            "an option needs a name (got {name:?})"
+        )));
+    }
     Ok(request)
 }
 
@@ -150,6 +189,9 @@ mod tests {
         let r = parse_request(br#"{"plan":"x","agents":3}"#).expect("valid");
         assert_eq!(r.agents, Some(3));
         assert!(r.params.is_empty());
+        assert!(r.options.is_empty());
+        let r = parse_request(br#"{"plan":"x","options":{"stagger":"50ms"}}"#).expect("valid");
+        assert_eq!(r.options.get("stagger").map(String::as_str), Some("50ms"));
     }
 
     #[test]
@@ -164,6 +206,9 @@ mod tests {
             br#"{"plan":"x","params":{"a":1}}"#,
             br#"{"plan":"x","params":{"":"1"}}"#,
             br#"{"plan":"x","extra":true}"#,
+            br#"{"plan":"x","options":{"stagger":5}}"#,
+            br#"{"plan":"x","options":{" ":"5s"}}"#,
+            br#"{"plan":"x","options":["5s"]}"#,
         ] {
             let e = parse_request(body).expect_err(&String::from_utf8_lossy(body));
             assert_eq!(e.status(), http::StatusCode::BAD_REQUEST, "{e}");

@@ -6,7 +6,7 @@
 use crate::access::{self, Access};
 use crate::error::DashboardError;
 use crate::hub::Hub;
-use crate::launch::{self, LaunchError, PlanEntry, PlanLauncher};
+use crate::launch::{self, LaunchError, PlanEntry, PlanLauncher, RunOptionInfo};
 use crate::model::RunStatus;
 use crate::{metrics, page, sse};
 use bytes::Bytes;
@@ -315,6 +315,8 @@ fn events(ctx: &Ctx, last_event_id: Option<String>) -> Response<Body> {
 #[derive(Serialize)]
 struct PlansAnswer {
     plans: Vec<PlanEntry>,
+    /// `ptl submit`'s start options `POST /api/runs` takes, with their defaults.
+    options: Vec<RunOptionInfo>,
 }
 
 async fn plans(ctx: &Ctx) -> Response<Body> {
@@ -322,8 +324,8 @@ async fn plans(ctx: &Ctx) -> Response<Body> {
         return error(StatusCode::NOT_FOUND, "this dashboard starts no runs");
     };
     // The library reads and checks files: off the server's threads.
-    match tokio::task::spawn_blocking(move || launcher.plans()).await {
-        Ok(plans) => json(StatusCode::OK, &PlansAnswer { plans }),
+    match tokio::task::spawn_blocking(move || (launcher.plans(), launcher.options())).await {
+        Ok((plans, options)) => json(StatusCode::OK, &PlansAnswer { plans, options }),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the plan library could not be read",
@@ -361,7 +363,7 @@ async fn start_run(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         }
     };
     let outcome = match launch::parse_request(&body) {
-        Ok(r) => launcher.start(&r.plan, r.params, r.agents).await,
+        Ok(request) => launcher.start(request).await,
         Err(e) => Err(e),
     };
     match outcome {

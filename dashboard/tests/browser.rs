@@ -262,18 +262,11 @@ async fn the_page_draws_the_live_run_and_its_charts_grow() {
         .await;
 }
 
-/// One start the page asked for: plan, params, agents.
-type Asked = (
-    String,
-    std::collections::BTreeMap<String, String>,
-    Option<u32>,
-);
-
-/// A plan library without a compiler: two plans, and a start that refuses `peak=fast` as the
-/// compiler would, remembering what the page asked for.
+/// A plan library without a compiler: two plans, one start option, and a start that refuses
+/// `peak=fast` as the compiler would, remembering what the page asked for.
 #[derive(Default)]
 struct FakeLibrary {
-    asked: std::sync::Mutex<Vec<Asked>>,
+    asked: std::sync::Mutex<Vec<ptl_dashboard::launch::LaunchRequest>>,
 }
 
 impl ptl_dashboard::launch::PlanLauncher for FakeLibrary {
@@ -310,21 +303,45 @@ impl ptl_dashboard::launch::PlanLauncher for FakeLibrary {
         ]
     }
 
+    fn options(&self) -> Vec<ptl_dashboard::launch::RunOptionInfo> {
+        use ptl_dashboard::launch::{RunOptionInfo, RunOptionKind};
+        vec![
+            RunOptionInfo {
+                name: "agent_wait".into(),
+                flag: "--agent-wait".into(),
+                kind: RunOptionKind::Duration,
+                default: "60s".into(),
+                choices: Vec::new(),
+                help: "How long the coordinator waits for N agents".into(),
+            },
+            RunOptionInfo {
+                name: "on_agent_loss".into(),
+                flag: "--on-agent-loss".into(),
+                kind: RunOptionKind::Choice,
+                default: "rebalance".into(),
+                choices: vec!["rebalance".into(), "continue".into(), "abort".into()],
+                help: "What happens when an agent is lost mid-run".into(),
+            },
+        ]
+    }
+
     fn start(
         &self,
-        plan: &str,
-        params: std::collections::BTreeMap<String, String>,
-        agents: Option<u32>,
+        request: ptl_dashboard::launch::LaunchRequest,
     ) -> ptl_dashboard::launch::LaunchFuture {
         use ptl_dashboard::launch::LaunchError;
-        let answer = match params.get("peak").map(String::as_str) {
+        let answer = match request.params.get("peak").map(String::as_str) {
             Some("fast") => Err(LaunchError::Compile {
                 diagnostics: "× `--set peak=fast`: peak is a rate".into(),
             }),
-            _ => Ok(format!("run-{plan}-{}", agents.unwrap_or(1))),
+            _ => Ok(format!(
+                "run-{}-{}",
+                request.plan,
+                request.agents.unwrap_or(1)
+            )),
         };
         if let Ok(mut asked) = self.asked.lock() {
-            asked.push((plan.to_string(), params, agents));
+            asked.push(request);
         }
         Box::pin(async move { answer })
     }
@@ -425,30 +442,49 @@ async fn the_page_starts_a_plan_and_merges_a_resumed_stream_without_doubling() {
         );
         let visible = eval_text(&mut browser, "String(!document.getElementById('launch').hidden)");
         let options = eval_text(&mut browser, "Array.from(document.querySelectorAll('#launch-plan option')).map(o => o.textContent).join('|')");
+        // The start options: collapsed, empty, submit's defaults as placeholders.
+        let start_options = eval_text(&mut browser, "JSON.stringify([document.getElementById('launch-options').open, document.getElementById('launch-options').hidden].concat(Array.from(document.querySelectorAll('#launch-option-fields [data-option]')).map(f => [f.dataset.option, f.value, f.placeholder || f.options[0].textContent])))");
         // A refused start shows the compiler's words; a good one names the new run.
         browser.evaluate("(() => { document.querySelector('#launch-params input[data-param=peak]').value = 'fast'; document.getElementById('launch-agents').value = '3'; document.getElementById('launch-start').click(); return ''; })()");
         let refused = wait_text(&mut browser, "document.getElementById('launch-diagnostics').hidden ? '' : document.getElementById('launch-diagnostics').textContent", |t| !t.is_empty());
-        browser.evaluate("(() => { document.querySelector('#launch-params input[data-param=peak]').value = '300/s'; document.getElementById('launch-start').click(); return ''; })()");
+        browser.evaluate("(() => { document.querySelector('#launch-params input[data-param=peak]').value = '300/s'; document.querySelector('[data-option=agent_wait]').value = ' 90s '; document.querySelector('[data-option=on_agent_loss]').value = 'abort'; document.getElementById('launch-start').click(); return ''; })()");
         let started = wait_text(&mut browser, "document.getElementById('launch-message').textContent", |t| t.starts_with("started"));
-        (browser, (fields, visible, options, refused, started))
+        (browser, (fields, visible, options, start_options, refused, started))
     })
     .await
     .expect("the browser task does not panic");
-    let (fields, visible, options, refused, started) = launch;
+    let (fields, visible, options, start_options, refused, started) = launch;
     assert_eq!(visible, "true");
     assert_eq!(
         fields,
         r#"[["peak","100/s"],["target","http://127.0.0.1:9"]]"#
     );
     assert_eq!(options, "checkout|broken (has errors)");
+    assert_eq!(
+        start_options,
+        r#"[false,false,["agent_wait","","60s"],["on_agent_loss","","rebalance (default)"]]"#
+    );
     assert!(refused.contains("peak=fast"), "{refused}");
     assert!(started.contains("run-checkout-3"), "{started}");
     let asked = library.asked.lock().expect("not poisoned").clone();
-    let only_peak = std::collections::BTreeMap::from([("peak".to_string(), "300/s".to_string())]);
+    let pairs = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let refused_ask = asked.first().expect("the refused start was asked");
+    assert!(refused_ask.options.is_empty(), "empty options are not sent");
+    let last = asked.last().expect("the good start was asked");
     assert_eq!(
-        asked.last(),
-        Some(&("checkout".to_string(), only_peak, Some(3))),
+        (last.plan.as_str(), &last.params, last.agents),
+        ("checkout", &pairs(&[("peak", "300/s")]), Some(3)),
         "only the changed param is sent"
+    );
+    assert_eq!(
+        last.options,
+        pairs(&[("agent_wait", "90s"), ("on_agent_loss", "abort")]),
+        "the options given are sent, trimmed"
     );
 
     // The coordinator dies; another serves the same address, knowing only seconds 12..=20 (a

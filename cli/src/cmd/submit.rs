@@ -4,7 +4,7 @@
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
 use crate::cmd::run::conclude;
 use crate::exit::Exit;
-use crate::flags::{OnAgentLoss, SubmitArgs};
+use crate::flags::SubmitArgs;
 use crate::output::fail;
 use crate::plan_source;
 use crate::progress::LiveView;
@@ -12,7 +12,7 @@ use ptl_bytecode::Plan;
 use ptl_cluster::coordinator::LiveView as ClusterLive;
 use ptl_cluster::ids::RunId;
 use ptl_cluster::merged_record;
-use ptl_cluster::run::{self, LossPolicy, RunPhase};
+use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::ClusterError;
@@ -55,11 +55,7 @@ pub fn run(args: &SubmitArgs) -> Exit {
     let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);
     config.params = args.params.params.iter().cloned().collect();
     config.agent_wait = args.agent_wait;
-    config.on_agent_loss = match args.on_agent_loss {
-        OnAgentLoss::Rebalance => LossPolicy::Rebalance,
-        OnAgentLoss::Continue => LossPolicy::Continue,
-        OnAgentLoss::Abort => LossPolicy::Abort,
-    };
+    config.on_agent_loss = args.on_agent_loss.into();
     config.start_delay = args.start_delay;
     config.stagger = args.stagger;
     let timeout = args

@@ -11,6 +11,7 @@
   var selected = null;    // id chosen by the user (null: follow the newest run)
   var lastId = "";        // the id of the last event, for a stream opened anew
   var plans = [];         // what the server may start (GET /api/plans)
+  var options = [];       // `ptl submit`'s start options it takes, with their defaults
 
   function $(id) { return document.getElementById(id); }
 
@@ -256,13 +257,28 @@
     $("launch-message").textContent = broken ? "this plan has errors with its defaults" : "";
   }
 
+  // Empty fields show submit's defaults as placeholders and are not sent: the default applies.
+  function drawLaunchOptions() {
+    $("launch-options").hidden = options.length === 0;
+    $("launch-option-fields").innerHTML = options.map(function (o) {
+      var field = o.kind === "choice"
+        ? "<select data-option=\"" + esc(o.name) + "\"><option value=\"\">" + esc(o.default) + " (default)</option>" +
+          o.choices.map(function (c) { return "<option value=\"" + esc(c) + "\">" + esc(c) + "</option>"; }).join("") + "</select>"
+        : "<input data-option=\"" + esc(o.name) + "\" placeholder=\"" + esc(o.default) + "\">";
+      return "<label title=\"" + esc(o.help) + "\">" + esc(o.name.replace(/_/g, " ")) + " <span class=\"sub\">" +
+        esc(o.flag) + "</span> " + field + "</label>";
+    }).join("");
+  }
+
   function loadPlans() {
     fetch("/api/plans", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) {
         if (!body) return;  // this server starts no runs: the panel stays hidden
         plans = body.plans;
+        options = body.options || [];
         $("launch").hidden = false;
+        drawLaunchOptions();
         $("launch-plan").innerHTML = plans.map(function (p) {
           return "<option value=\"" + esc(p.name) + "\">" + esc(p.name + (p.checks ? "" : " (has errors)")) + "</option>";
         }).join("");
@@ -278,6 +294,11 @@
     var body = { plan: $("launch-plan").value, params: params };
     var agents = parseInt($("launch-agents").value, 10);
     if (agents > 0) body.agents = agents;
+    var chosen = {};
+    Array.prototype.forEach.call($("launch-option-fields").querySelectorAll("[data-option]"), function (field) {
+      if (field.value.trim() !== "") chosen[field.getAttribute("data-option")] = field.value.trim();
+    });
+    if (Object.keys(chosen).length) body.options = chosen;
     $("launch-message").textContent = "starting…";
     $("launch-diagnostics").hidden = true;
     fetch("/api/runs", { method: "POST", credentials: "same-origin", headers: operatorHeaders(), body: JSON.stringify(body) })
