@@ -2,7 +2,9 @@
 //! server on 127.0.0.1 (rustls, a self-signed certificate made with rcgen, HTTP/1.1 keep-alive
 //! answering every GET with 200). They assert the flags a user relies on: `--ca-cert` trusts
 //! the certificate, without it every request is a `tls` error, `--insecure` works and warns,
-//! and a CA file that cannot be used is a usage error before anything is sent.
+//! a CA file that cannot be used is a usage error before anything is sent, and against a server
+//! requiring a client certificate, `--client-cert`/`--client-key` make the run pass (the two
+//! flags go together, and unusable files are usage errors).
 
 mod support;
 
@@ -34,7 +36,18 @@ struct TlsServer {
 /// Starts the server (on its own thread, see [`support::listen`]); it lives until the test
 /// process ends.
 fn tls_server(dir: &Path) -> TlsServer {
-    let cert = support::tls::self_signed(&["127.0.0.1"], &[]);
+    tls_server_with(dir, support::tls::self_signed(&["127.0.0.1"], &[]))
+}
+
+/// A server requiring a client certificate of `clients`.
+fn mtls_server(dir: &Path, clients: &support::tls::ClientCa) -> TlsServer {
+    tls_server_with(
+        dir,
+        support::tls::self_signed_requiring(&["127.0.0.1"], &[], clients),
+    )
+}
+
+fn tls_server_with(dir: &Path, cert: support::tls::SelfSigned) -> TlsServer {
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, &cert.pem).expect("write CA file");
     let acceptor = cert.acceptor;
@@ -158,4 +171,90 @@ fn an_agent_refuses_a_bad_ca_file_before_joining_the_cluster() {
         .expect("ptl agent runs");
     assert_exit(&o, 2);
     assert!(stderr(&o).contains(path), "{}", stderr(&o));
+}
+
+/// The client certificate and key of `clients` written as PEM files in `dir`.
+fn client_files(dir: &Path, clients: &support::tls::ClientCa) -> (String, String) {
+    let cert = dir.join("client.pem");
+    let key = dir.join("client-key.pem");
+    std::fs::write(&cert, &clients.cert_pem).expect("write client certificate");
+    std::fs::write(&key, &clients.key_pem).expect("write client key");
+    let path = |p: PathBuf| p.to_str().expect("utf-8 path").to_string();
+    (path(cert), path(key))
+}
+
+#[test]
+fn a_client_certificate_makes_a_run_against_mutual_tls_pass() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clients = support::tls::client_ca();
+    let srv = mtls_server(dir.path(), &clients);
+    let ca = srv.ca_file.to_str().expect("utf-8 path");
+    let (cert, key) = client_files(dir.path(), &clients);
+    let (o, out) = run(
+        dir.path(),
+        &srv.url,
+        &[
+            "--ca-cert",
+            ca,
+            "--client-cert",
+            &cert,
+            "--client-key",
+            &key,
+        ],
+    );
+    assert_exit(&o, 0);
+    let planned = assert_sent_without_errors(&json(&out)["phases"][0], 49..=51);
+    assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
+
+    // The same server, no client certificate: every request fails as `tls`, the run ends.
+    let (o, out) = run(dir.path(), &srv.url, &["--ca-cert", ca]);
+    assert_exit(&o, 0);
+    let phase = &json(&out)["phases"][0];
+    let planned = phase["planned"].as_u64().expect("planned");
+    assert!(planned > 0);
+    assert_eq!(phase["errors_by_class"]["tls"].as_u64(), Some(planned));
+    // The server's alert is the reason told after the run.
+    let err = stderr(&o);
+    assert_eq!(err.matches("the first failure").count(), 1, "{err}");
+    assert!(err.contains("CertificateRequired"), "{err}");
+}
+
+#[test]
+fn client_cert_and_client_key_go_together_and_must_be_usable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clients = support::tls::client_ca();
+    let srv = mtls_server(dir.path(), &clients);
+    let (cert, key) = client_files(dir.path(), &clients);
+    for (alone, missing) in [
+        (["--client-cert", &cert], "--client-key"),
+        (["--client-key", &key], "--client-cert"),
+    ] {
+        let (o, out) = run(dir.path(), &srv.url, &alone);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains(missing), "{}", stderr(&o));
+        assert!(!out.exists(), "no results for a run that never started");
+    }
+    let other = support::tls::client_ca();
+    let other_key = dir.path().join("other-key.pem");
+    std::fs::write(&other_key, &other.key_pem).expect("write");
+    let other_key = other_key.to_str().expect("utf-8 path");
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8 path");
+    for (c, k, says) in [
+        (cert.as_str(), missing, missing),
+        (missing, key.as_str(), missing),
+        (key.as_str(), key.as_str(), "no PEM certificate"),
+        (cert.as_str(), cert.as_str(), "no PEM private key"),
+        (cert.as_str(), other_key, "does not belong"),
+    ] {
+        let (o, out) = run(
+            dir.path(),
+            &srv.url,
+            &["--client-cert", c, "--client-key", k],
+        );
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!out.exists(), "no results for a run that never started");
+    }
+    assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
 }

@@ -176,6 +176,13 @@ pub struct TlsArgs {
     /// Accept any server certificate, unverified (self-signed test targets only).
     #[arg(long)]
     pub insecure: bool,
+    /// Present this client certificate (PEM, chain allowed) to servers that ask for one
+    /// (mutual TLS); needs --client-key.
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
 }
 
 /// Who may look at and control the dashboard (`ptl run --dashboard`, `ptl coordinator --http`).

@@ -129,6 +129,7 @@ fn options(insecure: bool) -> RunOptions {
         tls: ptl_runtime::http::TlsOptions {
             ca_files: vec![],
             insecure,
+            client_cert: None,
         },
         ..RunOptions::default()
     }

@@ -1,8 +1,10 @@
 //! HTTPS against a real TLS server on 127.0.0.1 (tokio-rustls + hyper, HTTP/1.1 keep-alive,
 //! a self-signed certificate made with rcgen): a trusted CA file, an untrusted certificate
-//! (every request a `tls` error), the insecure mode, failure injection under TLS, and at the
-//! pool level the server name sent and session resumption. The server counts connections,
-//! handshakes (and resumed ones), requests and what the injected faults left on the wire.
+//! (every request a `tls` error), the insecure mode, failure injection under TLS, a server
+//! requiring a client certificate (mutual TLS, over HTTP/1.1 and HTTP/2), and at the pool
+//! level the server name sent and session resumption. The server counts connections,
+//! handshakes (and resumed ones, and those with a client certificate), requests and what the
+//! injected faults left on the wire.
 
 mod engine_support;
 
@@ -10,11 +12,11 @@ use bytes::Bytes;
 use engine_support::{faults, listen, outcomes, plan, rate, serial, tls};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response};
-use hyper_util::rt::TokioIo;
-use ptl_bytecode::plan::Ppm;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ptl_bytecode::plan::{HttpVersion, Ppm};
 use ptl_runtime::http::{Endpoint, Pool, SendOutcome, TlsOptions, TlsTarget, Want};
 use ptl_runtime::{run_blocking, RunOptions};
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ struct Seen {
     connections: AtomicU64,
     handshakes: AtomicU64,
     resumed: AtomicU64,
+    /// Handshakes in which the client presented a certificate.
+    client_certs: AtomicU64,
     failed_handshakes: AtomicU64,
     requests: AtomicU64,
     /// Requests carrying an `x-fault` header.
@@ -65,7 +69,22 @@ impl TlsServer {
 /// Starts a TLS server on its own thread and runtime; it lives until the test process ends.
 fn tls_server() -> TlsServer {
     // h2 first: the server would pick it if the client offered it.
-    let cert = tls::self_signed(&["localhost", "127.0.0.1"], &[b"h2", b"http/1.1"]);
+    tls_server_with(tls::self_signed(
+        &["localhost", "127.0.0.1"],
+        &[b"h2", b"http/1.1"],
+    ))
+}
+
+/// A TLS server that requires a client certificate signed by `clients`.
+fn mtls_server(clients: &tls::ClientCa) -> TlsServer {
+    tls_server_with(tls::self_signed_requiring(
+        &["127.0.0.1"],
+        &[b"h2", b"http/1.1"],
+        clients,
+    ))
+}
+
+fn tls_server_with(cert: tls::SelfSigned) -> TlsServer {
     let dir = std::env::temp_dir().join(format!("ptl-https-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -99,6 +118,9 @@ async fn serve(acceptor: TlsAcceptor, stream: tokio::net::TcpStream, seen: Arc<S
         if session.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
             seen.resumed.fetch_add(1, Ordering::SeqCst);
         }
+        if session.peer_certificates().is_some_and(|c| !c.is_empty()) {
+            seen.client_certs.fetch_add(1, Ordering::SeqCst);
+        }
         let name = session.server_name().map(str::to_string);
         seen.names
             .lock()
@@ -112,6 +134,12 @@ async fn serve(acceptor: TlsAcceptor, stream: tokio::net::TcpStream, seen: Arc<S
     }
     let s = seen.clone();
     let svc = service_fn(move |req| answer(s.clone(), req));
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let _ = http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(tls), svc)
+            .await;
+        return;
+    }
     if let Err(e) = http1::Builder::new()
         .serve_connection(TokioIo::new(tls), svc)
         .await
@@ -163,7 +191,20 @@ fn options(tls: TlsOptions) -> RunOptions {
 fn trusting(srv: &TlsServer) -> TlsOptions {
     TlsOptions {
         ca_files: vec![srv.ca_file.clone()],
-        insecure: false,
+        ..TlsOptions::default()
+    }
+}
+
+/// Trusting `srv`, presenting the client certificate of `clients` (written next to its CA
+/// file).
+fn presenting(srv: &TlsServer, clients: &tls::ClientCa) -> TlsOptions {
+    let cert = srv.ca_file.with_extension("client.pem");
+    let key = srv.ca_file.with_extension("client-key.pem");
+    std::fs::write(&cert, &clients.cert_pem).expect("write client certificate");
+    std::fs::write(&key, &clients.key_pem).expect("write client key");
+    TlsOptions {
+        client_cert: Some((cert, key)),
+        ..trusting(srv)
     }
 }
 
@@ -210,8 +251,8 @@ fn the_insecure_mode_accepts_an_untrusted_certificate() {
     let srv = tls_server();
     let p = plan(&srv.url(), vec![rate("insecure", 50.0, 1.0)]);
     let insecure = TlsOptions {
-        ca_files: vec![],
         insecure: true,
+        ..TlsOptions::default()
     };
     let out = run_blocking(&p, options(insecure)).expect("runs");
     let ph = &out.result.phases[0];
@@ -221,6 +262,66 @@ fn the_insecure_mode_accepts_an_untrusted_certificate() {
         Some(&ph.request_count)
     );
     assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+}
+
+#[test]
+fn a_server_requiring_a_client_certificate_answers_a_run_presenting_one() {
+    let _serial = serial();
+    let clients = tls::client_ca();
+    let srv = mtls_server(&clients);
+    let mut p = plan(&srv.url(), vec![rate("mtls", 100.0, 1.0)]);
+    p.connections = 4;
+    let out = run_blocking(&p, options(presenting(&srv, &clients))).expect("runs");
+    let ph = &out.result.phases[0];
+    outcomes::assert_all_ok(ph, 99..=101);
+    assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+    let handshakes = srv.count(|s| &s.handshakes);
+    assert!(handshakes > 0);
+    assert_eq!(srv.count(|s| &s.client_certs), handshakes);
+    assert_eq!(srv.count(|s| &s.failed_handshakes), 0);
+}
+
+#[test]
+fn a_client_certificate_is_presented_over_http2_too() {
+    let _serial = serial();
+    let clients = tls::client_ca();
+    let srv = mtls_server(&clients);
+    let mut p = plan(&srv.url(), vec![rate("mtls-h2", 100.0, 1.0)]);
+    p.http = HttpVersion::Http2;
+    p.connections = 2;
+    let out = run_blocking(&p, options(presenting(&srv, &clients))).expect("runs");
+    let ph = &out.result.phases[0];
+    outcomes::assert_all_ok(ph, 99..=101);
+    assert_eq!(srv.count(|s| &s.requests), ph.request_count);
+    let alpn = srv.seen.alpn.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(alpn.iter().all(|p| p.as_deref() == Some(b"h2")), "{alpn:?}");
+    assert_eq!(srv.count(|s| &s.client_certs), alpn.len() as u64);
+}
+
+#[test]
+fn without_a_client_certificate_every_request_is_a_tls_error() {
+    let _serial = serial();
+    let clients = tls::client_ca();
+    let srv = mtls_server(&clients);
+    let p = plan(&srv.url(), vec![rate("no-client-cert", 50.0, 1.0)]);
+    let out = run_blocking(&p, options(trusting(&srv))).expect("runs to the end");
+    let ph = &out.result.phases[0];
+    outcomes::assert_all_failed(ph, 49..=51, "tls");
+    assert_eq!(srv.count(|s| &s.handshakes), 0);
+    assert!(srv.count(|s| &s.failed_handshakes) > 0);
+    assert_eq!(srv.count(|s| &s.requests), 0);
+}
+
+#[test]
+fn a_client_certificate_of_another_ca_is_refused() {
+    let _serial = serial();
+    let srv = mtls_server(&tls::client_ca());
+    let stranger = tls::client_ca();
+    let p = plan(&srv.url(), vec![rate("other-ca", 50.0, 1.0)]);
+    let out = run_blocking(&p, options(presenting(&srv, &stranger))).expect("runs to the end");
+    let ph = &out.result.phases[0];
+    outcomes::assert_all_failed(ph, 49..=51, "tls");
+    assert_eq!(srv.count(|s| &s.requests), 0);
 }
 
 #[test]

@@ -31,12 +31,16 @@ pub fn run(args: &RunArgs) -> Exit {
     execute_with(&compiled, &args.output, args.workers, dashboard, tls)
 }
 
-/// The TLS options of the flags, checked now (every CA file read and parsed) so that a bad
-/// file is a usage error before anything starts. `--insecure` is said once, on stderr.
+/// The TLS options of the flags, checked now (every CA file, the client certificate and key
+/// read and parsed) so that a bad file is a usage error before anything starts. `--insecure`
+/// is said once, on stderr.
 pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
+    // clap requires the two client flags together; a pair is all that can reach here.
+    let client_cert = args.client_cert.clone().zip(args.client_key.clone());
     let tls = TlsOptions {
         ca_files: args.ca_certs.clone(),
         insecure: args.insecure,
+        client_cert,
     };
     if let Err(e) = tls.client_config() {
         return Err(fail(Exit::Usage, e));

@@ -48,6 +48,13 @@ impl Stream {
                 // A close without TLS close_notify, as many servers do: an end of stream like
                 // any other (whether an answer was complete is judged by its framing).
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                // TLS 1.3 ends the client's handshake before the server checks it, so a server
+                // refusing the client certificate (or the lack of one) says so only here, as an
+                // alert: told like a failed handshake.
+                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+                    super::tls::note_failure(&e);
+                    Err(e)
+                }
                 other => other,
             },
         }

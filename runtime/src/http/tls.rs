@@ -7,13 +7,17 @@
 //! signatures, so the session itself is sound. ALPN offers `http/1.1` only for an HTTP/1.1
 //! plan, and `h2` only for an HTTP/2 one ([`TlsTarget::for_http2`]). rustls' in-memory session cache is kept (its default), so connections
 //! after the first resume their session instead of a full handshake.
+//!
+//! For targets behind mutual TLS, a client certificate chain and its private key (PEM files)
+//! are presented whenever the server asks for one; both files are read and checked against
+//! each other when the configuration is built, so a wrong file stops the run before it starts.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{self, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 use tokio_rustls::TlsConnector;
@@ -25,6 +29,9 @@ pub struct TlsOptions {
     pub ca_files: Vec<PathBuf>,
     /// Accept any server certificate (no chain or name check).
     pub insecure: bool,
+    /// Mutual TLS: the PEM file of the client certificate chain (end entity first) and the PEM
+    /// file of its private key (PKCS#8, PKCS#1 or SEC1), sent when the server asks.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// Why the TLS configuration cannot be built.
@@ -34,6 +41,18 @@ pub enum TlsSetupError {
     CaFile { path: PathBuf, reason: String },
     #[error("CA file {path}: no PEM certificate in it")]
     NoCertificate { path: PathBuf },
+    #[error("client certificate file {path}: {reason}")]
+    ClientCertFile { path: PathBuf, reason: String },
+    #[error("client certificate file {path}: no PEM certificate in it")]
+    NoClientCertificate { path: PathBuf },
+    #[error("client key file {path}: {reason}")]
+    ClientKeyFile { path: PathBuf, reason: String },
+    #[error("client certificate {cert} with key {key}: {reason}")]
+    ClientIdentity {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
+    },
     #[error("TLS setup: {0}")]
     Config(String),
     #[error("{host:?} is not a valid TLS server name")]
@@ -41,20 +60,34 @@ pub enum TlsSetupError {
 }
 
 impl TlsOptions {
-    /// The client configuration for these options: reads and checks every CA file.
+    /// The client configuration for these options: reads and checks every CA file, and the
+    /// client certificate and key (which must belong together).
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsSetupError> {
         let provider = Arc::new(crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsSetupError::Config(e.to_string()))?;
         let roots = self.roots()?;
-        let mut config = if self.insecure {
+        let builder = if self.insecure {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
-                .with_no_client_auth()
         } else {
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match &self.client_cert {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = client_chain(cert)?;
+                let private_key = client_key(key)?;
+                builder
+                    .with_client_auth_cert(chain, private_key)
+                    .map_err(|e| TlsSetupError::ClientIdentity {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                        reason: identity_reason(e),
+                    })?
+            }
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
@@ -85,6 +118,46 @@ impl TlsOptions {
             }
         }
         Ok(roots)
+    }
+}
+
+/// The client certificate chain of a PEM file, end entity first as the file gives it.
+fn client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let bad = |e| TlsSetupError::ClientCertFile {
+        path: path.to_path_buf(),
+        reason: pem_reason(e),
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(bad)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    if chain.is_empty() {
+        return Err(TlsSetupError::NoClientCertificate {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(chain)
+}
+
+/// The first private key of a PEM file.
+fn client_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsSetupError::ClientKeyFile {
+        path: path.to_path_buf(),
+        reason: match e {
+            rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key in it".to_string(),
+            other => pem_reason(other),
+        },
+    })
+}
+
+/// Why a certificate and key cannot be used together, in a user's words.
+fn identity_reason(e: rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            "the key does not belong to the certificate".to_string()
+        }
+        rustls::Error::InvalidCertificate(why) => format!("not a usable certificate ({why:?})"),
+        other => format!("not usable: {other}"),
     }
 }
 
@@ -250,7 +323,7 @@ mod tests {
     fn ca_error(contents: &[u8], name: &str) -> TlsSetupError {
         let opts = TlsOptions {
             ca_files: vec![temp_file(name, contents)],
-            insecure: false,
+            ..TlsOptions::default()
         };
         opts.client_config().expect_err("a bad CA file is refused")
     }
@@ -266,6 +339,7 @@ mod tests {
         let opts = TlsOptions {
             ca_files: vec![PathBuf::from("/nonexistent/ca.pem")],
             insecure: true,
+            ..TlsOptions::default()
         };
         let e = opts.client_config().expect_err("refused");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
@@ -295,5 +369,74 @@ mod tests {
             assert!(TlsTarget::new(config.clone(), host).is_ok(), "{host}");
         }
         assert!(TlsTarget::new(config, "bad name!").is_err());
+    }
+
+    /// A self-signed certificate and its key, written as PEM files named after `tag`.
+    fn identity_files(tag: &str) -> (PathBuf, PathBuf) {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["client".to_string()]).expect("certificate");
+        let cert = temp_file(&format!("{tag}-cert.pem"), certified.cert.pem().as_bytes());
+        let key = temp_file(
+            &format!("{tag}-key.pem"),
+            certified.signing_key.serialize_pem().as_bytes(),
+        );
+        (cert, key)
+    }
+
+    fn with_identity(cert: PathBuf, key: PathBuf) -> Result<Arc<ClientConfig>, TlsSetupError> {
+        TlsOptions {
+            client_cert: Some((cert, key)),
+            ..TlsOptions::default()
+        }
+        .client_config()
+    }
+
+    #[test]
+    fn a_client_certificate_is_offered_by_http1_and_http2_configurations() {
+        let without = TlsOptions::default().client_config().expect("builds");
+        assert!(!without.client_auth_cert_resolver.has_certs());
+        let (cert, key) = identity_files("good");
+        let config = with_identity(cert, key).expect("builds");
+        assert!(config.client_auth_cert_resolver.has_certs());
+        let h2 = TlsTarget::new(config, "127.0.0.1")
+            .expect("server name")
+            .for_http2();
+        assert!(h2.config.client_auth_cert_resolver.has_certs());
+        assert_eq!(h2.config.alpn_protocols, vec![b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let (cert, _) = identity_files("mine");
+        let (_, other_key) = identity_files("other");
+        let e = with_identity(cert, other_key).expect_err("refused");
+        assert!(matches!(e, TlsSetupError::ClientIdentity { .. }), "{e}");
+        assert!(e.to_string().contains("does not belong"), "{e}");
+    }
+
+    #[test]
+    fn unusable_client_files_are_errors_naming_them() {
+        let (cert, key) = identity_files("files");
+        let missing = PathBuf::from("/nonexistent/client-key.pem");
+        let e = with_identity(cert.clone(), missing.clone()).expect_err("refused");
+        assert!(matches!(e, TlsSetupError::ClientKeyFile { .. }), "{e}");
+        assert!(e.to_string().contains("/nonexistent/client-key.pem"), "{e}");
+        // The certificate file given as the key: PEM, but no key in it.
+        let e = with_identity(cert.clone(), cert.clone()).expect_err("refused");
+        assert!(e.to_string().contains("no PEM private key"), "{e}");
+        // The key file given as the certificate.
+        let e = with_identity(key.clone(), key.clone()).expect_err("refused");
+        assert!(
+            matches!(e, TlsSetupError::NoClientCertificate { .. }),
+            "{e}"
+        );
+        let junk = temp_file(
+            "junk-client.pem",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        );
+        let e = with_identity(junk, key).expect_err("refused");
+        assert!(matches!(e, TlsSetupError::ClientIdentity { .. }), "{e}");
+        let e = with_identity(missing, cert).expect_err("refused");
+        assert!(matches!(e, TlsSetupError::ClientCertFile { .. }), "{e}");
     }
 }
