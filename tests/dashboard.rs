@@ -443,6 +443,29 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
 }
 
 /// The spec ZooKeeper holds for a run: what was submitted.
+/// Starts a run from the page's API (as the operator) and returns its id and the start options
+/// its spec carries: agent wait (ms), on agent loss, start delay (ms), stagger (ms).
+fn start_for_spec(
+    addr: &str,
+    connect: &str,
+    body: &str,
+) -> (String, (u64, ptl_cluster::run::LossPolicy, u64, u64)) {
+    let (status, answer) = call(addr, "POST", "/api/runs", Some(OPERATOR), body);
+    assert_eq!(status, 201, "{answer}");
+    let run = parse(&answer)["run"]
+        .as_str()
+        .expect("the run id")
+        .to_string();
+    let spec = run_spec(connect, &run);
+    let options = (
+        spec.agent_wait_ms,
+        spec.on_agent_loss,
+        spec.start_delay_ms,
+        spec.stagger_ms,
+    );
+    (run, options)
+}
+
 fn run_spec(connect: &str, run: &str) -> ptl_cluster::run::RunSpec {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -523,22 +546,11 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
         "options": {"agent_wait": "45s", "on_agent_loss": "abort", "start_delay": "1500ms", "stagger": " "},
     })
     .to_string();
-    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &good);
-    assert_eq!(status, 201, "{body}");
-    let run = parse(&body)["run"]
-        .as_str()
-        .expect("the run id")
-        .to_string();
-    let spec = run_spec(&connect, &run);
+    let (run, spec) = start_for_spec(&addr, &connect, &good);
     assert_eq!(
-        (
-            spec.agent_wait_ms,
-            spec.on_agent_loss,
-            spec.start_delay_ms,
-            spec.stagger_ms
-        ),
+        spec,
         (45_000, ptl_cluster::run::LossPolicy::Abort, 1500, 0),
-        "{spec:?}"
+        "{run}"
     );
     let summary = wait_finished(&addr, &run, Duration::from_secs(90), || {
         format!("{}\n{}", coord.log(), _agent.log())
@@ -549,20 +561,9 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
     // Without options, the spec has submit's defaults (the ones listed above).
     let plain =
         json!({"plan": "library", "params": {"target": target.url, "hold": "1s"}}).to_string();
-    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &plain);
-    assert_eq!(status, 201, "{body}");
-    let run = parse(&body)["run"]
-        .as_str()
-        .expect("the run id")
-        .to_string();
-    let spec = run_spec(&connect, &run);
+    let (run, spec) = start_for_spec(&addr, &connect, &plain);
     assert_eq!(
-        (
-            spec.agent_wait_ms,
-            spec.on_agent_loss,
-            spec.start_delay_ms,
-            spec.stagger_ms
-        ),
+        spec,
         {
             let defaults = ptl_cluster::submit::StartOptions::default();
             (
@@ -572,7 +573,7 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
                 defaults.stagger.as_millis() as u64,
             )
         },
-        "{spec:?}"
+        "{run}"
     );
     wait_finished(&addr, &run, Duration::from_secs(90), || {
         format!("{}\n{}", coord.log(), _agent.log())
