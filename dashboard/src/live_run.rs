@@ -176,26 +176,13 @@ impl LiveRun {
         Ok(())
     }
 
-    /// Merges neighbouring points pairwise: counts add, rates and p50 average, the upper
-    /// percentiles keep the larger (bounds, as the runtime's own series does).
+    /// Merges neighbouring points pairwise, as the runtime's own series does.
     fn compact(&mut self) {
         let old = std::mem::take(&mut self.points);
         let mut it = old.into_values();
         while let Some(a) = it.next() {
             let merged = match it.next() {
-                Some(b) => SeriesPoint {
-                    t: a.t,
-                    target_rps: (a.target_rps + b.target_rps) / 2.0,
-                    achieved_rps: (a.achieved_rps + b.achieved_rps) / 2.0,
-                    errors: a.errors + b.errors,
-                    dropped: a.dropped + b.dropped,
-                    p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
-                    p95_ms: a.p95_ms.max(b.p95_ms),
-                    p99_ms: a.p99_ms.max(b.p99_ms),
-                    max_ms: a.max_ms.max(b.max_ms),
-                    paused: (a.paused + b.paused) / 2.0,
-                    phase: a.phase,
-                },
+                Some(b) => a.merged_with(b),
                 None => a,
             };
             self.points.insert(merged.t, merged);

@@ -192,6 +192,27 @@ pub struct SeriesPoint {
     pub paused: f64,
 }
 
+impl SeriesPoint {
+    /// Two neighbouring points as one, when a bounded series halves its resolution: counts
+    /// add, rates, p50 and the paused fraction average, the upper percentiles keep the larger
+    /// (a bound, since percentiles of two seconds cannot be recovered from their points).
+    pub fn merged_with(self, next: SeriesPoint) -> SeriesPoint {
+        SeriesPoint {
+            t: self.t,
+            target_rps: (self.target_rps + next.target_rps) / 2.0,
+            achieved_rps: (self.achieved_rps + next.achieved_rps) / 2.0,
+            errors: self.errors + next.errors,
+            dropped: self.dropped + next.dropped,
+            p50_ms: (self.p50_ms + next.p50_ms) / 2.0,
+            p95_ms: self.p95_ms.max(next.p95_ms),
+            p99_ms: self.p99_ms.max(next.p99_ms),
+            max_ms: self.max_ms.max(next.max_ms),
+            paused: (self.paused + next.paused) / 2.0,
+            phase: self.phase,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

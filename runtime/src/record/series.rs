@@ -124,22 +124,11 @@ impl SeriesBuilder {
         let old = std::mem::take(&mut self.points);
         let mut it = old.into_iter();
         while let Some(a) = it.next() {
-            match it.next() {
-                Some(b) => self.points.push(SeriesPoint {
-                    t: a.t,
-                    target_rps: (a.target_rps + b.target_rps) / 2.0,
-                    achieved_rps: (a.achieved_rps + b.achieved_rps) / 2.0,
-                    errors: a.errors + b.errors,
-                    dropped: a.dropped + b.dropped,
-                    p50_ms: (a.p50_ms + b.p50_ms) / 2.0,
-                    p95_ms: a.p95_ms.max(b.p95_ms),
-                    p99_ms: a.p99_ms.max(b.p99_ms),
-                    max_ms: a.max_ms.max(b.max_ms),
-                    paused: (a.paused + b.paused) / 2.0,
-                    phase: a.phase,
-                }),
-                None => self.points.push(a),
-            }
+            let merged = match it.next() {
+                Some(b) => a.merged_with(b),
+                None => a,
+            };
+            self.points.push(merged);
         }
         self.width *= 2;
     }
