@@ -9,6 +9,15 @@
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, Method};
 
+/// Appends one `name: value` header line.
+#[inline]
+pub fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends `method target HTTP/1.1`, the headers and the body to `out`.
 pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8], out: &mut Vec<u8>) {
     out.reserve(64 + target.len() + headers.len() * 32 + body.len());
@@ -21,10 +30,7 @@ pub fn encode(method: &Method, target: &str, headers: &HeaderMap, body: &[u8], o
         if chunked && name == CONTENT_LENGTH {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if body.is_empty() {
         out.extend_from_slice(b"\r\n");

@@ -112,10 +112,7 @@ impl Wire {
 
 fn header_line(name: &[u8], value: &[u8]) -> Vec<u8> {
     let mut l = Vec::with_capacity(name.len() + value.len() + 4);
-    l.extend_from_slice(name);
-    l.extend_from_slice(b": ");
-    l.extend_from_slice(value);
-    l.extend_from_slice(b"\r\n");
+    wire_request::write_header(&mut l, name, value);
     l
 }
 
@@ -237,10 +234,7 @@ fn write_fast(
         out.extend_from_slice(b"\r\n");
     }
     if let Some((name, value)) = edit.header {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        wire_request::write_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if body.is_empty() {
         out.extend_from_slice(b"\r\n");
