@@ -442,58 +442,10 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
     let target = Target::start();
     let rate = 300u64;
     let seconds = 10u64;
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        &TWO_PHASES
-            .replace("phase warm { rate 150/s for 2s }\n", "")
-            .replace(
-                "rate 300/s for 3s",
-                &format!("rate {rate}/s for {seconds}s"),
-            ),
-    );
-    let out = cluster.dir.path().join("r.json");
-    let submit = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "3",
-            "--wait",
-            "--quiet",
-        ])
-        .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl submit starts");
+    let (submit, out) = spawn_steady_submit(&cluster, &target, rate, seconds);
 
     // Two seconds into the phase, kill one agent outright.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let run = loop {
-        let status = cluster.status();
-        let running = status["runs"]
-            .as_array()
-            .and_then(|runs| runs.iter().find(|r| r["state"] == "running"))
-            .and_then(|r| r["id"].as_str().map(str::to_string));
-        if let Some(run) = running {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let run = wait_for_state(&cluster, None, "running");
     std::thread::sleep(Duration::from_secs(3));
     let killed_at_ms = ptl_cluster::clock::now_ms();
     cluster.agents[1].kill_9();
@@ -559,43 +511,7 @@ fn a_standby_coordinator_resumes_the_run_when_the_leader_is_killed() {
     cluster.add_standby("standby-coordinator", &session);
     let target = Target::start();
     let (rate, seconds) = (300u64, 8u64);
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        &TWO_PHASES
-            .replace("phase warm { rate 150/s for 2s }\n", "")
-            .replace(
-                "rate 300/s for 3s",
-                &format!("rate {rate}/s for {seconds}s"),
-            ),
-    );
-    let out = cluster.dir.path().join("r.json");
-    let submit = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "3",
-            "--wait",
-            "--quiet",
-        ])
-        .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl submit starts");
+    let (submit, out) = spawn_steady_submit(&cluster, &target, rate, seconds);
     let run = wait_for_state(&cluster, None, "running");
     assert_eq!(cluster.status()["coordinator"], "test-coordinator");
     // Three seconds in, the leader dies without a word; the standby leads once its session
@@ -645,43 +561,7 @@ fn an_agent_that_joins_after_a_loss_takes_over_the_vacated_share() {
     let mut cluster = Cluster::start(3);
     let target = Target::start();
     let (rate, seconds) = (300u64, 12u64);
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        &TWO_PHASES
-            .replace("phase warm { rate 150/s for 2s }\n", "")
-            .replace(
-                "rate 300/s for 3s",
-                &format!("rate {rate}/s for {seconds}s"),
-            ),
-    );
-    let out = cluster.dir.path().join("r.json");
-    let submit = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "3",
-            "--wait",
-            "--quiet",
-        ])
-        .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl submit starts");
+    let (submit, out) = spawn_steady_submit(&cluster, &target, rate, seconds);
     let run = wait_for_state(&cluster, None, "running");
     std::thread::sleep(Duration::from_secs(3));
     let killed_at_ms = ptl_cluster::clock::now_ms();
@@ -870,6 +750,54 @@ fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -> String {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `ptl submit --wait` of one steady phase (`rate`/s for `seconds`) to three agents, started
+/// and left running: the process and the path its result goes to.
+fn spawn_steady_submit(
+    cluster: &Cluster,
+    target: &Target,
+    rate: u64,
+    seconds: u64,
+) -> (std::process::Child, std::path::PathBuf) {
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &TWO_PHASES
+            .replace("phase warm { rate 150/s for 2s }\n", "")
+            .replace(
+                "rate 300/s for 3s",
+                &format!("rate {rate}/s for {seconds}s"),
+            ),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = ptl()
+        .arg("submit")
+        .arg(&plan)
+        .args([
+            "--zk",
+            &cluster.connect(),
+            "--agents",
+            "3",
+            "--wait",
+            "--quiet",
+        ])
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--start-delay",
+            "1s",
+            "--agent-wait",
+            "10s",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+    (submit, out)
 }
 
 /// `ptl submit` of [`LONG`] to two agents, without `--wait`: the run id it prints.
