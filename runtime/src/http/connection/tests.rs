@@ -102,10 +102,31 @@ async fn answer(conn: &mut Connection, want: Want) -> Response {
     }
 }
 
-async fn failure(conn: &mut Connection) -> HttpError {
-    match conn.send(&get(), false, ALL, soon()).await {
-        SendOutcome::Failed(e) => e,
-        other => panic!("expected a failure, got {other:?}"),
+/// Serves `script` on one connection and sends one GET on it: the outcome, and whether the
+/// connection could carry another request afterwards.
+async fn once(script: Vec<Step>) -> (SendOutcome, bool) {
+    let (addr, server) = serve(script).await;
+    let mut conn = Connection::open(addr).await.expect("connects");
+    let outcome = conn.send(&get(), false, ALL, soon()).await;
+    let open = conn.is_open();
+    drop(conn);
+    server.await.expect("server");
+    (outcome, open)
+}
+
+/// [`once`], expecting an answer.
+async fn answered_once(script: Vec<Step>) -> (Response, bool) {
+    match once(script).await {
+        (SendOutcome::Response(r), open) => (r, open),
+        (other, _) => panic!("expected a response, got {other:?}"),
+    }
+}
+
+/// [`once`], expecting a failure.
+async fn failed_once(script: Vec<Step>) -> (HttpError, bool) {
+    match once(script).await {
+        (SendOutcome::Failed(e), open) => (e, open),
+        (other, _) => panic!("expected a failure, got {other:?}"),
     }
 }
 
@@ -185,7 +206,7 @@ async fn a_large_body_grows_the_buffer() {
 
 #[tokio::test]
 async fn a_body_until_close_ends_the_connection() {
-    let (addr, server) = serve(vec![
+    let (r, open) = answered_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\n\r\nall"),
         Step::Pause,
@@ -193,53 +214,38 @@ async fn a_body_until_close_ends_the_connection() {
         Step::Close,
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    let r = answer(&mut conn, ALL).await;
     assert_eq!(&r.body[..], b"all of it");
-    assert!(!conn.is_open());
-    server.await.expect("server");
+    assert!(!open);
 }
 
 #[tokio::test]
 async fn connection_close_and_http_1_0_are_not_reused() {
-    let (addr, server) = serve(vec![
+    let (_, open) = answered_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    answer(&mut conn, ALL).await;
-    assert!(!conn.is_open());
-    drop(conn);
-    server.await.expect("server");
+    assert!(!open);
 
-    let (addr, server) = serve(vec![
+    let (_, open) = answered_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    answer(&mut conn, ALL).await;
-    assert!(!conn.is_open());
-    drop(conn);
-    server.await.expect("server");
+    assert!(!open);
 }
 
 #[tokio::test]
 async fn interim_answers_are_skipped() {
-    let (addr, server) = serve(vec![
+    let (r, open) = answered_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 100 Continue\r\n\r\n"),
         Step::Pause,
         Step::Write(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx"),
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    let r = answer(&mut conn, ALL).await;
     assert_eq!((r.status, &r.body[..]), (201, &b"x"[..]));
-    assert!(conn.is_open());
-    drop(conn);
-    server.await.expect("server");
+    assert!(open);
 }
 
 #[tokio::test]
@@ -268,77 +274,56 @@ async fn a_head_answer_has_no_body_whatever_its_length() {
 
 #[tokio::test]
 async fn an_answer_cut_short_is_a_reset() {
-    let (addr, server) = serve(vec![
+    let (e, open) = failed_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
         Step::Close,
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    let e = failure(&mut conn).await;
     assert!(matches!(e, HttpError::Closed), "{e:?}");
     assert_eq!(e.class(), ErrorClass::Reset);
-    assert!(!conn.is_open());
-    server.await.expect("server");
+    assert!(!open);
 
     // Closed with nothing said at all.
-    let (addr, server) = serve(vec![Step::Read, Step::Close]).await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    assert_eq!(failure(&mut conn).await.class(), ErrorClass::Reset);
-    server.await.expect("server");
+    let (e, _) = failed_once(vec![Step::Read, Step::Close]).await;
+    assert_eq!(e.class(), ErrorClass::Reset);
 
     // Reset in the middle of the head.
-    let (addr, server) = serve(vec![
+    let (e, _) = failed_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\nConte"),
         Step::Pause,
         Step::Reset,
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    assert_eq!(failure(&mut conn).await.class(), ErrorClass::Reset);
-    server.await.expect("server");
+    assert_eq!(e.class(), ErrorClass::Reset);
 }
 
 #[tokio::test]
 async fn malformed_answers_are_protocol_errors() {
-    let (addr, server) = serve(vec![Step::Read, Step::Write(b"HTTP/1.1 OK\r\n\r\n")]).await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    let e = failure(&mut conn).await;
+    let (e, _) = failed_once(vec![Step::Read, Step::Write(b"HTTP/1.1 OK\r\n\r\n")]).await;
     assert!(
         matches!(e, HttpError::Protocol(ProtocolError::Head)),
         "{e:?}"
     );
     assert_eq!(e.class(), ErrorClass::Io);
-    drop(conn);
-    server.await.expect("server");
 
-    let (addr, server) = serve(vec![
+    let (e, _) = failed_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    assert!(matches!(
-        failure(&mut conn).await,
-        HttpError::Protocol(ProtocolError::Chunk)
-    ));
-    drop(conn);
-    server.await.expect("server");
+    assert!(matches!(e, HttpError::Protocol(ProtocolError::Chunk)));
 }
 
 #[tokio::test]
 async fn extra_bytes_after_an_answer_end_the_connection() {
-    let (addr, server) = serve(vec![
+    let (_, open) = answered_once(vec![
         Step::Read,
         Step::Write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n"),
     ])
     .await;
-    let mut conn = Connection::open(addr).await.expect("connects");
-    answer(&mut conn, ALL).await;
-    assert!(!conn.is_open());
-    drop(conn);
-    server.await.expect("server");
+    assert!(!open);
 }
 
 #[tokio::test]
