@@ -245,11 +245,7 @@ async fn three_agents_share_by_capacity_start_together_and_merge_exactly() {
 async fn a_lost_agent_is_rebalanced_at_a_new_epoch_and_recorded() {
     let cluster = cluster(&[None, None, None]).await;
     let plan = plan(3000);
-    let mut config = submit_config(&cluster.zk, &plan, 3);
-    config.wait = None;
-    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
-        panic!("no wait")
-    };
+    let id = common::submit_no_wait(submit_config(&cluster.zk, &plan, 3)).await;
 
     let client = zk::connect(&cluster.zk).await.expect("connect");
     // Let the run start, then kill one agent: its task (and so its session) ends.
@@ -288,11 +284,7 @@ async fn a_lost_agent_is_rebalanced_at_a_new_epoch_and_recorded() {
 async fn a_new_leader_resumes_a_run_with_an_agent_lost_before_it_took_over() {
     let cluster = cluster(&[None, None, None]).await;
     let plan = plan(4000);
-    let mut config = submit_config(&cluster.zk, &plan, 3);
-    config.wait = None;
-    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
-        panic!("no wait")
-    };
+    let id = common::submit_no_wait(submit_config(&cluster.zk, &plan, 3)).await;
     let client = zk::connect(&cluster.zk).await.expect("connect");
     wait_for_phase(&client, &id, RunPhase::Running).await;
     // An agent is lost and rebalanced under the first leader…
@@ -355,11 +347,8 @@ async fn under_continue_a_joiner_takes_exactly_the_lost_share_and_ends_the_degra
     let cluster = cluster(&[None, None, None]).await;
     let plan = plan(5000);
     let mut config = submit_config(&cluster.zk, &plan, 3);
-    config.wait = None;
     config.on_agent_loss = LossPolicy::Continue;
-    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
-        panic!("no wait")
-    };
+    let id = common::submit_no_wait(config).await;
     let client = zk::connect(&cluster.zk).await.expect("connect");
     wait_for_phase(&client, &id, RunPhase::Running).await;
     tokio::time::sleep(Duration::from_millis(800)).await;

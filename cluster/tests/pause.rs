@@ -16,7 +16,7 @@ use ptl_cluster::ids::RunId;
 use ptl_cluster::pauses::{self, PauseChange};
 use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::runtime_engine::RuntimeEngine;
-use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::submit::{self, SubmitConfig};
 use ptl_cluster::testing::plan::one_request;
 use ptl_cluster::testing::ZkServer;
 use ptl_cluster::zk::{self, ZkConfig};
@@ -142,12 +142,7 @@ async fn a_paused_run_sends_nothing_until_resumed_and_counts_exactly_the_plan() 
     let cluster = cluster(2).await;
     let client = &cluster.client;
     let plan = plan(&url);
-    let Submitted::Created(id) = submit::submit(submit_config(&cluster.zk, &plan, 2))
-        .await
-        .expect("submit")
-    else {
-        panic!("not waiting")
-    };
+    let id = common::submit_no_wait(submit_config(&cluster.zk, &plan, 2)).await;
     wait_until("running", || async {
         phase(client, &id).await == RunPhase::Running
     })
@@ -260,12 +255,7 @@ async fn a_pending_or_unknown_run_cannot_be_paused() {
     let cluster = cluster(0).await;
     let client = &cluster.client;
     let plan = plan("http://127.0.0.1:9");
-    let Submitted::Created(id) = submit::submit(submit_config(&cluster.zk, &plan, 1))
-        .await
-        .expect("submit")
-    else {
-        panic!("not waiting")
-    };
+    let id = common::submit_no_wait(submit_config(&cluster.zk, &plan, 1)).await;
     let error = pauses::pause(client, &id).await.expect_err("pending");
     assert!(error.to_string().contains("not started"), "{error}");
     let error = pauses::pause(client, &RunId("run-0000009999".into()))
