@@ -331,6 +331,30 @@ const LIBRARY_PLAN: &str = r#"plan "library" {
   phase steady { rate rate for hold }
 }"#;
 
+/// What the coordinator tests start from: ZooKeeper, a directory holding the plan library
+/// ([`library`]) and a target.
+struct Library {
+    _zk: ZkServer,
+    connect: String,
+    dir: tempfile::TempDir,
+    plans: PathBuf,
+    target: support::Target,
+}
+
+impl Library {
+    fn start() -> Library {
+        let zk = ZkServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        Library {
+            connect: zk.connect_string(),
+            plans: library(dir.path()),
+            _zk: zk,
+            dir,
+            target: support::Target::start(),
+        }
+    }
+}
+
 /// A plan library (`--plans`) under `dir` holding [`LIBRARY_PLAN`].
 fn library(dir: &Path) -> PathBuf {
     let plans = dir.join("plans");
@@ -366,11 +390,13 @@ fn wait_finished(addr: &str, run: &str, limit: Duration, logs: impl Fn() -> Stri
 
 #[test]
 fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
-    let zk = ZkServer::start();
-    let connect = zk.connect_string();
-    let dir = tempfile::tempdir().unwrap();
-    let plans = library(dir.path());
-    let target = support::Target::start();
+    let Library {
+        _zk,
+        connect,
+        dir,
+        plans,
+        target,
+    } = Library::start();
     let coord = coordinator(dir.path(), &connect, "c1", &plans);
     let _agent = agent(dir.path(), &connect, "a1");
     let addr = dashboard_addr(&coord);
@@ -484,11 +510,13 @@ fn run_spec(connect: &str, run: &str) -> ptl_cluster::run::RunSpec {
 
 #[test]
 fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
-    let zk = ZkServer::start();
-    let connect = zk.connect_string();
-    let dir = tempfile::tempdir().unwrap();
-    let plans = library(dir.path());
-    let target = support::Target::start();
+    let Library {
+        _zk,
+        connect,
+        dir,
+        plans,
+        target,
+    } = Library::start();
     let coord = coordinator(dir.path(), &connect, "c1", &plans);
     let _agent = agent(dir.path(), &connect, "a1");
     let addr = dashboard_addr(&coord);
@@ -727,11 +755,13 @@ fn ended(events: &[Sse], run: &str) -> bool {
 
 #[test]
 fn a_reconnecting_event_stream_gets_only_what_it_missed_even_from_the_next_coordinator() {
-    let zk = ZkServer::start();
-    let connect = zk.connect_string();
-    let dir = tempfile::tempdir().unwrap();
-    let plans = library(dir.path());
-    let target = support::Target::start();
+    let Library {
+        _zk,
+        connect,
+        dir,
+        plans,
+        target,
+    } = Library::start();
     let mut first = coordinator(dir.path(), &connect, "first", &plans);
     let first_addr = dashboard_addr(&first);
     // The standby serves its own dashboard, following the same runs in ZooKeeper.
