@@ -194,6 +194,21 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+impl Scenario {
+    /// What a top-level `request` compiles to: a one-step scenario of that name, weight 1, with
+    /// no cookie jar and no capture registers.
+    pub fn single(request: Request) -> Scenario {
+        Scenario {
+            name: request.name.clone(),
+            weight: 1,
+            single_request: true,
+            cookies: false,
+            registers: 0,
+            steps: vec![Step::Request(request)],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Request(Request),
@@ -239,6 +254,23 @@ pub struct Request {
     pub body: Option<Template>,
     pub expects: Vec<Expect>,
     pub captures: Vec<Capture>,
+}
+
+impl Request {
+    /// `GET` of the constant `path` with nothing else: no headers, body, expects or captures.
+    pub fn get(name: &str, path: ConstId) -> Request {
+        Request {
+            name: name.into(),
+            method: Method::Get,
+            path: Template {
+                ops: vec![TemplateOp::Lit(path)],
+            },
+            headers: vec![],
+            body: None,
+            expects: vec![],
+            captures: vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

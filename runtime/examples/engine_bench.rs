@@ -67,24 +67,7 @@ fn main() {
         datasets: vec![],
         vars: vec![],
         headers: vec![],
-        scenarios: vec![Scenario {
-            name: "hit".into(),
-            weight: 1,
-            single_request: true,
-            cookies: false,
-            registers: 0,
-            steps: vec![Step::Request(Request {
-                name: "hit".into(),
-                method: Method::Get,
-                path: Template {
-                    ops: vec![TemplateOp::Lit(ConstId(0))],
-                },
-                headers: vec![],
-                body: None,
-                expects: vec![],
-                captures: vec![],
-            })],
-        }],
+        scenarios: vec![Scenario::single(Request::get("hit", ConstId(0)))],
         phases: vec![Phase {
             name: "bench".into(),
             load,

@@ -463,13 +463,13 @@ fn a_failed_step_ends_its_iteration_and_skips_the_rest() {
         cookies: false,
         registers: 0,
         steps: vec![
-            Step::Request(get("login", ConstId(0))),
+            Step::Request(Request::get("login", ConstId(0))),
             Step::Think {
                 min_us: 1_000,
                 max_us: 2_000,
             },
-            Step::Request(get("pay", ConstId(1))),
-            Step::Request(get("done", ConstId(2))),
+            Step::Request(Request::get("pay", ConstId(1))),
+            Step::Request(Request::get("done", ConstId(2))),
         ],
     }];
     let out = run_blocking(&p, opts()).expect("runs");

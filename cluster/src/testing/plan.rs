@@ -1,10 +1,7 @@
 //! Hand-built plans for tests (the cluster crate has no compiler): one `GET /` in one
 //! open-model phase, which is all the cluster's tests need of a plan.
 
-use ptl_bytecode::{
-    Arrivals, ConstId, Load, Method, Overflow, Phase, Plan, Request, Scenario, Step, Template,
-    TemplateOp,
-};
+use ptl_bytecode::{Arrivals, ConstId, Load, Overflow, Phase, Plan, Request, Scenario};
 
 /// Where nothing listens: for plans that are stored, assigned or merged but never sent.
 pub const NOWHERE: &str = "http://127.0.0.1:9";
@@ -27,24 +24,7 @@ pub fn one_request(target: &str, per_sec: f64, duration_us: u64) -> Plan {
         datasets: vec![],
         vars: vec![],
         headers: vec![],
-        scenarios: vec![Scenario {
-            name: "home".into(),
-            weight: 1,
-            single_request: true,
-            cookies: false,
-            registers: 0,
-            steps: vec![Step::Request(Request {
-                name: "home".into(),
-                method: Method::Get,
-                path: Template {
-                    ops: vec![TemplateOp::Lit(ConstId(0))],
-                },
-                headers: vec![],
-                body: None,
-                expects: vec![],
-                captures: vec![],
-            })],
-        }],
+        scenarios: vec![Scenario::single(Request::get("home", ConstId(0)))],
         phases: vec![Phase {
             name: "steady".into(),
             load: Load::Rate {

@@ -155,20 +155,6 @@ pub fn users(name: &str, users: u32, secs: f64) -> Phase {
     }
 }
 
-pub fn get(name: &str, path: ConstId) -> Request {
-    Request {
-        name: name.into(),
-        method: Method::Get,
-        path: Template {
-            ops: vec![TemplateOp::Lit(path)],
-        },
-        headers: vec![],
-        body: None,
-        expects: vec![],
-        captures: vec![],
-    }
-}
-
 /// A plan with one top-level request `hit` (GET /) and the given phases.
 pub fn plan(target: &str, phases: Vec<Phase>) -> Plan {
     Plan {
@@ -185,14 +171,7 @@ pub fn plan(target: &str, phases: Vec<Phase>) -> Plan {
         datasets: vec![],
         vars: vec![],
         headers: vec![],
-        scenarios: vec![Scenario {
-            name: "hit".into(),
-            weight: 1,
-            single_request: true,
-            cookies: false,
-            registers: 0,
-            steps: vec![Step::Request(get("hit", ConstId(0)))],
-        }],
+        scenarios: vec![Scenario::single(Request::get("hit", ConstId(0)))],
         phases,
         thresholds: vec![],
     }
