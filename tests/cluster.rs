@@ -66,6 +66,20 @@ impl Cluster {
         self.zk.connect_string()
     }
 
+    /// `ptl submit PLAN --wait` to `agents` agents of this cluster with the tests' bounds
+    /// (start in 1 s, wait 10 s for agents, give up after 60 s), the result to `out`.
+    fn submit(&self, plan: &Path, agents: u32, out: &Path) -> Command {
+        let mut submit = ptl();
+        submit
+            .arg("submit")
+            .arg(plan)
+            .args(["--zk", &self.connect(), "--agents", &agents.to_string()])
+            .args(["--wait", "--start-delay", "1s", "--agent-wait", "10s"])
+            .args(["--timeout", "60s", "--out"])
+            .arg(out);
+        submit
+    }
+
     /// Another coordinator, which waits in the election while the first one leads.
     fn add_standby(&mut self, name: &str, args: &[&str]) {
         let connect = self.connect();
@@ -207,21 +221,9 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
     let report = cluster.dir.path().join("r.html");
     let junit = cluster.dir.path().join("r.xml");
     let hdr_log = cluster.dir.path().join("r.hlog");
-    let o = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args(["--zk", &cluster.connect(), "--agents", "3", "--wait"])
+    let o = cluster
+        .submit(&plan, 3, &out)
         .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
         .arg("--report")
         .arg(&report)
         .arg("--junit")
@@ -391,28 +393,10 @@ fn seq_values_are_unique_across_agent_processes() {
 "#,
     );
     let out = cluster.dir.path().join("r.json");
-    let o = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "3",
-            "--wait",
-            "--quiet",
-        ])
+    let o = cluster
+        .submit(&plan, 3, &out)
+        .arg("--quiet")
         .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
         .output()
         .expect("ptl submit runs");
     assert_eq!(
@@ -672,28 +656,10 @@ fn an_abort_threshold_on_the_merged_data_stops_every_agent() {
     );
     let out = cluster.dir.path().join("r.json");
     let started = Instant::now();
-    let o = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "2",
-            "--wait",
-            "--quiet",
-        ])
+    let o = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
         .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-            "--out",
-        ])
-        .arg(&out)
         .output()
         .expect("ptl submit runs");
     // Exit 1 as `ptl run` gives for a failed threshold, long before the 60 s phase ends.
@@ -771,28 +737,10 @@ fn spawn_steady_submit(
             ),
     );
     let out = cluster.dir.path().join("r.json");
-    let submit = ptl()
-        .arg("submit")
-        .arg(&plan)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "3",
-            "--wait",
-            "--quiet",
-        ])
+    let submit = cluster
+        .submit(&plan, 3, &out)
+        .arg("--quiet")
         .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -1055,27 +1003,9 @@ fn a_plan_over_two_mebibytes_is_stored_chunked_and_runs() {
     );
 
     let out = dir.path().join("r.json");
-    let o = ptl()
-        .arg("submit")
-        .arg(&compiled)
-        .args([
-            "--zk",
-            &cluster.connect(),
-            "--agents",
-            "2",
-            "--wait",
-            "--quiet",
-        ])
-        .args([
-            "--start-delay",
-            "1s",
-            "--agent-wait",
-            "10s",
-            "--timeout",
-            "60s",
-            "--out",
-        ])
-        .arg(&out)
+    let o = cluster
+        .submit(&compiled, 2, &out)
+        .arg("--quiet")
         .output()
         .expect("ptl submit runs");
     assert_eq!(
