@@ -1,8 +1,10 @@
 //! A plan with `http 2` against a real HTTP/2 server on 127.0.0.1 (hyper's `http2` server,
 //! h2c by prior knowledge, or over TLS with ALPN `h2` and an rcgen certificate): the planned
 //! count, all 200, every request seen as HTTP/2 on no more connections than planned; the
-//! injected faults over streams; and servers that speak HTTP/1.1 only give clear errors while
-//! the run still finishes.
+//! injected faults over streams; servers that speak HTTP/1.1 only give clear errors while
+//! the run still finishes; and, against a server of the `h2` crate's own, what servers do
+//! routinely: limit concurrent streams, and close connections gracefully (GOAWAY) after so
+//! many streams.
 
 mod engine_support;
 
@@ -19,6 +21,7 @@ use ptl_runtime::{run_blocking, RunOptions};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -204,4 +207,123 @@ fn an_http1_only_server_over_tls_refuses_h2_by_alpn_as_a_tls_error() {
 fn an_http1_only_server_without_tls_fails_every_h2c_request() {
     let _serial = serial();
     against_http1_only(&server(Speaks::Http1Only, false), "io");
+}
+
+/// How the `h2` crate's server below treats its connections.
+struct H2Settings {
+    max_concurrent_streams: u32,
+    /// Answers after this long.
+    delay: Duration,
+    /// After this many streams on a connection, closes it gracefully: GOAWAY with NO_ERROR,
+    /// as nginx does after `keepalive_requests` (1,000 by default).
+    streams_per_connection: u64,
+}
+
+#[derive(Default)]
+struct H2Seen {
+    connections: AtomicU64,
+    requests: AtomicU64,
+    active: AtomicU64,
+    peak_active: AtomicU64,
+}
+
+/// An h2c server of the `h2` crate, which lets a test set what hyper's server does not.
+fn h2_server(settings: H2Settings) -> (String, Arc<H2Seen>) {
+    let settings = Arc::new(settings);
+    let seen = Arc::new(H2Seen::default());
+    let s = seen.clone();
+    let addr = listen(move |stream| {
+        s.connections.fetch_add(1, Ordering::SeqCst);
+        serve_h2(stream, settings.clone(), s.clone())
+    });
+    (format!("http://{addr}"), seen)
+}
+
+async fn serve_h2(stream: TcpStream, settings: Arc<H2Settings>, seen: Arc<H2Seen>) {
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(settings.max_concurrent_streams)
+        .handshake::<_, Bytes>(stream);
+    let Ok(mut conn) = handshake.await else {
+        return;
+    };
+    let mut served = 0;
+    while let Some(Ok((_request, mut respond))) = conn.accept().await {
+        seen.requests.fetch_add(1, Ordering::SeqCst);
+        let active = seen.active.fetch_add(1, Ordering::SeqCst) + 1;
+        seen.peak_active.fetch_max(active, Ordering::SeqCst);
+        let (delay, seen) = (settings.delay, seen.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            seen.active.fetch_sub(1, Ordering::SeqCst);
+            let _ = respond.send_response(http::Response::new(()), true);
+        });
+        served += 1;
+        if served == settings.streams_per_connection {
+            conn.graceful_shutdown();
+        }
+    }
+}
+
+fn h2_plan(url: &str, per_sec: f64, secs: f64) -> ptl_bytecode::plan::Plan {
+    let mut p = plan(url, vec![rate("h2", per_sec, secs)]);
+    p.http = HttpVersion::Http2;
+    p.connections = 1;
+    p
+}
+
+fn one_worker() -> RunOptions {
+    RunOptions {
+        workers: Some(1),
+        ..options(false)
+    }
+}
+
+#[test]
+fn a_server_closing_connections_gracefully_costs_no_errors_and_no_request_twice() {
+    let _serial = serial();
+    let (url, seen) = h2_server(H2Settings {
+        max_concurrent_streams: 100,
+        delay: Duration::ZERO,
+        streams_per_connection: 50,
+    });
+    let out = run_blocking(&h2_plan(&url, 500.0, 1.0), one_worker()).expect("runs");
+    let ph = &out.result.phases[0];
+    // Streams sent on a connection after its GOAWAY are not errors: the server did not
+    // process them, and they go again on the next connection.
+    outcomes::assert_all_ok(ph, 499..=501);
+    assert_eq!(
+        seen.requests.load(Ordering::SeqCst),
+        ph.request_count,
+        "the server processed each request once"
+    );
+    let connections = seen.connections.load(Ordering::SeqCst);
+    assert!(
+        connections >= ph.request_count / 50,
+        "{connections} connections for {} requests",
+        ph.request_count
+    );
+}
+
+#[test]
+fn streams_beyond_the_servers_limit_wait_and_the_wait_shows_in_response_time() {
+    let _serial = serial();
+    let (url, seen) = h2_server(H2Settings {
+        max_concurrent_streams: 2,
+        delay: Duration::from_millis(20),
+        streams_per_connection: u64::MAX,
+    });
+    // One connection, 2 streams at a time of 20 ms each: at most 100/s, for 150/s planned.
+    let out = run_blocking(&h2_plan(&url, 150.0, 1.0), one_worker()).expect("runs");
+    let ph = &out.result.phases[0];
+    outcomes::assert_all_ok(ph, 149..=151);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), ph.request_count);
+    assert!(
+        seen.peak_active.load(Ordering::SeqCst) <= 2,
+        "the limit held"
+    );
+    // The last of 150 answers comes after 75 rounds of 20 ms, 1.5 s from the start, for an
+    // arrival planned at most 1 s in: measured from its intended send, it waited ≥ 0.5 s.
+    let max_ms = ph.response_time_ms.max;
+    assert!(max_ms >= 450.0, "response time max {max_ms} ms");
 }

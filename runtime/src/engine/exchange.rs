@@ -97,7 +97,7 @@ pub async fn perform(
 /// send time is when the stream is handed to that connection. A timeout drops the stream,
 /// which h2 cancels.
 async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> Exchanged {
-    let (slot, sender) = match lease.h2_sender().await {
+    let (at, sender) = match lease.h2_sender().await {
         Ok(s) => s,
         Err(e) => return failed(e, None),
     };
@@ -108,17 +108,17 @@ async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> E
         Send::Abort => H2Send::Abort,
         Send::Reset => H2Send::Reset,
     };
-    let answer =
-        match tokio::time::timeout_at(deadline, lease.h2_send(slot, sender, how, want)).await {
-            Ok(Ok(Some(r))) => Answer::Response {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            },
-            Ok(Ok(None)) => Answer::Unanswered,
-            Ok(Err(e)) => Answer::Failed(e),
-            Err(_) => Answer::Failed(HttpError::Timeout),
-        };
+    let answer = match tokio::time::timeout_at(deadline, lease.h2_send(at, sender, how, want)).await
+    {
+        Ok(Ok(Some(r))) => Answer::Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        },
+        Ok(Ok(None)) => Answer::Unanswered,
+        Ok(Err(e)) => Answer::Failed(e),
+        Err(_) => Answer::Failed(HttpError::Timeout),
+    };
     Exchanged {
         answer,
         sent: Some(sent),

@@ -76,6 +76,41 @@ where
     Ok(send)
 }
 
+/// A stream that failed, and whether the server is known not to have processed its request,
+/// so that sending it again on another connection cannot make the server see it twice.
+#[derive(Debug)]
+pub struct H2Failed {
+    pub error: h2::Error,
+    pub unprocessed: bool,
+}
+
+impl H2Failed {
+    fn before_sending(error: h2::Error) -> H2Failed {
+        H2Failed {
+            error,
+            unprocessed: true,
+        }
+    }
+
+    fn after_sending(error: h2::Error) -> H2Failed {
+        // RFC 9113 §6.8: a graceful GOAWAY (NO_ERROR) errors only the streams above its last
+        // stream id, which the server did not process; §8.7: nor did it process a stream it
+        // refused. Servers close connections this way routinely (nginx after
+        // `keepalive_requests`, 1,000 streams by default). A GOAWAY with an error code fails
+        // processed and unprocessed streams alike, so those stay errors.
+        let unprocessed = error.is_remote()
+            && ((error.is_go_away() && error.reason() == Some(h2::Reason::NO_ERROR))
+                || (error.is_reset() && error.reason() == Some(h2::Reason::REFUSED_STREAM)));
+        H2Failed { error, unprocessed }
+    }
+
+    /// Whether the connection itself is gone or going (not just this stream): the next stream
+    /// needs another.
+    pub fn connection_lost(&self) -> bool {
+        !self.error.is_reset() || self.error.is_go_away()
+    }
+}
+
 /// Sends `request` with `body` as a new stream and, for [`H2Send::Normal`], reads the answer
 /// (its headers and body only when `want` asks). `None` for an abort or reset. The caller
 /// bounds it with the answer's deadline.
@@ -85,14 +120,16 @@ pub async fn round_trip(
     body: Bytes,
     how: H2Send,
     want: Want,
-) -> Result<Option<Response>, HttpError> {
-    let mut send = send.ready().await.map_err(HttpError::Http2)?;
+) -> Result<Option<Response>, H2Failed> {
+    let mut send = send.ready().await.map_err(H2Failed::before_sending)?;
     let (answer, mut stream) = send
         .send_request(request, body.is_empty())
-        .map_err(HttpError::Http2)?;
+        .map_err(H2Failed::before_sending)?;
     if !body.is_empty() {
         // h2 buffers what the flow-control window does not take yet.
-        stream.send_data(body, true).map_err(HttpError::Http2)?;
+        stream
+            .send_data(body, true)
+            .map_err(H2Failed::after_sending)?;
     }
     match how {
         H2Send::Normal => {}
@@ -103,11 +140,11 @@ pub async fn round_trip(
             return Ok(None);
         }
     }
-    let answer = answer.await.map_err(HttpError::Http2)?;
+    let answer = answer.await.map_err(H2Failed::after_sending)?;
     let (parts, mut recv) = answer.into_parts();
     let mut collected = BytesMut::new();
     while let Some(chunk) = recv.data().await {
-        let chunk = chunk.map_err(HttpError::Http2)?;
+        let chunk = chunk.map_err(H2Failed::after_sending)?;
         let _ = recv.flow_control().release_capacity(chunk.len());
         if want.body {
             collected.extend_from_slice(&chunk);

@@ -2,6 +2,8 @@
 //! connection once opened, and requests spread over them in turn as streams. A slot is opened
 //! on first use and again after its connection failed; one request at a time opens it (the
 //! others wait for that one), so a worker never holds more connections than it has slots.
+//! Each connection a slot holds has a generation, so that the late failure of a connection the
+//! slot has already replaced does not throw its healthy successor away.
 
 use super::error::HttpError;
 use bytes::Bytes;
@@ -12,8 +14,22 @@ use std::future::Future;
 #[derive(Debug)]
 pub struct H2Conns {
     /// An async lock per slot: held only while the slot's connection is being opened.
-    slots: Vec<tokio::sync::Mutex<Option<SendRequest<Bytes>>>>,
+    slots: Vec<tokio::sync::Mutex<Option<Held>>>,
     next: Cell<usize>,
+    generations: Cell<u64>,
+}
+
+#[derive(Debug)]
+struct Held {
+    generation: u64,
+    send: SendRequest<Bytes>,
+}
+
+/// Which connection a stream went on: its slot and that connection's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Slot {
+    index: usize,
+    generation: u64,
 }
 
 impl H2Conns {
@@ -23,6 +39,7 @@ impl H2Conns {
                 .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
             next: Cell::new(0),
+            generations: Cell::new(0),
         }
     }
 
@@ -36,28 +53,39 @@ impl H2Conns {
 
     /// The next slot in turn and a handle to send a stream on its connection, opening it with
     /// `open` if it has none.
-    pub async fn sender<F, Fut>(&self, open: F) -> Result<(usize, SendRequest<Bytes>), HttpError>
+    pub async fn sender<F, Fut>(&self, open: F) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
     {
-        let i = self.next.get() % self.slots.len();
-        self.next.set(i.wrapping_add(1));
-        let mut slot = self.slots[i].lock().await;
-        if let Some(send) = slot.as_ref() {
-            return Ok((i, send.clone()));
+        let index = self.next.get() % self.slots.len();
+        self.next.set(index.wrapping_add(1));
+        let mut slot = self.slots[index].lock().await;
+        if let Some(held) = slot.as_ref() {
+            let at = H2Slot {
+                index,
+                generation: held.generation,
+            };
+            return Ok((at, held.send.clone()));
         }
         let send = open().await?;
-        *slot = Some(send.clone());
-        Ok((i, send))
+        let generation = self.generations.get().wrapping_add(1);
+        self.generations.set(generation);
+        *slot = Some(Held {
+            generation,
+            send: send.clone(),
+        });
+        Ok((H2Slot { index, generation }, send))
     }
 
-    /// Slot `i`'s connection failed (GOAWAY, closed, I/O error): the next request on it opens
-    /// a new one.
-    pub fn forget(&self, i: usize) {
-        if let Some(slot) = self.slots.get(i) {
+    /// The connection at `at` failed (GOAWAY, closed, I/O error): the next request on its slot
+    /// opens a new one, unless the slot already holds a newer connection.
+    pub fn forget(&self, at: H2Slot) {
+        if let Some(slot) = self.slots.get(at.index) {
             if let Ok(mut s) = slot.try_lock() {
-                *s = None;
+                if s.as_ref().is_some_and(|h| h.generation == at.generation) {
+                    *s = None;
+                }
             }
         }
     }

@@ -11,7 +11,7 @@
 use super::connection::{Connection, Response, SendOutcome, Want};
 use super::error::HttpError;
 use super::h2_connection::{self, H2Send};
-use super::h2_pool::H2Conns;
+use super::h2_pool::{H2Conns, H2Slot};
 use super::tls::TlsTarget;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -402,19 +402,22 @@ impl Lease {
     /// opened within the connect timeout if needed.
     pub async fn h2_sender(
         &self,
-    ) -> Result<(usize, h2::client::SendRequest<bytes::Bytes>), HttpError> {
+    ) -> Result<(H2Slot, h2::client::SendRequest<bytes::Bytes>), HttpError> {
         match &self.pool.h2 {
             Some(conns) => conns.sender(|| self.pool.connect_h2()).await,
             None => Err(HttpError::ConnectTimeout),
         }
     }
 
-    /// HTTP/2: sends the request in the buffer as a stream on `send` (slot `slot`) and, unless
+    /// HTTP/2: sends the request in the buffer as a stream on `send` (at `at`) and, unless
     /// `how` aborts or resets it, reads the answer. A failure of the connection itself (not a
-    /// stream reset) makes the slot open a new connection next time.
+    /// stream reset) makes the slot open a new connection next time. A request the server is
+    /// known not to have processed (its connection was closing) goes once more, on a fresh
+    /// connection, as HTTP/1.1 does with a kept-alive connection found closed: the server's
+    /// routine connection turnover is not the target failing.
     pub async fn h2_send(
         &self,
-        slot: usize,
+        at: H2Slot,
         send: h2::client::SendRequest<bytes::Bytes>,
         how: H2Send,
         want: Want,
@@ -424,17 +427,26 @@ impl Lease {
         } else {
             "http"
         };
-        let (request, body) =
-            super::h2_request::from_wire(&self.request, scheme).map_err(HttpError::H2Request)?;
-        let result = h2_connection::round_trip(send, request, body, how, want).await;
-        if let Err(HttpError::Http2(e)) = &result {
-            if !e.is_reset() || e.is_go_away() {
+        let (mut at, mut send, mut retried) = (at, send, false);
+        loop {
+            // Parsed again for a retry: an http::Request cannot be cloned.
+            let (request, body) = super::h2_request::from_wire(&self.request, scheme)
+                .map_err(HttpError::H2Request)?;
+            let failed = match h2_connection::round_trip(send, request, body, how, want).await {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
+            if failed.connection_lost() {
                 if let Some(conns) = &self.pool.h2 {
-                    conns.forget(slot);
+                    conns.forget(at);
                 }
             }
+            if !failed.unprocessed || retried {
+                return Err(HttpError::Http2(failed.error));
+            }
+            retried = true;
+            (at, send) = Box::pin(self.h2_sender()).await?;
         }
-        result
     }
 }
 
