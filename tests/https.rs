@@ -4,15 +4,17 @@
 //! the certificate, without it every request is a `tls` error, `--insecure` works and warns,
 //! a CA file that cannot be used is a usage error before anything is sent, and against a server
 //! requiring a client certificate, `--client-cert`/`--client-key` make the run pass (the two
-//! flags go together, and unusable files are usage errors).
+//! flags go together, and unusable files are usage errors), for `ptl run` and for a `ptl agent`
+//! running a submitted plan (with a real ZooKeeper).
 
 mod support;
 
+use ptl_cluster::testing::ZkServer;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{assert_exit, assert_sent_without_errors, json, ptl, stderr};
+use support::{assert_exit, assert_sent_without_errors, json, ptl, stderr, Proc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -85,9 +87,14 @@ async fn serve(acceptor: TlsAcceptor, stream: TcpStream, requests: Arc<AtomicU64
     }
 }
 
-fn run(dir: &Path, target: &str, extra: &[&str]) -> (Output, PathBuf) {
+fn write_plan(dir: &Path) -> PathBuf {
     let plan = dir.join("plan.ptl");
     std::fs::write(&plan, PLAN).expect("write plan");
+    plan
+}
+
+fn run(dir: &Path, target: &str, extra: &[&str]) -> (Output, PathBuf) {
+    let plan = write_plan(dir);
     let out = dir.join("r.json");
     let _ = std::fs::remove_file(&out);
     let o = support::run(&plan, target, &out, extra);
@@ -257,4 +264,45 @@ fn client_cert_and_client_key_go_together_and_must_be_usable() {
         assert!(!out.exists(), "no results for a run that never started");
     }
     assert_eq!(srv.requests.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clients = support::tls::client_ca();
+    let srv = mtls_server(dir.path(), &clients);
+    let ca = srv.ca_file.to_str().expect("utf-8 path");
+    let (cert, key) = client_files(dir.path(), &clients);
+    let zk = ZkServer::start();
+    let connect = zk.connect_string();
+    let _coordinator = Proc::spawn(
+        dir.path(),
+        "coordinator",
+        &["coordinator", "--zk", &connect, "--name", "tls-coordinator"],
+    );
+    let tls = [
+        "--ca-cert",
+        ca,
+        "--client-cert",
+        &cert,
+        "--client-key",
+        &key,
+    ];
+    let _agent = support::agent(dir.path(), &connect, "tls-agent", &tls);
+    let out = dir.path().join("r.json");
+    let o = ptl()
+        .arg("submit")
+        .arg(write_plan(dir.path()))
+        .args(["--zk", &connect, "--agents", "1"])
+        .args(["--set", &format!("target={}", srv.url)])
+        .args(["--wait", "--start-delay", "1s", "--agent-wait", "10s"])
+        .args(["--timeout", "60s", "--out"])
+        .arg(&out)
+        .output()
+        .expect("ptl submit runs");
+    assert_exit(&o, 0);
+    // The server takes no handshake without a certificate of `clients`: every request got
+    // through, so the agent presented the one it was given.
+    let planned = assert_sent_without_errors(&json(&out)["phases"][0], 49..=51);
+    assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
 }

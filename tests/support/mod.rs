@@ -75,26 +75,24 @@ impl Drop for Proc {
 /// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
 pub const AGENT_SESSION: &str = "1500ms";
 
-/// `ptl agent NAME` in the cluster at `zk`: capacity 1000/s, one worker, an
+/// `ptl agent NAME EXTRA…` in the cluster at `zk`: capacity 1000/s, one worker, an
 /// [`AGENT_SESSION`] session; its log in `dir`.
-pub fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
-    Proc::spawn(
-        dir,
+pub fn agent(dir: &Path, zk: &str, name: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "agent",
+        "--zk",
+        zk,
+        "--name",
         name,
-        &[
-            "agent",
-            "--zk",
-            zk,
-            "--name",
-            name,
-            "--capacity",
-            "1000/s",
-            "--workers",
-            "1",
-            "--session-timeout",
-            AGENT_SESSION,
-        ],
-    )
+        "--capacity",
+        "1000/s",
+        "--workers",
+        "1",
+        "--session-timeout",
+        AGENT_SESSION,
+    ];
+    args.extend_from_slice(extra);
+    Proc::spawn(dir, name, &args)
 }
 
 /// `ptl run PLAN --set target=TARGET --quiet --out OUT EXTRA…`, run to its end.
