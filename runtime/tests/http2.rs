@@ -217,6 +217,9 @@ struct H2Settings {
     /// After this many streams on a connection, closes it gracefully: GOAWAY with NO_ERROR,
     /// as nginx does after `keepalive_requests` (1,000 by default).
     streams_per_connection: u64,
+    /// Instead, sends a GOAWAY with this error then, as a server's rapid-reset protection does
+    /// (ENHANCE_YOUR_CALM), cutting the streams it has not answered.
+    abrupt: Option<h2::Reason>,
 }
 
 #[derive(Default)]
@@ -259,7 +262,10 @@ async fn serve_h2(stream: TcpStream, settings: Arc<H2Settings>, seen: Arc<H2Seen
         });
         served += 1;
         if served == settings.streams_per_connection {
-            conn.graceful_shutdown();
+            match settings.abrupt {
+                None => conn.graceful_shutdown(),
+                Some(reason) => conn.abrupt_shutdown(reason),
+            }
         }
     }
 }
@@ -285,6 +291,7 @@ fn a_server_closing_connections_gracefully_costs_no_errors_and_no_request_twice(
         max_concurrent_streams: 100,
         delay: Duration::ZERO,
         streams_per_connection: 50,
+        abrupt: None,
     });
     let out = run_blocking(&h2_plan(&url, 500.0, 1.0), one_worker()).expect("runs");
     let ph = &out.result.phases[0];
@@ -311,6 +318,7 @@ fn streams_beyond_the_servers_limit_wait_and_the_wait_shows_in_response_time() {
         max_concurrent_streams: 2,
         delay: Duration::from_millis(20),
         streams_per_connection: u64::MAX,
+        abrupt: None,
     });
     // One connection, 2 streams at a time of 20 ms each: at most 100/s, for 150/s planned.
     let out = run_blocking(&h2_plan(&url, 150.0, 1.0), one_worker()).expect("runs");
@@ -326,4 +334,26 @@ fn streams_beyond_the_servers_limit_wait_and_the_wait_shows_in_response_time() {
     // arrival planned at most 1 s in: measured from its intended send, it waited ≥ 0.5 s.
     let max_ms = ph.response_time_ms.max;
     assert!(max_ms >= 450.0, "response time max {max_ms} ms");
+}
+
+#[test]
+fn a_goaway_with_an_error_counts_the_cut_streams_as_io_and_the_run_goes_on() {
+    let _serial = serial();
+    let (url, seen) = h2_server(H2Settings {
+        max_concurrent_streams: 100,
+        delay: Duration::from_millis(30),
+        streams_per_connection: 40,
+        abrupt: Some(h2::Reason::ENHANCE_YOUR_CALM),
+    });
+    let out = run_blocking(&h2_plan(&url, 400.0, 1.0), one_worker()).expect("runs to the end");
+    let ph = &out.result.phases[0];
+    let errors = ph.errors_by_class.get("io").copied().unwrap_or(0);
+    // Each connection's streams still waiting on their 30 ms answer are cut, and may have
+    // been processed: they are errors, never sent again.
+    assert!(errors > 0, "{:?}", ph.errors_by_class);
+    assert_eq!(ph.errors, errors, "{:?}", ph.errors_by_class);
+    let answered = ph.request_count - ph.errors;
+    assert!(answered > 0, "later connections answer");
+    assert!(seen.connections.load(Ordering::SeqCst) > 1);
+    assert!(seen.requests.load(Ordering::SeqCst) <= ph.request_count);
 }
