@@ -90,7 +90,7 @@ impl Cluster {
 
     fn add_agent(&mut self, name: &str) {
         let connect = self.connect();
-        let agent = support::agent(self.dir.path(), &connect, name, &[]);
+        let agent = support::agent(self.dir.path(), &connect, name);
         self.agents.push(agent);
     }
 

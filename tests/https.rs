@@ -288,7 +288,7 @@ fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls()
         "--client-key",
         &key,
     ];
-    let _agent = support::agent(dir.path(), &connect, "tls-agent", &tls);
+    let _agent = support::agent_with(dir.path(), &connect, "tls-agent", &tls);
     let out = dir.path().join("r.json");
     let o = ptl()
         .arg("submit")

@@ -75,9 +75,14 @@ impl Drop for Proc {
 /// server's tick is 500 ms, so 1.5 s is within its bounds (2 to 20 ticks).
 pub const AGENT_SESSION: &str = "1500ms";
 
-/// `ptl agent NAME EXTRA…` in the cluster at `zk`: capacity 1000/s, one worker, an
+/// `ptl agent NAME` in the cluster at `zk`: capacity 1000/s, one worker, an
 /// [`AGENT_SESSION`] session; its log in `dir`.
-pub fn agent(dir: &Path, zk: &str, name: &str, extra: &[&str]) -> Proc {
+pub fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
+    agent_with(dir, zk, name, &[])
+}
+
+/// [`agent`] with `extra` flags.
+pub fn agent_with(dir: &Path, zk: &str, name: &str, extra: &[&str]) -> Proc {
     let mut args = vec![
         "agent",
         "--zk",
