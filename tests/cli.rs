@@ -110,6 +110,26 @@ fn usage_errors_exit_2() {
     assert_eq!(ptl(&["check", "std:nosuch"]).status.code(), Some(2));
     assert_eq!(ptl(&["check", "does/not/exist.ptl"]).status.code(), Some(2));
     assert_eq!(ptl(&["frobnicate"]).status.code(), Some(2));
+    // Checked before ZooKeeper (nothing listens at 127.0.0.1:9) is tried.
+    let coordinator = ["coordinator", "--zk", "127.0.0.1:9"];
+    for bad in [
+        &["--public-url", "http://coordinator-2:9090"][..],
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--public-url",
+            "ftp://coordinator-2",
+        ][..],
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--public-url",
+            "coordinator-2:9090",
+        ][..],
+    ] {
+        let o = ptl(&[&coordinator[..], bad].concat());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

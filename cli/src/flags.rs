@@ -259,8 +259,22 @@ pub struct CoordinatorArgs {
     /// (repeatable); the standard `std:` plans are always offered.
     #[arg(long = "plans", value_name = "DIR", requires = "http")]
     pub plans: Vec<PathBuf>,
+    /// The address browsers reach this dashboard at, e.g. `http://coord-2.example:9090`
+    /// (default: the `--http` address, unless it is 0.0.0.0 or ::). Listed in ZooKeeper, so
+    /// that a page whose coordinator stops answering moves to another one.
+    #[arg(long = "public-url", value_name = "URL", requires = "http", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
+}
+
+/// An `http://` or `https://` address, kept without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("an http:// or https:// address with a host is needed".into());
+    }
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 #[derive(Debug, Args)]

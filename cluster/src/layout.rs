@@ -7,6 +7,7 @@
 //! /agents/agent-<seq>            AgentInfo JSON                           ephemeral sequential
 //! /clock/<agent>                 written to read ZooKeeper's mtime        ephemeral
 //! /coordinators/candidate-<seq>  coordinator id                           ephemeral sequential
+//! /dashboards/dashboard-<seq>    a served dashboard's address (URL)       ephemeral sequential
 //! /runs/run-<seq>                RunSpec JSON (immutable)                 persistent sequential
 //! /runs/run-<seq>/state          RunState JSON (versioned updates)        persistent
 //! /runs/run-<seq>/assignment     Assignment JSON (epoch, start, shares)   persistent
@@ -28,14 +29,17 @@ pub const AGENTS: &str = "/agents";
 pub const CLOCK: &str = "/clock";
 pub const COORDINATORS: &str = "/coordinators";
 pub const RUNS: &str = "/runs";
+pub const DASHBOARDS: &str = "/dashboards";
 
 /// The top-level directories, created once per chroot.
-pub const ROOTS: [&str; 5] = [PLANS, AGENTS, CLOCK, COORDINATORS, RUNS];
+pub const ROOTS: [&str; 6] = [PLANS, AGENTS, CLOCK, COORDINATORS, RUNS, DASHBOARDS];
 
 /// Prefix of agents' ephemeral sequential nodes.
 pub const AGENT_PREFIX: &str = "/agents/agent-";
 /// Prefix of coordinator candidates' ephemeral sequential nodes.
 pub const CANDIDATE_PREFIX: &str = "/coordinators/candidate-";
+/// Prefix of served dashboards' ephemeral sequential nodes.
+pub const DASHBOARD_PREFIX: &str = "/dashboards/dashboard-";
 /// Prefix of runs' persistent sequential nodes.
 pub const RUN_PREFIX: &str = "/runs/run-";
 

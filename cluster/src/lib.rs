@@ -8,6 +8,7 @@ pub mod assignment;
 pub mod chunks;
 pub mod clock;
 pub mod coordinator;
+pub mod dashboards;
 pub mod election;
 pub mod error;
 mod follow;

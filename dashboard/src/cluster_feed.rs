@@ -18,7 +18,7 @@ use ptl_cluster::ids::{AgentId, RunId};
 use ptl_cluster::pauses::{self, PauseChange, PauseWindow};
 use ptl_cluster::run::{self, RunPhase, RunState};
 use ptl_cluster::zk::{self, ZkConfig};
-use ptl_cluster::{agent_registry, clock, layout, plan_store};
+use ptl_cluster::{agent_registry, clock, dashboards, layout, plan_store};
 use ptl_runtime::record::decode_delta;
 use ptl_runtime::results::RunResult;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -54,6 +54,13 @@ impl ClusterDashboard {
         let client = zk::connect(&feed.zk).await?;
         let hub = Hub::new();
         let server = serve_with(hub.clone(), server, launcher).await?;
+        // A wildcard address is no address a browser can go to.
+        let served = (!server.addr().ip().is_unspecified())
+            .then(|| server.url().trim_end_matches('/').to_string());
+        let feed = ClusterFeedConfig {
+            public_url: feed.public_url.clone().or(served),
+            ..feed
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let feed = tokio::spawn(follow_with(hub, client, feed, async {
             let _ = stopped.await;
@@ -85,6 +92,10 @@ pub struct ClusterFeedConfig {
     pub poll: Duration,
     /// Finished runs shown when the dashboard starts (the newest ones).
     pub history: usize,
+    /// The address browsers reach this dashboard at, listed in ZooKeeper for the other
+    /// dashboards' pages to fail over to; [`ClusterDashboard`] defaults it to the address it
+    /// serves on. `None` for a feed without a server.
+    pub public_url: Option<String>,
 }
 
 impl ClusterFeedConfig {
@@ -93,6 +104,7 @@ impl ClusterFeedConfig {
             zk,
             poll: Duration::from_secs(1),
             history: 10,
+            public_url: None,
         }
     }
 }
@@ -189,6 +201,9 @@ async fn follow_with(
     }
     tokio::pin!(shutdown);
     loop {
+        if let Some(own) = &config.public_url {
+            list_peers(&client, &hub, own).await;
+        }
         // A ZooKeeper hiccup is skipped this round and retried on the next.
         if let Ok(ids) = run::list(&client).await {
             for id in ids {
@@ -214,6 +229,18 @@ async fn follow_with(
             _ = tokio::time::sleep(config.poll) => {}
         }
     }
+}
+
+/// Keeps `own` listed among the cluster's dashboards (again after a lost session took its
+/// node) and tells the page the others.
+async fn list_peers(client: &Client, hub: &Hub, own: &str) {
+    let Ok(urls) = dashboards::urls(client).await else {
+        return;
+    };
+    if !urls.iter().any(|u| u == own) {
+        let _ = dashboards::announce(client, own).await;
+    }
+    hub.set_peers(urls.into_iter().filter(|u| u != own).collect());
 }
 
 fn status_of(phase: RunPhase) -> RunStatus {

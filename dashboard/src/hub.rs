@@ -106,6 +106,9 @@ struct HubState {
 
 pub struct Hub {
     state: Mutex<HubState>,
+    /// Other dashboards showing the same runs (a cluster's other coordinators), where the page
+    /// goes when this server stops answering.
+    peers: Mutex<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -144,7 +147,17 @@ impl Hub {
                 events,
                 backlog: VecDeque::new(),
             }),
+            peers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The other dashboards' addresses, in the order the page should try them.
+    pub fn set_peers(&self, peers: Vec<String>) {
+        *self.peers.lock().unwrap_or_else(|p| p.into_inner()) = peers;
+    }
+
+    pub fn peers(&self) -> Vec<String> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {

@@ -212,6 +212,10 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Body>,
         ),
         (&Method::GET, ["api", "runs"]) if may_view => json(StatusCode::OK, &ctx.hub.runs()),
         (&Method::GET, ["api", "plans"]) if may_view => plans(&ctx).await,
+        (&Method::GET, ["api", "peers"]) if may_view => json(
+            StatusCode::OK,
+            &serde_json::json!({ "peers": ctx.hub.peers() }),
+        ),
         (&Method::POST, ["api", "runs"]) => {
             if ctx.access.may_control(token) {
                 start_run(&ctx, req).await
@@ -267,10 +271,11 @@ fn unknown_run(ctx: &Ctx, id: &str) -> Response<Body> {
 
 fn index(ctx: &Ctx, query: Option<&str>) -> Response<Body> {
     let mut response = respond(StatusCode::OK, "text/html; charset=utf-8", page::INDEX_HTML);
-    response.headers_mut().insert(
-        "content-security-policy",
-        http::HeaderValue::from_static("default-src 'self'; img-src 'self' data:"),
-    );
+    if let Ok(policy) = content_security_policy(&ctx.hub.peers()).parse() {
+        response
+            .headers_mut()
+            .insert("content-security-policy", policy);
+    }
     // A token in the address becomes a cookie, so the page's requests and its event stream
     // (which cannot set headers) carry it without it staying in the address bar.
     if let Some(token) = access::query_token(query) {
@@ -286,6 +291,22 @@ fn index(ctx: &Ctx, query: Option<&str>) -> Response<Body> {
         }
     }
     response
+}
+
+/// Everything from this server only, except that the page may ask the other dashboards
+/// (`peers`) whether they answer, to fail over to one.
+fn content_security_policy(peers: &[String]) -> String {
+    let mut connect = String::from("'self'");
+    for peer in peers {
+        if let Ok(url) = url::Url::parse(peer) {
+            let origin = url.origin();
+            if origin.is_tuple() {
+                connect.push(' ');
+                connect.push_str(&origin.ascii_serialization());
+            }
+        }
+    }
+    format!("default-src 'self'; img-src 'self' data:; connect-src {connect}")
 }
 
 /// The browser's `Last-Event-ID` header, or a `last_event_id` query parameter (a page that had

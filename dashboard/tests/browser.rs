@@ -379,8 +379,19 @@ fn fed_hub(
     windows: std::ops::Range<u64>,
 ) -> Arc<ptl_dashboard::Hub> {
     let hub = ptl_dashboard::Hub::new();
+    fed_run(&hub, plan, "run-0000000001", windows);
+    hub
+}
+
+/// A running cluster run `id` in `hub`, with `windows` seconds of load.
+fn fed_run(
+    hub: &ptl_dashboard::Hub,
+    plan: &Arc<ptl_bytecode::Plan>,
+    id: &str,
+    windows: std::ops::Range<u64>,
+) {
     hub.open_run(ptl_dashboard::hub::RunOpen {
-        id: "run-0000000001".into(),
+        id: id.into(),
         plan: plan.clone(),
         plan_hash: "h".into(),
         started_at: std::time::SystemTime::now(),
@@ -389,9 +400,8 @@ fn fed_hub(
         control: None,
     });
     for w in windows {
-        second(&hub, plan, "run-0000000001", w, 5 + w);
+        second(hub, plan, id, w, 5 + w);
     }
-    hub
 }
 
 fn eval_text(browser: &mut Browser, expression: &str) -> String {
@@ -514,4 +524,53 @@ async fn the_page_starts_a_plan_and_merges_a_resumed_stream_without_doubling() {
         .expect("the browser task does not panic");
     assert_eq!(after, "21");
     next.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_coordinator_stops_answering_moves_to_another_with_its_token_and_run() {
+    use ptl_dashboard::server::{serve_with, ServerConfig};
+    let plan = Arc::new(compile(&plan_source(60), "http://127.0.0.1:9"));
+    let config = ServerConfig {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        access: tokens(),
+    };
+    // Two coordinators of one cluster, each showing the runs it rebuilt from ZooKeeper: the
+    // other one (on its own address) has seconds 0..=20 of run 1; this one 0..=10. Both have a
+    // newer run 2, which the page would show if it lost the run the user chose.
+    let other_hub = fed_hub(&plan, 0..21);
+    fed_run(&other_hub, &plan, "run-0000000002", 0..3);
+    let other = serve_with(other_hub, config.clone(), None)
+        .await
+        .expect("serves");
+    let first_hub = fed_hub(&plan, 0..11);
+    fed_run(&first_hub, &plan, "run-0000000002", 0..3);
+    first_hub.set_peers(vec![other.url()]);
+    let first = serve_with(first_hub, config, None).await.expect("serves");
+    let url = format!("http://{}/?token={VIEWER}", first.addr());
+    let mut browser = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::open(&url);
+        wait_text(&mut browser, POINTS, |p| p == "3");
+        browser.evaluate("(() => { const s = document.getElementById('run-select'); s.value = 'run-0000000001'; s.dispatchEvent(new Event('change')); return ''; })()");
+        wait_text(&mut browser, POINTS, |p| p == "11");
+        browser
+    })
+    .await
+    .expect("the browser task does not panic");
+
+    // The first coordinator is gone for good; the page goes to the other one.
+    first.shutdown().await;
+    let other_host = other.addr().to_string();
+    let (host, hash, points) = tokio::task::spawn_blocking(move || {
+        let host = wait_text(&mut browser, "location.host", |h| h == other_host);
+        let points = wait_text(&mut browser, POINTS, |p| !p.is_empty());
+        (host, eval_text(&mut browser, "location.hash"), points)
+    })
+    .await
+    .expect("the browser task does not panic");
+    assert_eq!(host, other.addr().to_string());
+    assert_eq!(hash, "#run=run-0000000001", "the run shown goes along");
+    // The viewer token went along too (without it the other server shows its locked page),
+    // and the chosen run is drawn whole from the other coordinator.
+    assert_eq!(points, "21");
+    other.shutdown().await;
 }

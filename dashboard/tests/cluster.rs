@@ -271,3 +271,64 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         a.abort();
     }
 }
+
+/// `GET /api/peers` of the dashboard at `addr`.
+async fn peers(addr: SocketAddr) -> Vec<String> {
+    let answer = request(addr, "GET", "/api/peers", Some(VIEWER)).await;
+    serde_json::from_value(answer.json()["peers"].clone()).expect("a list of addresses")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_coordinators_dashboard_lists_the_others_for_the_page_to_fail_over_to() {
+    let server = ZkServer::start();
+    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(4));
+    let start = |public_url: Option<&str>| {
+        let feed = ClusterFeedConfig {
+            poll: Duration::from_millis(200),
+            public_url: public_url.map(str::to_string),
+            ..ClusterFeedConfig::new(zk.clone())
+        };
+        ClusterDashboard::start(
+            ServerConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                access: tokens(),
+            },
+            feed,
+        )
+    };
+    let a = start(None).await.expect("starts");
+    // Behind a proxy, say: browsers reach it at another address than it serves on.
+    let b = start(Some("http://coordinator-b.example:9090"))
+        .await
+        .expect("starts");
+    let a_url = a.url().trim_end_matches('/').to_string();
+    let until = |addr: SocketAddr, want: Vec<String>| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = peers(addr).await;
+            if got == want {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "peers {got:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    until(a.addr(), vec!["http://coordinator-b.example:9090".into()]).await;
+    until(b.addr(), vec![a_url.clone()]).await;
+    // The page's content security policy lets it ask the peers whether they answer.
+    let page = request(a.addr(), "GET", "/", Some(VIEWER)).await;
+    let policy = page
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        policy.contains("connect-src 'self' http://coordinator-b.example:9090"),
+        "{policy}"
+    );
+    // A dashboard that stops is no longer offered (its node goes with its session).
+    b.shutdown().await.expect("stops");
+    until(a.addr(), vec![]).await;
+    a.shutdown().await.expect("stops");
+}

@@ -46,7 +46,10 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
                 addr,
                 access: access(&args.access),
             };
-            let feed = ClusterFeedConfig::new(config.zk.clone());
+            let feed = ClusterFeedConfig {
+                public_url: args.public_url.clone(),
+                ..ClusterFeedConfig::new(config.zk.clone())
+            };
             let library: Arc<dyn PlanLauncher> =
                 Arc::new(PlanLibrary::new(args.plans.clone(), config.zk.clone()));
             match runtime.block_on(ClusterDashboard::start_with(server, feed, Some(library))) {

@@ -2,7 +2,10 @@
 // the report's own chart code (charts.js). The server keeps every run's series: a connection
 // starts with a full snapshot; a reconnection (with Last-Event-ID) gets only what was missed,
 // the events themselves or a "resume" whose series points merge by their second `t`, so a
-// point is never drawn twice. Where the server offers plans, the "Start a run" panel starts one.
+// point is never drawn twice. A server that stops answering for FAIL_OVER_MS is left for the
+// first other dashboard of the same runs (a cluster's other coordinators, GET /api/peers) that
+// answers, with the token and the run shown. Where the server offers plans, the "Start a run"
+// panel starts one.
 (function () {
   "use strict";
 
@@ -12,6 +15,12 @@
   var lastId = "";        // the id of the last event, for a stream opened anew
   var plans = [];         // what the server may start (GET /api/plans)
   var options = [];       // `ptl submit`'s start options it takes, with their defaults
+  var peers = [];         // other dashboards showing the same runs
+  var downSince = 0;      // when the stream stopped answering (0: it is live)
+  var FAIL_OVER_MS = 5000;
+
+  var shown = /^#run=(.+)$/.exec(location.hash);
+  if (shown) selected = decodeURIComponent(shown[1]);
 
   function $(id) { return document.getElementById(id); }
 
@@ -179,13 +188,43 @@
       });
   }
 
+  function loadPeers() {
+    fetch("/api/peers", { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) { if (body) peers = body.peers; })
+      .catch(function () {});
+  }
+
+  // Still down: go to the first peer that answers (an opaque no-cors answer is enough; the
+  // server's content security policy names the peers' origins), else look again later. A
+  // server back on this address first (a restart) keeps the page here.
+  function failOver() {
+    if (!downSince) return;
+    var token = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("ptl-token");
+    var to = "/" + (token ? "?token=" + encodeURIComponent(token) : "") +
+      (selected ? "#run=" + encodeURIComponent(selected) : "");
+    (function attempt(i) {
+      if (!downSince) return;
+      if (i >= peers.length) { setTimeout(failOver, FAIL_OVER_MS); return; }
+      var peer = peers[i].replace(/\/+$/, "");
+      fetch(peer + "/", { mode: "no-cors", cache: "no-store" })
+        .then(function () { if (downSince) location.href = peer + to; })
+        .catch(function () { attempt(i + 1); });
+    })(0);
+  }
+
   function listen() {
     // EventSource sends Last-Event-ID when it reconnects by itself; a stream it gave up on (a
     // proxy's error page during a failover) is opened anew with the id in the address.
     var source = new EventSource(lastId ? "/events?last_event_id=" + encodeURIComponent(lastId) : "/events");
-    source.onopen = function () { $("conn").textContent = "live"; $("conn").className = "conn live"; };
+    source.onopen = function () {
+      downSince = 0;
+      $("conn").textContent = "live"; $("conn").className = "conn live";
+      loadPeers();
+    };
     source.onerror = function () {
       $("conn").textContent = "reconnecting…"; $("conn").className = "conn down";
+      if (!downSince) { downSince = Date.now(); setTimeout(failOver, FAIL_OVER_MS); }
       if (source.readyState === EventSource.CLOSED) setTimeout(listen, 2000);
     };
     function on(name, handle) {
@@ -335,4 +374,6 @@
   $("launch-form").addEventListener("submit", function (e) { e.preventDefault(); startRun(); });
   loadPlans();
   listen();
+  // Coordinators come and go: keep the list fresh while the stream is live.
+  setInterval(function () { if (!downSince) loadPeers(); }, 10000);
 })();
