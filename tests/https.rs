@@ -190,13 +190,43 @@ fn client_files(dir: &Path, clients: &support::tls::ClientCa) -> (String, String
     (path(cert), path(key))
 }
 
+/// A server requiring a client certificate, the CA file that trusts it, and the client's
+/// certificate and key files, in a temp dir.
+struct Mtls {
+    dir: tempfile::TempDir,
+    srv: TlsServer,
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+impl Mtls {
+    fn start() -> Mtls {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clients = support::tls::client_ca();
+        let srv = mtls_server(dir.path(), &clients);
+        let ca = srv.ca_file.to_str().expect("utf-8 path").to_string();
+        let (cert, key) = client_files(dir.path(), &clients);
+        Mtls {
+            dir,
+            srv,
+            ca,
+            cert,
+            key,
+        }
+    }
+}
+
 #[test]
 fn a_client_certificate_makes_a_run_against_mutual_tls_pass() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clients = support::tls::client_ca();
-    let srv = mtls_server(dir.path(), &clients);
-    let ca = srv.ca_file.to_str().expect("utf-8 path");
-    let (cert, key) = client_files(dir.path(), &clients);
+    let Mtls {
+        dir,
+        srv,
+        ca,
+        cert,
+        key,
+    } = Mtls::start();
+    let ca = ca.as_str();
     let (o, out) = run(
         dir.path(),
         &srv.url,
@@ -268,11 +298,14 @@ fn client_cert_and_client_key_go_together_and_must_be_usable() {
 
 #[test]
 fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clients = support::tls::client_ca();
-    let srv = mtls_server(dir.path(), &clients);
-    let ca = srv.ca_file.to_str().expect("utf-8 path");
-    let (cert, key) = client_files(dir.path(), &clients);
+    let Mtls {
+        dir,
+        srv,
+        ca,
+        cert,
+        key,
+    } = Mtls::start();
+    let ca = ca.as_str();
     let zk = ZkServer::start();
     let connect = zk.connect_string();
     let _coordinator = Proc::spawn(
