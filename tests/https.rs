@@ -219,25 +219,13 @@ impl Mtls {
 
 #[test]
 fn a_client_certificate_makes_a_run_against_mutual_tls_pass() {
-    let Mtls {
-        dir,
-        srv,
-        ca,
-        cert,
-        key,
-    } = Mtls::start();
-    let ca = ca.as_str();
+    let mtls = Mtls::start();
+    let (dir, srv, ca) = (&mtls.dir, &mtls.srv, mtls.ca.as_str());
+    let (cert, key) = (mtls.cert.as_str(), mtls.key.as_str());
     let (o, out) = run(
         dir.path(),
         &srv.url,
-        &[
-            "--ca-cert",
-            ca,
-            "--client-cert",
-            &cert,
-            "--client-key",
-            &key,
-        ],
+        &["--ca-cert", ca, "--client-cert", cert, "--client-key", key],
     );
     assert_exit(&o, 0);
     let planned = assert_sent_without_errors(&json(&out)["phases"][0], 49..=51);
@@ -298,14 +286,9 @@ fn client_cert_and_client_key_go_together_and_must_be_usable() {
 
 #[test]
 fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls() {
-    let Mtls {
-        dir,
-        srv,
-        ca,
-        cert,
-        key,
-    } = Mtls::start();
-    let ca = ca.as_str();
+    let mtls = Mtls::start();
+    let (dir, srv, ca) = (&mtls.dir, &mtls.srv, mtls.ca.as_str());
+    let (cert, key) = (mtls.cert.as_str(), mtls.key.as_str());
     let zk = ZkServer::start();
     let connect = zk.connect_string();
     let _coordinator = Proc::spawn(
@@ -313,14 +296,7 @@ fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls()
         "coordinator",
         &["coordinator", "--zk", &connect, "--name", "tls-coordinator"],
     );
-    let tls = [
-        "--ca-cert",
-        ca,
-        "--client-cert",
-        &cert,
-        "--client-key",
-        &key,
-    ];
+    let tls = ["--ca-cert", ca, "--client-cert", cert, "--client-key", key];
     let _agent = support::agent_with(dir.path(), &connect, "tls-agent", &tls);
     let out = dir.path().join("r.json");
     let o = ptl()
