@@ -315,3 +315,55 @@ fn an_agent_with_a_client_certificate_runs_a_submitted_plan_against_mutual_tls()
     let planned = assert_sent_without_errors(&json(&out)["phases"][0], 49..=51);
     assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
 }
+
+/// `key` (a PEM PKCS#8 key file) encrypted with `password`, as `openssl pkcs8 -topk8 -v2
+/// aes-256-cbc` would write it.
+fn encrypted_key(key: &str, password: &str) -> String {
+    let pem = std::fs::read_to_string(key).expect("read key");
+    let (_, der) = pkcs8::der::pem::decode_vec(pem.as_bytes()).expect("PEM");
+    let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).expect("PKCS#8");
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &[1; 16], &[2; 16])
+        .expect("parameters");
+    let encrypted = info
+        .encrypt_with_params(params, password)
+        .expect("encrypts");
+    encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::der::pem::LineEnding::LF)
+        .expect("PEM")
+        .to_string()
+}
+
+#[test]
+fn an_encrypted_client_key_is_used_with_its_password_file() {
+    let mtls = Mtls::start();
+    let (dir, srv, ca) = (&mtls.dir, &mtls.srv, mtls.ca.as_str());
+    let key = dir.path().join("encrypted-key.pem");
+    std::fs::write(&key, encrypted_key(&mtls.key, "pass phrase")).expect("write key");
+    let password = dir.path().join("password");
+    std::fs::write(&password, "pass phrase\n").expect("write password");
+    let (key, password) = (key.to_str().unwrap(), password.to_str().unwrap());
+    let client = [
+        "--ca-cert",
+        ca,
+        "--client-cert",
+        &mtls.cert,
+        "--client-key",
+        key,
+    ];
+    let with_password = [&client[..], &["--client-key-password-file", password]].concat();
+    let (o, out) = run(dir.path(), &srv.url, &with_password);
+    assert_exit(&o, 0);
+    let planned = assert_sent_without_errors(&json(&out)["phases"][0], 49..=51);
+    assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
+
+    // Without the password: a usage error saying what is missing, before anything is sent.
+    let (o, out) = run(dir.path(), &srv.url, &client);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("--client-key-password-file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    assert_eq!(srv.requests.load(Ordering::SeqCst), planned);
+}

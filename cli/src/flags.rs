@@ -183,6 +183,10 @@ pub struct TlsArgs {
     /// The private key (PEM) of --client-cert.
     #[arg(long, value_name = "FILE", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted --client-key (PKCS#8
+    /// `ENCRYPTED PRIVATE KEY`).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_key_password_file: Option<PathBuf>,
 }
 
 /// Who may look at and control the dashboard (`ptl run --dashboard`, `ptl coordinator --http`).

@@ -130,9 +130,8 @@ fn options(insecure: bool) -> RunOptions {
     RunOptions {
         workers: Some(2),
         tls: ptl_runtime::http::TlsOptions {
-            ca_files: vec![],
             insecure,
-            client_cert: None,
+            ..Default::default()
         },
         ..RunOptions::default()
     }

@@ -41,6 +41,7 @@ pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
         ca_files: args.ca_certs.clone(),
         insecure: args.insecure,
         client_cert,
+        client_key_password: args.client_key_password_file.clone(),
     };
     if let Err(e) = tls.client_config() {
         return Err(fail(Exit::Usage, e));

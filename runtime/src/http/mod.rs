@@ -9,6 +9,7 @@
 //! form (`h2_request`).
 
 mod body;
+mod client_key;
 pub mod connection;
 mod deadline;
 pub mod error;

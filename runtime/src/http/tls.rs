@@ -15,7 +15,7 @@
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{self, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -32,6 +32,8 @@ pub struct TlsOptions {
     /// Mutual TLS: the PEM file of the client certificate chain (end entity first) and the PEM
     /// file of its private key (PKCS#8, PKCS#1 or SEC1), sent when the server asks.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A file whose first line is the password of an encrypted (PKCS#8) client key.
+    pub client_key_password: Option<PathBuf>,
 }
 
 /// Why the TLS configuration cannot be built.
@@ -47,6 +49,8 @@ pub enum TlsSetupError {
     NoClientCertificate { path: PathBuf },
     #[error("client key file {path}: {reason}")]
     ClientKeyFile { path: PathBuf, reason: String },
+    #[error("client key password file {path}: {reason}")]
+    ClientKeyPassword { path: PathBuf, reason: String },
     #[error("client certificate {cert} with key {key}: {reason}")]
     ClientIdentity {
         cert: PathBuf,
@@ -79,7 +83,8 @@ impl TlsOptions {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
                 let chain = client_chain(cert)?;
-                let private_key = client_key(key)?;
+                let private_key =
+                    super::client_key::load(key, self.client_key_password.as_deref())?;
                 builder
                     .with_client_auth_cert(chain, private_key)
                     .map_err(|e| TlsSetupError::ClientIdentity {
@@ -137,17 +142,6 @@ fn client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupErr
         });
     }
     Ok(chain)
-}
-
-/// The first private key of a PEM file.
-fn client_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsSetupError::ClientKeyFile {
-        path: path.to_path_buf(),
-        reason: match e {
-            rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key in it".to_string(),
-            other => pem_reason(other),
-        },
-    })
 }
 
 /// Why a certificate and key cannot be used together, in a user's words.
