@@ -392,3 +392,21 @@ fn explain_gives_the_numbers() {
     // In flight at the fail peak: 100/s × (2 × 10 s + 1 s think) = 2100.
     assert!(text.contains("100/s × 21s = 2100"), "{text}");
 }
+
+#[test]
+fn max_inflight_defaults_to_ten_per_http1_connection_and_a_hundred_streams_per_http2_one() {
+    let lowered = |settings: &str| {
+        let source = format!(
+            "plan \"n\" {{\n  target \"http://h\"\n  connections 3\n{settings}  request a {{ GET \"/\" }}\n  phase p {{ rate 1/s for 1m }}\n}}\n"
+        );
+        let checked = check_source(Path::new("n.ptl"), &source, &CheckOptions::default());
+        checked.plan.expect("a plan").max_inflight
+    };
+    assert_eq!(lowered(""), 30);
+    assert_eq!(lowered("  http 2\n"), 300);
+    assert_eq!(
+        lowered("  http 2\n  max_inflight 7\n"),
+        7,
+        "what the plan says"
+    );
+}

@@ -144,6 +144,9 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
             },
         );
     }
+    let max_inflight = settings
+        .max_inflight
+        .unwrap_or_else(|| settings.default_max_inflight());
     let target = match settings.target {
         Some(target) => target,
         None => {
@@ -170,9 +173,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         timeout_origin: settings.timeout_origin,
         connections: settings.connections,
         seed: settings.seed,
-        max_inflight: settings
-            .max_inflight
-            .unwrap_or_else(|| settings.connections.saturating_mul(10)),
+        max_inflight,
         overflow: settings.overflow,
         http: settings.http,
         params: names
