@@ -60,6 +60,33 @@ impl H2Conns {
     {
         let index = self.next.get() % self.slots.len();
         self.next.set(index.wrapping_add(1));
+        self.sender_in(index, open).await
+    }
+
+    /// Like [`H2Conns::sender`], on the slot of `at`: a request its connection did not take
+    /// goes again on that slot's new connection. The next slot in turn may be about to close
+    /// too, as a server counting streams per connection closes evenly used ones together.
+    pub async fn sender_again<F, Fut>(
+        &self,
+        at: H2Slot,
+        open: F,
+    ) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
+    {
+        self.sender_in(at.index, open).await
+    }
+
+    async fn sender_in<F, Fut>(
+        &self,
+        index: usize,
+        open: F,
+    ) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
+    {
         let mut slot = self.slots[index].lock().await;
         if let Some(held) = slot.as_ref() {
             let at = H2Slot {

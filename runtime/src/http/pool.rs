@@ -412,9 +412,10 @@ impl Lease {
     /// HTTP/2: sends the request in the buffer as a stream on `send` (at `at`) and, unless
     /// `how` aborts or resets it, reads the answer. A failure of the connection itself (not a
     /// stream reset) makes the slot open a new connection next time. A request the server is
-    /// known not to have processed (its connection was closing) goes once more, on a fresh
+    /// known not to have processed (its connection was closing) goes again on the slot's fresh
     /// connection, as HTTP/1.1 does with a kept-alive connection found closed: the server's
-    /// routine connection turnover is not the target failing.
+    /// routine connection turnover is not the target failing. At most [`H2_ATTEMPTS`] times,
+    /// so a server that refuses every stream still shows as failing.
     pub async fn h2_send(
         &self,
         at: H2Slot,
@@ -427,7 +428,7 @@ impl Lease {
         } else {
             "http"
         };
-        let (mut at, mut send, mut retried) = (at, send, false);
+        let (mut at, mut send, mut attempts) = (at, send, 1);
         loop {
             // Parsed again for a retry: an http::Request cannot be cloned.
             let (request, body) = super::h2_request::from_wire(&self.request, scheme)
@@ -441,14 +442,20 @@ impl Lease {
                     conns.forget(at);
                 }
             }
-            if !failed.unprocessed || retried {
+            if !failed.unprocessed || attempts >= H2_ATTEMPTS {
                 return Err(HttpError::Http2(failed.error));
             }
-            retried = true;
-            (at, send) = Box::pin(self.h2_sender()).await?;
+            attempts += 1;
+            let Some(conns) = &self.pool.h2 else {
+                return Err(HttpError::Http2(failed.error));
+            };
+            (at, send) = Box::pin(conns.sender_again(at, || self.pool.connect_h2())).await?;
         }
     }
 }
+
+/// How many times an HTTP/2 request the server did not process is sent in all.
+const H2_ATTEMPTS: u32 = 3;
 
 impl Drop for Lease {
     fn drop(&mut self) {
