@@ -3,6 +3,8 @@
 # (Debian's nghttp2-client): the same nginx (one worker, `return 200`, cleartext HTTP/2 with
 # prior knowledge) on core 1, the generator on core 0, `users U` multiplexed on `connections C`
 # against `h2load -c C -m U/C`, alternating, medians of --runs pairs, ratios from the same run.
+# Then open loop at 10,000 and 30,000/s on 2 connections against nginx closing each after 1,000
+# streams (its default): the requests it turns away at each GOAWAY must cost no error.
 #
 # Usage: benches/http2.sh [--runs N] [--no-build] [--keep DIR]
 set -euo pipefail
@@ -50,6 +52,26 @@ for shape in "1 50" "10 100"; do
     p=$(median "${p_eff[@]}") h=$(median "${h_eff[@]}") r=$(ratio "$p" "$h")
     row "… requests per generator CPU-second" "$(fmt "$p")" "h2load $(fmt "$h")" "$r" "report" ""
     row "… errors" "$(median "${p_err[@]}")" "h2load $(median "${h_err[@]}")" "" "0" ""
+done
+
+turnover="http://127.0.0.1:$nginx_h2_turnover_port"
+for rate in 10000 30000; do
+    achieved=() errors=() dropped=()
+    for i in $(seq "$runs"); do
+        name="ptl-turnover-$rate-$i"
+        ptl_run "$name" h2_open.ptl --set "target=\"$turnover\"" --set "rate=$rate/s" \
+            --set "duration=${duration}s"
+        achieved+=("$(jqf "$name" '.phases[0].request_count / .phases[0].planned')")
+        errors+=("$(jqf "$name" '.total.errors')")
+        dropped+=("$(jqf "$name" '.phases[0].dropped')")
+        log "turnover $rate/s run $i: errors ${errors[-1]}, dropped ${dropped[-1]}"
+    done
+    most_errors=$(printf '%s\n' "${errors[@]}" | sort -g | tail -1)
+    row "h2c $rate/s, GOAWAY every 1,000 streams: sent / planned" "$(median "${achieved[@]}")" "" "" "report" ""
+    row "… errors (most of $runs runs)" "$most_errors" "" "" "0" "$(verdict "$most_errors" "<=" 0)"
+    # Arrivals beyond max_inflight while both connections reconnect at once (they reach
+    # 1,000 streams together) are dropped, and counted.
+    row "… dropped (most of $runs runs)" "$(printf '%s\n' "${dropped[@]}" | sort -g | tail -1)" "" "" "report" ""
 done
 
 print_rows "; $(h2load --version 2>&1 | head -1)"

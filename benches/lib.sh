@@ -124,13 +124,15 @@ start_nginx() {
     local dir="$work/nginx"
     mkdir -p "$dir"
     nginx_port=$(free_port) nginx_h2_port=$(free_port) nginx_tls_port=$(free_port)
+    nginx_h2_turnover_port=$(free_port)
     # A leaf certificate for 127.0.0.1 (rustls refuses a CA certificate as a server's own).
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
         -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
         -addext "basicConstraints=critical,CA:FALSE" \
         -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
     sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$nginx_port#g" -e "s#@H2PORT@#$nginx_h2_port#g" \
-        -e "s#@TLSPORT@#$nginx_tls_port#g" "$benches/nginx.conf.in" >"$dir/nginx.conf"
+        -e "s#@TLSPORT@#$nginx_tls_port#g" -e "s#@H2TURNPORT@#$nginx_h2_turnover_port#g" \
+        "$benches/nginx.conf.in" >"$dir/nginx.conf"
     taskset -c 1 nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
     nginx_pid=$!
     pids+=("$nginx_pid")
