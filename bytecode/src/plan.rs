@@ -473,4 +473,45 @@ impl Plan {
     pub fn constant(&self, id: ConstId) -> &[u8] {
         &self.consts[id.0 as usize]
     }
+
+    /// A plan whose only traffic is `GET /` as the top-level request `request`, over `phases`:
+    /// one connection, at most 10 in flight (dropping beyond), a 1 s timeout, seed 0, HTTP/1.1.
+    /// For hand-built plans (tests, benchmarks), which set what else they need with
+    /// `Plan { .., ..Plan::get_root(..) }`.
+    pub fn get_root(name: &str, target: &str, request: &str, phases: Vec<Phase>) -> Plan {
+        Plan {
+            name: name.into(),
+            target: target.into(),
+            timeout_us: 1_000_000,
+            connections: 1,
+            seed: 0,
+            max_inflight: 10,
+            overflow: Overflow::Drop,
+            http: HttpVersion::Http1,
+            params: vec![],
+            consts: vec![b"/".to_vec()],
+            datasets: vec![],
+            vars: vec![],
+            headers: vec![],
+            scenarios: vec![Scenario::single(Request::get(request, ConstId(0)))],
+            phases,
+            thresholds: vec![],
+        }
+    }
+}
+
+impl Phase {
+    /// A phase with only its `load`: uniform arrivals, the plan's cap and overflow, no
+    /// injections, the default mix.
+    pub fn new(name: &str, load: Load) -> Phase {
+        Phase {
+            name: name.into(),
+            load,
+            arrivals: Arrivals::Uniform,
+            max_inflight: None,
+            overflow: None,
+            injections: vec![],
+            mix: None,
+        }
+    }
 }

@@ -52,8 +52,6 @@ fn main() {
                 200
             });
     let plan = Plan {
-        name: "bench".into(),
-        target: args[1].clone(),
         timeout_us: 5_000_000,
         connections,
         seed: 1,
@@ -61,23 +59,7 @@ fn main() {
         // measured from their intended time) rather than being dropped.
         max_inflight: 5000,
         overflow: Overflow::Queue,
-        http: ptl_bytecode::HttpVersion::Http1,
-        params: vec![],
-        consts: vec![b"/".to_vec()],
-        datasets: vec![],
-        vars: vec![],
-        headers: vec![],
-        scenarios: vec![Scenario::single(Request::get("hit", ConstId(0)))],
-        phases: vec![Phase {
-            name: "bench".into(),
-            load,
-            arrivals: Arrivals::Uniform,
-            max_inflight: None,
-            overflow: None,
-            injections: vec![],
-            mix: None,
-        }],
-        thresholds: vec![],
+        ..Plan::get_root("bench", &args[1], "hit", vec![Phase::new("bench", load)])
     };
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();

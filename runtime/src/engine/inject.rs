@@ -124,19 +124,14 @@ pub fn corrupt_body(original_len: usize) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ptl_bytecode::plan::{Arrivals, ConstId, Injection, Load};
+    use ptl_bytecode::plan::{ConstId, Injection, Load};
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
 
     fn phase(injections: Vec<Injection>) -> Phase {
         Phase {
-            name: "p".into(),
-            load: Load::Pause { duration_us: 1 },
-            arrivals: Arrivals::Uniform,
-            max_inflight: None,
-            overflow: None,
             injections,
-            mix: None,
+            ..Phase::new("p", Load::Pause { duration_us: 1 })
         }
     }
 

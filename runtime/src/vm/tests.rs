@@ -3,9 +3,7 @@
 use super::test_plan::PlanBuilder;
 use super::*;
 use http::header::{CONTENT_TYPE, COOKIE, HOST};
-use ptl_bytecode::plan::{
-    Arrivals, Generator, Load, Method, Phase, Ppm, Step, TemplateOp, VarPart,
-};
+use ptl_bytecode::plan::{Generator, Load, Method, Phase, Ppm, Step, TemplateOp, VarPart};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -394,16 +392,14 @@ fn scenario_mix_follows_weights_and_phase_overrides() {
     b.plan.scenarios[s0 as usize].weight = 1;
     b.plan.scenarios[s1 as usize].weight = 4;
     let phase = |name: &str, mix| Phase {
-        name: name.into(),
-        load: Load::Rate {
-            per_sec: 1.0,
-            duration_us: 1,
-        },
-        arrivals: Arrivals::Uniform,
-        max_inflight: None,
-        overflow: None,
-        injections: vec![],
         mix,
+        ..Phase::new(
+            name,
+            Load::Rate {
+                per_sec: 1.0,
+                duration_us: 1,
+            },
+        )
     };
     b.plan.phases = vec![
         phase("default", None),

@@ -129,51 +129,35 @@ pub fn dead_address() -> String {
 pub const SECOND: u64 = 1_000_000;
 
 pub fn rate(name: &str, per_sec: f64, secs: f64) -> Phase {
-    Phase {
-        name: name.into(),
-        load: Load::Rate {
+    Phase::new(
+        name,
+        Load::Rate {
             per_sec,
             duration_us: (secs * SECOND as f64) as u64,
         },
-        arrivals: Arrivals::Uniform,
-        max_inflight: None,
-        overflow: None,
-        injections: vec![],
-        mix: None,
-    }
+    )
 }
 
 /// A closed-model phase: `users` sending back to back (no think time) for `secs`.
 pub fn users(name: &str, users: u32, secs: f64) -> Phase {
-    Phase {
-        load: Load::Users {
+    Phase::new(
+        name,
+        Load::Users {
             users,
             duration_us: (secs * SECOND as f64) as u64,
             think_us: 0,
         },
-        ..rate(name, 0.0, 0.0)
-    }
+    )
 }
 
 /// A plan with one top-level request `hit` (GET /) and the given phases.
 pub fn plan(target: &str, phases: Vec<Phase>) -> Plan {
     Plan {
-        name: "test".into(),
-        target: target.into(),
         timeout_us: 2 * SECOND,
         connections: 32,
         seed: 7,
         max_inflight: 1000,
-        overflow: Overflow::Drop,
-        http: ptl_bytecode::HttpVersion::Http1,
-        params: vec![],
-        consts: vec![b"/".to_vec()],
-        datasets: vec![],
-        vars: vec![],
-        headers: vec![],
-        scenarios: vec![Scenario::single(Request::get("hit", ConstId(0)))],
-        phases,
-        thresholds: vec![],
+        ..Plan::get_root("test", target, "hit", phases)
     }
 }
 
