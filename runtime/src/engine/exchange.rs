@@ -97,7 +97,7 @@ pub async fn perform(
 /// send time is when the stream is handed to that connection. A timeout drops the stream,
 /// which h2 cancels.
 async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> Exchanged {
-    let (at, sender) = match lease.h2_sender().await {
+    let (at, sender) = match lease.h2_sender(None).await {
         Ok(s) => s,
         Err(e) => return failed(e, None),
     };

@@ -51,42 +51,28 @@ impl H2Conns {
         self.slots.is_empty()
     }
 
-    /// The next slot in turn and a handle to send a stream on its connection, opening it with
-    /// `open` if it has none.
-    pub async fn sender<F, Fut>(&self, open: F) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
-    {
-        let index = self.next.get() % self.slots.len();
-        self.next.set(index.wrapping_add(1));
-        self.sender_in(index, open).await
-    }
-
-    /// Like [`H2Conns::sender`], on the slot of `at`: a request its connection did not take
-    /// goes again on that slot's new connection. The next slot in turn may be about to close
-    /// too, as a server counting streams per connection closes evenly used ones together.
-    pub async fn sender_again<F, Fut>(
+    /// A handle to send a stream on a slot's connection, opening it with `open` if the slot
+    /// has none: the next slot in turn, or `again`'s for a request its connection did not
+    /// take (it goes on that slot's new connection: the next slot in turn may be about to
+    /// close too, as a server counting streams per connection closes evenly used ones
+    /// together).
+    pub async fn sender<F, Fut>(
         &self,
-        at: H2Slot,
+        again: Option<H2Slot>,
         open: F,
     ) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
     {
-        self.sender_in(at.index, open).await
-    }
-
-    async fn sender_in<F, Fut>(
-        &self,
-        index: usize,
-        open: F,
-    ) -> Result<(H2Slot, SendRequest<Bytes>), HttpError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<SendRequest<Bytes>, HttpError>>,
-    {
+        let index = match again {
+            Some(at) => at.index,
+            None => {
+                let index = self.next.get() % self.slots.len();
+                self.next.set(index.wrapping_add(1));
+                index
+            }
+        };
         let mut slot = self.slots[index].lock().await;
         if let Some(held) = slot.as_ref() {
             let at = H2Slot {

@@ -399,12 +399,14 @@ impl Lease {
     }
 
     /// HTTP/2: the connection the next stream goes on (its slot, and a handle to send on it),
-    /// opened within the connect timeout if needed.
+    /// opened within the connect timeout if needed: the next slot's, or for a request sent
+    /// `again`, that slot's ([`H2Conns::sender`]).
     pub async fn h2_sender(
         &self,
+        again: Option<H2Slot>,
     ) -> Result<(H2Slot, h2::client::SendRequest<bytes::Bytes>), HttpError> {
         match &self.pool.h2 {
-            Some(conns) => conns.sender(|| self.pool.connect_h2()).await,
+            Some(conns) => conns.sender(again, || self.pool.connect_h2()).await,
             None => Err(HttpError::ConnectTimeout),
         }
     }
@@ -446,10 +448,7 @@ impl Lease {
                 return Err(HttpError::Http2(failed.error));
             }
             attempts += 1;
-            let Some(conns) = &self.pool.h2 else {
-                return Err(HttpError::Http2(failed.error));
-            };
-            (at, send) = Box::pin(conns.sender_again(at, || self.pool.connect_h2())).await?;
+            (at, send) = Box::pin(self.h2_sender(Some(at))).await?;
         }
     }
 }
