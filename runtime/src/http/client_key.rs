@@ -3,7 +3,8 @@
 //! PBKDF2 or scrypt, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes) decrypted with the
 //! password from a file, so that it never shows in a command line or the environment.
 
-use super::tls::TlsSetupError;
+use super::tls::{pem_reason, TlsSetupError};
+use memchr::memmem;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::Path;
@@ -21,7 +22,8 @@ pub fn load(
         path: path.to_path_buf(),
         reason,
     };
-    let pem = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    // Bytes, not text: a file that is not PEM at all is "no PEM private key", as rustls says.
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     if let Some(block) = encrypted_block(&pem) {
         let Some(password_file) = password_file else {
             return Err(bad(
@@ -31,25 +33,25 @@ pub fn load(
         let password = password(password_file)?;
         return decrypt(block, &password).map_err(bad);
     }
-    if pem.contains("Proc-Type: 4,ENCRYPTED") {
+    if memmem::find(&pem, b"Proc-Type: 4,ENCRYPTED").is_some() {
         return Err(bad(
             "an OpenSSL legacy encrypted key is not supported; convert it to \
              encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW"
                 .into(),
         ));
     }
-    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         bad(match e {
             rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key in it".to_string(),
-            other => format!("not valid PEM: {other:?}"),
+            other => pem_reason(other),
         })
     })
 }
 
 /// The `ENCRYPTED PRIVATE KEY` block of `pem`, with its begin and end lines.
-fn encrypted_block(pem: &str) -> Option<&str> {
-    let start = pem.find(ENCRYPTED_BEGIN)?;
-    let end = pem[start..].find(ENCRYPTED_END)? + start + ENCRYPTED_END.len();
+fn encrypted_block(pem: &[u8]) -> Option<&[u8]> {
+    let start = memmem::find(pem, ENCRYPTED_BEGIN.as_bytes())?;
+    let end = memmem::find(&pem[start..], ENCRYPTED_END.as_bytes())? + start + ENCRYPTED_END.len();
     Some(&pem[start..end])
 }
 
@@ -62,8 +64,8 @@ fn password(path: &Path) -> Result<String, TlsSetupError> {
     Ok(text.lines().next().unwrap_or("").to_string())
 }
 
-fn decrypt(block: &str, password: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
+fn decrypt(block: &[u8], password: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let (_, der) = pkcs8::der::pem::decode_vec(block)
         .map_err(|e| format!("not a valid encrypted key: {e}"))?;
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
         .map_err(|e| format!("not a valid encrypted key: {e}"))?;

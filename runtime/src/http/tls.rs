@@ -155,7 +155,7 @@ fn identity_reason(e: rustls::Error) -> String {
     }
 }
 
-fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
+pub(super) fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
     match e {
         rustls::pki_types::pem::Error::Io(io) => io.to_string(),
         other => format!("not valid PEM: {other:?}"),
