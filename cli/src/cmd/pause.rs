@@ -8,21 +8,38 @@ use ptl_cluster::pauses::PauseChange;
 use ptl_cluster::status;
 
 pub fn run(args: &PauseArgs) -> Exit {
+    change(args, Verb::Pause)
+}
+
+pub(crate) enum Verb {
+    Pause,
+    Resume,
+}
+
+/// `ptl pause` or `ptl resume`: one ZooKeeper call, and what it did in words.
+pub(crate) fn change(args: &PauseArgs, verb: Verb) -> Exit {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    match runtime.block_on(status::pause(&zk_config(&args.zk), &args.run)) {
-        Ok(change) => {
-            eprintln!("{}", describe(&args.run.to_string(), change));
+    let zk = zk_config(&args.zk);
+    let changed = runtime.block_on(async {
+        match verb {
+            Verb::Pause => status::pause(&zk, &args.run).await,
+            Verb::Resume => status::resume(&zk, &args.run).await,
+        }
+    });
+    match changed {
+        Ok(done) => {
+            eprintln!("{}", describe(&args.run.to_string(), done));
             Exit::Ok
         }
         Err(e) => cluster_failure(&e),
     }
 }
 
-/// What a pause or resume did, in words (shared with `ptl resume`).
-pub fn describe(run: &str, change: PauseChange) -> String {
+/// What a pause or resume did, in words.
+fn describe(run: &str, change: PauseChange) -> String {
     // The time of day is enough to tell when, a second or so ahead.
     let clock = |ms: i64| {
         let day = ms.rem_euclid(86_400_000);
