@@ -358,13 +358,19 @@ async fn get_and_close(pool: &std::rc::Rc<Pool>, host: &str) -> u16 {
     status
 }
 
+/// A one-connection pool to `srv` (on 127.0.0.1) trusting its certificate, naming the server
+/// `name` (SNI, and the name the certificate is checked against).
+fn trusting_pool(srv: &TlsServer, name: &str) -> std::rc::Rc<Pool> {
+    let config = trusting(srv).client_config().expect("client config");
+    let tls = TlsTarget::new(config, name).expect("server name");
+    let endpoint = Endpoint::new("127.0.0.1", srv.addr.port()).with_tls(Some(tls));
+    Pool::new(endpoint, 1, Duration::from_secs(5))
+}
+
 #[tokio::test]
 async fn a_dns_name_is_sent_as_sni_and_later_connections_resume_the_session() {
     let srv = tls_server();
-    let config = trusting(&srv).client_config().expect("client config");
-    let tls = TlsTarget::new(config, "localhost").expect("server name");
-    let endpoint = Endpoint::new("127.0.0.1", srv.addr.port()).with_tls(Some(tls));
-    let pool = Pool::new(endpoint, 1, Duration::from_secs(5));
+    let pool = trusting_pool(&srv, "localhost");
     for _ in 0..3 {
         assert_eq!(get_and_close(&pool, "localhost").await, 200);
     }
@@ -385,10 +391,7 @@ async fn a_dns_name_is_sent_as_sni_and_later_connections_resume_the_session() {
 #[tokio::test]
 async fn a_name_the_certificate_does_not_cover_is_a_tls_error() {
     let srv = tls_server();
-    let config = trusting(&srv).client_config().expect("client config");
-    let tls = TlsTarget::new(config, "other.example").expect("server name");
-    let endpoint = Endpoint::new("127.0.0.1", srv.addr.port()).with_tls(Some(tls));
-    let pool = Pool::new(endpoint, 1, Duration::from_secs(5));
+    let pool = trusting_pool(&srv, "other.example");
     let mut lease = pool.try_lease().expect("a free slot");
     let e = lease.connection().await.expect_err("refused");
     assert_eq!(e.class(), ptl_runtime::record::ErrorClass::Tls, "{e}");
