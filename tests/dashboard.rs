@@ -363,47 +363,65 @@ fn library(dir: &Path) -> PathBuf {
     plans
 }
 
-/// Waits until `/api/runs` says the run is done or failed; its summary.
-fn wait_finished(addr: &str, run: &str, limit: Duration, logs: impl Fn() -> String) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (status, body) = call(addr, "GET", "/api/runs", Some(VIEWER), "");
-        if status == 200 {
-            let runs = parse(&body);
-            let found = runs
-                .as_array()
-                .and_then(|r| r.iter().find(|r| r["id"] == run).cloned());
-            if let Some(summary) = found {
-                if summary["status"] == "done" || summary["status"] == "failed" {
-                    return summary;
+/// [`Library`] with a coordinator serving its dashboard (and the library) and one agent: what
+/// the tests that start runs from the page need.
+struct Served {
+    lib: Library,
+    coord: Proc,
+    agent: Proc,
+    /// The dashboard's address.
+    addr: String,
+}
+
+impl Served {
+    fn start() -> Served {
+        let lib = Library::start();
+        let coord = coordinator(lib.dir.path(), &lib.connect, "c1", &lib.plans);
+        let agent = agent(lib.dir.path(), &lib.connect, "a1");
+        let addr = dashboard_addr(&coord);
+        Served {
+            lib,
+            coord,
+            agent,
+            addr,
+        }
+    }
+
+    /// Waits (90 s at most) until `/api/runs` says `run` is done or failed; its summary.
+    fn finished(&self, run: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (status, body) = call(&self.addr, "GET", "/api/runs", Some(VIEWER), "");
+            if status == 200 {
+                let runs = parse(&body);
+                let found = runs
+                    .as_array()
+                    .and_then(|r| r.iter().find(|r| r["id"] == run).cloned());
+                if let Some(summary) = found {
+                    if summary["status"] == "done" || summary["status"] == "failed" {
+                        return summary;
+                    }
                 }
             }
+            assert!(
+                Instant::now() < deadline,
+                "{run} did not end; logs:\n{}\n{}",
+                self.coord.log(),
+                self.agent.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(
-            Instant::now() < deadline,
-            "{run} did not end; logs:\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 #[test]
 fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
-    let Library {
-        _zk,
-        connect,
-        dir,
-        plans,
-        target,
-    } = Library::start();
-    let coord = coordinator(dir.path(), &connect, "c1", &plans);
-    let _agent = agent(dir.path(), &connect, "a1");
-    let addr = dashboard_addr(&coord);
+    let served = Served::start();
+    let (addr, target) = (&served.addr, &served.lib.target);
 
     // The library: viewers may look, with each param's kind and default.
-    assert_eq!(call(&addr, "GET", "/api/plans", None, "").0, 401);
-    let (status, body) = call(&addr, "GET", "/api/plans", Some(VIEWER), "");
+    assert_eq!(call(addr, "GET", "/api/plans", None, "").0, 401);
+    let (status, body) = call(addr, "GET", "/api/plans", Some(VIEWER), "");
     assert_eq!(status, 200, "{body}");
     let listed = parse(&body);
     let plan = listed["plans"]
@@ -429,10 +447,10 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     let good =
         json!({"plan": "library", "params": {"target": target.url, "rate": "30/s"}, "agents": 1})
             .to_string();
-    assert_eq!(call(&addr, "POST", "/api/runs", None, &good).0, 401);
-    assert_eq!(call(&addr, "POST", "/api/runs", Some(VIEWER), &good).0, 401);
+    assert_eq!(call(addr, "POST", "/api/runs", None, &good).0, 401);
+    assert_eq!(call(addr, "POST", "/api/runs", Some(VIEWER), &good).0, 401);
     let bad = json!({"plan": "library", "params": {"rate": "fast"}}).to_string();
-    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &bad);
+    let (status, body) = call(addr, "POST", "/api/runs", Some(OPERATOR), &bad);
     assert_eq!(status, 422, "{body}");
     let refused = parse(&body);
     let diagnostics = refused["diagnostics"].as_str().expect("diagnostics text");
@@ -442,23 +460,21 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     );
     let unknown = json!({"plan": "../library"}).to_string();
     assert_eq!(
-        call(&addr, "POST", "/api/runs", Some(OPERATOR), &unknown).0,
+        call(addr, "POST", "/api/runs", Some(OPERATOR), &unknown).0,
         404
     );
-    assert_eq!(call(&addr, "POST", "/api/runs", Some(OPERATOR), "{").0, 400);
+    assert_eq!(call(addr, "POST", "/api/runs", Some(OPERATOR), "{").0, 400);
 
-    let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &good);
+    let (status, body) = call(addr, "POST", "/api/runs", Some(OPERATOR), &good);
     assert_eq!(status, 201, "{body}");
     let run = parse(&body)["run"]
         .as_str()
         .expect("the run id")
         .to_string();
     assert!(run.starts_with("run-"), "{run}");
-    let summary = wait_finished(&addr, &run, Duration::from_secs(90), || {
-        format!("{}\n{}", coord.log(), _agent.log())
-    });
+    let summary = served.finished(&run);
     assert_eq!(summary["status"], "done", "{summary}");
-    let (status, body) = call(&addr, "GET", &format!("/api/runs/{run}"), Some(VIEWER), "");
+    let (status, body) = call(addr, "GET", &format!("/api/runs/{run}"), Some(VIEWER), "");
     assert_eq!(status, 200);
     let result = parse(&body);
     // The operator's params were compiled in; the target answered every request.
@@ -468,7 +484,6 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     assert_eq!(requests, target.requests());
 }
 
-/// The spec ZooKeeper holds for a run: what was submitted.
 /// Starts a run from the page's API (as the operator) and returns its id and the start options
 /// its spec carries: agent wait (ms), on agent loss, start delay (ms), stagger (ms).
 fn start_for_spec(
@@ -492,6 +507,7 @@ fn start_for_spec(
     (run, options)
 }
 
+/// The spec ZooKeeper holds for a run: what was submitted.
 fn run_spec(connect: &str, run: &str) -> ptl_cluster::run::RunSpec {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -510,19 +526,11 @@ fn run_spec(connect: &str, run: &str) -> ptl_cluster::run::RunSpec {
 
 #[test]
 fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
-    let Library {
-        _zk,
-        connect,
-        dir,
-        plans,
-        target,
-    } = Library::start();
-    let coord = coordinator(dir.path(), &connect, "c1", &plans);
-    let _agent = agent(dir.path(), &connect, "a1");
-    let addr = dashboard_addr(&coord);
+    let served = Served::start();
+    let (addr, connect, target) = (&served.addr, &served.lib.connect, &served.lib.target);
 
     // The library lists `ptl submit`'s start options with submit's defaults.
-    let (status, body) = call(&addr, "GET", "/api/plans", Some(VIEWER), "");
+    let (status, body) = call(addr, "GET", "/api/plans", Some(VIEWER), "");
     assert_eq!(status, 200, "{body}");
     let listed = parse(&body);
     let offered: Vec<(&str, &str, &str)> = listed["options"]
@@ -558,7 +566,7 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
         (json!({"timeout": "5s"}), "no option `timeout`"),
     ] {
         let bad = json!({"plan": "library", "params": {"target": target.url}, "options": options});
-        let (status, body) = call(&addr, "POST", "/api/runs", Some(OPERATOR), &bad.to_string());
+        let (status, body) = call(addr, "POST", "/api/runs", Some(OPERATOR), &bad.to_string());
         assert_eq!(status, 400, "{options}: {body}");
         let error = parse(&body)["error"]
             .as_str()
@@ -574,22 +582,20 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
         "options": {"agent_wait": "45s", "on_agent_loss": "abort", "start_delay": "1500ms", "stagger": " "},
     })
     .to_string();
-    let (run, spec) = start_for_spec(&addr, &connect, &good);
+    let (run, spec) = start_for_spec(addr, connect, &good);
     assert_eq!(
         spec,
         (45_000, ptl_cluster::run::LossPolicy::Abort, 1500, 0),
         "{run}"
     );
-    let summary = wait_finished(&addr, &run, Duration::from_secs(90), || {
-        format!("{}\n{}", coord.log(), _agent.log())
-    });
+    let summary = served.finished(&run);
     assert_eq!(summary["status"], "done", "{summary}");
     assert!(target.requests() > 0);
 
     // Without options, the spec has submit's defaults (the ones listed above).
     let plain =
         json!({"plan": "library", "params": {"target": target.url, "hold": "1s"}}).to_string();
-    let (run, spec) = start_for_spec(&addr, &connect, &plain);
+    let (run, spec) = start_for_spec(addr, connect, &plain);
     assert_eq!(
         spec,
         {
@@ -603,9 +609,7 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
         },
         "{run}"
     );
-    wait_finished(&addr, &run, Duration::from_secs(90), || {
-        format!("{}\n{}", coord.log(), _agent.log())
-    });
+    served.finished(&run);
 }
 
 /// One server-sent event as received.
