@@ -26,23 +26,19 @@
 # oha comes from crates.io into benches/.tools (git-ignored); without it its rows say "n/a".
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-benches="$root/benches"
 # shellcheck source=benches/lib.sh
-. "$benches/lib.sh"
-quick=0 runs="" only="1,2,3,4,5"
+. "$(dirname "$0")/lib.sh"
+quick=0 runs="" only="1,2,3,4,5" common=()
+# This script's own options; the rest are every benchmark's (bench_args).
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
-        --runs) runs=$2; shift ;;
         --only) only=$2; shift ;;
-        --no-build) build=0 ;;
-        --keep) keep=$2; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+        *) common+=("$1") ;;
     esac
     shift
 done
+bench_args "${common[@]}"
 if [ "$quick" = 1 ]; then
     runs=${runs:-1} sat_d=5 ol_d=5 mem_long=20
 else

@@ -9,10 +9,8 @@
 # Usage: benches/http2.sh [--runs N] [--no-build] [--keep DIR]
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-benches="$root/benches"
 # shellcheck source=benches/lib.sh
-. "$benches/lib.sh"
+. "$(dirname "$0")/lib.sh"
 runs=3 duration=5
 bench_args "$@"
 command -v h2load >/dev/null || { echo "missing: h2load (apt-get install nghttp2-client)" >&2; exit 2; }

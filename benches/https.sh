@@ -8,10 +8,8 @@
 # Usage: benches/https.sh [--runs N] [--no-build] [--keep DIR]
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-benches="$root/benches"
 # shellcheck source=benches/lib.sh
-. "$benches/lib.sh"
+. "$(dirname "$0")/lib.sh"
 runs=3 duration=5
 bench_args "$@"
 need nginx wrk openssl jq taskset python3 /usr/bin/time

@@ -1,6 +1,10 @@
 # Shared by the benchmark scripts (sourced, not run): their common options, the work directory,
 # the ptl binary, generators pinned to core 0 under /usr/bin/time, the nginx target on core 1,
-# medians and ratios, the result table. The caller sets `root` and `benches` before sourcing.
+# medians and ratios, the result table. It sets `benches` (its own folder) and `root` (the
+# repository) for the caller.
+
+benches=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$benches")
 
 pids=() keep="" build=1
 
