@@ -271,11 +271,13 @@ fn unknown_run(ctx: &Ctx, id: &str) -> Response<Body> {
 
 fn index(ctx: &Ctx, query: Option<&str>) -> Response<Body> {
     let mut response = respond(StatusCode::OK, "text/html; charset=utf-8", page::INDEX_HTML);
-    if let Ok(policy) = content_security_policy(&ctx.hub.peers()).parse() {
-        response
-            .headers_mut()
-            .insert("content-security-policy", policy);
-    }
+    // Origins always make a valid header; were one not to, the page keeps the strict policy.
+    let policy = content_security_policy(&ctx.hub.peers())
+        .parse()
+        .unwrap_or_else(|_| http::HeaderValue::from_static(STRICT_POLICY));
+    response
+        .headers_mut()
+        .insert("content-security-policy", policy);
     // A token in the address becomes a cookie, so the page's requests and its event stream
     // (which cannot set headers) carry it without it staying in the address bar.
     if let Some(token) = access::query_token(query) {
@@ -306,8 +308,11 @@ fn content_security_policy(peers: &[String]) -> String {
             }
         }
     }
-    format!("default-src 'self'; img-src 'self' data:; connect-src {connect}")
+    format!("{STRICT_POLICY}; connect-src {connect}")
 }
+
+/// Everything from this server only.
+const STRICT_POLICY: &str = "default-src 'self'; img-src 'self' data:";
 
 /// The browser's `Last-Event-ID` header, or a `last_event_id` query parameter (a page that had
 /// to open a new EventSource, which sends no header, passes it so).
