@@ -22,7 +22,7 @@
 #      service-time p99 against a run without the stall (and oha with and without
 #      --latency-correction through the same stall)
 #   4. peak RSS at 1,000 and 10,000 connections, and after 10 s vs 60 s (20 s with --quick)
-#   5. request building in the VM: `cargo bench -p ptl-runtime --bench vm`
+#   5. request building in the VM: `cargo bench -p ptl-engine --bench vm`
 # oha comes from crates.io into benches/.tools (git-ignored); without it its rows say "n/a".
 set -euo pipefail
 
@@ -280,8 +280,8 @@ fi
 # ---------------------------------------------------------------- 5. request building
 
 if want 5; then
-log "cargo bench -p ptl-runtime --bench vm"
-vm_exe=$(cd "$root" && cargo bench --quiet -p ptl-runtime --bench vm --no-run --message-format=json 2>/dev/null |
+log "cargo bench -p ptl-engine --bench vm"
+vm_exe=$(cd "$root" && cargo bench --quiet -p ptl-engine --bench vm --no-run --message-format=json 2>/dev/null |
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "vm" and .executable != null) | .executable' | tail -1) || true
 vm_line="n/a (the bench did not build)"
 if [ -n "$vm_exe" ] && [ -x "$vm_exe" ]; then

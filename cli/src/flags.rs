@@ -348,7 +348,7 @@ pub struct SubmitArgs {
     pub agent_wait: Duration,
     /// What happens when an agent is lost mid-run.
     #[arg(long, value_enum,
-          default_value_t = OnAgentLoss::from(ptl_cluster::submit::StartOptions::default().on_agent_loss))]
+          default_value_t = OnAgentLoss::from(ptl_cluster::client::submit::StartOptions::default().on_agent_loss))]
     pub on_agent_loss: OnAgentLoss,
     /// Time between the assignment and the common start, for agents to load the plan.
     #[arg(long, value_name = "D", value_parser = parse_duration,

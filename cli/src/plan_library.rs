@@ -8,7 +8,7 @@
 use crate::plan_source;
 use crate::stdlib;
 use crate::submit_options;
-use ptl_cluster::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::zk::ZkConfig;
 use ptl_compiler::ast::{Item, ValueKind};
 use ptl_compiler::check::values::text_of;

@@ -4,7 +4,7 @@
 //! request path, so the display cannot slow the generator.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ptl_runtime::Progress;
+use ptl_engine::Progress;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ impl LiveView {
     }
 
     /// The callback to hand to the engine.
-    pub fn callback(&self, quiet: bool) -> Option<ptl_runtime::engine::ProgressFn> {
+    pub fn callback(&self, quiet: bool) -> Option<ptl_engine::runner::ProgressFn> {
         if quiet {
             return None;
         }

@@ -1,14 +1,14 @@
 //! `ptl submit`'s start options (`--agent-wait`, `--on-agent-loss`, `--start-delay`,
 //! `--stagger`) as text: their defaults as the flags show them (written from
-//! `ptl_cluster::submit::StartOptions`, where the values live), the list the dashboard offers
+//! `ptl_cluster::client::submit::StartOptions`, where the values live), the list the dashboard offers
 //! (read from the flags' own clap definitions: flag, default, help, choices), and the
 //! dashboard's values read with the flags' own parsers, so `POST /api/runs` takes exactly what
 //! `ptl submit` takes.
 
 use crate::flags::{parse_duration, OnAgentLoss, SubmitArgs};
 use clap::{Args, ValueEnum};
+use ptl_cluster::client::submit::StartOptions;
 use ptl_cluster::run::LossPolicy;
-use ptl_cluster::submit::StartOptions;
 use ptl_dashboard::launch::{RunOptionInfo, RunOptionKind};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

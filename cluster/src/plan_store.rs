@@ -9,13 +9,13 @@
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
-use crate::chunks;
 use crate::error::ClusterError;
 use crate::ids::PlanHash;
-use crate::layout;
 use crate::zk;
+use crate::zk::chunks;
+use crate::zk::layout;
 
-pub use crate::chunks::CHUNK_SIZE;
+pub use crate::zk::chunks::CHUNK_SIZE;
 
 /// The data of `/plans/<hash>`, written once every chunk is in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

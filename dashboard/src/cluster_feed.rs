@@ -13,14 +13,14 @@ use crate::hub::{Hub, RunOpen};
 use crate::launch::PlanLauncher;
 use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
 use crate::server::{serve_with, DashboardServer, ServerConfig};
-use ptl_cluster::assignment::Assignment;
 use ptl_cluster::ids::{AgentId, RunId};
-use ptl_cluster::pauses::{self, PauseChange, PauseWindow};
+use ptl_cluster::run::assignment::Assignment;
+use ptl_cluster::run::pauses::{self, PauseChange, PauseWindow};
 use ptl_cluster::run::{self, RunPhase, RunState};
 use ptl_cluster::zk::{self, ZkConfig};
-use ptl_cluster::{agent_registry, clock, dashboards, layout, plan_store};
-use ptl_runtime::record::decode_delta;
-use ptl_runtime::results::RunResult;
+use ptl_cluster::{agent::registry, coordinator::dashboards, plan_store, zk::clock, zk::layout};
+use ptl_engine::record::decode_delta;
+use ptl_engine::result::RunResult;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -330,7 +330,7 @@ async fn look_at(
         .await?
         .into_iter()
         .collect();
-    let alive: HashSet<AgentId> = agent_registry::list(client)
+    let alive: HashSet<AgentId> = registry::list(client)
         .await?
         .into_iter()
         .map(|a| a.id)

@@ -19,8 +19,8 @@ use crate::model::{
     RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick,
 };
 use ptl_bytecode::plan::Plan;
-use ptl_runtime::record::IntervalDelta;
-use ptl_runtime::results::RunResult;
+use ptl_engine::record::IntervalDelta;
+use ptl_engine::result::RunResult;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -752,8 +752,8 @@ fn to_json(value: &impl Serialize) -> String {
 mod tests {
     use super::*;
     use crate::test_plan::plan;
-    use ptl_runtime::record::recorder::{Outcome, Timing};
-    use ptl_runtime::record::Recorded;
+    use ptl_engine::record::recorder::{Outcome, Timing};
+    use ptl_engine::record::Recorded;
     use serde_json::Value;
 
     fn open(hub: &Hub, id: &str) {

@@ -5,12 +5,12 @@
 
 use crate::model::{Headline, PhaseSpan};
 use ptl_bytecode::plan::Plan;
-use ptl_runtime::engine::timeline::Timeline;
-use ptl_runtime::record::recorder::{add_histogram, new_histogram, Hist};
-use ptl_runtime::record::{merge_delta, IntervalDelta, Layout, Recorded};
-use ptl_runtime::results::{RunResult, SeriesPoint};
-use ptl_runtime::vm::AgentShare;
-use ptl_runtime::{summary, thresholds};
+use ptl_engine::record::recorder::{add_histogram, new_histogram, Hist};
+use ptl_engine::record::{merge_delta, IntervalDelta, Layout, Recorded};
+use ptl_engine::result::{summarize, thresholds};
+use ptl_engine::result::{RunResult, SeriesPoint};
+use ptl_engine::runner::timeline::Timeline;
+use ptl_engine::vm::AgentShare;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -219,7 +219,7 @@ impl LiveRun {
             .iter()
             .map(|p| (elapsed - p.start_us as f64 / 1e6).clamp(0.0, p.duration_us as f64 / 1e6))
             .collect();
-        summary::build(summary::SummaryInput {
+        summarize::build(summarize::SummaryInput {
             plan: &self.plan,
             layout: &self.layout,
             recorded: &self.cumulative,
@@ -307,8 +307,8 @@ mod tests {
     use super::*;
     use crate::test_plan::plan;
     use proptest::prelude::*;
-    use ptl_runtime::record::recorder::{Outcome, Timing};
-    use ptl_runtime::record::ErrorClass;
+    use ptl_engine::record::recorder::{Outcome, Timing};
+    use ptl_engine::record::ErrorClass;
 
     /// One agent's window: `latencies` (µs) answered, every `fail`-th one a 5xx.
     fn delta(live: &LiveRun, window: u64, latencies: &[u64], fail: usize) -> IntervalDelta {

@@ -14,15 +14,15 @@ use crate::hub::{Hub, RunOpen};
 use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
 use crate::server::{serve, DashboardServer, ServerConfig};
 use ptl_bytecode::plan::Plan;
-use ptl_runtime::coordination::{
+use ptl_engine::coordination::{
     pause_channel, BoxFuture, Coordination, Embedded, Pause, PauseHandle, StopHandle,
 };
-use ptl_runtime::engine::ProgressFn;
-use ptl_runtime::error::RuntimeError;
-use ptl_runtime::record::IntervalDelta;
-use ptl_runtime::results::RunResult;
-use ptl_runtime::vm::AgentShare;
-use ptl_runtime::Progress;
+use ptl_engine::error::RuntimeError;
+use ptl_engine::record::IntervalDelta;
+use ptl_engine::result::RunResult;
+use ptl_engine::runner::ProgressFn;
+use ptl_engine::vm::AgentShare;
+use ptl_engine::Progress;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -374,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_control_pauses_once_and_resumes_once() {
-        let (stop, _signal) = ptl_runtime::coordination::stop_channel();
+        let (stop, _signal) = ptl_engine::coordination::stop_channel();
         let (pause, pauses) = pause_channel();
         let control = LocalControl { stop, pause };
         assert!(control.can_pause());

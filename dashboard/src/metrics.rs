@@ -23,7 +23,7 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 
 type Labels = Vec<(&'static str, String)>;
 
-type Pick = fn(&ptl_runtime::results::Latency) -> f64;
+type Pick = fn(&ptl_engine::result::Latency) -> f64;
 
 /// Named `percentile`, not `quantile`: that label belongs to the summary type, which the
 /// client library does not encode (and linters reject it on gauges).
@@ -84,7 +84,7 @@ fn gauges(
 /// Every (run, phase, request) row of the results, labelled.
 fn per_request<T>(
     runs: &[RunMetrics],
-    mut each: impl FnMut(&Labels, &ptl_runtime::results::RequestResult, &mut Vec<T>),
+    mut each: impl FnMut(&Labels, &ptl_engine::result::RequestResult, &mut Vec<T>),
 ) -> Vec<T> {
     let mut out = Vec::new();
     for run in runs {
@@ -104,7 +104,7 @@ fn per_request<T>(
 
 fn per_phase(
     runs: &[RunMetrics],
-    value: impl Fn(&ptl_runtime::results::PhaseResult) -> f64,
+    value: impl Fn(&ptl_engine::result::PhaseResult) -> f64,
 ) -> Vec<(Labels, f64)> {
     runs.iter()
         .flat_map(|run| {

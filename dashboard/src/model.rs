@@ -1,7 +1,7 @@
 //! What the page and the JSON API see: the wire shapes of runs, their live state and the
 //! events pushed over `/events`. Field names are the page's contract; add, never rename.
 
-use ptl_runtime::results::{Latency, SeriesPoint, ThresholdResult};
+use ptl_engine::result::{Latency, SeriesPoint, ThresholdResult};
 use serde::Serialize;
 
 /// Where a run is in its life.

@@ -2,7 +2,7 @@
 //! and the report's chart script and stylesheet, shared so the live charts and the report's
 //! are drawn by the same code.
 
-use ptl_runtime::report_html::{CHARTS_JS, REPORT_CSS};
+use ptl_report::html::{CHARTS_JS, REPORT_CSS};
 
 pub const INDEX_HTML: &str = include_str!("page/index.html");
 pub const DASHBOARD_JS: &str = include_str!("page/dashboard.js");

@@ -238,7 +238,7 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Body>,
             Some((_, result)) => respond(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
-                ptl_runtime::report_html::render_report(&result),
+                ptl_report::html::render_report(&result),
             ),
             None => unknown_run(&ctx, id),
         },

@@ -6,8 +6,8 @@ use crate::cluster_setup::{
 };
 use crate::exit::Exit;
 use crate::flags::AgentArgs;
+use ptl_cluster::agent::engine::RuntimeEngine;
 use ptl_cluster::agent::{Agent, AgentConfig};
-use ptl_cluster::runtime_engine::RuntimeEngine;
 use std::sync::Arc;
 use std::time::Duration;
 

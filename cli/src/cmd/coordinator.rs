@@ -35,7 +35,7 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
     let config = CoordinatorConfig {
         zk,
         id,
-        summarise: Arc::new(ptl_cluster::result::runtime_summary),
+        summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
         poll: Duration::from_millis(250),
         finish_grace: Duration::from_secs(30),
     };

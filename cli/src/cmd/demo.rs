@@ -5,7 +5,7 @@ use crate::exit::Exit;
 use crate::flags::DemoArgs;
 use crate::output::fail;
 use crate::plan_source;
-use ptl_runtime::demo_target::{serve, DemoTargetConfig};
+use ptl_demo_target::{serve, DemoTargetConfig};
 
 /// Embedded so that `ptl demo` works from any directory, like the standard plans.
 const QUICKSTART: &str = include_str!("../../../examples/quickstart.ptl");

@@ -3,7 +3,7 @@
 use crate::exit::Exit;
 use crate::flags::DemoTargetArgs;
 use crate::output::fail;
-use ptl_runtime::demo_target::{serve, DemoTargetConfig};
+use ptl_demo_target::{serve, DemoTargetConfig};
 
 pub fn run(args: &DemoTargetArgs) -> Exit {
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -4,8 +4,8 @@
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
 use crate::exit::Exit;
 use crate::flags::PauseArgs;
-use ptl_cluster::pauses::PauseChange;
-use ptl_cluster::status;
+use ptl_cluster::client::status;
+use ptl_cluster::run::pauses::PauseChange;
 
 pub fn run(args: &PauseArgs) -> Exit {
     change(args, Verb::Pause)

@@ -8,10 +8,10 @@ use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
-use ptl_runtime::coordination::stop_channel;
-use ptl_runtime::http::TlsOptions;
-use ptl_runtime::results::RunResult;
-use ptl_runtime::{RunOptions, RunOutcome};
+use ptl_engine::coordination::stop_channel;
+use ptl_engine::http::TlsOptions;
+use ptl_engine::result::RunResult;
+use ptl_engine::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -136,7 +136,7 @@ pub fn execute_with(
                 interrupt.stop("interrupted (Ctrl-C)");
             }
         });
-        let outcome = ptl_runtime::run(&compiled.plan, opts).await;
+        let outcome = ptl_engine::run(&compiled.plan, opts).await;
         ctrl_c.abort();
         if let Some(d) = dashboard {
             match &outcome {
@@ -151,7 +151,7 @@ pub fn execute_with(
         Ok(o) => o,
         Err(e) => return fail(Exit::RunFailed, e),
     };
-    if let Some(reason) = ptl_runtime::http::tls::first_failure() {
+    if let Some(reason) = ptl_engine::http::tls::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }
     let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));
@@ -168,7 +168,7 @@ pub fn conclude(
     let written = write_outputs(result, files, hdr_log);
     print!(
         "{}",
-        ptl_runtime::summary_table::render_summary(result, std::io::stdout().is_terminal())
+        ptl_report::table::render_summary(result, std::io::stdout().is_terminal())
     );
     if let Err(e) = written {
         return fail(Exit::RunFailed, e);
@@ -207,15 +207,15 @@ fn write_outputs(
         serde_json::to_vec_pretty(result).map_err(|e| e.to_string())
     });
     attempt(files.report.as_deref(), &|| {
-        Ok(ptl_runtime::report_html::render_report(result).into_bytes())
+        Ok(ptl_report::html::render_report(result).into_bytes())
     });
     attempt(files.junit.as_deref(), &|| {
-        Ok(ptl_runtime::junit::render_junit(result).into_bytes())
+        Ok(ptl_report::junit::render_junit(result).into_bytes())
     });
     if let Some((path, outcome)) = hdr_log {
         attempt(Some(path), &|| {
             let mut buf = Vec::new();
-            ptl_runtime::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
+            ptl_report::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
             Ok(buf)
         });
     }

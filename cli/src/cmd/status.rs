@@ -4,7 +4,7 @@
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
 use crate::exit::Exit;
 use crate::flags::StatusArgs;
-use ptl_cluster::status::{self, ClusterStatus};
+use ptl_cluster::client::status::{self, ClusterStatus};
 use serde_json::json;
 
 pub fn run(args: &StatusArgs) -> Exit {

@@ -4,8 +4,8 @@
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
 use crate::exit::Exit;
 use crate::flags::StopArgs;
+use ptl_cluster::client::status;
 use ptl_cluster::run::RunPhase;
-use ptl_cluster::status;
 
 pub fn run(args: &StopArgs) -> Exit {
     let runtime = match runtime() {

@@ -9,17 +9,17 @@ use crate::output::fail;
 use crate::plan_source;
 use crate::progress::LiveView;
 use ptl_bytecode::Plan;
+use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::coordinator::merged_record;
 use ptl_cluster::coordinator::LiveView as ClusterLive;
 use ptl_cluster::ids::RunId;
-use ptl_cluster::merged_record;
 use ptl_cluster::run::{self, RunPhase};
-use ptl_cluster::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::ClusterError;
-use ptl_runtime::engine::timeline::Timeline;
-use ptl_runtime::results::RunResult;
-use ptl_runtime::vm::AgentShare;
-use ptl_runtime::{Progress, RunOutcome};
+use ptl_engine::result::RunResult;
+use ptl_engine::runner::timeline::Timeline;
+use ptl_engine::vm::AgentShare;
+use ptl_engine::{Progress, RunOutcome};
 use std::time::Duration;
 
 /// How often the run's state and live view are read while waiting.

@@ -1,0 +1,180 @@
+//! encode → decode gives the plan back; encoding is deterministic and canonical; the bytes of a
+//! small plan match the layout documented in docs/bytecode.md.
+
+use crate::common::{arb_plan, minimal_plan, sample_plan};
+use proptest::prelude::*;
+use ptl_bytecode::*;
+
+#[test]
+fn sample_plan_round_trips() {
+    let plan = sample_plan();
+    let bytes = encode(&plan);
+    assert_eq!(decode(&bytes), Ok(plan));
+}
+
+#[test]
+fn minimal_plan_matches_the_documented_bytes() {
+    let bytes = encode(&minimal_plan());
+    #[rustfmt::skip]
+    let payload: Vec<u8> = vec![
+        1, 11,              // meta section, 11 bytes
+        1, b'a',            //   name
+        1, b't',            //   target
+        1, 2, 3, 4,         //   timeout_us, connections, seed, max_inflight
+        1,                  //   overflow = queue
+        0,                  //   http = 1 (v2 and later)
+        0,                  //   no params
+        2, 1, 0,            // consts: empty list
+        3, 1, 0,            // datasets
+        4, 1, 0,            // vars
+        5, 1, 0,            // headers
+        6, 1, 0,            // scenarios
+        7, 1, 0,            // phases
+        8, 1, 0,            // thresholds
+    ];
+    assert_eq!(bytes, framed(2, &payload));
+}
+
+/// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
+/// HTTP/1.1, and re-encode as v2.
+#[test]
+fn a_v1_plan_still_decodes_as_http_1() {
+    #[rustfmt::skip]
+    let payload: Vec<u8> = vec![
+        1, 10,
+        1, b'a',
+        1, b't',
+        1, 2, 3, 4,
+        1,
+        0,
+        2, 1, 0,
+        3, 1, 0,
+        4, 1, 0,
+        5, 1, 0,
+        6, 1, 0,
+        7, 1, 0,
+        8, 1, 0,
+    ];
+    let v1 = framed(1, &payload);
+    assert_eq!(v1.len(), 53, "the example in docs/bytecode.md");
+    let plan = decode(&v1).expect("v1 decodes");
+    assert_eq!(plan, minimal_plan());
+    assert_eq!(plan.http, HttpVersion::Http1);
+    assert_eq!(
+        encode(&plan)[4..6],
+        [2, 0],
+        "written as the current version"
+    );
+}
+
+#[test]
+fn a_v2_plan_keeps_http_2() {
+    let mut plan = minimal_plan();
+    plan.http = HttpVersion::Http2;
+    let bytes = encode(&plan);
+    assert_eq!(bytes[20 + 2 + 9], 1, "the http byte follows overflow");
+    assert_eq!(decode(&bytes).map(|p| p.http), Ok(HttpVersion::Http2));
+}
+
+#[test]
+fn an_unknown_http_version_tag_is_rejected_where_it_is() {
+    let mut bytes = encode(&minimal_plan());
+    let at = 20 + 2 + 9;
+    bytes[at] = 2;
+    crate::common::fix_checksum(&mut bytes);
+    let err = decode(&bytes).expect_err("tag 2 is no http version");
+    assert!(err.to_string().contains(&format!("at byte {at}")), "{err}");
+    assert!(err.to_string().contains("http version"), "{err}");
+}
+
+fn framed(version: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = b"PTLC".to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&[0, 0]); // flags
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn encodings_of_numbers_follow_the_spec() {
+    let mut plan = minimal_plan();
+    plan.timeout_us = 300;
+    plan.seed = u64::MAX;
+    plan.thresholds.push(Threshold {
+        expr: String::new(),
+        scope: Scope::All,
+        metric: Metric::Max,
+        cmp: Cmp::Le,
+        value: 1.5,
+        abort: true,
+    });
+    plan.vars.push(Var {
+        name: String::new(),
+        parts: vec![VarPart::Gen(Generator::Int { min: -1, max: 1 })],
+    });
+    let bytes = encode(&plan);
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    // LEB128 300 = ac 02, followed by connections = 2.
+    assert!(find(&[0xac, 0x02, 0x02]));
+    // u64::MAX takes ten bytes.
+    assert!(find(&[
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+    ]));
+    // int(-1, 1): part tag 2, generator tag 0, zigzag -1 = 1, zigzag 1 = 2.
+    assert!(find(&[2, 0, 1, 2]));
+    // Threshold: scope all 0, metric max 1, cmp <= 1, 1.5 as LE bits, abort 1.
+    let mut t = vec![0u8, 0, 1, 1];
+    t.extend_from_slice(&1.5f64.to_le_bytes());
+    t.push(1);
+    assert!(find(&t));
+}
+
+#[test]
+fn same_plan_same_bytes_and_hash() {
+    let a = sample_plan();
+    let b = sample_plan();
+    assert_eq!(encode(&a), encode(&b));
+    assert_eq!(encode(&a), encode(&a.clone()));
+    assert_eq!(hash(&encode(&a)), hash(&encode(&b)));
+}
+
+#[test]
+fn any_change_changes_the_hash() {
+    let base = sample_plan();
+    let h = hash(&encode(&base));
+    let mut seed = base.clone();
+    seed.seed += 1;
+    let mut weight = base.clone();
+    weight.scenarios[0].weight += 1;
+    let mut literal = base;
+    literal.consts[0].push(b'x');
+    for changed in [seed, weight, literal] {
+        assert_ne!(hash(&encode(&changed)), h);
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_plans_round_trip(plan in arb_plan()) {
+        let bytes = encode(&plan);
+        let decoded = decode(&bytes);
+        prop_assert_eq!(decoded.as_ref(), Ok(&plan));
+        // Canonical: what decodes re-encodes to the very same bytes.
+        prop_assert_eq!(encode(&decoded.unwrap()), bytes);
+    }
+
+    #[test]
+    fn encoding_is_deterministic(plan in arb_plan()) {
+        prop_assert_eq!(encode(&plan), encode(&plan.clone()));
+    }
+
+    #[test]
+    fn disassembly_never_panics_on_arbitrary_plans(plan in arb_plan()) {
+        let text = disassemble(&plan);
+        prop_assert!(text.starts_with("plan "));
+        let shown = inspect(&encode(&plan));
+        prop_assert!(shown.is_ok());
+    }
+}

@@ -1,0 +1,13 @@
+//! The `ptl` binary end to end: real targets, a real ZooKeeper, the real command with its flags,
+//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`).
+//!
+//! One test binary for the crate (linking is paid once, not once per file); each module is
+//! what used to be its own file under the repository's `tests/`.
+
+mod cli;
+mod cluster;
+mod dashboard;
+mod http2;
+mod https;
+mod run;
+mod support;

@@ -1,0 +1,321 @@
+//! End-to-end tests of `ptl run` and `ptl demo-target`: the real binary, a real HTTP target on
+//! 127.0.0.1 (the built-in demo target, started as its own process), short bounded loads.
+//! They assert what a user relies on: exit statuses, the JSON result, partial results on
+//! Ctrl-C, and clean error counts against a dead target.
+
+use crate::support::{assert_exit, json, ptl, run, Target};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn write_plan(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("plan.ptl");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+const PLAN: &str = r#"plan "t" {
+  param target = "http://127.0.0.1:9"
+  param latency_sla = 1s
+  target target
+  timeout 1s
+  connections 20
+  request hello { GET "/products/1" }
+  phase steady { rate 200/s for 2s }
+  threshold p99 < latency_sla
+  threshold steady.achieved_rate > 95%
+}
+"#;
+
+#[test]
+fn a_passing_run_exits_0_and_writes_every_output() {
+    let target = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), PLAN);
+    let out = dir.path().join("r.json");
+    let report = dir.path().join("r.html");
+    let junit = dir.path().join("r.xml");
+    let hlog = dir.path().join("r.hlog");
+    let o = run(
+        &plan,
+        &target.url,
+        &out,
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--hdr-log",
+            hlog.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 0);
+    let r = json(&out);
+    let phase = &r["phases"][0];
+    assert_eq!(phase["name"], "steady");
+    // 200/s for 2 s is exactly 400 arrivals with uniform spacing.
+    assert_eq!(phase["request_count"].as_u64(), Some(400), "{phase}");
+    assert_eq!(phase["errors"].as_u64(), Some(0));
+    assert_eq!(phase["requests"][0]["name"], "hello");
+    for t in r["thresholds"].as_array().unwrap() {
+        assert_eq!(t["passed"], true, "{t}");
+    }
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("steady") && html.contains("<script"),
+        "report lacks the run"
+    );
+    assert!(
+        !html.contains("<script src"),
+        "the report must be self-contained"
+    );
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("<testsuite"));
+    assert!(std::fs::read_to_string(&hlog)
+        .unwrap()
+        .contains("#[StartTime"));
+    // The summary table is on stdout, thresholds marked.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
+}
+
+#[test]
+fn a_failed_threshold_exits_1_and_still_writes_results() {
+    let target = Target::start_with(&["--latency", "20ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), PLAN);
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &target.url, &out, &["--set", "latency_sla=5ms"]);
+    assert_exit(&o, 1);
+    let r = json(&out);
+    let t = &r["thresholds"][0];
+    assert_eq!(t["expr"], "p99 < 5ms");
+    assert_eq!(t["passed"], false);
+    assert!(t["actual"].as_f64().unwrap() >= 20.0, "{t}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL"));
+}
+
+#[test]
+fn an_abort_threshold_stops_the_run_early() {
+    let target = Target::start_with(&["--error-rate", "50%"]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        r#"plan "abort" {
+  param target = "http://127.0.0.1:9"
+  target target
+  connections 20
+  request hello { GET "/" }
+  phase long { rate 100/s for 60s }
+  threshold error_rate < 10% abort
+}
+"#,
+    );
+    let out = dir.path().join("r.json");
+    let started = Instant::now();
+    let o = run(&plan, &target.url, &out, &[]);
+    assert_exit(&o, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the 60 s phase was not cut short"
+    );
+    let r = json(&out);
+    assert_eq!(r["stopped_early"], true);
+    assert!(
+        r["stop_reason"].as_str().unwrap().contains("error_rate"),
+        "{}",
+        r["stop_reason"]
+    );
+    assert_eq!(r["thresholds"][0]["passed"], false);
+}
+
+#[test]
+fn a_dead_target_gives_connect_errors_not_a_crash() {
+    // Bind a port and close it: nothing listens there any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), PLAN);
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &format!("http://127.0.0.1:{port}"), &out, &[]);
+    // The run itself worked; the target did not. Thresholds decide: p99 may pass, but every
+    // request is an error, and the result says which kind.
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&out);
+    let phase = &r["phases"][0];
+    assert_eq!(phase["errors"], phase["request_count"]);
+    assert!(
+        phase["errors_by_class"]["connect"].as_u64().unwrap() > 0,
+        "{phase}"
+    );
+}
+
+#[test]
+fn an_unresolvable_host_gives_connect_errors_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), &PLAN.replace("200/s for 2s", "20/s for 1s"));
+    let out = dir.path().join("r.json");
+    let o = run(&plan, "http://no-such-host.invalid:8080", &out, &[]);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = json(&out);
+    assert!(
+        r["phases"][0]["errors_by_class"]["connect"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_writes_the_results_so_far() {
+    let target = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), &PLAN.replace("for 2s", "for 60s"));
+    let out = dir.path().join("r.json");
+    let mut child = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args([
+            "--set",
+            &format!("target={}", target.url),
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // SIGINT, as a terminal's Ctrl-C sends.
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "ptl did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let r = json(&out);
+    assert_eq!(r["stopped_early"], true);
+    let sent = r["phases"][0]["request_count"].as_u64().unwrap();
+    assert!(sent > 100 && sent < 12_000, "{sent}");
+}
+
+#[test]
+fn a_broken_plan_exits_3_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), "plan \"x\" { phase p { rate 5s for 1s } }\n");
+    let out = dir.path().join("r.json");
+    let o = run(&plan, "http://127.0.0.1:9", &out, &[]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(!out.exists());
+}
+
+const JOURNEY: &str = r#"plan "journey" {
+  param target = "http://127.0.0.1:9"
+  target target
+  timeout 2s
+  connections 100
+  let user = "user_" + int(1, 1000000)
+  scenario buy {
+    request login {
+      POST "/login"
+      body """{"user": "{{user}}"}"""
+      expect status 200
+      capture token = json("$.token")
+    }
+    think 1ms..5ms
+    request cart {
+      GET "/cart"
+      header "Authorization" = "Bearer {{token}}"
+      expect status 200
+      capture etag = header("ETag")
+    }
+    request pay {
+      POST "/pay/{{etag}}"
+      header "Authorization" = "Bearer {{token}}"
+      expect body contains "paid"
+    }
+  }
+  phase steady { rate 200/s for 3s }
+}
+"#;
+
+#[test]
+fn every_step_of_a_journey_uses_the_values_captured_in_its_own_iteration() {
+    let target = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), JOURNEY);
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &target.url, &out, &[]);
+    assert_exit(&o, 0);
+    let r = json(&out);
+    let buy = &r["phases"][0]["scenarios"][0];
+    assert_eq!(buy["name"], "buy");
+    // The iteration rate is the planned one: 200/s for 3 s with uniform spacing is 600 starts.
+    assert_eq!(buy["iterations"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["completed"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["failed"].as_u64(), Some(0));
+    // The target is the witness: every cart and pay carried a token it had issued (and the
+    // etag issued for that token), none was invalid.
+    let stats = target.stats();
+    assert_eq!(stats["invalid_tokens"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["valid_tokens"].as_u64(), Some(1200), "{stats}");
+    assert_eq!(stats["orders"].as_u64(), Some(600), "{stats}");
+    assert_eq!(stats["etag_mismatches"].as_u64(), Some(0), "{stats}");
+}
+
+#[test]
+fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
+    let target = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The login answer has no `$.nothing`: no token, so nothing may be sent with an empty value.
+    let plan = write_plan(dir.path(), &JOURNEY.replace("$.token", "$.nothing"));
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &target.url, &out, &[]);
+    assert_exit(&o, 0);
+    let r = json(&out);
+    let buy = &r["phases"][0]["scenarios"][0];
+    assert_eq!(buy["iterations"].as_u64(), Some(600), "{buy}");
+    assert_eq!(buy["completed"].as_u64(), Some(0));
+    assert_eq!(buy["failed"].as_u64(), Some(600));
+    let steps = buy["steps"].as_array().unwrap();
+    let login = steps
+        .iter()
+        .find(|s| s["name"] == "buy.login")
+        .expect("login step");
+    assert_eq!(
+        login["errors_by_class"]["capture"].as_u64(),
+        Some(600),
+        "{login}"
+    );
+    for later in ["buy.cart", "buy.pay"] {
+        let step = steps.iter().find(|s| s["name"] == later).expect("step");
+        assert_eq!(step["skipped"].as_u64(), Some(600), "{step}");
+        assert_eq!(step["requests"].as_u64(), Some(0), "{step}");
+    }
+    let stats = target.stats();
+    assert_eq!(stats["by_path"]["/cart"].as_u64(), Some(0), "{stats}");
+    assert_eq!(stats["by_path"]["/pay"].as_u64(), Some(0), "{stats}");
+}

@@ -1,0 +1,248 @@
+//! The engine's [`Coordination`] backed by ZooKeeper, for one agent in one run: the start
+//! instant comes from the assignment (converted from ZooKeeper's clock with the agent's
+//! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
+//! queued and written by a background task as a sequential node the coordinator merges. A
+//! rebalance (a new epoch of the assignment) changes the share mid-run ([`ShareFollower`]), and
+//! the run's pause windows hold and release the schedules ([`crate::run::pauses::follow`]).
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ptl_engine::coordination::{BoxFuture, Coordination, Pause, ShareChange};
+use ptl_engine::error::RuntimeError;
+use ptl_engine::record::{encode_delta, IntervalDelta};
+use ptl_engine::vm::AgentShare;
+use tokio::sync::{mpsc, watch};
+use zookeeper_client::Client;
+
+use crate::agent::share_changes::{self, EpochApplied, ShareFollower};
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::run::pauses;
+use crate::run::{RunPhase, RunState};
+use crate::zk::clock::{self, ClockOffset};
+use crate::zk::layout;
+use crate::zk::PERSISTENT_SEQUENTIAL;
+
+/// One agent's place in one run, as the assignment gives it.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub run: RunId,
+    pub agent: AgentId,
+    /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
+    pub start_at_ms: i64,
+    pub offset: ClockOffset,
+    pub share: AgentShare,
+    /// The assignment's epoch the share comes from.
+    pub epoch: u32,
+    /// For an agent that joined mid-run: when its share begins (ZooKeeper clock, Unix ms).
+    /// `start_at_ms` is then the run's start, already past, and `share` has no rate: the engine
+    /// walks the plan from the run's start, sending nothing until the share begins.
+    pub joined: Option<(i64, f64)>,
+}
+
+pub struct ZkCoordination {
+    client: Client,
+    run: RunId,
+    share: AgentShare,
+    follower: ShareFollower,
+    /// The run's pauses on this machine's clock, kept up to date by a follower task.
+    pauses: watch::Receiver<Vec<Pause>>,
+    /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
+    start_at_ms: i64,
+    offset: ClockOffset,
+    deltas: mpsc::UnboundedSender<Vec<u8>>,
+    /// When this agent's start timer fired, ZooKeeper clock, Unix ms (`i64::MIN` until then).
+    started_at_ms: Arc<AtomicI64>,
+    /// Requests completed in every delta handed to [`Coordination::report`].
+    reported_requests: AtomicU64,
+    /// A start in the past is kept (a joiner's timeline is the run's); otherwise a start
+    /// missed is now.
+    catch_up: bool,
+}
+
+/// Writes queued deltas in order; finishes when the coordination is dropped and the queue drained.
+pub struct DeltaWriter {
+    task: tokio::task::JoinHandle<Result<Written, ClusterError>>,
+}
+
+/// What a [`DeltaWriter`] wrote to ZooKeeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    pub deltas: u64,
+    /// Data bytes of the delta nodes (what this agent's reports cost ZooKeeper).
+    pub bytes: u64,
+}
+
+impl DeltaWriter {
+    /// Waits for every queued delta to be written; returns how many were and their size.
+    pub async fn finish(self) -> Result<Written, ClusterError> {
+        self.task
+            .await
+            .map_err(|e| ClusterError::Engine(format!("delta writer: {e}")))?
+    }
+}
+
+impl ZkCoordination {
+    pub fn new(client: Client, placement: Placement) -> (Arc<ZkCoordination>, DeltaWriter) {
+        let Placement {
+            run,
+            agent,
+            start_at_ms,
+            offset,
+            share,
+            epoch,
+            joined,
+        } = placement;
+        let follower = match joined {
+            Some((at_ms, rate_fraction)) => ShareFollower::start_joined(
+                client.clone(),
+                run.clone(),
+                agent.clone(),
+                offset,
+                epoch,
+                rate_fraction,
+                Some(at_ms),
+            ),
+            None => ShareFollower::start(
+                client.clone(),
+                run.clone(),
+                agent.clone(),
+                offset,
+                epoch,
+                share.rate_fraction,
+            ),
+        };
+        let pauses = pauses::follow(client.clone(), run.clone(), offset);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer_client = client.clone();
+        let prefix = layout::report_prefix(&run, &agent);
+        let agent_dir = layout::agent_reports(&run, &agent);
+        let task = tokio::spawn(async move {
+            crate::zk::create_if_missing(&writer_client, &agent_dir, b"").await?;
+            let mut written = Written::default();
+            while let Some(bytes) = rx.recv().await {
+                writer_client
+                    .create(&prefix, &bytes, &PERSISTENT_SEQUENTIAL)
+                    .await
+                    .map_err(|e| ClusterError::zk("create", &prefix, e))?;
+                written.deltas += 1;
+                written.bytes += bytes.len() as u64;
+            }
+            Ok(written)
+        });
+        let coordination = ZkCoordination {
+            client,
+            run,
+            share,
+            follower,
+            pauses,
+            start_at_ms,
+            offset,
+            deltas: tx,
+            started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
+            reported_requests: AtomicU64::new(0),
+            catch_up: joined.is_some(),
+        };
+        (Arc::new(coordination), DeltaWriter { task })
+    }
+
+    /// When this agent actually started (its start timer fired), on ZooKeeper's clock: what
+    /// the start skew across agents is measured from. `None` before the start.
+    pub fn started_at_ms(&self) -> Option<i64> {
+        Some(self.started_at_ms.load(Ordering::Acquire)).filter(|&t| t != i64::MIN)
+    }
+
+    /// The new epochs this agent applied during the run, and when.
+    pub fn epochs_applied(&self) -> Vec<EpochApplied> {
+        self.follower.applied()
+    }
+
+    /// Requests completed in the deltas reported so far (what this agent sent and saw end).
+    pub fn reported_requests(&self) -> u64 {
+        self.reported_requests.load(Ordering::Acquire)
+    }
+
+    /// The start on this machine's monotonic clock.
+    fn local_start(&self) -> Instant {
+        let local_ms = self.offset.to_local_ms(self.start_at_ms);
+        if self.catch_up {
+            return share_changes::local_instant(local_ms);
+        }
+        let ahead = local_ms - clock::now_ms();
+        let now = Instant::now();
+        if ahead > 0 {
+            now + Duration::from_millis(ahead as u64)
+        } else {
+            now
+        }
+    }
+}
+
+impl Coordination for ZkCoordination {
+    fn share(&self) -> AgentShare {
+        self.share
+    }
+
+    fn share_changes(&self) -> Option<watch::Receiver<Vec<ShareChange>>> {
+        Some(self.follower.changes())
+    }
+
+    fn pauses(&self) -> Option<watch::Receiver<Vec<Pause>>> {
+        Some(self.pauses.clone())
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<Instant, RuntimeError>> {
+        let at = self.local_start();
+        // The engine's workers sleep until `at` on their own threads; a timer here on the same
+        // instant records when that was, converted back to ZooKeeper's clock.
+        let started = self.started_at_ms.clone();
+        let offset = self.offset;
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            started.store(clock::now_ms() - offset.offset_ms, Ordering::Release);
+        });
+        Box::pin(async move { Ok(at) })
+    }
+
+    fn stopped(&self) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            let path = layout::run_state(&self.run);
+            loop {
+                match self.client.get_and_watch_data(&path).await {
+                    Ok((data, _, watcher)) => {
+                        if let Ok(state) = serde_json::from_slice::<RunState>(&data) {
+                            if matches!(state.phase, RunPhase::Stopping | RunPhase::Failed) {
+                                return state.reason.unwrap_or_else(|| "stopped".into());
+                            }
+                        }
+                        watcher.changed().await;
+                    }
+                    Err(zookeeper_client::Error::NoNode) => return "the run was deleted".into(),
+                    Err(e)
+                        if e == zookeeper_client::Error::SessionExpired
+                            || e == zookeeper_client::Error::ClientClosed =>
+                    {
+                        return format!("ZooKeeper session ended: {e}");
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        })
+    }
+
+    fn report(&self, delta: &IntervalDelta) {
+        // Encoding cannot fail for a delta the engine built; if it ever does, the coordinator
+        // sees a short count rather than the engine stalling.
+        let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
+        self.reported_requests.fetch_add(requests, Ordering::AcqRel);
+        if let Ok(bytes) = encode_delta(delta) {
+            let _ = self.deltas.send(bytes);
+        }
+    }
+
+    fn local_abort_thresholds(&self) -> bool {
+        false
+    }
+}

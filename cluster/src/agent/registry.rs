@@ -1,0 +1,133 @@
+//! Agents announce themselves as ephemeral sequential znodes under `/agents`: the node lives as
+//! long as the agent's ZooKeeper session, so a dead agent disappears on its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use zookeeper_client::{Client, Error as ZkError, OneshotWatcher};
+
+use crate::error::ClusterError;
+use crate::ids::AgentId;
+use crate::zk::layout;
+use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
+
+/// What an agent declares about itself (the JSON data of its node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub name: String,
+    pub host: String,
+    /// ptl version of the agent binary.
+    pub version: String,
+    /// Highest bytecode format version the agent can run.
+    pub bytecode_version: u16,
+    /// Declared arrivals per second the agent can sustain; shares are proportional to it.
+    /// `None` counts as the same as every other agent without one.
+    pub capacity: Option<f64>,
+    pub labels: BTreeMap<String, String>,
+    /// The agent's clock minus ZooKeeper's, measured at registration.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// A registered agent as the coordinator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredAgent {
+    pub id: AgentId,
+    pub info: AgentInfo,
+    /// The ZooKeeper session that owns the node: the agent is alive while it is.
+    pub session: i64,
+}
+
+/// Whether `version` (`major.minor.patch[-pre]`, as `CARGO_PKG_VERSION`) is older than `ours`.
+/// A version that does not parse counts as older: an agent that cannot say what it runs is not
+/// given a share of a run.
+pub fn is_older(version: &str, ours: &str) -> bool {
+    fn parse(v: &str) -> Option<[u64; 3]> {
+        let core = v.trim().split(['-', '+']).next()?;
+        let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+        let v = [parts.next()??, parts.next()??, parts.next()??];
+        parts.next().is_none().then_some(v)
+    }
+    match (parse(version), parse(ours)) {
+        (Some(theirs), Some(ours)) => theirs < ours,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// Registers an agent; the node vanishes when the client's session ends.
+pub async fn register(client: &Client, info: &AgentInfo) -> Result<AgentId, ClusterError> {
+    let data = zk::to_json(info, "agent info", layout::AGENT_PREFIX)?;
+    let (_, sequence) = client
+        .create(layout::AGENT_PREFIX, &data, &EPHEMERAL_SEQUENTIAL)
+        .await
+        .map_err(|e| ClusterError::zk("create", layout::AGENT_PREFIX, e))?;
+    Ok(AgentId(format!(
+        "{}{sequence}",
+        layout::leaf(layout::AGENT_PREFIX)
+    )))
+}
+
+/// The agents registered now, in registration order.
+pub async fn list(client: &Client) -> Result<Vec<RegisteredAgent>, ClusterError> {
+    let names = zk::children(client, layout::AGENTS).await?;
+    read_all(client, names).await
+}
+
+/// The agents registered now, and a watcher that fires when one joins or leaves.
+pub async fn list_and_watch(
+    client: &Client,
+) -> Result<(Vec<RegisteredAgent>, OneshotWatcher), ClusterError> {
+    let (mut names, watcher) = client
+        .list_and_watch_children(layout::AGENTS)
+        .await
+        .map_err(|e| ClusterError::zk("watch", layout::AGENTS, e))?;
+    names.sort();
+    Ok((read_all(client, names).await?, watcher))
+}
+
+async fn read_all(
+    client: &Client,
+    names: Vec<String>,
+) -> Result<Vec<RegisteredAgent>, ClusterError> {
+    let mut agents = Vec::with_capacity(names.len());
+    for name in names {
+        let id = AgentId(name);
+        let path = layout::agent(&id);
+        match client.get_data(&path).await {
+            Ok((data, stat)) => {
+                let info = serde_json::from_slice(&data)
+                    .map_err(|e| ClusterError::malformed("agent info", &path, e))?;
+                agents.push(RegisteredAgent {
+                    id,
+                    info,
+                    session: stat.ephemeral_owner,
+                });
+            }
+            // Left between the listing and the read: it is gone, which is what we report.
+            Err(ZkError::NoNode) => {}
+            Err(e) => return Err(ClusterError::zk("read", &path, e)),
+        }
+    }
+    Ok(agents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_older;
+
+    #[test]
+    fn versions_compare_numerically_and_garbage_is_old() {
+        assert!(is_older("0.1.0", "0.2.0"));
+        assert!(is_older("0.9.9", "0.10.0"));
+        assert!(is_older("1.2.3", "1.2.4"));
+        assert!(!is_older("0.10.0", "0.9.9"));
+        assert!(!is_older("0.2.0", "0.2.0"));
+        assert!(!is_older("0.2.0-rc.1", "0.2.0"));
+        assert!(!is_older("1.0.0", "0.2.0"));
+        assert!(is_older("", "0.1.0"));
+        assert!(is_older("zero", "0.1.0"));
+        assert!(is_older("0.1", "0.1.0"));
+        assert!(is_older("0.1.0.0", "0.1.0"));
+    }
+}

@@ -1,0 +1,101 @@
+//! Coordinator leader election: each coordinator creates an ephemeral sequential node under
+//! `/coordinators`; the lowest sequence leads. Every other candidate watches only its
+//! predecessor (no herd when the leader goes), and takes over when the nodes before it are gone:
+//! a leader that dies loses its node with its session.
+
+use zookeeper_client::{Client, EventType};
+
+use crate::error::ClusterError;
+use crate::zk::layout;
+use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
+
+/// One coordinator's place in the election.
+pub struct Candidate {
+    client: Client,
+    /// Our node's name under `/coordinators`, e.g. `candidate-0000000003`.
+    name: String,
+}
+
+impl Candidate {
+    /// Enters the election with `id` (shown by `ptl status`) as the node's data.
+    pub async fn join(client: &Client, id: &str) -> Result<Candidate, ClusterError> {
+        let (_, sequence) = client
+            .create(
+                layout::CANDIDATE_PREFIX,
+                id.as_bytes(),
+                &EPHEMERAL_SEQUENTIAL,
+            )
+            .await
+            .map_err(|e| ClusterError::zk("create", layout::CANDIDATE_PREFIX, e))?;
+        Ok(Candidate {
+            client: client.clone(),
+            name: format!("{}{sequence}", layout::leaf(layout::CANDIDATE_PREFIX)),
+        })
+    }
+
+    pub fn node_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this candidate leads now.
+    pub async fn is_leader(&self) -> Result<bool, ClusterError> {
+        let candidates = zk::children(&self.client, layout::COORDINATORS).await?;
+        Ok(candidates.first() == Some(&self.name))
+    }
+
+    /// Returns once this candidate leads. Fails when our own node is gone (the session expired):
+    /// the caller must rejoin with a new session rather than believe it leads.
+    pub async fn wait_until_leader(&self) -> Result<(), ClusterError> {
+        loop {
+            let candidates = zk::children(&self.client, layout::COORDINATORS).await?;
+            let Some(position) = candidates.iter().position(|c| c == &self.name) else {
+                return Err(ClusterError::SessionLost(format!(
+                    "election node {} is gone",
+                    self.name
+                )));
+            };
+            if position == 0 {
+                return Ok(());
+            }
+            let predecessor = format!("{}/{}", layout::COORDINATORS, candidates[position - 1]);
+            let (stat, watcher) = self
+                .client
+                .check_and_watch_stat(&predecessor)
+                .await
+                .map_err(|e| ClusterError::zk("watch", &predecessor, e))?;
+            if stat.is_none() {
+                continue;
+            }
+            let event = watcher.changed().await;
+            if event.event_type == EventType::Session && event.session_state.is_terminated() {
+                return Err(ClusterError::SessionLost(format!(
+                    "{:?}",
+                    event.session_state
+                )));
+            }
+        }
+    }
+
+    /// Leaves the election (the next candidate takes over at once).
+    pub async fn resign(self) -> Result<(), ClusterError> {
+        let path = format!("{}/{}", layout::COORDINATORS, self.name);
+        match self.client.delete(&path, None).await {
+            Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
+            Err(e) => Err(ClusterError::zk("delete", &path, e)),
+        }
+    }
+}
+
+/// The current leader's id, if any coordinator is running.
+pub async fn leader(client: &Client) -> Result<Option<String>, ClusterError> {
+    for name in zk::children(client, layout::COORDINATORS).await? {
+        let path = format!("{}/{name}", layout::COORDINATORS);
+        match client.get_data(&path).await {
+            Ok((data, _)) => return Ok(Some(String::from_utf8_lossy(&data).into_owned())),
+            // Went away between list and read: the next one is the leader.
+            Err(zookeeper_client::Error::NoNode) => continue,
+            Err(e) => return Err(ClusterError::zk("read", &path, e)),
+        }
+    }
+    Ok(None)
+}

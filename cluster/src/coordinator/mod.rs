@@ -1,0 +1,418 @@
+//! `ptl coordinator`: the elected leader takes pending runs, waits for enough agents, writes
+//! the assignment and marks them running, and resumes the runs a previous leader had started;
+//! following a running run to its result (merging, rebalancing, joiners, the result) is in
+//! `follow`.
+
+pub mod dashboards;
+pub mod election;
+pub mod joining;
+pub mod merged_record;
+pub mod merged_windows;
+pub mod result;
+pub(crate) mod supervise;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptl_bytecode::Plan;
+use ptl_engine::record::Recorded;
+use ptl_engine::result::{RunResult, SeriesPoint};
+use serde::{Deserialize, Serialize};
+use zookeeper_client::Client;
+
+use crate::agent::registry::{self, RegisteredAgent};
+use crate::coordinator::election::Candidate;
+use crate::coordinator::joining::Busy;
+use crate::coordinator::supervise::{follow, Member, RunContext};
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::plan_store;
+use crate::run::assignment::{self, Assignment};
+use crate::run::pauses::PauseWindow;
+use crate::run::{self, RunPhase, RunSpec};
+use crate::zk::clock;
+use crate::zk::layout;
+use crate::zk::{self, ZkConfig};
+
+/// What the final result is built from: the merged record of every agent.
+pub struct SummaryInput<'a> {
+    pub plan: &'a Plan,
+    pub spec: &'a RunSpec,
+    pub recorded: &'a Recorded,
+    pub started_at_ms: i64,
+    pub duration: Duration,
+    pub stop_reason: Option<String>,
+    /// The per-second series, built from every agent's windows by the runtime's collector.
+    pub series: &'a [SeriesPoint],
+    /// The run's pause windows (ZooKeeper clock): their time is left out of the rates.
+    pub pauses: &'a [PauseWindow],
+}
+
+/// Renders merged data as a `RunResult`. The CLI passes the runtime's own summary code, so a
+/// cluster run reports exactly as `ptl run` would for the same totals.
+pub type Summarise = Arc<dyn Fn(&SummaryInput<'_>) -> RunResult + Send + Sync>;
+
+#[derive(Clone)]
+pub struct CoordinatorConfig {
+    pub zk: ZkConfig,
+    /// Shown by `ptl status` as the leader.
+    pub id: String,
+    pub summarise: Summarise,
+    /// How often a run's reports and agents are looked at.
+    pub poll: Duration,
+    /// Extra time past the plan's end before agents that never said `done` are given up on.
+    pub finish_grace: Duration,
+}
+
+/// The data of `/runs/<id>/live`, rewritten as deltas arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveView {
+    pub epoch: u32,
+    pub agents: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Deltas merged so far, per agent.
+    pub deltas: BTreeMap<String, u64>,
+    /// Requests merged so far, per agent.
+    pub agent_requests: BTreeMap<String, u64>,
+    pub updated_at_ms: i64,
+    /// The run's start instant, ZooKeeper clock, Unix ms.
+    #[serde(default)]
+    pub started_at_ms: i64,
+    /// Response time percentiles of the current phase so far, as `ptl run` shows them, from
+    /// the seconds every agent has reported (exact merge, never averaged).
+    #[serde(default)]
+    pub p50_ms: f64,
+    #[serde(default)]
+    pub p99_ms: f64,
+    /// The run is paused (its last pause window is open).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// How often a run waiting for agents looks whether it was stopped meanwhile.
+const STOP_CHECK: Duration = Duration::from_secs(1);
+
+/// Leads (after winning the election) and coordinates runs until `shutdown` resolves.
+pub async fn run_coordinator(
+    config: CoordinatorConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ClusterError> {
+    let client = zk::connect(&config.zk).await?;
+    let candidate = Candidate::join(&client, &config.id).await?;
+    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = &mut shutdown => return candidate.resign().await,
+        led = candidate.wait_until_leader() => led?,
+    }
+    let mut running: HashSet<RunId> = HashSet::new();
+    let busy = Busy::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        for id in run::list(&client).await? {
+            if running.contains(&id) {
+                continue;
+            }
+            let Ok(state) = run::state(&client, &id).await else {
+                continue;
+            };
+            let take = match takeover(&state) {
+                Takeover::Leave => continue,
+                Takeover::EndStopped => {
+                    // Stopped while no coordinator ran it: nothing ran, so it simply ends.
+                    running.insert(id.clone());
+                    let reason = stopped_before_start(&id, &state).to_string();
+                    run::update_state(&client, &id, |s| {
+                        s.phase = RunPhase::Failed;
+                        s.reason = Some(reason.clone());
+                        true
+                    })
+                    .await?;
+                    continue;
+                }
+                take => take,
+            };
+            running.insert(id.clone());
+            let (client, config, id) = (client.clone(), config.clone(), id.clone());
+            let busy = busy.clone();
+            tasks.spawn(async move {
+                let outcome = match take {
+                    Takeover::Resume => resume(&client, &config, &id, &busy).await,
+                    _ => coordinate(&client, &config, &id, &busy).await,
+                };
+                if let Err(error) = outcome {
+                    let reason = error.to_string();
+                    let _ = run::update_state(&client, &id, |s| {
+                        s.phase = RunPhase::Failed;
+                        s.reason = Some(reason.clone());
+                        true
+                    })
+                    .await;
+                }
+            });
+        }
+        let (_, _, watcher) = client
+            .get_and_watch_children(layout::RUNS)
+            .await
+            .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
+        tokio::select! {
+            _ = &mut shutdown => {
+                tasks.abort_all();
+                return candidate.resign().await;
+            }
+            _ = watcher.changed() => {}
+            _ = tokio::time::sleep(config.poll * 5) => {}
+        }
+    }
+}
+
+/// What the leader does with a run it is not coordinating yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takeover {
+    /// Finished: nothing to do.
+    Leave,
+    /// Stopped before it ever ran: it ends as failed, with the stop's reason.
+    EndStopped,
+    /// Pending: wait for agents and start it.
+    Start,
+    /// Running, or stopping after it ran, with no coordinator (the one that started it is
+    /// gone): carry on from what ZooKeeper holds.
+    Resume,
+}
+
+/// Only the leader coordinates, and it never hands a run over while alive, so a run it does
+/// not coordinate is either new or left by a previous leader.
+fn takeover(state: &run::RunState) -> Takeover {
+    match state.phase {
+        RunPhase::Pending => Takeover::Start,
+        RunPhase::Running => Takeover::Resume,
+        RunPhase::Stopping if state.running_since_ms.is_some() => Takeover::Resume,
+        RunPhase::Stopping => Takeover::EndStopped,
+        RunPhase::Done | RunPhase::Failed => Takeover::Leave,
+    }
+}
+
+/// Takes one run from pending to done (or failed).
+async fn coordinate(
+    client: &Client,
+    config: &CoordinatorConfig,
+    id: &RunId,
+    busy: &Busy,
+) -> Result<(), ClusterError> {
+    let spec = run::spec(client, id).await?;
+    run::update_state(client, id, |s| {
+        s.coordinator = Some(config.id.clone());
+        true
+    })
+    .await?;
+    let bytecode = plan_store::load(client, &spec.plan_hash).await?;
+    let plan =
+        ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+
+    let chosen = wait_for_agents(client, id, &spec).await?;
+    let members: Vec<(AgentId, Option<f64>)> = chosen
+        .iter()
+        .map(|a| (a.id.clone(), a.info.capacity))
+        .collect();
+    let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
+    let current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
+    zk::put_json(client, &layout::run_assignment(id), &current, "assignment").await?;
+    // Only a pending run starts: one stopped while it waited for agents ends here, before any
+    // agent sees it running.
+    let state = run::update_state(client, id, |s| {
+        if s.phase != RunPhase::Pending {
+            return false;
+        }
+        s.phase = RunPhase::Running;
+        s.running_since_ms = Some(clock::now_ms());
+        true
+    })
+    .await?;
+    if state.phase != RunPhase::Running {
+        return Err(stopped_before_start(id, &state));
+    }
+    let members = current
+        .shares
+        .iter()
+        .map(|share| Member::of(share, current.start_at_ms))
+        .collect();
+    let run = RunContext {
+        client,
+        config,
+        id,
+        spec: &spec,
+        plan: &plan,
+        busy,
+    };
+    follow(&run, current, members).await
+}
+
+/// Carries on with a run a previous leader started: its members are the assignment's agents
+/// (lost ones as recorded in the state), every delta written so far is merged again from the
+/// start, and following goes on as if this coordinator had started it.
+async fn resume(
+    client: &Client,
+    config: &CoordinatorConfig,
+    id: &RunId,
+    busy: &Busy,
+) -> Result<(), ClusterError> {
+    let spec = run::spec(client, id).await?;
+    let state = run::update_state(client, id, |s| {
+        s.coordinator = Some(config.id.clone());
+        true
+    })
+    .await?;
+    let result_path = layout::run_result(id);
+    let written = client
+        .check_stat(&result_path)
+        .await
+        .map_err(|e| ClusterError::zk("read", &result_path, e))?;
+    if written.is_some() {
+        // The previous leader wrote the result and died before marking the run done.
+        run::update_state(client, id, |s| {
+            s.phase = RunPhase::Done;
+            true
+        })
+        .await?;
+        return Ok(());
+    }
+    let bytecode = plan_store::load(client, &spec.plan_hash).await?;
+    let plan =
+        ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+    let path = layout::run_assignment(id);
+    let (current, _) = zk::get_json::<Assignment>(client, &path, "assignment")
+        .await?
+        .ok_or_else(|| ClusterError::malformed("assignment", &path, "missing for a started run"))?;
+    let lost: HashSet<&str> = state.degraded.iter().map(|w| w.agent.as_str()).collect();
+    let members = current
+        .shares
+        .iter()
+        .chain(&current.departed)
+        .map(|share| {
+            let member = Member::of(share, current.start_at_ms);
+            if lost.contains(share.agent.0.as_str()) {
+                member.lost()
+            } else {
+                member
+            }
+        })
+        .collect();
+    let run = RunContext {
+        client,
+        config,
+        id,
+        spec: &spec,
+        plan: &plan,
+        busy,
+    };
+    follow(&run, current, members).await
+}
+
+/// Waits until enough eligible agents are registered; the first `spec.agents` in registration
+/// order are chosen.
+async fn wait_for_agents(
+    client: &Client,
+    id: &RunId,
+    spec: &RunSpec,
+) -> Result<Vec<RegisteredAgent>, ClusterError> {
+    let wait = Duration::from_millis(spec.agent_wait_ms);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let (agents, watcher) = registry::list_and_watch(client).await?;
+        let mut eligible = Vec::new();
+        let mut refused = Vec::new();
+        for agent in agents {
+            match refusal(&agent, spec) {
+                None => eligible.push(agent),
+                Some(why) => refused.push(format!("{} {why}", agent.id)),
+            }
+        }
+        if eligible.len() >= spec.agents as usize {
+            return Ok(eligible.into_iter().take(spec.agents as usize).collect());
+        }
+        let state = run::state(client, id).await?;
+        if state.phase != RunPhase::Pending {
+            return Err(stopped_before_start(id, &state));
+        }
+        // Wake at least every `STOP_CHECK` to notice a stop while no agent comes or goes.
+        let wake = deadline.min(tokio::time::Instant::now() + STOP_CHECK);
+        if tokio::time::timeout_at(wake, watcher.changed())
+            .await
+            .is_err()
+            && tokio::time::Instant::now() >= deadline
+        {
+            return Err(ClusterError::NotEnoughAgents {
+                run: id.to_string(),
+                wanted: spec.agents,
+                available: eligible.len() as u32,
+                waited: wait,
+                refused: if refused.is_empty() {
+                    String::new()
+                } else {
+                    format!("; refused: {}", refused.join(", "))
+                },
+            });
+        }
+    }
+}
+
+/// Why an agent may not take part in a run, if it may not.
+pub(crate) fn refusal(agent: &RegisteredAgent, spec: &RunSpec) -> Option<String> {
+    let ours = env!("CARGO_PKG_VERSION");
+    let info = &agent.info;
+    if registry::is_older(&info.version, ours) {
+        return Some(format!(
+            "runs ptl {}, older than this coordinator's {ours}",
+            info.version
+        ));
+    }
+    if info.bytecode_version < spec.bytecode_version {
+        return Some(format!(
+            "reads bytecode up to version {}, the plan is version {}",
+            info.bytecode_version, spec.bytecode_version
+        ));
+    }
+    match info.clock_offset_ms {
+        Some(offset) if offset.abs() > spec.clock_tolerance_ms => Some(format!(
+            "has a clock off by {offset} ms, beyond the {} ms tolerance",
+            spec.clock_tolerance_ms
+        )),
+        _ => None,
+    }
+}
+
+fn stopped_before_start(id: &RunId, state: &run::RunState) -> ClusterError {
+    ClusterError::StoppedBeforeStart {
+        run: id.to_string(),
+        reason: state
+            .reason
+            .clone()
+            .unwrap_or_else(|| "no reason given".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_leader_starts_pending_runs_and_resumes_started_ones() {
+        let mut state = run::RunState::pending();
+        assert_eq!(takeover(&state), Takeover::Start);
+        state.phase = RunPhase::Running;
+        state.running_since_ms = Some(1);
+        assert_eq!(takeover(&state), Takeover::Resume);
+        // Stopped after it ran: its agents ran and the result is still owed.
+        state.phase = RunPhase::Stopping;
+        assert_eq!(takeover(&state), Takeover::Resume);
+        // Stopped before it ever ran: no agent started, nothing to merge.
+        state.running_since_ms = None;
+        assert_eq!(takeover(&state), Takeover::EndStopped);
+        for phase in [RunPhase::Done, RunPhase::Failed] {
+            state.phase = phase;
+            assert_eq!(takeover(&state), Takeover::Leave);
+        }
+    }
+}

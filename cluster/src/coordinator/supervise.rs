@@ -1,0 +1,443 @@
+//! Following a running run to its result, for the leading coordinator: every agent's deltas
+//! merged (counted in the live view at once, summed per second of the run for the series and
+//! the record), done markers read, lost agents rebalanced, agents that join given a vacated
+//! share, `abort` thresholds judged on the merged data, then the result and its record.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use ptl_bytecode::Plan;
+use ptl_engine::record::{decode_delta, Recorded};
+use ptl_engine::result::DegradedWindow as ResultDegraded;
+use zookeeper_client::Client;
+
+use crate::agent::registry;
+use crate::agent::DoneMarker;
+use crate::coordinator::joining::{self, Busy};
+use crate::coordinator::merged_record;
+use crate::coordinator::merged_windows::MergedWindows;
+use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
+use crate::error::ClusterError;
+use crate::ids::{AgentId, RunId};
+use crate::run::assignment::{self, Assignment, Share};
+use crate::run::pauses;
+use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
+use crate::zk;
+use crate::zk::clock;
+use crate::zk::layout;
+
+/// The run being followed and what following it needs.
+pub(crate) struct RunContext<'a> {
+    pub client: &'a Client,
+    pub config: &'a CoordinatorConfig,
+    pub id: &'a RunId,
+    pub spec: &'a RunSpec,
+    pub plan: &'a Plan,
+    /// Agents taking part in this leader's runs, which are not free to join another.
+    pub busy: &'a Busy,
+}
+
+/// One agent's part of the run as the coordinator follows it.
+pub(crate) struct Member {
+    id: AgentId,
+    /// Its start, ZooKeeper clock, Unix ms: its window `k` began `k` seconds after it.
+    start_at_ms: i64,
+    /// The second of the run its window 0 falls in (its staggered start, rounded).
+    offset_s: u64,
+    /// A joiner sends nothing before this second of the run.
+    joined_s: u64,
+    /// Delta nodes merged.
+    seen: HashSet<String>,
+    /// Its latest window, held back until a later one comes or its done marker says how long
+    /// that last one was.
+    held: Option<(u64, Recorded)>,
+    done: Option<DoneMarker>,
+    lost: bool,
+}
+
+impl Member {
+    pub(crate) fn of(share: &Share, run_start_ms: i64) -> Member {
+        let joined_s = share
+            .joined_at_ms
+            .map_or(0, |at| (at - run_start_ms).max(0) as u64 / 1000);
+        Member {
+            id: share.agent.clone(),
+            start_at_ms: run_start_ms + share.start_offset_ms as i64,
+            offset_s: (share.start_offset_ms + 500) / 1000,
+            joined_s,
+            seen: HashSet::new(),
+            held: None,
+            done: None,
+            lost: false,
+        }
+    }
+
+    /// One recorded lost in an earlier epoch.
+    pub(crate) fn lost(mut self) -> Member {
+        self.lost = true;
+        self
+    }
+
+    fn finished(&self) -> bool {
+        self.done.is_some() || self.lost
+    }
+
+    /// Seconds of the run before this one are complete as far as this agent goes.
+    fn horizon(&self) -> u64 {
+        if self.finished() {
+            return u64::MAX;
+        }
+        let window = self.held.as_ref().map_or(0, |(window, _)| *window);
+        (self.offset_s + window).max(self.joined_s)
+    }
+
+    /// Hands the held window over, `seconds` long.
+    fn release(&mut self, windows: &mut MergedWindows, seconds: f64) -> Result<(), ClusterError> {
+        if let Some((window, recorded)) = self.held.take() {
+            windows
+                .add(self.offset_s + window, seconds, &recorded)
+                .map_err(|e| ClusterError::malformed("interval delta", &self.id.0, e))?;
+        }
+        Ok(())
+    }
+
+    /// How long its last window was: from its window's start to when its engine returned.
+    fn last_window_seconds(&self) -> f64 {
+        let ended = self.done.as_ref().and_then(|d| d.ended_at_ms);
+        match (ended, &self.held) {
+            (Some(ended), Some((window, _))) => {
+                let since_start = (ended - self.start_at_ms) as f64 / 1000.0;
+                (since_start - *window as f64).clamp(0.0, 1.0)
+            }
+            _ => 1.0,
+        }
+    }
+}
+
+/// Follows a running run to its end: merges every delta, rebalances lost agents, gives joiners
+/// a vacated share, judges `abort` thresholds, writes the live view, then the final result.
+pub(crate) async fn follow(
+    run: &RunContext<'_>,
+    mut current: Assignment,
+    mut members: Vec<Member>,
+) -> Result<(), ClusterError> {
+    let RunContext {
+        client,
+        config,
+        id,
+        spec,
+        plan,
+        busy,
+    } = *run;
+    let _free = joining::BusyRun { busy, run: id };
+    for member in members.iter().filter(|m| !m.finished()) {
+        busy.take(&member.id, id);
+    }
+    let joinable = joining::joinable(plan, spec);
+    let start_at_ms = current.start_at_ms;
+    let mut windows = MergedWindows::new(plan);
+    let mut live = LiveView {
+        epoch: current.epoch,
+        agents: members.len(),
+        requests: 0,
+        errors: 0,
+        dropped: 0,
+        deltas: BTreeMap::new(),
+        agent_requests: BTreeMap::new(),
+        updated_at_ms: clock::now_ms(),
+        started_at_ms: start_at_ms,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        paused: false,
+    };
+    let plan_ms: u64 = plan
+        .phases
+        .iter()
+        .map(|p| p.load.duration_us() / 1000)
+        .sum();
+    let last_offset_ms = current
+        .shares
+        .iter()
+        .chain(&current.departed)
+        .map(|s| s.start_offset_ms)
+        .max()
+        .unwrap_or(0);
+    let give_up_at =
+        start_at_ms + (last_offset_ms + plan_ms) as i64 + config.finish_grace.as_millis() as i64;
+    let mut stop_reason = None;
+    let mut stopped_at_ms = None;
+    // A run taken over while stopping is not stopped again.
+    let mut aborted = run::state(client, id).await?.phase == RunPhase::Stopping;
+    let mut pause_windows;
+
+    loop {
+        // The plan's end moves by every pause: nothing is given up on, or refused, for them.
+        pause_windows = pauses::windows(client, id).await?;
+        live.paused = pauses::is_paused(&pause_windows);
+        windows.set_pauses(pauses::clock(&pause_windows, start_at_ms));
+        let paused_so_far = pauses::paused_ms(&pause_windows, start_at_ms, clock::now_ms());
+        // Listed before merging: an agent done (or gone) by now has all its deltas written.
+        let done = zk::children(client, &layout::run_done(id)).await?;
+        let registered = registry::list(client).await?;
+        let alive: HashSet<AgentId> = registered.iter().map(|a| a.id.clone()).collect();
+        for member in members.iter_mut().filter(|m| m.done.is_none()) {
+            if done.contains(&member.id.0) {
+                let path = layout::agent_done(id, &member.id);
+                member.done = zk::get_json::<DoneMarker>(client, &path, "agent done")
+                    .await?
+                    .map(|(marker, _)| marker);
+                busy.free(&member.id);
+            }
+        }
+        for member in members.iter_mut() {
+            merge_new(client, id, member, &mut windows, &mut live).await?;
+            if member.done.is_some() {
+                let seconds = member.last_window_seconds();
+                member.release(&mut windows, seconds)?;
+            } else if member.lost {
+                member.release(&mut windows, 1.0)?;
+            }
+        }
+        let newly_lost: Vec<AgentId> = members
+            .iter()
+            .filter(|m| !alive.contains(&m.id) && !m.finished())
+            .map(|m| m.id.clone())
+            .collect();
+        if !newly_lost.is_empty() {
+            for member in members.iter_mut().filter(|m| newly_lost.contains(&m.id)) {
+                member.lost = true;
+                member.release(&mut windows, 1.0)?;
+                busy.free(&member.id);
+            }
+            let now = clock::now_ms();
+            let survivors: Vec<AgentId> = members
+                .iter()
+                .filter(|m| !m.lost)
+                .map(|m| m.id.clone())
+                .collect();
+            let mut until = None;
+            match spec.on_agent_loss {
+                LossPolicy::Rebalance => {
+                    if let Some(next) = assignment::rebalance(&current, &survivors, now) {
+                        current = next;
+                        zk::put_json(client, &layout::run_assignment(id), &current, "assignment")
+                            .await?;
+                        until = Some(now);
+                    }
+                }
+                LossPolicy::Continue => {}
+                LossPolicy::Abort => {
+                    run::stop(client, id, "an agent was lost").await?;
+                }
+            }
+            let epoch = current.epoch;
+            run::update_state(client, id, |s| {
+                for agent in &newly_lost {
+                    s.degraded.push(DegradedWindow {
+                        agent: agent.0.clone(),
+                        from_ms: now,
+                        until_ms: until,
+                        epoch,
+                    });
+                }
+                true
+            })
+            .await?;
+            live.epoch = epoch;
+        } else if joinable && stopped_at_ms.is_none() {
+            // Not in the same round as a loss: survivors first hear of the rebalance alone.
+            let effective_at = clock::now_ms() + spec.start_delay_ms as i64;
+            if effective_at < start_at_ms + (last_offset_ms + plan_ms) as i64 + paused_so_far {
+                if let Some(member) =
+                    admit_joiner(run, &mut current, &members, &registered, effective_at).await?
+                {
+                    busy.take(&member.id, id);
+                    members.push(member);
+                    live.agents = members.len();
+                    live.epoch = current.epoch;
+                }
+            }
+        }
+        let horizon = members
+            .iter()
+            .map(Member::horizon)
+            .min()
+            .unwrap_or(u64::MAX);
+        if windows.advance(horizon) {
+            if let Some(progress) = windows.progress() {
+                (live.p50_ms, live.p99_ms) = (progress.p50_ms, progress.p99_ms);
+            }
+            // `abort` thresholds are judged here, on everything merged, never per agent.
+            if !aborted {
+                if let Some(expr) = windows.crossed_abort(plan) {
+                    aborted = true;
+                    run::stop(client, id, &format!("threshold {expr} crossed")).await?;
+                }
+            }
+        }
+        live.updated_at_ms = clock::now_ms();
+        zk::put_json(client, &layout::run_live(id), &live, "live view").await?;
+
+        let state = run::state(client, id).await?;
+        if state.phase == RunPhase::Stopping {
+            stop_reason = state.reason.clone();
+            stopped_at_ms.get_or_insert(clock::now_ms());
+        }
+        if members.iter().all(Member::finished) {
+            break;
+        }
+        if clock::now_ms() > give_up_at + paused_so_far {
+            stop_reason = Some("agents did not finish in time".into());
+            stopped_at_ms.get_or_insert(clock::now_ms());
+            for member in members.iter_mut() {
+                member.release(&mut windows, 1.0)?;
+            }
+            break;
+        }
+        tokio::time::sleep(config.poll).await;
+    }
+
+    // As `ptl run` reports it: up to the stop, or to the end of the schedule; the agents'
+    // own end when they ended earlier.
+    let ended_at_ms = members
+        .iter()
+        .filter_map(|m| m.done.as_ref().and_then(|d| d.ended_at_ms))
+        .max()
+        .unwrap_or_else(clock::now_ms);
+    let end_ms = stopped_at_ms.map_or(ended_at_ms, |s: i64| s.min(ended_at_ms));
+    let paused_total = pauses::paused_ms(&pause_windows, start_at_ms, end_ms).max(0) as u64;
+    let duration_ms =
+        ((end_ms - start_at_ms).max(0) as u64).min(last_offset_ms + plan_ms + paused_total);
+    let duration = Duration::from_millis(duration_ms);
+    let (merged, series) = windows.finish();
+    let mut result = (config.summarise)(&SummaryInput {
+        plan,
+        spec,
+        recorded: &merged,
+        started_at_ms: start_at_ms,
+        duration,
+        stop_reason: stop_reason.clone(),
+        series: &series,
+        pauses: &pause_windows,
+    });
+    let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
+    result.degraded = run::state(client, id)
+        .await?
+        .degraded
+        .iter()
+        .map(|w| ResultDegraded {
+            agent: w.agent.clone(),
+            from_s: seconds(w.from_ms),
+            until_s: w.until_ms.map(seconds),
+            epoch: w.epoch,
+        })
+        .collect();
+    merged_record::store(client, id, &merged, start_at_ms, duration).await?;
+    zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
+    run::update_state(client, id, |s| {
+        s.phase = RunPhase::Done;
+        if s.reason.is_none() {
+            s.reason = stop_reason.clone();
+        }
+        true
+    })
+    .await?;
+    Ok(())
+}
+
+/// Gives an idle registered agent the share of a lost one, if the run has such a vacancy, at a
+/// new epoch effective at `effective_at`; returns the new member.
+async fn admit_joiner(
+    run: &RunContext<'_>,
+    current: &mut Assignment,
+    members: &[Member],
+    registered: &[registry::RegisteredAgent],
+    effective_at: i64,
+) -> Result<Option<Member>, ClusterError> {
+    let lost: HashSet<AgentId> = members
+        .iter()
+        .filter(|m| m.lost)
+        .map(|m| m.id.clone())
+        .collect();
+    let Some(vacated) = joining::vacancy(current, &lost) else {
+        return Ok(None);
+    };
+    let ids: HashSet<AgentId> = members.iter().map(|m| m.id.clone()).collect();
+    let Some(joiner) = joining::pick(registered, &ids, run.busy, |a| {
+        refusal(a, run.spec).is_some()
+    }) else {
+        return Ok(None);
+    };
+    let keep_fractions = run.spec.on_agent_loss == LossPolicy::Continue;
+    let next = assignment::admit(
+        current,
+        &joiner.id,
+        joiner.info.capacity,
+        &vacated,
+        effective_at,
+        keep_fractions,
+    );
+    let Some(share) = next.share_of(&joiner.id).cloned() else {
+        return Ok(None);
+    };
+    zk::put_json(
+        run.client,
+        &layout::run_assignment(run.id),
+        &next,
+        "assignment",
+    )
+    .await?;
+    *current = next;
+    if keep_fractions {
+        // The lost agent's share is sent again: its degraded window ends here.
+        run::update_state(run.client, run.id, |s| {
+            for w in s.degraded.iter_mut() {
+                if w.agent == vacated.agent.0 && w.until_ms.is_none() {
+                    w.until_ms = Some(effective_at);
+                }
+            }
+            true
+        })
+        .await?;
+    }
+    Ok(Some(Member::of(&share, current.start_at_ms)))
+}
+
+/// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
+/// per-second windows one behind (see [`Member::held`]).
+async fn merge_new(
+    client: &Client,
+    id: &RunId,
+    member: &mut Member,
+    windows: &mut MergedWindows,
+    live: &mut LiveView,
+) -> Result<(), ClusterError> {
+    let dir = layout::agent_reports(id, &member.id);
+    for name in zk::children(client, &dir).await? {
+        if member.seen.contains(&name) {
+            continue;
+        }
+        let path = format!("{dir}/{name}");
+        let (bytes, _) = client
+            .get_data(&path)
+            .await
+            .map_err(|e| ClusterError::zk("read", &path, e))?;
+        let delta = decode_delta(&bytes)
+            .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
+        let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
+        live.requests += requests;
+        live.errors += delta
+            .recorded
+            .request
+            .iter()
+            .map(|r| r.error_total())
+            .sum::<u64>();
+        live.dropped += delta.recorded.phase.iter().map(|p| p.dropped).sum::<u64>();
+        *live.deltas.entry(member.id.0.clone()).or_default() += 1;
+        *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
+        member.release(windows, 1.0)?;
+        member.held = Some((delta.window, delta.recorded));
+        member.seen.insert(name);
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! What the cluster's integration tests share beyond `ptl_cluster::testing`: the coordinator
+//! they run against, and submitting without waiting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
+use ptl_cluster::coordinator::CoordinatorConfig;
+use ptl_cluster::ids::RunId;
+use ptl_cluster::zk::ZkConfig;
+
+/// A coordinator that polls every 100 ms and gives agents 10 s past the plan to finish.
+pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
+    CoordinatorConfig {
+        zk: zk.clone(),
+        id: "coordinator-test".into(),
+        summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
+        poll: Duration::from_millis(100),
+        finish_grace: Duration::from_secs(10),
+    }
+}
+
+/// Submits `config` without waiting for the result: the new run's id.
+pub async fn submit_no_wait(mut config: SubmitConfig) -> RunId {
+    config.wait = None;
+    let Submitted::Created(id) = submit::submit(config).await.expect("submit") else {
+        panic!("not waiting")
+    };
+    id
+}

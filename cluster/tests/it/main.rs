@@ -1,0 +1,14 @@
+//! The cluster against a real ZooKeeper: registry, clock offsets, whole runs, election, pauses, the plan store, refusals and the harness itself.
+//!
+//! One test binary for the crate (linking is paid once, not once per file); each module is
+//! what used to be its own `tests/NAME.rs`.
+
+mod agent_registry;
+mod clock;
+mod cluster_run;
+mod common;
+mod election;
+mod pause;
+mod plan_store;
+mod refusals;
+mod zk_harness;

@@ -1,0 +1,20 @@
+//! The engine's error type: what can stop a run from starting or finishing. Failures of single
+//! requests are never errors here; they are counted by class in the recorded results.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("the plan cannot run: {0}")]
+    InvalidPlan(String),
+    #[error("invalid run options: {0}")]
+    InvalidOptions(String),
+    #[error("could not start the engine: {0}")]
+    Startup(#[source] std::io::Error),
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
+    #[error("coordination failed: {0}")]
+    Coordination(String),
+    #[error("interval delta: {0}")]
+    Delta(String),
+}

@@ -1,0 +1,223 @@
+//! The result of a run as written by `--out` (documented in `docs/results.md`), and how it is
+//! made: [`summarize`] turns a merged record into a [`RunResult`], [`thresholds`] judges the
+//! plan's thresholds against it.
+//!
+//! These names are a public format other tools read: add fields, never rename them.
+//! Latencies are milliseconds (f64); rates are per second; shares are fractions 0..=1.
+//! Exact merging across agents happens on histograms (see `histogram_merge`), never on these
+//! summaries: this is the rendering of merged histograms.
+
+pub mod summarize;
+pub mod thresholds;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Format version of this JSON.
+    pub schema: u32,
+    pub ptl_version: String,
+    pub plan: String,
+    /// Hex SHA-256 of the bytecode: the plan's content address.
+    pub plan_hash: String,
+    pub params: BTreeMap<String, String>,
+    pub seed: u64,
+    pub target: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub duration_s: f64,
+    /// True when the run was stopped early (Ctrl-C, an `abort` threshold, `ptl stop`).
+    pub stopped_early: bool,
+    pub stop_reason: Option<String>,
+    /// Whole run, all requests.
+    pub total: Totals,
+    pub phases: Vec<PhaseResult>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// One-second buckets from the start of the run (bounded: see `series`).
+    pub series: Vec<SeriesPoint>,
+    /// Cluster runs only: agents lost during the run (absent when none was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<DegradedWindow>,
+    /// When the run was paused (oldest first; empty when never). Paused time is left out of
+    /// every `achieved_rps`.
+    #[serde(default)]
+    pub pauses: Vec<PauseWindow>,
+}
+
+/// A stretch of the run during which its schedules held (no arrival due, no closed-model
+/// user starting an iteration); requests already in flight finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseWindow {
+    /// Milliseconds from the run start when the pause began.
+    pub start_ms: u64,
+    /// When it was resumed (`null`: the run stopped while paused).
+    pub end_ms: Option<u64>,
+}
+
+/// A stretch of a cluster run with fewer agents than assigned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DegradedWindow {
+    /// The lost agent.
+    pub agent: String,
+    /// Seconds from the run start when the coordinator noticed the loss.
+    pub from_s: f64,
+    /// When the survivors' larger shares took effect (`null`: never; the run went on with
+    /// less load, or stopped).
+    pub until_s: Option<f64>,
+    /// The assignment epoch in force after the loss.
+    pub epoch: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Totals {
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Arrivals sent within their phase, per second of the run (paused time excluded).
+    pub achieved_rps: f64,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Arrivals sent after the end of their own phase (the phases' `sent_after_end` added).
+    #[serde(default)]
+    pub sent_after_end: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    pub name: String,
+    /// Mean planned arrival rate over the phase (0 for `pause` and closed `users` phases).
+    pub target_rps: f64,
+    /// Arrivals sent within the phase (started, less `sent_after_end`) per second of its
+    /// running time (`duration_s` less `paused_ms`).
+    pub achieved_rps: f64,
+    /// Wall-clock time the phase spanned, pauses included.
+    pub duration_s: f64,
+    /// Of `duration_s`, the time the run was paused (left out of `achieved_rps`).
+    #[serde(default)]
+    pub paused_ms: u64,
+    /// Planned arrivals over the phase (as far as it ran).
+    pub planned: u64,
+    /// Requests completed (with any outcome); `errors` and `injected` are among them.
+    /// (`requests` is the per-request breakdown below, as the schema asks.)
+    pub request_count: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Arrivals that started, but were sent after the phase's end (they waited in the
+    /// `overflow queue` or for a connection past it); not in `achieved_rps`.
+    #[serde(default)]
+    pub sent_after_end: u64,
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Requests that carried an injected fault, by fault kind; not counted in `errors`.
+    pub injected: BTreeMap<String, u64>,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    /// One entry per request (top-level `request`s and scenario steps by `scenario.step`).
+    pub requests: Vec<RequestResult>,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestResult {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Requests sent within the phase (`requests` less `sent_after_end`) per second of it.
+    pub achieved_rps: f64,
+    /// Of `requests`, those sent after the phase's end; not in `achieved_rps`.
+    #[serde(default)]
+    pub sent_after_end: u64,
+    pub errors_by_class: BTreeMap<String, u64>,
+    pub injected: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<String, u64>,
+    pub response_time_ms: Latency,
+    pub service_time_ms: Latency,
+    pub schedule_lag_ms: Latency,
+    /// Scenario steps only: steps not run because an earlier step ended the iteration.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub iterations: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// Of `iterations`, those started after the phase's end.
+    #[serde(default)]
+    pub sent_after_end: u64,
+    pub iteration_time_ms: Latency,
+    pub steps: Vec<RequestResult>,
+}
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub passed: bool,
+    /// The measured value, in the threshold's unit (ms for latencies, fraction for rates).
+    pub actual: Option<f64>,
+    pub abort: bool,
+}
+
+/// One second of the run, all phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SeriesPoint {
+    /// Seconds since the start of the run.
+    pub t: u64,
+    pub phase: String,
+    /// Planned rate over the point's time; 0 for the part of it that was paused.
+    pub target_rps: f64,
+    pub achieved_rps: f64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Fraction (0..=1) of the point's time the run was paused.
+    #[serde(default)]
+    pub paused: f64,
+}
+
+impl SeriesPoint {
+    /// Two neighbouring points as one, when a bounded series halves its resolution: counts
+    /// add, rates, p50 and the paused fraction average, the upper percentiles keep the larger
+    /// (a bound, since percentiles of two seconds cannot be recovered from their points).
+    pub fn merged_with(self, next: SeriesPoint) -> SeriesPoint {
+        SeriesPoint {
+            t: self.t,
+            target_rps: (self.target_rps + next.target_rps) / 2.0,
+            achieved_rps: (self.achieved_rps + next.achieved_rps) / 2.0,
+            errors: self.errors + next.errors,
+            dropped: self.dropped + next.dropped,
+            p50_ms: (self.p50_ms + next.p50_ms) / 2.0,
+            p95_ms: self.p95_ms.max(next.p95_ms),
+            p99_ms: self.p99_ms.max(next.p99_ms),
+            max_ms: self.max_ms.max(next.max_ms),
+            paused: (self.paused + next.paused) / 2.0,
+            phase: self.phase,
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

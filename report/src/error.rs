@@ -1,0 +1,13 @@
+//! What can fail while writing a report: only the output itself.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error("histogram log: {0}")]
+    HdrLog(String),
+    #[error("report template does not compile: {0}")]
+    HtmlTemplate(String),
+    #[error("report template failed to render: {0}")]
+    HtmlRender(String),
+}

@@ -1,0 +1,13 @@
+//! ptl-report: renders a run's result for people and tools. [`table`] is the terminal summary
+//! (`ptl run`, `ptl submit --wait`), [`html`] the self-contained HTML report (`--report`), [`junit`]
+//! the thresholds as JUnit XML for CI (`--junit`), [`hdr_log`] the histograms as an
+//! HdrHistogram interval log (`--hdr-log`); [`units`] formats durations, rates and shares the
+//! same way in all of them. The data comes from `ptl_engine::result`; nothing here runs load.
+pub mod error;
+pub mod hdr_log;
+pub mod html;
+pub mod junit;
+pub mod table;
+pub mod units;
+
+pub use error::ReportError;

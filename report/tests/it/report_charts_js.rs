@@ -1,0 +1,22 @@
+//! Runs the chart script's own tests (`charts.test.js`) with Node's test runner, so `cargo
+//! test` covers the JavaScript that draws the report's charts.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn chart_script_tests_pass_under_node() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/html/charts.test.js");
+    let output = Command::new("node")
+        .arg("--test")
+        .arg(&tests)
+        .output()
+        .expect("node must be installed to test the report's chart script");
+    assert!(
+        output.status.success(),
+        "node --test {} failed:\n{}\n{}",
+        tests.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

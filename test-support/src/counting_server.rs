@@ -1,0 +1,113 @@
+//! A real HTTP/1.1 server on 127.0.0.1 that counts what it receives (the witness of what a run
+//! sent) and whose behaviour a test steers: a fixed delay, a status, a stall window. It runs on
+//! a thread and runtime of its own, so it never competes with the engine's workers.
+
+use crate::listen::listen;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct ServerState {
+    pub hits: AtomicU64,
+    /// Requests carrying an `x-fault` header.
+    pub fault_headers: AtomicU64,
+    /// Fixed service delay, µs.
+    pub delay_us: AtomicU64,
+    /// Status of `/`; 0 means 200.
+    pub status: AtomicU16,
+    /// Requests arriving in [from, until) wait until `until`.
+    pub stall: Mutex<Option<(Instant, Instant)>>,
+    /// When each request arrived (the pause tests look for gaps).
+    pub arrived: Mutex<Vec<Instant>>,
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests arriving from `after` from now, for `length`, are held until its end.
+    pub fn stall(&self, after: Duration, length: Duration) {
+        let from = Instant::now() + after;
+        *self.state.stall.lock().unwrap_or_else(|e| e.into_inner()) = Some((from, from + length));
+    }
+}
+
+async fn handle(
+    state: Arc<ServerState>,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let arrived = Instant::now();
+    state.hits.fetch_add(1, Ordering::Relaxed);
+    state
+        .arrived
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(arrived);
+    if req.headers().contains_key("x-fault") {
+        state.fault_headers.fetch_add(1, Ordering::Relaxed);
+    }
+    let stall = *state.stall.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((from, until)) = stall {
+        if arrived >= from && arrived < until {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+        }
+    }
+    let delay = state.delay_us.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_micros(delay)).await;
+    }
+    let status = match req.uri().path() {
+        "/fail" => 500,
+        "/login" => 200,
+        _ => match state.status.load(Ordering::Relaxed) {
+            0 => 200,
+            s => s,
+        },
+    };
+    let body = match req.uri().path() {
+        "/login" => r#"{"token":"abc123"}"#,
+        _ => r#"{"ok":true}"#,
+    };
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    Ok(resp)
+}
+
+/// Starts a server; it lives until the test process ends.
+pub fn server() -> TestServer {
+    let state = Arc::new(ServerState::default());
+    let st = state.clone();
+    let addr = listen(move |stream| {
+        let st = st.clone();
+        async move {
+            let svc = service_fn(move |req| handle(st.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        }
+    });
+    TestServer { addr, state }
+}
+
+/// An address where nothing listens.
+pub fn dead_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    format!("http://{addr}")
+}
