@@ -238,12 +238,18 @@ fn metric_of(sink: &mut Sink, file: FileId, id: &Ident) -> Option<Metric> {
             None
         }
         None => {
+            let percentile_like = digits
+                .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit() || c == '.'));
+            let help = match digits {
+                Some(d) if percentile_like => Some(percentile_name_help(d)),
+                _ => suggest::did_you_mean_or_list(name, METRICS, "metrics include"),
+            };
             sink.push(
                 file,
                 Diagnostic::UnknownMetric {
                     name: name.to_string(),
                     span: id.span.into(),
-                    help: suggest::did_you_mean_or_list(name, METRICS, "metrics include"),
+                    help,
                 },
             );
             None
@@ -252,18 +258,41 @@ fn metric_of(sink: &mut Sink, file: FileId, id: &Ident) -> Option<Metric> {
 }
 
 /// The percentile a metric name's digits stand for: `99` → 99, `999` → 99.9, `9999` → 99.99,
-/// `100` → 100, `99.9` → 99.9.
+/// `100` → 100, `99.9` → 99.9. Digits past the first two are a decimal tail only when it begins
+/// with 9 (`p999`, `p9995`): `p101` is no percentile (it is not 10.1), so a typo never becomes a
+/// threshold on another percentile than the one meant.
 pub fn percentile(digits: &str) -> Option<f64> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return None;
     }
     if digits.contains('.') {
+        let (whole, tail) = digits.split_once('.')?;
+        if whole.is_empty() || tail.is_empty() || tail.contains('.') {
+            return None;
+        }
         return digits.parse().ok();
     }
     if digits.len() <= 2 || digits.starts_with("100") {
         return digits.parse().ok();
     }
-    format!("{}.{}", &digits[..2], &digits[2..]).parse().ok()
+    let tail = &digits[2..];
+    if !tail.starts_with('9') {
+        return None;
+    }
+    format!("{}.{}", &digits[..2], tail).parse().ok()
+}
+
+/// The help for a `p`-and-digits name that is no percentile.
+fn percentile_name_help(digits: &str) -> String {
+    let dotted = if digits.len() > 2 && !digits.contains('.') {
+        format!(" (for {}.{} write p{}.{})", &digits[..2], &digits[2..], &digits[..2], &digits[2..])
+    } else {
+        String::new()
+    };
+    format!(
+        "a percentile is p followed by its value: p50, p99, p100; decimals with a dot, p99.5{dotted}; \
+         the short forms p999 (= 99.9) and p9999 (= 99.99) are the only ones without a dot"
+    )
 }
 
 fn check_metric_scope(
@@ -392,6 +421,15 @@ mod tests {
         assert_eq!(percentile("99.9"), Some(99.9));
         assert_eq!(percentile("100.5"), Some(100.5));
         assert_eq!(percentile("0"), Some(0.0));
+        assert_eq!(percentile("9995"), Some(99.95));
+        assert_eq!(percentile("1000"), Some(1000.0)); // out of range, said so by E0018
+        // Past the first two digits, only a tail beginning with 9 is a decimal tail.
+        assert_eq!(percentile("101"), None);
+        assert_eq!(percentile("501"), None);
+        assert_eq!(percentile("990"), None);
+        assert_eq!(percentile("99."), None);
+        assert_eq!(percentile(".5"), None);
+        assert_eq!(percentile("9.9.9"), None);
         assert_eq!(percentile("x"), None);
         assert_eq!(percentile(""), None);
     }

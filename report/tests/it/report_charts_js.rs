@@ -11,7 +11,13 @@ fn chart_script_tests_pass_under_node() {
         .arg("--test")
         .arg(&tests)
         .output()
-        .expect("node must be installed to test the report's chart script");
+        .unwrap_or_else(|e| {
+            // Never skipped silently: a missing Node.js fails here with the way to install it.
+            panic!(
+                "the chart-script test needs Node.js (`node`: {e}): \
+                 apt-get install -y nodejs (scripts/test installs it)"
+            )
+        });
     assert!(
         output.status.success(),
         "node --test {} failed:\n{}\n{}",
