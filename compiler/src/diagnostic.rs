@@ -691,6 +691,26 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("`{found}` cannot be sent in a request path")]
+    #[diagnostic(code(ptl::E0063))]
+    InvalidPathChar {
+        found: String,
+        #[label("not allowed in a URL")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("a request path must be relative to the plan's target")]
+    #[diagnostic(
+        code(ptl::E0064),
+        help("requests go to the plan's `target`: write only the path (`\"/x\"`) and point `target` at the other host; one plan cannot send to several hosts yet")
+    )]
+    AbsoluteUrlPath {
+        #[label("an absolute URL")]
+        span: SourceSpan,
+    },
+
     #[error("timeout {timeout} is longer than phase `{phase}` ({duration})")]
     #[diagnostic(
         code(ptl::W0001),

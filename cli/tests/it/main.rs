@@ -1,5 +1,6 @@
 //! The `ptl` binary end to end: real targets, a real ZooKeeper, the real command with its flags,
-//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`).
+//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`), and what
+//! `ptl check` accepts against what the engine sends (`paths`).
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
 //! what used to be its own file under the repository's `tests/`.
@@ -9,5 +10,6 @@ mod cluster;
 mod dashboard;
 mod http2;
 mod https;
+mod paths;
 mod run;
 mod support;

@@ -12,6 +12,7 @@ mod generators;
 pub mod model;
 pub mod names;
 mod params;
+mod paths;
 mod phases;
 mod requests;
 mod scenarios;

@@ -9,13 +9,13 @@ use crate::ast::{
     CaptureSource, CmpOp, Expect, Header, Item, MethodName, Request, RequestStmt, Span, Stmt,
     ValueKind,
 };
-use crate::check::captures;
 use crate::check::model::{
     CaptureModel, CaptureSourceModel, ExpectModel, HeaderModel, RequestModel,
 };
 use crate::check::names::duplicate;
 use crate::check::templates::{self, Scope};
 use crate::check::values::{source_text, Want};
+use crate::check::{captures, paths};
 use crate::check::{Cx, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
@@ -103,7 +103,7 @@ pub fn request(
                     sink.push(file, repeated(req, "method line", stmt.span, *first));
                     continue;
                 }
-                match templates::template(cx, sink, file, path, scope) {
+                match paths::path(cx, sink, file, path, scope) {
                     Some(p) => line = Some((method_of(*method), p, stmt.span)),
                     None => line_missing_ok = true,
                 }

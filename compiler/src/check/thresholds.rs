@@ -238,8 +238,9 @@ fn metric_of(sink: &mut Sink, file: FileId, id: &Ident) -> Option<Metric> {
             None
         }
         None => {
-            let percentile_like = digits
-                .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit() || c == '.'));
+            let percentile_like = digits.is_some_and(|d| {
+                !d.is_empty() && d.chars().all(|c| c.is_ascii_digit() || c == '.')
+            });
             let help = match digits {
                 Some(d) if percentile_like => Some(percentile_name_help(d)),
                 _ => suggest::did_you_mean_or_list(name, METRICS, "metrics include"),
@@ -285,7 +286,13 @@ pub fn percentile(digits: &str) -> Option<f64> {
 /// The help for a `p`-and-digits name that is no percentile.
 fn percentile_name_help(digits: &str) -> String {
     let dotted = if digits.len() > 2 && !digits.contains('.') {
-        format!(" (for {}.{} write p{}.{})", &digits[..2], &digits[2..], &digits[..2], &digits[2..])
+        format!(
+            " (for {}.{} write p{}.{})",
+            &digits[..2],
+            &digits[2..],
+            &digits[..2],
+            &digits[2..]
+        )
     } else {
         String::new()
     };
@@ -423,7 +430,7 @@ mod tests {
         assert_eq!(percentile("0"), Some(0.0));
         assert_eq!(percentile("9995"), Some(99.95));
         assert_eq!(percentile("1000"), Some(1000.0)); // out of range, said so by E0018
-        // Past the first two digits, only a tail beginning with 9 is a decimal tail.
+                                                      // Past the first two digits, only a tail beginning with 9 is a decimal tail.
         assert_eq!(percentile("101"), None);
         assert_eq!(percentile("501"), None);
         assert_eq!(percentile("990"), None);
