@@ -6,10 +6,10 @@
 //! paused a user finishes the iteration it is in and holds before the next; the phase's end
 //! is in plan time, so it keeps its planned running time.
 
-use super::hold::{sleep_until_plan, wait_unpaused};
 use super::iteration;
 use super::timeline::PhasePlan;
 use super::worker::Worker;
+use super::worker_pauses::{sleep_until_plan, wait_unpaused};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 

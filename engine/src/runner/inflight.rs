@@ -55,10 +55,12 @@ impl Inflight {
         self.overflow.set(overflow);
     }
 
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight.get()
     }
 
+    #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.queue.borrow().len()
     }

@@ -89,10 +89,6 @@ impl Injector {
         Ok(Injector { table })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
     /// The fault for the next request, if any.
     pub fn pick<R: Rng>(&self, rng: &mut R) -> Option<&Injected> {
         if self.table.is_empty() {

@@ -17,9 +17,9 @@
 
 use super::arrival_timer::ArrivalTimer;
 use super::inflight::{Admission, Arrival};
-use super::rescale::{Rescales, Woke};
 use super::timeline::PhasePlan;
 use super::worker::Worker;
+use super::worker_shares::{Rescales, Woke};
 use std::rc::Rc;
 use std::time::Instant;
 

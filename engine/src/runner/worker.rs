@@ -5,10 +5,10 @@
 //! through three channels: the start instant, the stop signal, and harvest requests, which the
 //! worker answers with what it recorded since the previous one.
 
-use super::hold::{self, Holds};
 use super::inflight::{Arrival, Inflight, QUEUE_LIMIT};
 use super::inject::Injector;
 use super::timeline::{after, split, Timeline};
+use super::worker_pauses::{self, Holds};
 use super::{closed_loop, iteration, open_loop};
 use crate::coordination::{Pause, ShareChange};
 use crate::http::{Endpoint, Pool};
@@ -336,7 +336,7 @@ async fn run(
     if let Ok(run_start) = start.await {
         w.holds.start(run_start, w.timeline.total_us);
         if let Some(pauses) = setup.pauses {
-            hold::follow(w.clone(), pauses);
+            worker_pauses::follow(w.clone(), pauses);
         }
         drive(&w).await;
     }
@@ -349,7 +349,7 @@ async fn run(
 async fn drive(w: &Rc<Worker>) {
     let timeline = w.timeline.clone();
     for phase in &timeline.phases {
-        if !hold::sleep_until_plan(w, phase.start_us).await {
+        if !worker_pauses::sleep_until_plan(w, phase.start_us).await {
             break;
         }
         let cap = split(phase.max_inflight as u64, w.count, w.index) as usize;
@@ -364,7 +364,7 @@ async fn drive(w: &Rc<Worker>) {
                 closed_loop::run(w, phase, mine, Duration::from_micros(think_us)).await;
             }
             Load::Pause { .. } => {
-                hold::sleep_until_plan(w, phase.end_us()).await;
+                worker_pauses::sleep_until_plan(w, phase.end_us()).await;
             }
             Load::Rate { .. } | Load::Ramp { .. } | Load::Steps { .. } => {
                 open_loop::run(w, phase).await;
