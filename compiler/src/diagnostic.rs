@@ -757,6 +757,19 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("phase `{phase}` runs {users} users with no think time")]
+    #[diagnostic(
+        code(ptl::W0005),
+        severity(Warning),
+        help("each user sends its next request as soon as the last one is answered, so the rate is whatever the target can answer (tens of thousands a second on a fast one); add `think 1s` to the phase (or a `think` step to its scenarios), or use `rate N/s` for a fixed rate")
+    )]
+    UsersWithoutThink {
+        phase: String,
+        users: u32,
+        #[label("as fast as the target answers")]
+        span: SourceSpan,
+    },
+
     #[error("unused {kind} `{name}`")]
     #[diagnostic(
         code(ptl::W0004),

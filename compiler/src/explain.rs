@@ -86,14 +86,16 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
         Load::Users {
             users, think_us, ..
         } => {
+            let pace = if think_us > 0 {
+                format!(", thinking {} between iterations", micros_text(think_us))
+            } else if capacity::mix_thinks(plan, phase) {
+                ", thinking where their scenarios say".to_string()
+            } else {
+                " with no think time: the rate is what the target can answer (W0005)".to_string()
+            };
             let _ = writeln!(
                 out,
-                "  closed model: {users} users send back to back{}; the request count depends on response times",
-                if think_us > 0 {
-                    format!(", thinking {} between iterations", micros_text(think_us))
-                } else {
-                    String::new()
-                }
+                "  closed model: {users} users send back to back{pace}; the request count depends on response times"
             );
             let _ = writeln!(
                 out,

@@ -74,6 +74,17 @@ pub fn mix(plan: &Plan, phase: &Phase) -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// Whether some scenario of the phase's mix pauses between its steps (`think` inside it), so
+/// its users are throttled even without a phase-wide think time.
+pub fn mix_thinks(plan: &Plan, phase: &Phase) -> bool {
+    mix(plan, phase).iter().any(|&(s, _)| {
+        plan.scenarios[s]
+            .steps
+            .iter()
+            .any(|step| matches!(step, Step::Think { max_us, .. } if *max_us > 0))
+    })
+}
+
 pub fn requests_per_iteration(scenario: &Scenario) -> usize {
     scenario
         .steps

@@ -1,6 +1,7 @@
 //! Warnings: plans that compile but will not do what they seem to. A timeout longer than a
 //! phase, a peak rate that cannot be held if the target slows down (Little's law against
-//! `max_inflight` and the connection pool), names nobody uses.
+//! `max_inflight` and the connection pool), closed-model users that never pause, names nobody
+//! uses.
 
 use ptl_bytecode::{Load, Plan};
 
@@ -57,6 +58,21 @@ pub fn capacity(model: &Model, plan: &Plan) -> Vec<Located> {
                     span: origin.span.into(),
                 },
             ));
+        }
+        if let Load::Users {
+            users, think_us: 0, ..
+        } = phase.load
+        {
+            if !capacity::mix_thinks(plan, phase) {
+                out.push(Located::new(
+                    origin.file,
+                    Diagnostic::UsersWithoutThink {
+                        phase: phase.name.clone(),
+                        users,
+                        span: origin.span.into(),
+                    },
+                ));
+            }
         }
         let Some(demand) = capacity::demand(plan, phase) else {
             continue;
