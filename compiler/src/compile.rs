@@ -66,7 +66,8 @@ pub fn check_source(path: &Path, source: &str, opts: &CheckOptions) -> Checked {
             .any(|l| l.diagnostic.is_error());
         located.extend(diagnostics);
         if let (Some(model), false) = (model, has_errors) {
-            let compiled = lower(&model);
+            let mut compiled = lower(&model);
+            check::capacity::size_defaults(&model.defaults, &mut compiled);
             located.extend(check::warnings::capacity(&model, &compiled));
             plan = Some(compiled);
         }

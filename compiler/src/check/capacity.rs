@@ -2,7 +2,10 @@
 //! Little's law how much a phase may have in flight if the target slows down to the timeout.
 //! Shared by the warnings and by `ptl check --explain`.
 
-use ptl_bytecode::{Load, Phase, Plan, Scenario, Step};
+use ptl_bytecode::{HttpVersion, Load, Phase, Plan, Scenario, Step};
+
+use crate::check::model::SizedByDefault;
+use crate::check::settings::DEFAULT_CONNECTIONS;
 
 /// Highest arrival rate of an open-loop phase, per second (`None` for pauses and closed phases).
 pub fn peak_per_sec(load: &Load) -> Option<f64> {
@@ -141,6 +144,41 @@ pub fn demand(plan: &Plan, phase: &Phase) -> Option<Demand> {
     })
 }
 
+/// Most connections a default-sized pool opens (per agent, each opened only when needed):
+/// 10,000 connections cost about 80 MiB (docs/performance.md); above it the plan says so.
+pub const MAX_DEFAULT_CONNECTIONS: u32 = 10_000;
+
+/// Sizes what the plan left to its defaults for the plan's busiest phase, by the same law as
+/// the W0002/W0003 warnings: HTTP/1.1 connections for every request in flight if the target
+/// slows down to the timeout (at least the default 100, at most
+/// [`MAX_DEFAULT_CONNECTIONS`]; connections open on demand, so a fast target uses few), and
+/// `max_inflight` for every arrival in flight, at least 10 per connection. So a plan that
+/// uses only defaults can hold its rate through a slow target and checks clean; a plan whose
+/// peak outgrows the caps is warned about. HTTP/2 connections carry 100 streams each: their
+/// default count stays.
+pub fn size_defaults(defaults: &SizedByDefault, plan: &mut Plan) {
+    let (mut connections, mut inflight) = (0.0_f64, 0.0_f64);
+    for d in plan.phases.iter().filter_map(|phase| demand(plan, phase)) {
+        connections = connections.max(d.connections.ceil());
+        inflight = inflight.max(d.inflight.ceil());
+    }
+    if defaults.connections && plan.http == HttpVersion::Http1 {
+        plan.connections = (connections as u64)
+            .clamp(DEFAULT_CONNECTIONS as u64, MAX_DEFAULT_CONNECTIONS as u64)
+            as u32;
+    }
+    if defaults.max_inflight {
+        let per_connection: u32 = match plan.http {
+            HttpVersion::Http1 => 10,
+            HttpVersion::Http2 => 100,
+        };
+        plan.max_inflight = plan
+            .connections
+            .saturating_mul(per_connection)
+            .max(inflight.min(u32::MAX as f64) as u32);
+    }
+}
+
 /// The cap on arrivals in flight during the phase.
 pub fn max_inflight(plan: &Plan, phase: &Phase) -> u32 {
     phase.max_inflight.unwrap_or(plan.max_inflight)
@@ -150,6 +188,66 @@ pub fn max_inflight(plan: &Plan, phase: &Phase) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn one_rate_plan(per_sec: f64, http: HttpVersion) -> Plan {
+        let phase = Phase::new(
+            "main",
+            Load::Rate {
+                per_sec,
+                duration_us: 12_000_000,
+            },
+        );
+        Plan {
+            timeout_us: 10_000_000,
+            connections: DEFAULT_CONNECTIONS,
+            max_inflight: 1000,
+            http,
+            ..Plan::get_root("p", "http://127.0.0.1:9", "home", vec![phase])
+        }
+    }
+
+    const ALL_DEFAULT: SizedByDefault = SizedByDefault {
+        connections: true,
+        max_inflight: true,
+    };
+
+    #[test]
+    fn defaults_are_sized_for_the_peak_within_their_bounds() {
+        let sized = |per_sec: f64| {
+            let mut plan = one_rate_plan(per_sec, HttpVersion::Http1);
+            size_defaults(&ALL_DEFAULT, &mut plan);
+            (plan.connections, plan.max_inflight)
+        };
+        // 200/s × 10 s timeout = 2,000 requests in flight, each on its own connection.
+        assert_eq!(sized(200.0), (2000, 20_000));
+        // Never below the old defaults, never above the cap.
+        assert_eq!(sized(5.0), (DEFAULT_CONNECTIONS, 1000));
+        assert_eq!(sized(5000.0).0, MAX_DEFAULT_CONNECTIONS);
+        assert_eq!(sized(5000.0).1, 100_000);
+    }
+
+    #[test]
+    fn what_the_plan_sets_is_kept() {
+        let mut plan = one_rate_plan(200.0, HttpVersion::Http1);
+        plan.connections = 50;
+        plan.max_inflight = 70;
+        size_defaults(&SizedByDefault::default(), &mut plan);
+        assert_eq!((plan.connections, plan.max_inflight), (50, 70));
+        // Only max_inflight left to its default: sized on the connections the plan chose.
+        size_defaults(
+            &SizedByDefault {
+                connections: false,
+                max_inflight: true,
+            },
+            &mut plan,
+        );
+        assert_eq!((plan.connections, plan.max_inflight), (50, 2000));
+        // HTTP/2 connections carry streams: their count is not sized.
+        let mut h2 = one_rate_plan(200.0, HttpVersion::Http2);
+        size_defaults(&ALL_DEFAULT, &mut h2);
+        assert_eq!(h2.connections, DEFAULT_CONNECTIONS);
+        assert_eq!(h2.max_inflight, 10_000);
+    }
 
     #[test]
     fn peaks() {

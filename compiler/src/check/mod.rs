@@ -175,6 +175,10 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         connections: settings.connections,
         seed: settings.seed,
         max_inflight,
+        defaults: model::SizedByDefault {
+            connections: !settings.connections_set,
+            max_inflight: settings.max_inflight.is_none(),
+        },
         overflow: settings.overflow,
         http: settings.http,
         params: names

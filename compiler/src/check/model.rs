@@ -24,6 +24,9 @@ pub struct Model {
     pub connections: u32,
     pub seed: u64,
     pub max_inflight: u32,
+    /// Which of `connections` and `max_inflight` the plan left to their defaults: lowering
+    /// then sizes them for the plan's peak (`capacity::size_defaults`).
+    pub defaults: SizedByDefault,
     pub overflow: Overflow,
     pub http: ptl_bytecode::HttpVersion,
     pub params: Vec<(String, String)>,
@@ -161,4 +164,10 @@ pub enum FaultModel {
     Reset,
     Corrupt,
     Header { name: String, value: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SizedByDefault {
+    pub connections: bool,
+    pub max_inflight: bool,
 }

@@ -34,6 +34,8 @@ pub struct PlanSettings {
     pub timeout_us: u64,
     pub timeout_origin: Option<Origin>,
     pub connections: u32,
+    /// Whether the plan set `connections` (otherwise it is sized for the plan's peak).
+    pub connections_set: bool,
     pub seed: u64,
     pub max_inflight: Option<u32>,
     pub overflow: Overflow,
@@ -63,6 +65,7 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
         timeout_us: DEFAULT_TIMEOUT_US,
         timeout_origin: None,
         connections: DEFAULT_CONNECTIONS,
+        connections_set: false,
         seed: 0,
         max_inflight: None,
         overflow: Overflow::Drop,
@@ -136,6 +139,7 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
                     p.int_in(v, "connections", 1, 1_000_000, "`connections` is a count"),
                 ) {
                     s.connections = n as u32;
+                    s.connections_set = true;
                 }
             }
             "seed" => {

@@ -79,11 +79,12 @@ fn lowers_to_the_expected_plan() {
     assert!(!checked.has_errors(), "{}", checked.render_text());
     let plan = checked.plan.expect("a plan");
 
-    // Defaults.
+    // Defaults. The pool is sized for the busiest phase: `fail` sends 100/s of `buy`, two
+    // requests that may each take the 10 s timeout, so 2,000 connections; 10 in flight each.
     assert_eq!(plan.timeout_us, 10_000_000);
-    assert_eq!(plan.connections, 100);
+    assert_eq!(plan.connections, 2000);
     assert_eq!(plan.seed, 0);
-    assert_eq!(plan.max_inflight, 1000);
+    assert_eq!(plan.max_inflight, 20_000);
     assert_eq!(plan.overflow, Overflow::Drop);
     assert_eq!(plan.params, vec![("peak".to_string(), "100/s".to_string())]);
 
