@@ -167,6 +167,8 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         return (sink.list, None);
     }
     warnings::unused(&names, &mut sink);
+    sink.list
+        .retain(|l| !warnings::allowed(&settings.allowed, &l.diagnostic));
     let model = Model {
         name: plan_name.value.clone(),
         target,
@@ -179,6 +181,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
             connections: !settings.connections_set,
             max_inflight: settings.max_inflight.is_none(),
         },
+        allowed: settings.allowed,
         overflow: settings.overflow,
         http: settings.http,
         params: names

@@ -27,6 +27,8 @@ pub struct Model {
     /// Which of `connections` and `max_inflight` the plan left to their defaults: lowering
     /// then sizes them for the plan's peak (`capacity::size_defaults`).
     pub defaults: SizedByDefault,
+    /// Warning codes the plan silences (`allow W0002`).
+    pub allowed: Vec<&'static str>,
     pub overflow: Overflow,
     pub http: ptl_bytecode::HttpVersion,
     pub params: Vec<(String, String)>,

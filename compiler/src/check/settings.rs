@@ -1,5 +1,6 @@
 //! Plan-wide settings (`target`, `timeout`, `connections`, `seed`, `max_inflight`, `overflow`,
-//! `cookies`, `http`) with their defaults, and the target URL check.
+//! `cookies`, `http`, and `allow` for the warnings a plan silences) with their defaults, and
+//! the target URL check.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,10 @@ use crate::check::{suggest, values, Cx, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
-pub const PLAN_SETTINGS: [&str; 8] = [
+/// Every warning code, for `allow` (a unit test keeps it equal to the enum's).
+pub const WARNING_CODES: [&str; 5] = ["W0001", "W0002", "W0003", "W0004", "W0005"];
+
+pub const PLAN_SETTINGS: [&str; 9] = [
     "target",
     "timeout",
     "connections",
@@ -21,6 +25,7 @@ pub const PLAN_SETTINGS: [&str; 8] = [
     "overflow",
     "cookies",
     "http",
+    "allow",
 ];
 
 pub const DEFAULT_TIMEOUT_US: u64 = 10_000_000;
@@ -41,6 +46,8 @@ pub struct PlanSettings {
     pub overflow: Overflow,
     pub cookies: bool,
     pub http: HttpVersion,
+    /// Warning codes the plan silences (`allow W0002`, repeatable).
+    pub allowed: Vec<&'static str>,
 }
 
 impl PlanSettings {
@@ -71,6 +78,7 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
         overflow: Overflow::Drop,
         cookies: false,
         http: HttpVersion::Http1,
+        allowed: Vec::new(),
     };
     let p = cx.params();
     let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
@@ -89,6 +97,13 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
                     help: suggest::did_you_mean_or_list(key, PLAN_SETTINGS, "the settings are"),
                 },
             );
+            continue;
+        }
+        // `allow` is the one setting given once per warning it silences.
+        if key == "allow" {
+            if let Some(i) = sink.take(file, p.keyword(v, "`allow`", &WARNING_CODES)) {
+                s.allowed.push(WARNING_CODES[i]);
+            }
             continue;
         }
         if let Some(&(first_file, first)) = seen.get(key) {
@@ -211,7 +226,7 @@ pub fn check_url(text: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, WARNING_CODES};
 
     #[test]
     fn urls() {
@@ -224,5 +239,18 @@ mod tests {
         assert!(check_url("http://").is_err());
         assert!(check_url("not a url").is_err());
         assert!(check_url("http://h/?a=1").is_err());
+    }
+
+    #[test]
+    fn allow_knows_every_warning_code() {
+        let source = include_str!("../diagnostic.rs");
+        let mut codes: Vec<&str> = source
+            .split("code(ptl::")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .filter(|code| code.starts_with('W'))
+            .collect();
+        codes.sort_unstable();
+        assert_eq!(codes, WARNING_CODES);
     }
 }

@@ -13,6 +13,11 @@ use crate::check::Sink;
 use crate::diagnostic::Diagnostic;
 use crate::report::Located;
 
+/// Whether the plan silences this diagnostic with `allow` (errors cannot be silenced).
+pub fn allowed(allowed: &[&str], diagnostic: &Diagnostic) -> bool {
+    !diagnostic.is_error() && allowed.contains(&diagnostic.code_str().trim_start_matches("ptl::"))
+}
+
 /// Lets and params that nothing refers to.
 pub fn unused(names: &Names<'_>, sink: &mut Sink) {
     for l in &names.lets {
@@ -43,6 +48,12 @@ pub fn unused(names: &Names<'_>, sink: &mut Sink) {
 
 /// Warnings about the compiled plan's numbers, pointing at the phases of `model`.
 pub fn capacity(model: &Model, plan: &Plan) -> Vec<Located> {
+    let mut out = capacity_unfiltered(model, plan);
+    out.retain(|l| !allowed(&model.allowed, &l.diagnostic));
+    out
+}
+
+fn capacity_unfiltered(model: &Model, plan: &Plan) -> Vec<Located> {
     let mut out = Vec::new();
     for (phase, m) in plan.phases.iter().zip(&model.phases) {
         let origin = m.origin;
