@@ -2,7 +2,9 @@
 //! thresholds marked PASS/FAIL. Latencies are response times (measured from the planned send
 //! time, so they include any lag of the generator).
 
-use crate::units::{format_actual, format_count_share, format_duration_s, format_ms, format_rps};
+use crate::units::{
+    format_actual, format_count_share, format_duration_s, format_ms, format_rps, format_share,
+};
 use anstyle::{AnsiColor, Style};
 use comfy_table::{presets, CellAlignment, Table};
 use ptl_engine::result::{Latency, PhaseResult, RequestResult, RunResult, ScenarioResult};
@@ -55,6 +57,7 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
         heading(&mut out, &paint, "Scenarios (iteration time)");
         out.push_str(&scenario_table(&result.phases).to_string());
         out.push('\n');
+        out.push_str(SCENARIO_LEGEND);
     }
 
     write_thresholds(&mut out, &paint, result);
@@ -176,13 +179,21 @@ fn request_row(phase: &str, request: &RequestResult) -> Vec<String> {
     row
 }
 
+/// What the scenario columns count, since "completed" alone read as a share of every iteration
+/// while the `completion_rate` threshold judges finished ones.
+const SCENARIO_LEGEND: &str =
+    "  started = iterations begun; cut off = begun but not finished when the run ended;\n  \
+completion = completed / (completed + failed), what the completion_rate threshold judges\n";
+
 fn scenario_table(phases: &[PhaseResult]) -> Table {
     let mut headers = vec![
         "phase",
         "scenario",
-        "iterations",
+        "started",
         "completed",
         "failed",
+        "cut off",
+        "completion",
         "dropped",
     ];
     headers.extend(LATENCY_HEADERS);
@@ -196,12 +207,20 @@ fn scenario_table(phases: &[PhaseResult]) -> Table {
 }
 
 fn scenario_row(phase: &str, scenario: &ScenarioResult) -> Vec<String> {
+    let finished = scenario.completed + scenario.failed;
+    let completion = if finished == 0 {
+        "-".to_string()
+    } else {
+        format_share(scenario.completed as f64 / finished as f64)
+    };
     let mut row = vec![
         phase.to_string(),
         scenario.name.clone(),
         scenario.iterations.to_string(),
-        format_count_share(scenario.completed, scenario.iterations),
-        format_count_share(scenario.failed, scenario.iterations),
+        scenario.completed.to_string(),
+        scenario.failed.to_string(),
+        scenario.iterations.saturating_sub(finished).to_string(),
+        completion,
         scenario.dropped.to_string(),
     ];
     row.extend(latency_cells(&scenario.iteration_time_ms));

@@ -97,6 +97,8 @@ pub(crate) struct ScenarioView {
     pub iterations: String,
     pub completed: String,
     pub failed: String,
+    pub cut_off: String,
+    pub completion: String,
     pub dropped: String,
     pub has_failed: bool,
     pub has_dropped: bool,
@@ -390,8 +392,16 @@ fn scenario_view(scenario: &ScenarioResult) -> ScenarioView {
     ScenarioView {
         name: scenario.name.clone(),
         iterations: scenario.iterations.to_string(),
-        completed: format_count_share(scenario.completed, scenario.iterations),
-        failed: format_count_share(scenario.failed, scenario.iterations),
+        completed: scenario.completed.to_string(),
+        failed: scenario.failed.to_string(),
+        cut_off: scenario
+            .iterations
+            .saturating_sub(scenario.completed + scenario.failed)
+            .to_string(),
+        completion: match scenario.completed + scenario.failed {
+            0 => "-".to_string(),
+            finished => format_share(scenario.completed as f64 / finished as f64),
+        },
         dropped: scenario.dropped.to_string(),
         has_failed: scenario.failed > 0,
         has_dropped: scenario.dropped > 0,

@@ -149,7 +149,9 @@ fn tables_show_thresholds_phases_requests_scenarios_and_metadata() {
     assert!(html.contains("<td>browse</td><td>29.0/s</td><td>290</td>"));
     assert!(!html.contains("buy.login"));
     assert!(html.contains("<tr class=\"step\"><td>login</td>"));
-    assert!(html.contains("<td>buy</td><td>10</td><td>9 (90.00%)</td>"));
+    assert!(html.contains(
+        "<td>buy</td><td>10</td><td>9</td><td class=\"bad\">1</td><td>0</td><td>90.00%</td>"
+    ));
     assert!(html.contains("<td class=\"text\">200: 580, 503: 120</td>"));
     // Zero counts are left out.
     assert!(html.contains("<td class=\"text\">200: 290</td>"));

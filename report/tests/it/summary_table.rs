@@ -67,15 +67,7 @@ fn request_and_scenario_rows_are_listed_per_phase() {
     assert_eq!(
         scenario,
         [
-            "failure",
-            "buy",
-            "10",
-            "9 (90.00%)",
-            "1 (10.00%)",
-            "0",
-            "40.0 ms",
-            "120 ms",
-            "200 ms",
+            "failure", "buy", "10", "9", "1", "0", "90.00%", "0", "40.0 ms", "120 ms", "200 ms",
             "520 ms"
         ]
     );
@@ -174,4 +166,25 @@ fn a_paused_phase_gets_a_note_with_its_paused_time() {
     assert!(render_summary(&result, false).contains("stopped while paused"));
     let unpaused = render_summary(&crate::report_fixture::run_result(), false);
     assert!(!unpaused.contains("paused"), "{unpaused}");
+}
+
+/// Completion is over finished iterations, as the `completion_rate` threshold judges it: the
+/// iterations the run's end cut off are counted apart, never as failures.
+#[test]
+fn completion_leaves_out_the_iterations_the_end_cut_off() {
+    let mut result = crate::report_fixture::run_result();
+    let failure = result
+        .phases
+        .iter_mut()
+        .find(|p| p.name == "failure")
+        .expect("a failure phase");
+    let buy = &mut failure.scenarios[0];
+    (buy.iterations, buy.completed, buy.failed) = (20, 9, 1);
+    let text = render_summary(&result, false);
+    let scenario = row(&text, "Scenarios (iteration time)", "failure");
+    assert_eq!(scenario[2..8], ["20", "9", "1", "10", "90.00%", "0"]);
+    assert!(
+        text.contains("completion = completed / (completed + failed)"),
+        "{text}"
+    );
 }
