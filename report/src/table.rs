@@ -181,9 +181,11 @@ fn request_row(phase: &str, request: &RequestResult) -> Vec<String> {
 
 /// What the scenario columns count, since "completed" alone read as a share of every iteration
 /// while the `completion_rate` threshold judges finished ones.
-const SCENARIO_LEGEND: &str =
-    "  started = iterations begun; cut off = begun but not finished when the run ended;\n  \
-completion = completed / (completed + failed), what the completion_rate threshold judges\n";
+const SCENARIO_LEGEND: &str = concat!(
+    "  started = iterations begun; cut short = neither completed nor failed (stopped by an ",
+    "injected fault or the run's end);\n",
+    "  completion = completed / (completed + failed), what the completion_rate threshold judges\n",
+);
 
 fn scenario_table(phases: &[PhaseResult]) -> Table {
     let mut headers = vec![
@@ -192,7 +194,7 @@ fn scenario_table(phases: &[PhaseResult]) -> Table {
         "started",
         "completed",
         "failed",
-        "cut off",
+        "cut short",
         "completion",
         "dropped",
     ];

@@ -71,6 +71,26 @@ pub(crate) struct FigureRow {
     pub injected: String,
     pub status_codes: String,
     pub skipped: String,
+    /// Status codes, error classes and injected faults in one line, shown under the row: as
+    /// columns they pushed the table past a laptop's width and the last one out of sight.
+    pub details: String,
+}
+
+impl FigureRow {
+    fn with_details(mut self) -> FigureRow {
+        let parts = [
+            ("status codes", &self.status_codes),
+            ("error classes", &self.errors_by_class),
+            ("injected faults", &self.injected),
+        ];
+        self.details = parts
+            .iter()
+            .filter(|(_, text)| !text.is_empty())
+            .map(|(label, text)| format!("{label}: {text}"))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        self
+    }
 }
 
 #[derive(Serialize)]
@@ -97,7 +117,7 @@ pub(crate) struct ScenarioView {
     pub iterations: String,
     pub completed: String,
     pub failed: String,
-    pub cut_off: String,
+    pub cut_short: String,
     pub completion: String,
     pub dropped: String,
     pub has_failed: bool,
@@ -141,7 +161,9 @@ impl ReportView {
                     lag: &total.schedule_lag_ms,
                 },
             )
-        };
+        }
+        .with_details();
+        let phases: Vec<PhaseView> = result.phases.iter().map(phase_view).collect();
         ReportView {
             plan: result.plan.clone(),
             plan_hash: result.plan_hash.clone(),
@@ -157,9 +179,9 @@ impl ReportView {
             verdict: verdict(&result.thresholds),
             cards: cards(result),
             total: total_row,
-            phases: result.phases.iter().map(phase_view).collect(),
+            has_requests: phases.iter().any(|p| !p.requests.is_empty()),
+            phases,
             pause_notes: pause_notes(result),
-            has_requests: result.phases.iter().any(|p| !p.requests.is_empty()),
             has_scenarios: result.phases.iter().any(|p| !p.scenarios.is_empty()),
             thresholds: result.thresholds.iter().map(threshold_view).collect(),
             errors_by_class: pairs(&total.errors_by_class, u64::to_string),
@@ -299,6 +321,7 @@ fn figures(name: &str, counts: Counts, measures: Measures<'_>) -> FigureRow {
         errors_by_class: String::new(),
         injected: String::new(),
         status_codes: String::new(),
+        details: String::new(),
         skipped: String::new(),
     }
 }
@@ -328,7 +351,8 @@ fn phase_view(phase: &PhaseResult) -> PhaseView {
                 lag: &phase.schedule_lag_ms,
             },
         )
-    };
+    }
+    .with_details();
     // Scenario steps are shown under their scenario, not again among the requests.
     let requests = phase
         .requests
@@ -386,6 +410,7 @@ fn request_row(request: &RequestResult, scenario: Option<&str>) -> FigureRow {
             },
         )
     }
+    .with_details()
 }
 
 fn scenario_view(scenario: &ScenarioResult) -> ScenarioView {
@@ -394,7 +419,7 @@ fn scenario_view(scenario: &ScenarioResult) -> ScenarioView {
         iterations: scenario.iterations.to_string(),
         completed: scenario.completed.to_string(),
         failed: scenario.failed.to_string(),
-        cut_off: scenario
+        cut_short: scenario
             .iterations
             .saturating_sub(scenario.completed + scenario.failed)
             .to_string(),

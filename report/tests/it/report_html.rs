@@ -152,9 +152,12 @@ fn tables_show_thresholds_phases_requests_scenarios_and_metadata() {
     assert!(html.contains(
         "<td>buy</td><td>10</td><td>9</td><td class=\"bad\">1</td><td>0</td><td>90.00%</td>"
     ));
-    assert!(html.contains("<td class=\"text\">200: 580, 503: 120</td>"));
+    // Status codes, error classes and injected faults go on a line under their row, so the
+    // table fits a laptop's width.
+    assert!(html.contains("<td colspan=\"15\" class=\"text\">status codes: 200: 580, 503: 120"));
     // Zero counts are left out.
-    assert!(html.contains("<td class=\"text\">200: 290</td>"));
+    assert!(html.contains("<td colspan=\"15\" class=\"text\">status codes: 200: 290</td>"));
+    assert!(!html.contains("<th class=\"text\">injected faults</th>"));
     // Metadata.
     for text in [
         result.plan_hash.as_str(),
@@ -234,4 +237,18 @@ fn pauses_are_shaded_on_the_charts_and_noted_under_the_phases() {
     assert!(chart_data(&plain)["marks"]
         .as_array()
         .is_some_and(|m| m.is_empty()));
+}
+
+/// A plan of scenarios only has no top-level requests: no empty "Requests" section.
+#[test]
+fn a_scenario_only_plan_has_no_requests_section() {
+    let mut result = crate::report_fixture::run_result();
+    for phase in &mut result.phases {
+        // Keep only the scenario steps (`buy.login`), as a run of scenarios only has.
+        phase.requests.retain(|r| r.name.starts_with("buy."));
+    }
+    assert!(result.phases.iter().any(|p| !p.requests.is_empty()));
+    let html = render_report(&result);
+    assert!(!html.contains("<section id=\"requests\">"));
+    assert!(html.contains("<section id=\"scenarios\">"));
 }

@@ -169,9 +169,10 @@ fn a_paused_phase_gets_a_note_with_its_paused_time() {
 }
 
 /// Completion is over finished iterations, as the `completion_rate` threshold judges it: the
-/// iterations the run's end cut off are counted apart, never as failures.
+/// iterations cut short (by an injected fault or the run's end) are counted apart, never as
+/// failures.
 #[test]
-fn completion_leaves_out_the_iterations_the_end_cut_off() {
+fn completion_leaves_out_the_iterations_cut_short() {
     let mut result = crate::report_fixture::run_result();
     let failure = result
         .phases
