@@ -6,7 +6,12 @@
 //! achieved rate and response-time percentiles (gauges with a `percentile` label: the client
 //! library has no summary type). Per run and phase:
 //! target and achieved rate. Per run: the rates of the last second, agents connected, whether it
-//! is running, and each threshold's verdict.
+//! is running, and each threshold's verdict: `ptl_threshold_passed` once its scope has data,
+//! `ptl_threshold_pending` 1 while it has none (a phase not started yet is never a failure).
+//!
+//! Values are rounded to what was measured (latencies to the microsecond, rates to the
+//! thousandth), so a scrape reads `0.000144`, not `0.00014399999999999998`; a request with no
+//! answer yet has no latency samples at all rather than a p50 of 0.
 
 use crate::hub::{Hub, RunMetrics};
 use crate::model::RunStatus;
@@ -16,6 +21,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+use ptl_engine::result::ThresholdResult;
 use std::sync::Arc;
 
 /// The `Content-Type` of the text format.
@@ -34,6 +40,16 @@ const PERCENTILES: [(&str, Pick); 5] = [
     ("p99", |l| l.p99),
     ("p99.9", |l| l.p999),
 ];
+
+/// Milliseconds (the result's unit) as seconds, at the histograms' microsecond precision.
+fn seconds(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1e6
+}
+
+/// A rate at a thousandth of a request per second.
+fn rate(per_sec: f64) -> f64 {
+    (per_sec * 1000.0).round() / 1000.0
+}
 
 struct HubCollector(Arc<Hub>);
 
@@ -156,17 +172,22 @@ impl Collector for HubCollector {
             e,
             "ptl_request_achieved_rate",
             "Requests per second, over the phase as far as it ran.",
-            per_request(&runs, |l, r, out| out.push((l.clone(), r.achieved_rps))),
+            per_request(&runs, |l, r, out| {
+                out.push((l.clone(), rate(r.achieved_rps)))
+            }),
         )?;
         gauges(
             e,
             "ptl_response_time_seconds",
             "Response time percentiles of the phase so far (from the exact merged histogram).",
             per_request(&runs, |l, r, out| {
+                if r.requests == 0 {
+                    return;
+                }
                 for (q, pick) in PERCENTILES {
                     let mut labels = l.clone();
                     labels.push(("percentile", q.to_string()));
-                    out.push((labels, pick(&r.response_time_ms) / 1000.0));
+                    out.push((labels, seconds(pick(&r.response_time_ms))));
                 }
             }),
         )?;
@@ -175,32 +196,34 @@ impl Collector for HubCollector {
             "ptl_response_time_max_seconds",
             "Slowest response.",
             per_request(&runs, |l, r, out| {
-                out.push((l.clone(), r.response_time_ms.max / 1000.0))
+                if r.requests > 0 {
+                    out.push((l.clone(), seconds(r.response_time_ms.max)))
+                }
             }),
         )?;
         gauges(
             e,
             "ptl_phase_target_rate",
             "Mean planned arrivals per second of the phase.",
-            per_phase(&runs, |p| p.target_rps),
+            per_phase(&runs, |p| rate(p.target_rps)),
         )?;
         gauges(
             e,
             "ptl_phase_achieved_rate",
             "Arrivals per second of the phase, as far as it ran.",
-            per_phase(&runs, |p| p.achieved_rps),
+            per_phase(&runs, |p| rate(p.achieved_rps)),
         )?;
         gauges(
             e,
             "ptl_target_rate",
             "Planned arrivals per second, last second.",
-            per_run(&runs, |r| Some(r.target_rps)),
+            per_run(&runs, |r| Some(rate(r.target_rps))),
         )?;
         gauges(
             e,
             "ptl_achieved_rate",
             "Arrivals per second, last second.",
-            per_run(&runs, |r| Some(r.achieved_rps)),
+            per_run(&runs, |r| Some(rate(r.achieved_rps))),
         )?;
         gauges(
             e,
@@ -219,21 +242,127 @@ impl Collector for HubCollector {
                 })
             }),
         )?;
+        let thresholds = |keep: fn(&ThresholdResult) -> Option<f64>| -> Vec<(Labels, f64)> {
+            runs.iter()
+                .flat_map(|run| {
+                    run.result.thresholds.iter().filter_map(move |t| {
+                        let labels = vec![("run", run.id.clone()), ("threshold", t.expr.clone())];
+                        keep(t).map(|v| (labels, v))
+                    })
+                })
+                .collect()
+        };
         gauges(
             e,
             "ptl_threshold_passed",
-            "1 if the threshold holds (so far), 0 if not.",
-            runs.iter()
-                .flat_map(|run| {
-                    run.result.thresholds.iter().map(|t| {
-                        (
-                            vec![("run", run.id.clone()), ("threshold", t.expr.clone())],
-                            if t.passed { 1.0 } else { 0.0 },
-                        )
-                    })
-                })
-                .collect(),
+            "1 if the threshold holds (so far), 0 if not; absent while it is pending.",
+            thresholds(|t| t.actual.map(|_| if t.passed { 1.0 } else { 0.0 })),
+        )?;
+        gauges(
+            e,
+            "ptl_threshold_pending",
+            "1 while the threshold's scope has no data yet (its phase has not started), else 0.",
+            thresholds(|t| Some(if t.actual.is_none() { 1.0 } else { 0.0 })),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::RunOpen;
+    use crate::model::RunSource;
+    use ptl_engine::record::recorder::{Outcome, Timing};
+    use ptl_engine::record::{IntervalDelta, Recorded};
+    use std::time::SystemTime;
+
+    fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {
+        let source = r#"plan "p" {
+  target "http://127.0.0.1:9"
+  request a { GET "/" }
+  phase one { rate 10/s for 100s }
+  phase two { rate 10/s for 100s }
+  threshold one.p99 < 1s
+  threshold two.p99 < 1s
+}"#;
+        let checked = ptl_compiler::check_source(
+            std::path::Path::new("p.ptl"),
+            source,
+            &ptl_compiler::CheckOptions::default(),
+        );
+        Arc::new(checked.plan.expect("compiles"))
+    }
+
+    /// One second of phase one: three answers of 144 µs.
+    fn running_hub() -> Arc<Hub> {
+        let hub = Hub::new();
+        hub.open_run(RunOpen {
+            id: "r1".into(),
+            plan: two_phase_plan(),
+            plan_hash: "h".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+            source: RunSource::Local,
+            status: RunStatus::Running,
+            control: None,
+        });
+        let mut rec = Recorded::new(2, 1, 1);
+        for _ in 0..3 {
+            rec.started(0);
+            let timing = Timing {
+                response_us: 144,
+                service_us: 144,
+                lag_us: 0,
+            };
+            rec.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
+        }
+        let delta = IntervalDelta {
+            agent: 0,
+            window: 0,
+            recorded: rec,
+        };
+        hub.add_delta("r1", &delta).expect("same shape");
+        hub.tick("r1");
+        hub
+    }
+
+    fn line<'a>(text: &'a str, start: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(start)).collect()
+    }
+
+    #[test]
+    fn a_phase_not_started_is_pending_not_failed_and_has_no_latencies() {
+        let text = render(&running_hub());
+        assert_eq!(
+            line(&text, "ptl_threshold_passed{"),
+            [r#"ptl_threshold_passed{run="r1",threshold="one.p99 < 1s"} 1.0"#],
+            "{text}"
+        );
+        assert_eq!(
+            line(&text, "ptl_threshold_pending{"),
+            [
+                r#"ptl_threshold_pending{run="r1",threshold="one.p99 < 1s"} 0.0"#,
+                r#"ptl_threshold_pending{run="r1",threshold="two.p99 < 1s"} 1.0"#
+            ],
+            "{text}"
+        );
+        let latencies = line(&text, "ptl_response_time_seconds{");
+        assert!(!latencies.is_empty(), "{text}");
+        assert!(
+            latencies.iter().all(|l| l.contains(r#"phase="one""#)),
+            "{latencies:?}"
+        );
+    }
+
+    #[test]
+    fn values_carry_no_float_noise() {
+        let text = render(&running_hub());
+        // 144 µs is 0.144 ms in the result; 0.144 / 1000 would print 0.00014399999999999998.
+        assert!(
+            text.contains(r#"ptl_response_time_seconds{run="r1",phase="one",request="a",percentile="p50"} 0.000144"#),
+            "{text}"
+        );
+        assert_eq!(seconds(0.144), 0.000144);
+        assert_eq!(rate(2.0 / 3.0), 0.667);
     }
 }
