@@ -8,7 +8,7 @@ use ptl_bytecode::{HttpVersion, Overflow};
 use crate::ast::{Item, Span};
 use crate::check::model::Origin;
 use crate::check::names::duplicate;
-use crate::check::{suggest, values, Cx, Sink};
+use crate::check::{suggest, values, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -56,7 +56,7 @@ impl PlanSettings {
     }
 }
 
-pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
+pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let mut s = PlanSettings {
         target: None,
         target_failed: false,
