@@ -5,10 +5,11 @@ use crate::ast::{Request, Scenario, ScenarioStmt, Span, Value, ValueKind};
 use crate::check::model::{ScenarioModel, StepModel};
 use crate::check::names::{duplicate, ScenarioEntry, ScenarioKind};
 use crate::check::requests::request;
-use crate::check::values::{micros_text, Want};
+use crate::check::values::Want;
 use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
+use ptl_bytecode::rounded_duration_text;
 
 const SCENARIO_SETTINGS: [&str; 1] = ["cookies"];
 
@@ -167,8 +168,8 @@ fn think(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, v: &Value) -> Opt
                 sink.push(
                     file,
                     Diagnostic::ThinkRange {
-                        min: micros_text(min),
-                        max: micros_text(max),
+                        min: rounded_duration_text(min),
+                        max: rounded_duration_text(max),
                         span: v.span.into(),
                     },
                 );
