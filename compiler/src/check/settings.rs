@@ -188,7 +188,7 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
 }
 
 /// An absolute http(s) URL with a host.
-pub fn check_url(text: &str) -> Result<(), String> {
+pub(crate) fn check_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| e.to_string())?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
