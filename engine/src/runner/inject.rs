@@ -10,7 +10,7 @@ use crate::record::FaultKind;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use ptl_bytecode::plan::{Fault, Phase, Plan, Ppm};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 /// A fault ready to apply: header names and values are parsed once, at load.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ impl Injector {
         if self.table.is_empty() {
             return None;
         }
-        let x = rng.gen_range(0..Ppm::ONE.0);
+        let x = rng.random_range(0..Ppm::ONE.0);
         self.table
             .iter()
             .find(|(upto, _)| x < *upto)
