@@ -76,8 +76,8 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
             Section::Datasets => plan.datasets = list(b, "dataset count", |r| dataset(r, &plan))?,
             Section::Vars => plan.vars = vars(b, &plan)?,
             Section::Headers => {
-                let cx = Cx::plan_wide(&plan);
-                plan.headers = list(b, "header count", |r| header_template(r, &cx))?;
+                let scope = TemplateScope::plan_wide(&plan);
+                plan.headers = list(b, "header count", |r| header_template(r, &scope))?;
             }
             Section::Scenarios => {
                 plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan))?
@@ -344,20 +344,20 @@ fn generator(r: &mut Reader, plan: &Plan) -> Result<Generator> {
 }
 
 /// What a template may refer to where it appears.
-struct Cx<'p> {
+struct TemplateScope<'p> {
     plan: &'p Plan,
     /// Capture registers of the enclosing scenario; plan-wide headers have none.
     registers: u32,
 }
 
-impl<'p> Cx<'p> {
+impl<'p> TemplateScope<'p> {
     fn plan_wide(plan: &'p Plan) -> Self {
-        Cx { plan, registers: 0 }
+        TemplateScope { plan, registers: 0 }
     }
 }
 
-fn template(r: &mut Reader, cx: &Cx) -> Result<Template> {
-    let plan = cx.plan;
+fn template(r: &mut Reader, scope: &TemplateScope) -> Result<Template> {
+    let plan = scope.plan;
     let ops = list(r, "template op count", |r| {
         let at = r.offset();
         Ok(match r.u8("template op")? {
@@ -378,7 +378,7 @@ fn template(r: &mut Reader, cx: &Cx) -> Result<Template> {
                 TemplateOp::Field { var, column }
             }
             tag::OP_CAPTURE => {
-                TemplateOp::Capture(r.index("capture register", cx.registers as usize)?)
+                TemplateOp::Capture(r.index("capture register", scope.registers as usize)?)
             }
             t => return bad_tag(at, "template op", t),
         })
@@ -386,10 +386,10 @@ fn template(r: &mut Reader, cx: &Cx) -> Result<Template> {
     Ok(Template { ops })
 }
 
-fn header_template(r: &mut Reader, cx: &Cx) -> Result<HeaderTemplate> {
+fn header_template(r: &mut Reader, scope: &TemplateScope) -> Result<HeaderTemplate> {
     Ok(HeaderTemplate {
-        name: template(r, cx)?,
-        value: template(r, cx)?,
+        name: template(r, scope)?,
+        value: template(r, scope)?,
     })
 }
 
@@ -399,11 +399,11 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     let single_request = r.bool("single_request flag")?;
     let cookies = r.bool("cookies flag")?;
     let registers = r.var_u32("register count")?;
-    let cx = Cx { plan, registers };
+    let scope = TemplateScope { plan, registers };
     let steps = list(r, "step count", |r| {
         let at = r.offset();
         match r.u8("step")? {
-            tag::STEP_REQUEST => request(r, &cx).map(Step::Request),
+            tag::STEP_REQUEST => request(r, &scope).map(Step::Request),
             tag::STEP_THINK => {
                 let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
                 if min_us > max_us {
@@ -424,16 +424,16 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     })
 }
 
-fn request(r: &mut Reader, cx: &Cx) -> Result<Request> {
-    let plan = cx.plan;
+fn request(r: &mut Reader, scope: &TemplateScope) -> Result<Request> {
+    let plan = scope.plan;
     Ok(Request {
         name: r.string("request name")?,
         method: table_tag::<Method>(r, "method", &METHODS)?,
-        path: template(r, cx)?,
-        headers: list(r, "header count", |r| header_template(r, cx))?,
-        body: option(r, "body presence", |r| template(r, cx))?,
+        path: template(r, scope)?,
+        headers: list(r, "header count", |r| header_template(r, scope))?,
+        body: option(r, "body presence", |r| template(r, scope))?,
         expects: list(r, "expect count", |r| expect(r, plan))?,
-        captures: list(r, "capture count", |r| capture(r, cx))?,
+        captures: list(r, "capture count", |r| capture(r, scope))?,
     })
 }
 
@@ -460,9 +460,9 @@ fn expect(r: &mut Reader, plan: &Plan) -> Result<Expect> {
     })
 }
 
-fn capture(r: &mut Reader, cx: &Cx) -> Result<Capture> {
-    let plan = cx.plan;
-    let register = r.index("capture register", cx.registers as usize)?;
+fn capture(r: &mut Reader, scope: &TemplateScope) -> Result<Capture> {
+    let plan = scope.plan;
+    let register = r.index("capture register", scope.registers as usize)?;
     let at = r.offset();
     let source = match r.u8("capture source")? {
         tag::SOURCE_JSON => CaptureSource::Json(konst(r, plan, "capture json path const")?),

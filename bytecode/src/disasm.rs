@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::decode::decode_with_layout;
+use crate::durations::duration_text;
 use crate::error::DecodeError;
 use crate::hash::hash;
 use crate::plan::{
@@ -87,7 +88,7 @@ impl Disasm<'_> {
         let p = self.plan;
         self.line(0, format!("plan {}", quote_str(&p.name)));
         self.line(1, format!("target        {}", p.target));
-        self.line(1, format!("timeout       {}", duration(p.timeout_us)));
+        self.line(1, format!("timeout       {}", duration_text(p.timeout_us)));
         self.line(1, format!("connections   {}", p.connections));
         self.line(1, format!("seed          {}", p.seed));
         self.line(
@@ -182,11 +183,15 @@ impl Disasm<'_> {
             match step {
                 Step::Request(r) => self.request(n, r),
                 Step::Think { min_us, max_us } if min_us == max_us => {
-                    self.line(2, format!("{n}  think {}", duration(*min_us)))
+                    self.line(2, format!("{n}  think {}", duration_text(*min_us)))
                 }
                 Step::Think { min_us, max_us } => self.line(
                     2,
-                    format!("{n}  think {}..{}", duration(*min_us), duration(*max_us)),
+                    format!(
+                        "{n}  think {}..{}",
+                        duration_text(*min_us),
+                        duration_text(*max_us)
+                    ),
                 ),
             }
         }
@@ -244,7 +249,7 @@ impl Disasm<'_> {
                     .collect();
                 format!("status {}", ranges.join(", "))
             }
-            Expect::LatencyBelow { us } => format!("latency < {}", duration(*us)),
+            Expect::LatencyBelow { us } => format!("latency < {}", duration_text(*us)),
             Expect::BodyContains(c) => format!("body contains {}", self.konst(*c)),
             Expect::JsonEq { path, value } => {
                 format!("json {} == {}", self.konst(*path), self.konst(*value))
@@ -282,7 +287,7 @@ impl Disasm<'_> {
         for inj in &p.injections {
             let fault = match inj.fault {
                 Fault::Abort => "abort".to_string(),
-                Fault::Delay { us } => format!("delay {}", duration(us)),
+                Fault::Delay { us } => format!("delay {}", duration_text(us)),
                 Fault::Reset => "reset".to_string(),
                 Fault::Corrupt => "corrupt".to_string(),
                 Fault::Header { name, value } => {
@@ -442,12 +447,15 @@ fn load(l: &Load) -> String {
         Load::Rate {
             per_sec,
             duration_us,
-        } => format!("rate {per_sec}/s for {}", duration(duration_us)),
+        } => format!("rate {per_sec}/s for {}", duration_text(duration_us)),
         Load::Ramp {
             from,
             to,
             duration_us,
-        } => format!("ramp {from}/s -> {to}/s over {}", duration(duration_us)),
+        } => format!(
+            "ramp {from}/s -> {to}/s over {}",
+            duration_text(duration_us)
+        ),
         Load::Steps {
             from,
             to,
@@ -455,41 +463,25 @@ fn load(l: &Load) -> String {
             every_us,
         } => format!(
             "steps {from}/s -> {to}/s by {by}/s every {} (total {})",
-            duration(every_us),
-            duration(l.duration_us())
+            duration_text(every_us),
+            duration_text(l.duration_us())
         ),
-        Load::Pause { duration_us } => format!("pause {}", duration(duration_us)),
+        Load::Pause { duration_us } => format!("pause {}", duration_text(duration_us)),
         Load::Users {
             users,
             duration_us,
             think_us,
         } => format!(
             "users {users} for {}, think {}",
-            duration(duration_us),
-            duration(think_us)
+            duration_text(duration_us),
+            duration_text(think_us)
         ),
-    }
-}
-
-/// Microseconds in the largest unit that shows them exactly: `90s`, `1.5s`, `250ms`, `5m`.
-fn duration(us: u64) -> String {
-    const MS: u64 = 1_000;
-    const S: u64 = 1_000_000;
-    const M: u64 = 60 * S;
-    const H: u64 = 60 * M;
-    match us {
-        0 => "0s".to_string(),
-        _ if us.is_multiple_of(H) => format!("{}h", us / H),
-        _ if us.is_multiple_of(M) => format!("{}m", us / M),
-        _ if us >= S => format!("{}s", us as f64 / S as f64),
-        _ if us >= MS => format!("{}ms", us as f64 / MS as f64),
-        _ => format!("{us}us"),
     }
 }
 
 fn duration_f64(us: f64) -> String {
     if us >= 0.0 && us.fract() == 0.0 && us < u64::MAX as f64 {
-        duration(us as u64)
+        duration_text(us as u64)
     } else {
         format!("{us}us")
     }
@@ -539,14 +531,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_pick_an_exact_unit() {
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(250), "250us");
-        assert_eq!(duration(250_000), "250ms");
-        assert_eq!(duration(1_500_000), "1.5s");
-        assert_eq!(duration(90_000_000), "90s");
-        assert_eq!(duration(300_000_000), "5m");
-        assert_eq!(duration(7_200_000_000), "2h");
+    fn fractional_microseconds_keep_their_unit() {
         assert_eq!(duration_f64(1_000_000.0), "1s");
         assert_eq!(duration_f64(2.5), "2.5us");
     }

@@ -18,16 +18,7 @@ pub fn zk_config(args: &ZkArgs) -> ZkConfig {
 /// The runtime the ZooKeeper client and the coordination tasks run on. The load generator of
 /// an agent has its own worker threads, so two threads are plenty here.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            fail(
-                Exit::RunFailed,
-                format!("cannot start the async runtime: {e}"),
-            )
-        })
+    crate::runtime::start(tokio::runtime::Builder::new_multi_thread().worker_threads(2))
 }
 
 /// `host-pid`: unique enough to tell processes apart in `ptl status`, and stable for the
@@ -74,6 +65,6 @@ async fn first_signal() {
 
 /// Prints the error; every cluster failure (unreachable ZooKeeper, a failed or timed-out run,
 /// a run that does not exist) is a run that could not be carried out.
-pub fn cluster_failure(error: &ClusterError) -> Exit {
+pub fn cluster_failure(error: ClusterError) -> Exit {
     fail(Exit::RunFailed, error)
 }

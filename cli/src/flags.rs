@@ -6,6 +6,8 @@
 
 use crate::submit_options;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+// The plan's own duration literals (`250ms`, `2s`, `1m`, `1h`).
+use ptl_compiler::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -422,26 +424,6 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `250ms`, `2s`, `1m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("`{s}` has no unit: write e.g. `250ms`, `2s`, `1m`"))?;
-    let (num, unit) = s.split_at(split);
-    let amount: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `250ms`, `2s`, `1m`"))?;
-    let secs = match unit {
-        "ms" => amount / 1000.0,
-        "s" => amount,
-        "m" => amount * 60.0,
-        "h" => amount * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}`: use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
-}
-
 /// `5%` or `0.05`, as a fraction in 0..=1.
 pub fn parse_share(s: &str) -> Result<f64, String> {
     let s = s.trim();
@@ -462,12 +444,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_shares_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5x").is_err());
+    fn shares_and_params_parse() {
         assert_eq!(parse_share("5%"), Ok(0.05));
         assert_eq!(parse_share("0.25"), Ok(0.25));
         assert!(parse_share("150%").is_err());

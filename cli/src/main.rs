@@ -11,16 +11,18 @@ mod output;
 mod plan_library;
 mod plan_source;
 mod progress;
+mod runtime;
 mod stdlib;
 mod submit_options;
 
 use clap::Parser;
+use exit::Exit;
 use flags::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let exit = match &cli.command {
+    let done = match &cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Compile(args) => cmd::compile::run(args),
@@ -36,5 +38,8 @@ fn main() -> ExitCode {
         Command::Pause(args) => cmd::pause::run(args),
         Command::Resume(args) => cmd::resume::run(args),
     };
-    exit.into()
+    match done {
+        Ok(()) => Exit::Ok.into(),
+        Err(exit) => exit.into(),
+    }
 }

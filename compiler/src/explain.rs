@@ -7,7 +7,8 @@ use std::fmt::Write;
 use ptl_bytecode::{Arrivals, Fault, HttpVersion, Load, Overflow, Phase, Plan};
 
 use crate::check::capacity::{self, demand, mix, planned_arrivals, requests_per_iteration};
-use crate::check::values::{micros_text, per_sec_text, trim_float};
+use crate::check::values::{per_sec_text, trim_float};
+use ptl_bytecode::rounded_duration_text;
 
 pub fn explain(plan: &Plan) -> String {
     let mut out = String::new();
@@ -15,7 +16,7 @@ pub fn explain(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "  timeout {}, connections {}, max_inflight {}, overflow {}, seed {}",
-        micros_text(plan.timeout_us),
+        rounded_duration_text(plan.timeout_us),
         plan.connections,
         plan.max_inflight,
         overflow_text(plan.overflow),
@@ -48,7 +49,7 @@ pub fn explain(plan: &Plan) -> String {
         };
     }
     out.push('\n');
-    let _ = write!(out, "total: {}", micros_text(total_us));
+    let _ = write!(out, "total: {}", rounded_duration_text(total_us));
     match total_requests {
         Some(r) => {
             let _ = writeln!(out, ", {} planned requests", count(r));
@@ -69,7 +70,7 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
     let _ = writeln!(
         out,
         "  duration     {}",
-        micros_text(phase.load.duration_us())
+        rounded_duration_text(phase.load.duration_us())
     );
     let shares = mix(plan, phase);
     // Requests per arrival, averaged over the mix.
@@ -87,7 +88,10 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
             users, think_us, ..
         } => {
             let pace = if think_us > 0 {
-                format!(", thinking {} between iterations", micros_text(think_us))
+                format!(
+                    ", thinking {} between iterations",
+                    rounded_duration_text(think_us)
+                )
             } else if capacity::mix_thinks(plan, phase) {
                 ", thinking where their scenarios say".to_string()
             } else {
@@ -162,7 +166,7 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
                 let share = format!("{}%", trim_float(i.share.as_fraction() * 100.0));
                 match &i.fault {
                     Fault::Abort => format!("abort {share}"),
-                    Fault::Delay { us } => format!("delay {} {share}", micros_text(*us)),
+                    Fault::Delay { us } => format!("delay {} {share}", rounded_duration_text(*us)),
                     Fault::Reset => format!("reset {share}"),
                     Fault::Corrupt => format!("corrupt {share}"),
                     Fault::Header { name, value } => format!(
@@ -180,7 +184,7 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
             out,
             "  in flight    {} × {} = {} if responses take the timeout\n               (max_inflight {limit}{}; {})",
             per_sec_text(d.peak_per_sec),
-            micros_text(d.hold_us.round() as u64),
+            rounded_duration_text(d.hold_us.round() as u64),
             count(d.inflight.ceil()),
             match phase.overflow.unwrap_or(plan.overflow) {
                 Overflow::Drop => ", overflow drops",
@@ -208,7 +212,7 @@ fn load_text(load: &Load) -> String {
         } => format!(
             "rate {} for {}",
             per_sec_text(per_sec),
-            micros_text(duration_us)
+            rounded_duration_text(duration_us)
         ),
         Load::Ramp {
             from,
@@ -218,7 +222,7 @@ fn load_text(load: &Load) -> String {
             "ramp {} → {} over {}",
             per_sec_text(from),
             per_sec_text(to),
-            micros_text(duration_us)
+            rounded_duration_text(duration_us)
         ),
         Load::Steps {
             from,
@@ -230,12 +234,12 @@ fn load_text(load: &Load) -> String {
             per_sec_text(from),
             per_sec_text(to),
             per_sec_text(by),
-            micros_text(every_us)
+            rounded_duration_text(every_us)
         ),
-        Load::Pause { duration_us } => format!("pause {}", micros_text(duration_us)),
+        Load::Pause { duration_us } => format!("pause {}", rounded_duration_text(duration_us)),
         Load::Users {
             users, duration_us, ..
-        } => format!("users {users} for {}", micros_text(duration_us)),
+        } => format!("users {users} for {}", rounded_duration_text(duration_us)),
     }
 }
 

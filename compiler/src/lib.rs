@@ -19,5 +19,6 @@ pub mod source;
 pub use compile::{check_file, check_source, CheckOptions, Checked};
 pub use diagnostic::Diagnostic;
 pub use explain::explain;
+pub use parse::{parse_duration, SyntaxError};
 pub use report::{render_json, render_text, Report};
 pub use source::StdResolver;

@@ -4,18 +4,15 @@
 use crate::cluster_setup::{
     cluster_failure, default_name, host_name, runtime, shutdown_signal, zk_config,
 };
-use crate::exit::Exit;
 use crate::flags::AgentArgs;
+use crate::output::Done;
 use ptl_cluster::agent::engine::RuntimeEngine;
 use ptl_cluster::agent::{Agent, AgentConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(args: &AgentArgs) -> Exit {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
+pub fn run(args: &AgentArgs) -> Done {
+    let runtime = runtime()?;
     let mut config = AgentConfig::new(
         zk_config(&args.zk),
         args.name.clone().unwrap_or_else(default_name),
@@ -24,19 +21,13 @@ pub fn run(args: &AgentArgs) -> Exit {
     config.capacity = args.capacity;
     config.labels = args.labels.iter().cloned().collect();
     config.poll = Duration::from_millis(500);
-    let tls = match super::run::tls_options(&args.tls) {
-        Ok(tls) => tls,
-        Err(exit) => return exit,
-    };
+    let tls = super::run::tls_options(&args.tls)?;
     let engine = Arc::new(RuntimeEngine {
         workers: args.workers,
         tls,
     });
     runtime.block_on(async {
-        let agent = match Agent::register(&config).await {
-            Ok(agent) => agent,
-            Err(e) => return cluster_failure(&e),
-        };
+        let agent = Agent::register(&config).await.map_err(cluster_failure)?;
         eprintln!(
             "agent {} ({}): registered with ZooKeeper {} (chroot {}); waiting for runs",
             config.name,
@@ -44,12 +35,9 @@ pub fn run(args: &AgentArgs) -> Exit {
             config.zk.connect,
             config.zk.chroot
         );
-        match agent
+        agent
             .serve(engine, config.poll, shutdown_signal("agent"))
             .await
-        {
-            Ok(()) => Exit::Ok,
-            Err(e) => cluster_failure(&e),
-        }
+            .map_err(cluster_failure)
     })
 }

@@ -2,9 +2,11 @@
 
 use crate::exit::Exit;
 use crate::flags::{CheckArgs, DiagnosticFormat};
+use crate::output::Done;
 use crate::plan_source::{self, Source};
 
-pub fn run(args: &CheckArgs) -> Exit {
+/// Every plan is checked, even after a bad one; the status is the worst plan's.
+pub fn run(args: &CheckArgs) -> Done {
     let mut worst = Exit::Ok;
     let mut json_all = Vec::new();
     for plan in &args.plans {
@@ -67,7 +69,10 @@ pub fn run(args: &CheckArgs) -> Exit {
             serde_json::to_string_pretty(&json_all).unwrap_or_default()
         );
     }
-    worst
+    match worst {
+        Exit::Ok => Ok(()),
+        worst => Err(worst),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,7 +6,7 @@ use crate::cluster_setup::{cluster_failure, default_name, runtime, shutdown_sign
 use crate::cmd::run::access;
 use crate::exit::Exit;
 use crate::flags::CoordinatorArgs;
-use crate::output::fail;
+use crate::output::{fail, Done};
 use crate::plan_library::PlanLibrary;
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
 use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
@@ -15,17 +15,14 @@ use ptl_dashboard::{DashboardError, ServerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(args: &CoordinatorArgs) -> Exit {
+pub fn run(args: &CoordinatorArgs) -> Done {
     if let Some(dir) = args.plans.iter().find(|d| !d.is_dir()) {
-        return fail(
+        return Err(fail(
             Exit::Usage,
             format!("--plans {}: not a directory", dir.display()),
-        );
+        ));
     }
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
+    let runtime = runtime()?;
     let zk = zk_config(&args.zk);
     let id = args.name.clone().unwrap_or_else(default_name);
     eprintln!(
@@ -52,14 +49,14 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
             };
             let library: Arc<dyn PlanLauncher> =
                 Arc::new(PlanLibrary::new(args.plans.clone(), config.zk.clone()));
-            match runtime.block_on(ClusterDashboard::start_with(server, feed, Some(library))) {
-                Ok(d) => {
-                    eprintln!("coordinator {}: dashboard at {}", config.id, d.url());
-                    Some(d)
-                }
-                Err(DashboardError::Cluster(e)) => return cluster_failure(&e),
-                Err(e) => return fail(Exit::Usage, format!("dashboard: {e}")),
-            }
+            let d = runtime
+                .block_on(ClusterDashboard::start_with(server, feed, Some(library)))
+                .map_err(|e| match e {
+                    DashboardError::Cluster(e) => cluster_failure(e),
+                    e => fail(Exit::Usage, format!("dashboard: {e}")),
+                })?;
+            eprintln!("coordinator {}: dashboard at {}", config.id, d.url());
+            Some(d)
         }
     };
     let led = runtime.block_on(run_coordinator(config, shutdown_signal("coordinator")));
@@ -68,8 +65,5 @@ pub fn run(args: &CoordinatorArgs) -> Exit {
             eprintln!("dashboard: {e}");
         }
     }
-    match led {
-        Ok(()) => Exit::Ok,
-        Err(e) => cluster_failure(&e),
-    }
+    led.map_err(cluster_failure)
 }

@@ -3,42 +3,28 @@
 use crate::cmd::run::execute;
 use crate::exit::Exit;
 use crate::flags::DemoArgs;
-use crate::output::fail;
+use crate::output::{fail, Done};
 use crate::plan_source;
+use crate::runtime;
 use ptl_demo_target::{serve, DemoTargetConfig};
 
 /// Embedded so that `ptl demo` works from any directory, like the standard plans.
 const QUICKSTART: &str = include_str!("../../../examples/quickstart.ptl");
 
-pub fn run(args: &DemoArgs) -> Exit {
+pub fn run(args: &DemoArgs) -> Done {
     // The target gets its own threads so that it does not compete with the generator's
     // runtime for the same scheduler.
-    let target_rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return fail(
-                Exit::RunFailed,
-                format!("cannot start the async runtime: {e}"),
-            )
-        }
-    };
+    let target_rt = runtime::start(tokio::runtime::Builder::new_multi_thread().worker_threads(1))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let target = target_rt.block_on(serve(DemoTargetConfig::default(), async move {
         let _ = shutdown_rx.await;
     }));
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => {
-            return fail(
-                Exit::RunFailed,
-                format!("cannot start the demo target: {e}"),
-            )
-        }
-    };
+    let target = target.map_err(|e| {
+        fail(
+            Exit::RunFailed,
+            format!("cannot start the demo target: {e}"),
+        )
+    })?;
     eprintln!(
         "demo target on {}; running examples/quickstart.ptl against it (about 30 s, Ctrl-C stops early)",
         target.url()
@@ -50,13 +36,13 @@ pub fn run(args: &DemoArgs) -> Exit {
         QUICKSTART,
         &params,
     );
-    let exit = match checked.plan {
+    let done = match checked.plan {
         Some(plan) => {
             let bytes = ptl_bytecode::encode(&plan);
             execute(&plan_source::Compiled { plan, bytes }, &args.output, None)
         }
-        None => fail(Exit::PlanInvalid, "the quickstart plan has errors"),
+        None => Err(fail(Exit::PlanInvalid, "the quickstart plan has errors")),
     };
     let _ = shutdown_tx.send(());
-    exit
+    done
 }

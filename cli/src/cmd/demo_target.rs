@@ -2,22 +2,12 @@
 
 use crate::exit::Exit;
 use crate::flags::DemoTargetArgs;
-use crate::output::fail;
+use crate::output::{fail, Done};
+use crate::runtime;
 use ptl_demo_target::{serve, DemoTargetConfig};
 
-pub fn run(args: &DemoTargetArgs) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return fail(
-                Exit::RunFailed,
-                format!("cannot start the async runtime: {e}"),
-            )
-        }
-    };
+pub fn run(args: &DemoTargetArgs) -> Done {
+    let runtime = runtime::start(&mut tokio::runtime::Builder::new_multi_thread())?;
     runtime.block_on(async {
         let config = DemoTargetConfig {
             port: args.port,
@@ -28,19 +18,15 @@ pub fn run(args: &DemoTargetArgs) -> Exit {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let target = match serve(config, shutdown).await {
-            Ok(t) => t,
-            Err(e) => return fail(Exit::RunFailed, e),
-        };
+        let target = serve(config, shutdown)
+            .await
+            .map_err(|e| fail(Exit::RunFailed, e))?;
         // The URL goes to stdout alone so scripts can read it; the rest is for people.
         println!("{}", target.url());
         eprintln!(
             "demo target listening on {} (Ctrl-C stops it)",
             target.url()
         );
-        match target.wait().await {
-            Ok(()) => Exit::Ok,
-            Err(e) => fail(Exit::RunFailed, e),
-        }
+        target.wait().await.map_err(|e| fail(Exit::RunFailed, e))
     })
 }

@@ -2,9 +2,11 @@
 
 use crate::exit::Exit;
 use crate::flags::FmtArgs;
-use crate::output::{fail, write_file};
+use crate::output::{fail, write_file, Done};
 
-pub fn run(args: &FmtArgs) -> Exit {
+/// Every file is handled, even after a bad one; the status is the last error's, else 1 when
+/// `--check` found a file not in canonical form.
+pub fn run(args: &FmtArgs) -> Done {
     let mut status = Exit::Ok;
     for path in &args.files {
         let source = match std::fs::read_to_string(path) {
@@ -49,5 +51,8 @@ pub fn run(args: &FmtArgs) -> Exit {
             print!("{formatted}");
         }
     }
-    status
+    match status {
+        Exit::Ok => Ok(()),
+        status => Err(status),
+    }
 }

@@ -2,26 +2,18 @@
 
 use crate::exit::Exit;
 use crate::flags::InspectArgs;
-use crate::output::fail;
+use crate::output::{fail, Done};
 
-pub fn run(args: &InspectArgs) -> Exit {
-    let bytes = match std::fs::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(
-                Exit::Usage,
-                format!("cannot read {}: {e}", args.file.display()),
-            )
-        }
-    };
-    match ptl_bytecode::inspect(&bytes) {
-        Ok(text) => {
-            print!("{text}");
-            Exit::Ok
-        }
-        Err(e) => fail(
+pub fn run(args: &InspectArgs) -> Done {
+    let file = args.file.display();
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| fail(Exit::Usage, format!("cannot read {file}: {e}")))?;
+    let text = ptl_bytecode::inspect(&bytes).map_err(|e| {
+        fail(
             Exit::PlanInvalid,
-            format!("{} is not a valid compiled plan: {e}", args.file.display()),
-        ),
-    }
+            format!("{file} is not a valid compiled plan: {e}"),
+        )
+    })?;
+    print!("{text}");
+    Ok(())
 }

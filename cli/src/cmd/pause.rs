@@ -2,12 +2,12 @@
 //! instant, shortly ahead; requests in flight finish; the paused time is left out of the rates.
 
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
-use crate::exit::Exit;
 use crate::flags::PauseArgs;
+use crate::output::Done;
 use ptl_cluster::client::status;
 use ptl_cluster::run::pauses::PauseChange;
 
-pub fn run(args: &PauseArgs) -> Exit {
+pub fn run(args: &PauseArgs) -> Done {
     change(args, Verb::Pause)
 }
 
@@ -17,25 +17,19 @@ pub(crate) enum Verb {
 }
 
 /// `ptl pause` or `ptl resume`: one ZooKeeper call, and what it did in words.
-pub(crate) fn change(args: &PauseArgs, verb: Verb) -> Exit {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
+pub(crate) fn change(args: &PauseArgs, verb: Verb) -> Done {
+    let runtime = runtime()?;
     let zk = zk_config(&args.zk);
-    let changed = runtime.block_on(async {
-        match verb {
-            Verb::Pause => status::pause(&zk, &args.run).await,
-            Verb::Resume => status::resume(&zk, &args.run).await,
-        }
-    });
-    match changed {
-        Ok(done) => {
-            eprintln!("{}", describe(&args.run.to_string(), done));
-            Exit::Ok
-        }
-        Err(e) => cluster_failure(&e),
-    }
+    let changed = runtime
+        .block_on(async {
+            match verb {
+                Verb::Pause => status::pause(&zk, &args.run).await,
+                Verb::Resume => status::resume(&zk, &args.run).await,
+            }
+        })
+        .map_err(cluster_failure)?;
+    eprintln!("{}", describe(&args.run.to_string(), changed));
+    Ok(())
 }
 
 /// What a pause or resume did, in words.

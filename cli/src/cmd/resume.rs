@@ -2,9 +2,9 @@
 //! instant, shortly ahead, where its schedules were (the rest of the plan moves by the pause).
 
 use super::pause::{change, Verb};
-use crate::exit::Exit;
 use crate::flags::PauseArgs;
+use crate::output::Done;
 
-pub fn run(args: &PauseArgs) -> Exit {
+pub fn run(args: &PauseArgs) -> Done {
     change(args, Verb::Resume)
 }

@@ -3,9 +3,10 @@
 
 use crate::exit::Exit;
 use crate::flags::{DashboardAccessArgs, OutputArgs, ResultFiles, RunArgs, TlsArgs};
-use crate::output::{fail, write_file};
+use crate::output::{fail, write_file, Done};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
+use crate::runtime;
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
 use ptl_engine::coordination::stop_channel;
@@ -18,15 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(args: &RunArgs) -> Exit {
-    let compiled = match plan_source::compile(&args.plan, &args.params.params) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-    let tls = match tls_options(&args.tls) {
-        Ok(tls) => tls,
-        Err(exit) => return exit,
-    };
+pub fn run(args: &RunArgs) -> Done {
+    let compiled = plan_source::compile(&args.plan, &args.params.params)?;
+    let tls = tls_options(&args.tls)?;
     let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
     execute_with(&compiled, &args.output, args.workers, dashboard, tls)
 }
@@ -43,9 +38,7 @@ pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
         client_cert,
         client_key_password: args.client_key_password_file.clone(),
     };
-    if let Err(e) = tls.client_config() {
-        return Err(fail(Exit::Usage, e));
-    }
+    tls.client_config().map_err(|e| fail(Exit::Usage, e))?;
     if tls.insecure {
         eprintln!("warning: --insecure: server certificates of https:// targets are not verified");
     }
@@ -62,7 +55,7 @@ pub fn access(args: &DashboardAccessArgs) -> Access {
 }
 
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
-pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Exit {
+pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Done {
     execute_with(compiled, output, workers, None, TlsOptions::default())
 }
 
@@ -73,19 +66,8 @@ pub fn execute_with(
     workers: Option<usize>,
     dashboard: Option<(SocketAddr, Access)>,
     tls: TlsOptions,
-) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return fail(
-                Exit::RunFailed,
-                format!("cannot start the async runtime: {e}"),
-            )
-        }
-    };
+) -> Done {
+    let runtime = runtime::start(&mut tokio::runtime::Builder::new_current_thread())?;
     let total: u64 = compiled
         .plan
         .phases
@@ -114,18 +96,14 @@ pub fn execute_with(
                 plan_hash,
                 stop.clone(),
             ));
-            match started {
-                Ok(d) => {
-                    eprintln!("dashboard: {} (serving until the run ends)", d.url());
-                    opts.coordination = Some(d.coordination());
-                    // The page's pause button holds the engine (the coordination hands it the
-                    // same receiver; this one counts if the coordination is ever dropped).
-                    opts.pauses = Some(d.pauses());
-                    opts.progress = Some(d.progress(opts.progress.take()));
-                    Some(d)
-                }
-                Err(e) => return fail(Exit::Usage, format!("dashboard: {e}")),
-            }
+            let d = started.map_err(|e| fail(Exit::Usage, format!("dashboard: {e}")))?;
+            eprintln!("dashboard: {} (serving until the run ends)", d.url());
+            opts.coordination = Some(d.coordination());
+            // The page's pause button holds the engine (the coordination hands it the
+            // same receiver; this one counts if the coordination is ever dropped).
+            opts.pauses = Some(d.pauses());
+            opts.progress = Some(d.progress(opts.progress.take()));
+            Some(d)
         }
     };
     let outcome = runtime.block_on(async {
@@ -147,10 +125,7 @@ pub fn execute_with(
         outcome
     });
     view.finish();
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => return fail(Exit::RunFailed, e),
-    };
+    let outcome = outcome.map_err(|e| fail(Exit::RunFailed, e))?;
     if let Some(reason) = ptl_engine::http::tls::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }
@@ -159,32 +134,30 @@ pub fn execute_with(
 }
 
 /// What every finished run ends with, local or cluster: the requested files, the summary
-/// table on stdout, and the exit status for the result.
+/// table on stdout, and the exit status for the result (Ctrl-C, a failed threshold).
 pub fn conclude(
     result: &RunResult,
     files: &ResultFiles,
     hdr_log: Option<(&Path, &RunOutcome)>,
-) -> Exit {
+) -> Done {
     let written = write_outputs(result, files, hdr_log);
     print!(
         "{}",
         ptl_report::table::render_summary(result, std::io::stdout().is_terminal())
     );
-    if let Err(e) = written {
-        return fail(Exit::RunFailed, e);
-    }
+    written.map_err(|e| fail(Exit::RunFailed, e))?;
     if result.stopped_early
         && result
             .stop_reason
             .as_deref()
             .is_some_and(|r| r.starts_with("interrupted"))
     {
-        return Exit::Interrupted;
+        return Err(Exit::Interrupted);
     }
     if result.thresholds.iter().all(|t| t.passed) {
-        Exit::Ok
+        Ok(())
     } else {
-        Exit::ThresholdsFailed
+        Err(Exit::ThresholdsFailed)
     }
 }
 

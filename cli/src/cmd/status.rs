@@ -2,27 +2,23 @@
 //! (capacity, version, clock offset) and the runs with their state.
 
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
-use crate::exit::Exit;
 use crate::flags::StatusArgs;
+use crate::output::Done;
 use ptl_cluster::client::status::{self, ClusterStatus};
 use serde_json::json;
 
-pub fn run(args: &StatusArgs) -> Exit {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
-    let status = match runtime.block_on(status::status(&zk_config(&args.zk))) {
-        Ok(s) => s,
-        Err(e) => return cluster_failure(&e),
-    };
+pub fn run(args: &StatusArgs) -> Done {
+    let runtime = runtime()?;
+    let status = runtime
+        .block_on(status::status(&zk_config(&args.zk)))
+        .map_err(cluster_failure)?;
     if args.json {
         let text = serde_json::to_string_pretty(&as_json(&status)).unwrap_or_default();
         println!("{text}");
     } else {
         print!("{}", as_text(&status));
     }
-    Exit::Ok
+    Ok(())
 }
 
 fn as_json(status: &ClusterStatus) -> serde_json::Value {

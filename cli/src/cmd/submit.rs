@@ -5,7 +5,7 @@ use crate::cluster_setup::{cluster_failure, runtime, zk_config};
 use crate::cmd::run::conclude;
 use crate::exit::Exit;
 use crate::flags::SubmitArgs;
-use crate::output::fail;
+use crate::output::{fail, Done};
 use crate::plan_source;
 use crate::progress::LiveView;
 use ptl_bytecode::Plan;
@@ -31,26 +31,20 @@ const TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
 /// The reason a Ctrl-C stop carries; `conclude` maps it to exit status 130 as for `ptl run`.
 const INTERRUPTED: &str = "interrupted (Ctrl-C)";
 
-pub fn run(args: &SubmitArgs) -> Exit {
+pub fn run(args: &SubmitArgs) -> Done {
     let files = &args.files;
     let any_file = files.out.is_some()
         || files.report.is_some()
         || files.junit.is_some()
         || args.hdr_log.is_some();
     if !args.wait && any_file {
-        return fail(
+        return Err(fail(
             Exit::Usage,
             "--out, --report, --junit and --hdr-log need --wait (without it, submit returns once the run is created)",
-        );
+        ));
     }
-    let compiled = match plan_source::compile(&args.plan, &args.params.params) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
+    let compiled = plan_source::compile(&args.plan, &args.params.params)?;
+    let runtime = runtime()?;
     let zk = zk_config(&args.zk);
     let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);
     config.params = args.params.params.iter().cloned().collect();
@@ -63,10 +57,9 @@ pub fn run(args: &SubmitArgs) -> Exit {
         .unwrap_or_else(|| default_timeout(&compiled.plan, args));
 
     runtime.block_on(async {
-        let id = match submit::submit(config).await {
-            Ok(Submitted::Created(id)) => id,
-            Ok(Submitted::Finished(_, result)) => return conclude(&result, files, None),
-            Err(e) => return cluster_failure(&e),
+        let id = match submit::submit(config).await.map_err(cluster_failure)? {
+            Submitted::Created(id) => id,
+            Submitted::Finished(_, result) => return conclude(&result, files, None),
         };
         if !args.wait {
             // The id alone on stdout, for scripts; the rest is for people.
@@ -75,32 +68,36 @@ pub fn run(args: &SubmitArgs) -> Exit {
                 "submitted {id}: `ptl status --zk {}` shows it, `ptl stop {id} --zk {}` stops it",
                 zk.connect, zk.connect
             );
-            return Exit::Ok;
+            return Ok(());
         }
         eprintln!(
             "submitted {id}; waiting for {} agent(s), then the run (at most {})",
             args.agents,
             humanise(timeout)
         );
-        match follow(&zk, &id, timeout, &compiled.plan, args.quiet).await {
-            Ok(Followed::Result(result)) => match args.hdr_log.as_deref() {
-                None => conclude(&result, files, None),
-                Some(path) => match merged_outcome(&zk, &id, &compiled.plan, &result).await {
-                    Ok(outcome) => conclude(&result, files, Some((path, &outcome))),
-                    Err(e) => {
-                        conclude(&result, files, None);
-                        fail(
-                            Exit::RunFailed,
-                            format!("cannot write {}: {e}", path.display()),
-                        )
-                    }
-                },
-            },
-            Ok(Followed::StoppedBeforeStart) => {
+        let followed = follow(&zk, &id, timeout, &compiled.plan, args.quiet)
+            .await
+            .map_err(cluster_failure)?;
+        let result = match followed {
+            Followed::Result(result) => result,
+            Followed::StoppedBeforeStart => {
                 eprintln!("{id} was stopped before it started: no results");
-                Exit::Interrupted
+                return Err(Exit::Interrupted);
             }
-            Err(e) => cluster_failure(&e),
+        };
+        let Some(path) = args.hdr_log.as_deref() else {
+            return conclude(&result, files, None);
+        };
+        match merged_outcome(&zk, &id, &compiled.plan, &result).await {
+            Ok(outcome) => conclude(&result, files, Some((path, &outcome))),
+            Err(e) => {
+                // The summary and the other files still; the status is the missing log's.
+                let _ = conclude(&result, files, None);
+                Err(fail(
+                    Exit::RunFailed,
+                    format!("cannot write {}: {e}", path.display()),
+                ))
+            }
         }
     })
 }

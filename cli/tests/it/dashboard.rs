@@ -546,10 +546,10 @@ fn the_coordinator_dashboard_starts_a_run_with_submit_options() {
     assert_eq!(
         offered,
         [
-            ("agent_wait", "--agent-wait", "60s"),
+            ("agent_wait", "--agent-wait", "1m"),
             ("on_agent_loss", "--on-agent-loss", "rebalance"),
             ("start_delay", "--start-delay", "2s"),
-            ("stagger", "--stagger", "0ms"),
+            ("stagger", "--stagger", "0s"),
         ]
     );
 

@@ -7,7 +7,7 @@ use crate::ast::{Arg, Call, ExprPart, ValueKind};
 use crate::check::model::{Gen, LetPart, VarModel};
 use crate::check::names::LetEntry;
 use crate::check::values::{ppm_of_percent, text_of, Want};
-use crate::check::{suggest, Cx, Sink};
+use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -16,7 +16,7 @@ const GENERATORS: [&str; 10] = [
 ];
 
 /// Checks every `let`; the result has one entry per let, `None` where it failed.
-pub fn lets(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<VarModel>> {
+pub fn lets(cx: &CheckContext<'_>, sink: &mut Sink) -> Vec<Option<VarModel>> {
     cx.names
         .lets
         .iter()
@@ -25,7 +25,12 @@ pub fn lets(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<VarModel>> {
         .collect()
 }
 
-fn one_let(cx: &Cx<'_>, sink: &mut Sink, slot: usize, entry: &LetEntry<'_>) -> Option<VarModel> {
+fn one_let(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    slot: usize,
+    entry: &LetEntry<'_>,
+) -> Option<VarModel> {
     let file = entry.file;
     let errors = sink.errors();
     let only_part = entry.expr.parts.len() == 1;
@@ -79,7 +84,7 @@ fn one_let(cx: &Cx<'_>, sink: &mut Sink, slot: usize, entry: &LetEntry<'_>) -> O
 
 /// A bare word in a `let`: an earlier let.
 fn variable(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     slot: usize,
@@ -133,7 +138,7 @@ fn variable(
 }
 
 fn generator(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     call: &Call,
@@ -290,7 +295,13 @@ fn generator(
 }
 
 /// One choice of `one_of`/`weighted`: text or a number.
-fn choice(cx: &Cx<'_>, sink: &mut Sink, file: FileId, arg: &Arg, name: &str) -> Option<String> {
+fn choice(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    arg: &Arg,
+    name: &str,
+) -> Option<String> {
     let r = cx.params().resolve(&arg.value);
     match r.kind {
         ValueKind::Str(s) => Some(s.value.clone()),
@@ -306,7 +317,7 @@ fn choice(cx: &Cx<'_>, sink: &mut Sink, file: FileId, arg: &Arg, name: &str) -> 
     }
 }
 
-fn weighted(cx: &Cx<'_>, sink: &mut Sink, file: FileId, call: &Call) -> Option<Gen> {
+fn weighted(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, call: &Call) -> Option<Gen> {
     let mut choices = Vec::new();
     let mut total = 0.0;
     let mut ok = true;

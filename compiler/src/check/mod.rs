@@ -66,14 +66,14 @@ impl Sink {
 
 /// What every check can read: the files, the name tables, the loaded CSV data, and what
 /// handlebars said about the templates read so far.
-pub struct Cx<'a> {
+pub struct CheckContext<'a> {
     pub loaded: &'a Loaded,
     pub names: &'a Names<'a>,
     pub datasets: &'a [DatasetData],
     pub templates: template_syntax::Reader,
 }
 
-impl<'a> Cx<'a> {
+impl<'a> CheckContext<'a> {
     pub fn params(&self) -> &'a Params<'a> {
         &self.names.params
     }
@@ -102,7 +102,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     let mut names = Names::collect(loaded, &mut sink);
     params::apply_overrides(&mut names.params, overrides, &mut sink);
     let datasets = csv::load_datasets(loaded, &names, &mut sink);
-    let cx = Cx {
+    let cx = CheckContext {
         loaded,
         names: &names,
         datasets: &datasets,

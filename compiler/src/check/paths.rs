@@ -6,14 +6,14 @@
 use crate::ast::StrLit;
 use crate::check::model::Piece;
 use crate::check::templates::{self, Scope};
-use crate::check::{Cx, Sink};
+use crate::check::{CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 use http::uri::PathAndQuery;
 
 /// The path's pieces, or `None` after reporting why it cannot be sent.
 pub fn path(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     lit: &StrLit,

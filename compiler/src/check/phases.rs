@@ -10,17 +10,17 @@ use crate::check::model::{FaultModel, InjectionModel, Origin, PhaseModel};
 use crate::check::names::{duplicate, PhaseEntry};
 use crate::check::templates;
 use crate::check::values::{out_of_range, per_sec_text, ppm_of_percent, trim_float};
-use crate::check::{suggest, Cx, Sink};
+use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
 const PHASE_SETTINGS: [&str; 3] = ["arrivals", "max_inflight", "overflow"];
 
-pub fn all(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<PhaseModel>> {
+pub fn all(cx: &CheckContext<'_>, sink: &mut Sink) -> Vec<Option<PhaseModel>> {
     cx.names.phases.iter().map(|p| phase(cx, sink, p)).collect()
 }
 
-fn phase(cx: &Cx<'_>, sink: &mut Sink, entry: &PhaseEntry<'_>) -> Option<PhaseModel> {
+fn phase(cx: &CheckContext<'_>, sink: &mut Sink, entry: &PhaseEntry<'_>) -> Option<PhaseModel> {
     let file = entry.file;
     let p = cx.params();
     let errors = sink.errors();
@@ -186,7 +186,7 @@ fn phase(cx: &Cx<'_>, sink: &mut Sink, entry: &PhaseEntry<'_>) -> Option<PhaseMo
 }
 
 /// The sum of all the phase's valid shares, for the message.
-fn total_after(cx: &Cx<'_>, entry: &PhaseEntry<'_>) -> f64 {
+fn total_after(cx: &CheckContext<'_>, entry: &PhaseEntry<'_>) -> f64 {
     entry
         .phase
         .body
@@ -198,7 +198,7 @@ fn total_after(cx: &Cx<'_>, entry: &PhaseEntry<'_>) -> f64 {
         .sum()
 }
 
-fn load_of(cx: &Cx<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option<Load> {
+fn load_of(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, load: &AstLoad) -> Option<Load> {
     let p = cx.params();
     let duration = |sink: &mut Sink, v: &Value, what: &str| {
         sink.take(
@@ -350,7 +350,7 @@ fn not_negative(sink: &mut Sink, file: FileId, v: &Value, per_sec: f64) -> Optio
     None
 }
 
-fn fault(cx: &Cx<'_>, sink: &mut Sink, file: FileId, f: &Fault) -> Option<FaultModel> {
+fn fault(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, f: &Fault) -> Option<FaultModel> {
     match f {
         Fault::Abort => Some(FaultModel::Abort),
         Fault::Reset => Some(FaultModel::Reset),
@@ -374,7 +374,7 @@ fn fault(cx: &Cx<'_>, sink: &mut Sink, file: FileId, f: &Fault) -> Option<FaultM
 }
 
 fn mix_of(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     entries: &[crate::ast::MixEntry],

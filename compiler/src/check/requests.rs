@@ -16,12 +16,12 @@ use crate::check::names::duplicate;
 use crate::check::templates::{self, Scope};
 use crate::check::values::{source_text, Want};
 use crate::check::{captures, paths};
-use crate::check::{Cx, Sink};
+use crate::check::{CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
 /// The headers of every `headers { }` block, in order.
-pub fn plan_headers(cx: &Cx<'_>, sink: &mut Sink) -> Vec<HeaderModel> {
+pub fn plan_headers(cx: &CheckContext<'_>, sink: &mut Sink) -> Vec<HeaderModel> {
     let mut seen = HeaderNames::default();
     let mut out = Vec::new();
     for (file, stmt) in cx.items() {
@@ -63,7 +63,7 @@ impl HeaderNames {
 }
 
 fn header(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     h: &Header,
@@ -79,7 +79,7 @@ fn header(
 
 /// Checks one request, a step of scenario `scenario`.
 pub fn request(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     req: &Request,
@@ -204,7 +204,7 @@ fn repeated(req: &Request, what: &'static str, span: Span, first: Span) -> Diagn
 }
 
 fn expect<T>(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     e: &Expect,
@@ -278,7 +278,7 @@ fn expect<T>(
 }
 
 /// `200` or `200..299`, as an inclusive range of valid status codes.
-fn status_range(cx: &Cx<'_>, v: &crate::ast::Value) -> Result<(u16, u16), Diagnostic> {
+fn status_range(cx: &CheckContext<'_>, v: &crate::ast::Value) -> Result<(u16, u16), Diagnostic> {
     let p = cx.params();
     let r = p.resolve(v);
     let code = |v: &crate::ast::Value| -> Result<u16, Diagnostic> {

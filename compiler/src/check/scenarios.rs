@@ -5,15 +5,16 @@ use crate::ast::{Request, Scenario, ScenarioStmt, Span, Value, ValueKind};
 use crate::check::model::{ScenarioModel, StepModel};
 use crate::check::names::{duplicate, ScenarioEntry, ScenarioKind};
 use crate::check::requests::request;
-use crate::check::values::{micros_text, Want};
-use crate::check::{suggest, Cx, Sink};
+use crate::check::values::Want;
+use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
+use ptl_bytecode::rounded_duration_text;
 
 const SCENARIO_SETTINGS: [&str; 1] = ["cookies"];
 
 /// Checks every scenario (top-level requests included), in plan order.
-pub fn all(cx: &Cx<'_>, sink: &mut Sink, cookies: bool) -> Vec<Option<ScenarioModel>> {
+pub fn all(cx: &CheckContext<'_>, sink: &mut Sink, cookies: bool) -> Vec<Option<ScenarioModel>> {
     cx.names
         .scenarios
         .iter()
@@ -25,7 +26,7 @@ pub fn all(cx: &Cx<'_>, sink: &mut Sink, cookies: bool) -> Vec<Option<ScenarioMo
         .collect()
 }
 
-fn weight(cx: &Cx<'_>, sink: &mut Sink, file: FileId, w: Option<&Value>) -> Option<u32> {
+fn weight(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, w: Option<&Value>) -> Option<u32> {
     match w {
         None => Some(1),
         Some(v) => sink
@@ -44,7 +45,7 @@ fn weight(cx: &Cx<'_>, sink: &mut Sink, file: FileId, w: Option<&Value>) -> Opti
 }
 
 fn single(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     index: usize,
     entry: &ScenarioEntry<'_>,
@@ -64,7 +65,7 @@ fn single(
 }
 
 fn multi(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     index: usize,
     entry: &ScenarioEntry<'_>,
@@ -154,7 +155,7 @@ fn multi(
 }
 
 /// `think 500ms` or `think 200ms..1s`: the bounds in µs.
-fn think(cx: &Cx<'_>, sink: &mut Sink, file: FileId, v: &Value) -> Option<(u64, u64)> {
+fn think(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, v: &Value) -> Option<(u64, u64)> {
     let p = cx.params();
     let context = "`think` takes a duration or a range of durations";
     let r = p.resolve(v);
@@ -167,8 +168,8 @@ fn think(cx: &Cx<'_>, sink: &mut Sink, file: FileId, v: &Value) -> Option<(u64, 
                 sink.push(
                     file,
                     Diagnostic::ThinkRange {
-                        min: micros_text(min),
-                        max: micros_text(max),
+                        min: rounded_duration_text(min),
+                        max: rounded_duration_text(max),
                         span: v.span.into(),
                     },
                 );

@@ -9,7 +9,7 @@ use ptl_bytecode::{HttpVersion, Overflow};
 use crate::ast::{Item, Span};
 use crate::check::model::Origin;
 use crate::check::names::duplicate;
-use crate::check::{suggest, values, Cx, Sink};
+use crate::check::{suggest, values, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -65,7 +65,7 @@ impl PlanSettings {
     }
 }
 
-pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
+pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let mut s = PlanSettings {
         target: None,
         target_failed: false,
@@ -207,7 +207,7 @@ pub fn plan_settings(cx: &Cx<'_>, sink: &mut Sink) -> PlanSettings {
 }
 
 /// An absolute http(s) URL with a host.
-pub fn check_url(text: &str) -> Result<(), String> {
+pub(crate) fn check_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| e.to_string())?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(

@@ -62,7 +62,7 @@ pub type Parsed = Result<Vec<Part>, SyntaxError>;
 
 /// Reads template strings, remembering what handlebars said about each expression and each
 /// string it had to read whole. One per check: the cells let every check share it through
-/// `&Cx`.
+/// `&CheckContext`.
 #[derive(Debug, Default)]
 pub struct Reader {
     /// A plain `{{…}}` read on its own: `Some` when handlebars reads it as one expression.

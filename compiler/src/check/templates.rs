@@ -9,7 +9,7 @@ use crate::ast::{Span, StrLit};
 use crate::check::model::Piece;
 use crate::check::template_syntax::{self, Part};
 use crate::check::values::text_of;
-use crate::check::{suggest, Cx, Sink};
+use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -26,7 +26,7 @@ pub enum Scope {
 
 /// Resolves a template, reporting every problem in it.
 pub fn template(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     lit: &StrLit,
@@ -67,7 +67,12 @@ pub fn template(
 }
 
 /// The value of a template that must be fixed at compile time.
-pub fn constant(cx: &Cx<'_>, sink: &mut Sink, file: FileId, lit: &StrLit) -> Option<String> {
+pub fn constant(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    lit: &StrLit,
+) -> Option<String> {
     let pieces = template(cx, sink, file, lit, Scope::Constant)?;
     Some(
         pieces
@@ -92,7 +97,7 @@ fn unsupported(sink: &mut Sink, file: FileId, lit: &StrLit, expr: std::ops::Rang
 }
 
 fn resolve(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     names: &[String],

@@ -6,7 +6,7 @@ use ptl_bytecode::{Cmp, Metric, Scope, Threshold};
 use crate::ast::{CmpOp, Ident, Item, Threshold as AstThreshold};
 use crate::check::names::ScenarioKind;
 use crate::check::values::source_text;
-use crate::check::{suggest, Cx, Sink};
+use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -26,7 +26,7 @@ const METRICS: [&str; 13] = [
     "completion_rate",
 ];
 
-pub fn all(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<Threshold>> {
+pub fn all(cx: &CheckContext<'_>, sink: &mut Sink) -> Vec<Option<Threshold>> {
     cx.items()
         .filter_map(|(file, stmt)| match &stmt.node {
             Item::Threshold(t) => Some(threshold(cx, sink, file, t)),
@@ -35,7 +35,12 @@ pub fn all(cx: &Cx<'_>, sink: &mut Sink) -> Vec<Option<Threshold>> {
         .collect()
 }
 
-fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Option<Threshold> {
+fn threshold(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    t: &AstThreshold,
+) -> Option<Threshold> {
     let errors = sink.errors();
     let (metric_ident, scope_path) = t.path.split_last()?;
     let scope = scope_of(cx, sink, file, scope_path, &t.path);
@@ -80,7 +85,7 @@ fn threshold(cx: &Cx<'_>, sink: &mut Sink, file: FileId, t: &AstThreshold) -> Op
 }
 
 fn scope_of(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     path: &[Ident],
@@ -303,7 +308,7 @@ fn percentile_name_help(digits: &str) -> String {
 }
 
 fn check_metric_scope(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     metric: Metric,
@@ -373,7 +378,7 @@ fn check_metric_scope(
 
 /// The bound in the metric's unit: µs for times, a fraction for rates.
 fn bound(
-    cx: &Cx<'_>,
+    cx: &CheckContext<'_>,
     sink: &mut Sink,
     file: FileId,
     metric: Metric,

@@ -114,28 +114,6 @@ pub fn rate_text(r: Rate) -> String {
     format!("{}/{}", r.amount, r.per.suffix())
 }
 
-/// `2s`, `1.5m`, `250ms`: a µs count in the largest unit that shows it exactly with at most
-/// two decimals, else in the largest unit that fits, rounded.
-pub fn micros_text(us: u64) -> String {
-    let units = [
-        (3_600_000_000u64, "h"),
-        (60_000_000, "m"),
-        (1_000_000, "s"),
-        (1_000, "ms"),
-    ];
-    for (size, suffix) in units {
-        if us >= size && us.is_multiple_of(size / 100) {
-            return format!("{}{suffix}", trim_float(us as f64 / size as f64));
-        }
-    }
-    for (size, suffix) in units {
-        if us >= size {
-            return format!("{}{suffix}", trim_float(us as f64 / size as f64));
-        }
-    }
-    format!("{}ms", trim_float(us as f64 / 1000.0))
-}
-
 /// `100/s`, `12.5/s`.
 pub fn per_sec_text(r: f64) -> String {
     format!("{}/s", trim_float(r))
@@ -346,19 +324,6 @@ pub fn out_of_range(what: &str, value: String, span: Span, allowed: &str) -> Dia
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn micros_text_picks_a_short_unit() {
-        assert_eq!(micros_text(2_000_000), "2s");
-        assert_eq!(micros_text(90_000_000), "1.5m");
-        assert_eq!(micros_text(250_000), "250ms");
-        assert_eq!(micros_text(3_600_000_000), "1h");
-        assert_eq!(micros_text(1_500), "1.5ms");
-        assert_eq!(micros_text(0), "0ms");
-        assert_eq!(micros_text(2_550_000), "2.55s");
-        assert_eq!(micros_text(2_363_636), "2.364s");
-        assert_eq!(micros_text(910_000_000), "910s");
-    }
 
     #[test]
     fn trim_float_drops_noise() {

@@ -8,10 +8,11 @@ use ptl_bytecode::{Load, Plan};
 use crate::check::capacity;
 use crate::check::model::Model;
 use crate::check::names::Names;
-use crate::check::values::{micros_text, per_sec_text};
+use crate::check::values::per_sec_text;
 use crate::check::Sink;
 use crate::diagnostic::Diagnostic;
 use crate::report::Located;
+use ptl_bytecode::rounded_duration_text;
 
 /// Whether the plan silences this diagnostic with `allow` (errors cannot be silenced).
 pub fn allowed(allowed: &[&str], diagnostic: &Diagnostic) -> bool {
@@ -63,9 +64,9 @@ fn capacity_unfiltered(model: &Model, plan: &Plan) -> Vec<Located> {
             out.push(Located::new(
                 origin.file,
                 Diagnostic::TimeoutLongerThanPhase {
-                    timeout: micros_text(plan.timeout_us),
+                    timeout: rounded_duration_text(plan.timeout_us),
                     phase: phase.name.clone(),
-                    duration: micros_text(duration),
+                    duration: rounded_duration_text(duration),
                     span: origin.span.into(),
                 },
             ));
@@ -89,7 +90,7 @@ fn capacity_unfiltered(model: &Model, plan: &Plan) -> Vec<Located> {
             continue;
         };
         let rate = per_sec_text(demand.peak_per_sec);
-        let per_arrival = micros_text(demand.hold_us.round() as u64);
+        let per_arrival = rounded_duration_text(demand.hold_us.round() as u64);
         let limit = capacity::max_inflight(plan, phase);
         let needed = demand.inflight.ceil() as u64;
         if needed > limit as u64 {
@@ -114,7 +115,7 @@ fn capacity_unfiltered(model: &Model, plan: &Plan) -> Vec<Located> {
                 Diagnostic::InflightOverConnections {
                     phase: phase.name.clone(),
                     rate,
-                    per_arrival: micros_text(demand.busy_us.round() as u64),
+                    per_arrival: rounded_duration_text(demand.busy_us.round() as u64),
                     needed: needed_connections,
                     limit: plan.connections,
                     span: origin.span.into(),

@@ -63,12 +63,9 @@ pub(crate) fn decode_number(text: &str, start: usize) -> Result<ValueKind, Synta
             )),
         };
     }
-    let unit = match suffix {
-        "ms" => TimeUnit::Ms,
-        "s" => TimeUnit::S,
-        "m" => TimeUnit::M,
-        "h" => TimeUnit::H,
-        _ => {
+    let unit = match time_unit(suffix) {
+        Some(unit) => unit,
+        None => {
             let mut expected: Vec<String> =
                 DURATION_UNITS.iter().map(|u| format!("`{u}`")).collect();
             expected.extend(RATE_UNITS.iter().map(|u| format!("`{u}`")));
@@ -84,6 +81,58 @@ pub(crate) fn decode_number(text: &str, start: usize) -> Result<ValueKind, Synta
         }
     };
     Ok(ValueKind::Duration(Duration { amount, unit }))
+}
+
+/// A duration outside a plan, written as a plan writes one (`250ms`, `1.5s`, `2m`, `1h`): the
+/// CLI's flags and the dashboard's start options read durations with the plan's units, to the
+/// microsecond like the plan's own.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, SyntaxError> {
+    let text = text.trim();
+    let fail = |message: String| {
+        Err(SyntaxError::new(
+            message,
+            Span::new(0, text.len()),
+            Vec::new(),
+        ))
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, suffix) = text.split_at(split);
+    if suffix.is_empty() {
+        return fail(format!(
+            "`{text}` has no unit: write e.g. `250ms`, `2s`, `1m`"
+        ));
+    }
+    let Ok(amount) = num.parse::<f64>() else {
+        return fail(format!(
+            "`{text}` is not a duration: write e.g. `250ms`, `2s`, `1m`"
+        ));
+    };
+    let Some(unit) = time_unit(suffix) else {
+        let hint = hint(suffix).map(|h| format!(" (did you mean `{h}`?)"));
+        return fail(format!(
+            "unknown unit `{suffix}` in `{text}`{}: use ms, s, m or h",
+            hint.unwrap_or_default()
+        ));
+    };
+    // A count beyond 64 bits would be cut short without a word.
+    if amount * unit.micros() as f64 >= u64::MAX as f64 {
+        return fail(format!("`{text}` is too long"));
+    }
+    Ok(std::time::Duration::from_micros(
+        Duration { amount, unit }.micros(),
+    ))
+}
+
+fn time_unit(suffix: &str) -> Option<TimeUnit> {
+    match suffix {
+        "ms" => Some(TimeUnit::Ms),
+        "s" => Some(TimeUnit::S),
+        "m" => Some(TimeUnit::M),
+        "h" => Some(TimeUnit::H),
+        _ => None,
+    }
 }
 
 /// The unit someone probably meant by a longer spelling.
@@ -139,6 +188,49 @@ mod tests {
             })
         );
         assert_eq!(ok("0.5%"), ValueKind::Percent(Percent(0.5)));
+    }
+
+    #[test]
+    fn durations_outside_a_plan_read_as_in_one() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(parse_duration("250ms"), Ok(ms(250)));
+        assert_eq!(parse_duration(" 1.5s "), Ok(ms(1500)));
+        assert_eq!(parse_duration("2m"), Ok(ms(120_000)));
+        assert_eq!(
+            parse_duration("0.25ms"),
+            Ok(std::time::Duration::from_micros(250))
+        );
+        for (text, says) in [
+            ("5", "`5` has no unit"),
+            ("", "has no unit"),
+            ("soon", "`soon` is not a duration"),
+            ("-1s", "`-1s` is not a duration"),
+            ("1.2.3s", "is not a duration"),
+            ("5x", "unknown unit `x` in `5x`: use ms, s, m or h"),
+            ("5min", "(did you mean `m`?)"),
+            ("5/s", "unknown unit `/s`"),
+            ("99999999999999999999h", "is too long"),
+        ] {
+            let e = parse_duration(text).expect_err(text);
+            assert!(e.message.contains(says), "{text}: {}", e.message);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        // The amount is read as a float: exact to the microsecond for some 70 years.
+        fn written_durations_read_back_exactly(us in 0u64..1_000_000_000_000_000) {
+            let text = ptl_bytecode::duration_text(us);
+            let back = parse_duration(&text).map_err(|e| e.message);
+            proptest::prop_assert_eq!(back, Ok(std::time::Duration::from_micros(us)), "{}", text);
+        }
+
+        #[test]
+        fn rounded_durations_are_within_half_a_millisecond(us in 0u64..1_000_000_000_000_000) {
+            let text = ptl_bytecode::rounded_duration_text(us);
+            let back = parse_duration(&text).map_err(|e| e.message).expect("reads").as_micros();
+            proptest::prop_assert!(back.abs_diff(u128::from(us)) <= 500, "{} -> {} -> {}", us, text, back);
+        }
     }
 
     #[test]

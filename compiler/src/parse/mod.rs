@@ -18,6 +18,7 @@ use pest::Parser;
 
 pub use error::SyntaxError;
 pub use grammar::Rule;
+pub use literal::parse_duration;
 
 use crate::ast;
 

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use http::HeaderMap;
 use std::time::{Duration, Instant};
 
-/// How to send.
+/// How a request is sent: read the answer, or (injected faults) close or reset right after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Send {
+pub enum SendMode {
     /// Send and read the whole answer.
     Normal,
     /// Send, then close the connection (FIN) without reading.
@@ -55,7 +55,7 @@ fn failed(e: HttpError, sent: Option<Instant>) -> Exchanged {
 pub async fn perform(
     mut lease: Lease,
     head_request: bool,
-    how: Send,
+    how: SendMode,
     timeout: Duration,
     want: Want,
 ) -> Exchanged {
@@ -69,10 +69,12 @@ pub async fn perform(
     let sent = Instant::now();
     let deadline = tokio::time::Instant::from_std(after(sent, timeout));
     match how {
-        Send::Normal => {}
+        SendMode::Normal => {}
         // Boxed: injected faults are the exception, and their timeout would otherwise widen
         // every request's future.
-        Send::Abort | Send::Reset => return Box::pin(unanswered(lease, how, sent, deadline)).await,
+        SendMode::Abort | SendMode::Reset => {
+            return Box::pin(unanswered(lease, how, sent, deadline)).await
+        }
     }
     let answer = match exchange(&mut lease, head_request, want, deadline).await {
         Ok(r) => Answer::Response {
@@ -96,7 +98,7 @@ pub async fn perform(
 /// [`perform`] for HTTP/2: the request goes as a stream on one of the pool's connections; the
 /// send time is when the stream is handed to that connection. A timeout drops the stream,
 /// which h2 cancels.
-async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> Exchanged {
+async fn perform_h2(lease: Lease, how: SendMode, timeout: Duration, want: Want) -> Exchanged {
     let (at, sender) = match lease.h2_sender(None).await {
         Ok(s) => s,
         Err(e) => return failed(e, None),
@@ -104,9 +106,9 @@ async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> E
     let sent = Instant::now();
     let deadline = tokio::time::Instant::from_std(after(sent, timeout));
     let how = match how {
-        Send::Normal => H2Send::Normal,
-        Send::Abort => H2Send::Abort,
-        Send::Reset => H2Send::Reset,
+        SendMode::Normal => H2Send::Normal,
+        SendMode::Abort => H2Send::Abort,
+        SendMode::Reset => H2Send::Reset,
     };
     let answer = match tokio::time::timeout_at(deadline, lease.h2_send(at, sender, how, want)).await
     {
@@ -128,13 +130,13 @@ async fn perform_h2(lease: Lease, how: Send, timeout: Duration, want: Want) -> E
 
 async fn unanswered(
     mut lease: Lease,
-    how: Send,
+    how: SendMode,
     sent: Instant,
     deadline: tokio::time::Instant,
 ) -> Exchanged {
     lease.send_unanswered(deadline).await;
     if let Some(conn) = lease.take() {
-        if how == Send::Reset {
+        if how == SendMode::Reset {
             conn.reset();
         } else {
             conn.close();
@@ -234,7 +236,7 @@ mod tests {
         perform(
             lease,
             false,
-            Send::Normal,
+            SendMode::Normal,
             Duration::from_secs(5),
             Want::default(),
         )

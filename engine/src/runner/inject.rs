@@ -5,11 +5,12 @@
 //! bytes; header = one extra header. Injected requests are counted by fault kind, apart from
 //! organic errors and latencies.
 
+use crate::error::RuntimeError;
 use crate::record::FaultKind;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use ptl_bytecode::plan::{Fault, Phase, Plan, Ppm};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 /// A fault ready to apply: header names and values are parsed once, at load.
 #[derive(Debug, Clone)]
@@ -46,7 +47,9 @@ pub struct Injector {
 }
 
 impl Injector {
-    pub fn for_phase(plan: &Plan, phase: &Phase) -> Result<Injector, String> {
+    pub fn for_phase(plan: &Plan, phase: &Phase) -> Result<Injector, RuntimeError> {
+        let invalid =
+            |what: String| RuntimeError::InvalidPlan(format!("phase {}: {what}", phase.name));
         let mut table = Vec::with_capacity(phase.injections.len());
         let mut upto = 0u32;
         for inj in &phase.injections {
@@ -57,28 +60,23 @@ impl Injector {
                 Fault::Corrupt => Injected::Corrupt,
                 Fault::Header { name, value } => {
                     let n = plan.consts.get(name.0 as usize).ok_or_else(|| {
-                        format!("phase {}: inject header name is not a constant", phase.name)
+                        invalid("inject header name is not a constant".to_string())
                     })?;
                     let v = plan.consts.get(value.0 as usize).ok_or_else(|| {
-                        format!(
-                            "phase {}: inject header value is not a constant",
-                            phase.name
-                        )
+                        invalid("inject header value is not a constant".to_string())
                     })?;
                     Injected::Header {
                         name: HeaderName::from_bytes(n).map_err(|_| {
-                            format!(
-                                "phase {}: invalid injected header name {:?}",
-                                phase.name,
+                            invalid(format!(
+                                "invalid injected header name {:?}",
                                 String::from_utf8_lossy(n)
-                            )
+                            ))
                         })?,
                         value: HeaderValue::from_bytes(v).map_err(|_| {
-                            format!(
-                                "phase {}: invalid injected header value {:?}",
-                                phase.name,
+                            invalid(format!(
+                                "invalid injected header value {:?}",
                                 String::from_utf8_lossy(v)
-                            )
+                            ))
                         })?,
                     }
                 }
@@ -94,7 +92,7 @@ impl Injector {
         if self.table.is_empty() {
             return None;
         }
-        let x = rng.gen_range(0..Ppm::ONE.0);
+        let x = rng.random_range(0..Ppm::ONE.0);
         self.table
             .iter()
             .find(|(upto, _)| x < *upto)

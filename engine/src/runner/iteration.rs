@@ -12,7 +12,7 @@
 //! counted as such, and so is its arrival when it was the iteration's first step: the phase's
 //! achieved rate counts only what went out within it.
 
-use super::exchange::{self, Answer, Send};
+use super::exchange::{self, Answer, SendMode};
 use super::inject::{corrupt_body, Injected};
 use super::timeline::after_us;
 use super::worker::Worker;
@@ -236,9 +236,9 @@ async fn request_step(
         *started = true;
     }
     let how = match fault {
-        Some(Injected::Abort) => Send::Abort,
-        Some(Injected::Reset) => Send::Reset,
-        _ => Send::Normal,
+        Some(Injected::Abort) => SendMode::Abort,
+        Some(Injected::Reset) => SendMode::Reset,
+        _ => SendMode::Normal,
     };
     // In a block: nothing of the writing stays in the future across the exchange.
     let written = {

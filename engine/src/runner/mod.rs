@@ -192,8 +192,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         plan.phases
             .iter()
             .map(|p| Injector::for_phase(plan, p))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(RuntimeError::InvalidPlan)?,
+            .collect::<Result<Vec<_>, _>>()?,
     );
     let timeout = Duration::from_micros(plan.timeout_us.max(1));
     // Two timeouts bound the drain at the end; a day is already far beyond any real timeout.

@@ -5,9 +5,9 @@ use super::share::AgentShare;
 use super::VmError;
 use bytes::Bytes;
 use ptl_bytecode::plan::{Dataset, Generator, Plan};
-use rand::distributions::Alphanumeric;
+use rand::distr::Alphanumeric;
 use rand::rngs::SmallRng;
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -200,7 +200,7 @@ impl Gen {
                 if !s.is_finite() || s < 0.0 {
                     return Err(invalid(format!("zipf exponent {s} must be ≥ 0")));
                 }
-                let dist = Zipf::new(n, s).map_err(|e| invalid(format!("zipf: {e}")))?;
+                let dist = Zipf::new(n as f64, s).map_err(|e| invalid(format!("zipf: {e}")))?;
                 Gen::Zipf { min, dist }
             }
             Generator::Str { len } => {
@@ -223,17 +223,17 @@ impl Gen {
         out: &mut Vec<u8>,
     ) -> Option<CsvRow> {
         match self {
-            Gen::Int { min, max } => push_int(out, rng.gen_range(*min..=*max)),
+            Gen::Int { min, max } => push_int(out, rng.random_range(*min..=*max)),
             Gen::Float { min, max } => {
                 let v = if min < max {
-                    rng.gen_range(*min..*max)
+                    rng.random_range(*min..*max)
                 } else {
                     *min
                 };
                 out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
             }
             Gen::OneOf(choices) => {
-                let i = rng.gen_range(0..choices.len());
+                let i = rng.random_range(0..choices.len());
                 out.extend_from_slice(&choices[i]);
             }
             Gen::Weighted {
@@ -241,14 +241,14 @@ impl Gen {
                 cumulative,
             } => {
                 let total = cumulative.last().copied().unwrap_or(1);
-                let x = rng.gen_range(0..total);
+                let x = rng.random_range(0..total);
                 let i = cumulative.partition_point(|&c| c <= x);
                 if let Some(choice) = choices.get(i) {
                     out.extend_from_slice(choice);
                 }
             }
             Gen::Uuid => {
-                let id = uuid::Builder::from_random_bytes(rng.gen()).into_uuid();
+                let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
                 let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
             }

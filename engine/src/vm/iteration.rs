@@ -119,13 +119,13 @@ impl Iteration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
+    use rand::RngExt;
 
     #[test]
     fn worker_streams_are_reproducible_and_distinct() {
         let draw = |seed, agent, worker| -> Vec<u64> {
             let mut w = VmWorker::new(seed, agent, worker);
-            (0..4).map(|_| w.rng().gen()).collect()
+            (0..4).map(|_| w.rng().random()).collect()
         };
         assert_eq!(draw(42, 0, 0), draw(42, 0, 0));
         assert_ne!(draw(42, 0, 0), draw(42, 0, 1));

@@ -4,7 +4,7 @@
 use super::VmError;
 use ptl_bytecode::plan::Plan;
 use rand::rngs::SmallRng;
-use rand::Rng;
+use rand::RngExt;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Mix {
@@ -68,7 +68,7 @@ impl Mix {
             return *only;
         }
         let total = self.cumulative.last().copied().unwrap_or(1);
-        let x = rng.gen_range(0..total);
+        let x = rng.random_range(0..total);
         let i = self.cumulative.partition_point(|&c| c <= x);
         self.scenarios.get(i).copied().unwrap_or(0)
     }

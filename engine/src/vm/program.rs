@@ -15,7 +15,7 @@ use crate::response_check::StepChecks;
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
 use ptl_bytecode::plan::{Plan, Step, VarPart};
-use rand::Rng;
+use rand::RngExt;
 use std::sync::atomic::AtomicU64;
 
 #[derive(Debug)]
@@ -230,7 +230,7 @@ impl Program {
     pub fn think_time_us(&self, worker: &mut VmWorker, scenario: u32, step: u32) -> Option<u64> {
         match self.find_step(scenario, step)? {
             CompiledStep::Think { min_us, max_us } => Some(if min_us < max_us {
-                worker.rng.gen_range(*min_us..=*max_us)
+                worker.rng.random_range(*min_us..=*max_us)
             } else {
                 *min_us
             }),

@@ -5,7 +5,7 @@ use super::cookies;
 use super::generators::Table;
 use super::iteration::Iteration;
 use super::target::Target;
-use super::template::{Escape, Tmpl, VarInfo};
+use super::template::{CompiledTemplate, Escape, VarInfo};
 use super::wire::{self, Wire, WireEdit};
 use super::VmError;
 use crate::response_check::StepChecks;
@@ -35,13 +35,13 @@ pub struct BuiltRequest {
 pub(super) enum Name {
     Static(HeaderName),
     /// A header name with inserts: checked when rendered.
-    Dynamic(Tmpl),
+    Dynamic(CompiledTemplate),
 }
 
 #[derive(Debug)]
 pub(super) struct Header {
     pub(super) name: Name,
-    pub(super) value: Tmpl,
+    pub(super) value: CompiledTemplate,
     /// The value as a header value, when it has no inserts.
     pub(super) fixed: Option<HeaderValue>,
     /// Request headers replace earlier ones of the same name; defaults only append.
@@ -51,12 +51,12 @@ pub(super) struct Header {
 #[derive(Debug)]
 pub(crate) struct CompiledRequest {
     pub(super) method: Method,
-    pub(super) path: Tmpl,
+    pub(super) path: CompiledTemplate,
     /// URI and path when the path template has no inserts.
     pub(super) fixed_uri: Option<(Uri, PathAndQuery)>,
     pub(super) headers: Vec<Header>,
     pub(super) set_host: bool,
-    pub(super) body: Option<Tmpl>,
+    pub(super) body: Option<CompiledTemplate>,
     pub checks: StepChecks,
     /// The constant parts of its wire form (`None`: it goes the built route).
     pub(super) wire: Option<Wire>,
@@ -73,8 +73,8 @@ pub(crate) struct RequestContext<'a> {
 impl CompiledRequest {
     pub fn compile(cx: &RequestContext<'_>, req: &Request) -> Result<CompiledRequest, VmError> {
         let plan = cx.plan;
-        let tmpl = |t: &Template| -> Result<Tmpl, VmError> {
-            let t = Tmpl::compile(plan, t, cx.vars)?;
+        let tmpl = |t: &Template| -> Result<CompiledTemplate, VmError> {
+            let t = CompiledTemplate::compile(plan, t, cx.vars)?;
             if let Some(register) = t.registers().find(|&r| r >= cx.registers) {
                 return Err(VmError::RegisterOutOfRange {
                     scenario: cx.scenario.to_string(),
@@ -201,7 +201,7 @@ impl CompiledRequest {
             .vars()
             .chain(self.headers.iter().flat_map(|h| h.value.vars()))
             .chain(names.flatten())
-            .chain(self.body.iter().flat_map(Tmpl::vars))
+            .chain(self.body.iter().flat_map(CompiledTemplate::vars))
     }
 
     /// Builds the request. Every part with inserts (path, header names and values, body) is

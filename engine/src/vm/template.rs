@@ -16,7 +16,7 @@ pub(crate) enum Piece {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Tmpl {
+pub(crate) struct CompiledTemplate {
     pieces: Vec<Piece>,
     /// Set when the template has no inserts: rendering is then a reference-count increment.
     constant: Option<Bytes>,
@@ -38,8 +38,12 @@ pub(crate) struct VarInfo<'a> {
     pub tables: &'a [Table],
 }
 
-impl Tmpl {
-    pub fn compile(plan: &Plan, t: &Template, vars: &VarInfo<'_>) -> Result<Tmpl, VmError> {
+impl CompiledTemplate {
+    pub fn compile(
+        plan: &Plan,
+        t: &Template,
+        vars: &VarInfo<'_>,
+    ) -> Result<CompiledTemplate, VmError> {
         let mut pieces: Vec<Piece> = Vec::with_capacity(t.ops.len());
         for op in &t.ops {
             let piece = match *op {
@@ -84,7 +88,7 @@ impl Tmpl {
             [Piece::Lit(b)] => Some(b.clone()),
             _ => None,
         };
-        Ok(Tmpl { pieces, constant })
+        Ok(CompiledTemplate { pieces, constant })
     }
 
     pub fn constant(&self) -> Option<&Bytes> {
@@ -182,7 +186,7 @@ mod tests {
     use crate::vm::test_plan::PlanBuilder;
     use ptl_bytecode::plan::{Generator, Template};
 
-    fn compile(b: &PlanBuilder, t: &Template) -> Result<Tmpl, VmError> {
+    fn compile(b: &PlanBuilder, t: &Template) -> Result<CompiledTemplate, VmError> {
         let names: Vec<String> = b.plan.vars.iter().map(|v| v.name.clone()).collect();
         let datasets: Vec<Option<u32>> = b.plan.vars.iter().map(|v| v.csv_dataset()).collect();
         let tables: Vec<Table> = b
@@ -196,7 +200,7 @@ mod tests {
             names: &names,
             tables: &tables,
         };
-        Tmpl::compile(&b.plan, t, &info)
+        CompiledTemplate::compile(&b.plan, t, &info)
     }
 
     #[test]
