@@ -1,6 +1,6 @@
 //! What the cluster commands share: ZooKeeper settings from the flags, the async runtime, a
-//! default name for this process, the shutdown signal (Ctrl-C, or SIGTERM as container
-//! orchestrators send), and how a cluster error becomes an exit status.
+//! default name for this process, and how a cluster error becomes an exit status. (The
+//! shutdown signal is `signals`.)
 
 use crate::exit::Exit;
 use crate::flags::ZkArgs;
@@ -35,32 +35,6 @@ pub fn host_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
-}
-
-/// Resolves on the first Ctrl-C or SIGTERM; a second one ends the process at once (130), for
-/// when finishing the current work takes longer than the user wants to wait.
-pub async fn shutdown_signal(what: &'static str) {
-    first_signal().await;
-    eprintln!("{what}: finishing; press Ctrl-C again to quit at once");
-    tokio::spawn(async {
-        first_signal().await;
-        std::process::exit(Exit::Interrupted as i32);
-    });
-}
-
-async fn first_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// Prints the error; every cluster failure (unreachable ZooKeeper, a failed or timed-out run,

@@ -16,7 +16,7 @@ pub enum Exit {
     PlanInvalid = 3,
     /// The run could not be carried out (target unusable, I/O error writing results…).
     RunFailed = 4,
-    /// Stopped by Ctrl-C; the results so far were written.
+    /// Stopped by Ctrl-C or SIGTERM; the results so far were written.
     Interrupted = 130,
 }
 

@@ -12,6 +12,7 @@ mod plan_library;
 mod plan_source;
 mod progress;
 mod runtime;
+mod signals;
 mod stdlib;
 mod submit_options;
 

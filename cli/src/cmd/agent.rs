@@ -1,9 +1,7 @@
 //! `ptl agent`: register with the cluster and run the load assigned to this machine until
 //! Ctrl-C or SIGTERM (a run in progress is finished first).
 
-use crate::cluster_setup::{
-    cluster_failure, default_name, host_name, runtime, shutdown_signal, zk_config,
-};
+use crate::cluster_setup::{cluster_failure, default_name, host_name, runtime, zk_config};
 use crate::flags::AgentArgs;
 use crate::output::Done;
 use ptl_cluster::agent::engine::RuntimeEngine;
@@ -36,7 +34,7 @@ pub fn run(args: &AgentArgs) -> Done {
             config.zk.chroot
         );
         agent
-            .serve(engine, config.poll, shutdown_signal("agent"))
+            .serve(engine, config.poll, crate::signals::shutdown("agent"))
             .await
             .map_err(cluster_failure)
     })

@@ -2,7 +2,7 @@
 //! Ctrl-C or SIGTERM; with `--http`, serve the cluster's dashboard, which may start the plans of
 //! the library (`--plans DIR` and the standard ones).
 
-use crate::cluster_setup::{cluster_failure, default_name, runtime, shutdown_signal, zk_config};
+use crate::cluster_setup::{cluster_failure, default_name, runtime, zk_config};
 use crate::cmd::run::access;
 use crate::exit::Exit;
 use crate::flags::CoordinatorArgs;
@@ -59,7 +59,10 @@ pub fn run(args: &CoordinatorArgs) -> Done {
             Some(d)
         }
     };
-    let led = runtime.block_on(run_coordinator(config, shutdown_signal("coordinator")));
+    let led = runtime.block_on(run_coordinator(
+        config,
+        crate::signals::shutdown("coordinator"),
+    ));
     if let Some(d) = dashboard {
         if let Err(e) = runtime.block_on(d.shutdown()) {
             eprintln!("dashboard: {e}");

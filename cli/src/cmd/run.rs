@@ -7,6 +7,7 @@ use crate::output::{fail, write_file, Done};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
 use crate::runtime;
+use crate::signals;
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
 use ptl_engine::coordination::stop_channel;
@@ -108,14 +109,17 @@ pub fn execute_with(
     };
     let outcome = runtime.block_on(async {
         let interrupt = stop.clone();
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping: letting requests in flight finish, then writing results…");
-                interrupt.stop("interrupted (Ctrl-C)");
-            }
+        let signalled = tokio::spawn(async move {
+            let signal = signals::first().await;
+            signals::announce(
+                signal,
+                "letting requests in flight finish, then writing results",
+            );
+            interrupt.stop(signal.reason());
+            signals::second_quits();
         });
         let outcome = ptl_engine::run(&compiled.plan, opts).await;
-        ctrl_c.abort();
+        signalled.abort();
         if let Some(d) = dashboard {
             match &outcome {
                 Ok(o) => d.finish(&o.result).await,

@@ -8,6 +8,7 @@ use crate::flags::SubmitArgs;
 use crate::output::{fail, Done};
 use crate::plan_source;
 use crate::progress::LiveView;
+use crate::signals;
 use ptl_bytecode::Plan;
 use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::coordinator::merged_record;
@@ -27,9 +28,6 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// Added to the run's own length for the default `--timeout`.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
-
-/// The reason a Ctrl-C stop carries; `conclude` maps it to exit status 130 as for `ptl run`.
-const INTERRUPTED: &str = "interrupted (Ctrl-C)";
 
 pub fn run(args: &SubmitArgs) -> Done {
     let files = &args.files;
@@ -154,12 +152,12 @@ async fn follow(
     let outcome = loop {
         tokio::select! {
             result = &mut waiting => break result.map(|r| Followed::Result(Box::new(r))),
-            _ = tokio::signal::ctrl_c() => {
+            signal = signals::first() => {
                 if interrupted {
                     std::process::exit(Exit::Interrupted as i32);
                 }
                 interrupted = true;
-                eprintln!("\nstopping {id} on every agent, then writing the results so far (Ctrl-C again quits at once)…");
+                signals::announce(signal, &format!("stopping {id} on every agent, then writing the results so far"));
                 // The phase replaced, read in the same version-checked write: a run stopped
                 // while pending never starts (the coordinator only starts pending runs).
                 let mut replaced = None;
@@ -169,7 +167,7 @@ async fn follow(
                     }
                     replaced = Some(s.phase);
                     s.phase = RunPhase::Stopping;
-                    s.reason = Some(INTERRUPTED.to_string());
+                    s.reason = Some(signal.reason().to_string());
                     true
                 })
                 .await?;

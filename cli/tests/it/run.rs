@@ -1,7 +1,7 @@
 //! End-to-end tests of `ptl run` and `ptl demo-target`: the real binary, a real HTTP target on
 //! 127.0.0.1 (the built-in demo target, started as its own process), short bounded loads.
 //! They assert what a user relies on: exit statuses, the JSON result, partial results on
-//! Ctrl-C, and clean error counts against a dead target.
+//! Ctrl-C and SIGTERM, and clean error counts against a dead target.
 
 use crate::support::{assert_exit, json, ptl, run, Target};
 use std::path::{Path, PathBuf};
@@ -177,13 +177,14 @@ fn an_unresolvable_host_gives_connect_errors_not_a_crash() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_cleanly_and_writes_the_results_so_far() {
+/// `ptl run` stopped by `signal` two seconds in: it exits 130 after printing the summary and
+/// writing the result, which holds every request the target answered.
+fn stops_cleanly_on(signal: &str, reason: &str) {
     let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), &PLAN.replace("for 2s", "for 60s"));
     let out = dir.path().join("r.json");
-    let mut child = ptl()
+    let child = ptl()
         .arg("run")
         .arg(&plan)
         .args([
@@ -193,33 +194,53 @@ fn ctrl_c_stops_cleanly_and_writes_the_results_so_far() {
             "--out",
         ])
         .arg(&out)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    // SIGINT, as a terminal's Ctrl-C sends.
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "ptl did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(130));
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "ptl took {:?} to stop after {signal}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(130), "after {signal}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Phases"),
+        "the summary is printed: {stdout}"
+    );
     let r = json(&out);
     assert_eq!(r["stopped_early"], true);
+    assert_eq!(r["stop_reason"], reason);
     let sent = r["phases"][0]["request_count"].as_u64().unwrap();
     assert!(sent > 100 && sent < 12_000, "{sent}");
+    // Requests in flight finished before the result was written: none is missing from it.
+    assert_eq!(
+        target.requests(),
+        sent,
+        "the target's count is the result's"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_writes_the_results_so_far() {
+    // SIGINT, as a terminal's Ctrl-C sends.
+    stops_cleanly_on("-INT", "interrupted (Ctrl-C)");
+}
+
+#[test]
+fn sigterm_stops_as_ctrl_c_does() {
+    // What CI timeouts, `docker stop` and Kubernetes send; it used to kill the run with no
+    // summary and no file.
+    stops_cleanly_on("-TERM", "interrupted (SIGTERM)");
 }
 
 #[test]
