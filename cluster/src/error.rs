@@ -105,6 +105,28 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// ZooKeeper did not answer (the same request may well succeed later), as opposed to what
+    /// it answered being missing or wrong.
+    pub fn is_transient(&self) -> bool {
+        use zookeeper_client::Error as E;
+        match self {
+            ClusterError::Unreachable { .. }
+            | ClusterError::ZkTimeout { .. }
+            | ClusterError::SessionLost(_) => true,
+            ClusterError::Zk { source, .. } => matches!(
+                source,
+                E::ConnectionLoss
+                    | E::Timeout
+                    | E::SessionExpired
+                    | E::SessionMoved
+                    | E::Throttled
+                    | E::NoHosts
+                    | E::ClientClosed
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
         ClusterError::Zk {
             op,

@@ -5,7 +5,9 @@
 //! runs, supervises them and merges the agents' deltas into the result; [`agent`] registers,
 //! takes its share and runs the engine; [`run`] and [`plan_store`] are the records they share
 //! (a run's spec and state, its assignment and pauses; the plans); [`zk`] is the ZooKeeper
-//! underneath (connection, the znode layout, chunks, watches, clock offsets). See
+//! underneath (connection, the znode layout, chunks, watches, clock offsets). [`observe`] is
+//! the cluster as a reader outside the coordinator sees it (the dashboard): runs, their state
+//! and deltas, and the operator's controls, in typed values with the layout kept inside. See
 //! `docs/cluster.md` for how it works and the znode layout.
 
 pub mod agent;
@@ -13,6 +15,7 @@ pub mod client;
 pub mod coordinator;
 pub mod error;
 pub mod ids;
+pub mod observe;
 pub mod plan_store;
 pub mod run;
 pub mod zk;

@@ -15,12 +15,12 @@ use crate::control::RunControl;
 use crate::cursor::Cursor;
 use crate::live_run::LiveRun;
 use crate::model::{
-    AgentState, AgentView, Controls, Headline, Mark, PhaseLatency, PhaseSpan, RequestRow,
+    AgentState, AgentView, Controls, Headline, Mark, MarkKind, PhaseLatency, PhaseSpan, RequestRow,
     RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick,
 };
 use ptl_bytecode::plan::Plan;
 use ptl_engine::record::IntervalDelta;
-use ptl_engine::result::RunResult;
+use ptl_engine::result::{DegradedWindow, PauseWindow, RunResult};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
@@ -257,7 +257,7 @@ impl Hub {
             phases,
             planned_s: at,
             headline: headline_of_final(&result),
-            marks: degraded_marks(&result),
+            marks: degraded_marks(&result.degraded),
             result: Some(result),
             agents: Vec::new(),
             control: None,
@@ -407,10 +407,10 @@ impl Hub {
         let mut marks: Vec<Mark> = run
             .marks
             .iter()
-            .filter(|m| m.kind != crate::model::MarkKind::Degraded)
+            .filter(|m| m.kind != MarkKind::Degraded)
             .cloned()
             .collect();
-        marks.extend(degraded_marks(&result));
+        marks.extend(degraded_marks(&result.degraded));
         run.marks = marks;
         for agent in &mut run.agents {
             if agent.state == AgentState::Running || agent.state == AgentState::Waiting {
@@ -729,16 +729,29 @@ fn headline_of_final(result: &RunResult) -> Headline {
     }
 }
 
-/// A cluster result's degraded windows as chart marks.
-pub fn degraded_marks(result: &RunResult) -> Vec<Mark> {
-    result
-        .degraded
+/// A cluster run's degraded windows (live, or as its result lists them) as chart marks.
+pub fn degraded_marks(windows: &[DegradedWindow]) -> Vec<Mark> {
+    windows
         .iter()
         .map(|w| Mark {
-            kind: crate::model::MarkKind::Degraded,
+            kind: MarkKind::Degraded,
             label: format!("{} lost (epoch {})", w.agent, w.epoch),
             start_s: w.from_s,
             end_s: w.until_s,
+        })
+        .collect()
+}
+
+/// Pauses in milliseconds from the run's start (as a result lists them) as chart marks.
+pub fn pause_marks(windows: &[PauseWindow]) -> Vec<Mark> {
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    windows
+        .iter()
+        .map(|w| Mark {
+            kind: MarkKind::Paused,
+            label: "paused".to_string(),
+            start_s: seconds(w.start_ms),
+            end_s: w.end_ms.map(seconds),
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 use crate::model::{Headline, PhaseSpan};
 use ptl_bytecode::plan::Plan;
 use ptl_engine::record::recorder::{add_histogram, new_histogram, Hist};
+use ptl_engine::record::series::{self, Window};
 use ptl_engine::record::{merge_delta, IntervalDelta, Layout, Recorded};
 use ptl_engine::result::{summarize, thresholds};
 use ptl_engine::result::{RunResult, SeriesPoint};
@@ -18,8 +19,9 @@ use std::time::{Duration, SystemTime};
 /// Windows whose histograms are kept so a late delta of the same second (another agent's, or
 /// an agent's final flush) revises its point exactly; older points only gain counts.
 const REVISABLE_WINDOWS: u64 = 8;
-/// Bound on the series: past it, neighbouring points are merged pairwise (as the runtime's
-/// series does), so a day-long run keeps a page-sized series.
+/// Bound on the series: past it, neighbouring points are merged pairwise
+/// ([`series::compact`], as the runtime's series does), so a day-long run keeps a page-sized
+/// series.
 pub const MAX_POINTS: usize = 7200;
 
 /// What one second of the run adds up to, across agents.
@@ -28,6 +30,17 @@ struct WindowAcc {
     errors: u64,
     dropped: u64,
     response: Hist,
+}
+
+impl WindowAcc {
+    fn new() -> WindowAcc {
+        WindowAcc {
+            started: 0,
+            errors: 0,
+            dropped: 0,
+            response: new_histogram(),
+        }
+    }
 }
 
 pub struct LiveRun {
@@ -151,12 +164,7 @@ impl LiveRun {
             point.errors += errors;
             point.dropped += dropped;
         } else {
-            let acc = self.open.entry(k).or_insert_with(|| WindowAcc {
-                started: 0,
-                errors: 0,
-                dropped: 0,
-                response: new_histogram(),
-            });
+            let acc = self.open.entry(k).or_insert_with(WindowAcc::new);
             acc.started += started;
             acc.errors += errors;
             acc.dropped += dropped;
@@ -178,15 +186,8 @@ impl LiveRun {
 
     /// Merges neighbouring points pairwise, as the runtime's own series does.
     fn compact(&mut self) {
-        let old = std::mem::take(&mut self.points);
-        let mut it = old.into_values();
-        while let Some(a) = it.next() {
-            let merged = match it.next() {
-                Some(b) => a.merged_with(b),
-                None => a,
-            };
-            self.points.insert(merged.t, merged);
-        }
+        let old = std::mem::take(&mut self.points).into_values().collect();
+        self.points = series::compact(old).into_iter().map(|p| (p.t, p)).collect();
         self.open.clear();
         self.reset = true;
     }
@@ -271,35 +272,24 @@ fn target_at(timeline: &Timeline, mid_us: u64) -> f64 {
 }
 
 fn empty_point(k: u64, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
-    let mid = k.saturating_mul(1_000_000).saturating_add(500_000);
-    SeriesPoint {
-        t: k,
-        phase: phase_name(timeline, layout, mid),
-        target_rps: target_at(timeline, mid),
-        ..SeriesPoint::default()
-    }
+    point_of(k, &WindowAcc::new(), timeline, layout)
 }
 
+/// Second `k`'s point as the runtime's series draws a one-second window.
 fn point_of(k: u64, acc: &WindowAcc, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
-    let ms = |us: u64| us as f64 / 1000.0;
-    let h = &acc.response;
-    let q = |x: f64| {
-        if h.is_empty() {
-            0.0
-        } else {
-            ms(h.value_at_quantile(x))
-        }
-    };
-    SeriesPoint {
-        achieved_rps: acc.started as f64,
+    let mid = k.saturating_mul(1_000_000).saturating_add(500_000);
+    Window {
+        t: k,
+        seconds: 1.0,
+        phase: &phase_name(timeline, layout, mid),
+        target_rps: target_at(timeline, mid),
+        started: acc.started,
         errors: acc.errors,
         dropped: acc.dropped,
-        p50_ms: q(0.50),
-        p95_ms: q(0.95),
-        p99_ms: q(0.99),
-        max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
-        ..empty_point(k, timeline, layout)
+        response: &acc.response,
+        paused: 0.0,
     }
+    .point()
 }
 
 #[cfg(test)]

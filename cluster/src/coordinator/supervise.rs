@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_engine::record::{decode_delta, Recorded};
-use ptl_engine::result::DegradedWindow as ResultDegraded;
+use ptl_engine::record::Recorded;
 use zookeeper_client::Client;
 
 use crate::agent::registry;
@@ -19,6 +18,7 @@ use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
+use crate::observe::cursor::{self, AgentCursor};
 use crate::run::assignment::{self, Assignment, Share};
 use crate::run::pauses;
 use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
@@ -46,8 +46,8 @@ pub(crate) struct Member {
     offset_s: u64,
     /// A joiner sends nothing before this second of the run.
     joined_s: u64,
-    /// Delta nodes merged.
-    seen: HashSet<String>,
+    /// Its delta nodes merged.
+    seen: AgentCursor,
     /// Its latest window, held back until a later one comes or its done marker says how long
     /// that last one was.
     held: Option<(u64, Recorded)>,
@@ -65,7 +65,7 @@ impl Member {
             start_at_ms: run_start_ms + share.start_offset_ms as i64,
             offset_s: (share.start_offset_ms + 500) / 1000,
             joined_s,
-            seen: HashSet::new(),
+            seen: AgentCursor::default(),
             held: None,
             done: None,
             lost: false,
@@ -320,17 +320,11 @@ pub(crate) async fn follow(
         series: &series,
         pauses: &pause_windows,
     });
-    let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
     result.degraded = run::state(client, id)
         .await?
         .degraded
         .iter()
-        .map(|w| ResultDegraded {
-            agent: w.agent.clone(),
-            from_s: seconds(w.from_ms),
-            until_s: w.until_ms.map(seconds),
-            epoch: w.epoch,
-        })
+        .map(|w| w.from_start(start_at_ms))
         .collect();
     merged_record::store(client, id, &merged, start_at_ms, duration).await?;
     zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
@@ -412,18 +406,8 @@ async fn merge_new(
     windows: &mut MergedWindows,
     live: &mut LiveView,
 ) -> Result<(), ClusterError> {
-    let dir = layout::agent_reports(id, &member.id);
-    for name in zk::children(client, &dir).await? {
-        if member.seen.contains(&name) {
-            continue;
-        }
-        let path = format!("{dir}/{name}");
-        let (bytes, _) = client
-            .get_data(&path)
-            .await
-            .map_err(|e| ClusterError::zk("read", &path, e))?;
-        let delta = decode_delta(&bytes)
-            .map_err(|e| ClusterError::malformed("interval delta", &path, e))?;
+    for node in member.seen.unread(client, id, &member.id).await? {
+        let delta = cursor::read_delta(client, id, &member.id, &node).await?;
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         live.requests += requests;
         live.errors += delta
@@ -437,7 +421,7 @@ async fn merge_new(
         *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
         member.release(windows, 1.0)?;
         member.held = Some((delta.window, delta.recorded));
-        member.seen.insert(name);
+        member.seen.advance(node);
     }
     Ok(())
 }

@@ -82,6 +82,19 @@ pub struct DegradedWindow {
     pub epoch: u32,
 }
 
+impl DegradedWindow {
+    /// As the result lists it: in seconds from the run's start at `start_at_ms`.
+    pub fn from_start(&self, start_at_ms: i64) -> ptl_engine::result::DegradedWindow {
+        let seconds = |ms: i64| (ms - start_at_ms) as f64 / 1000.0;
+        ptl_engine::result::DegradedWindow {
+            agent: self.agent.clone(),
+            from_s: seconds(self.from_ms),
+            until_s: self.until_ms.map(seconds),
+            epoch: self.epoch,
+        }
+    }
+}
+
 /// The data of `/runs/<id>/state`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {

@@ -1,4 +1,4 @@
-//! The cluster against a real ZooKeeper: registry, clock offsets, whole runs, election, pauses, the plan store, refusals and the harness itself.
+//! The cluster against a real ZooKeeper: registry, clock offsets, whole runs, election, the observer, pauses, the plan store, refusals and the harness itself.
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
 //! what used to be its own `tests/NAME.rs`.
@@ -8,6 +8,7 @@ mod clock;
 mod cluster_run;
 mod common;
 mod election;
+mod observe;
 mod pause;
 mod plan_store;
 mod refusals;

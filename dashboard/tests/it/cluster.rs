@@ -9,10 +9,7 @@ use ptl_cluster::agent::engine::RuntimeEngine;
 use ptl_cluster::agent::{Agent, AgentConfig};
 use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
-use ptl_cluster::ids::RunId;
-use ptl_cluster::run::{self, RunPhase};
-use ptl_cluster::zk::layout;
-use ptl_cluster::zk::{self, ZkConfig};
+use ptl_cluster::observe::{now_ms, Observer, RunId, RunPhase, RunSnapshot, ZkConfig};
 use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
 use ptl_dashboard::ServerConfig;
 use ptl_engine::result::RunResult;
@@ -50,13 +47,20 @@ async fn submit_run(zk: &ZkConfig, target: &str, seconds: u32) -> RunId {
     }
 }
 
-async fn zk_result(zk: &ZkConfig, id: &RunId) -> RunResult {
-    let client = zk::connect(zk).await.expect("connects");
-    zk::get_json::<RunResult>(&client, &layout::run_result(id), "result")
+/// The run as ZooKeeper holds it, read independently of the dashboard.
+async fn snapshot(observer: &Observer, id: &RunId) -> RunSnapshot {
+    observer
+        .run(id)
         .await
         .expect("reads")
+        .expect("the run exists")
+}
+
+async fn zk_result(observer: &Observer, id: &RunId) -> RunResult {
+    snapshot(observer, id)
+        .await
+        .result
         .expect("the coordinator wrote the result")
-        .0
 }
 
 /// The run's status as `GET /api/runs` lists it.
@@ -110,6 +114,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
     .await
     .expect("the dashboard starts");
     let addr = dashboard.addr();
+    let observer = Observer::connect(&zk).await.expect("connects");
 
     // A whole run, watched from the page's stream.
     let id = submit_run(&zk, &target.url(), 3).await;
@@ -118,7 +123,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         final_view(events, &watched).is_some()
     })
     .await;
-    let result = zk_result(&zk, &id).await;
+    let result = zk_result(&observer, &id).await;
     let view = final_view(&events, &id.0).expect("the final view was pushed");
     assert_eq!(view["summary"]["source"], "cluster");
     assert_eq!(view["summary"]["requests"], result.total.requests);
@@ -187,7 +192,6 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
     })
     .await;
     // Paused and resumed from the dashboard first, as `ptl pause` / `ptl resume` do.
-    let client = zk::connect(&zk).await.expect("connects");
     let pause = format!("/api/runs/{}/pause", id.0);
     let resume = format!("/api/runs/{}/resume", id.0);
     assert_eq!(
@@ -198,13 +202,11 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         request(addr, "POST", &pause, Some(OPERATOR)).await.status,
         202
     );
-    let windows = ptl_cluster::run::pauses::windows(&client, &id)
-        .await
-        .expect("windows");
-    assert!(ptl_cluster::run::pauses::is_paused(&windows), "{windows:?}");
+    let paused = snapshot(&observer, &id).await;
+    assert!(paused.is_paused(), "{:?}", paused.pauses);
     // Held a moment past its instant (a control lead ahead), so the run was paused indeed.
-    let held_until = windows[0].at_ms + 500;
-    while ptl_cluster::zk::clock::now_ms() < held_until {
+    let held_until = paused.pauses[0].at_ms + 500;
+    while now_ms() < held_until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Polled: the feed's own look a moment before the pause may still say running.
@@ -222,9 +224,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         request(addr, "POST", &resume, Some(OPERATOR)).await.status,
         202
     );
-    let windows = ptl_cluster::run::pauses::windows(&client, &id)
-        .await
-        .expect("windows");
+    let windows = snapshot(&observer, &id).await.pauses;
     assert!(
         windows.len() == 1 && windows[0].until_ms.is_some(),
         "{windows:?}"
@@ -245,7 +245,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         request(addr, "POST", &stop, Some(OPERATOR)).await.status,
         202
     );
-    let state = run::state(&client, &id).await.expect("state");
+    let state = snapshot(&observer, &id).await.state;
     assert!(
         matches!(state.phase, RunPhase::Stopping | RunPhase::Done),
         "{state:?}"
@@ -255,7 +255,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         final_view(events, &watched).is_some()
     })
     .await;
-    let stopped = zk_result(&zk, &id).await;
+    let stopped = zk_result(&observer, &id).await;
     assert!(stopped.stopped_early);
     assert_eq!(stopped.pauses.len(), 1, "{:?}", stopped.pauses);
     assert_eq!(

@@ -21,6 +21,13 @@ pub struct SeriesBuilder {
 struct Bucket {
     t: u64,
     phase: String,
+    sums: Sums,
+    response: Hist,
+}
+
+/// What the windows of one point add up to, but their response times.
+#[derive(Default)]
+struct Sums {
     /// Σ target rate × seconds.
     target_weighted: f64,
     seconds: f64,
@@ -28,9 +35,51 @@ struct Bucket {
     started: u64,
     errors: u64,
     dropped: u64,
-    response: Hist,
     /// Paused seconds.
     paused: f64,
+}
+
+impl Sums {
+    fn add(&mut self, w: &Window<'_>) {
+        self.target_weighted += w.target_rps * w.seconds;
+        self.seconds += w.seconds;
+        self.windows += 1;
+        self.started += w.started;
+        self.errors += w.errors;
+        self.dropped += w.dropped;
+        self.paused += w.paused.clamp(0.0, 1.0) * w.seconds;
+    }
+
+    /// The point at second `t`: rates per second of the windows' time, percentiles of `h`.
+    fn point(&self, t: u64, phase: String, h: &Hist) -> SeriesPoint {
+        let per_s = |x: f64| {
+            if self.seconds > 0.0 {
+                x / self.seconds
+            } else {
+                0.0
+            }
+        };
+        let q = |x: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(x))
+            }
+        };
+        SeriesPoint {
+            t,
+            phase,
+            target_rps: per_s(self.target_weighted),
+            achieved_rps: per_s(self.started as f64),
+            errors: self.errors,
+            dropped: self.dropped,
+            p50_ms: q(0.50),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+            paused: per_s(self.paused),
+        }
+    }
 }
 
 /// One window's worth of data for the series.
@@ -55,6 +104,30 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+impl Window<'_> {
+    /// This window's point on its own, as a series of one-second points has it (a live view
+    /// that revises its newest windows draws them with this).
+    pub fn point(&self) -> SeriesPoint {
+        let mut sums = Sums::default();
+        sums.add(self);
+        sums.point(self.t, self.phase.to_string(), self.response)
+    }
+}
+
+/// Neighbouring points merged pairwise (a last odd one kept as it is): how a series past its
+/// cap halves, keeping every count.
+pub fn compact(points: Vec<SeriesPoint>) -> Vec<SeriesPoint> {
+    let mut merged = Vec::with_capacity(points.len().div_ceil(2));
+    let mut it = points.into_iter();
+    while let Some(a) = it.next() {
+        merged.push(match it.next() {
+            Some(b) => a.merged_with(b),
+            None => a,
+        });
+    }
+    merged
+}
+
 impl SeriesBuilder {
     pub fn new(cap: usize) -> SeriesBuilder {
         SeriesBuilder {
@@ -73,24 +146,12 @@ impl SeriesBuilder {
         let bucket = self.open.get_or_insert_with(|| Bucket {
             t: w.t,
             phase: w.phase.to_string(),
-            target_weighted: 0.0,
-            seconds: 0.0,
-            windows: 0,
-            started: 0,
-            errors: 0,
-            dropped: 0,
+            sums: Sums::default(),
             response: new_histogram(),
-            paused: 0.0,
         });
-        bucket.target_weighted += w.target_rps * w.seconds;
-        bucket.seconds += w.seconds;
-        bucket.windows += 1;
-        bucket.started += w.started;
-        bucket.errors += w.errors;
-        bucket.dropped += w.dropped;
-        bucket.paused += w.paused.clamp(0.0, 1.0) * w.seconds;
+        bucket.sums.add(&w);
         add_histogram(&mut bucket.response, w.response);
-        if bucket.windows >= self.width {
+        if bucket.sums.windows >= self.width {
             self.close();
         }
     }
@@ -99,38 +160,11 @@ impl SeriesBuilder {
         let Some(b) = self.open.take() else {
             return;
         };
-        let per_s = |x: f64| if b.seconds > 0.0 { x / b.seconds } else { 0.0 };
-        let h = &b.response;
-        let point = SeriesPoint {
-            t: b.t,
-            phase: b.phase,
-            target_rps: per_s(b.target_weighted),
-            achieved_rps: per_s(b.started as f64),
-            errors: b.errors,
-            dropped: b.dropped,
-            p50_ms: ms(h.value_at_quantile(0.50)),
-            p95_ms: ms(h.value_at_quantile(0.95)),
-            p99_ms: ms(h.value_at_quantile(0.99)),
-            max_ms: ms(h.max()),
-            paused: per_s(b.paused),
-        };
-        self.points.push(point);
+        self.points.push(b.sums.point(b.t, b.phase, &b.response));
         if self.points.len() >= self.cap {
-            self.compact();
+            self.points = compact(std::mem::take(&mut self.points));
+            self.width *= 2;
         }
-    }
-
-    fn compact(&mut self) {
-        let old = std::mem::take(&mut self.points);
-        let mut it = old.into_iter();
-        while let Some(a) = it.next() {
-            let merged = match it.next() {
-                Some(b) => a.merged_with(b),
-                None => a,
-            };
-            self.points.push(merged);
-        }
-        self.width *= 2;
     }
 
     /// The points so far (an open bucket is not included).
