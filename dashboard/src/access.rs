@@ -1,10 +1,18 @@
 //! Who may do what: an operator token may look and control, a viewer token may only look;
 //! looking may be left open. A token comes as `Authorization: Bearer …`, as the `ptl_token`
 //! cookie (set when the page is opened with `?token=…`, so the page's own requests and its
-//! event stream carry it), or as a `token` query parameter.
+//! event stream carry it), or as a `token` query parameter. Handlers ask through two
+//! extractors: [`Caller`] (what the request's token allows) and [`Viewer`] (401 unless it may
+//! look).
 
+use crate::reply;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::response::Response;
 use http::header::{AUTHORIZATION, COOKIE};
-use http::HeaderMap;
+use http::request::Parts;
+use http::{HeaderMap, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
 
 /// The cookie the page's requests carry the token in.
 pub const COOKIE_NAME: &str = "ptl_token";
@@ -89,6 +97,63 @@ pub fn query_token(query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
+}
+
+/// Who sent a request: the token it carries, and what that token allows.
+pub struct Caller {
+    access: Arc<Access>,
+    token: Option<String>,
+}
+
+impl Caller {
+    pub fn may_view(&self) -> bool {
+        self.access.may_view(self.token.as_deref())
+    }
+
+    pub fn may_control(&self) -> bool {
+        self.access.may_control(self.token.as_deref())
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Access>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller {
+            access: Arc::from_ref(state),
+            token: presented_token(&parts.headers, parts.uri.query()),
+        })
+    }
+}
+
+/// A caller that may look; anyone else is answered 401.
+pub struct Viewer;
+
+impl<S> FromRequestParts<S> for Viewer
+where
+    Arc<Access>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await {
+            Ok(caller) if caller.may_view() => Ok(Viewer),
+            _ => Err(denied()),
+        }
+    }
+}
+
+/// The answer to looking without a viewer or operator token.
+pub fn denied() -> Response {
+    reply::error(
+        StatusCode::UNAUTHORIZED,
+        "a viewer or operator token is needed",
+    )
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //!
 //! A [`hub::Hub`] holds every run the dashboard knows, fed by [`local`] (this process's
 //! engine) or [`cluster_feed`] (a cluster's runs in ZooKeeper); [`server`] serves the page
-//! ([`page`], live over Server-Sent Events: [`sse`]), the runs API, control ([`access`] decides
-//! who may) and Prometheus metrics ([`metrics`]).
+//! ([`page`], live over Server-Sent Events: [`sse`]), the runs API ([`api`]), control ([`access`]
+//! decides who may, [`origin`] refuses other sites) and Prometheus metrics ([`metrics`]), routed
+//! by [`routes`].
 
 pub mod access;
+pub mod api;
 pub mod cluster_feed;
 pub mod control;
 pub mod cursor;
@@ -16,7 +18,10 @@ pub mod live_run;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod origin;
 pub mod page;
+pub mod reply;
+pub mod routes;
 pub mod server;
 pub mod sse;
 #[cfg(test)]
@@ -24,4 +29,4 @@ mod test_plan;
 
 pub use error::DashboardError;
 pub use hub::Hub;
-pub use server::{serve, DashboardServer, ServerConfig};
+pub use server::{serve, DashboardServer, Limits, ServerConfig};

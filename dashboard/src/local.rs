@@ -12,7 +12,7 @@ use crate::control::{ControlFuture, RunControl};
 use crate::error::DashboardError;
 use crate::hub::{Hub, RunOpen};
 use crate::model::{AgentState, AgentView, Mark, MarkKind, RunSource, RunStatus};
-use crate::server::{serve, DashboardServer, ServerConfig};
+use crate::server::{serve_until, DashboardServer, ServerConfig};
 use ptl_bytecode::plan::Plan;
 use ptl_engine::coordination::{
     pause_channel, BoxFuture, Coordination, Embedded, Pause, PauseHandle, StopHandle,
@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 enum Feed {
     Delta(IntervalDelta),
@@ -41,6 +42,8 @@ pub struct LocalDashboard {
     hub: Arc<Hub>,
     server: DashboardServer,
     id: String,
+    /// Stops the server and the feeder (each has a child of it).
+    stop: CancellationToken,
     tx: mpsc::UnboundedSender<Feed>,
     feeder: JoinHandle<()>,
     pause: PauseHandle,
@@ -156,18 +159,31 @@ impl LocalDashboard {
                 pause: pause.clone(),
             })),
         });
-        let server = serve(hub.clone(), ServerConfig { addr, access }).await?;
+        let stop = CancellationToken::new();
+        let config = ServerConfig {
+            addr,
+            access,
+            ..ServerConfig::default()
+        };
+        let server = serve_until(hub.clone(), config, None, stop.child_token()).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let watched = Paused {
             handle: pause.clone(),
             pauses: pauses.clone(),
             start: start.clone(),
         };
-        let feeder = tokio::spawn(feed(hub.clone(), id.clone(), rx, watched));
+        let feeder = tokio::spawn(feed(
+            hub.clone(),
+            id.clone(),
+            rx,
+            watched,
+            stop.child_token(),
+        ));
         Ok(LocalDashboard {
             hub,
             server,
             id,
+            stop,
             tx,
             feeder,
             pause,
@@ -246,7 +262,8 @@ impl LocalDashboard {
 
     /// Stops serving (event streams end after what was already published).
     pub async fn shutdown(self) {
-        self.feeder.abort();
+        self.stop.cancel();
+        let _ = self.feeder.await;
         self.server.shutdown().await;
     }
 
@@ -299,9 +316,15 @@ pub fn pause_marks(pauses: &[Pause], start: Instant) -> Vec<Mark> {
         .collect()
 }
 
-async fn feed(hub: Arc<Hub>, id: String, mut rx: mpsc::UnboundedReceiver<Feed>, paused: Paused) {
+async fn feed(
+    hub: Arc<Hub>,
+    id: String,
+    mut rx: mpsc::UnboundedReceiver<Feed>,
+    paused: Paused,
+    stop: CancellationToken,
+) {
     let (mut reports, mut requests) = (0u64, 0u64);
-    while let Some(item) = rx.recv().await {
+    while let Some(Some(item)) = stop.run_until_cancelled(rx.recv()).await {
         match item {
             Feed::Delta(delta) => {
                 if hub.add_delta(&id, &delta).is_ok() {

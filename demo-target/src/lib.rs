@@ -1,4 +1,4 @@
-//! The built-in demo HTTP target (`ptl demo-target`): a small, fast hyper server on 127.0.0.1
+//! The built-in demo HTTP target (`ptl demo-target`): a small, fast axum server on 127.0.0.1
 //! that plans can be tried against without any other service.
 //!
 //! It answers every path with a small JSON body after a configured latency, fails a seeded,

@@ -1,19 +1,29 @@
-//! Binding, accepting and shutting down: one HTTP/1.1 keep-alive connection task per client.
+//! Binding, accepting and shutting down: one HTTP/1.1 keep-alive connection task per client,
+//! each serving the axum handler of [`routes`](crate::routes). The caller's shutdown future
+//! cancels one token that stops the accept loop and every connection (a [`TaskTracker`] waits
+//! for them).
 
 use crate::config::DemoTargetConfig;
 use crate::error::DemoTargetError;
 use crate::routes::{handle, State};
 use crate::stats::StatsSnapshot;
+use axum::handler::Handler as _;
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::{Service, ServiceExt};
 
 /// After shutdown, in-flight requests get this long to finish before their connections are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -74,58 +84,94 @@ where
             source,
         })?;
     let state = Arc::new(State::new(config));
-    let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), shutdown));
+    let server = Server {
+        app: handle.with_state(Arc::clone(&state)),
+        stop: CancellationToken::new(),
+        cut: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    };
+    let task = tokio::spawn(server.run(listener, shutdown));
     Ok(DemoTarget { addr, state, task })
 }
 
-async fn accept_loop<F>(listener: TcpListener, state: Arc<State>, shutdown: F)
+/// What the accept loop and the connection tasks share.
+#[derive(Clone)]
+struct Server<A> {
+    app: A,
+    /// Stops accepting and asks every connection to close after its request in flight.
+    stop: CancellationToken,
+    /// Cuts the connections still open after the grace period.
+    cut: CancellationToken,
+    connections: TaskTracker,
+}
+
+impl<A> Server<A>
 where
-    F: Future<Output = ()> + Send + 'static,
+    A: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>,
+    A: Clone + Send + Sync + 'static,
+    A::Future: Send + 'static,
 {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
+    async fn run<F: Future<Output = ()>>(self, listener: TcpListener, shutdown: F) {
         tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    connections.spawn(connection(stream, Arc::clone(&state), stop_rx.clone()));
-                }
-                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            },
-            // Reap finished connection tasks so the set does not grow with every client.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown => {}
+            _ = self.clone().accept(listener) => {}
+        }
+        self.stop.cancel();
+        self.connections.close();
+        let drained = self.connections.wait();
+        if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+            self.cut.cancel();
+            self.connections.wait().await;
         }
     }
-    drop(listener);
-    // Receivers only see the change when they still exist; a send error means none do.
-    let _ = stop_tx.send(true);
-    let drained = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
-        connections.shutdown().await;
+
+    /// Accepts until dropped (the listener goes with it).
+    async fn accept(self, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    self.connections.spawn(self.clone().connection(stream));
+                }
+                // One client gave up between connecting and being accepted: nothing to wait for.
+                Err(e) if per_connection(&e) => {}
+                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+            }
+        }
+    }
+
+    async fn connection(self, stream: TcpStream) {
+        // Small request/response pairs: Nagle would only add latency.
+        let _ = stream.set_nodelay(true);
+        let app = self.app;
+        let service = service_fn(move |request| app.clone().oneshot(request));
+        // No header-read timeout: hyper's also closes keep-alive connections left idle (it runs
+        // while waiting for the next request's head), which a plan's pauses do, racing the
+        // client's next request into spurious connection errors. The target serves loopback
+        // load tests only; the dashboard, which faces browsers, has one.
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        // Connection errors (client reset, malformed request) end only this connection.
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = self.stop.cancelled() => conn.as_mut().graceful_shutdown(),
+        }
+        tokio::select! {
+            _ = conn => {}
+            _ = self.cut.cancelled() => {}
+        }
     }
 }
 
-async fn connection(stream: TcpStream, state: Arc<State>, mut stop: watch::Receiver<bool>) {
-    // Small request/response pairs: Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
-    let service = service_fn(move |request| handle(Arc::clone(&state), request));
-    // No header-read timeout: it would also close keep-alive connections left idle during a
-    // plan's pauses, racing the client's next request into spurious connection errors.
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None)
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        // Connection errors (client reset, malformed request) end only this connection.
-        _ = conn.as_mut() => {}
-        // The guard `wait_for` returns is not `Send`: drop it inside the branch future.
-        _ = async { stop.wait_for(|stopped| *stopped).await.is_ok() } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+/// Accept errors about one connection only (as opposed to the listener or the process).
+fn per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
 }

@@ -474,6 +474,32 @@ async fn shutdown_stops_serving() {
     assert!(after.is_err(), "answered after shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_the_request_in_flight_finish_and_refuses_new_connections() {
+    let (target, stop) = start(DemoTargetConfig::default()).await;
+    let addr = target.addr();
+    let mut client = Client::connect(addr).await;
+    let in_flight = tokio::spawn(async move {
+        client
+            .send(Method::GET, "/", &[("x-envoy-fault-delay-request", "500")])
+            .await
+    });
+    // The delay is counted as it starts: from then on the request is the server's.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while target.stats().fault_delays == 0 {
+        assert!(Instant::now() < deadline, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(()).expect("server still running");
+    let answer = in_flight.await.expect("the client task does not panic");
+    assert_eq!(answer.status, StatusCode::OK);
+    target.wait().await.expect("clean stop");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
+
 #[tokio::test]
 async fn bad_configuration_and_busy_ports_are_errors() {
     let invalid = serve(

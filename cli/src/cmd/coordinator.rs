@@ -42,6 +42,7 @@ pub fn run(args: &CoordinatorArgs) -> Done {
             let server = ServerConfig {
                 addr,
                 access: access(&args.access),
+                ..ServerConfig::default()
             };
             let feed = ClusterFeedConfig {
                 public_url: args.public_url.clone(),

@@ -432,6 +432,7 @@ async fn the_page_starts_a_plan_and_merges_a_resumed_stream_without_doubling() {
     let config = ServerConfig {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         access: tokens(),
+        ..ServerConfig::default()
     };
     // The first "coordinator" has seconds 0..=10 of the run.
     let first = serve_with(fed_hub(&plan, 0..11), config.clone(), Some(library.clone()))
@@ -531,6 +532,7 @@ async fn a_page_whose_coordinator_stops_answering_moves_to_another_with_its_toke
     let config = ServerConfig {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         access: tokens(),
+        ..ServerConfig::default()
     };
     // Two coordinators of one cluster, each showing the runs it rebuilt from ZooKeeper: the
     // other one (on its own address) has seconds 0..=20 of run 1; this one 0..=10. Both have a

@@ -105,6 +105,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             access: tokens(),
+            ..ServerConfig::default()
         },
         ClusterFeedConfig {
             poll: Duration::from_millis(500),
@@ -290,6 +291,7 @@ async fn each_coordinators_dashboard_lists_the_others_for_the_page_to_fail_over_
             ServerConfig {
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 access: tokens(),
+                ..ServerConfig::default()
             },
             feed,
         )

@@ -1,4 +1,5 @@
-//! The dashboard served for real: its API, the page in headless Chromium, and a cluster's dashboard.
+//! The dashboard served for real: its API, its limits, the page in headless Chromium, and a
+//! cluster's dashboard.
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
 //! what used to be its own `tests/NAME.rs`.
@@ -7,3 +8,4 @@ mod api;
 mod browser;
 mod cluster;
 mod common;
+mod limits;

@@ -144,10 +144,23 @@ impl Answer {
 
 /// One request on its own connection (`Connection: close`), bounded in time.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Answer {
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request_with(addr, method, path, &headers).await
+}
+
+/// [`request`] with these header lines (and no body), bounded in time.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connects");
         stream.write_all(req.as_bytes()).await.expect("sends");
@@ -158,6 +171,11 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&
     let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
         .await
         .expect("the dashboard answers in time");
+    parse_answer(&raw)
+}
+
+/// A whole response as read off the socket: status, head and (de-chunked) body.
+pub fn parse_answer(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
