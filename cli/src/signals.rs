@@ -3,6 +3,7 @@
 //! finish, write every result file, exit 130 (docs/cli.md). A second one quits at once.
 
 use crate::exit::Exit;
+use ptl_cluster::CancellationToken;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Which signal asked the process to stop.
@@ -54,15 +55,21 @@ pub fn second_quits() {
     });
 }
 
-/// Resolves on the first signal, after saying what happens next (`what` is the process:
-/// `agent`, `coordinator`).
-pub async fn shutdown(what: &'static str) {
-    let stop = first().await;
-    eprintln!(
-        "{what}: {} received, finishing; press Ctrl-C again to quit at once",
-        stop.name()
-    );
-    second_quits();
+/// The token a long-running process (`agent`, `coordinator`: `what`) stops by: cancelled on
+/// the first signal, after saying what happens next. Call within the runtime.
+pub fn shutdown_token(what: &'static str) -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let stop = first().await;
+        eprintln!(
+            "{what}: {} received, finishing; press Ctrl-C again to quit at once",
+            stop.name()
+        );
+        cancel.cancel();
+        second_quits();
+    });
+    token
 }
 
 /// The message a stopped run prints before it drains.

@@ -21,3 +21,6 @@ pub mod run;
 pub mod zk;
 
 pub use error::ClusterError;
+/// What stops a coordinator or an agent (`run_coordinator`, `Agent::serve`): one token per
+/// process, cancelled by its shutdown signal.
+pub use tokio_util::sync::CancellationToken;

@@ -19,16 +19,16 @@ use ptl_cluster::observe::{
     RunSnapshot, ZkConfig,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The dashboard of a cluster: the server and the feed that follows ZooKeeper.
 pub struct ClusterDashboard {
     server: DashboardServer,
-    stop: oneshot::Sender<()>,
+    /// Stops the feed; the server has its own token.
+    stop: CancellationToken,
     feed: JoinHandle<Result<(), DashboardError>>,
 }
 
@@ -57,10 +57,8 @@ impl ClusterDashboard {
             public_url: feed.public_url.clone().or(served),
             ..feed
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let feed = tokio::spawn(follow_with(hub, observer, feed, async {
-            let _ = stopped.await;
-        }));
+        let stop = CancellationToken::new();
+        let feed = tokio::spawn(follow_with(hub, observer, feed, stop.clone()));
         Ok(ClusterDashboard { server, stop, feed })
     }
 
@@ -74,7 +72,7 @@ impl ClusterDashboard {
 
     /// Stops following and serving.
     pub async fn shutdown(self) -> Result<(), DashboardError> {
-        let _ = self.stop.send(());
+        self.stop.cancel();
         let followed = self.feed.await;
         self.server.shutdown().await;
         followed.unwrap_or(Ok(()))
@@ -167,12 +165,12 @@ struct Followed {
     agents: BTreeMap<AgentId, AgentSeen>,
 }
 
-/// Follows the cluster's runs into `hub` until `shutdown` resolves. Connection problems are
+/// Follows the cluster's runs into `hub` until `shutdown` is cancelled. Connection problems are
 /// retried; a run that cannot be read is reported as failed on the page.
 pub async fn follow(
     hub: Arc<Hub>,
     config: ClusterFeedConfig,
-    shutdown: impl Future<Output = ()>,
+    shutdown: CancellationToken,
 ) -> Result<(), DashboardError> {
     let observer = Observer::connect(&config.zk).await?;
     follow_with(hub, observer, config, shutdown).await
@@ -182,7 +180,7 @@ async fn follow_with(
     hub: Arc<Hub>,
     observer: Observer,
     config: ClusterFeedConfig,
-    shutdown: impl Future<Output = ()>,
+    shutdown: CancellationToken,
 ) -> Result<(), DashboardError> {
     let mut followed: HashMap<RunId, Followed> = HashMap::new();
     let mut settled: HashSet<RunId> = HashSet::new();
@@ -194,7 +192,6 @@ async fn follow_with(
             settled.insert(id);
         }
     }
-    tokio::pin!(shutdown);
     loop {
         if let Some(own) = &config.public_url {
             list_peers(&observer, &hub, own).await;
@@ -220,7 +217,7 @@ async fn follow_with(
             }
         }
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(config.poll) => {}
         }
     }

@@ -34,7 +34,7 @@ pub fn run(args: &AgentArgs) -> Done {
             config.zk.chroot
         );
         agent
-            .serve(engine, config.poll, crate::signals::shutdown("agent"))
+            .serve(engine, config.poll, crate::signals::shutdown_token("agent"))
             .await
             .map_err(cluster_failure)
     })

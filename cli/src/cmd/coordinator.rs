@@ -60,10 +60,9 @@ pub fn run(args: &CoordinatorArgs) -> Done {
             Some(d)
         }
     };
-    let led = runtime.block_on(run_coordinator(
-        config,
-        crate::signals::shutdown("coordinator"),
-    ));
+    let led = runtime.block_on(async {
+        run_coordinator(config, crate::signals::shutdown_token("coordinator")).await
+    });
     if let Some(d) = dashboard {
         if let Err(e) = runtime.block_on(d.shutdown()) {
             eprintln!("dashboard: {e}");

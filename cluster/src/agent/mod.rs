@@ -14,6 +14,7 @@ use ptl_bytecode::Plan;
 use ptl_engine::coordination::{BoxFuture, Coordination};
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use zookeeper_client::Client;
 
 use crate::agent::coordination::{Placement, ZkCoordination};
@@ -116,14 +117,13 @@ impl Agent {
         &self.id
     }
 
-    /// Serves runs until `shutdown` resolves.
+    /// Serves runs until `shutdown` is cancelled.
     pub async fn serve(
         &self,
         engine: Arc<dyn Engine>,
         poll: Duration,
-        shutdown: impl std::future::Future<Output = ()>,
+        shutdown: CancellationToken,
     ) -> Result<(), ClusterError> {
-        tokio::pin!(shutdown);
         let mut handled: HashSet<RunId> = HashSet::new();
         loop {
             for id in run::list(&self.client).await? {
@@ -167,7 +167,7 @@ impl Agent {
                 .await
                 .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
             tokio::select! {
-                _ = &mut shutdown => return Ok(()),
+                _ = shutdown.cancelled() => return Ok(()),
                 _ = watcher.changed() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
@@ -234,11 +234,11 @@ impl Agent {
     }
 }
 
-/// Registers and serves until `shutdown` resolves: what `ptl agent` runs.
+/// Registers and serves until `shutdown` is cancelled: what `ptl agent` runs.
 pub async fn run_agent(
     config: AgentConfig,
     engine: Arc<dyn Engine>,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
 ) -> Result<(), ClusterError> {
     let agent = Agent::register(&config).await?;
     agent.serve(engine, config.poll, shutdown).await

@@ -19,6 +19,7 @@ use ptl_bytecode::Plan;
 use ptl_engine::record::Recorded;
 use ptl_engine::result::{RunResult, SeriesPoint};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use zookeeper_client::Client;
 
 use crate::agent::registry::{self, RegisteredAgent};
@@ -95,16 +96,16 @@ pub struct LiveView {
 /// How often a run waiting for agents looks whether it was stopped meanwhile.
 const STOP_CHECK: Duration = Duration::from_secs(1);
 
-/// Leads (after winning the election) and coordinates runs until `shutdown` resolves.
+/// Leads (after winning the election) and coordinates runs until `shutdown` is cancelled,
+/// then resigns at once so a standby takes over.
 pub async fn run_coordinator(
     config: CoordinatorConfig,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
 ) -> Result<(), ClusterError> {
     let client = zk::connect(&config.zk).await?;
     let candidate = Candidate::join(&client, &config.id).await?;
-    tokio::pin!(shutdown);
     tokio::select! {
-        _ = &mut shutdown => return candidate.resign().await,
+        _ = shutdown.cancelled() => return candidate.resign().await,
         led = candidate.wait_until_leader() => led?,
     }
     let mut running: HashSet<RunId> = HashSet::new();
@@ -158,7 +159,7 @@ pub async fn run_coordinator(
             .await
             .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
         tokio::select! {
-            _ = &mut shutdown => {
+            _ = shutdown.cancelled() => {
                 tasks.abort_all();
                 return candidate.resign().await;
             }

@@ -109,7 +109,7 @@ async fn cluster(capacities: &[Option<f64>]) -> Cluster {
     let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
     let config = crate::common::coordinator_config(&zk);
     let coordinator = tokio::spawn(async move {
-        coordinator::run_coordinator(config, std::future::pending())
+        coordinator::run_coordinator(config, ptl_cluster::CancellationToken::new())
             .await
             .expect("coordinator");
     });
@@ -144,7 +144,7 @@ async fn spawn_agent(
     });
     let handle = tokio::spawn(async move {
         agent
-            .serve(engine, config.poll, std::future::pending())
+            .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
             .await
             .expect("agent");
     });
@@ -303,7 +303,7 @@ async fn a_new_leader_resumes_a_run_with_an_agent_lost_before_it_took_over() {
     let mut second = crate::common::coordinator_config(&cluster.zk);
     second.id = "coordinator-second".into();
     let _second = tokio::spawn(async move {
-        coordinator::run_coordinator(second, std::future::pending())
+        coordinator::run_coordinator(second, ptl_cluster::CancellationToken::new())
             .await
             .expect("second coordinator");
     });

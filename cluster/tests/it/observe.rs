@@ -42,7 +42,7 @@ fn submit_config(zk: &ZkConfig, plan: &Plan, agents: u32, agent_wait: Duration) 
 fn start_coordinator(zk: &ZkConfig) {
     let config = crate::common::coordinator_config(zk);
     tokio::spawn(async move {
-        coordinator::run_coordinator(config, std::future::pending())
+        coordinator::run_coordinator(config, ptl_cluster::CancellationToken::new())
             .await
             .expect("coordinator");
     });
@@ -73,7 +73,7 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
         });
         tokio::spawn(async move {
             agent
-                .serve(engine, config.poll, std::future::pending())
+                .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
                 .await
                 .expect("agent");
         });

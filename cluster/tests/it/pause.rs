@@ -87,7 +87,7 @@ async fn cluster(agents: usize) -> Cluster {
     let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
     let config = crate::common::coordinator_config(&zk);
     tokio::spawn(async move {
-        coordinator::run_coordinator(config, std::future::pending())
+        coordinator::run_coordinator(config, ptl_cluster::CancellationToken::new())
             .await
             .expect("coordinator");
     });
@@ -101,7 +101,7 @@ async fn cluster(agents: usize) -> Cluster {
         });
         tokio::spawn(async move {
             agent
-                .serve(engine, config.poll, std::future::pending())
+                .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
                 .await
                 .expect("agent");
         });

@@ -67,7 +67,10 @@ async fn old_and_skewed_agents_are_refused_with_the_reason() {
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(5),
     };
-    tokio::spawn(coordinator::run_coordinator(config, std::future::pending()));
+    tokio::spawn(coordinator::run_coordinator(
+        config,
+        ptl_cluster::CancellationToken::new(),
+    ));
 
     let client = zk::connect(&zk).await.expect("connect");
     let old = registry::register(&client, &info("old", "0.0.1", 0))

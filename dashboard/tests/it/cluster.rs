@@ -84,7 +84,10 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         poll: Duration::from_millis(200),
         finish_grace: Duration::from_secs(20),
     };
-    let coordinating = tokio::spawn(run_coordinator(coordinator, std::future::pending()));
+    let coordinating = tokio::spawn(run_coordinator(
+        coordinator,
+        ptl_cluster::CancellationToken::new(),
+    ));
     let mut agents = Vec::new();
     for name in ["agent-a", "agent-b"] {
         let mut config = AgentConfig::new(zk.clone(), name);
@@ -96,7 +99,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         });
         agents.push(tokio::spawn(async move {
             let _ = agent
-                .serve(engine, config.poll, std::future::pending())
+                .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
                 .await;
         }));
     }
