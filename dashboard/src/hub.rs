@@ -765,8 +765,8 @@ fn to_json(value: &impl Serialize) -> String {
 mod tests {
     use super::*;
     use crate::test_plan::plan;
-    use ptl_engine::record::recorder::{Outcome, Timing};
     use ptl_engine::record::Recorded;
+    use ptl_engine::record::{Outcome, Timing};
     use serde_json::Value;
 
     fn open(hub: &Hub, id: &str) {

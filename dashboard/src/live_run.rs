@@ -5,8 +5,8 @@
 
 use crate::model::{Headline, PhaseSpan};
 use ptl_bytecode::plan::Plan;
-use ptl_engine::record::recorder::{add_histogram, new_histogram, Hist};
 use ptl_engine::record::series::{self, Window};
+use ptl_engine::record::{add_histogram, new_histogram, Hist};
 use ptl_engine::record::{merge_delta, IntervalDelta, Layout, Recorded};
 use ptl_engine::result::{summarize, thresholds};
 use ptl_engine::result::{RunResult, SeriesPoint};
@@ -297,8 +297,8 @@ mod tests {
     use super::*;
     use crate::test_plan::plan;
     use proptest::prelude::*;
-    use ptl_engine::record::recorder::{Outcome, Timing};
     use ptl_engine::record::ErrorClass;
+    use ptl_engine::record::{Outcome, Timing};
 
     /// One agent's window: `latencies` (µs) answered, every `fail`-th one a 5xx.
     fn delta(live: &LiveRun, window: u64, latencies: &[u64], fail: usize) -> IntervalDelta {

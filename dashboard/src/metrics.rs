@@ -273,8 +273,8 @@ mod tests {
     use super::*;
     use crate::hub::RunOpen;
     use crate::model::RunSource;
-    use ptl_engine::record::recorder::{Outcome, Timing};
     use ptl_engine::record::{IntervalDelta, Recorded};
+    use ptl_engine::record::{Outcome, Timing};
     use std::time::SystemTime;
 
     fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {

@@ -6,7 +6,7 @@
 use crate::error::ReportError;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
-use ptl_engine::record::recorder::{add_histogram, new_histogram};
+use ptl_engine::record::{add_histogram, new_histogram};
 use ptl_engine::RunOutcome;
 use std::io::Write;
 

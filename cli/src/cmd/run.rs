@@ -130,7 +130,7 @@ pub fn execute_with(
     });
     view.finish();
     let outcome = outcome.map_err(|e| fail(Exit::RunFailed, e))?;
-    if let Some(reason) = ptl_engine::http::tls::first_failure() {
+    if let Some(reason) = ptl_engine::http::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }
     let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));

@@ -347,7 +347,7 @@ impl ptl_dashboard::launch::PlanLauncher for FakeLibrary {
 
 /// Second `window` of `id` into the hub: `n` answers of 2 ms, then the second's tick.
 fn second(hub: &ptl_dashboard::Hub, plan: &ptl_bytecode::Plan, id: &str, window: u64, n: u64) {
-    use ptl_engine::record::recorder::{Outcome, Timing};
+    use ptl_engine::record::{Outcome, Timing};
     let layout = ptl_engine::record::Layout::of(plan);
     let mut rec = ptl_engine::record::Recorded::new(
         layout.phases.len(),

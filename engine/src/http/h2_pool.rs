@@ -43,14 +43,6 @@ impl H2Conns {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// A handle to send a stream on a slot's connection, opening it with `open` if the slot
     /// has none: the next slot in turn, or `again`'s for a request its connection did not
     /// take (it goes on that slot's new connection: the next slot in turn may be about to

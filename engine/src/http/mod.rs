@@ -10,19 +10,19 @@
 
 mod body;
 mod client_key;
-pub mod connection;
+pub(crate) mod connection;
 mod deadline;
-pub mod error;
-pub mod h2_connection;
-pub mod h2_pool;
-pub mod h2_request;
-pub mod pool;
-pub mod request;
-pub mod response;
+pub(crate) mod error;
+pub(crate) mod h2_connection;
+pub(crate) mod h2_pool;
+pub(crate) mod h2_request;
+pub(crate) mod pool;
+pub(crate) mod request;
+pub(crate) mod response;
 mod stream;
-pub mod tls;
+pub(crate) mod tls;
 
 pub use connection::{Connection, Response, SendOutcome, Want};
 pub use error::{HttpError, ProtocolError};
 pub use pool::{Endpoint, Lease, Pool};
-pub use tls::{TlsOptions, TlsSetupError, TlsTarget};
+pub use tls::{first_failure, TlsOptions, TlsSetupError, TlsTarget};
