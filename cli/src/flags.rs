@@ -64,6 +64,22 @@ pub struct ParamArgs {
     /// Override a plan parameter: `--set peak=300/s` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+    /// Silence a warning for this command, as `allow W0002` in the plan does (repeatable).
+    #[arg(long = "allow", value_name = "CODE", value_parser = parse_warning_code)]
+    pub allow: Vec<String>,
+}
+
+/// `--allow`: a warning code (errors cannot be silenced).
+fn parse_warning_code(code: &str) -> Result<String, String> {
+    let code = code.trim().to_ascii_uppercase();
+    if ptl_compiler::WARNING_CODES.contains(&code.as_str()) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "not a warning code; warnings are {} (errors cannot be silenced)",
+            ptl_compiler::WARNING_CODES.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

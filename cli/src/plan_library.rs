@@ -154,7 +154,7 @@ fn describe(found: &Found) -> Option<PlanEntry> {
             })
         }
     };
-    let options = plan_source::options(&[]);
+    let options = plan_source::options(&[], &[]);
     let loaded = source::load(&path, &text, options.resolver.as_ref());
     let plan = match loaded.root() {
         Some(root) => Some(root.plan_name.as_ref()?.value.clone()),
@@ -191,7 +191,7 @@ fn compile(found: &Found, params: &BTreeMap<String, String>) -> Result<Vec<u8>, 
     let (path, text) = read(found).map_err(LaunchError::BadRequest)?;
     let params: Vec<(String, String)> =
         params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let checked = ptl_compiler::check_source(&path, &text, &plan_source::options(&params));
+    let checked = ptl_compiler::check_source(&path, &text, &plan_source::options(&params, &[]));
     match checked.plan {
         Some(plan) => Ok(ptl_bytecode::encode(&plan)),
         None => Err(LaunchError::Compile {

@@ -2,7 +2,7 @@
 //! compiled plan, printing its diagnostics the way the user's terminal wants them.
 
 use crate::exit::Exit;
-use crate::flags::DiagnosticFormat;
+use crate::flags::{DiagnosticFormat, ParamArgs};
 use crate::output::fail;
 use crate::stdlib;
 use ptl_compiler::{CheckOptions, Checked, StdResolver};
@@ -16,6 +16,12 @@ pub enum Source {
 }
 
 pub fn read(plan: &str) -> Result<Source, Exit> {
+    try_read(plan).map_err(|(exit, message)| fail(exit, message))
+}
+
+/// [`read`], leaving the message to the caller (`check --format json` also puts it in its
+/// output).
+pub fn try_read(plan: &str) -> Result<Source, (Exit, String)> {
     if let Some(name) = plan.strip_prefix("std:") {
         return match stdlib::lookup(name) {
             Some(text) => Ok(Source::Text {
@@ -24,7 +30,7 @@ pub fn read(plan: &str) -> Result<Source, Exit> {
             }),
             None => {
                 let names: Vec<&str> = stdlib::names().collect();
-                Err(fail(
+                Err((
                     Exit::Usage,
                     format!(
                         "there is no standard plan `{plan}`; the standard plans are: std:{}",
@@ -41,28 +47,29 @@ pub fn read(plan: &str) -> Result<Source, Exit> {
                 path: path.clone(),
                 bytes,
             })
-            .map_err(|e| fail(Exit::Usage, format!("cannot read {}: {e}", path.display())));
+            .map_err(|e| (Exit::Usage, format!("cannot read {}: {e}", path.display())));
     }
     std::fs::read_to_string(&path)
         .map(|text| Source::Text {
             path: path.clone(),
             text,
         })
-        .map_err(|e| fail(Exit::Usage, format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| (Exit::Usage, format!("cannot read {}: {e}", path.display())))
 }
 
-pub fn options(params: &[(String, String)]) -> CheckOptions {
+pub fn options(params: &[(String, String)], allow: &[String]) -> CheckOptions {
     CheckOptions {
         params: params.to_vec(),
         resolver: Some(StdResolver::new(|name| {
             stdlib::lookup(name).map(str::to_string)
         })),
+        allow: allow.to_vec(),
     }
 }
 
 /// Check a plan's text; prints diagnostics (warnings too) on stderr.
-pub fn check(path: &Path, text: &str, params: &[(String, String)]) -> Checked {
-    let checked = ptl_compiler::check_source(path, text, &options(params));
+pub fn check(path: &Path, text: &str, params: &[(String, String)], allow: &[String]) -> Checked {
+    let checked = ptl_compiler::check_source(path, text, &options(params, allow));
     print_reports(&checked, DiagnosticFormat::Human);
     checked
 }
@@ -99,7 +106,8 @@ pub struct Compiled {
 }
 
 /// Read, check and compile (or decode, for `.ptlc`) a plan argument.
-pub fn compile(plan: &str, params: &[(String, String)]) -> Result<Compiled, Exit> {
+pub fn compile(plan: &str, args: &ParamArgs) -> Result<Compiled, Exit> {
+    let params = &args.params[..];
     match read(plan)? {
         Source::Bytecode { path, bytes } => {
             if !params.is_empty() {
@@ -120,7 +128,7 @@ pub fn compile(plan: &str, params: &[(String, String)]) -> Result<Compiled, Exit
             Ok(Compiled { plan, bytes })
         }
         Source::Text { path, text } => {
-            let checked = check(&path, &text, params);
+            let checked = check(&path, &text, params, &args.allow);
             match checked.plan {
                 Some(plan) => {
                     let bytes = ptl_bytecode::encode(&plan);

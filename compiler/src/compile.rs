@@ -16,6 +16,9 @@ pub struct CheckOptions {
     pub params: Vec<(String, String)>,
     /// Supplies `std:NAME` libraries for `import "std:NAME"`; without it such imports fail.
     pub resolver: Option<StdResolver>,
+    /// Warning codes silenced for this check (`--allow W0002`), as a plan's `allow W0002`
+    /// silences them for every check; codes not in [`crate::WARNING_CODES`] silence nothing.
+    pub allow: Vec<String>,
 }
 
 /// The outcome of checking a plan.
@@ -72,6 +75,7 @@ pub fn check_source(path: &Path, source: &str, opts: &CheckOptions) -> Checked {
             plan = Some(compiled);
         }
     }
+    located.retain(|l| !check::warnings::allowed(&opts.allow, &l.diagnostic));
     sort(&mut located);
     let reports = located
         .into_iter()

@@ -16,6 +16,8 @@ pub mod parse;
 pub mod report;
 pub mod source;
 
+/// The warning codes `allow` (in a plan) and `--allow` (on the command line) take.
+pub use check::WARNING_CODES;
 pub use compile::{check_file, check_source, CheckOptions, Checked};
 pub use diagnostic::Diagnostic;
 pub use explain::explain;

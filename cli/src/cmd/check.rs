@@ -2,7 +2,7 @@
 
 use crate::exit::Exit;
 use crate::flags::{CheckArgs, DiagnosticFormat};
-use crate::output::Done;
+use crate::output::{fail, Done};
 use crate::plan_source::{self, Source};
 
 /// Every plan is checked, even after a bad one; the status is the worst plan's.
@@ -10,23 +10,39 @@ pub fn run(args: &CheckArgs) -> Done {
     let mut worst = Exit::Ok;
     let mut json_all = Vec::new();
     for plan in &args.plans {
-        let (path, text) = match plan_source::read(plan) {
-            Ok(Source::Text { path, text }) => (path, text),
-            Ok(Source::Bytecode { path, .. }) => {
-                eprintln!(
-                    "error: {} is compiled bytecode; `ptl check` reads .ptl sources (use `ptl inspect`)",
+        let read = match plan_source::try_read(plan) {
+            Ok(Source::Text { path, text }) => Ok((path, text)),
+            Ok(Source::Bytecode { path, .. }) => Err((
+                Exit::Usage,
+                format!(
+                    "{} is compiled bytecode; `ptl check` reads .ptl sources (use `ptl inspect`)",
                     path.display()
-                );
-                worst = worse(worst, Exit::Usage);
-                continue;
-            }
-            Err(exit) => {
+                ),
+            )),
+            Err(unreadable) => Err(unreadable),
+        };
+        let (path, text) = match read {
+            Ok(source) => source,
+            Err((exit, message)) => {
+                // Said on stderr, and in the JSON too: an empty array said nothing of why.
+                if args.format == DiagnosticFormat::Json {
+                    json_all.push(serde_json::json!({
+                        "file": plan,
+                        "ok": false,
+                        "error": message,
+                        "diagnostics": [],
+                    }));
+                }
+                fail(exit, message);
                 worst = worse(worst, exit);
                 continue;
             }
         };
-        let checked =
-            ptl_compiler::check_source(&path, &text, &plan_source::options(&args.params.params));
+        let checked = ptl_compiler::check_source(
+            &path,
+            &text,
+            &plan_source::options(&args.params.params, &args.params.allow),
+        );
         match args.format {
             DiagnosticFormat::Json => json_all.push(serde_json::json!({
                 "file": path.display().to_string(),

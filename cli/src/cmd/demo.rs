@@ -35,6 +35,7 @@ pub fn run(args: &DemoArgs) -> Done {
         std::path::Path::new("examples/quickstart.ptl"),
         QUICKSTART,
         &params,
+        &args.params.allow,
     );
     let done = match checked.plan {
         Some(plan) => {

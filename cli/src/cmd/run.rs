@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: &RunArgs) -> Done {
-    let compiled = plan_source::compile(&args.plan, &args.params.params)?;
+    let compiled = plan_source::compile(&args.plan, &args.params)?;
     let tls = tls_options(&args.tls)?;
     let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
     execute_with(&compiled, &args.output, args.workers, dashboard, tls)

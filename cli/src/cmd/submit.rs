@@ -41,7 +41,7 @@ pub fn run(args: &SubmitArgs) -> Done {
             "--out, --report, --junit and --hdr-log need --wait (without it, submit returns once the run is created)",
         ));
     }
-    let compiled = plan_source::compile(&args.plan, &args.params.params)?;
+    let compiled = plan_source::compile(&args.plan, &args.params)?;
     let runtime = runtime()?;
     let zk = zk_config(&args.zk);
     let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);

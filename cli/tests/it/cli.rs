@@ -210,3 +210,46 @@ fn explain_prints_each_phase() {
         assert!(text.contains(phase), "{phase} missing from:\n{text}");
     }
 }
+
+#[test]
+fn allow_silences_a_warning_for_one_check_and_refuses_an_error_code() {
+    // W0005 (users with no think time) and W0004 (an unused let).
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("p.ptl");
+    std::fs::write(
+        &plan,
+        "plan \"p\" {\n  target \"http://127.0.0.1:9\"\n  let spare = int(1, 9)\n  request home { GET \"/\" }\n  phase flat_out { users 5 for 10s }\n}\n",
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let both = ptl(&["check", plan]);
+    assert_eq!(both.status.code(), Some(0));
+    assert!(stderr(&both).contains("W0005") && stderr(&both).contains("W0004"));
+
+    let one = ptl(&["check", "--allow", "W0005", plan]);
+    assert_eq!(one.status.code(), Some(0));
+    assert!(!stderr(&one).contains("W0005"), "{}", stderr(&one));
+    assert!(stderr(&one).contains("W0004"), "{}", stderr(&one));
+    assert!(stderr(&one).contains("ok (1 warning)"), "{}", stderr(&one));
+
+    let error = ptl(&["check", "--allow", "E0013", plan]);
+    assert_eq!(error.status.code(), Some(2));
+    assert!(
+        stderr(&error).contains("errors cannot be silenced"),
+        "{}",
+        stderr(&error)
+    );
+}
+
+#[test]
+fn check_json_says_why_a_file_could_not_be_read() {
+    let out = ptl(&["check", "--format", "json", "no/such/plan.ptl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let files: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(files[0]["file"], "no/such/plan.ptl");
+    assert_eq!(files[0]["ok"], false);
+    assert!(
+        files[0]["error"].as_str().unwrap().contains("cannot read"),
+        "{files}"
+    );
+}

@@ -16,6 +16,7 @@ fn check(path: &str) -> Option<ptl_bytecode::Plan> {
     let options = CheckOptions {
         params: Vec::new(),
         resolver: None,
+        ..Default::default()
     };
     check_source(Path::new("paths.ptl"), &plan_with_path(path), &options).plan
 }

@@ -24,6 +24,8 @@ mod thresholds;
 pub mod values;
 pub mod warnings;
 
+pub use settings::WARNING_CODES;
+
 use crate::ast::{Item, Stmt};
 use crate::diagnostic::Diagnostic;
 use crate::report::Located;

@@ -15,8 +15,13 @@ use crate::report::Located;
 use ptl_bytecode::rounded_duration_text;
 
 /// Whether the plan silences this diagnostic with `allow` (errors cannot be silenced).
-pub fn allowed(allowed: &[&str], diagnostic: &Diagnostic) -> bool {
-    !diagnostic.is_error() && allowed.contains(&diagnostic.code_str().trim_start_matches("ptl::"))
+pub fn allowed<S: AsRef<str>>(allowed: &[S], diagnostic: &Diagnostic) -> bool {
+    if diagnostic.is_error() || allowed.is_empty() {
+        return false;
+    }
+    let code = diagnostic.code_str();
+    let code = code.trim_start_matches("ptl::");
+    allowed.iter().any(|a| a.as_ref() == code)
 }
 
 /// Lets and params that nothing refers to.

@@ -64,6 +64,7 @@ fn compile(path: &Path, params: &[(&str, &str)]) -> Checked {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         resolver: None,
+        ..Default::default()
     };
     check_source(path, &fs::read_to_string(path).expect("plan"), &opts)
 }
@@ -361,6 +362,7 @@ fn std_imports_go_through_the_resolver() {
         resolver: Some(ptl_compiler::StdResolver::new(|name| {
             (name == "home").then(|| "request home { GET \"/\" }\n".to_string())
         })),
+        allow: Vec::new(),
     };
     let checked = check_source(&path, source, &opts);
     assert!(!checked.has_errors(), "{}", checked.render_text());

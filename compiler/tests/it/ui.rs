@@ -4,6 +4,7 @@
 //!
 //! Directives in a case's leading comments:
 //! - `// ui-set: name=value` passes `--set name=value`;
+//! - `// ui-allow: CODE` passes `--allow CODE`;
 //! - `// ui-explain` also compares `ptl check --explain` output with `NAME.explain`.
 //!
 //! `std:NAME` imports resolve to `tests/ui/std/NAME.ptl`; helper libraries and CSV files live
@@ -29,11 +30,17 @@ fn options(source: &str) -> CheckOptions {
         .filter_map(|kv| kv.trim().split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let allow = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("// ui-allow:"))
+        .map(|code| code.trim().to_string())
+        .collect();
     CheckOptions {
         params,
         resolver: Some(StdResolver::new(|name| {
             fs::read_to_string(format!("tests/ui/std/{name}.ptl")).ok()
         })),
+        allow,
     }
 }
 

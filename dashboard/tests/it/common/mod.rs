@@ -42,6 +42,7 @@ pub fn compile(source: &str, target: &str) -> ptl_bytecode::Plan {
     let options = ptl_compiler::CheckOptions {
         params: vec![("target".to_string(), target.to_string())],
         resolver: None,
+        ..Default::default()
     };
     let checked = ptl_compiler::check_source(Path::new("dash.ptl"), source, &options);
     assert!(!checked.has_errors(), "{}", checked.render_text());
