@@ -102,6 +102,10 @@ pub enum ClusterError {
 
     #[error("engine: {0}")]
     Engine(String),
+
+    /// The engine could not run the agent's share (typed: the engine's own error).
+    #[error("engine: {0}")]
+    Run(#[from] ptl_engine::error::RuntimeError),
 }
 
 impl ClusterError {

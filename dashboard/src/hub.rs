@@ -15,8 +15,8 @@ use crate::control::RunControl;
 use crate::cursor::Cursor;
 use crate::live_run::LiveRun;
 use crate::model::{
-    AgentState, AgentView, Controls, Headline, Mark, MarkKind, PhaseLatency, PhaseSpan, RequestRow,
-    RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick,
+    self, AgentState, AgentView, Controls, Headline, Mark, MarkKind, PhaseLatency, PhaseSpan,
+    RequestRow, RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick, Verdict,
 };
 use ptl_bytecode::plan::Plan;
 use ptl_engine::record::IntervalDelta;
@@ -580,8 +580,11 @@ impl RunEntry {
     fn summary(&self) -> RunSummary {
         let result = self.result.as_ref();
         let total = result.map(|r| &r.total);
-        let verdicts = result.map(|r| r.thresholds.clone()).unwrap_or_default();
-        let passed = (!verdicts.is_empty()).then(|| verdicts.iter().all(|t| t.passed));
+        let live = !self.status.is_finished();
+        let verdicts: Vec<Verdict> = result
+            .map(|r| r.thresholds.iter().map(|t| Verdict::of(t, live)).collect())
+            .unwrap_or_default();
+        let passed = model::overall(&verdicts);
         let can = |ok: bool| ok && self.control.is_some() && !self.status.is_finished();
         let pausable = self.control.as_ref().is_some_and(|c| c.can_pause());
         RunSummary {
@@ -765,8 +768,6 @@ fn to_json(value: &impl Serialize) -> String {
 mod tests {
     use super::*;
     use crate::test_plan::plan;
-    use ptl_engine::record::Recorded;
-    use ptl_engine::record::{Outcome, Timing};
     use serde_json::Value;
 
     fn open(hub: &Hub, id: &str) {
@@ -783,23 +784,7 @@ mod tests {
 
     /// Second `window` of run `id`: `n` answers of 1 ms, then the once-a-second tick.
     fn second(hub: &Hub, id: &str, window: u64, n: u64) {
-        let mut rec = Recorded::new(1, 1, 1);
-        for _ in 0..n {
-            rec.started(0);
-            let timing = Timing {
-                response_us: 1000,
-                service_us: 1000,
-                lag_us: 0,
-            };
-            rec.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
-        }
-        let delta = IntervalDelta {
-            agent: 0,
-            window,
-            recorded: rec,
-        };
-        hub.add_delta(id, &delta).expect("same shape");
-        hub.tick(id);
+        crate::test_plan::answered_second(hub, id, window, n, 1000, 1);
     }
 
     fn data(e: &Event) -> Value {

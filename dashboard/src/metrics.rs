@@ -273,8 +273,6 @@ mod tests {
     use super::*;
     use crate::hub::RunOpen;
     use crate::model::RunSource;
-    use ptl_engine::record::{IntervalDelta, Recorded};
-    use ptl_engine::record::{Outcome, Timing};
     use std::time::SystemTime;
 
     fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {
@@ -306,23 +304,7 @@ mod tests {
             status: RunStatus::Running,
             control: None,
         });
-        let mut rec = Recorded::new(2, 1, 1);
-        for _ in 0..3 {
-            rec.started(0);
-            let timing = Timing {
-                response_us: 144,
-                service_us: 144,
-                lag_us: 0,
-            };
-            rec.exchange(0, 0, Some(timing), Outcome::Success { status: 200 });
-        }
-        let delta = IntervalDelta {
-            agent: 0,
-            window: 0,
-            recorded: rec,
-        };
-        hub.add_delta("r1", &delta).expect("same shape");
-        hub.tick("r1");
+        crate::test_plan::answered_second(&hub, "r1", 0, 3, 144, 2);
         hub
     }
 

@@ -26,6 +26,54 @@ impl RunStatus {
     }
 }
 
+/// A threshold as the page shows it: the result's fields, its state and its measured value
+/// with the unit it is judged in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    #[serde(flatten)]
+    pub threshold: ThresholdResult,
+    pub state: VerdictState,
+    /// `12.3 ms`, `99.50%`, as the report prints it; `no data` when there is none.
+    pub actual_text: String,
+}
+
+/// A threshold is pending while its run goes on and its scope has no data yet (its phase has
+/// not started): neither passed nor failed. Once the run is over, no data is a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictState {
+    Pass,
+    Fail,
+    Pending,
+}
+
+impl Verdict {
+    pub fn of(threshold: &ThresholdResult, live: bool) -> Verdict {
+        let state = match (threshold.actual, threshold.passed) {
+            (None, _) if live => VerdictState::Pending,
+            (_, true) => VerdictState::Pass,
+            (_, false) => VerdictState::Fail,
+        };
+        Verdict {
+            threshold: threshold.clone(),
+            state,
+            actual_text: ptl_report::units::format_actual(&threshold.expr, threshold.actual),
+        }
+    }
+}
+
+/// What the thresholds say of the run: `None` while none is judged, or while any is pending
+/// and none failed.
+pub fn overall(verdicts: &[Verdict]) -> Option<bool> {
+    if verdicts.iter().any(|v| v.state == VerdictState::Fail) {
+        return Some(false);
+    }
+    if verdicts.is_empty() || verdicts.iter().any(|v| v.state == VerdictState::Pending) {
+        return None;
+    }
+    Some(true)
+}
+
 /// Where the run comes from: this process (`ptl run`) or a cluster (`ptl coordinator`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,8 +103,9 @@ pub struct RunSummary {
     pub p95_ms: f64,
     pub p99_ms: f64,
     /// Threshold verdicts (live: as judged so far).
-    pub verdicts: Vec<ThresholdResult>,
-    /// All thresholds passed (`None` while the run has none judged).
+    pub verdicts: Vec<Verdict>,
+    /// All thresholds passed; `None` while the run has none judged, or while it runs with none
+    /// failed and some still pending.
     pub passed: Option<bool>,
     /// What the operator may do to it now.
     pub controls: Controls,
@@ -191,4 +240,41 @@ pub struct Tick {
 pub struct Snapshot {
     pub runs: Vec<RunSummary>,
     pub views: Vec<RunView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threshold(expr: &str, passed: bool, actual: Option<f64>) -> ThresholdResult {
+        ThresholdResult {
+            expr: expr.to_string(),
+            passed,
+            actual,
+            abort: false,
+        }
+    }
+
+    #[test]
+    fn a_threshold_without_data_is_pending_while_the_run_goes_on_and_failed_after() {
+        let waiting = threshold("peak.p99 < 1s", false, None);
+        let live = Verdict::of(&waiting, true);
+        assert_eq!(live.state, VerdictState::Pending);
+        assert_eq!(Verdict::of(&waiting, false).state, VerdictState::Fail);
+        assert_eq!(live.actual_text, "no data");
+        let held = Verdict::of(&threshold("p99 < 1s", true, Some(12.34)), true);
+        assert_eq!(held.state, VerdictState::Pass);
+        assert_eq!(held.actual_text, "12.3 ms");
+    }
+
+    #[test]
+    fn the_live_verdict_waits_for_pending_thresholds_but_not_after_a_failure() {
+        let pass = Verdict::of(&threshold("p99 < 1s", true, Some(5.0)), true);
+        let pending = Verdict::of(&threshold("peak.p99 < 1s", false, None), true);
+        let fail = Verdict::of(&threshold("error_rate < 1%", false, Some(0.2)), true);
+        assert_eq!(overall(&[]), None);
+        assert_eq!(overall(std::slice::from_ref(&pass)), Some(true));
+        assert_eq!(overall(&[pass.clone(), pending.clone()]), None);
+        assert_eq!(overall(&[pass, pending, fail]), Some(false));
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ptl_bytecode::Plan;
 use ptl_engine::coordination::{BoxFuture, Coordination};
+use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
 use ptl_engine::vm::AgentShare;
 use ptl_engine::RunOptions;
@@ -25,7 +26,7 @@ impl Engine for RuntimeEngine {
         plan: Plan,
         share: AgentShare,
         coordination: Arc<dyn Coordination>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), RuntimeError>> {
         let options = RunOptions {
             share,
             workers: self.workers,
@@ -33,11 +34,6 @@ impl Engine for RuntimeEngine {
             tls: self.tls.clone(),
             ..RunOptions::default()
         };
-        Box::pin(async move {
-            ptl_engine::run(&plan, options)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+        Box::pin(async move { ptl_engine::run(&plan, options).await.map(|_| ()) })
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ptl_bytecode::Plan;
 use ptl_engine::coordination::{BoxFuture, Coordination};
+use ptl_engine::error::RuntimeError;
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +38,7 @@ pub trait Engine: Send + Sync {
         plan: Plan,
         share: AgentShare,
         coordination: Arc<dyn Coordination>,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), RuntimeError>>;
 }
 
 #[derive(Debug, Clone)]
@@ -218,7 +219,7 @@ impl Agent {
             started_at_ms: coordination.started_at_ms(),
             ended_at_ms: Some(ended_at_ms),
             epochs: coordination.epochs_applied(),
-            error: outcome.as_ref().err().cloned(),
+            error: outcome.as_ref().err().map(ToString::to_string),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
         drop(coordination);
@@ -230,7 +231,7 @@ impl Agent {
         };
         let done = layout::agent_done(id, &self.id);
         zk::put_json(&self.client, &done, &marker, "agent done").await?;
-        outcome.map_err(ClusterError::Engine)
+        outcome.map_err(ClusterError::Run)
     }
 }
 

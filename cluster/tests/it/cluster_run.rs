@@ -57,9 +57,9 @@ impl Engine for StandIn {
         plan: Plan,
         share: AgentShare,
         coordination: Arc<dyn Coordination>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), ptl_engine::error::RuntimeError>> {
         Box::pin(async move {
-            let start = coordination.start().await.map_err(|e| e.to_string())?;
+            let start = coordination.start().await?;
             tokio::time::sleep_until(start.into()).await;
             let started_at_ms = clock::now_ms();
             let duration_ms = plan.phases[0].load.duration_us() / 1000;

@@ -7,12 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_cluster::agent::engine::RuntimeEngine;
-use ptl_cluster::agent::{Agent, AgentConfig};
 use ptl_cluster::client::submit::SubmitConfig;
 use ptl_cluster::coordinator;
 use ptl_cluster::observe::{
@@ -64,19 +61,7 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
     let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
     start_coordinator(&zk);
     for name in ["agent0", "agent1"] {
-        let mut config = AgentConfig::new(zk.clone(), name);
-        config.poll = Duration::from_millis(100);
-        let agent = Agent::register(&config).await.expect("register");
-        let engine = Arc::new(RuntimeEngine {
-            workers: Some(1),
-            ..Default::default()
-        });
-        tokio::spawn(async move {
-            agent
-                .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
-                .await
-                .expect("agent");
-        });
+        crate::common::spawn_engine_agent(&zk, name).await;
     }
     let target = counting_server::server();
     let plan = plan(&target.url());

@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_cluster::agent::engine::RuntimeEngine;
-use ptl_cluster::agent::{Agent, AgentConfig};
 use ptl_cluster::client::submit::{self, SubmitConfig};
 use ptl_cluster::coordinator::{self, LiveView};
 use ptl_cluster::ids::RunId;
@@ -92,19 +90,7 @@ async fn cluster(agents: usize) -> Cluster {
             .expect("coordinator");
     });
     for i in 0..agents {
-        let mut config = AgentConfig::new(zk.clone(), format!("agent{i}"));
-        config.poll = Duration::from_millis(100);
-        let agent = Agent::register(&config).await.expect("register");
-        let engine = Arc::new(RuntimeEngine {
-            workers: Some(1),
-            ..Default::default()
-        });
-        tokio::spawn(async move {
-            agent
-                .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
-                .await
-                .expect("agent");
-        });
+        crate::common::spawn_engine_agent(&zk, &format!("agent{i}")).await;
     }
     let client = zk::connect(&zk).await.expect("connect");
     Cluster { server, zk, client }

@@ -113,9 +113,11 @@
           num(a.requests, 0) + "</td></tr>";
       }));
     table("verdicts", ["threshold", "result", "actual"], view.summary.verdicts.map(function (t) {
-      return "<tr><td class=\"text\"><code>" + esc(t.expr) + "</code></td><td>" +
-        (t.passed ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>") +
-        "</td><td>" + num(t.actual, 3) + "</td></tr>";
+      // Pending: the run goes on and the threshold's phase has no data yet.
+      var state = t.state === "pending" ? "<span class=\"pending\">PENDING</span>" :
+        (t.state === "pass" ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>");
+      return "<tr><td class=\"text\"><code>" + esc(t.expr) + "</code></td><td>" + state +
+        "</td><td>" + esc(t.state === "pending" ? "-" : t.actual_text) + "</td></tr>";
     }));
   }
 
@@ -127,7 +129,9 @@
     }).join("");
     table("runs", ["run", "plan", "status", "started", "duration", "requests", "errors", "p95", "verdict", ""],
       runs.map(function (r) {
-        var verdict = r.passed == null ? "-" : (r.passed ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>");
+        var pending = r.verdicts && r.verdicts.some(function (t) { return t.state === "pending"; });
+        var verdict = r.passed == null ? (pending ? "<span class=\"pending\">PENDING</span>" : "-") :
+          (r.passed ? "<span class=\"pass\">PASS</span>" : "<span class=\"fail\">FAIL</span>");
         return "<tr class=\"" + (r.id === id ? "selected" : "") + "\"><td class=\"text\"><button class=\"link\" data-run=\"" +
           esc(r.id) + "\">" + esc(r.id) + "</button></td><td>" + esc(r.plan) + "</td><td>" + esc(r.status) +
           "</td><td>" + esc(r.started_at || "-") + "</td><td>" + secs(r.duration_s) + "</td><td>" +

@@ -140,10 +140,18 @@ async fn a_live_run_is_streamed_served_and_counted() {
         .json();
     assert_eq!(runs[0]["status"], "done");
     assert_eq!(runs[0]["requests"], result.total.requests);
-    assert_eq!(
-        runs[0]["verdicts"],
-        serde_json::to_value(&result.thresholds).unwrap()
-    );
+    // Each verdict is the result's threshold, with its state and its value in its unit.
+    let verdicts = runs[0]["verdicts"].as_array().expect("verdicts");
+    assert_eq!(verdicts.len(), result.thresholds.len());
+    for (v, t) in verdicts.iter().zip(&result.thresholds) {
+        assert_eq!(v["expr"], t.expr.as_str());
+        assert_eq!(v["passed"], t.passed);
+        assert_eq!(v["state"], if t.passed { "pass" } else { "fail" });
+        assert_eq!(
+            v["actual_text"],
+            ptl_report::units::format_actual(&t.expr, t.actual).as_str()
+        );
+    }
     let report = request(addr, "GET", &format!("/api/runs/{id}/report"), Some(VIEWER)).await;
     assert_eq!(report.status, 200);
     assert_eq!(report.text(), ptl_report::html::render_report(result));

@@ -137,6 +137,26 @@ impl Collector {
         // Phases and what is left of them are running time: plan time.
         let plan_us = pauses.plan_of(elapsed_us);
         let current = self.timeline.phase_at(plan_us);
+        let mut target_now = target_rps;
+        let mut achieved_now = if seconds > 0.0 {
+            totals.started as f64 / seconds
+        } else {
+            0.0
+        };
+        // At a phase boundary the window is mostly the previous phase's: the rates shown beside
+        // the new phase's name are the new phase's own (its planned rate now, its arrivals over
+        // the part of the window it ran).
+        let window_start_plan = pauses.plan_of(from_us);
+        if let Some(p) = current.filter(|p| p.start_us > window_start_plan) {
+            let ran_s = plan_us.saturating_sub(p.start_us) as f64 / 1e6;
+            let started = delta.phase.get(p.index).map_or(0, |c| c.started);
+            target_now = self.target_at(plan_us).1 * (1.0 - paused);
+            achieved_now = if ran_s > 0.0 {
+                started as f64 / ran_s
+            } else {
+                0.0
+            };
+        }
         let so_far = response_histogram(&self.cumulative, &self.layout, current.map(|p| p.index));
         let q = |x: f64| {
             if so_far.is_empty() {
@@ -153,12 +173,8 @@ impl Collector {
                 Duration::from_micros(p.end_us().saturating_sub(plan_us))
             }),
             run_left: Duration::from_micros(self.timeline.total_us.saturating_sub(plan_us)),
-            target_rps,
-            achieved_rps: if seconds > 0.0 {
-                totals.started as f64 / seconds
-            } else {
-                0.0
-            },
+            target_rps: target_now,
+            achieved_rps: achieved_now,
             p50_ms: q(0.50),
             p99_ms: q(0.99),
             requests: self.requests,

@@ -55,7 +55,8 @@ pub struct Progress {
     pub phase_index: Option<usize>,
     pub phase_left: Duration,
     pub run_left: Duration,
-    /// Planned and achieved arrival rates over the last second.
+    /// Planned and achieved arrival rates over the last second; in the second a phase begins,
+    /// that phase's own (its planned rate, its arrivals over the part of the second it ran).
     pub target_rps: f64,
     pub achieved_rps: f64,
     /// Response time of the current phase so far.

@@ -559,6 +559,45 @@ fn progress_arrives_every_second_with_the_phase_and_rates() {
     assert_eq!(last.requests, out.result.total.requests);
 }
 
+/// The second a phase begins is mostly the previous phase's: the progress shown beside the new
+/// phase's name carries the new phase's rates, not the old one's.
+#[test]
+fn progress_at_a_phase_boundary_shows_the_new_phases_rates() {
+    use std::sync::{Arc, Mutex};
+    let _serial = serial();
+    let srv = server();
+    let seen: Arc<Mutex<Vec<ptl_engine::Progress>>> = Arc::default();
+    let sink = seen.clone();
+    run_blocking(
+        &plan(
+            &srv.url(),
+            vec![rate("slow", 50.0, 1.5), rate("fast", 400.0, 1.5)],
+        ),
+        RunOptions {
+            progress: Some(Box::new(move |p| {
+                sink.lock().expect("lock").push(p.clone())
+            })),
+            ..opts()
+        },
+    )
+    .expect("runs");
+    let seen = seen.lock().expect("lock");
+    // The snapshot at 2 s: `fast` began at 1.5 s, half-way through that second.
+    let first_fast = seen
+        .iter()
+        .find(|p| p.phase.as_deref() == Some("fast"))
+        .expect("a snapshot in `fast`");
+    assert!(
+        (first_fast.target_rps - 400.0).abs() < 1e-6,
+        "{first_fast:?}"
+    );
+    // The whole second's arrivals over the whole second would read 225/s.
+    assert!(
+        (first_fast.achieved_rps - 400.0).abs() < 80.0,
+        "{first_fast:?}"
+    );
+}
+
 #[test]
 fn shipped_interval_deltas_add_up_to_the_run_exactly() {
     use ptl_engine::coordination::{BoxFuture, Coordination};

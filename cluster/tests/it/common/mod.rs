@@ -1,9 +1,11 @@
-//! What the cluster's integration tests share beyond `ptl_cluster::testing`: the coordinator
-//! they run against, and submitting without waiting.
+//! What the cluster's integration tests share beyond `ptl_test_support`: the coordinator they
+//! run against, agents running the real engine, and submitting without waiting.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ptl_cluster::agent::engine::RuntimeEngine;
+use ptl_cluster::agent::{Agent, AgentConfig};
 use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
 use ptl_cluster::coordinator::CoordinatorConfig;
 use ptl_cluster::ids::RunId;
@@ -18,6 +20,24 @@ pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(10),
     }
+}
+
+/// Registers agent `name` (polling every 100 ms) and serves runs with the real engine on one
+/// worker thread, in a task of its own, for the rest of the test.
+pub async fn spawn_engine_agent(zk: &ZkConfig, name: &str) {
+    let mut config = AgentConfig::new(zk.clone(), name);
+    config.poll = Duration::from_millis(100);
+    let agent = Agent::register(&config).await.expect("register");
+    let engine = Arc::new(RuntimeEngine {
+        workers: Some(1),
+        ..Default::default()
+    });
+    tokio::spawn(async move {
+        agent
+            .serve(engine, config.poll, ptl_cluster::CancellationToken::new())
+            .await
+            .expect("agent");
+    });
 }
 
 /// Submits `config` without waiting for the result: the new run's id.
