@@ -797,8 +797,9 @@ fn ptl_stop_ends_a_run_submitted_without_waiting() {
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
 
-#[test]
-fn ctrl_c_in_submit_wait_stops_the_run_and_writes_the_results_so_far() {
+/// `ptl submit --wait` stopped by `signal` two seconds into the run: it stops the run on every
+/// agent, writes what was merged and exits 130 with the signal's reason.
+fn submit_wait_stops_on(signal: &str, reason: &str) {
     let cluster = Cluster::start(2);
     let target = Target::start();
     let plan = write(cluster.dir.path(), "plan.ptl", LONG);
@@ -829,7 +830,7 @@ fn ctrl_c_in_submit_wait_stops_the_run_and_writes_the_results_so_far() {
     wait_for_state(&cluster, None, "running");
     std::thread::sleep(Duration::from_secs(2));
     let signalled = Command::new("kill")
-        .args(["-INT", &submit.id().to_string()])
+        .args([signal, &submit.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(signalled.success());
@@ -838,15 +839,28 @@ fn ctrl_c_in_submit_wait_stops_the_run_and_writes_the_results_so_far() {
         if let Some(status) = submit.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "submit did not end after SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "submit did not end after {signal}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130), "{}", cluster.logs());
     let r = json(&out);
     assert_eq!(r["stopped_early"], true);
-    assert_eq!(r["stop_reason"], "interrupted (Ctrl-C)");
+    assert_eq!(r["stop_reason"], reason);
     let sent = r["total"]["requests"].as_u64().expect("total");
     assert!(sent > 50 && sent < 3000, "{sent}");
+}
+
+#[test]
+fn ctrl_c_in_submit_wait_stops_the_run_and_writes_the_results_so_far() {
+    submit_wait_stops_on("-INT", "interrupted (Ctrl-C)");
+}
+
+#[test]
+fn sigterm_in_submit_wait_stops_the_run_as_ctrl_c_does() {
+    submit_wait_stops_on("-TERM", "interrupted (SIGTERM)");
 }
 
 #[test]
