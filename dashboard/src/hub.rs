@@ -600,8 +600,8 @@ impl RunEntry {
             errors: total.map_or(0, |t| t.errors),
             dropped: total.map_or(0, |t| t.dropped),
             achieved_rps: total.map_or(0.0, |t| t.achieved_rps),
-            p95_ms: total.map_or(0.0, |t| t.response_time_ms.p95),
-            p99_ms: total.map_or(0.0, |t| t.response_time_ms.p99),
+            p95_ms: total.and_then(|t| t.response_time_ms.map(|l| l.p95)),
+            p99_ms: total.and_then(|t| t.response_time_ms.map(|l| l.p99)),
             verdicts,
             passed,
             controls: Controls {
@@ -628,10 +628,10 @@ impl RunEntry {
                     errors: r.errors,
                     dropped: r.dropped,
                     achieved_rps: r.achieved_rps,
-                    p50_ms: r.response_time_ms.p50,
-                    p95_ms: r.response_time_ms.p95,
-                    p99_ms: r.response_time_ms.p99,
-                    max_ms: r.response_time_ms.max,
+                    p50_ms: r.response_time_ms.map(|l| l.p50),
+                    p95_ms: r.response_time_ms.map(|l| l.p95),
+                    p99_ms: r.response_time_ms.map(|l| l.p99),
+                    max_ms: r.response_time_ms.map(|l| l.max),
                 })
             })
             .collect()
@@ -641,12 +641,13 @@ impl RunEntry {
         self.result
             .iter()
             .flat_map(|r| &r.phases)
-            .filter(|p| p.request_count > 0)
-            .map(|p| PhaseLatency {
-                name: p.name.clone(),
-                duration_s: p.duration_s,
-                target_rps: p.target_rps,
-                latency: p.response_time_ms,
+            .filter_map(|p| {
+                Some(PhaseLatency {
+                    name: p.name.clone(),
+                    duration_s: p.duration_s,
+                    target_rps: p.target_rps,
+                    latency: p.response_time_ms?,
+                })
             })
             .collect()
     }

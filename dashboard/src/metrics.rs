@@ -181,13 +181,13 @@ impl Collector for HubCollector {
             "ptl_response_time_seconds",
             "Response time percentiles of the phase so far (from the exact merged histogram).",
             per_request(&runs, |l, r, out| {
-                if r.requests == 0 {
+                let Some(latency) = &r.response_time_ms else {
                     return;
-                }
+                };
                 for (q, pick) in PERCENTILES {
                     let mut labels = l.clone();
                     labels.push(("percentile", q.to_string()));
-                    out.push((labels, seconds(pick(&r.response_time_ms))));
+                    out.push((labels, seconds(pick(latency))));
                 }
             }),
         )?;
@@ -196,8 +196,8 @@ impl Collector for HubCollector {
             "ptl_response_time_max_seconds",
             "Slowest response.",
             per_request(&runs, |l, r, out| {
-                if r.requests > 0 {
-                    out.push((l.clone(), seconds(r.response_time_ms.max)))
+                if let Some(latency) = &r.response_time_ms {
+                    out.push((l.clone(), seconds(latency.max)))
                 }
             }),
         )?;

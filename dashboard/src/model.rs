@@ -100,8 +100,9 @@ pub struct RunSummary {
     pub errors: u64,
     pub dropped: u64,
     pub achieved_rps: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
+    /// `null` while no request has been answered.
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
     /// Threshold verdicts (live: as judged so far).
     pub verdicts: Vec<Verdict>,
     /// All thresholds passed; `None` while the run has none judged, or while it runs with none
@@ -168,10 +169,11 @@ pub struct RequestRow {
     pub errors: u64,
     pub dropped: u64,
     pub achieved_rps: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
+    /// `null` until the request has an answer.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

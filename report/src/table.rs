@@ -4,6 +4,7 @@
 
 use crate::units::{
     format_actual, format_count_share, format_duration_s, format_ms, format_rps, format_share,
+    or_no_data,
 };
 use anstyle::{AnsiColor, Style};
 use comfy_table::{presets, CellAlignment, Table};
@@ -128,7 +129,7 @@ fn phase_table(result: &RunResult) -> Table {
         format_count_share(total.errors, total.requests),
         format_count_share(total.dropped, total.requests + total.dropped),
     ];
-    row.extend(latency_cells(&total.response_time_ms));
+    row.extend(latency_cells(&or_no_data(&total.response_time_ms)));
     table.add_row(row);
     table
 }
@@ -148,7 +149,7 @@ fn phase_row(phase: &PhaseResult) -> Vec<String> {
         format_count_share(phase.errors, phase.request_count),
         format_count_share(phase.dropped, phase.planned),
     ];
-    row.extend(latency_cells(&phase.response_time_ms));
+    row.extend(latency_cells(&or_no_data(&phase.response_time_ms)));
     row
 }
 
@@ -175,7 +176,7 @@ fn request_row(phase: &str, request: &RequestResult) -> Vec<String> {
         format_count_share(request.errors, request.requests),
         format_count_share(request.dropped, request.requests + request.dropped),
     ];
-    row.extend(latency_cells(&request.response_time_ms));
+    row.extend(latency_cells(&or_no_data(&request.response_time_ms)));
     row
 }
 
@@ -225,7 +226,7 @@ fn scenario_row(phase: &str, scenario: &ScenarioResult) -> Vec<String> {
         completion,
         scenario.dropped.to_string(),
     ];
-    row.extend(latency_cells(&scenario.iteration_time_ms));
+    row.extend(latency_cells(&or_no_data(&scenario.iteration_time_ms)));
     row
 }
 

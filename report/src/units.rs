@@ -1,6 +1,8 @@
 //! How numbers are written in the human-facing reports (summary table, HTML, JUnit): latencies,
 //! rates, shares, and a threshold's measured value in the threshold's own unit.
 
+use ptl_engine::result::Latency;
+
 /// The unit of a threshold's `actual` value, read from its metric (the last part of the path
 /// before the comparison): `*_rate` metrics are fractions, every other metric is milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,19 @@ pub fn format_actual(expr: &str, actual: Option<f64>) -> String {
         Some(value) => ThresholdUnit::of_expr(expr).format(value),
         None => "no data".to_string(),
     }
+}
+
+/// What a missing latency (no sample: `null` in the JSON) shows as: every figure `-`.
+pub fn or_no_data(latency: &Option<Latency>) -> Latency {
+    latency.unwrap_or(Latency {
+        p50: f64::NAN,
+        p90: f64::NAN,
+        p95: f64::NAN,
+        p99: f64::NAN,
+        p999: f64::NAN,
+        max: f64::NAN,
+        mean: f64::NAN,
+    })
 }
 
 /// Milliseconds with precision that shrinks as the value grows: `0.42 ms`, `12.3 ms`, `512 ms`.

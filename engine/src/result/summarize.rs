@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// Version of the results JSON this module writes.
-pub const SCHEMA: u32 = 1;
+/// The result's format version (docs/results.md): 2 since a latency with no sample is `null`.
+pub const SCHEMA: u32 = 2;
 
 /// What the summary is built from.
 pub struct SummaryInput<'a> {
@@ -43,12 +44,13 @@ pub struct Paused {
 }
 
 /// Percentiles of a µs histogram, in ms. An empty histogram gives zeros.
-pub fn latency(h: &Hist) -> Latency {
+/// The percentiles of `h`; `None` when it holds no sample, so "no data" never reads as 0 ms.
+pub fn latency(h: &Hist) -> Option<Latency> {
     if h.is_empty() {
-        return Latency::default();
+        return None;
     }
     let q = |x: f64| h.value_at_quantile(x) as f64 / 1000.0;
-    Latency {
+    Some(Latency {
         p50: q(0.50),
         p90: q(0.90),
         p95: q(0.95),
@@ -56,7 +58,7 @@ pub fn latency(h: &Hist) -> Latency {
         p999: q(0.999),
         max: h.max() as f64 / 1000.0,
         mean: h.mean() / 1000.0,
-    }
+    })
 }
 
 fn per_second(n: u64, seconds: f64) -> f64 {
@@ -99,9 +101,9 @@ fn request_result(name: &str, s: &RequestStats, seconds: f64) -> RequestResult {
             .iter()
             .map(|(code, n)| (code.to_string(), *n))
             .collect(),
-        response_time_ms: lat.map_or_else(Latency::default, |l| latency(&l.response)),
-        service_time_ms: lat.map_or_else(Latency::default, |l| latency(&l.service)),
-        schedule_lag_ms: lat.map_or_else(Latency::default, |l| latency(&l.lag)),
+        response_time_ms: lat.and_then(|l| latency(&l.response)),
+        service_time_ms: lat.and_then(|l| latency(&l.service)),
+        schedule_lag_ms: lat.and_then(|l| latency(&l.lag)),
         skipped: s.skipped,
     }
 }
@@ -198,10 +200,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
                 failed: st.failed,
                 dropped: st.dropped,
                 sent_after_end: st.sent_after_end,
-                iteration_time_ms: st
-                    .iteration_time
-                    .as_deref()
-                    .map_or_else(Latency::default, latency),
+                iteration_time_ms: st.iteration_time.as_deref().and_then(latency),
                 steps,
             });
         }

@@ -99,22 +99,22 @@ fn a_stalled_target_shows_in_response_time_but_not_in_service_time() {
         ph.request_count
     );
     assert!(
-        ph.response_time_ms.p99 > 600.0,
+        ph.response_time_ms.expect("samples").p99 > 600.0,
         "response p99 {} should show the 1 s stall",
-        ph.response_time_ms.p99
+        ph.response_time_ms.expect("samples").p99
     );
     assert!(
-        ph.service_time_ms.p99 < 250.0,
+        ph.service_time_ms.expect("samples").p99 < 250.0,
         "service p99 {} should not",
-        ph.service_time_ms.p99
+        ph.service_time_ms.expect("samples").p99
     );
     assert!(
-        ph.schedule_lag_ms.p99 > 500.0,
+        ph.schedule_lag_ms.expect("samples").p99 > 500.0,
         "lag p99 {}",
-        ph.schedule_lag_ms.p99
+        ph.schedule_lag_ms.expect("samples").p99
     );
     assert!(
-        ph.service_time_ms.max > 600.0,
+        ph.service_time_ms.expect("samples").max > 600.0,
         "the stalled requests themselves were slow"
     );
 }
@@ -198,7 +198,8 @@ fn a_refused_connection_counts_connect_errors_and_finishes() {
     assert_eq!(ph.errors, ph.planned);
     assert_eq!(ph.errors_by_class.get("connect"), Some(&ph.planned));
     assert_eq!(
-        ph.response_time_ms.max, 0.0,
+        ph.response_time_ms.expect("samples").max,
+        0.0,
         "no response time without a connection"
     );
 }
@@ -446,7 +447,7 @@ fn closed_users_send_back_to_back() {
         "{}",
         ph.request_count
     );
-    assert!(ph.service_time_ms.p50 >= 2.0);
+    assert!(ph.service_time_ms.expect("samples").p50 >= 2.0);
 }
 
 #[test]
@@ -488,7 +489,7 @@ fn a_failed_step_ends_its_iteration_and_skips_the_rest() {
     assert_eq!((s.steps[2].requests, s.steps[2].skipped), (0, s.iterations));
     assert_eq!(srv.state.hits.load(Ordering::Relaxed), 2 * s.iterations);
     // The second step is intended when the first ended plus the think time.
-    assert!(s.steps[1].schedule_lag_ms.p50 < 50.0);
+    assert!(s.steps[1].schedule_lag_ms.expect("samples").p50 < 50.0);
 }
 
 #[test]
@@ -502,7 +503,7 @@ fn a_slow_target_gives_timeouts_measured_at_the_timeout() {
     let ph = &out.result.phases[0];
     assert!((19..=21).contains(&ph.planned));
     assert_eq!(ph.errors_by_class.get("timeout"), Some(&ph.planned));
-    let rt = ph.response_time_ms;
+    let rt = ph.response_time_ms.expect("timed-out requests are timed");
     assert!(
         rt.p50 >= 199.0 && rt.max < 1000.0,
         "timed out at the timeout: {rt:?}"
@@ -523,6 +524,10 @@ fn an_unresolvable_host_counts_connect_errors_and_finishes() {
     let ph = &out.result.phases[0];
     assert_eq!(ph.errors_by_class.get("connect"), Some(&ph.planned));
     assert_eq!(ph.request_count, ph.planned);
+    // Nothing reached the wire, so nothing was timed: no latency, rather than 0 ms.
+    assert_eq!(ph.response_time_ms, None);
+    let json = serde_json::to_value(&out.result).expect("serialises");
+    assert!(json["phases"][0]["response_time_ms"].is_null(), "{json}");
 }
 
 #[test]

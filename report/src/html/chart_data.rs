@@ -25,7 +25,8 @@ struct PhaseChart<'a> {
     name: &'a str,
     duration_s: f64,
     target_rps: f64,
-    latency: &'a Latency,
+    /// `null` for a phase without a sample: its chart line is left out.
+    latency: Option<&'a Latency>,
 }
 
 /// The chart data as JSON that can sit inside a `<script>` element: `<`, `>` and `&` are
@@ -41,7 +42,7 @@ pub fn chart_data_json(result: &RunResult) -> String {
                 name: &phase.name,
                 duration_s: phase.duration_s,
                 target_rps: phase.target_rps,
-                latency: &phase.response_time_ms,
+                latency: phase.response_time_ms.as_ref(),
             })
             .collect(),
         marks: result

@@ -3,6 +3,7 @@
 
 use crate::units::{
     format_actual, format_count_share, format_duration_s, format_ms, format_rps, format_share,
+    or_no_data,
 };
 use ptl_engine::result::{
     Latency, PhaseResult, RequestResult, RunResult, ScenarioResult, ThresholdResult,
@@ -271,12 +272,13 @@ fn cards(result: &RunResult) -> Vec<Pair> {
             "dropped",
             share(total.dropped, total.requests + total.dropped),
         ),
-        card("p95", format_ms(total.response_time_ms.p95)),
-        card("p99", format_ms(total.response_time_ms.p99)),
+        card("p95", format_ms(or_no_data(&total.response_time_ms).p95)),
+        card("p99", format_ms(or_no_data(&total.response_time_ms).p99)),
     ]
 }
 
-fn latency_view(latency: &Latency) -> LatencyView {
+fn latency_view(latency: &Option<Latency>) -> LatencyView {
+    let latency = or_no_data(latency);
     LatencyView {
         p50: format_ms(latency.p50),
         p90: format_ms(latency.p90),
@@ -289,9 +291,9 @@ fn latency_view(latency: &Latency) -> LatencyView {
 }
 
 struct Measures<'a> {
-    response: &'a Latency,
-    service: &'a Latency,
-    lag: &'a Latency,
+    response: &'a Option<Latency>,
+    service: &'a Option<Latency>,
+    lag: &'a Option<Latency>,
 }
 
 struct Counts {
@@ -316,8 +318,8 @@ fn figures(name: &str, counts: Counts, measures: Measures<'_>) -> FigureRow {
         has_errors: counts.errors > 0,
         has_dropped: counts.dropped > 0,
         latency: latency_view(measures.response),
-        service_p99: format_ms(measures.service.p99),
-        lag_p99: format_ms(measures.lag.p99),
+        service_p99: format_ms(or_no_data(measures.service).p99),
+        lag_p99: format_ms(or_no_data(measures.lag).p99),
         errors_by_class: String::new(),
         injected: String::new(),
         status_codes: String::new(),

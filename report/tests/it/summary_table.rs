@@ -189,3 +189,18 @@ fn completion_leaves_out_the_iterations_cut_short() {
         "{text}"
     );
 }
+
+/// A latency with no sample (`null` in the JSON) shows as `-`, never as `0.00 ms`.
+#[test]
+fn a_phase_without_a_sample_shows_dashes_not_zeros() {
+    let mut result = crate::report_fixture::run_result();
+    let failure = result
+        .phases
+        .iter_mut()
+        .find(|p| p.name == "failure")
+        .expect("a failure phase");
+    failure.response_time_ms = None;
+    let text = render_summary(&result, false);
+    let phase = row(&text, "Phases", "failure");
+    assert_eq!(phase[phase.len() - 4..], ["-", "-", "-", "-"], "{text}");
+}

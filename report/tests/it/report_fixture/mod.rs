@@ -40,9 +40,9 @@ pub fn request(name: &str, requests: u64, errors: u64, base: f64) -> RequestResu
         },
         injected: BTreeMap::new(),
         status_codes: counts(&[("200", requests - errors), ("503", errors)]),
-        response_time_ms: latency(base),
-        service_time_ms: latency(base * 0.9),
-        schedule_lag_ms: latency(0.1),
+        response_time_ms: Some(latency(base)),
+        service_time_ms: Some(latency(base * 0.9)),
+        schedule_lag_ms: Some(latency(0.1)),
         skipped: 0,
     }
 }
@@ -63,9 +63,9 @@ pub fn phase(name: &str, target_rps: f64, base: f64, requests: Vec<RequestResult
         sent_after_end: 0,
         errors_by_class: counts(&[("status", errors)]),
         injected: BTreeMap::new(),
-        response_time_ms: latency(base),
-        service_time_ms: latency(base * 0.9),
-        schedule_lag_ms: latency(0.2),
+        response_time_ms: Some(latency(base)),
+        service_time_ms: Some(latency(base * 0.9)),
+        schedule_lag_ms: Some(latency(0.2)),
         requests,
         scenarios: Vec::new(),
     }
@@ -118,7 +118,7 @@ pub fn run_result() -> RunResult {
         failed: 1,
         dropped: 0,
         sent_after_end: 0,
-        iteration_time_ms: latency(40.0),
+        iteration_time_ms: Some(latency(40.0)),
         steps: vec![request("login", 10, 0, 1.5), request("pay", 10, 1, 3.5)],
     }];
     let phases = vec![
@@ -150,9 +150,9 @@ pub fn run_result() -> RunResult {
             errors: 121,
             dropped: 9,
             achieved_rps: 84.67,
-            response_time_ms: latency(4.5),
-            service_time_ms: latency(4.1),
-            schedule_lag_ms: latency(0.2),
+            response_time_ms: Some(latency(4.5)),
+            service_time_ms: Some(latency(4.1)),
+            schedule_lag_ms: Some(latency(0.2)),
             errors_by_class: counts(&[("status", 121)]),
             sent_after_end: 0,
         },
