@@ -76,14 +76,8 @@ pub struct Totals {
     pub dropped: u64,
     /// Arrivals sent within their phase, per second of the run (paused time excluded).
     pub achieved_rps: f64,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub response_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub service_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub schedule_lag_ms: Option<Latency>,
     pub errors_by_class: BTreeMap<String, u64>,
     /// Arrivals sent after the end of their own phase (the phases' `sent_after_end` added).
@@ -118,14 +112,8 @@ pub struct PhaseResult {
     pub errors_by_class: BTreeMap<String, u64>,
     /// Requests that carried an injected fault, by fault kind; not counted in `errors`.
     pub injected: BTreeMap<String, u64>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub response_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub service_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub schedule_lag_ms: Option<Latency>,
     /// One entry per request (top-level `request`s and scenario steps by `scenario.step`).
     pub requests: Vec<RequestResult>,
@@ -146,14 +134,8 @@ pub struct RequestResult {
     pub errors_by_class: BTreeMap<String, u64>,
     pub injected: BTreeMap<String, u64>,
     pub status_codes: BTreeMap<String, u64>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub response_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub service_time_ms: Option<Latency>,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub schedule_lag_ms: Option<Latency>,
     /// Scenario steps only: steps not run because an earlier step ended the iteration.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -170,13 +152,13 @@ pub struct ScenarioResult {
     /// Of `iterations`, those started after the phase's end.
     #[serde(default)]
     pub sent_after_end: u64,
-    /// `null` when there is no sample (no answered request, no finished iteration).
-    #[serde(default)]
     pub iteration_time_ms: Option<Latency>,
     pub steps: Vec<RequestResult>,
 }
 
-/// Percentiles of one histogram, in milliseconds.
+/// Percentiles of one histogram, in milliseconds. Every field holding one is an `Option`:
+/// `null` when the histogram has no sample (no answered request, no finished iteration), so
+/// "no data" never reads as 0 ms.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Latency {
     pub p50: f64,
