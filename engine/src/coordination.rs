@@ -10,14 +10,19 @@
 //! while paused) and continue where they were, every planned instant after the pause moved by
 //! its length.
 //!
+//! An agent of a cluster sends only while it holds a [`Lease`] (no zombie load after a pause
+//! or a partition).
+//!
 //! Also here: the stop signal ([`stop_channel`]) callers use for Ctrl-C and `ptl stop`, and
 //! the pause control ([`pause_channel`]) a local run's dashboard uses.
 
 use crate::error::RuntimeError;
+use crate::lease::Lease;
 use crate::record::IntervalDelta;
 use crate::vm::AgentShare;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -69,6 +74,12 @@ pub trait Coordination: Send + Sync {
     /// changes, every worker applies every pause at its own instants, so the workers keep
     /// agreeing on the schedule.
     fn pauses(&self) -> Option<watch::Receiver<Vec<Pause>>> {
+        None
+    }
+
+    /// What every worker asks before it starts an iteration (see [`Lease`]); `None` when
+    /// this agent may always send (`ptl run`).
+    fn lease(&self) -> Option<Arc<Lease>> {
         None
     }
 }

@@ -14,10 +14,12 @@
 //!   exact merge), and from [`runner`] the pieces a coordinator rebuilds a run's series and
 //!   timing with exactly as the engine does (`collect`, `timeline`, `pause_clock`, `spans`);
 //! - the result: [`result`] (the JSON model, `summarize`, `thresholds`);
+//! - [`lease`]: the permission to send an agent of a cluster holds (no zombie load);
 //! - [`http`]'s TLS options, and its pool for the engine's own benchmark.
 pub mod coordination;
 pub mod error;
 pub mod http;
+pub mod lease;
 pub mod record;
 mod response_check;
 pub mod result;

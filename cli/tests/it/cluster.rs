@@ -18,22 +18,22 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// ZooKeeper, a coordinator and `agents` agent processes, in a temp dir that holds their logs.
-struct Cluster {
+pub(crate) struct Cluster {
     zk: ZkServer,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     coordinator: Proc,
     /// Coordinators started after the first: they stand by in the election.
     standby: Vec<Proc>,
-    agents: Vec<Proc>,
+    pub(crate) agents: Vec<Proc>,
 }
 
 impl Cluster {
-    fn start(agents: usize) -> Cluster {
+    pub(crate) fn start(agents: usize) -> Cluster {
         Cluster::start_with(agents, &[])
     }
 
     /// With `coordinator_args` added to the (first) coordinator's command line.
-    fn start_with(agents: usize, coordinator_args: &[&str]) -> Cluster {
+    pub(crate) fn start_with(agents: usize, coordinator_args: &[&str]) -> Cluster {
         let zk = ZkServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
         let connect = zk.connect_string();
@@ -60,13 +60,13 @@ impl Cluster {
         cluster
     }
 
-    fn connect(&self) -> String {
+    pub(crate) fn connect(&self) -> String {
         self.zk.connect_string()
     }
 
     /// `ptl submit PLAN --wait` to `agents` agents of this cluster with the tests' bounds
     /// (start in 1 s, wait 10 s for agents, give up after 60 s), the result to `out`.
-    fn submit(&self, plan: &Path, agents: u32, out: &Path) -> Command {
+    pub(crate) fn submit(&self, plan: &Path, agents: u32, out: &Path) -> Command {
         let mut submit = ptl();
         submit
             .arg("submit")
@@ -93,7 +93,7 @@ impl Cluster {
     }
 
     /// `ptl status --json`, parsed.
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let o = ptl()
             .args(["status", "--json", "--zk", &self.connect()])
             .output()
@@ -102,7 +102,7 @@ impl Cluster {
         serde_json::from_slice(&o.stdout).expect("status JSON")
     }
 
-    fn wait_for_agents(&self, count: usize) {
+    pub(crate) fn wait_for_agents(&self, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let status = self.status();
@@ -119,7 +119,7 @@ impl Cluster {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let mut all = format!("coordinator:\n{}", self.coordinator.log());
         for (i, c) in self.standby.iter().enumerate() {
             all.push_str(&format!("\nstandby coordinator {i}:\n{}", c.log()));
@@ -131,7 +131,7 @@ impl Cluster {
     }
 
     /// The run's assignment as it ended.
-    fn assignment(&self, run: &str) -> Assignment {
+    pub(crate) fn assignment(&self, run: &str) -> Assignment {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -150,7 +150,7 @@ impl Cluster {
     }
 
     /// What ZooKeeper holds about a run: its state and each agent's done marker.
-    fn run_record(&self, run: &str) -> (RunState, BTreeMap<String, DoneMarker>) {
+    pub(crate) fn run_record(&self, run: &str) -> (RunState, BTreeMap<String, DoneMarker>) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -178,18 +178,18 @@ impl Cluster {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).expect("write");
     path
 }
 
 /// `run-0000000003` from submit's "submitted run-… " line.
-fn run_id(stderr: &str) -> String {
+pub(crate) fn run_id(stderr: &str) -> String {
     stderr
         .split_whitespace()
         .find(|w| w.starts_with("run-"))
@@ -694,7 +694,7 @@ const LONG: &str = r#"plan "long" {
 "#;
 
 /// Polls `ptl status` until run `id` (or the last run, with `None`) is in `state`.
-fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -> String {
+pub(crate) fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = cluster.status();

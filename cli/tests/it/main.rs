@@ -7,6 +7,7 @@
 
 mod cli;
 mod cluster;
+mod cluster_faults;
 mod dashboard;
 mod http2;
 mod https;

@@ -1,7 +1,11 @@
 //! The engine's [`Coordination`] backed by ZooKeeper, for one agent in one run: the start
 //! instant comes from the assignment (converted from ZooKeeper's clock with the agent's
 //! measured offset), a stop is the run's state turning `stopping`, and every interval delta is
-//! queued and written by a background task as a sequential node the coordinator merges. A
+//! queued and written by a background task as a node named by its window, which the
+//! coordinator merges. Writes ride out a lost connection (retried; rewriting a window is
+//! idempotent); deltas the session could not deliver before it ended are handed back, for the
+//! agent to deliver from its next session. The engine sends only while the agent's lease holds
+//! ([`Coordination::lease`]). A
 //! rebalance (a new epoch of the assignment) changes the share mid-run ([`ShareFollower`]), and
 //! the run's pause windows hold and release the schedules ([`crate::run::pauses::follow`]).
 
@@ -11,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use ptl_engine::coordination::{BoxFuture, Coordination, Pause, ShareChange};
 use ptl_engine::error::RuntimeError;
+use ptl_engine::lease::Lease;
 use ptl_engine::record::{encode_delta, IntervalDelta};
 use ptl_engine::vm::AgentShare;
 use tokio::sync::{mpsc, watch};
-use zookeeper_client::Client;
+use zookeeper_client::{Client, Error as ZkError};
 
 use crate::agent::share_changes::{self, EpochApplied, ShareFollower};
 use crate::error::ClusterError;
@@ -23,7 +28,8 @@ use crate::run::pauses;
 use crate::run::{RunPhase, RunState};
 use crate::zk::clock::{self, ClockOffset};
 use crate::zk::layout;
-use crate::zk::PERSISTENT_SEQUENTIAL;
+use crate::zk::retry::retry;
+use crate::zk::PERSISTENT;
 
 /// One agent's place in one run, as the assignment gives it.
 #[derive(Debug, Clone)]
@@ -40,6 +46,8 @@ pub struct Placement {
     /// `start_at_ms` is then the run's start, already past, and `share` has no rate: the engine
     /// walks the plan from the run's start, sending nothing until the share begins.
     pub joined: Option<(i64, f64)>,
+    /// The agent's lease on its session: no arrival goes out while it has lapsed.
+    pub lease: Arc<Lease>,
 }
 
 pub struct ZkCoordination {
@@ -52,7 +60,8 @@ pub struct ZkCoordination {
     /// This agent's start, ZooKeeper clock, Unix ms (run start plus any stagger).
     start_at_ms: i64,
     offset: ClockOffset,
-    deltas: mpsc::UnboundedSender<Vec<u8>>,
+    deltas: mpsc::UnboundedSender<PendingDelta>,
+    lease: Arc<Lease>,
     /// When this agent's start timer fired, ZooKeeper clock, Unix ms (`i64::MIN` until then).
     started_at_ms: Arc<AtomicI64>,
     /// Requests completed in every delta handed to [`Coordination::report`].
@@ -67,20 +76,64 @@ pub struct DeltaWriter {
     task: tokio::task::JoinHandle<Result<Written, ClusterError>>,
 }
 
-/// What a [`DeltaWriter`] wrote to ZooKeeper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A delta not written yet: its window and its encoded bytes.
+pub type PendingDelta = (u64, Vec<u8>);
+
+/// What a [`DeltaWriter`] wrote to ZooKeeper, and what it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Written {
     pub deltas: u64,
     /// Data bytes of the delta nodes (what this agent's reports cost ZooKeeper).
     pub bytes: u64,
+    /// Deltas left when the session ended (or the run's node went), oldest first: the agent
+    /// delivers them from its next session.
+    pub unwritten: Vec<PendingDelta>,
 }
 
 impl DeltaWriter {
-    /// Waits for every queued delta to be written; returns how many were and their size.
+    /// Waits for every queued delta to be written or set aside; returns how many were written
+    /// and their size, and the ones that were not.
     pub async fn finish(self) -> Result<Written, ClusterError> {
         self.task
             .await
             .map_err(|e| ClusterError::Engine(format!("delta writer: {e}")))?
+    }
+}
+
+/// Writes one delta node, riding out lost connections; a node already there (written before
+/// the connection dropped, or by an earlier session) counts as written. Fails when the session
+/// ended or the run is gone.
+pub async fn write_delta(
+    client: &Client,
+    run: &RunId,
+    agent: &AgentId,
+    window: u64,
+    bytes: &[u8],
+) -> Result<(), ClusterError> {
+    let path = layout::report_node(run, agent, window);
+    let create = || async {
+        match client.create(&path, bytes, &PERSISTENT).await {
+            Ok(_) | Err(ZkError::NodeExists) => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    match retry(None, create).await {
+        Err(ZkError::NoNode) => {
+            // The agent's folder comes with its first delta.
+            let dir = layout::agent_reports(run, agent);
+            retry(None, || async {
+                match client.create(&dir, b"", &PERSISTENT).await {
+                    Ok(_) | Err(ZkError::NodeExists) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e| ClusterError::zk("create", &dir, e))?;
+            retry(None, create)
+                .await
+                .map_err(|e| ClusterError::zk("create", &path, e))
+        }
+        other => other.map_err(|e| ClusterError::zk("create", &path, e)),
     }
 }
 
@@ -94,6 +147,7 @@ impl ZkCoordination {
             share,
             epoch,
             joined,
+            lease,
         } = placement;
         let follower = match joined {
             Some((at_ms, rate_fraction)) => ShareFollower::start_joined(
@@ -115,20 +169,26 @@ impl ZkCoordination {
             ),
         };
         let pauses = pauses::follow(client.clone(), run.clone(), offset);
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<PendingDelta>();
         let writer_client = client.clone();
-        let prefix = layout::report_prefix(&run, &agent);
-        let agent_dir = layout::agent_reports(&run, &agent);
+        let (writer_run, writer_agent) = (run.clone(), agent.clone());
         let task = tokio::spawn(async move {
-            crate::zk::create_if_missing(&writer_client, &agent_dir, b"").await?;
             let mut written = Written::default();
-            while let Some(bytes) = rx.recv().await {
-                writer_client
-                    .create(&prefix, &bytes, &PERSISTENT_SEQUENTIAL)
-                    .await
-                    .map_err(|e| ClusterError::zk("create", &prefix, e))?;
-                written.deltas += 1;
-                written.bytes += bytes.len() as u64;
+            let mut session_gone = false;
+            while let Some((window, bytes)) = rx.recv().await {
+                if !session_gone {
+                    match write_delta(&writer_client, &writer_run, &writer_agent, window, &bytes)
+                        .await
+                    {
+                        Ok(()) => {
+                            written.deltas += 1;
+                            written.bytes += bytes.len() as u64;
+                            continue;
+                        }
+                        Err(_) => session_gone = true,
+                    }
+                }
+                written.unwritten.push((window, bytes));
             }
             Ok(written)
         });
@@ -141,6 +201,7 @@ impl ZkCoordination {
             start_at_ms,
             offset,
             deltas: tx,
+            lease,
             started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
             reported_requests: AtomicU64::new(0),
             catch_up: joined.is_some(),
@@ -238,8 +299,12 @@ impl Coordination for ZkCoordination {
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         self.reported_requests.fetch_add(requests, Ordering::AcqRel);
         if let Ok(bytes) = encode_delta(delta) {
-            let _ = self.deltas.send(bytes);
+            let _ = self.deltas.send((delta.window, bytes));
         }
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        Some(self.lease.clone())
     }
 
     fn local_abort_thresholds(&self) -> bool {

@@ -1,9 +1,13 @@
 //! `ptl agent`: register, wait for runs that include this agent, start at the assigned instant
-//! with the assigned share, stream interval deltas, and say when done.
+//! with the assigned share, stream interval deltas, and say when done. It sends only while its
+//! lease holds ([`lease_keeper`]); when its session expires it registers again as a new agent
+//! ([`session`]) and delivers what the old one could not.
 
 pub mod coordination;
 pub mod engine;
+pub mod lease_keeper;
 pub mod registry;
+pub mod session;
 pub mod share_changes;
 
 use std::collections::{BTreeMap, HashSet};
@@ -16,19 +20,20 @@ use ptl_engine::error::RuntimeError;
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::Client;
+use zookeeper_client::{Client, Error as ZkError};
 
-use crate::agent::coordination::{Placement, ZkCoordination};
+use crate::agent::coordination::{write_delta, PendingDelta, Placement, ZkCoordination};
+use crate::agent::session::Session;
 use crate::agent::share_changes::EpochApplied;
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::plan_store;
 use crate::run::assignment::Assignment;
 use crate::run::{self, RunPhase};
-use crate::zk::clock::{self, ClockOffset};
+use crate::zk::clock;
 use crate::zk::layout;
+use crate::zk::retry::retry;
 use crate::zk::{self, ZkConfig};
-use registry::AgentInfo;
 
 /// What runs the load: the runtime's engine in production, anything that drives a
 /// [`Coordination`] in tests. Returns when the agent's part of the run is over.
@@ -90,60 +95,109 @@ pub struct DoneMarker {
     pub error: Option<String>,
 }
 
-/// A registered agent. Dropping it (or [`Agent::shutdown`]) ends its session: its node vanishes.
+/// A registered agent. Dropping it ends its session: its node vanishes.
 pub struct Agent {
-    client: Client,
-    id: AgentId,
-    offset: ClockOffset,
+    config: AgentConfig,
+    session: Session,
+}
+
+/// What a run left to deliver when the session it ran under ended: its deltas not written
+/// yet and its done marker, for the run it ran in under the id it had then.
+struct Undelivered {
+    run: RunId,
+    agent: AgentId,
+    deltas: Vec<PendingDelta>,
+    marker: DoneMarker,
 }
 
 impl Agent {
     pub async fn register(config: &AgentConfig) -> Result<Agent, ClusterError> {
-        let client = zk::connect(&config.zk).await?;
-        let offset = clock::measure(&client, &config.name, 5).await?;
-        let info = AgentInfo {
-            name: config.name.clone(),
-            host: config.host.clone(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            bytecode_version: ptl_bytecode::FORMAT_VERSION,
-            capacity: config.capacity,
-            labels: config.labels.clone(),
-            clock_offset_ms: Some(offset.offset_ms),
-        };
-        let id = registry::register(&client, &info).await?;
-        Ok(Agent { client, id, offset })
+        Ok(Agent {
+            config: config.clone(),
+            session: Session::open(config).await?,
+        })
     }
 
+    /// The id of the current registration (a new one after the session expired).
     pub fn id(&self) -> &AgentId {
-        &self.id
+        &self.session.id
     }
 
-    /// Serves runs until `shutdown` is cancelled.
+    /// Serves runs until `shutdown` is cancelled. ZooKeeper not answering is waited out; a
+    /// session that expired is replaced by a new registration (a new agent id), after the
+    /// deltas and the done marker of the run it was in are delivered from the new session.
     pub async fn serve(
-        &self,
+        mut self,
         engine: Arc<dyn Engine>,
         poll: Duration,
         shutdown: CancellationToken,
     ) -> Result<(), ClusterError> {
-        let mut handled: HashSet<RunId> = HashSet::new();
+        let mut handled: HashSet<(RunId, AgentId)> = HashSet::new();
+        let mut undelivered: Vec<Undelivered> = Vec::new();
         loop {
-            for id in run::list(&self.client).await? {
-                if handled.contains(&id) {
+            let served = self
+                .serve_session(&engine, poll, &shutdown, &mut handled, &mut undelivered)
+                .await;
+            let error = match served {
+                Ok(()) => return Ok(()),
+                Err(e) if self.session.ended() || e.is_transient() => e,
+                Err(e) => return Err(e),
+            };
+            if self.session.ended() {
+                eprintln!(
+                    "agent {}: ZooKeeper session ended ({error}); registering again as a new agent",
+                    self.session.id
+                );
+                match Session::open_retrying(&self.config, &shutdown).await? {
+                    Some(session) => self.session = session,
+                    None => return Ok(()),
+                }
+                eprintln!(
+                    "agent {}: registered again as {}",
+                    self.config.name, self.session.id
+                );
+            } else {
+                eprintln!(
+                    "agent {}: ZooKeeper not answering ({error}); waiting",
+                    self.session.id
+                );
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+    }
+
+    async fn serve_session(
+        &self,
+        engine: &Arc<dyn Engine>,
+        poll: Duration,
+        shutdown: &CancellationToken,
+        handled: &mut HashSet<(RunId, AgentId)>,
+        undelivered: &mut Vec<Undelivered>,
+    ) -> Result<(), ClusterError> {
+        let client = &self.session.client;
+        while let Some(left) = undelivered.first() {
+            deliver(client, left).await?;
+            undelivered.remove(0);
+        }
+        loop {
+            for id in run::list(client).await? {
+                let key = (id.clone(), self.session.id.clone());
+                if handled.contains(&key) {
                     continue;
                 }
-                let Ok(state) = run::state(&self.client, &id).await else {
+                let Ok(state) = run::state(client, &id).await else {
                     continue;
                 };
                 if state.phase.is_finished() {
-                    handled.insert(id);
+                    handled.insert(key);
                     continue;
                 }
-                let assignment = zk::get_json::<Assignment>(
-                    &self.client,
-                    &layout::run_assignment(&id),
-                    "assignment",
-                )
-                .await?;
+                let assignment =
+                    zk::get_json::<Assignment>(client, &layout::run_assignment(&id), "assignment")
+                        .await?;
                 // The coordinator writes the assignment, then marks the run running.
                 let Some((assignment, _)) = assignment else {
                     continue;
@@ -153,17 +207,41 @@ impl Agent {
                 }
                 // Not in it (yet): the coordinator may give us a share of it later, when an
                 // agent of it is lost.
-                if assignment.share_of(&self.id).is_none() {
+                if assignment.share_of(&self.session.id).is_none() {
                     continue;
                 }
-                handled.insert(id.clone());
-                if let Err(error) = self.run_one(&id, &assignment, engine.clone()).await {
+                handled.insert(key.clone());
+                let ended = match self.run_one(&id, &assignment, engine.clone()).await {
+                    Ok(ended) => ended,
+                    Err(e) if e.is_transient() || self.session.ended() => {
+                        // Not started: taken up again once ZooKeeper answers.
+                        handled.remove(&key);
+                        return Err(e);
+                    }
+                    Err(error) => {
+                        // A run this agent cannot take part in (its plan unreadable, say):
+                        // the coordinator sees no `done` from us and treats us as lost.
+                        eprintln!("agent {}: run {id} failed: {error}", self.session.id);
+                        continue;
+                    }
+                };
+                if let Err(error) = ended.outcome {
                     // The coordinator sees no `done` from us and treats us as lost.
-                    eprintln!("agent {}: run {id} failed: {error}", self.id);
+                    eprintln!("agent {}: run {id} failed: {error}", self.session.id);
+                }
+                if let Some(left) = ended.undelivered {
+                    eprintln!(
+                        "agent {}: {} delta(s) of run {id} wait for the next session",
+                        self.session.id,
+                        left.deltas.len()
+                    );
+                    undelivered.push(left);
+                    return Err(ClusterError::SessionLost(format!(
+                        "session ended during run {id}"
+                    )));
                 }
             }
-            let (_, _, watcher) = self
-                .client
+            let (_, _, watcher) = client
                 .get_and_watch_children(layout::RUNS)
                 .await
                 .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
@@ -180,12 +258,13 @@ impl Agent {
         id: &RunId,
         assignment: &Assignment,
         engine: Arc<dyn Engine>,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<RunEnded, ClusterError> {
+        let session = &self.session;
         let share = assignment
-            .share_of(&self.id)
+            .share_of(&session.id)
             .ok_or_else(|| ClusterError::Engine("not in the assignment".into()))?;
-        let spec = run::spec(&self.client, id).await?;
-        let bytecode = plan_store::load(&self.client, &spec.plan_hash).await?;
+        let spec = run::spec(&session.client, id).await?;
+        let bytecode = plan_store::load(&session.client, &spec.plan_hash).await?;
         let plan =
             ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
@@ -202,16 +281,17 @@ impl Agent {
         };
         let placement = Placement {
             run: id.clone(),
-            agent: self.id.clone(),
+            agent: session.id.clone(),
             start_at_ms,
-            offset: self.offset,
+            offset: session.offset,
             share: agent_share,
             epoch: assignment.epoch,
             joined,
+            lease: session.lease.clone(),
         };
-        let (coordination, writer) = ZkCoordination::new(self.client.clone(), placement);
+        let (coordination, writer) = ZkCoordination::new(session.client.clone(), placement);
         let outcome = engine.run(plan, agent_share, coordination.clone()).await;
-        let ended_at_ms = clock::now_ms() - self.offset.offset_ms;
+        let ended_at_ms = clock::now_ms() - session.offset.offset_ms;
         let marker = DoneMarker {
             deltas: 0,
             delta_bytes: 0,
@@ -225,14 +305,62 @@ impl Agent {
         drop(coordination);
         let written = writer.finish().await?;
         let marker = DoneMarker {
-            deltas: written.deltas,
-            delta_bytes: written.bytes,
+            deltas: written.deltas + written.unwritten.len() as u64,
+            delta_bytes: written.bytes
+                + written
+                    .unwritten
+                    .iter()
+                    .map(|(_, b)| b.len() as u64)
+                    .sum::<u64>(),
             ..marker
         };
-        let done = layout::agent_done(id, &self.id);
-        zk::put_json(&self.client, &done, &marker, "agent done").await?;
-        outcome.map_err(ClusterError::Run)
+        let left = Undelivered {
+            run: id.clone(),
+            agent: session.id.clone(),
+            deltas: written.unwritten,
+            marker,
+        };
+        let undelivered = if left.deltas.is_empty() && !session.ended() {
+            match deliver(&session.client, &left).await {
+                Ok(()) => None,
+                Err(_) if session.ended() => Some(left),
+                Err(e) => return Err(e),
+            }
+        } else {
+            Some(left)
+        };
+        Ok(RunEnded {
+            outcome: outcome.map_err(ClusterError::Run),
+            undelivered,
+        })
     }
+}
+
+/// How one run ended for this agent.
+struct RunEnded {
+    outcome: Result<(), ClusterError>,
+    /// Set when the session ended before everything was delivered.
+    undelivered: Option<Undelivered>,
+}
+
+/// Writes what a run left: its deltas (idempotent per window), then its done marker.
+async fn deliver(client: &Client, left: &Undelivered) -> Result<(), ClusterError> {
+    for (window, bytes) in &left.deltas {
+        write_delta(client, &left.run, &left.agent, *window, bytes).await?;
+    }
+    let done = layout::agent_done(&left.run, &left.agent);
+    let marker = zk::to_json(&left.marker, "agent done", &done)?;
+    retry(None, || async {
+        match client.set_data(&done, &marker, None).await {
+            Err(ZkError::NoNode) => match client.create(&done, &marker, &zk::PERSISTENT).await {
+                Ok(_) | Err(ZkError::NodeExists) => Ok(()),
+                Err(e) => Err(e),
+            },
+            other => other.map(|_| ()),
+        }
+    })
+    .await
+    .map_err(|e| ClusterError::zk("write", &done, e))
 }
 
 /// Registers and serves until `shutdown` is cancelled: what `ptl agent` runs.
@@ -241,6 +369,9 @@ pub async fn run_agent(
     engine: Arc<dyn Engine>,
     shutdown: CancellationToken,
 ) -> Result<(), ClusterError> {
-    let agent = Agent::register(&config).await?;
-    agent.serve(engine, config.poll, shutdown).await
+    let poll = config.poll;
+    Agent::register(&config)
+        .await?
+        .serve(engine, poll, shutdown)
+        .await
 }

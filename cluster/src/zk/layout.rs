@@ -11,7 +11,7 @@
 //! /runs/run-<seq>                RunSpec JSON (immutable)                 persistent sequential
 //! /runs/run-<seq>/state          RunState JSON (versioned updates)        persistent
 //! /runs/run-<seq>/assignment     Assignment JSON (epoch, start, shares)   persistent
-//! /runs/run-<seq>/reports/<agent>/d-<seq>  one interval's delta (HdrHistogram V2-deflate)
+//! /runs/run-<seq>/reports/<agent>/d-<window>  one interval's delta (HdrHistogram V2-deflate)
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
@@ -84,10 +84,11 @@ pub fn agent_reports(id: &RunId, agent: &AgentId) -> String {
     format!("{RUNS}/{id}/reports/{agent}")
 }
 
-/// Prefix of an agent's persistent sequential delta nodes (the final flush may repeat a window
-/// number, so the sequence, not the window, names them).
-pub fn report_prefix(id: &RunId, agent: &AgentId) -> String {
-    format!("{RUNS}/{id}/reports/{agent}/d-")
+/// An agent's delta of window `window` (persistent). Named by the window, which is unique per
+/// agent and run, so writing it again after a lost connection or a new session is idempotent;
+/// zero-padded, so names sort in window order.
+pub fn report_node(id: &RunId, agent: &AgentId, window: u64) -> String {
+    format!("{RUNS}/{id}/reports/{agent}/d-{window:010}")
 }
 
 pub fn run_done(id: &RunId) -> String {
@@ -133,7 +134,8 @@ mod tests {
         let agent_id = AgentId("agent-0000000002".into());
         assert!(plan_chunk(&hash, 3).starts_with(&plan(&hash)));
         assert!(plan_chunk(&hash, 3).ends_with("chunk-0003"));
-        assert!(report_prefix(&run_id, &agent_id).starts_with(&agent_reports(&run_id, &agent_id)));
+        assert!(report_node(&run_id, &agent_id, 7).starts_with(&agent_reports(&run_id, &agent_id)));
+        assert!(report_node(&run_id, &agent_id, 9) < report_node(&run_id, &agent_id, 10));
         assert!(agent_reports(&run_id, &agent_id).starts_with(&run_reports(&run_id)));
         assert_eq!(leaf(&agent(&agent_id)), "agent-0000000002");
         for path in [

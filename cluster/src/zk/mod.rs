@@ -5,6 +5,7 @@ pub mod chunks;
 pub mod clock;
 pub(crate) mod json_watch;
 pub mod layout;
+pub mod retry;
 
 use std::time::Duration;
 

@@ -4,7 +4,8 @@
 //! the think time), so there is no schedule to fall behind; waiting for a connection still
 //! shows as lag. Users are bounded by themselves, not by `max_inflight`. While the run is
 //! paused a user finishes the iteration it is in and holds before the next; the phase's end
-//! is in plan time, so it keeps its planned running time.
+//! is in plan time, so it keeps its planned running time. A cluster agent's user also holds
+//! while the agent's lease has lapsed (see `crate::lease`).
 
 use super::iteration;
 use super::timeline::PhasePlan;
@@ -12,6 +13,9 @@ use super::worker::Worker;
 use super::worker_pauses::{sleep_until_plan, wait_unpaused};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// How often a user held by a lapsed lease looks again.
+const LEASE_POLL: Duration = Duration::from_millis(50);
 
 pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duration) {
     let end_us = phase.end_us();
@@ -30,6 +34,14 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duratio
                 }
                 if w.holds.plan_at(now) >= end_us || w.winding_down() {
                     break;
+                }
+                if !w.may_send(now) {
+                    // A cluster agent without its lease: the user holds until it is back.
+                    if !w.sleep_until(Instant::now() + LEASE_POLL).await {
+                        break;
+                    }
+                    now = Instant::now();
+                    continue;
                 }
                 let scenario = w
                     .program

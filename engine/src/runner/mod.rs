@@ -224,6 +224,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             timeout,
             share_changes: coordination.share_changes(),
             pauses: pauses.clone(),
+            lease: coordination.lease(),
         };
         // On failure the handles spawned so far drop their start senders and those workers end.
         handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);

@@ -10,6 +10,9 @@
 //! instant (within 500 µs above 2,000/s per worker) rather than up to two of tokio's
 //! millisecond ticks later.
 //!
+//! A cluster agent sends an arrival only if its lease was held from the arrival's instant on
+//! (see `crate::lease`); the others are counted as dropped, so a woken agent adds no burst.
+//!
 //! The schedule counts in plan time; a pause (see `pause_clock`) moves every arrival after its
 //! start later by its length, so none is due while paused and none is dropped or late because
 //! of it. Arrivals already sent when a worker hears of a pause that began earlier stay sent,
@@ -80,6 +83,11 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan) {
             scenario,
             intended,
         };
+        if !w.may_send(intended) {
+            // Due while this agent could not prove its place in the run: never sent late.
+            w.drop_arrival(&arrival);
+            continue;
+        }
         match w.inflight.admit(arrival) {
             Admission::Start => w.launch(arrival),
             Admission::Queued => {}

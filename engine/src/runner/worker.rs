@@ -12,6 +12,7 @@ use super::worker_pauses::{self, Holds};
 use super::{closed_loop, iteration, open_loop};
 use crate::coordination::{Pause, ShareChange};
 use crate::http::{Endpoint, Pool};
+use crate::lease::Lease;
 use crate::record::{Layout, Recorded};
 use crate::vm::{AgentShare, Iteration, Program, VmWorker};
 use ptl_bytecode::plan::Load;
@@ -47,6 +48,8 @@ pub struct WorkerSetup {
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
     /// The run's pauses (a dashboard's or the cluster's pause and resume).
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
+    /// A cluster agent's permission to send.
+    pub lease: Option<Arc<Lease>>,
 }
 
 /// A worker's report that it has finished its work: nothing is in flight any more. It then
@@ -114,6 +117,7 @@ pub struct Worker {
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
     /// The run's pauses as this worker knows them: every planned instant goes through them.
     pub holds: Holds,
+    lease: Option<Arc<Lease>>,
     active: Cell<usize>,
     idle: Notify,
     stopped: Cell<bool>,
@@ -125,6 +129,12 @@ pub struct Worker {
 impl Worker {
     pub fn stopped(&self) -> bool {
         self.stopped.get()
+    }
+
+    /// Whether an iteration intended at `intended` may start now: always, unless this is a
+    /// cluster agent whose lease lapsed since then (see [`Lease`]).
+    pub fn may_send(&self, intended: Instant) -> bool {
+        self.lease.as_ref().is_none_or(|l| l.permits(intended))
     }
 
     /// Whether `t` is past the end of `phase` (moved by the pauses so far): what is sent then
@@ -247,7 +257,9 @@ impl Worker {
                 }
                 let next = loop {
                     match w.inflight.release() {
-                        Some(n) if w.winding_down() => w.drop_arrival(&n),
+                        Some(n) if w.winding_down() || !w.may_send(n.intended) => {
+                            w.drop_arrival(&n)
+                        }
                         other => break other,
                     }
                 };
@@ -305,6 +317,7 @@ async fn run(
         inflight: Inflight::new(QUEUE_LIMIT),
         share_changes: setup.share_changes,
         holds: Holds::default(),
+        lease: setup.lease,
         active: Cell::new(0),
         idle: Notify::new(),
         stopped: Cell::new(false),

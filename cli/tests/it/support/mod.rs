@@ -55,6 +55,16 @@ impl Proc {
     }
 
     /// `kill -9`: no goodbye to ZooKeeper, so its session only ends by timing out.
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
     pub fn kill_9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
