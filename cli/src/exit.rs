@@ -16,6 +16,9 @@ pub enum Exit {
     PlanInvalid = 3,
     /// The run could not be carried out (target unusable, I/O error writing results…).
     RunFailed = 4,
+    /// A cluster run finished degraded: part of its load or data was lost (agents lost or
+    /// fenced, reports missing); the results were written and say what.
+    Degraded = 5,
     /// Stopped by Ctrl-C or SIGTERM; the results so far were written.
     Interrupted = 130,
 }

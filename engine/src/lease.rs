@@ -38,6 +38,8 @@ pub struct Lease {
     /// A gap between ticks longer than this is a stall of the process.
     stall: Duration,
     revoked: AtomicBool,
+    /// Arrivals dropped because the lease did not permit them.
+    refused: AtomicU64,
     /// Renewals and stalls are rare and come from two threads: they take this lock; readers
     /// never do.
     writer: Mutex<Writer>,
@@ -63,6 +65,7 @@ impl Lease {
             last_tick: AtomicU64::new(0),
             stall: stall.max(TICK * 2),
             revoked: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
             writer: Mutex::new(Writer::default()),
         });
         let weak = Arc::downgrade(&lease);
@@ -129,6 +132,16 @@ impl Lease {
             return false;
         }
         now <= self.valid_until.load(Ordering::Acquire)
+    }
+
+    /// Counts an arrival dropped because [`Lease::permits`] said no.
+    pub fn refused_one(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Arrivals dropped for want of the lease, over the lease's life (every run under it).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Stalls the watchdog has seen.

@@ -41,6 +41,8 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
         );
     }
 
+    write_accounting(&mut out, &paint, result);
+
     heading(&mut out, &paint, "Phases");
     out.push_str(&phase_table(result).to_string());
     out.push('\n');
@@ -228,6 +230,28 @@ fn scenario_row(phase: &str, scenario: &ScenarioResult) -> Vec<String> {
     ];
     row.extend(latency_cells(&or_no_data(&scenario.iteration_time_ms)));
     row
+}
+
+/// A cluster run's account of the plan's arrivals, and in warning colours why it is degraded.
+fn write_accounting(out: &mut String, paint: &Paint, result: &RunResult) {
+    let Some(a) = &result.accounting else {
+        return;
+    };
+    if a.degraded {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.apply(WARN, "DEGRADED: this run lost part of its load or data")
+        );
+        for reason in &a.reasons {
+            let _ = writeln!(out, "{}", paint.apply(WARN, &format!("  - {reason}")));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "arrivals: {} planned, {} in the agents' reports ({} of them held back: an agent without its lease), about {} sent but never reported, {} sent by no agent",
+        a.planned, a.reported, a.fenced, a.unreported, a.lost_share
+    );
 }
 
 /// A note per phase that was paused: its rates are over the time it ran, not its span.

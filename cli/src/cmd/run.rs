@@ -158,6 +158,10 @@ pub fn conclude(
     {
         return Err(Exit::Interrupted);
     }
+    // Before the thresholds: they were judged on incomplete data.
+    if result.accounting.as_ref().is_some_and(|a| a.degraded) {
+        return Err(Exit::Degraded);
+    }
     if result.thresholds.iter().all(|t| t.passed) {
         Ok(())
     } else {

@@ -44,6 +44,7 @@ fn as_json(status: &ClusterStatus) -> serde_json::Value {
             "reason": r.state.reason,
             "coordinator": r.state.coordinator,
             "degraded": r.state.degraded,
+            "verdict": r.state.verdict,
             "submitted_at_ms": r.spec.submitted_at_ms,
         })).collect::<Vec<_>>(),
     })
@@ -97,7 +98,9 @@ fn as_text(status: &ClusterStatus) -> String {
         if let Some(reason) = &r.state.reason {
             out.push_str(&format!("  ({reason})"));
         }
-        if !r.state.degraded.is_empty() {
+        if let Some(verdict) = &r.state.verdict {
+            out.push_str(&format!("  {verdict}"));
+        } else if !r.state.degraded.is_empty() {
             out.push_str(&format!(
                 "  degraded: {} agent(s) lost",
                 r.state.degraded.len()

@@ -149,6 +149,8 @@ async fn follow(
     let mut phase = RunPhase::Pending;
     let mut previous: Option<ClusterLive> = None;
     let mut interrupted = false;
+    // Agents already said to be silent (said again if they report and fall silent again).
+    let mut silent = std::collections::BTreeSet::new();
     let outcome = loop {
         tokio::select! {
             result = &mut waiting => break result.map(|r| Followed::Result(Box::new(r))),
@@ -184,12 +186,19 @@ async fn follow(
                         }
                     }
                 }
-                let Some(show) = show.as_mut() else { continue };
-                if let Ok(Some(live)) = submit::live_view(&client, id).await {
-                    if previous.as_ref().is_none_or(|p| p.updated_at_ms != live.updated_at_ms) {
-                        show(&progress(&live, previous.as_ref(), &timeline));
-                        previous = Some(live);
+                let Ok(Some(live)) = submit::live_view(&client, id).await else { continue };
+                for (agent, seconds) in &live.silent {
+                    if !quiet && silent.insert(agent.clone()) {
+                        eprintln!(
+                            "{agent} silent for {seconds:.0} s: no report from it; its share is taken over if its session times out"
+                        );
                     }
+                }
+                silent.retain(|agent| live.silent.contains_key(agent));
+                let Some(show) = show.as_mut() else { continue };
+                if previous.as_ref().is_none_or(|p| p.updated_at_ms != live.updated_at_ms) {
+                    show(&progress(&live, previous.as_ref(), &timeline));
+                    previous = Some(live);
                 }
             }
         }

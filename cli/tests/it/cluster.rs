@@ -433,9 +433,10 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
     cluster.agents[1].kill_9();
 
     let o = submit.wait_with_output().expect("submit ends");
+    // Degraded: the run lost part of its load, and says so with its own exit status.
     assert_eq!(
         o.status.code(),
-        Some(0),
+        Some(5),
         "{}\n{}",
         stderr(&o),
         cluster.logs()
@@ -457,12 +458,22 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
     let window = &state.degraded[0];
     assert_eq!(window.epoch, 1);
     let until_ms = window.until_ms.expect("rebalanced");
+    // From where its reports stopped: the end of its last one-second interval before the kill.
     assert!(
-        window.from_ms >= killed_at_ms,
+        window.from_ms <= killed_at_ms && window.from_ms >= killed_at_ms - 2500,
         "{window:?} vs kill at {killed_at_ms}"
     );
     let recorded = &r["degraded"];
     assert_eq!(recorded.as_array().map(Vec::len), Some(1), "{recorded}");
+    let accounting = &r["accounting"];
+    assert_eq!(accounting["degraded"], true, "{accounting}");
+    assert_eq!(
+        accounting["planned"].as_u64(),
+        Some(rate * seconds),
+        "{accounting}"
+    );
+    let unreported = accounting["unreported"].as_u64().expect("unreported");
+    assert!(unreported > 0 && unreported <= rate / 3 + 1, "{accounting}");
 
     // The survivors took over: together they sent more than their original two thirds.
     assert_eq!(done.len(), 2, "{done:?}");
@@ -559,7 +570,7 @@ fn an_agent_that_joins_after_a_loss_takes_over_the_vacated_share() {
     let o = submit.wait_with_output().expect("submit ends");
     assert_eq!(
         o.status.code(),
-        Some(0),
+        Some(5),
         "{}\n{}",
         stderr(&o),
         cluster.logs()
@@ -664,8 +675,9 @@ fn an_abort_threshold_on_the_merged_data_stops_every_agent() {
     assert_eq!(
         o.status.code(),
         Some(1),
-        "{}\n{}",
+        "{}\n{}\n{}",
         stderr(&o),
+        std::fs::read_to_string(&out).unwrap_or_default(),
         cluster.logs()
     );
     assert!(

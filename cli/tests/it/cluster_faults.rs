@@ -74,6 +74,7 @@ fn an_agent_stopped_past_its_session_sends_no_burst_and_registers_again() {
     eprintln!("agent1 frozen for {:?}", frozen_at.elapsed());
 
     let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(o.status.code(), Some(5), "degraded: {}", stderr(&o));
     let r = json(&out);
 
     // No second above the plan (2 % for the catch-up of arrivals the survivors took over
@@ -122,6 +123,33 @@ fn an_agent_stopped_past_its_session_sends_no_burst_and_registers_again() {
         cluster.logs()
     );
     let run = run_id(&stderr(&o));
-    let (state, _) = cluster.run_record(&run);
+    let (state, done) = cluster.run_record(&run);
     assert_eq!(state.degraded.len(), 1, "{state:?}");
+    assert!(
+        state
+            .verdict
+            .as_deref()
+            .is_some_and(|v| v.starts_with("degraded")),
+        "{state:?}"
+    );
+
+    // The account adds up: the plan's count, all of it in reports (the woken agent's own
+    // delivered late) but for the share nobody sent between its freeze and the takeover; what
+    // the woken agent held back is counted apart.
+    let a = &r["accounting"];
+    let planned = a["planned"].as_u64().expect("planned");
+    assert_eq!(planned, rate * seconds, "{a}");
+    let fenced = a["fenced"].as_u64().expect("fenced");
+    let frozen = done
+        .values()
+        .find(|d| d.fenced > 0)
+        .expect("the woken agent said done");
+    assert_eq!(fenced, frozen.fenced, "{a}");
+    assert_eq!(a["unreported"].as_u64(), Some(0), "{a}");
+    let (reported, lost) = (
+        a["reported"].as_u64().expect("reported"),
+        a["lost_share"].as_u64().expect("lost"),
+    );
+    assert_eq!(reported + lost, planned, "{a}");
+    assert!(lost > 0, "{a}");
 }

@@ -62,6 +62,8 @@ pub struct ZkCoordination {
     offset: ClockOffset,
     deltas: mpsc::UnboundedSender<PendingDelta>,
     lease: Arc<Lease>,
+    /// The lease's refusals when the run began (the lease outlives runs).
+    refused_before: u64,
     /// When this agent's start timer fired, ZooKeeper clock, Unix ms (`i64::MIN` until then).
     started_at_ms: Arc<AtomicI64>,
     /// Requests completed in every delta handed to [`Coordination::report`].
@@ -201,6 +203,7 @@ impl ZkCoordination {
             start_at_ms,
             offset,
             deltas: tx,
+            refused_before: lease.refused(),
             lease,
             started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
             reported_requests: AtomicU64::new(0),
@@ -218,6 +221,11 @@ impl ZkCoordination {
     /// The new epochs this agent applied during the run, and when.
     pub fn epochs_applied(&self) -> Vec<EpochApplied> {
         self.follower.applied()
+    }
+
+    /// Arrivals of this run dropped because the lease had lapsed.
+    pub fn fenced(&self) -> u64 {
+        self.lease.refused().saturating_sub(self.refused_before)
     }
 
     /// Requests completed in the deltas reported so far (what this agent sent and saw end).

@@ -32,7 +32,19 @@ pub fn keep(client: Client, lease: Arc<Lease>) -> KeeperGuard {
     let length = lease_length(client.session_timeout());
     let every = (length / RENEWALS_PER_LEASE).max(Duration::from_millis(20));
     let task = tokio::spawn(async move {
+        let mut held = false;
         loop {
+            // Said once per change: an operator reading the agent's log sees why it held back.
+            if held != lease.held() {
+                held = !held;
+                if held {
+                    eprintln!("agent lease held: ZooKeeper answers");
+                } else {
+                    eprintln!(
+                        "agent lease lapsed (no answer from ZooKeeper within {length:?}, or the process stalled): holding back load"
+                    );
+                }
+            }
             let sent = Instant::now();
             match tokio::time::timeout(length, client.check_stat("/")).await {
                 Ok(Ok(_)) => lease.renew(sent, length),

@@ -91,6 +91,9 @@ pub struct DoneMarker {
     /// New epochs (rebalances) the agent applied during the run, and when.
     #[serde(default)]
     pub epochs: Vec<EpochApplied>,
+    /// Arrivals not sent because the agent's lease had lapsed (it was paused or cut off).
+    #[serde(default)]
+    pub fenced: u64,
     /// The engine's error, if it failed.
     pub error: Option<String>,
 }
@@ -299,6 +302,7 @@ impl Agent {
             started_at_ms: coordination.started_at_ms(),
             ended_at_ms: Some(ended_at_ms),
             epochs: coordination.epochs_applied(),
+            fenced: coordination.fenced(),
             error: outcome.as_ref().err().map(ToString::to_string),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.

@@ -3,6 +3,7 @@
 //! following a running run to its result (merging, rebalancing, joiners, the result) is in
 //! `follow`.
 
+pub mod accounting;
 pub mod dashboards;
 pub mod election;
 pub mod joining;
@@ -91,6 +92,10 @@ pub struct LiveView {
     /// The run is paused (its last pause window is open).
     #[serde(default)]
     pub paused: bool,
+    /// Agents of the run that have not reported for over two seconds, and for how long (s):
+    /// a lost agent shows here from its first missed reports, before its session times out.
+    #[serde(default)]
+    pub silent: BTreeMap<String, f64>,
 }
 
 /// How often a run waiting for agents looks whether it was stopped meanwhile.

@@ -12,6 +12,7 @@ use zookeeper_client::Client;
 
 use crate::agent::registry;
 use crate::agent::DoneMarker;
+use crate::coordinator::accounting::{self, Unreported};
 use crate::coordinator::joining::{self, Busy};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
@@ -25,6 +26,10 @@ use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
 use crate::zk;
 use crate::zk::clock;
 use crate::zk::layout;
+
+/// An agent that has not reported for this long is shown as silent in the live view (it
+/// reports every second), well before its session times out and its share is rebalanced.
+const SILENT_AFTER_MS: i64 = 2000;
 
 /// The run being followed and what following it needs.
 pub(crate) struct RunContext<'a> {
@@ -53,6 +58,15 @@ pub(crate) struct Member {
     held: Option<(u64, Recorded)>,
     done: Option<DoneMarker>,
     lost: bool,
+    /// Its share of the rate when it was last assigned one.
+    rate_fraction: f64,
+    /// Its newest window merged.
+    last_window: Option<u64>,
+    /// When a delta of it was last merged (ZooKeeper clock, Unix ms; its start before any).
+    last_seen_ms: i64,
+    /// When it was seen gone (ZooKeeper clock, Unix ms); `None` for one lost before this
+    /// coordinator took the run over.
+    lost_at_ms: Option<i64>,
 }
 
 impl Member {
@@ -69,7 +83,26 @@ impl Member {
             held: None,
             done: None,
             lost: false,
+            rate_fraction: share.rate_fraction,
+            last_window: None,
+            last_seen_ms: run_start_ms + share.start_offset_ms as i64,
+            lost_at_ms: None,
         }
+    }
+
+    /// Where its reports stop: the end of its newest window merged (ZooKeeper clock, Unix ms).
+    fn reported_until_ms(&self) -> i64 {
+        self.start_at_ms + self.last_window.map_or(0, |w| (w as i64 + 1) * 1000)
+    }
+
+    /// Lost without saying `done`: what it may have sent after its last report is unreported.
+    fn unreported(&self, run_start_ms: i64) -> Option<Unreported> {
+        (self.lost && self.done.is_none()).then(|| Unreported {
+            agent: self.id.0.clone(),
+            rate_fraction: self.rate_fraction,
+            reported_until_ms: self.reported_until_ms() - run_start_ms,
+            lost_at_ms: self.lost_at_ms.map_or(i64::MAX, |at| at - run_start_ms),
+        })
     }
 
     /// One recorded lost in an earlier epoch.
@@ -149,6 +182,7 @@ pub(crate) async fn follow(
         p50_ms: 0.0,
         p99_ms: 0.0,
         paused: false,
+        silent: BTreeMap::new(),
     };
     let plan_ms: u64 = plan
         .phases
@@ -204,12 +238,19 @@ pub(crate) async fn follow(
             .map(|m| m.id.clone())
             .collect();
         if !newly_lost.is_empty() {
+            let now = clock::now_ms();
+            // From where each lost share stopped: the end of its last reported interval.
+            let mut stopped_at = BTreeMap::new();
             for member in members.iter_mut().filter(|m| newly_lost.contains(&m.id)) {
                 member.lost = true;
+                member.lost_at_ms = Some(now);
+                if let Some(share) = current.share_of(&member.id) {
+                    member.rate_fraction = share.rate_fraction;
+                }
+                stopped_at.insert(member.id.clone(), member.reported_until_ms().min(now));
                 member.release(&mut windows, 1.0)?;
                 busy.free(&member.id);
             }
-            let now = clock::now_ms();
             let survivors: Vec<AgentId> = members
                 .iter()
                 .filter(|m| !m.lost)
@@ -235,7 +276,7 @@ pub(crate) async fn follow(
                 for agent in &newly_lost {
                     s.degraded.push(DegradedWindow {
                         agent: agent.0.clone(),
-                        from_ms: now,
+                        from_ms: stopped_at.get(agent).copied().unwrap_or(now),
                         until_ms: until,
                         epoch,
                     });
@@ -276,6 +317,14 @@ pub(crate) async fn follow(
             }
         }
         live.updated_at_ms = clock::now_ms();
+        live.silent = members
+            .iter()
+            .filter(|m| !m.finished() && live.updated_at_ms - m.last_seen_ms > SILENT_AFTER_MS)
+            .map(|m| {
+                let silent_s = (live.updated_at_ms - m.last_seen_ms) as f64 / 1000.0;
+                (m.id.0.clone(), silent_s)
+            })
+            .collect();
         zk::put_json(client, &layout::run_live(id), &live, "live view").await?;
 
         let state = run::state(client, id).await?;
@@ -320,12 +369,34 @@ pub(crate) async fn follow(
         series: &series,
         pauses: &pause_windows,
     });
+    // Within the run: a loss noticed after its end (by a coordinator that took over late)
+    // still covers only the run's own time.
+    let run_s = result.duration_s;
     result.degraded = run::state(client, id)
         .await?
         .degraded
         .iter()
-        .map(|w| w.from_start(start_at_ms))
+        .map(|w| {
+            let mut w = w.from_start(start_at_ms);
+            w.from_s = w.from_s.clamp(0.0, run_s);
+            w.until_s = w.until_s.map(|u| u.clamp(w.from_s, run_s));
+            w
+        })
         .collect();
+    let unreported: Vec<Unreported> = members
+        .iter()
+        .filter_map(|m| m.unreported(start_at_ms))
+        .collect();
+    let fenced = members
+        .iter()
+        .filter_map(|m| m.done.as_ref())
+        .map(|d| d.fenced)
+        .sum();
+    let accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
+    let verdict = accounting
+        .degraded
+        .then(|| format!("degraded: {}", accounting.reasons.join("; ")));
+    result.accounting = Some(accounting);
     merged_record::store(client, id, &merged, start_at_ms, duration).await?;
     zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
     run::update_state(client, id, |s| {
@@ -333,6 +404,7 @@ pub(crate) async fn follow(
         if s.reason.is_none() {
             s.reason = stop_reason.clone();
         }
+        s.verdict = verdict.clone();
         true
     })
     .await?;
@@ -418,6 +490,8 @@ async fn merge_new(
             .sum::<u64>();
         live.dropped += delta.recorded.phase.iter().map(|p| p.dropped).sum::<u64>();
         *live.deltas.entry(member.id.0.clone()).or_default() += 1;
+        member.last_window = member.last_window.max(Some(delta.window));
+        member.last_seen_ms = clock::now_ms();
         *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
         member.release(windows, 1.0)?;
         member.held = Some((delta.window, delta.recorded));

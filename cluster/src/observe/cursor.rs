@@ -1,10 +1,12 @@
 //! Where a reader of a run's interval deltas stands, and the one place that knows how deltas are
-//! stored: today each agent writes one delta per node, `reports/<agent>/d-<seq>`, in order (its
-//! writer awaits each create), never deleted while the run lives. The coordinator merging them
+//! stored: today each agent writes one delta per node, `reports/<agent>/d-<window>` (zero-padded),
+//! in window order (its writer awaits each create, and deltas a lost session could not write
+//! are delivered later, still in order, after the ones it did), never deleted while the run
+//! lives. The coordinator merging them
 //! ([`crate::coordinator`]) and every [`super::Observer`] read them through here.
 //!
-//! A cursor holds, per agent, the name of the newest delta node read. Sequential names sort in
-//! creation order, and ZooKeeper shows a reader a prefix of each folder's history, so every node
+//! A cursor holds, per agent, the name of the newest delta node read. Names sort in creation
+//! order, and ZooKeeper shows a reader a prefix of each folder's history, so every node
 //! named at or below the cursor has been seen and every later one has not: a reader polling with
 //! the same cursor is handed each delta exactly once, and it never needs a node below its cursor
 //! again.

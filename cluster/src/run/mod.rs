@@ -109,6 +109,10 @@ pub struct RunState {
     /// `stopping` run resumes it only then.
     #[serde(default)]
     pub running_since_ms: Option<i64>,
+    /// Set when a `done` run lost part of its load or data: `degraded: <reasons>` (the
+    /// result's `accounting` has the figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
 }
 
 impl RunState {
@@ -120,6 +124,7 @@ impl RunState {
             degraded: Vec::new(),
             updated_at_ms: clock::now_ms(),
             running_since_ms: None,
+            verdict: None,
         }
     }
 }

@@ -43,6 +43,36 @@ pub struct RunResult {
     /// every `achieved_rps`.
     #[serde(default)]
     pub pauses: Vec<PauseWindow>,
+    /// Cluster runs only: where the plan's arrivals went, and whether the run lost any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<Accounting>,
+}
+
+/// A cluster run's account of the plan's open-model arrivals (`docs/results.md`):
+/// `planned = reported + unreported + lost_share` (give or take each agent's rounding of its
+/// share), where `reported` holds every arrival some agent's reports account for (sent, or
+/// dropped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Accounting {
+    /// The plan's own count of arrivals over the time the run ran (pauses left out).
+    pub planned: u64,
+    /// Arrivals in the agents' reports: started or dropped (the phases' `planned` added).
+    pub reported: u64,
+    /// Arrivals agents held back because they could not prove their place in the run (their
+    /// lease had lapsed: paused, cut off from ZooKeeper). Not in `reported`: those due before
+    /// another agent took the share over are in `lost_share`, the rest were sent by it.
+    pub fenced: u64,
+    /// Sent by agents that were lost before they reported them: estimated from the schedule
+    /// (the lost agent's share over the reporting interval after its last report).
+    pub unreported: u64,
+    /// Planned but sent by no agent: a lost agent's share before the survivors took it over.
+    pub lost_share: u64,
+    /// The run lost part of its load or of its data: the verdict says so, and `ptl submit
+    /// --wait` exits 5.
+    pub degraded: bool,
+    /// Why, in words (empty when not degraded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// A stretch of the run during which its schedules held (no arrival due, no closed-model
@@ -60,7 +90,8 @@ pub struct PauseWindow {
 pub struct DegradedWindow {
     /// The lost agent.
     pub agent: String,
-    /// Seconds from the run start when the coordinator noticed the loss.
+    /// Seconds from the run start when the lost share stopped: the end of the agent's last
+    /// reported interval.
     pub from_s: f64,
     /// When the survivors' larger shares took effect (`null`: never; the run went on with
     /// less load, or stopped).

@@ -259,6 +259,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
         series: input.series.clone(),
         degraded: Vec::new(),
         pauses: paused.windows.clone(),
+        accounting: None,
     }
 }
 

@@ -11,7 +11,8 @@
 //! millisecond ticks later.
 //!
 //! A cluster agent sends an arrival only if its lease was held from the arrival's instant on
-//! (see `crate::lease`); the others are counted as dropped, so a woken agent adds no burst.
+//! (see `crate::lease`); the others are held back (counted by the lease, not in the agent's
+//! reports), so a woken agent adds no burst.
 //!
 //! The schedule counts in plan time; a pause (see `pause_clock`) moves every arrival after its
 //! start later by its length, so none is due while paused and none is dropped or late because
@@ -74,6 +75,13 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan) {
         }
         schedule.advance();
         k += 1;
+        if !w.may_send(intended) {
+            // Due while this agent could not prove its place in the run: never sent late, and
+            // not in its reports (another agent may be sending this share by now); the lease
+            // counts it.
+            w.hold_back();
+            continue;
+        }
         let scenario = w
             .program
             .pick_scenario(&mut w.vm.borrow_mut(), phase.index as u32);
@@ -83,11 +91,6 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan) {
             scenario,
             intended,
         };
-        if !w.may_send(intended) {
-            // Due while this agent could not prove its place in the run: never sent late.
-            w.drop_arrival(&arrival);
-            continue;
-        }
         match w.inflight.admit(arrival) {
             Admission::Start => w.launch(arrival),
             Admission::Queued => {}

@@ -36,6 +36,16 @@ impl PhasePlan {
         )
     }
 
+    /// Arrivals this agent's schedule plans in the phase's first `ran_us` of running time
+    /// (0 for `pause` and `users` phases): what a run that got that far should have sent.
+    pub fn planned_arrivals(&self, share: &AgentShare, ran_us: u64) -> f64 {
+        if !self.is_open() {
+            return 0.0;
+        }
+        self.schedule(share)
+            .expected_arrivals(ran_us.min(self.duration_us))
+    }
+
     /// This agent's schedule of the phase.
     pub fn schedule(&self, share: &AgentShare) -> Schedule {
         Schedule::for_agent(&self.load, self.arrivals, share, self.seed)

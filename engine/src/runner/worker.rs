@@ -237,6 +237,15 @@ impl Worker {
         }
     }
 
+    /// An arrival the lease did not permit (see [`Worker::may_send`]) is held back: not
+    /// sent, not in this agent's record (the cluster may have given the share to another agent
+    /// by then), counted by the lease for the agent's account.
+    pub fn hold_back(&self) {
+        if let Some(lease) = &self.lease {
+            lease.refused_one();
+        }
+    }
+
     /// Counts an arrival that will never run.
     pub fn drop_arrival(&self, a: &Arrival) {
         let first = self.layout.first_request(a.scenario).map(|r| r as usize);
@@ -257,9 +266,9 @@ impl Worker {
                 }
                 let next = loop {
                     match w.inflight.release() {
-                        Some(n) if w.winding_down() || !w.may_send(n.intended) => {
-                            w.drop_arrival(&n)
-                        }
+                        Some(n) if w.winding_down() => w.drop_arrival(&n),
+                        // Already planned when it was queued: dropped, as at the end.
+                        Some(n) if !w.may_send(n.intended) => w.drop_arrival(&n),
                         other => break other,
                     }
                 };

@@ -180,5 +180,6 @@ pub fn run_result() -> RunResult {
         series: series(),
         degraded: Vec::new(),
         pauses: Vec::new(),
+        accounting: None,
     }
 }
