@@ -9,6 +9,7 @@ use crate::error::DecodeError;
 use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN,
     HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
+    RICHER_EXPECTS_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
@@ -80,7 +81,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
                 plan.headers = list(b, "header count", |r| header_template(r, &scope))?;
             }
             Section::Scenarios => {
-                plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan))?
+                plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan, layout.version))?
             }
             Section::Phases => plan.phases = list(b, "phase count", |r| phase(r, &plan))?,
             Section::Thresholds => {
@@ -393,7 +394,7 @@ fn header_template(r: &mut Reader, scope: &TemplateScope) -> Result<HeaderTempla
     })
 }
 
-fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
+fn scenario(r: &mut Reader, plan: &Plan, version: u16) -> Result<Scenario> {
     let name = r.string("scenario name")?;
     let weight = r.var_u32("scenario weight")?;
     let single_request = r.bool("single_request flag")?;
@@ -403,7 +404,7 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     let steps = list(r, "step count", |r| {
         let at = r.offset();
         match r.u8("step")? {
-            tag::STEP_REQUEST => request(r, &scope).map(Step::Request),
+            tag::STEP_REQUEST => request(r, &scope, version).map(Step::Request),
             tag::STEP_THINK => {
                 let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
                 if min_us > max_us {
@@ -424,7 +425,7 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     })
 }
 
-fn request(r: &mut Reader, scope: &TemplateScope) -> Result<Request> {
+fn request(r: &mut Reader, scope: &TemplateScope, version: u16) -> Result<Request> {
     let plan = scope.plan;
     Ok(Request {
         name: r.string("request name")?,
@@ -432,14 +433,18 @@ fn request(r: &mut Reader, scope: &TemplateScope) -> Result<Request> {
         path: template(r, scope)?,
         headers: list(r, "header count", |r| header_template(r, scope))?,
         body: option(r, "body presence", |r| template(r, scope))?,
-        expects: list(r, "expect count", |r| expect(r, plan))?,
+        expects: list(r, "expect count", |r| expect(r, plan, version))?,
         captures: list(r, "capture count", |r| capture(r, scope))?,
     })
 }
 
-fn expect(r: &mut Reader, plan: &Plan) -> Result<Expect> {
+fn expect(r: &mut Reader, plan: &Plan, version: u16) -> Result<Expect> {
     let at = r.offset();
-    Ok(match r.u8("expect")? {
+    let t = r.u8("expect")?;
+    if t > tag::EXPECT_JSON_EQ && version < RICHER_EXPECTS_SINCE {
+        return bad_tag(at, "expect", t);
+    }
+    Ok(match t {
         tag::EXPECT_STATUS => Expect::Status(list(r, "status range count", |r| {
             let at = r.offset();
             let (lo, hi) = (r.var_u16("status low")?, r.var_u16("status high")?);
@@ -455,6 +460,16 @@ fn expect(r: &mut Reader, plan: &Plan) -> Result<Expect> {
         tag::EXPECT_JSON_EQ => Expect::JsonEq {
             path: konst(r, plan, "json path const")?,
             value: konst(r, plan, "json value const")?,
+        },
+        tag::EXPECT_BODY_MATCHES => Expect::BodyMatches(konst(r, plan, "body_matches const")?),
+        tag::EXPECT_JSON_NE => Expect::JsonNe {
+            path: konst(r, plan, "json path const")?,
+            value: konst(r, plan, "json value const")?,
+        },
+        tag::EXPECT_JSON_EXISTS => Expect::JsonExists(konst(r, plan, "json path const")?),
+        tag::EXPECT_HEADER_CONTAINS => Expect::HeaderContains {
+            name: konst(r, plan, "header name const")?,
+            needle: konst(r, plan, "header needle const")?,
         },
         t => return bad_tag(at, "expect", t),
     })

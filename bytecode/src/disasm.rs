@@ -254,6 +254,18 @@ impl Disasm<'_> {
             Expect::JsonEq { path, value } => {
                 format!("json {} == {}", self.konst(*path), self.konst(*value))
             }
+            Expect::BodyMatches(c) => format!("body matches {}", self.konst(*c)),
+            Expect::JsonNe { path, value } => {
+                format!("json {} != {}", self.konst(*path), self.konst(*value))
+            }
+            Expect::JsonExists(path) => format!("exists json {}", self.konst(*path)),
+            Expect::HeaderContains { name, needle } => {
+                format!(
+                    "header {} contains {}",
+                    self.konst(*name),
+                    self.konst(*needle)
+                )
+            }
         }
     }
 

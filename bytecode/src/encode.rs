@@ -281,6 +281,24 @@ fn expect(w: &mut Writer, e: &Expect) {
             w.konst(*path);
             w.konst(*value);
         }
+        Expect::BodyMatches(c) => {
+            w.u8(tag::EXPECT_BODY_MATCHES);
+            w.konst(*c);
+        }
+        Expect::JsonNe { path, value } => {
+            w.u8(tag::EXPECT_JSON_NE);
+            w.konst(*path);
+            w.konst(*value);
+        }
+        Expect::JsonExists(path) => {
+            w.u8(tag::EXPECT_JSON_EXISTS);
+            w.konst(*path);
+        }
+        Expect::HeaderContains { name, needle } => {
+            w.u8(tag::EXPECT_HEADER_CONTAINS);
+            w.konst(*name);
+            w.konst(*needle);
+        }
     }
 }
 

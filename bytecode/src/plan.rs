@@ -288,6 +288,21 @@ pub enum Expect {
         path: ConstId,
         value: ConstId,
     },
+    /// The body must match this regex (Rust `regex` syntax, unanchored). Format v3.
+    BodyMatches(ConstId),
+    /// The JSONPath must select something, and nothing it selects may equal this JSON text.
+    /// Format v3.
+    JsonNe {
+        path: ConstId,
+        value: ConstId,
+    },
+    /// The JSONPath must select something (a `null` counts). Format v3.
+    JsonExists(ConstId),
+    /// A header of this name (matched case-insensitively) must contain the text. Format v3.
+    HeaderContains {
+        name: ConstId,
+        needle: ConstId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

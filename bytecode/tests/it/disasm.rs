@@ -55,6 +55,10 @@ fn disassembly_shows_every_section() {
         &text,
         "        expect json \"$.status\" == \"\\\"active\\\"\"",
     );
+    has_line(&text, "        expect body matches \"ok\"");
+    has_line(&text, "        expect json \"$.status\" != \"ok\"");
+    has_line(&text, "        expect exists json \"$.status\"");
+    has_line(&text, "        expect header \"ok\" contains \"ok\"");
     has_line(&text, "        capture r0 <- json \"$.token\"");
     has_line(
         &text,

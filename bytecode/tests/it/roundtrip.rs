@@ -32,11 +32,11 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(2, &payload));
+    assert_eq!(bytes, framed(3, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
-/// HTTP/1.1, and re-encode as v2.
+/// HTTP/1.1, and re-encode as the current version.
 #[test]
 fn a_v1_plan_still_decodes_as_http_1() {
     #[rustfmt::skip]
@@ -62,9 +62,61 @@ fn a_v1_plan_still_decodes_as_http_1() {
     assert_eq!(plan.http, HttpVersion::Http1);
     assert_eq!(
         encode(&plan)[4..6],
-        [2, 0],
+        FORMAT_VERSION.to_le_bytes(),
         "written as the current version"
     );
+}
+
+/// v3 only added expectation tags, so a v2 plan is the v3 bytes of a plan without them, with the
+/// header saying 2: it decodes to the same plan, with its status, latency, body and JSON checks.
+#[test]
+fn a_v2_plan_with_expectations_still_decodes() {
+    let mut plan = sample_plan();
+    for s in &mut plan.scenarios {
+        for step in &mut s.steps {
+            if let Step::Request(r) = step {
+                r.expects.retain(|e| {
+                    matches!(
+                        e,
+                        Expect::Status(_)
+                            | Expect::LatencyBelow { .. }
+                            | Expect::BodyContains(_)
+                            | Expect::JsonEq { .. }
+                    )
+                });
+            }
+        }
+    }
+    let mut v2 = encode(&plan);
+    v2[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let decoded = decode(&v2).expect("v2 decodes");
+    assert_eq!(decoded, plan);
+    let kinds: Vec<usize> = decoded
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter_map(|s| match s {
+            Step::Request(r) => Some(r.expects.len()),
+            Step::Think { .. } => None,
+        })
+        .collect();
+    assert!(kinds.iter().sum::<usize>() >= 4, "{kinds:?}");
+}
+
+/// The tags v3 added mean nothing in a v2 plan: rejected as unknown, where they are.
+#[test]
+fn a_v2_plan_cannot_hold_the_v3_expectations() {
+    let mut plan = minimal_plan();
+    plan.consts.push(b"$.id".to_vec());
+    let mut request = Request::get("r", ConstId(0));
+    request.expects.push(Expect::JsonExists(ConstId(0)));
+    plan.scenarios.push(Scenario::single(request));
+    let mut bytes = encode(&plan);
+    assert!(decode(&bytes).is_ok(), "v3 holds it");
+    bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let err = decode(&bytes).expect_err("no such tag in v2");
+    assert!(err.to_string().contains("expect"), "{err}");
+    assert!(err.to_string().contains("tag 6"), "{err}");
 }
 
 #[test]

@@ -173,6 +173,16 @@ pub fn sample_plan() -> Plan {
                                 path: c(16),
                                 value: c(17),
                             },
+                            Expect::BodyMatches(c(15)),
+                            Expect::JsonNe {
+                                path: c(16),
+                                value: c(15),
+                            },
+                            Expect::JsonExists(c(16)),
+                            Expect::HeaderContains {
+                                name: c(15),
+                                needle: c(15),
+                            },
                         ],
                         captures: vec![
                             Capture {
@@ -523,6 +533,10 @@ fn expect() -> impl Strategy<Value = Expect> {
         any::<u64>().prop_map(|us| Expect::LatencyBelow { us }),
         const_id().prop_map(Expect::BodyContains),
         (const_id(), const_id()).prop_map(|(path, value)| Expect::JsonEq { path, value }),
+        const_id().prop_map(Expect::BodyMatches),
+        (const_id(), const_id()).prop_map(|(path, value)| Expect::JsonNe { path, value }),
+        const_id().prop_map(Expect::JsonExists),
+        (const_id(), const_id()).prop_map(|(name, needle)| Expect::HeaderContains { name, needle }),
     ]
 }
 
@@ -824,10 +838,16 @@ fn repair(mut plan: Plan) -> Plan {
                     }
                     for e in &mut r.expects {
                         match e {
-                            Expect::BodyContains(c) => fix(c),
-                            Expect::JsonEq { path, value } => {
+                            Expect::BodyContains(c)
+                            | Expect::BodyMatches(c)
+                            | Expect::JsonExists(c) => fix(c),
+                            Expect::JsonEq { path, value } | Expect::JsonNe { path, value } => {
                                 fix(path);
                                 fix(value);
+                            }
+                            Expect::HeaderContains { name, needle } => {
+                                fix(name);
+                                fix(needle);
                             }
                             Expect::Status(_) | Expect::LatencyBelow { .. } => {}
                         }
