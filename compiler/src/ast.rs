@@ -276,14 +276,30 @@ pub enum RequestStmt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
-    /// `expect status 200`, `expect status 200, 201`, `expect status 200..299`
-    Status(Vec<Value>),
-    /// `expect latency < 2s`
-    Latency { cmp: CmpOp, value: Value },
+    /// `expect status 200`, `expect status 200, 201`, `expect status 200..299`; `in` after
+    /// `status` is another spelling of the same (`expect status in 200..299`), kept for `ptl fmt`.
+    Status { codes: Vec<Value>, with_in: bool },
+    /// `expect latency < 2s`, or the same spelled `expect duration < 2s` (`duration` is true).
+    Latency {
+        cmp: CmpOp,
+        value: Value,
+        duration: bool,
+    },
     /// `expect body contains "paid"`
     BodyContains(StrLit),
-    /// `expect json("$.ok") == true`
-    JsonEq { path: StrLit, value: Value },
+    /// `expect body matches /order=[0-9]+/`: the regex as written between the slashes, with
+    /// `\/` decoded to `/`.
+    BodyMatches(StrLit),
+    /// `expect json("$.ok") == true`, or `!=` (`equal` is false).
+    Json {
+        path: StrLit,
+        equal: bool,
+        value: Value,
+    },
+    /// `expect exists json("$.id")`
+    JsonExists(StrLit),
+    /// `expect header("Content-Type") contains "json"`
+    HeaderContains { name: StrLit, needle: StrLit },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,7 +22,7 @@ use crate::ast::{
     Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, Threshold,
 };
 use crate::parse::{parse_file, SyntaxError};
-use literal::{string, value};
+use literal::{regex, string, value};
 
 /// One-line blocks must fit in this many columns, indentation included.
 const WIDTH: usize = 100;
@@ -367,16 +367,36 @@ fn request_stmt(s: &RequestStmt) -> String {
         RequestStmt::Header(h) => format!("header {}", header_entry(h)),
         RequestStmt::Body(b) => format!("body {}", string(b)),
         RequestStmt::Expect(e) => match e {
-            Expect::Status(codes) => {
+            Expect::Status { codes, with_in } => {
                 let codes: Vec<String> = codes.iter().map(value).collect();
-                format!("expect status {}", codes.join(", "))
+                let word = if *with_in { "status in" } else { "status" };
+                format!("expect {word} {}", codes.join(", "))
             }
-            Expect::Latency { cmp, value: v } => {
-                format!("expect latency {} {}", cmp.as_str(), value(v))
+            Expect::Latency {
+                cmp,
+                value: v,
+                duration,
+            } => {
+                let word = if *duration { "duration" } else { "latency" };
+                format!("expect {word} {} {}", cmp.as_str(), value(v))
             }
             Expect::BodyContains(s) => format!("expect body contains {}", string(s)),
-            Expect::JsonEq { path, value: v } => {
-                format!("expect json({}) == {}", string(path), value(v))
+            Expect::BodyMatches(re) => format!("expect body matches {}", regex(&re.value)),
+            Expect::Json {
+                path,
+                equal,
+                value: v,
+            } => {
+                let op = if *equal { "==" } else { "!=" };
+                format!("expect json({}) {op} {}", string(path), value(v))
+            }
+            Expect::JsonExists(path) => format!("expect exists json({})", string(path)),
+            Expect::HeaderContains { name, needle } => {
+                format!(
+                    "expect header({}) contains {}",
+                    string(name),
+                    string(needle)
+                )
             }
         },
         RequestStmt::Capture(c) => {

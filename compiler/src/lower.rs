@@ -205,6 +205,16 @@ fn request(pool: &mut Pool, r: &RequestModel) -> Request {
                     path: pool.intern(path),
                     value: pool.intern(value),
                 },
+                ExpectModel::BodyMatches(re) => Expect::BodyMatches(pool.intern(re)),
+                ExpectModel::JsonNe { path, value } => Expect::JsonNe {
+                    path: pool.intern(path),
+                    value: pool.intern(value),
+                },
+                ExpectModel::JsonExists(path) => Expect::JsonExists(pool.intern(path)),
+                ExpectModel::HeaderContains { name, needle } => Expect::HeaderContains {
+                    name: pool.intern(name),
+                    needle: pool.intern(needle),
+                },
             })
             .collect(),
         captures: r

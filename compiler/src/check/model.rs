@@ -123,7 +123,11 @@ pub enum ExpectModel {
     Status(Vec<(u16, u16)>),
     LatencyBelow { us: u64 },
     BodyContains(String),
+    BodyMatches(String),
     JsonEq { path: String, value: String },
+    JsonNe { path: String, value: String },
+    JsonExists(String),
+    HeaderContains { name: String, needle: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

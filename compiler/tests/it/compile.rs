@@ -413,3 +413,64 @@ fn max_inflight_defaults_to_ten_per_http1_connection_and_a_hundred_streams_per_h
         "what the plan says"
     );
 }
+
+/// Each richer check lowers to its own bytecode expectation, with its text in the pool; the
+/// other spellings (`status in`, `duration`) lower like the first ones.
+#[test]
+fn richer_checks_lower_to_their_expectations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("checks.ptl");
+    fs::write(
+        &path,
+        r#"plan "checks" {
+  target "http://127.0.0.1:8080"
+  request order {
+    GET "/order"
+    expect status in 200..299
+    expect duration < 200ms
+    expect body matches /id=\d+\/x/
+    expect json("$.state") != "failed"
+    expect exists json("$.id")
+    expect header("Content-Type") contains "json"
+  }
+  phase main { rate 1/s for 1s }
+}
+"#,
+    )
+    .expect("write");
+    let checked = compile(&path, &[]);
+    assert!(!checked.has_errors(), "{}", checked.render_text());
+    let plan = checked.plan.expect("a plan");
+    let Step::Request(r) = &plan.scenarios[0].steps[0] else {
+        panic!("a request")
+    };
+    let shown: Vec<String> = r
+        .expects
+        .iter()
+        .map(|e| match e {
+            Expect::Status(ranges) => format!("status {ranges:?}"),
+            Expect::LatencyBelow { us } => format!("below {us}"),
+            Expect::BodyMatches(re) => format!("matches {}", text(&plan, *re)),
+            Expect::JsonNe { path, value } => {
+                format!("{} != {}", text(&plan, *path), text(&plan, *value))
+            }
+            Expect::JsonExists(path) => format!("exists {}", text(&plan, *path)),
+            Expect::HeaderContains { name, needle } => {
+                format!("{} contains {}", text(&plan, *name), text(&plan, *needle))
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "status [(200, 299)]",
+            "below 200000",
+            r"matches id=\d+/x",
+            r#"$.state != "failed""#,
+            "exists $.id",
+            "Content-Type contains json",
+        ]
+    );
+    assert_eq!(decode(&encode(&plan)).as_ref(), Ok(&plan));
+}

@@ -282,6 +282,18 @@ mod generated {
             .boxed()
     }
 
+    /// A regex literal as a user may write one: slashes escaped, other escapes the regex's own.
+    fn regex_literal() -> BoxedStrategy<String> {
+        let piece = prop_oneof![
+            "[a-z0-9.*+?()|^$ \\[\\]{},\"#]",
+            Just("\\/".to_string()),
+            "\\\\[a-zA-Z0-9./\\\\]",
+        ];
+        prop::collection::vec(piece, 1..8)
+            .prop_map(|p| format!("/{}/", p.concat()))
+            .boxed()
+    }
+
     fn comment() -> BoxedStrategy<String> {
         prop_oneof![
             Just(String::new()),
@@ -333,6 +345,15 @@ mod generated {
                 .prop_map(|(op, v)| format!("expect latency {op} {v}")),
             plain_string().prop_map(|(s, _)| format!("expect body contains {s}")),
             (plain_string(), value()).prop_map(|((p, _), v)| format!("expect json({p}) == {v}")),
+            prop::collection::vec(value(), 1..3)
+                .prop_map(|v| format!("expect status in {}", v.join(", "))),
+            (prop::sample::select(vec!["<", "<=", ">"]), value())
+                .prop_map(|(op, v)| format!("expect duration {op} {v}")),
+            regex_literal().prop_map(|r| format!("expect body matches {r}")),
+            (plain_string(), value()).prop_map(|((p, _), v)| format!("expect json({p}) != {v}")),
+            plain_string().prop_map(|(p, _)| format!("expect exists json({p})")),
+            (plain_string(), plain_string())
+                .prop_map(|((n, _), (t, _))| format!("expect header({n}) contains {t}")),
             (plain_string(), prop::option::of(plain_string())).prop_map(|((p, _), d)| match d {
                 Some((d, _)) => format!("capture c = regex({p}) or {d}"),
                 None => "capture c = status()".to_string(),
