@@ -1,8 +1,10 @@
-//! The engine against real servers on 127.0.0.1: HTTP/1.1, HTTP/2, HTTPS, pauses and share changes.
+//! The engine against real servers on 127.0.0.1: HTTP/1.1, HTTP/2, HTTPS, pauses, share changes
+//! and response checks.
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
 //! what used to be its own `tests/NAME.rs`.
 
+mod checks;
 mod engine;
 mod engine_support;
 mod http2;
