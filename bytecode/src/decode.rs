@@ -9,12 +9,12 @@ use crate::error::DecodeError;
 use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN,
     HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
-    RICHER_EXPECTS_SINCE,
+    RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
     HeaderTemplate, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
-    Request, Scenario, Scope, Step, Template, TemplateOp, Threshold, Var, VarPart,
+    Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, Var, VarPart,
 };
 use crate::reader::Reader;
 
@@ -83,7 +83,9 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
             Section::Scenarios => {
                 plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan, layout.version))?
             }
-            Section::Phases => plan.phases = list(b, "phase count", |r| phase(r, &plan))?,
+            Section::Phases => {
+                plan.phases = list(b, "phase count", |r| phase(r, &plan, layout.version))?
+            }
             Section::Thresholds => {
                 plan.thresholds = list(b, "threshold count", |r| threshold(r, &plan))?
             }
@@ -405,13 +407,8 @@ fn scenario(r: &mut Reader, plan: &Plan, version: u16) -> Result<Scenario> {
         let at = r.offset();
         match r.u8("step")? {
             tag::STEP_REQUEST => request(r, &scope, version).map(Step::Request),
-            tag::STEP_THINK => {
-                let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
-                if min_us > max_us {
-                    return invalid(at, format!("think {min_us}us..{max_us}us is inverted"));
-                }
-                Ok(Step::Think { min_us, max_us })
-            }
+            tag::STEP_THINK if version < THINK_SINCE => uniform(r).map(Step::Think),
+            tag::STEP_THINK => think(r).map(Step::Think),
             t => bad_tag(at, "step", t),
         }
     })?;
@@ -496,10 +493,10 @@ fn capture(r: &mut Reader, scope: &TemplateScope) -> Result<Capture> {
     })
 }
 
-fn phase(r: &mut Reader, plan: &Plan) -> Result<Phase> {
+fn phase(r: &mut Reader, plan: &Plan, version: u16) -> Result<Phase> {
     Ok(Phase {
         name: r.string("phase name")?,
-        load: load(r)?,
+        load: load(r, version)?,
         arrivals: table_tag::<Arrivals>(r, "arrivals", &ARRIVALS)?,
         max_inflight: option(r, "max_inflight presence", |r| r.var_u32("max_inflight"))?,
         overflow: option(r, "overflow presence", |r| {
@@ -527,7 +524,29 @@ fn rate(r: &mut Reader, what: &'static str) -> Result<f64> {
     Ok(v)
 }
 
-fn load(r: &mut Reader) -> Result<Load> {
+/// A think time: tagged from v3 on.
+fn think(r: &mut Reader) -> Result<Think> {
+    let at = r.offset();
+    match r.u8("think")? {
+        tag::THINK_UNIFORM => uniform(r),
+        tag::THINK_EXPONENTIAL => Ok(Think::Exponential {
+            mean_us: r.var_u64("think mean")?,
+        }),
+        t => bad_tag(at, "think", t),
+    }
+}
+
+/// `min max` of a uniform think time, the only kind before v3.
+fn uniform(r: &mut Reader) -> Result<Think> {
+    let at = r.offset();
+    let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
+    if min_us > max_us {
+        return invalid(at, format!("think {min_us}us..{max_us}us is inverted"));
+    }
+    Ok(Think::Uniform { min_us, max_us })
+}
+
+fn load(r: &mut Reader, version: u16) -> Result<Load> {
     let at = r.offset();
     Ok(match r.u8("load")? {
         tag::LOAD_RATE => Load::Rate {
@@ -551,7 +570,11 @@ fn load(r: &mut Reader) -> Result<Load> {
         tag::LOAD_USERS => Load::Users {
             users: r.var_u32("users")?,
             duration_us: r.var_u64("duration")?,
-            think_us: r.var_u64("think time")?,
+            think: if version < THINK_SINCE {
+                Think::fixed(r.var_u64("think time")?)
+            } else {
+                think(r)?
+            },
         },
         t => return bad_tag(at, "load", t),
     })

@@ -18,6 +18,10 @@ pub const MIN_FORMAT_VERSION: u16 = 1;
 /// v1 plan decodes as HTTP/1.1.
 pub(crate) const HTTP_VERSION_SINCE: u16 = 2;
 
+/// The first version where a think time (a scenario's `Think` step, a `Users` load) is a
+/// tagged `Think` (uniform or exponential); before, a step held `min max` and `Users` one time.
+pub(crate) const THINK_SINCE: u16 = 3;
+
 /// The first version with the richer expectations (`BodyMatches`, `JsonNe`, `JsonExists`,
 /// `HeaderContains`); their tags in an older plan are as unknown as any other bad tag.
 pub(crate) const RICHER_EXPECTS_SINCE: u16 = 3;
@@ -101,6 +105,9 @@ pub(crate) mod tag {
 
     pub const STEP_REQUEST: u8 = 0;
     pub const STEP_THINK: u8 = 1;
+
+    pub const THINK_UNIFORM: u8 = 0;
+    pub const THINK_EXPONENTIAL: u8 = 1;
 
     pub const EXPECT_STATUS: u8 = 0;
     pub const EXPECT_LATENCY_BELOW: u8 = 1;

@@ -330,8 +330,8 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScenarioStmt {
     Request(Request),
-    /// `think 500ms` or `think 200ms..1s`
-    Think(Value),
+    /// `think 500ms`, `think 200ms..1s` or `think exponential(1s)`
+    Think(ThinkTime),
     /// `cookies on`
     Setting(Setting),
 }
@@ -352,7 +352,25 @@ pub enum PhaseStmt {
     Mix(Vec<MixEntry>),
     /// `think 1s` as used by `users N for D think 1s` is part of `Load::Users`; a standalone
     /// `think` in a phase is kept here so the checker can reject it with a precise message.
-    Think(Value),
+    Think(ThinkTime),
+}
+
+/// A think time as written: `1s`, `1s..3s` (uniform), or `exponential(1s)` (its mean).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThinkTime {
+    /// A duration or a range of durations.
+    Value(Value),
+    /// `exponential(mean)`; `span` covers the whole call.
+    Exponential { mean: Value, span: Span },
+}
+
+impl ThinkTime {
+    pub fn span(&self) -> Span {
+        match self {
+            ThinkTime::Value(v) => v.span,
+            ThinkTime::Exponential { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -374,11 +392,11 @@ pub enum Load {
     },
     /// `pause D`
     Pause { duration: Value },
-    /// `users N for D [think D]`
+    /// `users N for D [think T]`
     Users {
         users: Value,
         duration: Value,
-        think: Option<Value>,
+        think: Option<ThinkTime>,
     },
 }
 

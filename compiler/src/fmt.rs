@@ -19,7 +19,8 @@ mod literal;
 
 use crate::ast::{
     CaptureSource, Expect, Expr, ExprPart, Fault, File, Header, Inject, Item, Load, MethodName,
-    Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, Threshold,
+    Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, ThinkTime,
+    Threshold,
 };
 use crate::parse::{parse_file, SyntaxError};
 use literal::{regex, string, value};
@@ -414,13 +415,20 @@ fn request_stmt(s: &RequestStmt) -> String {
     }
 }
 
+fn think_time(t: &ThinkTime) -> String {
+    match t {
+        ThinkTime::Value(v) => value(v),
+        ThinkTime::Exponential { mean, .. } => format!("exponential({})", value(mean)),
+    }
+}
+
 fn scenario(s: &Scenario, closing: &[String]) -> String {
     let pieces = s
         .body
         .iter()
         .map(|stmt| match &stmt.node {
             ScenarioStmt::Request(r) => Piece::block(stmt, request(r, &stmt.comments.before_close)),
-            ScenarioStmt::Think(v) => Piece::new(stmt, format!("think {}", value(v))),
+            ScenarioStmt::Think(t) => Piece::new(stmt, format!("think {}", think_time(t))),
             ScenarioStmt::Setting(x) => Piece::new(stmt, setting(x)),
         })
         .collect();
@@ -492,7 +500,7 @@ fn phase_stmt(s: &PhaseStmt) -> String {
                     "users {} for {} think {}",
                     value(users),
                     value(duration),
-                    value(t)
+                    think_time(t)
                 ),
                 None => format!("users {} for {}", value(users), value(duration)),
             },
@@ -521,7 +529,7 @@ fn phase_stmt(s: &PhaseStmt) -> String {
                 format!("mix {{ {} }}", entries.join(", "))
             }
         }
-        PhaseStmt::Think(v) => format!("think {}", value(v)),
+        PhaseStmt::Think(t) => format!("think {}", think_time(t)),
     }
 }
 

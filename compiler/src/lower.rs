@@ -97,10 +97,7 @@ pub fn lower(model: &Model) -> Plan {
                 .iter()
                 .map(|step| match step {
                     StepModel::Request(r) => Step::Request(request(&mut pool, r)),
-                    StepModel::Think { min_us, max_us } => Step::Think {
-                        min_us: *min_us,
-                        max_us: *max_us,
-                    },
+                    StepModel::Think(t) => Step::Think(*t),
                 })
                 .collect(),
         })

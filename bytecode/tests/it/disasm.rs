@@ -72,7 +72,8 @@ fn disassembly_shows_every_section() {
     has_line(&text, "        body \"\"");
     has_line(&text, "        capture r2 <- status");
     has_line(&text, "    3  think 250ms");
-    has_line(&text, "    7  request \"options\": OPTIONS \"/products/\"");
+    has_line(&text, "    4  think exponential(500ms)");
+    has_line(&text, "    8  request \"options\": OPTIONS \"/products/\"");
     has_line(
         &text,
         "  p0  \"warmup\"  rate 10/s for 30s  (uniform arrivals)",

@@ -67,12 +67,17 @@ fn a_v1_plan_still_decodes_as_http_1() {
     );
 }
 
-/// v3 only added expectation tags, so a v2 plan is the v3 bytes of a plan without them, with the
-/// header saying 2: it decodes to the same plan, with its status, latency, body and JSON checks.
+/// Apart from think times, v3 only added tags, so a v2 plan is the v3 bytes of a plan without
+/// them and without think times, with the header saying 2: it decodes to the same plan, with its
+/// status, latency, body and JSON checks.
 #[test]
 fn a_v2_plan_with_expectations_still_decodes() {
     let mut plan = sample_plan();
+    plan.phases
+        .retain(|p| !matches!(p.load, Load::Users { .. }));
+    plan.thresholds.clear();
     for s in &mut plan.scenarios {
+        s.steps.retain(|s| !matches!(s, Step::Think(_)));
         for step in &mut s.steps {
             if let Step::Request(r) = step {
                 r.expects.retain(|e| {
@@ -101,6 +106,45 @@ fn a_v2_plan_with_expectations_still_decodes() {
         })
         .collect();
     assert!(kinds.iter().sum::<usize>() >= 4, "{kinds:?}");
+}
+
+/// A v2 think step is `min max` and a v2 `Users` load one think time: they decode as uniform
+/// think times (hand-written v2 bytes, as the v1 example above).
+#[test]
+fn v2_think_times_decode_as_uniform() {
+    #[rustfmt::skip]
+    let payload: Vec<u8> = vec![
+        1, 11, 1, b'a', 1, b't', 1, 2, 3, 4, 1, 0, 0,   // meta
+        2, 1, 0,  3, 1, 0,  4, 1, 0,  5, 1, 0,           // consts, datasets, vars, headers
+        6, 11,                                          // scenarios
+        1, 1, b's', 1, 0, 0, 0,                         //   "s", weight 1, no flags, 0 registers
+        1, 1, 10, 20,                                   //   one step: think 10..20 µs
+        7, 12,                                          // phases
+        1, 1, b'p', 4, 3, 100, 7,                       //   "p": users 3 for 100 µs, think 7 µs
+        0, 0, 0, 0, 0,                                  //   uniform, no cap, overflow, faults, mix
+        8, 1, 0,                                        // thresholds
+    ];
+    let plan = decode(&framed(2, &payload)).expect("v2 decodes");
+    assert_eq!(
+        plan.scenarios[0].steps,
+        [Step::Think(Think::Uniform {
+            min_us: 10,
+            max_us: 20
+        })]
+    );
+    assert_eq!(
+        plan.phases[0].load,
+        Load::Users {
+            users: 3,
+            duration_us: 100,
+            think: Think::fixed(7)
+        }
+    );
+    // The same plan in v3: a think tag before each think time (and the users' fixed time
+    // written as `min max`), nothing else moved.
+    let v3 = encode(&plan);
+    assert_eq!(v3.len(), framed(2, &payload).len() + 3);
+    assert_eq!(decode(&v3), Ok(plan));
 }
 
 /// The tags v3 added mean nothing in a v2 plan: rejected as unknown, where they are.

@@ -273,6 +273,8 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::scenario => "`scenario`",
         Rule::scenario_stmt => "a scenario statement (request, think or a setting)",
         Rule::think => "`think`",
+        Rule::think_time => "a think time (`1s`, `1s..3s` or `exponential(1s)`)",
+        Rule::think_exponential => "`exponential`",
         Rule::phase => "`phase`",
         Rule::phase_stmt => {
             "a phase statement (rate, ramp, steps, pause, users, inject, mix or a setting)"
@@ -330,6 +332,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_capture => "`capture`",
         Rule::kw_or => "`or`",
         Rule::kw_think => "`think`",
+        Rule::kw_exponential => "`exponential`",
         Rule::kw_rate => "`rate`",
         Rule::kw_ramp => "`ramp`",
         Rule::kw_steps => "`steps`",

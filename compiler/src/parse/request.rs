@@ -214,7 +214,9 @@ impl<'s> Builder<'s> {
                     block = comments;
                     ScenarioStmt::Request(request)
                 }
-                Rule::think => ScenarioStmt::Think(self.value(Kids::of(inner).take(Rule::value)?)?),
+                Rule::think => {
+                    ScenarioStmt::Think(self.think_time(Kids::of(inner).take(Rule::think_time)?)?)
+                }
                 Rule::setting => ScenarioStmt::Setting(self.setting(inner)?),
                 other => {
                     return Err(SyntaxError::internal(

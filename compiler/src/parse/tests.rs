@@ -398,7 +398,7 @@ fn scenarios_hold_requests_think_and_settings() {
     let ScenarioStmt::Think(v) = &s.body[2].node else {
         panic!()
     };
-    assert_eq!(at(src, v.span), "200ms..1s");
+    assert_eq!(at(src, v.span()), "200ms..1s");
 }
 
 #[test]

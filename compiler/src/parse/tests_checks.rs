@@ -137,3 +137,50 @@ fn quotes_hashes_and_slashes_in_a_regex_are_not_strings_or_comments() {
     assert!(second.comments.leading.is_empty());
     assert!(second.comments.trailing.is_none());
 }
+
+#[test]
+fn think_times_are_values_or_exponentials_in_scenarios_and_closed_phases() {
+    let src = "plan \"p\" {\n  scenario s {\n    request a { GET \"/\" }\n    think exponential(1s)\n    think 1s..3s\n  }\n  phase c { users 5 for 1m think exponential( peak ) }\n  phase r { users 5 for 1m think 1s..3s }\n}\n";
+    let file = parse(src);
+    let Item::Scenario(s) = &file.items[0].node else {
+        panic!("a scenario")
+    };
+    let ScenarioStmt::Think(ThinkTime::Exponential { mean, span }) = &s.body[1].node else {
+        panic!("{:?}", s.body[1].node)
+    };
+    assert_eq!(
+        mean.kind,
+        ValueKind::Duration(Duration {
+            amount: 1.0,
+            unit: TimeUnit::S
+        })
+    );
+    assert_eq!(at(src, *span), "exponential(1s)");
+    assert!(matches!(
+        &s.body[2].node,
+        ScenarioStmt::Think(ThinkTime::Value(v)) if matches!(v.kind, ValueKind::Range(..))
+    ));
+    let users_think = |i: usize| {
+        let Item::Phase(p) = &file.items[i].node else {
+            panic!("a phase")
+        };
+        let PhaseStmt::Load(Load::Users { think, .. }) = &p.body[0].node else {
+            panic!("users")
+        };
+        think.clone().expect("a think time")
+    };
+    let ThinkTime::Exponential { mean, span } = users_think(1) else {
+        panic!("exponential")
+    };
+    assert_eq!(mean.kind, ValueKind::Ident("peak".into()));
+    assert_eq!(at(src, span), "exponential( peak )");
+    assert!(
+        matches!(users_think(2), ThinkTime::Value(v) if matches!(v.kind, ValueKind::Range(..)))
+    );
+}
+
+#[test]
+fn an_exponential_needs_its_mean() {
+    let e = err("plan \"p\" { phase c { users 5 for 1m think exponential() } }");
+    assert!(e.message.contains("expected a value"), "{}", e.message);
+}

@@ -209,6 +209,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_capture
             | Rule::kw_or
             | Rule::kw_think
+            | Rule::kw_exponential
             | Rule::kw_rate
             | Rule::kw_ramp
             | Rule::kw_steps

@@ -303,6 +303,17 @@ mod generated {
         .boxed()
     }
 
+    /// A think time: a value (a duration or range, or anything the checker rejects) or an
+    /// exponential's mean.
+    fn think_time() -> BoxedStrategy<String> {
+        prop_oneof![
+            value(),
+            value().prop_map(|m| format!("exponential({m})")),
+            value().prop_map(|m| format!("exponential ( {m} )")),
+        ]
+        .boxed()
+    }
+
     fn phase_stmt() -> BoxedStrategy<String> {
         prop_oneof![
             (value(), value()).prop_map(|(r, d)| format!("rate {r} for {d}")),
@@ -310,10 +321,11 @@ mod generated {
             (value(), value(), value(), value())
                 .prop_map(|(a, b, c, d)| format!("steps {a} -> {b} by {c} every {d}")),
             value().prop_map(|d| format!("pause {d}")),
-            (value(), value(), prop::option::of(value())).prop_map(|(u, d, t)| match t {
+            (value(), value(), prop::option::of(think_time())).prop_map(|(u, d, t)| match t {
                 Some(t) => format!("users {u} for {d} think {t}"),
                 None => format!("users {u} for {d}"),
             }),
+            think_time().prop_map(|t| format!("think {t}")),
             value().prop_map(|s| format!("inject abort {s}")),
             (value(), value()).prop_map(|(d, s)| format!("inject delay {d} {s}")),
             (plain_string(), triple_string(), value())

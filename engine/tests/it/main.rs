@@ -1,5 +1,5 @@
-//! The engine against real servers on 127.0.0.1: HTTP/1.1, HTTP/2, HTTPS, pauses, share changes
-//! and response checks.
+//! The engine against real servers on 127.0.0.1: HTTP/1.1, HTTP/2, HTTPS, pauses, share changes,
+//! response checks and think times.
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
 //! what used to be its own `tests/NAME.rs`.
@@ -11,3 +11,4 @@ mod http2;
 mod https;
 mod pause;
 mod share_change;
+mod think;

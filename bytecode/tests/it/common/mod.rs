@@ -202,10 +202,10 @@ pub fn sample_plan() -> Plan {
                             },
                         ],
                     }),
-                    Step::Think {
+                    Step::Think(Think::Uniform {
                         min_us: 1_000_000,
                         max_us: 2_000_000,
-                    },
+                    }),
                     Step::Request(Request {
                         name: "order".into(),
                         method: Method::Put,
@@ -222,10 +222,8 @@ pub fn sample_plan() -> Plan {
                             default: None,
                         }],
                     }),
-                    Step::Think {
-                        min_us: 250_000,
-                        max_us: 250_000,
-                    },
+                    Step::Think(Think::fixed(250_000)),
+                    Step::Think(Think::Exponential { mean_us: 500_000 }),
                 ]
                 .into_iter()
                 .chain(
@@ -326,7 +324,7 @@ pub fn sample_plan() -> Plan {
                 load: Load::Users {
                     users: 50,
                     duration_us: 120_000_000,
-                    think_us: 1_000_000,
+                    think: Think::fixed(1_000_000),
                 },
                 arrivals: Arrivals::Uniform,
                 max_inflight: None,
@@ -579,10 +577,7 @@ fn step() -> impl Strategy<Value = Step> {
         );
     prop_oneof![
         3 => request.prop_map(Step::Request),
-        1 => (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Step::Think {
-            min_us: a.min(b),
-            max_us: a.max(b)
-        }),
+        1 => think().prop_map(Step::Think),
     ]
 }
 
@@ -632,13 +627,23 @@ fn load() -> impl Strategy<Value = Load> {
             }
         ),
         any::<u64>().prop_map(|duration_us| Load::Pause { duration_us }),
-        (any::<u32>(), any::<u64>(), any::<u64>()).prop_map(|(users, duration_us, think_us)| {
+        (any::<u32>(), any::<u64>(), think()).prop_map(|(users, duration_us, think)| {
             Load::Users {
                 users,
                 duration_us,
-                think_us,
+                think,
             }
         }),
+    ]
+}
+
+fn think() -> impl Strategy<Value = Think> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Think::Uniform {
+            min_us: a.min(b),
+            max_us: a.max(b)
+        }),
+        any::<u64>().prop_map(|mean_us| Think::Exponential { mean_us }),
     ]
 }
 
