@@ -9,11 +9,12 @@ use crate::error::DecodeError;
 use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN,
     HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
+    RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
     HeaderTemplate, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
-    Request, Scenario, Scope, Step, Template, TemplateOp, Threshold, Var, VarPart,
+    Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, Var, VarPart,
 };
 use crate::reader::Reader;
 
@@ -80,9 +81,11 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
                 plan.headers = list(b, "header count", |r| header_template(r, &scope))?;
             }
             Section::Scenarios => {
-                plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan))?
+                plan.scenarios = list(b, "scenario count", |r| scenario(r, &plan, layout.version))?
             }
-            Section::Phases => plan.phases = list(b, "phase count", |r| phase(r, &plan))?,
+            Section::Phases => {
+                plan.phases = list(b, "phase count", |r| phase(r, &plan, layout.version))?
+            }
             Section::Thresholds => {
                 plan.thresholds = list(b, "threshold count", |r| threshold(r, &plan))?
             }
@@ -393,7 +396,7 @@ fn header_template(r: &mut Reader, scope: &TemplateScope) -> Result<HeaderTempla
     })
 }
 
-fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
+fn scenario(r: &mut Reader, plan: &Plan, version: u16) -> Result<Scenario> {
     let name = r.string("scenario name")?;
     let weight = r.var_u32("scenario weight")?;
     let single_request = r.bool("single_request flag")?;
@@ -403,14 +406,9 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     let steps = list(r, "step count", |r| {
         let at = r.offset();
         match r.u8("step")? {
-            tag::STEP_REQUEST => request(r, &scope).map(Step::Request),
-            tag::STEP_THINK => {
-                let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
-                if min_us > max_us {
-                    return invalid(at, format!("think {min_us}us..{max_us}us is inverted"));
-                }
-                Ok(Step::Think { min_us, max_us })
-            }
+            tag::STEP_REQUEST => request(r, &scope, version).map(Step::Request),
+            tag::STEP_THINK if version < THINK_SINCE => uniform(r).map(Step::Think),
+            tag::STEP_THINK => think(r).map(Step::Think),
             t => bad_tag(at, "step", t),
         }
     })?;
@@ -424,7 +422,7 @@ fn scenario(r: &mut Reader, plan: &Plan) -> Result<Scenario> {
     })
 }
 
-fn request(r: &mut Reader, scope: &TemplateScope) -> Result<Request> {
+fn request(r: &mut Reader, scope: &TemplateScope, version: u16) -> Result<Request> {
     let plan = scope.plan;
     Ok(Request {
         name: r.string("request name")?,
@@ -432,14 +430,18 @@ fn request(r: &mut Reader, scope: &TemplateScope) -> Result<Request> {
         path: template(r, scope)?,
         headers: list(r, "header count", |r| header_template(r, scope))?,
         body: option(r, "body presence", |r| template(r, scope))?,
-        expects: list(r, "expect count", |r| expect(r, plan))?,
+        expects: list(r, "expect count", |r| expect(r, plan, version))?,
         captures: list(r, "capture count", |r| capture(r, scope))?,
     })
 }
 
-fn expect(r: &mut Reader, plan: &Plan) -> Result<Expect> {
+fn expect(r: &mut Reader, plan: &Plan, version: u16) -> Result<Expect> {
     let at = r.offset();
-    Ok(match r.u8("expect")? {
+    let t = r.u8("expect")?;
+    if t > tag::EXPECT_JSON_EQ && version < RICHER_EXPECTS_SINCE {
+        return bad_tag(at, "expect", t);
+    }
+    Ok(match t {
         tag::EXPECT_STATUS => Expect::Status(list(r, "status range count", |r| {
             let at = r.offset();
             let (lo, hi) = (r.var_u16("status low")?, r.var_u16("status high")?);
@@ -455,6 +457,16 @@ fn expect(r: &mut Reader, plan: &Plan) -> Result<Expect> {
         tag::EXPECT_JSON_EQ => Expect::JsonEq {
             path: konst(r, plan, "json path const")?,
             value: konst(r, plan, "json value const")?,
+        },
+        tag::EXPECT_BODY_MATCHES => Expect::BodyMatches(konst(r, plan, "body_matches const")?),
+        tag::EXPECT_JSON_NE => Expect::JsonNe {
+            path: konst(r, plan, "json path const")?,
+            value: konst(r, plan, "json value const")?,
+        },
+        tag::EXPECT_JSON_EXISTS => Expect::JsonExists(konst(r, plan, "json path const")?),
+        tag::EXPECT_HEADER_CONTAINS => Expect::HeaderContains {
+            name: konst(r, plan, "header name const")?,
+            needle: konst(r, plan, "header needle const")?,
         },
         t => return bad_tag(at, "expect", t),
     })
@@ -481,10 +493,10 @@ fn capture(r: &mut Reader, scope: &TemplateScope) -> Result<Capture> {
     })
 }
 
-fn phase(r: &mut Reader, plan: &Plan) -> Result<Phase> {
+fn phase(r: &mut Reader, plan: &Plan, version: u16) -> Result<Phase> {
     Ok(Phase {
         name: r.string("phase name")?,
-        load: load(r)?,
+        load: load(r, version)?,
         arrivals: table_tag::<Arrivals>(r, "arrivals", &ARRIVALS)?,
         max_inflight: option(r, "max_inflight presence", |r| r.var_u32("max_inflight"))?,
         overflow: option(r, "overflow presence", |r| {
@@ -512,7 +524,29 @@ fn rate(r: &mut Reader, what: &'static str) -> Result<f64> {
     Ok(v)
 }
 
-fn load(r: &mut Reader) -> Result<Load> {
+/// A think time: tagged from v3 on.
+fn think(r: &mut Reader) -> Result<Think> {
+    let at = r.offset();
+    match r.u8("think")? {
+        tag::THINK_UNIFORM => uniform(r),
+        tag::THINK_EXPONENTIAL => Ok(Think::Exponential {
+            mean_us: r.var_u64("think mean")?,
+        }),
+        t => bad_tag(at, "think", t),
+    }
+}
+
+/// `min max` of a uniform think time, the only kind before v3.
+fn uniform(r: &mut Reader) -> Result<Think> {
+    let at = r.offset();
+    let (min_us, max_us) = (r.var_u64("think min")?, r.var_u64("think max")?);
+    if min_us > max_us {
+        return invalid(at, format!("think {min_us}us..{max_us}us is inverted"));
+    }
+    Ok(Think::Uniform { min_us, max_us })
+}
+
+fn load(r: &mut Reader, version: u16) -> Result<Load> {
     let at = r.offset();
     Ok(match r.u8("load")? {
         tag::LOAD_RATE => Load::Rate {
@@ -536,7 +570,11 @@ fn load(r: &mut Reader) -> Result<Load> {
         tag::LOAD_USERS => Load::Users {
             users: r.var_u32("users")?,
             duration_us: r.var_u64("duration")?,
-            think_us: r.var_u64("think time")?,
+            think: if version < THINK_SINCE {
+                Think::fixed(r.var_u64("think time")?)
+            } else {
+                think(r)?
+            },
         },
         t => return bad_tag(at, "load", t),
     })

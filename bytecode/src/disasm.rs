@@ -13,7 +13,7 @@ use crate::error::DecodeError;
 use crate::hash::hash;
 use crate::plan::{
     CaptureSource, ConstId, Expect, Fault, Generator, HeaderTemplate, Load, Metric, Phase, Plan,
-    Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Threshold, VarPart,
+    Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, VarPart,
 };
 
 /// Literals longer than this are cut in templates and listings (the full text is in the bytes).
@@ -182,17 +182,7 @@ impl Disasm<'_> {
         for (n, step) in s.steps.iter().enumerate() {
             match step {
                 Step::Request(r) => self.request(n, r),
-                Step::Think { min_us, max_us } if min_us == max_us => {
-                    self.line(2, format!("{n}  think {}", duration_text(*min_us)))
-                }
-                Step::Think { min_us, max_us } => self.line(
-                    2,
-                    format!(
-                        "{n}  think {}..{}",
-                        duration_text(*min_us),
-                        duration_text(*max_us)
-                    ),
-                ),
+                Step::Think(t) => self.line(2, format!("{n}  think {}", think_text(*t))),
             }
         }
     }
@@ -253,6 +243,18 @@ impl Disasm<'_> {
             Expect::BodyContains(c) => format!("body contains {}", self.konst(*c)),
             Expect::JsonEq { path, value } => {
                 format!("json {} == {}", self.konst(*path), self.konst(*value))
+            }
+            Expect::BodyMatches(c) => format!("body matches {}", self.konst(*c)),
+            Expect::JsonNe { path, value } => {
+                format!("json {} != {}", self.konst(*path), self.konst(*value))
+            }
+            Expect::JsonExists(path) => format!("exists json {}", self.konst(*path)),
+            Expect::HeaderContains { name, needle } => {
+                format!(
+                    "header {} contains {}",
+                    self.konst(*name),
+                    self.konst(*needle)
+                )
             }
         }
     }
@@ -470,12 +472,22 @@ fn load(l: &Load) -> String {
         Load::Users {
             users,
             duration_us,
-            think_us,
+            think,
         } => format!(
             "users {users} for {}, think {}",
             duration_text(duration_us),
-            duration_text(think_us)
+            think_text(think)
         ),
+    }
+}
+
+fn think_text(t: Think) -> String {
+    match t {
+        Think::Uniform { min_us, max_us } if min_us == max_us => duration_text(min_us),
+        Think::Uniform { min_us, max_us } => {
+            format!("{}..{}", duration_text(min_us), duration_text(max_us))
+        }
+        Think::Exponential { mean_us } => format!("exponential({})", duration_text(mean_us)),
     }
 }
 

@@ -8,8 +8,8 @@ use crate::format::{
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
-    Load, Metric, Phase, Plan, Request, Scenario, Scope, Step, Template, TemplateOp, Threshold,
-    Var, VarPart,
+    Load, Metric, Phase, Plan, Request, Scenario, Scope, Step, Template, TemplateOp, Think,
+    Threshold, Var, VarPart,
 };
 
 /// Encodes a plan. Never fails: any `Plan` value has an encoding, though [`crate::decode`]
@@ -241,10 +241,9 @@ fn scenario(w: &mut Writer, s: &Scenario) {
             w.u8(tag::STEP_REQUEST);
             request(w, r);
         }
-        Step::Think { min_us, max_us } => {
+        Step::Think(t) => {
             w.u8(tag::STEP_THINK);
-            w.var_u64(*min_us);
-            w.var_u64(*max_us);
+            think(w, *t);
         }
     });
 }
@@ -280,6 +279,24 @@ fn expect(w: &mut Writer, e: &Expect) {
             w.u8(tag::EXPECT_JSON_EQ);
             w.konst(*path);
             w.konst(*value);
+        }
+        Expect::BodyMatches(c) => {
+            w.u8(tag::EXPECT_BODY_MATCHES);
+            w.konst(*c);
+        }
+        Expect::JsonNe { path, value } => {
+            w.u8(tag::EXPECT_JSON_NE);
+            w.konst(*path);
+            w.konst(*value);
+        }
+        Expect::JsonExists(path) => {
+            w.u8(tag::EXPECT_JSON_EXISTS);
+            w.konst(*path);
+        }
+        Expect::HeaderContains { name, needle } => {
+            w.u8(tag::EXPECT_HEADER_CONTAINS);
+            w.konst(*name);
+            w.konst(*needle);
         }
     }
 }
@@ -358,12 +375,26 @@ fn load(w: &mut Writer, l: &Load) {
         Load::Users {
             users,
             duration_us,
-            think_us,
+            think: t,
         } => {
             w.u8(tag::LOAD_USERS);
             w.var_u32(users);
             w.var_u64(duration_us);
-            w.var_u64(think_us);
+            think(w, t);
+        }
+    }
+}
+
+fn think(w: &mut Writer, t: Think) {
+    match t {
+        Think::Uniform { min_us, max_us } => {
+            w.u8(tag::THINK_UNIFORM);
+            w.var_u64(min_us);
+            w.var_u64(max_us);
+        }
+        Think::Exponential { mean_us } => {
+            w.u8(tag::THINK_EXPONENTIAL);
+            w.var_u64(mean_us);
         }
     }
 }

@@ -9,7 +9,7 @@ pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -17,6 +17,14 @@ pub const MIN_FORMAT_VERSION: u16 = 1;
 /// The first version whose meta section holds the plan's HTTP version (after `overflow`); a
 /// v1 plan decodes as HTTP/1.1.
 pub(crate) const HTTP_VERSION_SINCE: u16 = 2;
+
+/// The first version where a think time (a scenario's `Think` step, a `Users` load) is a
+/// tagged `Think` (uniform or exponential); before, a step held `min max` and `Users` one time.
+pub(crate) const THINK_SINCE: u16 = 3;
+
+/// The first version with the richer expectations (`BodyMatches`, `JsonNe`, `JsonExists`,
+/// `HeaderContains`); their tags in an older plan are as unknown as any other bad tag.
+pub(crate) const RICHER_EXPECTS_SINCE: u16 = 3;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -98,10 +106,17 @@ pub(crate) mod tag {
     pub const STEP_REQUEST: u8 = 0;
     pub const STEP_THINK: u8 = 1;
 
+    pub const THINK_UNIFORM: u8 = 0;
+    pub const THINK_EXPONENTIAL: u8 = 1;
+
     pub const EXPECT_STATUS: u8 = 0;
     pub const EXPECT_LATENCY_BELOW: u8 = 1;
     pub const EXPECT_BODY_CONTAINS: u8 = 2;
     pub const EXPECT_JSON_EQ: u8 = 3;
+    pub const EXPECT_BODY_MATCHES: u8 = 4;
+    pub const EXPECT_JSON_NE: u8 = 5;
+    pub const EXPECT_JSON_EXISTS: u8 = 6;
+    pub const EXPECT_HEADER_CONTAINS: u8 = 7;
 
     pub const SOURCE_JSON: u8 = 0;
     pub const SOURCE_HEADER: u8 = 1;

@@ -212,11 +212,51 @@ impl Scenario {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Request(Request),
-    /// Pause between steps, uniform in `[min_us, max_us]` (equal for a fixed think time).
-    Think {
-        min_us: u64,
-        max_us: u64,
-    },
+    /// Pause between steps.
+    Think(Think),
+}
+
+/// A pause drawn anew each time it is taken: a scenario's `think` step, or a closed-model
+/// user's pause between iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Think {
+    /// Uniform in `[min_us, max_us]`: a fixed time when they are equal, none when both are 0.
+    Uniform { min_us: u64, max_us: u64 },
+    /// Exponential with this mean (format v3): memoryless pauses, as between the visits of
+    /// independent users.
+    Exponential { mean_us: u64 },
+}
+
+impl Think {
+    /// No pause at all.
+    pub const NONE: Think = Think::Uniform {
+        min_us: 0,
+        max_us: 0,
+    };
+
+    /// Always `us`.
+    pub fn fixed(us: u64) -> Think {
+        Think::Uniform {
+            min_us: us,
+            max_us: us,
+        }
+    }
+
+    /// Whether every draw is 0.
+    pub fn is_none(self) -> bool {
+        matches!(
+            self,
+            Think::Uniform { max_us: 0, .. } | Think::Exponential { mean_us: 0 }
+        )
+    }
+
+    /// The mean of the draws, µs.
+    pub fn mean_us(self) -> f64 {
+        match self {
+            Think::Uniform { min_us, max_us } => (min_us as f64 + max_us as f64) / 2.0,
+            Think::Exponential { mean_us } => mean_us as f64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +328,21 @@ pub enum Expect {
         path: ConstId,
         value: ConstId,
     },
+    /// The body must match this regex (Rust `regex` syntax, unanchored). Format v3.
+    BodyMatches(ConstId),
+    /// The JSONPath must select something, and nothing it selects may equal this JSON text.
+    /// Format v3.
+    JsonNe {
+        path: ConstId,
+        value: ConstId,
+    },
+    /// The JSONPath must select something (a `null` counts). Format v3.
+    JsonExists(ConstId),
+    /// A header of this name (matched case-insensitively) must contain the text. Format v3.
+    HeaderContains {
+        name: ConstId,
+        needle: ConstId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -346,11 +401,12 @@ pub enum Load {
     Pause {
         duration_us: u64,
     },
-    /// Closed model: `users` virtual users sending back to back, with optional think time.
+    /// Closed model: `users` virtual users sending back to back, pausing `think` between
+    /// iterations ([`Think::NONE`] for no pause).
     Users {
         users: u32,
         duration_us: u64,
-        think_us: u64,
+        think: Think,
     },
 }
 

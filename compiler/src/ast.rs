@@ -276,14 +276,30 @@ pub enum RequestStmt {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
-    /// `expect status 200`, `expect status 200, 201`, `expect status 200..299`
-    Status(Vec<Value>),
-    /// `expect latency < 2s`
-    Latency { cmp: CmpOp, value: Value },
+    /// `expect status 200`, `expect status 200, 201`, `expect status 200..299`; `in` after
+    /// `status` is another spelling of the same (`expect status in 200..299`), kept for `ptl fmt`.
+    Status { codes: Vec<Value>, with_in: bool },
+    /// `expect latency < 2s`, or the same spelled `expect duration < 2s` (`duration` is true).
+    Latency {
+        cmp: CmpOp,
+        value: Value,
+        duration: bool,
+    },
     /// `expect body contains "paid"`
     BodyContains(StrLit),
-    /// `expect json("$.ok") == true`
-    JsonEq { path: StrLit, value: Value },
+    /// `expect body matches /order=[0-9]+/`: the regex as written between the slashes, with
+    /// `\/` decoded to `/`.
+    BodyMatches(StrLit),
+    /// `expect json("$.ok") == true`, or `!=` (`equal` is false).
+    Json {
+        path: StrLit,
+        equal: bool,
+        value: Value,
+    },
+    /// `expect exists json("$.id")`
+    JsonExists(StrLit),
+    /// `expect header("Content-Type") contains "json"`
+    HeaderContains { name: StrLit, needle: StrLit },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -314,8 +330,8 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScenarioStmt {
     Request(Request),
-    /// `think 500ms` or `think 200ms..1s`
-    Think(Value),
+    /// `think 500ms`, `think 200ms..1s` or `think exponential(1s)`
+    Think(ThinkTime),
     /// `cookies on`
     Setting(Setting),
 }
@@ -336,7 +352,25 @@ pub enum PhaseStmt {
     Mix(Vec<MixEntry>),
     /// `think 1s` as used by `users N for D think 1s` is part of `Load::Users`; a standalone
     /// `think` in a phase is kept here so the checker can reject it with a precise message.
-    Think(Value),
+    Think(ThinkTime),
+}
+
+/// A think time as written: `1s`, `1s..3s` (uniform), or `exponential(1s)` (its mean).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThinkTime {
+    /// A duration or a range of durations.
+    Value(Value),
+    /// `exponential(mean)`; `span` covers the whole call.
+    Exponential { mean: Value, span: Span },
+}
+
+impl ThinkTime {
+    pub fn span(&self) -> Span {
+        match self {
+            ThinkTime::Value(v) => v.span,
+            ThinkTime::Exponential { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -358,11 +392,11 @@ pub enum Load {
     },
     /// `pause D`
     Pause { duration: Value },
-    /// `users N for D [think D]`
+    /// `users N for D [think T]`
     Users {
         users: Value,
         duration: Value,
-        think: Option<Value>,
+        think: Option<ThinkTime>,
     },
 }
 

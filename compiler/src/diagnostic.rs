@@ -564,12 +564,14 @@ pub enum Diagnostic {
         first: SourceSpan,
     },
 
-    #[error("`expect latency` must use `<` or `<=`")]
+    #[error("`expect {word}` must use `<` or `<=`")]
     #[diagnostic(
         code(ptl::E0051),
-        help("the expectation is an upper bound: `expect latency < 2s`")
+        help("the expectation is an upper bound: `expect {word} < 2s`")
     )]
     LatencyComparison {
+        /// `latency`, or `duration` as the plan spells it.
+        word: &'static str,
         #[label("use < or <=")]
         span: SourceSpan,
     },
@@ -709,6 +711,18 @@ pub enum Diagnostic {
     AbsoluteUrlPath {
         #[label("an absolute URL")]
         span: SourceSpan,
+    },
+
+    #[error("{name:?} is not a header name")]
+    #[diagnostic(
+        code(ptl::E0065),
+        help("a header name is letters, digits and any of !#$%&'*+-.^_`|~ (e.g. `Content-Type`): no spaces, no `:`")
+    )]
+    InvalidHeaderName {
+        name: String,
+        #[label("{what}")]
+        span: SourceSpan,
+        what: &'static str,
     },
 
     #[error("timeout {timeout} is longer than phase `{phase}` ({duration})")]

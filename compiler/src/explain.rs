@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use ptl_bytecode::{Arrivals, Fault, HttpVersion, Load, Overflow, Phase, Plan};
+use ptl_bytecode::{Arrivals, Fault, HttpVersion, Load, Overflow, Phase, Plan, Think};
 
 use crate::check::capacity::{self, demand, mix, planned_arrivals, requests_per_iteration};
 use crate::check::values::{per_sec_text, trim_float};
@@ -84,14 +84,9 @@ fn explain_phase(out: &mut String, plan: &Plan, phase: &Phase) -> Option<f64> {
             let _ = writeln!(out, "  no traffic");
             return Some(0.0);
         }
-        Load::Users {
-            users, think_us, ..
-        } => {
-            let pace = if think_us > 0 {
-                format!(
-                    ", thinking {} between iterations",
-                    rounded_duration_text(think_us)
-                )
+        Load::Users { users, think, .. } => {
+            let pace = if !think.is_none() {
+                format!(", thinking {} between iterations", think_text(think))
             } else if capacity::mix_thinks(plan, phase) {
                 ", thinking where their scenarios say".to_string()
             } else {
@@ -240,6 +235,22 @@ fn load_text(load: &Load) -> String {
         Load::Users {
             users, duration_us, ..
         } => format!("users {users} for {}", rounded_duration_text(duration_us)),
+    }
+}
+
+/// `2s`, `1s to 3s (uniform)` or `exponentially, 1s on average`.
+fn think_text(t: Think) -> String {
+    match t {
+        Think::Uniform { min_us, max_us } if min_us == max_us => rounded_duration_text(min_us),
+        Think::Uniform { min_us, max_us } => format!(
+            "{} to {} (uniform)",
+            rounded_duration_text(min_us),
+            rounded_duration_text(max_us)
+        ),
+        Think::Exponential { mean_us } => format!(
+            "exponentially, {} on average,",
+            rounded_duration_text(mean_us)
+        ),
     }
 }
 

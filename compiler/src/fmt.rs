@@ -19,10 +19,11 @@ mod literal;
 
 use crate::ast::{
     CaptureSource, Expect, Expr, ExprPart, Fault, File, Header, Inject, Item, Load, MethodName,
-    Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, Threshold,
+    Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, ThinkTime,
+    Threshold,
 };
 use crate::parse::{parse_file, SyntaxError};
-use literal::{string, value};
+use literal::{regex, string, value};
 
 /// One-line blocks must fit in this many columns, indentation included.
 const WIDTH: usize = 100;
@@ -367,16 +368,36 @@ fn request_stmt(s: &RequestStmt) -> String {
         RequestStmt::Header(h) => format!("header {}", header_entry(h)),
         RequestStmt::Body(b) => format!("body {}", string(b)),
         RequestStmt::Expect(e) => match e {
-            Expect::Status(codes) => {
+            Expect::Status { codes, with_in } => {
                 let codes: Vec<String> = codes.iter().map(value).collect();
-                format!("expect status {}", codes.join(", "))
+                let word = if *with_in { "status in" } else { "status" };
+                format!("expect {word} {}", codes.join(", "))
             }
-            Expect::Latency { cmp, value: v } => {
-                format!("expect latency {} {}", cmp.as_str(), value(v))
+            Expect::Latency {
+                cmp,
+                value: v,
+                duration,
+            } => {
+                let word = if *duration { "duration" } else { "latency" };
+                format!("expect {word} {} {}", cmp.as_str(), value(v))
             }
             Expect::BodyContains(s) => format!("expect body contains {}", string(s)),
-            Expect::JsonEq { path, value: v } => {
-                format!("expect json({}) == {}", string(path), value(v))
+            Expect::BodyMatches(re) => format!("expect body matches {}", regex(&re.value)),
+            Expect::Json {
+                path,
+                equal,
+                value: v,
+            } => {
+                let op = if *equal { "==" } else { "!=" };
+                format!("expect json({}) {op} {}", string(path), value(v))
+            }
+            Expect::JsonExists(path) => format!("expect exists json({})", string(path)),
+            Expect::HeaderContains { name, needle } => {
+                format!(
+                    "expect header({}) contains {}",
+                    string(name),
+                    string(needle)
+                )
             }
         },
         RequestStmt::Capture(c) => {
@@ -394,13 +415,20 @@ fn request_stmt(s: &RequestStmt) -> String {
     }
 }
 
+fn think_time(t: &ThinkTime) -> String {
+    match t {
+        ThinkTime::Value(v) => value(v),
+        ThinkTime::Exponential { mean, .. } => format!("exponential({})", value(mean)),
+    }
+}
+
 fn scenario(s: &Scenario, closing: &[String]) -> String {
     let pieces = s
         .body
         .iter()
         .map(|stmt| match &stmt.node {
             ScenarioStmt::Request(r) => Piece::block(stmt, request(r, &stmt.comments.before_close)),
-            ScenarioStmt::Think(v) => Piece::new(stmt, format!("think {}", value(v))),
+            ScenarioStmt::Think(t) => Piece::new(stmt, format!("think {}", think_time(t))),
             ScenarioStmt::Setting(x) => Piece::new(stmt, setting(x)),
         })
         .collect();
@@ -472,7 +500,7 @@ fn phase_stmt(s: &PhaseStmt) -> String {
                     "users {} for {} think {}",
                     value(users),
                     value(duration),
-                    value(t)
+                    think_time(t)
                 ),
                 None => format!("users {} for {}", value(users), value(duration)),
             },
@@ -501,7 +529,7 @@ fn phase_stmt(s: &PhaseStmt) -> String {
                 format!("mix {{ {} }}", entries.join(", "))
             }
         }
-        PhaseStmt::Think(v) => format!("think {}", value(v)),
+        PhaseStmt::Think(t) => format!("think {}", think_time(t)),
     }
 }
 

@@ -97,10 +97,7 @@ pub fn lower(model: &Model) -> Plan {
                 .iter()
                 .map(|step| match step {
                     StepModel::Request(r) => Step::Request(request(&mut pool, r)),
-                    StepModel::Think { min_us, max_us } => Step::Think {
-                        min_us: *min_us,
-                        max_us: *max_us,
-                    },
+                    StepModel::Think(t) => Step::Think(*t),
                 })
                 .collect(),
         })
@@ -204,6 +201,16 @@ fn request(pool: &mut Pool, r: &RequestModel) -> Request {
                 ExpectModel::JsonEq { path, value } => Expect::JsonEq {
                     path: pool.intern(path),
                     value: pool.intern(value),
+                },
+                ExpectModel::BodyMatches(re) => Expect::BodyMatches(pool.intern(re)),
+                ExpectModel::JsonNe { path, value } => Expect::JsonNe {
+                    path: pool.intern(path),
+                    value: pool.intern(value),
+                },
+                ExpectModel::JsonExists(path) => Expect::JsonExists(pool.intern(path)),
+                ExpectModel::HeaderContains { name, needle } => Expect::HeaderContains {
+                    name: pool.intern(name),
+                    needle: pool.intern(needle),
                 },
             })
             .collect(),

@@ -36,7 +36,7 @@ fn main() {
         "users" => Load::Users {
             users: n as u32,
             duration_us,
-            think_us: 0,
+            think: Think::NONE,
         },
         _ => Load::Rate {
             per_sec: n,

@@ -1,7 +1,7 @@
 //! Hand-built plans for tests of the crates below the compiler (engine, report, cluster): one
 //! `GET /` request in phases made here.
 
-use ptl_bytecode::{Load, Phase, Plan};
+use ptl_bytecode::{Load, Phase, Plan, Think};
 
 /// Where nothing listens: for plans that are stored, assigned or merged but never sent.
 pub const NOWHERE: &str = "http://127.0.0.1:9";
@@ -42,7 +42,7 @@ pub fn users(name: &str, users: u32, secs: f64) -> Phase {
         Load::Users {
             users,
             duration_us: (secs * SECOND as f64) as u64,
-            think_us: 0,
+            think: Think::NONE,
         },
     )
 }

@@ -55,6 +55,10 @@ fn disassembly_shows_every_section() {
         &text,
         "        expect json \"$.status\" == \"\\\"active\\\"\"",
     );
+    has_line(&text, "        expect body matches \"ok\"");
+    has_line(&text, "        expect json \"$.status\" != \"ok\"");
+    has_line(&text, "        expect exists json \"$.status\"");
+    has_line(&text, "        expect header \"ok\" contains \"ok\"");
     has_line(&text, "        capture r0 <- json \"$.token\"");
     has_line(
         &text,
@@ -68,7 +72,8 @@ fn disassembly_shows_every_section() {
     has_line(&text, "        body \"\"");
     has_line(&text, "        capture r2 <- status");
     has_line(&text, "    3  think 250ms");
-    has_line(&text, "    7  request \"options\": OPTIONS \"/products/\"");
+    has_line(&text, "    4  think exponential(500ms)");
+    has_line(&text, "    8  request \"options\": OPTIONS \"/products/\"");
     has_line(
         &text,
         "  p0  \"warmup\"  rate 10/s for 30s  (uniform arrivals)",

@@ -420,10 +420,10 @@ fn plans_the_runtime_cannot_run_are_rejected() {
     expect_invalid(&p, "`product_id` is read by column but is not a csv() row");
 
     let mut p = base.clone();
-    p.scenarios[1].steps[1] = Step::Think {
+    p.scenarios[1].steps[1] = Step::Think(Think::Uniform {
         min_us: 2,
         max_us: 1,
-    };
+    });
     expect_invalid(&p, "inverted");
 
     let mut p = base.clone();

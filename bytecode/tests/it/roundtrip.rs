@@ -32,11 +32,11 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(2, &payload));
+    assert_eq!(bytes, framed(3, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
-/// HTTP/1.1, and re-encode as v2.
+/// HTTP/1.1, and re-encode as the current version.
 #[test]
 fn a_v1_plan_still_decodes_as_http_1() {
     #[rustfmt::skip]
@@ -62,9 +62,105 @@ fn a_v1_plan_still_decodes_as_http_1() {
     assert_eq!(plan.http, HttpVersion::Http1);
     assert_eq!(
         encode(&plan)[4..6],
-        [2, 0],
+        FORMAT_VERSION.to_le_bytes(),
         "written as the current version"
     );
+}
+
+/// Apart from think times, v3 only added tags, so a v2 plan is the v3 bytes of a plan without
+/// them and without think times, with the header saying 2: it decodes to the same plan, with its
+/// status, latency, body and JSON checks.
+#[test]
+fn a_v2_plan_with_expectations_still_decodes() {
+    let mut plan = sample_plan();
+    plan.phases
+        .retain(|p| !matches!(p.load, Load::Users { .. }));
+    plan.thresholds.clear();
+    for s in &mut plan.scenarios {
+        s.steps.retain(|s| !matches!(s, Step::Think(_)));
+        for step in &mut s.steps {
+            if let Step::Request(r) = step {
+                r.expects.retain(|e| {
+                    matches!(
+                        e,
+                        Expect::Status(_)
+                            | Expect::LatencyBelow { .. }
+                            | Expect::BodyContains(_)
+                            | Expect::JsonEq { .. }
+                    )
+                });
+            }
+        }
+    }
+    let mut v2 = encode(&plan);
+    v2[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let decoded = decode(&v2).expect("v2 decodes");
+    assert_eq!(decoded, plan);
+    let kinds: Vec<usize> = decoded
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter_map(|s| match s {
+            Step::Request(r) => Some(r.expects.len()),
+            Step::Think { .. } => None,
+        })
+        .collect();
+    assert!(kinds.iter().sum::<usize>() >= 4, "{kinds:?}");
+}
+
+/// A v2 think step is `min max` and a v2 `Users` load one think time: they decode as uniform
+/// think times (hand-written v2 bytes, as the v1 example above).
+#[test]
+fn v2_think_times_decode_as_uniform() {
+    #[rustfmt::skip]
+    let payload: Vec<u8> = vec![
+        1, 11, 1, b'a', 1, b't', 1, 2, 3, 4, 1, 0, 0,   // meta
+        2, 1, 0,  3, 1, 0,  4, 1, 0,  5, 1, 0,           // consts, datasets, vars, headers
+        6, 11,                                          // scenarios
+        1, 1, b's', 1, 0, 0, 0,                         //   "s", weight 1, no flags, 0 registers
+        1, 1, 10, 20,                                   //   one step: think 10..20 µs
+        7, 12,                                          // phases
+        1, 1, b'p', 4, 3, 100, 7,                       //   "p": users 3 for 100 µs, think 7 µs
+        0, 0, 0, 0, 0,                                  //   uniform, no cap, overflow, faults, mix
+        8, 1, 0,                                        // thresholds
+    ];
+    let plan = decode(&framed(2, &payload)).expect("v2 decodes");
+    assert_eq!(
+        plan.scenarios[0].steps,
+        [Step::Think(Think::Uniform {
+            min_us: 10,
+            max_us: 20
+        })]
+    );
+    assert_eq!(
+        plan.phases[0].load,
+        Load::Users {
+            users: 3,
+            duration_us: 100,
+            think: Think::fixed(7)
+        }
+    );
+    // The same plan in v3: a think tag before each think time (and the users' fixed time
+    // written as `min max`), nothing else moved.
+    let v3 = encode(&plan);
+    assert_eq!(v3.len(), framed(2, &payload).len() + 3);
+    assert_eq!(decode(&v3), Ok(plan));
+}
+
+/// The tags v3 added mean nothing in a v2 plan: rejected as unknown, where they are.
+#[test]
+fn a_v2_plan_cannot_hold_the_v3_expectations() {
+    let mut plan = minimal_plan();
+    plan.consts.push(b"$.id".to_vec());
+    let mut request = Request::get("r", ConstId(0));
+    request.expects.push(Expect::JsonExists(ConstId(0)));
+    plan.scenarios.push(Scenario::single(request));
+    let mut bytes = encode(&plan);
+    assert!(decode(&bytes).is_ok(), "v3 holds it");
+    bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let err = decode(&bytes).expect_err("no such tag in v2");
+    assert!(err.to_string().contains("expect"), "{err}");
+    assert!(err.to_string().contains("tag 6"), "{err}");
 }
 
 #[test]

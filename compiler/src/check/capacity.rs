@@ -2,7 +2,7 @@
 //! Little's law how much a phase may have in flight if the target slows down to the timeout.
 //! Shared by the warnings and by `ptl check --explain`.
 
-use ptl_bytecode::{HttpVersion, Load, Phase, Plan, Scenario, Step};
+use ptl_bytecode::{HttpVersion, Load, Phase, Plan, Scenario, Step, Think};
 
 use crate::check::model::SizedByDefault;
 use crate::check::settings::DEFAULT_CONNECTIONS;
@@ -84,7 +84,7 @@ pub fn mix_thinks(plan: &Plan, phase: &Phase) -> bool {
         plan.scenarios[s]
             .steps
             .iter()
-            .any(|step| matches!(step, Step::Think { max_us, .. } if *max_us > 0))
+            .any(|step| matches!(step, Step::Think(t) if !t.is_none()))
     })
 }
 
@@ -96,16 +96,19 @@ pub fn requests_per_iteration(scenario: &Scenario) -> usize {
         .count()
 }
 
-/// Longest think time of one iteration, in µs.
-pub fn think_max_us(scenario: &Scenario) -> u64 {
+/// Think time of one iteration, in µs, as its arrivals hold their slot: the longest of a
+/// uniform range, the mean of an exponential (which has no longest; Little's law is about
+/// means).
+pub fn think_hold_us(scenario: &Scenario) -> u64 {
     scenario
         .steps
         .iter()
         .map(|s| match s {
-            Step::Think { max_us, .. } => *max_us,
+            Step::Think(Think::Uniform { max_us, .. }) => *max_us,
+            Step::Think(Think::Exponential { mean_us }) => *mean_us,
             Step::Request(_) => 0,
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// What a phase may need in flight at its peak rate if every response takes the timeout.
@@ -132,7 +135,7 @@ pub fn demand(plan: &Plan, phase: &Phase) -> Option<Demand> {
     for (s, share) in mix(plan, phase) {
         let sc = &plan.scenarios[s];
         let requests = requests_per_iteration(sc) as f64;
-        hold += share * (requests * timeout + think_max_us(sc) as f64);
+        hold += share * (requests * timeout + think_hold_us(sc) as f64);
         busy += share * requests * timeout;
     }
     Some(Demand {

@@ -28,31 +28,41 @@ pub fn json_path(lit: &StrLit) -> Result<(), Diagnostic> {
 
 /// Checks a capture regex: valid, and with a group to capture.
 pub fn capture_regex(lit: &StrLit) -> Result<(), Diagnostic> {
-    match regex_syntax::parse(&lit.value) {
-        Ok(hir) => {
-            if hir.properties().explicit_captures_len() == 0 {
-                return Err(Diagnostic::RegexWithoutGroup {
-                    span: lit.span.into(),
-                });
-            }
-        }
-        Err(e) => {
-            let (span, message) = match &e {
-                regex_syntax::Error::Parse(p) => (*p.span(), p.kind().to_string()),
-                regex_syntax::Error::Translate(t) => (*t.span(), t.kind().to_string()),
-                other => (
-                    regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1)),
-                    other.to_string(),
-                ),
-            };
-            let len = span.end.offset.saturating_sub(span.start.offset).max(1);
-            return Err(Diagnostic::InvalidRegex {
-                message,
-                span: inside(lit, span.start.offset, len).into(),
-            });
-        }
+    if parse_regex(lit)?.properties().explicit_captures_len() == 0 {
+        return Err(Diagnostic::RegexWithoutGroup {
+            span: lit.span.into(),
+        });
     }
-    // What the runtime compiles: catches limits the syntax check does not (size).
+    compiles(lit)
+}
+
+/// Checks the regex of `expect body matches /…/`: valid (it needs no group).
+pub fn match_regex(lit: &StrLit) -> Result<(), Diagnostic> {
+    parse_regex(lit)?;
+    compiles(lit)
+}
+
+/// The regex's syntax, with the span of a mistake inside the literal.
+fn parse_regex(lit: &StrLit) -> Result<regex_syntax::hir::Hir, Diagnostic> {
+    regex_syntax::parse(&lit.value).map_err(|e| {
+        let (span, message) = match &e {
+            regex_syntax::Error::Parse(p) => (*p.span(), p.kind().to_string()),
+            regex_syntax::Error::Translate(t) => (*t.span(), t.kind().to_string()),
+            other => (
+                regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1)),
+                other.to_string(),
+            ),
+        };
+        let len = span.end.offset.saturating_sub(span.start.offset).max(1);
+        Diagnostic::InvalidRegex {
+            message,
+            span: inside(lit, span.start.offset, len).into(),
+        }
+    })
+}
+
+/// What the runtime compiles: catches limits the syntax check does not (size).
+fn compiles(lit: &StrLit) -> Result<(), Diagnostic> {
     regex::Regex::new(&lit.value)
         .map(|_| ())
         .map_err(|e| Diagnostic::InvalidRegex {
@@ -65,6 +75,26 @@ pub fn capture_regex(lit: &StrLit) -> Result<(), Diagnostic> {
                 .to_string(),
             span: lit.span.into(),
         })
+}
+
+/// Checks the name of `header("…")` in a capture or an expectation: an HTTP token, as the
+/// runtime's `HeaderName` requires.
+pub fn header_name(lit: &StrLit) -> Result<(), Diagnostic> {
+    let name = &lit.value;
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let (span, what) = match name.char_indices().find(|&(_, c)| !tchar(c)) {
+        None if !name.is_empty() => return Ok(()),
+        None => (lit.span, "empty"),
+        Some((at, c)) => (
+            inside(lit, at, c.len_utf8()),
+            "not allowed in a header name",
+        ),
+    };
+    Err(Diagnostic::InvalidHeaderName {
+        name: name.clone(),
+        span: span.into(),
+        what,
+    })
 }
 
 /// The source span of `len` bytes at `at` inside a string literal's value (at least one

@@ -20,6 +20,7 @@ mod settings;
 mod suggest;
 mod template_syntax;
 mod templates;
+mod think;
 mod thresholds;
 pub mod values;
 pub mod warnings;

@@ -2,7 +2,7 @@
 //! engine's units, templates split into pieces. Text is still text here; lowering interns it
 //! into the constant pool and emits the bytecode types.
 
-use ptl_bytecode::{Arrivals, Load, Method, Overflow, Ppm, Threshold};
+use ptl_bytecode::{Arrivals, Load, Method, Overflow, Ppm, Think, Threshold};
 
 use crate::ast::Span;
 use crate::source::FileId;
@@ -104,7 +104,7 @@ pub struct ScenarioModel {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepModel {
     Request(RequestModel),
-    Think { min_us: u64, max_us: u64 },
+    Think(Think),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +123,11 @@ pub enum ExpectModel {
     Status(Vec<(u16, u16)>),
     LatencyBelow { us: u64 },
     BodyContains(String),
+    BodyMatches(String),
     JsonEq { path: String, value: String },
+    JsonNe { path: String, value: String },
+    JsonExists(String),
+    HeaderContains { name: String, needle: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

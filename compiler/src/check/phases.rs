@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use ptl_bytecode::{Arrivals, Load, Overflow};
+use ptl_bytecode::{Arrivals, Load, Overflow, Think};
 
 use crate::ast::{Fault, Load as AstLoad, PhaseStmt, Span, Value};
 use crate::check::model::{FaultModel, InjectionModel, Origin, PhaseModel};
 use crate::check::names::{duplicate, PhaseEntry};
 use crate::check::templates;
 use crate::check::values::{out_of_range, per_sec_text, ppm_of_percent, trim_float};
-use crate::check::{suggest, CheckContext, Sink};
+use crate::check::{suggest, think, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -147,11 +147,11 @@ fn phase(cx: &CheckContext<'_>, sink: &mut Sink, entry: &PhaseEntry<'_>) -> Opti
                 }
                 mix = Some((mix_of(cx, sink, file, entries, stmt.span), stmt.span));
             }
-            PhaseStmt::Think(v) => {
+            PhaseStmt::Think(t) => {
                 sink.push(
                     file,
                     Diagnostic::ThinkOutsideScenario {
-                        span: v.span.into(),
+                        span: t.span().into(),
                     },
                 );
             }
@@ -305,14 +305,14 @@ fn load_of(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, load: &AstLoad)
                 p.int_in(users, "user count", 1, 1_000_000, "`users` takes a count"),
             );
             let duration_us = duration(sink, d, "phase length");
-            let think_us = match think {
-                Some(t) => sink.take(file, p.duration_us(t, "`think` takes a duration")),
-                None => Some(0),
+            let think = match think {
+                Some(t) => think::think_time(cx, sink, file, t),
+                None => Some(Think::NONE),
             };
             Some(Load::Users {
                 users: n? as u32,
                 duration_us: duration_us?,
-                think_us: think_us?,
+                think: think?,
             })
         }
     }

@@ -122,7 +122,7 @@ pub fn request(
                 body = Some((templates::template(cx, sink, file, lit, scope), stmt.span));
             }
             RequestStmt::Expect(e) => {
-                if let Expect::Status(_) = e {
+                if let Expect::Status { .. } = e {
                     if let Some(first) = status_seen {
                         sink.push(file, repeated(req, "`expect status`", stmt.span, first));
                         continue;
@@ -144,9 +144,9 @@ pub fn request(
                     CaptureSource::Json(lit) => sink
                         .take(file, captures::json_path(lit))
                         .map(|_| CaptureSourceModel::Json(lit.value.clone())),
-                    CaptureSource::Header(lit) => {
-                        Some(CaptureSourceModel::Header(lit.value.clone()))
-                    }
+                    CaptureSource::Header(lit) => sink
+                        .take(file, captures::header_name(lit))
+                        .map(|_| CaptureSourceModel::Header(lit.value.clone())),
                     CaptureSource::Regex(lit) => sink
                         .take(file, captures::capture_regex(lit))
                         .map(|_| CaptureSourceModel::Regex(lit.value.clone())),
@@ -212,10 +212,10 @@ fn expect<T>(
 ) -> Option<ExpectModel> {
     let p = cx.params();
     match e {
-        Expect::Status(values) => {
+        Expect::Status { codes, .. } => {
             let mut ranges = Vec::new();
             let mut ok = true;
-            for v in values {
+            for v in codes {
                 match status_range(cx, v) {
                     Ok(r) => ranges.push(r),
                     Err(d) => {
@@ -226,53 +226,82 @@ fn expect<T>(
             }
             ok.then_some(ExpectModel::Status(ranges))
         }
-        Expect::Latency { cmp, value } => {
+        Expect::Latency {
+            cmp,
+            value,
+            duration,
+        } => {
+            let (word, hint) = if *duration {
+                ("duration", "`expect duration` takes a duration")
+            } else {
+                ("latency", "`expect latency` takes a duration")
+            };
             if !matches!(cmp, CmpOp::Lt | CmpOp::Le) {
                 sink.push(
                     file,
                     Diagnostic::LatencyComparison {
+                        word,
                         span: stmt.span.into(),
                     },
                 );
                 return None;
             }
-            let us = sink.take(
-                file,
-                p.positive_us(value, "latency bound", "`expect latency` takes a duration"),
-            )?;
+            let us = sink.take(file, p.positive_us(value, "latency bound", hint))?;
             Some(ExpectModel::LatencyBelow { us })
         }
         Expect::BodyContains(lit) => Some(ExpectModel::BodyContains(lit.value.clone())),
-        Expect::JsonEq { path, value } => {
+        Expect::BodyMatches(lit) => sink
+            .take(file, captures::match_regex(lit))
+            .map(|_| ExpectModel::BodyMatches(lit.value.clone())),
+        Expect::Json { path, equal, value } => {
             let path_ok = sink.take(file, captures::json_path(path)).is_some();
-            let r = p.resolve(value);
-            let json = match r.kind {
-                ValueKind::Str(s) => Some(serde_json::Value::String(s.value.clone()).to_string()),
-                ValueKind::Int(n) => Some(n.to_string()),
-                ValueKind::Float(f) if f.is_finite() => {
-                    Some(serde_json::Value::from(*f).to_string())
-                }
-                ValueKind::Bool(b) => Some(b.to_string()),
-                ValueKind::Ident(w) if w == "null" && r.param.is_none() => Some("null".to_string()),
-                _ => {
-                    sink.push(
-                        file,
-                        p.wrong(
-                            Want::Json,
-                            r,
-                            "`expect json(…) ==` compares with a JSON value",
-                        ),
-                    );
-                    None
-                }
+            let hint = if *equal {
+                "`expect json(…) ==` compares with a JSON value"
+            } else {
+                "`expect json(…) !=` compares with a JSON value"
             };
-            match (path_ok, json) {
-                (true, Some(value)) => Some(ExpectModel::JsonEq {
-                    path: path.value.clone(),
-                    value,
-                }),
-                _ => None,
-            }
+            let json = json_value(cx, sink, file, value, hint);
+            let (true, Some(value)) = (path_ok, json) else {
+                return None;
+            };
+            let path = path.value.clone();
+            Some(if *equal {
+                ExpectModel::JsonEq { path, value }
+            } else {
+                ExpectModel::JsonNe { path, value }
+            })
+        }
+        Expect::JsonExists(path) => sink
+            .take(file, captures::json_path(path))
+            .map(|_| ExpectModel::JsonExists(path.value.clone())),
+        Expect::HeaderContains { name, needle } => sink
+            .take(file, captures::header_name(name))
+            .map(|_| ExpectModel::HeaderContains {
+                name: name.value.clone(),
+                needle: needle.value.clone(),
+            }),
+    }
+}
+
+/// The JSON text of the value an `expect json(…)` compares with.
+fn json_value(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    value: &crate::ast::Value,
+    hint: &'static str,
+) -> Option<String> {
+    let p = cx.params();
+    let r = p.resolve(value);
+    match r.kind {
+        ValueKind::Str(s) => Some(serde_json::Value::String(s.value.clone()).to_string()),
+        ValueKind::Int(n) => Some(n.to_string()),
+        ValueKind::Float(f) if f.is_finite() => Some(serde_json::Value::from(*f).to_string()),
+        ValueKind::Bool(b) => Some(b.to_string()),
+        ValueKind::Ident(w) if w == "null" && r.param.is_none() => Some("null".to_string()),
+        _ => {
+            sink.push(file, p.wrong(Want::Json, r, hint));
+            None
         }
     }
 }

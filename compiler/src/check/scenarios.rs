@@ -1,15 +1,13 @@
 //! Scenarios and top-level requests (one-step scenarios): weights, steps, think times and the
 //! scenario's own settings (`cookies`).
 
-use crate::ast::{Request, Scenario, ScenarioStmt, Span, Value, ValueKind};
+use crate::ast::{Request, Scenario, ScenarioStmt, Span, Value};
 use crate::check::model::{ScenarioModel, StepModel};
 use crate::check::names::{duplicate, ScenarioEntry, ScenarioKind};
 use crate::check::requests::request;
-use crate::check::values::Want;
-use crate::check::{suggest, CheckContext, Sink};
+use crate::check::{suggest, think, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
-use ptl_bytecode::rounded_duration_text;
 
 const SCENARIO_SETTINGS: [&str; 1] = ["cookies"];
 
@@ -95,9 +93,9 @@ fn multi(
                 }
                 step += 1;
             }
-            ScenarioStmt::Think(v) => {
-                if let Some((min_us, max_us)) = think(cx, sink, file, v) {
-                    steps.push(StepModel::Think { min_us, max_us });
+            ScenarioStmt::Think(t) => {
+                if let Some(t) = think::think_time(cx, sink, file, t) {
+                    steps.push(StepModel::Think(t));
                 }
                 step += 1;
             }
@@ -152,37 +150,4 @@ fn multi(
         registers: entry.captures.len() as u32,
         steps,
     })
-}
-
-/// `think 500ms` or `think 200ms..1s`: the bounds in µs.
-fn think(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, v: &Value) -> Option<(u64, u64)> {
-    let p = cx.params();
-    let context = "`think` takes a duration or a range of durations";
-    let r = p.resolve(v);
-    match r.kind {
-        ValueKind::Range(a, b) => {
-            let min = sink.take(file, p.duration_us(a, context));
-            let max = sink.take(file, p.duration_us(b, context));
-            let (min, max) = (min?, max?);
-            if min > max {
-                sink.push(
-                    file,
-                    Diagnostic::ThinkRange {
-                        min: rounded_duration_text(min),
-                        max: rounded_duration_text(max),
-                        span: v.span.into(),
-                    },
-                );
-                return None;
-            }
-            Some((min, max))
-        }
-        ValueKind::Duration(_) => sink
-            .take(file, p.duration_us(v, context))
-            .map(|us| (us, us)),
-        _ => {
-            sink.push(file, p.wrong(Want::Duration, r, context));
-            None
-        }
-    }
 }

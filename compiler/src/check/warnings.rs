@@ -76,11 +76,8 @@ fn capacity_unfiltered(model: &Model, plan: &Plan) -> Vec<Located> {
                 },
             ));
         }
-        if let Load::Users {
-            users, think_us: 0, ..
-        } = phase.load
-        {
-            if !capacity::mix_thinks(plan, phase) {
+        if let Load::Users { users, think, .. } = phase.load {
+            if think.is_none() && !capacity::mix_thinks(plan, phase) {
                 out.push(Located::new(
                     origin.file,
                     Diagnostic::UsersWithoutThink {

@@ -100,6 +100,28 @@ fn reads_back(text: &str, value: &str) -> bool {
     closes_at_end && decode_triple(&text[3..text.len() - 3], 0).0 == value
 }
 
+/// The text of a regex literal for `value`: `/` escaped as `\/` unless a `\` already escapes
+/// it for the regex (which the parser keeps as is).
+pub(crate) fn regex(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('/');
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push('\\');
+                if let Some(e) = chars.next() {
+                    out.push(e);
+                }
+            }
+            '/' => out.push_str("\\/"),
+            c => out.push(c),
+        }
+    }
+    out.push('/');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

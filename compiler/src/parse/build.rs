@@ -5,7 +5,7 @@ use super::comments::{BlockComments, CommentPool};
 use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::literal::decode_number;
-use super::string::decode_string;
+use super::string::{decode_regex, decode_string};
 use super::tree::{span_of, Kids, Node};
 use crate::ast::{
     Arg, Call, Comments, Expr, ExprPart, File, Header, Ident, Item, Setting, Stmt, StrLit, Value,
@@ -173,6 +173,10 @@ impl<'s> Builder<'s> {
 
     pub(crate) fn string(&mut self, pair: Node<'_>) -> Result<StrLit, SyntaxError> {
         decode_string(pair.as_str(), pair.start())
+    }
+
+    pub(crate) fn regex(&mut self, pair: Node<'_>) -> Result<StrLit, SyntaxError> {
+        decode_regex(pair.as_str(), pair.start())
     }
 
     /// A `value` pair: one scalar, or two joined by `..`.

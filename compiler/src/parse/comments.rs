@@ -39,8 +39,10 @@ pub(crate) struct CommentPool {
 
 impl CommentPool {
     /// Scans `src`, which has already parsed, so strings and comments are where the grammar
-    /// says: a `//` or `#` outside a string starts a comment.
-    pub(crate) fn scan(src: &str) -> CommentPool {
+    /// says: a `//` or `#` outside a string or a regex starts a comment. `regexes` are the
+    /// regex literals (`/…/`) the parser found, in order: they may hold `"`, `#` and `\//`,
+    /// which text alone cannot tell from a string or a comment.
+    pub(crate) fn scan(src: &str, regexes: &[(usize, usize)]) -> CommentPool {
         let bytes = src.as_bytes();
         let mut line_starts = vec![0];
         line_starts.extend(
@@ -51,11 +53,14 @@ impl CommentPool {
                 .map(|(i, _)| i + 1),
         );
         let mut comments = Vec::new();
+        let mut regexes = regexes.iter().peekable();
         let mut i = 0;
         while i < bytes.len() {
             // Most bytes start nothing: look at the byte before comparing any longer text.
             if !matches!(bytes[i], b'"' | b'/' | b'#') {
                 i += 1;
+            } else if let Some(&(_, end)) = regexes.next_if(|&&(start, _)| start <= i) {
+                i = end.max(i + 1);
             } else if bytes[i..].starts_with(b"\"\"\"") {
                 i = src[i + 3..]
                     .find("\"\"\"")

@@ -40,10 +40,12 @@ pub fn parse_file(source: &str) -> Result<ast::File, SyntaxError> {
     };
     let mut builder = build::Builder {
         src: source,
-        comments: comments::CommentPool::scan(source),
+        comments: comments::CommentPool::scan(source, &tree.spans_of(Rule::regex)),
     };
     builder.file(file)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_checks;

@@ -6,7 +6,7 @@ use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::request::cmp_op;
 use super::tree::{span_of, Kids, Node};
-use crate::ast::{Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, Threshold};
+use crate::ast::{Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, ThinkTime, Threshold};
 
 impl<'s> Builder<'s> {
     /// The phase and the comments of its block that belong to the statement holding it.
@@ -35,6 +35,22 @@ impl<'s> Builder<'s> {
             },
             closing,
         ))
+    }
+
+    /// A `think_time` pair: a duration or range, or `exponential(mean)`.
+    pub(crate) fn think_time(&mut self, pair: Node<'_>) -> Result<ThinkTime, SyntaxError> {
+        let span = span_of(&pair);
+        let Some(inner) = Kids::of(pair).next_node() else {
+            return Err(SyntaxError::internal(span, "empty think time"));
+        };
+        Ok(match inner.as_rule() {
+            Rule::think_exponential => {
+                let span = span_of(&inner);
+                let mean = self.value(Kids::of(inner).take(Rule::value)?)?;
+                ThinkTime::Exponential { mean, span }
+            }
+            _ => ThinkTime::Value(self.value(inner)?),
+        })
     }
 
     fn phase_stmt(&mut self, pair: Node<'_>) -> Result<PhaseStmt, SyntaxError> {
@@ -79,11 +95,14 @@ impl<'s> Builder<'s> {
                     _ => Load::Users {
                         users: next()?,
                         duration: next()?,
-                        think: next().ok(),
+                        think: match k.opt(Rule::think_time) {
+                            Some(t) => Some(self.think_time(t)?),
+                            None => None,
+                        },
                     },
                 })
             }
-            Rule::think => PhaseStmt::Think(self.value(k.take(Rule::value)?)?),
+            Rule::think => PhaseStmt::Think(self.think_time(k.take(Rule::think_time)?)?),
             Rule::inject => {
                 let Some(f) = k.next_node() else {
                     return Err(SyntaxError::internal(span, "inject without a fault"));

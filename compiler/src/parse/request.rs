@@ -128,22 +128,36 @@ impl<'s> Builder<'s> {
         let mut k = Kids::of(pair);
         Ok(match rule {
             Rule::expect_status => {
+                let with_in = k.opt(Rule::kw_in).is_some();
                 let mut codes = Vec::new();
                 while let Some(v) = k.opt(Rule::value) {
                     codes.push(self.value(v)?);
                 }
-                Expect::Status(codes)
+                Expect::Status { codes, with_in }
             }
             Rule::expect_latency => {
+                let duration = k.opt(Rule::kw_duration).is_some();
                 let cmp = cmp_op(k.take(Rule::cmp_op)?)?;
                 let value = self.value(k.take(Rule::value)?)?;
-                Expect::Latency { cmp, value }
+                Expect::Latency {
+                    cmp,
+                    value,
+                    duration,
+                }
             }
             Rule::expect_body => Expect::BodyContains(self.string(k.take(Rule::string)?)?),
+            Rule::expect_matches => Expect::BodyMatches(self.regex(k.take(Rule::regex)?)?),
             Rule::expect_json => {
                 let path = self.string(k.take(Rule::string)?)?;
+                let equal = k.opt(Rule::not_eq).is_none();
                 let value = self.value(k.take(Rule::value)?)?;
-                Expect::JsonEq { path, value }
+                Expect::Json { path, equal, value }
+            }
+            Rule::expect_exists => Expect::JsonExists(self.string(k.take(Rule::string)?)?),
+            Rule::expect_header => {
+                let name = self.string(k.take(Rule::string)?)?;
+                let needle = self.string(k.take(Rule::string)?)?;
+                Expect::HeaderContains { name, needle }
             }
             other => {
                 return Err(SyntaxError::internal(
@@ -200,7 +214,9 @@ impl<'s> Builder<'s> {
                     block = comments;
                     ScenarioStmt::Request(request)
                 }
-                Rule::think => ScenarioStmt::Think(self.value(Kids::of(inner).take(Rule::value)?)?),
+                Rule::think => {
+                    ScenarioStmt::Think(self.think_time(Kids::of(inner).take(Rule::think_time)?)?)
+                }
                 Rule::setting => ScenarioStmt::Setting(self.setting(inner)?),
                 other => {
                     return Err(SyntaxError::internal(

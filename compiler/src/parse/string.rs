@@ -1,5 +1,6 @@
-//! String literals: decoding `"…"` (escapes) and `"""…"""` (raw, indentation stripped), with
-//! the offset map that lets a diagnostic point inside the decoded text (`StrLit::source_span`).
+//! String literals: decoding `"…"` (escapes) and `"""…"""` (raw, indentation stripped), and
+//! regex literals `/…/`, with the offset map that lets a diagnostic point inside the decoded
+//! text (`StrLit::source_span`).
 
 use super::error::SyntaxError;
 use crate::ast::{Span, StrLit};
@@ -21,6 +22,49 @@ pub(crate) fn decode_string(raw: &str, start: usize) -> Result<StrLit, SyntaxErr
         .and_then(|r| r.strip_suffix('"'))
         .ok_or_else(|| SyntaxError::internal(span, "string token without quotes"))?;
     let (value, offsets) = decode_plain(inner, start + 1)?;
+    Ok(StrLit {
+        value,
+        span,
+        triple: false,
+        offsets,
+    })
+}
+
+/// Decodes a `regex` token (`/…/`, slashes included) that starts at byte `start`. Only `\/`
+/// is the literal's own escape (a `/` in the regex); every other `\` and the character after it
+/// are the regex's, kept as written.
+pub(crate) fn decode_regex(raw: &str, start: usize) -> Result<StrLit, SyntaxError> {
+    let span = Span::new(start, start + raw.len());
+    let inner = raw
+        .strip_prefix('/')
+        .and_then(|r| r.strip_suffix('/'))
+        .ok_or_else(|| SyntaxError::internal(span, "regex token without slashes"))?;
+    let base = start + 1;
+    let mut offsets = vec![(0, base)];
+    let mut value = String::with_capacity(inner.len());
+    let mut chars = inner.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            value.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some((j, '/')) => {
+                value.push('/');
+                offsets.push((value.len(), base + j + 1));
+            }
+            Some((_, e)) => {
+                value.push('\\');
+                value.push(e);
+            }
+            None => {
+                return Err(SyntaxError::internal(
+                    Span::new(base + i, base + i + 1),
+                    "a `\\` at the end of a regex",
+                ))
+            }
+        }
+    }
     Ok(StrLit {
         value,
         span,

@@ -3,7 +3,7 @@
 use super::parse_file;
 use crate::ast::*;
 
-fn parse(src: &str) -> File {
+pub(super) fn parse(src: &str) -> File {
     match parse_file(src) {
         Ok(f) => f,
         Err(e) => panic!(
@@ -15,14 +15,14 @@ fn parse(src: &str) -> File {
     }
 }
 
-fn err(src: &str) -> super::SyntaxError {
+pub(super) fn err(src: &str) -> super::SyntaxError {
     match parse_file(src) {
         Ok(f) => panic!("expected an error, parsed {f:#?}"),
         Err(e) => e,
     }
 }
 
-fn at(src: &str, span: Span) -> &str {
+pub(super) fn at(src: &str, span: Span) -> &str {
     &src[span.range()]
 }
 
@@ -155,9 +155,11 @@ fn plan_items_have_the_right_shapes() {
     );
     assert!(matches!(body[1], RequestStmt::Header(h) if h.value.value == "{{order}}"));
     assert!(matches!(body[2], RequestStmt::Body(b) if b.triple && b.value == "{\"a\": 1}"));
-    assert!(matches!(body[3], RequestStmt::Expect(Expect::Status(v)) if v.len() == 2));
     assert!(
-        matches!(body[4], RequestStmt::Expect(Expect::Status(v)) if matches!(v[0].kind, ValueKind::Range(..)))
+        matches!(body[3], RequestStmt::Expect(Expect::Status { codes, with_in: false }) if codes.len() == 2)
+    );
+    assert!(
+        matches!(body[4], RequestStmt::Expect(Expect::Status { codes, .. }) if matches!(codes[0].kind, ValueKind::Range(..)))
     );
     assert!(matches!(
         body[5],
@@ -165,7 +167,7 @@ fn plan_items_have_the_right_shapes() {
     ));
     assert!(matches!(body[6], RequestStmt::Expect(Expect::BodyContains(s)) if s.value == "paid"));
     assert!(
-        matches!(body[7], RequestStmt::Expect(Expect::JsonEq { value, .. }) if value.kind == ValueKind::Bool(true))
+        matches!(body[7], RequestStmt::Expect(Expect::Json { value, equal: true, .. }) if value.kind == ValueKind::Bool(true))
     );
     let RequestStmt::Capture(cap) = body[8] else {
         panic!()
@@ -396,7 +398,7 @@ fn scenarios_hold_requests_think_and_settings() {
     let ScenarioStmt::Think(v) = &s.body[2].node else {
         panic!()
     };
-    assert_eq!(at(src, v.span), "200ms..1s");
+    assert_eq!(at(src, v.span()), "200ms..1s");
 }
 
 #[test]

@@ -83,6 +83,15 @@ impl<'s> Tree<'s> {
         Tree { src, nodes }
     }
 
+    /// Where every node of `rule` starts and ends, in source order.
+    pub(crate) fn spans_of(&self, rule: Rule) -> Vec<(usize, usize)> {
+        self.nodes
+            .iter()
+            .filter(|n| n.rule == rule)
+            .map(|n| (n.start as usize, n.end as usize))
+            .collect()
+    }
+
     /// The top-level nodes.
     pub(crate) fn roots(&self) -> Children<'_> {
         Children {
@@ -171,6 +180,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::comma
             | Rule::eq
             | Rule::eq_eq
+            | Rule::not_eq
             | Rule::plus
             | Rule::arrow
             | Rule::EOI
@@ -189,12 +199,17 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_expect
             | Rule::kw_status
             | Rule::kw_latency
+            | Rule::kw_duration
+            | Rule::kw_in
             | Rule::kw_contains
+            | Rule::kw_matches
+            | Rule::kw_exists
             | Rule::kw_json
             | Rule::kw_regex
             | Rule::kw_capture
             | Rule::kw_or
             | Rule::kw_think
+            | Rule::kw_exponential
             | Rule::kw_rate
             | Rule::kw_ramp
             | Rule::kw_steps

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ptl_bytecode::{
     decode, encode, CaptureSource, ConstId, Expect, Fault, Generator, Load, Method, Metric,
-    Overflow, Plan, Ppm, Scope, Step, TemplateOp, VarPart,
+    Overflow, Plan, Ppm, Scope, Step, TemplateOp, Think, VarPart,
 };
 use ptl_compiler::{check_source, explain, CheckOptions, Checked};
 
@@ -140,10 +140,10 @@ fn lowers_to_the_expected_plan() {
     assert_eq!(buy.registers, 2);
     assert_eq!(
         buy.steps[1],
-        Step::Think {
+        Step::Think(Think::Uniform {
             min_us: 200_000,
             max_us: 1_000_000
-        }
+        })
     );
     let Step::Request(login) = &buy.steps[0] else {
         panic!("login")
@@ -412,4 +412,125 @@ fn max_inflight_defaults_to_ten_per_http1_connection_and_a_hundred_streams_per_h
         7,
         "what the plan says"
     );
+}
+
+/// Each richer check lowers to its own bytecode expectation, with its text in the pool; the
+/// other spellings (`status in`, `duration`) lower like the first ones.
+#[test]
+fn richer_checks_lower_to_their_expectations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("checks.ptl");
+    fs::write(
+        &path,
+        r#"plan "checks" {
+  target "http://127.0.0.1:8080"
+  request order {
+    GET "/order"
+    expect status in 200..299
+    expect duration < 200ms
+    expect body matches /id=\d+\/x/
+    expect json("$.state") != "failed"
+    expect exists json("$.id")
+    expect header("Content-Type") contains "json"
+  }
+  phase main { rate 1/s for 1s }
+}
+"#,
+    )
+    .expect("write");
+    let checked = compile(&path, &[]);
+    assert!(!checked.has_errors(), "{}", checked.render_text());
+    let plan = checked.plan.expect("a plan");
+    let Step::Request(r) = &plan.scenarios[0].steps[0] else {
+        panic!("a request")
+    };
+    let shown: Vec<String> = r
+        .expects
+        .iter()
+        .map(|e| match e {
+            Expect::Status(ranges) => format!("status {ranges:?}"),
+            Expect::LatencyBelow { us } => format!("below {us}"),
+            Expect::BodyMatches(re) => format!("matches {}", text(&plan, *re)),
+            Expect::JsonNe { path, value } => {
+                format!("{} != {}", text(&plan, *path), text(&plan, *value))
+            }
+            Expect::JsonExists(path) => format!("exists {}", text(&plan, *path)),
+            Expect::HeaderContains { name, needle } => {
+                format!("{} contains {}", text(&plan, *name), text(&plan, *needle))
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "status [(200, 299)]",
+            "below 200000",
+            r"matches id=\d+/x",
+            r#"$.state != "failed""#,
+            "exists $.id",
+            "Content-Type contains json",
+        ]
+    );
+    assert_eq!(decode(&encode(&plan)).as_ref(), Ok(&plan));
+}
+
+/// Think times lower to `Think`: a range and an exponential, in a scenario and on `users`.
+#[test]
+fn think_times_lower_to_uniform_and_exponential() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("think.ptl");
+    fs::write(
+        &path,
+        r#"plan "think" {
+  target "http://127.0.0.1:8080"
+  param pause = 1.5s
+  scenario browse {
+    request home { GET "/" }
+    think exponential(pause)
+    request item { GET "/item" }
+    think 200ms..1s
+  }
+  phase ranged { users 4 for 10s think 1s..3s }
+  phase bursty { users 4 for 10s think exponential(250ms) }
+  phase none   { users 4 for 10s }
+}
+"#,
+    )
+    .expect("write");
+    let checked = compile(&path, &[]);
+    assert!(!checked.has_errors(), "{}", checked.render_text());
+    let plan = checked.plan.expect("a plan");
+    let steps = &plan.scenarios[0].steps;
+    assert_eq!(
+        steps[1],
+        Step::Think(Think::Exponential { mean_us: 1_500_000 })
+    );
+    assert_eq!(
+        steps[3],
+        Step::Think(Think::Uniform {
+            min_us: 200_000,
+            max_us: 1_000_000
+        })
+    );
+    let thinks: Vec<Think> = plan
+        .phases
+        .iter()
+        .map(|p| match p.load {
+            Load::Users { think, .. } => think,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        thinks,
+        [
+            Think::Uniform {
+                min_us: 1_000_000,
+                max_us: 3_000_000
+            },
+            Think::Exponential { mean_us: 250_000 },
+            Think::NONE,
+        ]
+    );
+    assert_eq!(decode(&encode(&plan)).as_ref(), Ok(&plan));
 }

@@ -282,11 +282,34 @@ mod generated {
             .boxed()
     }
 
+    /// A regex literal as a user may write one: slashes escaped, other escapes the regex's own.
+    fn regex_literal() -> BoxedStrategy<String> {
+        let piece = prop_oneof![
+            "[a-z0-9.*+?()|^$ \\[\\]{},\"#]",
+            Just("\\/".to_string()),
+            "\\\\[a-zA-Z0-9./\\\\]",
+        ];
+        prop::collection::vec(piece, 1..8)
+            .prop_map(|p| format!("/{}/", p.concat()))
+            .boxed()
+    }
+
     fn comment() -> BoxedStrategy<String> {
         prop_oneof![
             Just(String::new()),
             "[a-z \"#/{}]{0,12}".prop_map(|c| format!("  // {c}\n")),
             "[a-z ]{0,12}".prop_map(|c| format!("\n# {c}\n")),
+        ]
+        .boxed()
+    }
+
+    /// A think time: a value (a duration or range, or anything the checker rejects) or an
+    /// exponential's mean.
+    fn think_time() -> BoxedStrategy<String> {
+        prop_oneof![
+            value(),
+            value().prop_map(|m| format!("exponential({m})")),
+            value().prop_map(|m| format!("exponential ( {m} )")),
         ]
         .boxed()
     }
@@ -298,10 +321,11 @@ mod generated {
             (value(), value(), value(), value())
                 .prop_map(|(a, b, c, d)| format!("steps {a} -> {b} by {c} every {d}")),
             value().prop_map(|d| format!("pause {d}")),
-            (value(), value(), prop::option::of(value())).prop_map(|(u, d, t)| match t {
+            (value(), value(), prop::option::of(think_time())).prop_map(|(u, d, t)| match t {
                 Some(t) => format!("users {u} for {d} think {t}"),
                 None => format!("users {u} for {d}"),
             }),
+            think_time().prop_map(|t| format!("think {t}")),
             value().prop_map(|s| format!("inject abort {s}")),
             (value(), value()).prop_map(|(d, s)| format!("inject delay {d} {s}")),
             (plain_string(), triple_string(), value())
@@ -333,6 +357,15 @@ mod generated {
                 .prop_map(|(op, v)| format!("expect latency {op} {v}")),
             plain_string().prop_map(|(s, _)| format!("expect body contains {s}")),
             (plain_string(), value()).prop_map(|((p, _), v)| format!("expect json({p}) == {v}")),
+            prop::collection::vec(value(), 1..3)
+                .prop_map(|v| format!("expect status in {}", v.join(", "))),
+            (prop::sample::select(vec!["<", "<=", ">"]), value())
+                .prop_map(|(op, v)| format!("expect duration {op} {v}")),
+            regex_literal().prop_map(|r| format!("expect body matches {r}")),
+            (plain_string(), value()).prop_map(|((p, _), v)| format!("expect json({p}) != {v}")),
+            plain_string().prop_map(|(p, _)| format!("expect exists json({p})")),
+            (plain_string(), plain_string())
+                .prop_map(|((n, _), (t, _))| format!("expect header({n}) contains {t}")),
             (plain_string(), prop::option::of(plain_string())).prop_map(|((p, _), d)| match d {
                 Some((d, _)) => format!("capture c = regex({p}) or {d}"),
                 None => "capture c = status()".to_string(),

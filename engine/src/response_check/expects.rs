@@ -1,11 +1,14 @@
-//! `expect latency`, `expect body contains` and `expect json(…) == …`, compiled once.
+//! The expectations other than status (`expect latency`, `body contains`, `body matches`,
+//! `json(…) ==`/`!=`, `exists json(…)`, `header(…) contains`), compiled once at load.
 
 use super::json_eq::json_eq;
 use super::json_seek::SingularPath;
-use super::{CheckFailure, FailureClass, Lookup, Response};
+use super::{CheckFailure, FailureClass, Response};
 use crate::vm::VmError;
+use http::HeaderName;
 use memchr::memmem::Finder;
-use ptl_bytecode::plan::{Expect, Plan};
+use ptl_bytecode::plan::{ConstId, Expect, Plan};
+use regex::bytes::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -17,45 +20,87 @@ pub(crate) enum ExpectCheck {
     BodyContains {
         needle: Finder<'static>,
     },
-    JsonEq {
+    BodyMatches {
+        re: Regex,
+    },
+    Json {
         source: String,
         path: JsonPath,
         fast: Option<SingularPath>,
-        value: Value,
+        op: JsonOp,
     },
+    HeaderContains {
+        name: HeaderName,
+        needle: Finder<'static>,
+    },
+}
+
+/// What a `json(…)` expectation asks of the nodes its path selects.
+#[derive(Debug)]
+pub(crate) enum JsonOp {
+    /// One of them equals the value.
+    Eq(Value),
+    /// There is one, and none equals the value.
+    Ne(Value),
+    /// There is one (a `null` counts).
+    Exists,
 }
 
 impl ExpectCheck {
     /// Compiles an expectation; `Status` gives `None`: [`super::StepChecks`] judges status
     /// first, and by its own rule when there is none.
     pub fn compile(plan: &Plan, e: &Expect) -> Result<Option<ExpectCheck>, VmError> {
-        let text = |id: ptl_bytecode::plan::ConstId| -> Result<&[u8], VmError> {
+        let text = |id: ConstId| -> Result<&[u8], VmError> {
             plan.consts
                 .get(id.0 as usize)
                 .map(Vec::as_slice)
                 .ok_or(VmError::ConstOutOfRange(id.0))
+        };
+        let json_value = |id: ConstId| -> Result<Value, VmError> {
+            let raw = text(id)?;
+            serde_json::from_slice(raw).map_err(|e| VmError::InvalidJsonValue {
+                value: String::from_utf8_lossy(raw).into_owned(),
+                reason: e.to_string(),
+            })
+        };
+        let json = |path: ConstId, op: JsonOp| -> Result<ExpectCheck, VmError> {
+            let source = String::from_utf8_lossy(text(path)?).into_owned();
+            let compiled = JsonPath::parse(&source).map_err(|e| VmError::InvalidJsonPath {
+                path: source.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(ExpectCheck::Json {
+                fast: SingularPath::parse(&source),
+                source,
+                path: compiled,
+                op,
+            })
         };
         Ok(Some(match e {
             Expect::LatencyBelow { us } => ExpectCheck::LatencyBelow { us: *us },
             Expect::BodyContains(id) => ExpectCheck::BodyContains {
                 needle: Finder::new(text(*id)?).into_owned(),
             },
-            Expect::JsonEq { path, value } => {
-                let source = String::from_utf8_lossy(text(*path)?).into_owned();
-                let compiled = JsonPath::parse(&source).map_err(|e| VmError::InvalidJsonPath {
-                    path: source.clone(),
+            Expect::BodyMatches(id) => {
+                let pattern = String::from_utf8_lossy(text(*id)?).into_owned();
+                let re = Regex::new(&pattern).map_err(|e| VmError::InvalidRegex {
+                    pattern,
                     reason: e.to_string(),
                 })?;
-                let raw = text(*value)?;
-                let value = serde_json::from_slice(raw).map_err(|e| VmError::InvalidJsonValue {
-                    value: String::from_utf8_lossy(raw).into_owned(),
-                    reason: e.to_string(),
+                ExpectCheck::BodyMatches { re }
+            }
+            Expect::JsonEq { path, value } => json(*path, JsonOp::Eq(json_value(*value)?))?,
+            Expect::JsonNe { path, value } => json(*path, JsonOp::Ne(json_value(*value)?))?,
+            Expect::JsonExists(path) => json(*path, JsonOp::Exists)?,
+            Expect::HeaderContains { name, needle } => {
+                let raw = text(*name)?;
+                // `HeaderName` is lowercase, as `HeaderMap` keys are: the match ignores case.
+                let name = HeaderName::from_bytes(raw).map_err(|_| VmError::InvalidHeaderName {
+                    name: String::from_utf8_lossy(raw).into_owned(),
                 })?;
-                ExpectCheck::JsonEq {
-                    fast: SingularPath::parse(&source),
-                    source,
-                    path: compiled,
-                    value,
+                ExpectCheck::HeaderContains {
+                    name,
+                    needle: Finder::new(text(*needle)?).into_owned(),
                 }
             }
             Expect::Status(_) => return Ok(None),
@@ -63,7 +108,14 @@ impl ExpectCheck {
     }
 
     pub fn reads_body(&self) -> bool {
-        !matches!(self, ExpectCheck::LatencyBelow { .. })
+        !matches!(
+            self,
+            ExpectCheck::LatencyBelow { .. } | ExpectCheck::HeaderContains { .. }
+        )
+    }
+
+    pub fn reads_headers(&self) -> bool {
+        matches!(self, ExpectCheck::HeaderContains { .. })
     }
 
     pub fn check(&self, resp: &mut Response<'_>) -> Result<(), CheckFailure> {
@@ -91,34 +143,61 @@ impl ExpectCheck {
                     ));
                 }
             }
-            ExpectCheck::JsonEq {
-                source,
-                path,
-                fast: Some(fast),
-                value,
-            } => match resp.first(Some(fast), path) {
-                Lookup::Found(n) if json_eq(&n, value) => {}
-                Lookup::Found(n) => return fail(format!("{source} is {n}, expected {value}")),
-                Lookup::Missing => {
-                    return fail(format!("{source} selects nothing, expected {value}"))
+            ExpectCheck::BodyMatches { re } => {
+                if !re.is_match(resp.body) {
+                    return fail(format!("body does not match /{}/", re.as_str()));
                 }
-                Lookup::NotJson => return fail(format!("{source}: the body is not JSON")),
-            },
-            ExpectCheck::JsonEq {
+            }
+            ExpectCheck::Json {
                 source,
                 path,
-                fast: None,
-                value,
+                fast,
+                op,
             } => {
-                let Some(doc) = resp.json() else {
+                let Some(nodes) = resp.nodes(fast.as_ref(), path) else {
                     return fail(format!("{source}: the body is not JSON"));
                 };
-                let nodes = path.query(doc);
-                if !nodes.iter().any(|n| json_eq(n, value)) {
-                    return fail(match nodes.first() {
-                        None => format!("{source} selects nothing, expected {value}"),
-                        Some(n) => format!("{source} is {n}, expected {value}"),
-                    });
+                match op {
+                    JsonOp::Eq(value) => {
+                        if !nodes.iter().any(|n| json_eq(n, value)) {
+                            return fail(match nodes.first() {
+                                None => format!("{source} selects nothing, expected {value}"),
+                                Some(n) => format!("{source} is {n}, expected {value}"),
+                            });
+                        }
+                    }
+                    JsonOp::Ne(value) => {
+                        if nodes.is_empty() {
+                            return fail(format!(
+                                "{source} selects nothing, expected a value other than {value}"
+                            ));
+                        }
+                        if nodes.iter().any(|n| json_eq(n, value)) {
+                            return fail(format!("{source} is {value}, expected anything else"));
+                        }
+                    }
+                    JsonOp::Exists => {
+                        if nodes.is_empty() {
+                            return fail(format!("{source} selects nothing, expected it to exist"));
+                        }
+                    }
+                }
+            }
+            ExpectCheck::HeaderContains { name, needle } => {
+                let mut values = resp.headers.get_all(name).iter().peekable();
+                let wanted = || String::from_utf8_lossy(needle.needle()).into_owned();
+                let Some(first) = values.peek().copied() else {
+                    return fail(format!(
+                        "no {name} header, expected one containing {:?}",
+                        wanted()
+                    ));
+                };
+                if !values.any(|v| needle.find(v.as_bytes()).is_some()) {
+                    return fail(format!(
+                        "header {name} is {:?}, expected it to contain {:?}",
+                        String::from_utf8_lossy(first.as_bytes()),
+                        wanted()
+                    ));
                 }
             }
         }

@@ -87,7 +87,8 @@ impl StepChecks {
             .collect::<Result<Vec<_>, _>>()?;
         let needs_body = expects.iter().any(ExpectCheck::reads_body)
             || captures.iter().any(CaptureCheck::reads_body);
-        let needs_headers = captures.iter().any(CaptureCheck::reads_headers);
+        let needs_headers = expects.iter().any(ExpectCheck::reads_headers)
+            || captures.iter().any(CaptureCheck::reads_headers);
         Ok(StepChecks {
             status,
             expects,
@@ -101,7 +102,8 @@ impl StepChecks {
         self.needs_body
     }
 
-    /// Whether a capture reads response headers (cookies are the program's business).
+    /// Whether an expectation or a capture reads response headers (cookies are the
+    /// program's business).
     pub fn needs_headers(&self) -> bool {
         self.needs_headers
     }
@@ -152,7 +154,7 @@ pub(crate) struct Response<'a> {
     json: Option<Option<Value>>,
 }
 
-/// The first node a JSONPath selects in a response.
+/// The nodes a JSONPath selects in a response.
 pub(crate) enum Lookup<'v> {
     Found(Cow<'v, Value>),
     Missing,
@@ -166,6 +168,30 @@ impl Response<'_> {
         self.json
             .get_or_insert_with(|| serde_json::from_slice(body).ok())
             .as_ref()
+    }
+
+    /// Every node `path` selects, or `None` when the body is not JSON. A singular path
+    /// selects at most one, found as [`Response::first`] finds it.
+    pub fn nodes(
+        &mut self,
+        fast: Option<&SingularPath>,
+        path: &JsonPath,
+    ) -> Option<Vec<Cow<'_, Value>>> {
+        if fast.is_some() {
+            return match self.first(fast, path) {
+                Lookup::Found(v) => Some(vec![v]),
+                Lookup::Missing => Some(Vec::new()),
+                Lookup::NotJson => None,
+            };
+        }
+        let doc = self.json()?;
+        Some(
+            path.query(doc)
+                .all()
+                .into_iter()
+                .map(Cow::Borrowed)
+                .collect(),
+        )
     }
 
     /// The first node `path` selects. A singular path (`fast`) streams through the body
@@ -238,3 +264,5 @@ impl Program {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_richer;

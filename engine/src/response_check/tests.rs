@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue};
 use ptl_bytecode::plan::{Capture, CaptureSource, ConstId, Expect, Method, Step};
 
 /// A one-step scenario with `expects` and `captures` (built against the builder's pool).
-fn program(
+pub(super) fn program(
     build: impl FnOnce(&mut PlanBuilder) -> (Vec<Expect>, Vec<Capture>),
 ) -> Result<Program, VmError> {
     let mut b = PlanBuilder::new("http://h");
@@ -19,7 +19,7 @@ fn program(
     Program::new(&b.plan, AgentShare::solo())
 }
 
-fn check(
+pub(super) fn check(
     p: &Program,
     status: u16,
     headers: &HeaderMap,
@@ -32,7 +32,7 @@ fn check(
     (it, r)
 }
 
-fn class(r: Result<(), CheckFailure>) -> Option<FailureClass> {
+pub(super) fn class(r: Result<(), CheckFailure>) -> Option<FailureClass> {
     r.err().map(|f| f.class)
 }
 

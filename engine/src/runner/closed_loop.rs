@@ -1,5 +1,6 @@
 //! Closed-model phases (`users N for D think T`): this worker's share of the virtual users,
-//! each running iterations back to back, pausing `think` between them, until the phase ends.
+//! each running iterations back to back, pausing a fresh draw of `think` (fixed, uniform in a
+//! range, or exponential) between them, until the phase ends.
 //! A user's next iteration is intended when it decides to send (after the previous answer and
 //! the think time), so there is no schedule to fall behind; waiting for a connection still
 //! shows as lag. Users are bounded by themselves, not by `max_inflight`. While the run is
@@ -11,13 +12,16 @@ use super::iteration;
 use super::timeline::PhasePlan;
 use super::worker::Worker;
 use super::worker_pauses::{sleep_until_plan, wait_unpaused};
+use crate::vm::draw_think;
+use ptl_bytecode::plan::Think;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// How often a user held by a lapsed lease looks again.
 const LEASE_POLL: Duration = Duration::from_millis(50);
 
-pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duration) {
+/// Runs `users` of the phase's users; each pauses a fresh draw of `think` after an iteration.
+pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Think) {
     let end_us = phase.end_us();
     for _ in 0..users {
         w.task_started();
@@ -47,7 +51,7 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duratio
                     .program
                     .pick_scenario(&mut w.vm.borrow_mut(), index as u32);
                 let ran = iteration::run_timed(&w, index, scenario, now).await;
-                if think.is_zero() {
+                if think.is_none() {
                     // Against a target that refuses at once, an iteration may never wait on
                     // anything: spend cooperative budget so the worker's other tasks (and its
                     // harvests) get their turn.
@@ -57,9 +61,14 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Duratio
                         Some(t) => t,
                         None => Instant::now(),
                     };
-                } else if !w.sleep_until(Instant::now() + think).await {
-                    break;
                 } else {
+                    let pause = draw_think(think, w.vm.borrow_mut().rng());
+                    if !w
+                        .sleep_until(Instant::now() + Duration::from_micros(pause))
+                        .await
+                    {
+                        break;
+                    }
                     now = Instant::now();
                 }
             }

@@ -377,13 +377,11 @@ async fn drive(w: &Rc<Worker>) {
         let cap = split(phase.max_inflight as u64, w.count, w.index) as usize;
         w.inflight.set_limits(cap, phase.overflow);
         match phase.load {
-            Load::Users {
-                users, think_us, ..
-            } => {
+            Load::Users { users, think, .. } => {
                 // Agents split the users as evenly as workers do.
                 let agent = split(users as u64, w.share.count as usize, w.share.index as usize);
                 let mine = split(agent, w.count, w.index) as usize;
-                closed_loop::run(w, phase, mine, Duration::from_micros(think_us)).await;
+                closed_loop::run(w, phase, mine, think).await;
             }
             Load::Pause { .. } => {
                 worker_pauses::sleep_until_plan(w, phase.end_us()).await;

@@ -225,7 +225,7 @@ fn pause_and_users_have_no_arrivals() {
     let users = Load::Users {
         users: 50,
         duration_us: 60_000_000,
-        think_us: 100_000,
+        think: ptl_bytecode::plan::Think::fixed(100_000),
     };
     let mut s = Schedule::new(&users, Arrivals::Poisson, 1.0, 0);
     assert!(s.is_closed());

@@ -18,6 +18,7 @@ mod request;
 mod share;
 mod target;
 mod template;
+mod think;
 mod wire;
 
 pub use error::VmError;
@@ -25,6 +26,7 @@ pub use iteration::{Iteration, VmWorker};
 pub use program::{Program, StepKind};
 pub use request::BuiltRequest;
 pub use share::AgentShare;
+pub use think::draw_think;
 pub use wire::WireEdit;
 
 #[cfg(test)]

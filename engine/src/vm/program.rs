@@ -9,13 +9,13 @@ use super::request::{BuiltRequest, CompiledRequest, RequestContext};
 use super::share::AgentShare;
 use super::target::Target;
 use super::template::VarInfo;
+use super::think::draw_think;
 use super::wire::WireEdit;
 use super::{cookies, VmError};
 use crate::response_check::StepChecks;
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use ptl_bytecode::plan::{Plan, Step, VarPart};
-use rand::RngExt;
+use ptl_bytecode::plan::{Plan, Step, Think, VarPart};
 use std::sync::atomic::AtomicU64;
 
 #[derive(Debug)]
@@ -33,7 +33,7 @@ struct Var {
 #[derive(Debug)]
 enum CompiledStep {
     Request(Box<CompiledRequest>),
-    Think { min_us: u64, max_us: u64 },
+    Think(Think),
 }
 
 #[derive(Debug)]
@@ -50,11 +50,8 @@ struct CompiledScenario {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
     Request,
-    /// Pause uniformly in `[min_us, max_us]`; see [`Program::think_time_us`].
-    Think {
-        min_us: u64,
-        max_us: u64,
-    },
+    /// Pause; see [`Program::think_time_us`].
+    Think(Think),
 }
 
 /// A plan ready to run on one agent.
@@ -132,10 +129,7 @@ impl Program {
                     .map(|step| match step {
                         Step::Request(r) => CompiledRequest::compile(&cx, r)
                             .map(|r| CompiledStep::Request(Box::new(r))),
-                        Step::Think { min_us, max_us } => Ok(CompiledStep::Think {
-                            min_us: (*min_us).min(*max_us),
-                            max_us: (*max_us).max(*min_us),
-                        }),
+                        Step::Think(t) => Ok(CompiledStep::Think(*t)),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
             let mut used = vec![false; vars.len()];
@@ -219,21 +213,14 @@ impl Program {
     pub fn step_kind(&self, scenario: u32, step: u32) -> Option<StepKind> {
         Some(match self.find_step(scenario, step)? {
             CompiledStep::Request(_) => StepKind::Request,
-            CompiledStep::Think { min_us, max_us } => StepKind::Think {
-                min_us: *min_us,
-                max_us: *max_us,
-            },
+            CompiledStep::Think(t) => StepKind::Think(*t),
         })
     }
 
     /// A think time drawn for a think step (`None` if the step is not one).
     pub fn think_time_us(&self, worker: &mut VmWorker, scenario: u32, step: u32) -> Option<u64> {
         match self.find_step(scenario, step)? {
-            CompiledStep::Think { min_us, max_us } => Some(if min_us < max_us {
-                worker.rng.random_range(*min_us..=*max_us)
-            } else {
-                *min_us
-            }),
+            CompiledStep::Think(t) => Some(draw_think(*t, &mut worker.rng)),
             CompiledStep::Request(_) => None,
         }
     }

@@ -3,7 +3,7 @@
 use super::test_plan::PlanBuilder;
 use super::*;
 use http::header::{CONTENT_TYPE, COOKIE, HOST};
-use ptl_bytecode::plan::{Generator, Load, Method, Phase, Ppm, Step, TemplateOp, VarPart};
+use ptl_bytecode::plan::{Generator, Load, Method, Phase, Ppm, Step, TemplateOp, Think, VarPart};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -426,6 +426,29 @@ fn scenario_mix_follows_weights_and_phase_overrides() {
     ));
 }
 
+/// An exponential think step draws from the worker's seeded generator: the same worker id
+/// gives the same pauses, and 5,000 of them average the mean.
+#[test]
+fn exponential_think_steps_draw_around_their_mean() {
+    let mut b = PlanBuilder::new("http://h");
+    let a = b.request(Method::Get, "/a", &[], None);
+    let think = Think::Exponential { mean_us: 10_000 };
+    b.scenario("s", 1, 0, vec![Step::Request(a), Step::Think(think)]);
+    let p = load(&b);
+    assert_eq!(p.step_kind(0, 1), Some(StepKind::Think(think)));
+    let draw = |n: usize| -> Vec<u64> {
+        let mut w = p.worker(3);
+        (0..n)
+            .map(|_| p.think_time_us(&mut w, 0, 1).expect("a think step"))
+            .collect()
+    };
+    let d = draw(5_000);
+    assert_eq!(d[..100], draw(100)[..], "same worker, same pauses");
+    let mean = d.iter().sum::<u64>() as f64 / d.len() as f64;
+    assert!((mean - 10_000.0).abs() < 600.0, "mean {mean}");
+    assert!(d.iter().any(|&t| t > 30_000), "a long pause now and then");
+}
+
 #[test]
 fn think_steps_are_not_requests() {
     let mut b = PlanBuilder::new("http://h");
@@ -437,10 +460,10 @@ fn think_steps_are_not_requests() {
         0,
         vec![
             Step::Request(a),
-            Step::Think {
+            Step::Think(Think::Uniform {
                 min_us: 1000,
                 max_us: 2000,
-            },
+            }),
             Step::Request(c),
         ],
     );
@@ -450,10 +473,10 @@ fn think_steps_are_not_requests() {
     assert_eq!(p.step_kind(0, 0), Some(StepKind::Request));
     assert_eq!(
         p.step_kind(0, 1),
-        Some(StepKind::Think {
+        Some(StepKind::Think(Think::Uniform {
             min_us: 1000,
             max_us: 2000
-        })
+        }))
     );
     assert_eq!(p.step_kind(0, 3), None);
     let thinks: HashSet<u64> = (0..200)

@@ -463,10 +463,10 @@ fn a_failed_step_ends_its_iteration_and_skips_the_rest() {
         registers: 0,
         steps: vec![
             Step::Request(Request::get("login", ConstId(0))),
-            Step::Think {
+            Step::Think(Think::Uniform {
                 min_us: 1_000,
                 max_us: 2_000,
-            },
+            }),
             Step::Request(Request::get("pay", ConstId(1))),
             Step::Request(Request::get("done", ConstId(2))),
         ],

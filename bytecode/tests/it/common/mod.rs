@@ -173,6 +173,16 @@ pub fn sample_plan() -> Plan {
                                 path: c(16),
                                 value: c(17),
                             },
+                            Expect::BodyMatches(c(15)),
+                            Expect::JsonNe {
+                                path: c(16),
+                                value: c(15),
+                            },
+                            Expect::JsonExists(c(16)),
+                            Expect::HeaderContains {
+                                name: c(15),
+                                needle: c(15),
+                            },
                         ],
                         captures: vec![
                             Capture {
@@ -192,10 +202,10 @@ pub fn sample_plan() -> Plan {
                             },
                         ],
                     }),
-                    Step::Think {
+                    Step::Think(Think::Uniform {
                         min_us: 1_000_000,
                         max_us: 2_000_000,
-                    },
+                    }),
                     Step::Request(Request {
                         name: "order".into(),
                         method: Method::Put,
@@ -212,10 +222,8 @@ pub fn sample_plan() -> Plan {
                             default: None,
                         }],
                     }),
-                    Step::Think {
-                        min_us: 250_000,
-                        max_us: 250_000,
-                    },
+                    Step::Think(Think::fixed(250_000)),
+                    Step::Think(Think::Exponential { mean_us: 500_000 }),
                 ]
                 .into_iter()
                 .chain(
@@ -316,7 +324,7 @@ pub fn sample_plan() -> Plan {
                 load: Load::Users {
                     users: 50,
                     duration_us: 120_000_000,
-                    think_us: 1_000_000,
+                    think: Think::fixed(1_000_000),
                 },
                 arrivals: Arrivals::Uniform,
                 max_inflight: None,
@@ -523,6 +531,10 @@ fn expect() -> impl Strategy<Value = Expect> {
         any::<u64>().prop_map(|us| Expect::LatencyBelow { us }),
         const_id().prop_map(Expect::BodyContains),
         (const_id(), const_id()).prop_map(|(path, value)| Expect::JsonEq { path, value }),
+        const_id().prop_map(Expect::BodyMatches),
+        (const_id(), const_id()).prop_map(|(path, value)| Expect::JsonNe { path, value }),
+        const_id().prop_map(Expect::JsonExists),
+        (const_id(), const_id()).prop_map(|(name, needle)| Expect::HeaderContains { name, needle }),
     ]
 }
 
@@ -565,10 +577,7 @@ fn step() -> impl Strategy<Value = Step> {
         );
     prop_oneof![
         3 => request.prop_map(Step::Request),
-        1 => (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Step::Think {
-            min_us: a.min(b),
-            max_us: a.max(b)
-        }),
+        1 => think().prop_map(Step::Think),
     ]
 }
 
@@ -618,13 +627,23 @@ fn load() -> impl Strategy<Value = Load> {
             }
         ),
         any::<u64>().prop_map(|duration_us| Load::Pause { duration_us }),
-        (any::<u32>(), any::<u64>(), any::<u64>()).prop_map(|(users, duration_us, think_us)| {
+        (any::<u32>(), any::<u64>(), think()).prop_map(|(users, duration_us, think)| {
             Load::Users {
                 users,
                 duration_us,
-                think_us,
+                think,
             }
         }),
+    ]
+}
+
+fn think() -> impl Strategy<Value = Think> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Think::Uniform {
+            min_us: a.min(b),
+            max_us: a.max(b)
+        }),
+        any::<u64>().prop_map(|mean_us| Think::Exponential { mean_us }),
     ]
 }
 
@@ -824,10 +843,16 @@ fn repair(mut plan: Plan) -> Plan {
                     }
                     for e in &mut r.expects {
                         match e {
-                            Expect::BodyContains(c) => fix(c),
-                            Expect::JsonEq { path, value } => {
+                            Expect::BodyContains(c)
+                            | Expect::BodyMatches(c)
+                            | Expect::JsonExists(c) => fix(c),
+                            Expect::JsonEq { path, value } | Expect::JsonNe { path, value } => {
                                 fix(path);
                                 fix(value);
+                            }
+                            Expect::HeaderContains { name, needle } => {
+                                fix(name);
+                                fix(needle);
                             }
                             Expect::Status(_) | Expect::LatencyBelow { .. } => {}
                         }
