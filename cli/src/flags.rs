@@ -315,6 +315,11 @@ pub struct AgentArgs {
     /// Worker threads for the generator (default: one per core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// On SIGTERM or Ctrl-C during a run: finish the run if it ends within this long,
+    /// otherwise hand the share over to the other agents at once (below Kubernetes' 30 s
+    /// termination grace by default).
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "20s")]
+    pub drain_grace: Duration,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

@@ -131,6 +131,19 @@ impl ClusterError {
         }
     }
 
+    /// The client that got this error is dead (its session expired, as far as it knows): a
+    /// durable session may go on with a new client.
+    pub fn ends_client(&self) -> bool {
+        use zookeeper_client::Error as E;
+        matches!(
+            self,
+            ClusterError::Zk {
+                source: E::SessionExpired | E::ClientClosed,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
         ClusterError::Zk {
             op,

@@ -37,6 +37,9 @@ struct ZkNode {
     client_port: u16,
     child: Option<Child>,
     log: PathBuf,
+    /// Its config and folder, to start it again after a kill.
+    cfg: PathBuf,
+    dir: PathBuf,
 }
 
 impl ZkServer {
@@ -113,6 +116,8 @@ impl ZkServer {
                 client_port,
                 child: Some(child),
                 log,
+                cfg: cfg_path,
+                dir: node_dir,
             });
         }
         server.wait_ready(count > 1)?;
@@ -138,6 +143,25 @@ impl ZkServer {
         if let Some(node) = self.nodes.get_mut(index) {
             node.kill();
         }
+    }
+
+    /// Starts a killed node again with its own config and data (it rejoins the ensemble);
+    /// returns at once, without waiting for it to serve.
+    pub fn restart_node(&mut self, index: usize) {
+        let node = &mut self.nodes[index];
+        node.kill();
+        // Its log goes on in a file of its own, so the first run's stays readable.
+        let log = node.dir.join("server-restarted.log");
+        let child = spawn_server(&node.cfg, &node.dir, &log).expect("ZooKeeper restarts");
+        node.child = Some(child);
+        node.log = log;
+    }
+
+    /// Whether a node has a role in a quorum (leader or follower): it takes sessions.
+    pub fn node_serves(&self, index: usize) -> bool {
+        self.nodes
+            .get(index)
+            .is_some_and(|n| node_ready(n.client_port, true))
     }
 
     /// Whether a node answers `ruok` with `imok`.

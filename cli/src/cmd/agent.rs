@@ -1,5 +1,6 @@
 //! `ptl agent`: register with the cluster and run the load assigned to this machine until
-//! Ctrl-C or SIGTERM (a run in progress is finished first).
+//! Ctrl-C or SIGTERM (a run in progress is finished if it ends within `--drain-grace`, handed
+//! over to the other agents otherwise).
 
 use crate::cluster_setup::{cluster_failure, default_name, host_name, runtime, zk_config};
 use crate::flags::AgentArgs;
@@ -19,6 +20,7 @@ pub fn run(args: &AgentArgs) -> Done {
     config.capacity = args.capacity;
     config.labels = args.labels.iter().cloned().collect();
     config.poll = Duration::from_millis(500);
+    config.drain_grace = args.drain_grace;
     let tls = super::run::tls_options(&args.tls)?;
     let engine = Arc::new(RuntimeEngine {
         workers: args.workers,

@@ -143,7 +143,7 @@ async fn follow(
     let timeline = Timeline::of(plan, &AgentShare::solo());
     let view = LiveView::new(Duration::from_micros(timeline.total_us), quiet);
     let mut show = view.callback(quiet);
-    let waiting = submit::wait_for_result(&client, id, timeout);
+    let waiting = submit::wait_for_result_reconnecting(zk, id, timeout);
     tokio::pin!(waiting);
     let mut ticker = tokio::time::interval(POLL);
     let mut phase = RunPhase::Pending;

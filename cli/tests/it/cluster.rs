@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 /// ZooKeeper, a coordinator and `agents` agent processes, in a temp dir that holds their logs.
 pub(crate) struct Cluster {
-    zk: ZkServer,
+    pub(crate) zk: ZkServer,
     pub(crate) dir: tempfile::TempDir,
-    coordinator: Proc,
+    pub(crate) coordinator: Proc,
     /// Coordinators started after the first: they stand by in the election.
     standby: Vec<Proc>,
     pub(crate) agents: Vec<Proc>,
@@ -34,7 +34,12 @@ impl Cluster {
 
     /// With `coordinator_args` added to the (first) coordinator's command line.
     pub(crate) fn start_with(agents: usize, coordinator_args: &[&str]) -> Cluster {
-        let zk = ZkServer::start();
+        Cluster::start_on(ZkServer::start(), agents, coordinator_args)
+    }
+
+    /// On `zk` (a single server or an ensemble) with `coordinator_args` added to the
+    /// coordinator's command line.
+    pub(crate) fn start_on(zk: ZkServer, agents: usize, coordinator_args: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let connect = zk.connect_string();
         let mut args = vec![
@@ -86,7 +91,7 @@ impl Cluster {
         self.standby.push(Proc::spawn(self.dir.path(), name, &all));
     }
 
-    fn add_agent(&mut self, name: &str) {
+    pub(crate) fn add_agent(&mut self, name: &str) {
         let connect = self.connect();
         let agent = crate::support::agent(self.dir.path(), &connect, name);
         self.agents.push(agent);

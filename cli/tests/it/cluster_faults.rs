@@ -1,11 +1,14 @@
 //! Fault injection against a real cluster (ZooKeeper, a coordinator, agent processes): an
-//! agent paused with SIGSTOP past its session timeout. The witness is a counting HTTP server
+//! agent paused with SIGSTOP past its session timeout, quorum lost, an agent partitioned from
+//! ZooKeeper by a proxy that black-holes its traffic. The witness is a counting HTTP server
 //! in this process, which notes when every request arrived, so each second's load can be held
 //! against the plan.
 
 use crate::cluster::{run_id, stderr, wait_for_state, write, Cluster};
 use crate::support::json;
 use ptl_test_support::counting_server::{self, TestServer};
+use ptl_test_support::tcp_proxy::TcpProxy;
+use ptl_test_support::ZkServer;
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -152,4 +155,241 @@ fn an_agent_stopped_past_its_session_sends_no_burst_and_registers_again() {
     );
     assert_eq!(reported + lost, planned, "{a}");
     assert!(lost > 0, "{a}");
+}
+
+/// `ptl submit --wait` of [`STEADY`] at `rate`/s for `seconds` to `agents` agents against
+/// `server`, started and left running: the process and where its result goes.
+fn submit_steady(
+    cluster: &Cluster,
+    server: &TestServer,
+    agents: u32,
+    rate: u64,
+    seconds: u64,
+) -> (std::process::Child, std::path::PathBuf) {
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &STEADY
+            .replace("RATE", &rate.to_string())
+            .replace("SECONDS", &seconds.to_string()),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = cluster
+        .submit(&plan, agents, &out)
+        .arg("--quiet")
+        .args(["--set", &format!("target={}", server.url())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+    (submit, out)
+}
+
+/// No second at the target above `rate` + 2 % (and a request or two of rounding).
+#[track_caller]
+fn assert_no_second_above_plan(server: &TestServer, rate: u64, cluster: &Cluster) {
+    let counts = per_second(server);
+    let ceiling = rate * 102 / 100 + 2;
+    assert!(
+        counts.iter().all(|&c| c <= ceiling),
+        "a second above {ceiling}: {counts:?}\n{}",
+        cluster.logs()
+    );
+}
+
+/// The result holds every request the target received, and its account adds up.
+#[track_caller]
+fn assert_result_is_the_targets(r: &serde_json::Value, server: &TestServer, planned: u64) {
+    let received = server.state.hits.load(Ordering::Relaxed);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, received, "result {total}, target {received}");
+    let a = &r["accounting"];
+    assert_eq!(a["planned"].as_u64(), Some(planned), "{a}");
+    let part = |k: &str| a[k].as_u64().expect("a count");
+    let accounted = part("reported") + part("unreported") + part("lost_share");
+    assert!(accounted.abs_diff(planned) <= 3, "{a}");
+}
+
+#[test]
+fn quorum_lost_for_10_s_is_ridden_out_and_the_result_is_whole() {
+    let mut cluster = Cluster::start_on(ZkServer::start_ensemble(), 2, &[]);
+    let server = counting_server::server();
+    let (rate, seconds) = (200u64, 24u64);
+    let (submit, out) = submit_steady(&cluster, &server, 2, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Two of three servers down: no quorum, nobody can write or expire a session.
+    cluster.zk.kill_node(0);
+    cluster.zk.kill_node(1);
+    std::thread::sleep(Duration::from_secs(10));
+    cluster.zk.restart_node(0);
+    cluster.zk.restart_node(1);
+
+    let o = submit.wait_with_output().expect("submit ends");
+    // The agents held their load back while they could not reach ZooKeeper: degraded, said.
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    assert_no_second_above_plan(&server, rate, &cluster);
+    assert_result_is_the_targets(&r, &server, rate * seconds);
+    let a = &r["accounting"];
+    assert!(a["fenced"].as_u64().is_some_and(|f| f > 0), "{a}");
+    // Nobody exited: the coordinator and both agents rode it out.
+    assert!(!cluster.coordinator.exited(), "{}", cluster.logs());
+    for agent in &mut cluster.agents {
+        assert!(!agent.exited(), "an agent exited:\n{}", agent.log());
+    }
+}
+
+#[test]
+fn an_agent_partitioned_for_20_s_holds_back_and_rejoins_idle() {
+    let mut cluster = Cluster::start(2);
+    // The third agent reaches ZooKeeper only through a proxy the test can black-hole.
+    let zk_addr = cluster.connect().parse().expect("one server's address");
+    let proxy = TcpProxy::start(zk_addr);
+    let proxied = proxy.addr().to_string();
+    let dir = cluster.dir.path().to_path_buf();
+    cluster
+        .agents
+        .push(crate::support::agent(&dir, &proxied, "agent2"));
+    cluster.wait_for_agents(3);
+    let server = counting_server::server();
+    let (rate, seconds) = (300u64, 30u64);
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(3));
+
+    proxy.black_hole();
+    std::thread::sleep(Duration::from_secs(20));
+    proxy.heal();
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    assert_no_second_above_plan(&server, rate, &cluster);
+    assert_result_is_the_targets(&r, &server, rate * seconds);
+    let partitioned = &cluster.agents[2];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !partitioned.log().contains("registered again") {
+        assert!(Instant::now() < deadline, "{}", partitioned.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        partitioned.log().contains("lease lapsed"),
+        "{}",
+        partitioned.log()
+    );
+}
+
+/// A cluster of two agents plus `agent2`, started with `agent_args`.
+fn cluster_with_third_agent(agent_args: &[&str]) -> Cluster {
+    let mut cluster = Cluster::start(2);
+    let (dir, connect) = (cluster.dir.path().to_path_buf(), cluster.connect());
+    cluster.agents.push(crate::support::agent_with(
+        &dir, &connect, "agent2", agent_args,
+    ));
+    cluster.wait_for_agents(3);
+    cluster
+}
+
+/// Waits until agent `index` has exited; how long that took.
+fn wait_for_exit(cluster: &mut Cluster, index: usize, within: Duration) -> Duration {
+    let start = Instant::now();
+    while !cluster.agents[index].exited() {
+        assert!(
+            start.elapsed() < within,
+            "agent{index} still runs:\n{}",
+            cluster.agents[index].log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn sigterm_with_more_left_than_the_drain_grace_hands_the_share_over_at_once() {
+    let mut cluster = cluster_with_third_agent(&["--drain-grace", "2s"]);
+    let server = counting_server::server();
+    let (rate, seconds) = (300u64, 16u64);
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(4));
+    cluster.agents[2].signal("TERM");
+    let exited_after = wait_for_exit(&mut cluster, 2, Duration::from_secs(5));
+
+    let o = submit.wait_with_output().expect("submit ends");
+    // It left mid-run: degraded, for the moment its share was unsent.
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    assert_no_second_above_plan(&server, rate, &cluster);
+    assert_result_is_the_targets(&r, &server, rate * seconds);
+    // The others took over within a second: no two seconds in a row short of the plan, and
+    // less than a second of the leaver's share missing in all.
+    let counts = per_second(&server);
+    let short: Vec<usize> = (0..counts.len())
+        .filter(|&s| counts[s] < rate * 95 / 100)
+        .collect();
+    assert!(
+        short.windows(2).all(|w| w[1] != w[0] + 1) && short.len() <= 2,
+        "seconds short of {rate}: {short:?} in {counts:?}"
+    );
+    let a = &r["accounting"];
+    assert!(
+        a["lost_share"].as_u64().is_some_and(|l| l < rate / 3),
+        "{a}"
+    );
+    assert_eq!(a["unreported"].as_u64(), Some(0), "{a}");
+    assert!(
+        exited_after < Duration::from_secs(3),
+        "took {exited_after:?}: {}",
+        cluster.agents[2].log()
+    );
+}
+
+#[test]
+fn sigterm_within_the_drain_grace_finishes_the_run_first() {
+    let mut cluster = cluster_with_third_agent(&["--drain-grace", "30s"]);
+    let server = counting_server::server();
+    let (rate, seconds) = (300u64, 8u64);
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.agents[2].signal("TERM");
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    assert_result_is_the_targets(&r, &server, rate * seconds);
+    assert_eq!(r["accounting"]["degraded"], false, "{}", r["accounting"]);
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), rate * seconds);
+    wait_for_exit(&mut cluster, 2, Duration::from_secs(10));
+    assert!(
+        cluster.agents[2].log().contains("within the drain grace"),
+        "{}",
+        cluster.agents[2].log()
+    );
 }

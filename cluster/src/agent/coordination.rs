@@ -19,7 +19,10 @@ use ptl_engine::lease::Lease;
 use ptl_engine::record::{encode_delta, IntervalDelta};
 use ptl_engine::vm::AgentShare;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use zookeeper_client::{Client, Error as ZkError};
+
+use crate::zk::durable::SessionHandle;
 
 use crate::agent::share_changes::{self, EpochApplied, ShareFollower};
 use crate::error::ClusterError;
@@ -51,7 +54,7 @@ pub struct Placement {
 }
 
 pub struct ZkCoordination {
-    client: Client,
+    session: SessionHandle,
     run: RunId,
     share: AgentShare,
     follower: ShareFollower,
@@ -64,6 +67,8 @@ pub struct ZkCoordination {
     lease: Arc<Lease>,
     /// The lease's refusals when the run began (the lease outlives runs).
     refused_before: u64,
+    /// Stops this agent's part of the run (the agent shuts down and hands its share over).
+    handover: CancellationToken,
     /// When this agent's start timer fired, ZooKeeper clock, Unix ms (`i64::MIN` until then).
     started_at_ms: Arc<AtomicI64>,
     /// Requests completed in every delta handed to [`Coordination::report`].
@@ -140,7 +145,7 @@ pub async fn write_delta(
 }
 
 impl ZkCoordination {
-    pub fn new(client: Client, placement: Placement) -> (Arc<ZkCoordination>, DeltaWriter) {
+    pub fn new(session: SessionHandle, placement: Placement) -> (Arc<ZkCoordination>, DeltaWriter) {
         let Placement {
             run,
             agent,
@@ -153,7 +158,7 @@ impl ZkCoordination {
         } = placement;
         let follower = match joined {
             Some((at_ms, rate_fraction)) => ShareFollower::start_joined(
-                client.clone(),
+                session.clone(),
                 run.clone(),
                 agent.clone(),
                 offset,
@@ -162,7 +167,7 @@ impl ZkCoordination {
                 Some(at_ms),
             ),
             None => ShareFollower::start(
-                client.clone(),
+                session.clone(),
                 run.clone(),
                 agent.clone(),
                 offset,
@@ -170,22 +175,25 @@ impl ZkCoordination {
                 share.rate_fraction,
             ),
         };
-        let pauses = pauses::follow(client.clone(), run.clone(), offset);
+        let pauses = pauses::follow(session.clone(), run.clone(), offset);
         let (tx, mut rx) = mpsc::unbounded_channel::<PendingDelta>();
-        let writer_client = client.clone();
+        let mut writer_session = session.clone();
         let (writer_run, writer_agent) = (run.clone(), agent.clone());
         let task = tokio::spawn(async move {
             let mut written = Written::default();
             let mut session_gone = false;
-            while let Some((window, bytes)) = rx.recv().await {
-                if !session_gone {
-                    match write_delta(&writer_client, &writer_run, &writer_agent, window, &bytes)
-                        .await
-                    {
+            'deltas: while let Some((window, bytes)) = rx.recv().await {
+                while !session_gone {
+                    let client = writer_session.client();
+                    match write_delta(&client, &writer_run, &writer_agent, window, &bytes).await {
                         Ok(()) => {
                             written.deltas += 1;
                             written.bytes += bytes.len() as u64;
-                            continue;
+                            continue 'deltas;
+                        }
+                        // The client gave up; the session may resume on a new one.
+                        Err(e) if e.ends_client() => {
+                            session_gone = writer_session.next_client().await.is_none();
                         }
                         Err(_) => session_gone = true,
                     }
@@ -195,7 +203,7 @@ impl ZkCoordination {
             Ok(written)
         });
         let coordination = ZkCoordination {
-            client,
+            session,
             run,
             share,
             follower,
@@ -204,6 +212,7 @@ impl ZkCoordination {
             offset,
             deltas: tx,
             refused_before: lease.refused(),
+            handover: CancellationToken::new(),
             lease,
             started_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
             reported_requests: AtomicU64::new(0),
@@ -221,6 +230,12 @@ impl ZkCoordination {
     /// The new epochs this agent applied during the run, and when.
     pub fn epochs_applied(&self) -> Vec<EpochApplied> {
         self.follower.applied()
+    }
+
+    /// Stops this agent's part of the run now (its engine stops as for `ptl stop`, reporting
+    /// everything it sent); the coordinator gives the share to the others.
+    pub fn hand_over(&self) {
+        self.handover.cancel();
     }
 
     /// Arrivals of this run dropped because the lease had lapsed.
@@ -278,22 +293,31 @@ impl Coordination for ZkCoordination {
     fn stopped(&self) -> BoxFuture<'_, String> {
         Box::pin(async move {
             let path = layout::run_state(&self.run);
+            let mut session = self.session.clone();
             loop {
-                match self.client.get_and_watch_data(&path).await {
+                if self.handover.is_cancelled() {
+                    return "the agent shut down and handed its share over".into();
+                }
+                match session.client().get_and_watch_data(&path).await {
                     Ok((data, _, watcher)) => {
                         if let Ok(state) = serde_json::from_slice::<RunState>(&data) {
                             if matches!(state.phase, RunPhase::Stopping | RunPhase::Failed) {
                                 return state.reason.unwrap_or_else(|| "stopped".into());
                             }
                         }
-                        watcher.changed().await;
+                        tokio::select! {
+                            _ = watcher.changed() => {}
+                            _ = self.handover.cancelled() => {}
+                        }
                     }
                     Err(zookeeper_client::Error::NoNode) => return "the run was deleted".into(),
                     Err(e)
                         if e == zookeeper_client::Error::SessionExpired
                             || e == zookeeper_client::Error::ClientClosed =>
                     {
-                        return format!("ZooKeeper session ended: {e}");
+                        if session.next_client().await.is_none() {
+                            return format!("ZooKeeper session ended: {e}");
+                        }
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }

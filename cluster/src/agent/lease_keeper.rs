@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ptl_engine::lease::Lease;
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::Error as ZkError;
+
+use crate::zk::durable::SessionHandle;
 
 /// The lease lasts this share of the negotiated session timeout after a renewal left.
 pub const LEASE_SHARE: f64 = 2.0 / 3.0;
@@ -28,8 +30,8 @@ pub fn lease_length(session_timeout: Duration) -> Duration {
 
 /// Keeps renewing `lease` while the session lives; revokes it when the session ends. The
 /// task stops when the returned guard is dropped.
-pub fn keep(client: Client, lease: Arc<Lease>) -> KeeperGuard {
-    let length = lease_length(client.session_timeout());
+pub fn keep(session: SessionHandle, lease: Arc<Lease>) -> KeeperGuard {
+    let length = lease_length(session.client().session_timeout());
     let every = (length / RENEWALS_PER_LEASE).max(Duration::from_millis(20));
     let task = tokio::spawn(async move {
         let mut held = false;
@@ -46,9 +48,13 @@ pub fn keep(client: Client, lease: Arc<Lease>) -> KeeperGuard {
                 }
             }
             let sent = Instant::now();
+            let client = session.client();
             match tokio::time::timeout(length, client.check_stat("/")).await {
                 Ok(Ok(_)) => lease.renew(sent, length),
-                Ok(Err(ZkError::SessionExpired | ZkError::ClientClosed | ZkError::AuthFailed)) => {
+                // This client gave up; only the server's word ends the session (and the lease).
+                Ok(Err(ZkError::SessionExpired | ZkError::ClientClosed | ZkError::AuthFailed))
+                    if session.ended() =>
+                {
                     lease.revoke();
                     return;
                 }

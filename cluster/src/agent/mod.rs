@@ -55,6 +55,9 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
     /// How often the agent looks for new runs when no watch fired (a safety net).
     pub poll: Duration,
+    /// On shutdown during a run: finish it if it ends within this long, otherwise hand the
+    /// share over at once (see [`DoneMarker::handed_over`]).
+    pub drain_grace: Duration,
 }
 
 impl AgentConfig {
@@ -66,6 +69,7 @@ impl AgentConfig {
             capacity: None,
             labels: BTreeMap::new(),
             poll: Duration::from_secs(1),
+            drain_grace: Duration::from_secs(20),
         }
     }
 }
@@ -94,6 +98,11 @@ pub struct DoneMarker {
     /// Arrivals not sent because the agent's lease had lapsed (it was paused or cut off).
     #[serde(default)]
     pub fenced: u64,
+    /// The agent left the run before its end (shut down with more of the run left than its
+    /// drain grace): everything it sent is reported, and the coordinator hands its share to
+    /// the others at once, as for a lost agent.
+    #[serde(default)]
+    pub handed_over: bool,
     /// The engine's error, if it failed.
     pub error: Option<String>,
 }
@@ -180,7 +189,7 @@ impl Agent {
         handled: &mut HashSet<(RunId, AgentId)>,
         undelivered: &mut Vec<Undelivered>,
     ) -> Result<(), ClusterError> {
-        let client = &self.session.client;
+        let client = &self.session.client();
         while let Some(left) = undelivered.first() {
             deliver(client, left).await?;
             undelivered.remove(0);
@@ -214,7 +223,10 @@ impl Agent {
                     continue;
                 }
                 handled.insert(key.clone());
-                let ended = match self.run_one(&id, &assignment, engine.clone()).await {
+                let ended = match self
+                    .run_one(&id, &assignment, engine.clone(), shutdown)
+                    .await
+                {
                     Ok(ended) => ended,
                     Err(e) if e.is_transient() || self.session.ended() => {
                         // Not started: taken up again once ZooKeeper answers.
@@ -261,13 +273,14 @@ impl Agent {
         id: &RunId,
         assignment: &Assignment,
         engine: Arc<dyn Engine>,
+        shutdown: &CancellationToken,
     ) -> Result<RunEnded, ClusterError> {
         let session = &self.session;
         let share = assignment
             .share_of(&session.id)
             .ok_or_else(|| ClusterError::Engine("not in the assignment".into()))?;
-        let spec = run::spec(&session.client, id).await?;
-        let bytecode = plan_store::load(&session.client, &spec.plan_hash).await?;
+        let spec = run::spec(&session.client(), id).await?;
+        let bytecode = plan_store::load(&session.client(), &spec.plan_hash).await?;
         let plan =
             ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
@@ -292,8 +305,43 @@ impl Agent {
             joined,
             lease: session.lease.clone(),
         };
-        let (coordination, writer) = ZkCoordination::new(session.client.clone(), placement);
-        let outcome = engine.run(plan, agent_share, coordination.clone()).await;
+        let plan_ms: u64 = plan
+            .phases
+            .iter()
+            .map(|p| p.load.duration_us() / 1000)
+            .sum();
+        let ends_at_ms = start_at_ms + plan_ms as i64;
+        let (coordination, writer) = ZkCoordination::new(session.handle(), placement);
+        let running = engine.run(plan, agent_share, coordination.clone());
+        tokio::pin!(running);
+        let mut handed_over = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut running => break outcome,
+                _ = shutdown.cancelled(), if !handed_over => {
+                    let left_ms = ends_at_ms - (clock::now_ms() - session.offset.offset_ms);
+                    let grace_ms = self.config.drain_grace.as_millis() as i64;
+                    if left_ms > grace_ms {
+                        eprintln!(
+                            "agent {}: shutting down; run {id} has {:.1} s left, more than the {:?} drain grace: handing its share over",
+                            session.id,
+                            left_ms as f64 / 1000.0,
+                            self.config.drain_grace
+                        );
+                        handed_over = true;
+                        coordination.hand_over();
+                    } else {
+                        eprintln!(
+                            "agent {}: shutting down after run {id}, which ends in {:.1} s (within the drain grace)",
+                            session.id,
+                            left_ms.max(0) as f64 / 1000.0
+                        );
+                        // Decided: the rest of the run is served, then the agent stops.
+                        break running.await;
+                    }
+                }
+            }
+        };
         let ended_at_ms = clock::now_ms() - session.offset.offset_ms;
         let marker = DoneMarker {
             deltas: 0,
@@ -303,6 +351,7 @@ impl Agent {
             ended_at_ms: Some(ended_at_ms),
             epochs: coordination.epochs_applied(),
             fenced: coordination.fenced(),
+            handed_over,
             error: outcome.as_ref().err().map(ToString::to_string),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
@@ -325,7 +374,7 @@ impl Agent {
             marker,
         };
         let undelivered = if left.deltas.is_empty() && !session.ended() {
-            match deliver(&session.client, &left).await {
+            match deliver(&session.client(), &left).await {
                 Ok(()) => None,
                 Err(_) if session.ended() => Some(left),
                 Err(e) => return Err(e),

@@ -1,5 +1,6 @@
-//! One registration of an agent: its ZooKeeper session, its id under `/agents`, its clock
-//! offset and the lease renewed from the session. A session that expires (the agent was paused
+//! One registration of an agent: its ZooKeeper session (durable: it outlives a client that
+//! gave up during an outage, see `zk::durable`), its id under `/agents`, its clock offset and
+//! the lease renewed from the session. A session that expires (the agent was paused
 //! or cut off for longer than the session timeout) is not reopened: the cluster has already
 //! seen the agent go and given its share away, so the agent registers again, under a new id,
 //! as a new, idle agent.
@@ -9,21 +10,21 @@ use std::time::Duration;
 
 use ptl_engine::lease::Lease;
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{Client, SessionState};
+use zookeeper_client::Client;
 
 use crate::agent::lease_keeper::{self, KeeperGuard, STALL_BOUND};
 use crate::agent::registry::{self, AgentInfo};
 use crate::agent::AgentConfig;
 use crate::error::ClusterError;
 use crate::ids::AgentId;
-use crate::zk;
 use crate::zk::clock::{self, ClockOffset};
+use crate::zk::durable::{DurableSession, SessionHandle};
 
 /// The longest pause between attempts to register again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub struct Session {
-    pub client: Client,
+    durable: DurableSession,
     pub id: AgentId,
     pub offset: ClockOffset,
     pub lease: Arc<Lease>,
@@ -33,7 +34,8 @@ pub struct Session {
 impl Session {
     /// Connects, measures the clock offset, registers, and starts renewing the lease.
     pub async fn open(config: &AgentConfig) -> Result<Session, ClusterError> {
-        let client = zk::connect(&config.zk).await?;
+        let durable = DurableSession::open(&config.zk).await?;
+        let client = durable.client();
         let offset = clock::measure(&client, &config.name, 5).await?;
         let info = AgentInfo {
             name: config.name.clone(),
@@ -46,9 +48,9 @@ impl Session {
         };
         let id = registry::register(&client, &info).await?;
         let lease = Lease::new(STALL_BOUND);
-        let keeper = lease_keeper::keep(client.clone(), lease.clone());
+        let keeper = lease_keeper::keep(durable.handle(), lease.clone());
         Ok(Session {
-            client,
+            durable,
             id,
             offset,
             lease,
@@ -82,10 +84,15 @@ impl Session {
     /// The session is over for good: expired (or closed), so its node and its place in any
     /// run are gone.
     pub fn ended(&self) -> bool {
-        self.lease.revoked()
-            || matches!(
-                self.client.state(),
-                SessionState::Expired | SessionState::Closed | SessionState::AuthFailed
-            )
+        self.lease.revoked() || self.durable.ended()
+    }
+
+    /// The client to use now (a new one after the session resumed).
+    pub fn client(&self) -> Client {
+        self.durable.client()
+    }
+
+    pub fn handle(&self) -> SessionHandle {
+        self.durable.handle()
     }
 }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use ptl_engine::coordination::ShareChange;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use zookeeper_client::Client;
 
 use crate::ids::{AgentId, RunId};
 use crate::run::assignment::Assignment;
 use crate::zk::clock::{self, ClockOffset};
+use crate::zk::durable::SessionHandle;
 use crate::zk::json_watch::{self, WhenMissing};
 use crate::zk::layout;
 
@@ -35,21 +35,21 @@ impl ShareFollower {
     /// The background task ends when every receiver of the changes is dropped, or the run or
     /// the session is gone.
     pub fn start(
-        client: Client,
+        session: SessionHandle,
         run: RunId,
         agent: AgentId,
         offset: ClockOffset,
         epoch: u32,
         rate_fraction: f64,
     ) -> ShareFollower {
-        Self::start_joined(client, run, agent, offset, epoch, rate_fraction, None)
+        Self::start_joined(session, run, agent, offset, epoch, rate_fraction, None)
     }
 
     /// As [`ShareFollower::start`], for an agent that joined the run with `rate_fraction` from
     /// `joined_at_ms` (ZooKeeper clock) on: the engine starts at the run's start with no share
     /// and gets that change first.
     pub fn start_joined(
-        client: Client,
+        session: SessionHandle,
         run: RunId,
         agent: AgentId,
         offset: ClockOffset,
@@ -71,7 +71,7 @@ impl ShareFollower {
             rate_fraction,
             applied: applied.clone(),
         };
-        tokio::spawn(follow(client, run, agent, offset, state, tx));
+        tokio::spawn(follow(session, run, agent, offset, state, tx));
         ShareFollower {
             changes: rx,
             applied,
@@ -94,7 +94,7 @@ struct Followed {
 }
 
 async fn follow(
-    client: Client,
+    session: SessionHandle,
     run: RunId,
     agent: AgentId,
     offset: ClockOffset,
@@ -103,7 +103,7 @@ async fn follow(
 ) {
     let path = layout::run_assignment(&run);
     json_watch::follow_json(
-        &client,
+        &session,
         &path,
         WhenMissing::Stop,
         &tx,

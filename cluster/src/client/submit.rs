@@ -13,6 +13,7 @@ use crate::plan_store;
 use crate::run::{self, LossPolicy, RunPhase, RunSpec};
 use crate::zk::clock;
 use crate::zk::layout;
+use crate::zk::retry;
 use crate::zk::{self, ZkConfig};
 
 #[derive(Debug, Clone)]
@@ -135,14 +136,28 @@ pub async fn wait_for_result(
 ) -> Result<RunResult, ClusterError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let path = layout::run_state(id);
+    let timed_out = |state: &str| ClusterError::RunTimedOut {
+        run: id.to_string(),
+        waited: timeout,
+        state: state.to_owned(),
+    };
+    let mut last_phase = "unknown".to_owned();
     loop {
-        let (data, _, watcher) = client
-            .get_and_watch_data(&path)
-            .await
-            .map_err(|e| match e {
-                zookeeper_client::Error::NoNode => ClusterError::RunNotFound(id.to_string()),
-                e => ClusterError::zk("watch", &path, e),
-            })?;
+        let (data, _, watcher) = match client.get_and_watch_data(&path).await {
+            Ok(read) => read,
+            Err(zookeeper_client::Error::NoNode) => {
+                return Err(ClusterError::RunNotFound(id.to_string()))
+            }
+            // ZooKeeper not answering (a blip, quorum lost): ask again until the deadline.
+            Err(e) if retry::is_retryable(&e) => {
+                if tokio::time::Instant::now() + RETRY > deadline {
+                    return Err(timed_out(&last_phase));
+                }
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            Err(e) => return Err(ClusterError::zk("watch", &path, e)),
+        };
         let state: run::RunState = serde_json::from_slice(&data)
             .map_err(|e| ClusterError::malformed("run state", &path, e))?;
         match state.phase {
@@ -155,18 +170,41 @@ pub async fn wait_for_result(
             }
             _ => {}
         }
+        last_phase = format!("{:?}", state.phase).to_lowercase();
         if tokio::time::timeout_at(deadline, watcher.changed())
             .await
             .is_err()
         {
-            return Err(ClusterError::RunTimedOut {
-                run: id.to_string(),
-                waited: timeout,
-                state: format!("{:?}", state.phase).to_lowercase(),
-            });
+            return Err(timed_out(&last_phase));
         }
     }
 }
+
+/// [`wait_for_result`] on a session of its own, opened again if it expires (quorum lost for
+/// longer than the session timeout): what `ptl submit --wait` waits with.
+pub async fn wait_for_result_reconnecting(
+    zk: &ZkConfig,
+    id: &RunId,
+    timeout: Duration,
+) -> Result<RunResult, ClusterError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let attempt = match zk::connect(zk).await {
+            Ok(client) => wait_for_result(&client, id, left).await,
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Err(e) if e.is_transient() && tokio::time::Instant::now() + RETRY < deadline => {
+                tokio::time::sleep(RETRY).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Pause before asking ZooKeeper again when it did not answer.
+const RETRY: Duration = Duration::from_millis(250);
 
 /// The run's merged live view, once the coordinator has written one (what `submit --wait`
 /// shows while the run goes on).

@@ -5,21 +5,24 @@
 
 use zookeeper_client::{Client, EventType};
 
+use crate::zk::durable::SessionHandle;
+
 use crate::error::ClusterError;
 use crate::zk::layout;
 use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
 
 /// One coordinator's place in the election.
 pub struct Candidate {
-    client: Client,
+    session: SessionHandle,
     /// Our node's name under `/coordinators`, e.g. `candidate-0000000003`.
     name: String,
 }
 
 impl Candidate {
     /// Enters the election with `id` (shown by `ptl status`) as the node's data.
-    pub async fn join(client: &Client, id: &str) -> Result<Candidate, ClusterError> {
-        let (_, sequence) = client
+    pub async fn join(session: &SessionHandle, id: &str) -> Result<Candidate, ClusterError> {
+        let (_, sequence) = session
+            .client()
             .create(
                 layout::CANDIDATE_PREFIX,
                 id.as_bytes(),
@@ -28,7 +31,7 @@ impl Candidate {
             .await
             .map_err(|e| ClusterError::zk("create", layout::CANDIDATE_PREFIX, e))?;
         Ok(Candidate {
-            client: client.clone(),
+            session: session.clone(),
             name: format!("{}{sequence}", layout::leaf(layout::CANDIDATE_PREFIX)),
         })
     }
@@ -39,15 +42,28 @@ impl Candidate {
 
     /// Whether this candidate leads now.
     pub async fn is_leader(&self) -> Result<bool, ClusterError> {
-        let candidates = zk::children(&self.client, layout::COORDINATORS).await?;
+        let candidates = zk::children(&self.session.client(), layout::COORDINATORS).await?;
         Ok(candidates.first() == Some(&self.name))
     }
 
     /// Returns once this candidate leads. Fails when our own node is gone (the session expired):
-    /// the caller must rejoin with a new session rather than believe it leads.
+    /// the caller must rejoin with a new session rather than believe it leads. ZooKeeper not
+    /// answering meanwhile is waited out.
     pub async fn wait_until_leader(&self) -> Result<(), ClusterError> {
+        let mut session = self.session.clone();
         loop {
-            let candidates = zk::children(&self.client, layout::COORDINATORS).await?;
+            let client = session.client();
+            let candidates = match zk::children(&client, layout::COORDINATORS).await {
+                Ok(candidates) => candidates,
+                Err(e) if e.is_transient() && !session.ended() => {
+                    if e.ends_client() && session.next_client().await.is_none() {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let Some(position) = candidates.iter().position(|c| c == &self.name) else {
                 return Err(ClusterError::SessionLost(format!(
                     "election node {} is gone",
@@ -58,16 +74,22 @@ impl Candidate {
                 return Ok(());
             }
             let predecessor = format!("{}/{}", layout::COORDINATORS, candidates[position - 1]);
-            let (stat, watcher) = self
-                .client
-                .check_and_watch_stat(&predecessor)
-                .await
-                .map_err(|e| ClusterError::zk("watch", &predecessor, e))?;
+            let (stat, watcher) = match client.check_and_watch_stat(&predecessor).await {
+                Ok(watched) => watched,
+                // Not answering: look again (the loop above waits for a live client).
+                Err(_) => {
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
             if stat.is_none() {
                 continue;
             }
             let event = watcher.changed().await;
-            if event.event_type == EventType::Session && event.session_state.is_terminated() {
+            if event.event_type == EventType::Session
+                && event.session_state.is_terminated()
+                && session.next_client().await.is_none()
+            {
                 return Err(ClusterError::SessionLost(format!(
                     "{:?}",
                     event.session_state
@@ -79,12 +101,15 @@ impl Candidate {
     /// Leaves the election (the next candidate takes over at once).
     pub async fn resign(self) -> Result<(), ClusterError> {
         let path = format!("{}/{}", layout::COORDINATORS, self.name);
-        match self.client.delete(&path, None).await {
+        match self.session.client().delete(&path, None).await {
             Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(()),
             Err(e) => Err(ClusterError::zk("delete", &path, e)),
         }
     }
 }
+
+/// Pause before asking again when ZooKeeper did not answer.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The current leader's id, if any coordinator is running.
 pub async fn leader(client: &Client) -> Result<Option<String>, ClusterError> {

@@ -34,6 +34,7 @@ use crate::run::assignment::{self, Assignment};
 use crate::run::pauses::PauseWindow;
 use crate::run::{self, RunPhase, RunSpec};
 use crate::zk::clock;
+use crate::zk::durable::{DurableSession, SessionHandle};
 use crate::zk::layout;
 use crate::zk::{self, ZkConfig};
 
@@ -102,13 +103,64 @@ pub struct LiveView {
 const STOP_CHECK: Duration = Duration::from_secs(1);
 
 /// Leads (after winning the election) and coordinates runs until `shutdown` is cancelled,
-/// then resigns at once so a standby takes over.
+/// then resigns at once so a standby takes over. ZooKeeper not answering (a blip, a leader
+/// election, quorum lost) is waited out; a session that expired meanwhile is replaced and the
+/// coordinator joins the election again (its runs are resumed by whoever leads).
 pub async fn run_coordinator(
     config: CoordinatorConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ClusterError> {
-    let client = zk::connect(&config.zk).await?;
-    let candidate = Candidate::join(&client, &config.id).await?;
+    // The first connection fails fast: a wrong `--zk` is said at once, not retried forever.
+    let mut session = DurableSession::open(&config.zk).await?;
+    loop {
+        match lead(&session.handle(), &config, &shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_transient() || session.ended() => {
+                eprintln!(
+                    "coordinator {}: lost its place in the election ({e}); joining again",
+                    config.id
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        if !session.ended() {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(RECONNECT) => {}
+            }
+            continue;
+        }
+        session = loop {
+            match DurableSession::open(&config.zk).await {
+                Ok(session) => break session,
+                Err(e) if e.is_transient() => {
+                    eprintln!(
+                        "coordinator {}: cannot reach ZooKeeper yet ({e})",
+                        config.id
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(RECONNECT) => {}
+            }
+        };
+    }
+}
+
+/// Pause before trying again after the coordinator lost its session or its candidacy.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// One session's candidacy: waits to lead, then takes runs until shutdown (`Ok`) or the
+/// session ends (`Err`). ZooKeeper not answering is waited out here; the session outlives a
+/// client that gave up during an outage (`zk::durable`).
+async fn lead(
+    session: &SessionHandle,
+    config: &CoordinatorConfig,
+    shutdown: &CancellationToken,
+) -> Result<(), ClusterError> {
+    let candidate = Candidate::join(session, &config.id).await?;
     tokio::select! {
         _ = shutdown.cancelled() => return candidate.resign().await,
         led = candidate.wait_until_leader() => led?,
@@ -116,60 +168,140 @@ pub async fn run_coordinator(
     let mut running: HashSet<RunId> = HashSet::new();
     let busy = Busy::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut said = false;
     loop {
-        for id in run::list(&client).await? {
-            if running.contains(&id) {
-                continue;
-            }
-            let Ok(state) = run::state(&client, &id).await else {
-                continue;
-            };
-            let take = match takeover(&state) {
-                Takeover::Leave => continue,
-                Takeover::EndStopped => {
-                    // Stopped while no coordinator ran it: nothing ran, so it simply ends.
-                    running.insert(id.clone());
-                    let reason = stopped_before_start(&id, &state).to_string();
-                    run::update_state(&client, &id, |s| {
-                        s.phase = RunPhase::Failed;
-                        s.reason = Some(reason.clone());
-                        true
-                    })
-                    .await?;
-                    continue;
-                }
-                take => take,
-            };
-            running.insert(id.clone());
-            let (client, config, id) = (client.clone(), config.clone(), id.clone());
-            let busy = busy.clone();
-            tasks.spawn(async move {
-                let outcome = match take {
-                    Takeover::Resume => resume(&client, &config, &id, &busy).await,
-                    _ => coordinate(&client, &config, &id, &busy).await,
-                };
-                if let Err(error) = outcome {
-                    let reason = error.to_string();
-                    let _ = run::update_state(&client, &id, |s| {
-                        s.phase = RunPhase::Failed;
-                        s.reason = Some(reason.clone());
-                        true
-                    })
-                    .await;
-                }
-            });
+        if session.ended() {
+            tasks.abort_all();
+            return Err(ClusterError::SessionLost(
+                "the coordinator's session".into(),
+            ));
         }
-        let (_, _, watcher) = client
-            .get_and_watch_children(layout::RUNS)
-            .await
-            .map_err(|e| ClusterError::zk("watch", layout::RUNS, e))?;
+        let client = session.client();
+        match take_new_runs(session, config, &mut running, &busy, &mut tasks).await {
+            Ok(()) => said = false,
+            Err(e) if e.is_transient() => {
+                if !std::mem::replace(&mut said, true) {
+                    eprintln!(
+                        "coordinator {}: ZooKeeper not answering ({e}); waiting",
+                        config.id
+                    );
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        let watcher = client.get_and_watch_children(layout::RUNS).await.ok();
         tokio::select! {
             _ = shutdown.cancelled() => {
                 tasks.abort_all();
                 return candidate.resign().await;
             }
-            _ = watcher.changed() => {}
+            _ = async {
+                match watcher {
+                    Some((_, _, w)) => { w.changed().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
             _ = tokio::time::sleep(config.poll * 5) => {}
+        }
+    }
+}
+
+/// Starts following every run this leader does not follow yet and that needs a coordinator.
+async fn take_new_runs(
+    session: &SessionHandle,
+    config: &CoordinatorConfig,
+    running: &mut HashSet<RunId>,
+    busy: &Busy,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<(), ClusterError> {
+    let client = &session.client();
+    for id in run::list(client).await? {
+        if running.contains(&id) {
+            continue;
+        }
+        let Ok(state) = run::state(client, &id).await else {
+            continue;
+        };
+        let take = match takeover(&state) {
+            Takeover::Leave => continue,
+            Takeover::EndStopped => {
+                // Stopped while no coordinator ran it: nothing ran, so it simply ends.
+                let reason = stopped_before_start(&id, &state).to_string();
+                run::update_state(client, &id, |s| {
+                    s.phase = RunPhase::Failed;
+                    s.reason = Some(reason.clone());
+                    true
+                })
+                .await?;
+                running.insert(id.clone());
+                continue;
+            }
+            take => take,
+        };
+        running.insert(id.clone());
+        let (session, config, id) = (session.clone(), config.clone(), id.clone());
+        let busy = busy.clone();
+        tasks.spawn(async move { handle(&session, &config, &id, &busy, take).await });
+    }
+    Ok(())
+}
+
+/// Takes one run to its end. ZooKeeper not answering midway is waited out and the run taken
+/// up again from where ZooKeeper says it stands (resumed, if it was running); a session that
+/// ended leaves it to the next leader; anything else fails the run with the error as reason.
+async fn handle(
+    session: &SessionHandle,
+    config: &CoordinatorConfig,
+    id: &RunId,
+    busy: &Busy,
+    take: Takeover,
+) {
+    let mut take = take;
+    loop {
+        let client = session.client();
+        let outcome = match take {
+            Takeover::Resume => resume(&client, config, id, busy).await,
+            _ => coordinate(&client, config, id, busy).await,
+        };
+        let error = match outcome {
+            Ok(()) => return,
+            Err(e) if session.ended() => {
+                eprintln!(
+                    "coordinator {}: run {id} left to the next leader ({e})",
+                    config.id
+                );
+                return;
+            }
+            Err(e) if e.is_transient() => e,
+            Err(error) => {
+                let reason = error.to_string();
+                let _ = run::update_state(&client, id, |s| {
+                    s.phase = RunPhase::Failed;
+                    s.reason = Some(reason.clone());
+                    true
+                })
+                .await;
+                return;
+            }
+        };
+        eprintln!(
+            "coordinator {}: run {id}: ZooKeeper not answering ({error}); carrying on when it does",
+            config.id
+        );
+        // Where the run stands now decides how to go on.
+        take = loop {
+            tokio::time::sleep(config.poll * 4).await;
+            if session.ended() {
+                return;
+            }
+            match run::state(&session.client(), id).await {
+                Ok(state) => break takeover(&state),
+                Err(e) if e.is_transient() => continue,
+                Err(_) => return,
+            }
+        };
+        if matches!(take, Takeover::Leave | Takeover::EndStopped) {
+            return;
         }
     }
 }

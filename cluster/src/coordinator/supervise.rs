@@ -111,6 +111,11 @@ impl Member {
         self
     }
 
+    /// Said done before the run's end, handing its share over, and not rebalanced yet.
+    fn handed_over(&self) -> bool {
+        !self.lost && self.done.as_ref().is_some_and(|d| d.handed_over)
+    }
+
     fn finished(&self) -> bool {
         self.done.is_some() || self.lost
     }
@@ -196,8 +201,11 @@ pub(crate) async fn follow(
         .map(|s| s.start_offset_ms)
         .max()
         .unwrap_or(0);
-    let give_up_at =
-        start_at_ms + (last_offset_ms + plan_ms) as i64 + config.finish_grace.as_millis() as i64;
+    // Agents get the grace from the plan's end, and from now: a coordinator that resumes a
+    // run late (after ZooKeeper was away) leaves agents time to deliver what they buffered.
+    let grace_ms = config.finish_grace.as_millis() as i64;
+    let give_up_at = (start_at_ms + (last_offset_ms + plan_ms) as i64 + grace_ms)
+        .max(clock::now_ms() + grace_ms);
     let mut stop_reason = None;
     let mut stopped_at_ms = None;
     // A run taken over while stopping is not stopped again.
@@ -232,9 +240,11 @@ pub(crate) async fn follow(
                 member.release(&mut windows, 1.0)?;
             }
         }
+        // Gone before saying done, or done early because it shut down and handed its share
+        // over: either way the others take the share.
         let newly_lost: Vec<AgentId> = members
             .iter()
-            .filter(|m| !alive.contains(&m.id) && !m.finished())
+            .filter(|m| (!alive.contains(&m.id) && !m.finished()) || m.handed_over())
             .map(|m| m.id.clone())
             .collect();
         if !newly_lost.is_empty() {

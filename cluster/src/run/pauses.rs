@@ -19,6 +19,7 @@ use crate::ids::RunId;
 use crate::run::assignment::Assignment;
 use crate::run::{self, RunPhase, RunSpec};
 use crate::zk::clock::{self, ClockOffset};
+use crate::zk::durable::SessionHandle;
 use crate::zk::json_watch::{self, WhenMissing};
 use crate::zk::layout;
 use crate::zk::{self, PERSISTENT};
@@ -203,13 +204,17 @@ async fn update(
 /// Follows the run's pause windows for one agent, on this machine's monotonic clock. Each
 /// instant is converted once, when first seen, so an engine never sees a pause move. The task
 /// ends when every receiver is dropped, or the run or the session is gone.
-pub fn follow(client: Client, run: RunId, offset: ClockOffset) -> watch::Receiver<Vec<Pause>> {
+pub fn follow(
+    session: SessionHandle,
+    run: RunId,
+    offset: ClockOffset,
+) -> watch::Receiver<Vec<Pause>> {
     let (tx, rx) = watch::channel(Vec::new());
     tokio::spawn(async move {
         let path = layout::run_pauses(&run);
         // Not paused yet: a run created before pauses existed has no node.
         json_watch::follow_json(
-            &client,
+            &session,
             &path,
             WhenMissing::Wait,
             &tx,

@@ -1,12 +1,15 @@
 //! Following one JSON znode for as long as anyone listens: each version read is handed on, the
 //! watch is set again after every change, and the loop ends with its listeners or the session.
-//! The agent's followers (pause windows, assignment epochs) share it.
+//! The agent's followers (pause windows, assignment epochs) share it. It follows a durable
+//! session: a client that gave up is replaced by the one that resumed the session.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::Error as ZkError;
+
+use crate::zk::durable::SessionHandle;
 
 /// Wait before reading again after an error the session survives (a lost connection).
 const RETRY: Duration = Duration::from_millis(200);
@@ -24,7 +27,7 @@ pub(crate) enum WhenMissing {
 /// of `tx` is dropped, the session ends, or (with [`WhenMissing::Stop`]) the node is missing.
 /// A version that does not parse is skipped, not fatal: the next one may.
 pub(crate) async fn follow_json<T, S>(
-    client: &Client,
+    session: &SessionHandle,
     path: &str,
     missing: WhenMissing,
     tx: &watch::Sender<S>,
@@ -32,7 +35,9 @@ pub(crate) async fn follow_json<T, S>(
 ) where
     T: DeserializeOwned,
 {
+    let mut session = session.clone();
     loop {
+        let client = session.client();
         let watcher = match client.get_and_watch_data(path).await {
             Ok((data, _, watcher)) => {
                 if let Ok(value) = serde_json::from_slice::<T>(&data) {
@@ -45,14 +50,25 @@ pub(crate) async fn follow_json<T, S>(
                     // Created between the two calls: read it.
                     Ok((Some(_), _)) => continue,
                     Ok((None, watcher)) => watcher,
-                    Err(ZkError::SessionExpired | ZkError::ClientClosed) => return,
+                    Err(ZkError::SessionExpired | ZkError::ClientClosed) => {
+                        if session.next_client().await.is_none() {
+                            return;
+                        }
+                        continue;
+                    }
                     Err(_) => {
                         tokio::time::sleep(RETRY).await;
                         continue;
                     }
                 }
             }
-            Err(ZkError::NoNode | ZkError::SessionExpired | ZkError::ClientClosed) => return,
+            Err(ZkError::NoNode) => return,
+            Err(ZkError::SessionExpired | ZkError::ClientClosed) => {
+                if session.next_client().await.is_none() {
+                    return;
+                }
+                continue;
+            }
             Err(_) => {
                 tokio::time::sleep(RETRY).await;
                 continue;

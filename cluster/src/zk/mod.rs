@@ -3,6 +3,7 @@
 
 pub mod chunks;
 pub mod clock;
+pub mod durable;
 pub(crate) mod json_watch;
 pub mod layout;
 pub mod retry;
@@ -11,7 +12,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkError, Stat};
+use zookeeper_client::{
+    Acls, Client, CreateMode, CreateOptions, Error as ZkError, SessionState, Stat,
+};
 
 use crate::error::ClusterError;
 
@@ -106,6 +109,15 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
         create_if_missing(&client, dir, b"").await?;
     }
     Ok(client)
+}
+
+/// Whether the client's session is over for good (expired, closed, refused): its ephemeral
+/// nodes are gone and only a new session can go on.
+pub fn session_ended(client: &Client) -> bool {
+    matches!(
+        client.state(),
+        SessionState::Expired | SessionState::Closed | SessionState::AuthFailed
+    )
 }
 
 /// Creates a persistent node; an existing one is left as it is. Returns whether it was created.

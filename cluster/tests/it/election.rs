@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ptl_cluster::coordinator::election::{self, Candidate};
+use ptl_cluster::zk::durable::SessionHandle;
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_test_support::ZkServer;
 use zookeeper_client::Client;
@@ -29,10 +30,10 @@ async fn the_follower_takes_over_when_the_leader_session_closes() {
     let first = zk::connect(&config).await.expect("connect");
     let second = zk::connect(&config).await.expect("connect");
 
-    let leader = Candidate::join(&first, "coordinator-a")
+    let leader = Candidate::join(&SessionHandle::of(first.clone()), "coordinator-a")
         .await
         .expect("join a");
-    let follower = Candidate::join(&second, "coordinator-b")
+    let follower = Candidate::join(&SessionHandle::of(second.clone()), "coordinator-b")
         .await
         .expect("join b");
     leader.wait_until_leader().await.expect("a leads");
@@ -80,10 +81,10 @@ async fn the_follower_takes_over_when_the_leader_crashes() {
     let crashing = crashable_session(&server).await;
     let second = zk::connect(&config).await.expect("connect");
 
-    let leader = Candidate::join(&crashing, "coordinator-a")
+    let leader = Candidate::join(&SessionHandle::of(crashing.clone()), "coordinator-a")
         .await
         .expect("join a");
-    let follower = Candidate::join(&second, "coordinator-b")
+    let follower = Candidate::join(&SessionHandle::of(second.clone()), "coordinator-b")
         .await
         .expect("join b");
     leader.wait_until_leader().await.expect("a leads");

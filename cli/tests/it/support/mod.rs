@@ -55,6 +55,11 @@ impl Proc {
     }
 
     /// `kill -9`: no goodbye to ZooKeeper, so its session only ends by timing out.
+    /// Whether the process has exited (it is reaped if so).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends `signal` (`STOP`, `CONT`, `TERM`, …) with kill(1).
     pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
