@@ -72,13 +72,24 @@ impl Cluster {
     /// `ptl submit PLAN --wait` to `agents` agents of this cluster with the tests' bounds
     /// (start in 1 s, wait 10 s for agents, give up after 60 s), the result to `out`.
     pub(crate) fn submit(&self, plan: &Path, agents: u32, out: &Path) -> Command {
+        self.submit_within(plan, agents, out, Duration::from_secs(60))
+    }
+
+    /// As [`Cluster::submit`], giving up after `timeout`.
+    pub(crate) fn submit_within(
+        &self,
+        plan: &Path,
+        agents: u32,
+        out: &Path,
+        timeout: Duration,
+    ) -> Command {
         let mut submit = ptl();
         submit
             .arg("submit")
             .arg(plan)
             .args(["--zk", &self.connect(), "--agents", &agents.to_string()])
             .args(["--wait", "--start-delay", "1s", "--agent-wait", "10s"])
-            .args(["--timeout", "60s", "--out"])
+            .args(["--timeout", &format!("{}s", timeout.as_secs()), "--out"])
             .arg(out);
         submit
     }

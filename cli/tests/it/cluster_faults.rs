@@ -175,7 +175,7 @@ fn submit_steady(
     );
     let out = cluster.dir.path().join("r.json");
     let submit = cluster
-        .submit(&plan, agents, &out)
+        .submit_within(&plan, agents, &out, Duration::from_secs(seconds + 60))
         .arg("--quiet")
         .args(["--set", &format!("target={}", server.url())])
         .stdout(Stdio::null())
@@ -392,4 +392,144 @@ fn sigterm_within_the_drain_grace_finishes_the_run_first() {
         "{}",
         cluster.agents[2].log()
     );
+}
+
+/// One fault, injected into a steady run of 3 agents (the third reachable through a proxy),
+/// with the figures the closing notes quote.
+enum Fault {
+    Stop(u64),
+    Partition(u64),
+    QuorumLoss(u64),
+    Sigterm,
+    Kill9,
+}
+
+impl Fault {
+    fn name(&self) -> String {
+        match self {
+            Fault::Stop(s) => format!("SIGSTOP {s} s"),
+            Fault::Partition(s) => format!("partition {s} s"),
+            Fault::QuorumLoss(s) => format!("quorum lost {s} s"),
+            Fault::Sigterm => "SIGTERM (grace 2 s)".into(),
+            Fault::Kill9 => "kill -9".into(),
+        }
+    }
+
+    /// How long the fault lasts (0: a single event).
+    fn seconds(&self) -> u64 {
+        match self {
+            Fault::Stop(s) | Fault::Partition(s) | Fault::QuorumLoss(s) => *s,
+            Fault::Sigterm | Fault::Kill9 => 0,
+        }
+    }
+}
+
+/// Runs `fault` 3 s into a 300/s run long enough to outlast it by 12 s; prints one line.
+fn measure(fault: Fault) {
+    let rate = 300u64;
+    let seconds = fault.seconds() + 15;
+    let zk = match fault {
+        Fault::QuorumLoss(_) => ZkServer::start_ensemble(),
+        _ => ZkServer::start(),
+    };
+    let mut cluster = Cluster::start_on(zk, 2, &[]);
+    let first = cluster
+        .connect()
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let proxy = TcpProxy::start(first.parse().expect("a server address"));
+    let (dir, proxied) = (cluster.dir.path().to_path_buf(), proxy.addr().to_string());
+    cluster.agents.push(crate::support::agent_with(
+        &dir,
+        &proxied,
+        "agent2",
+        &["--drain-grace", "2s"],
+    ));
+    cluster.wait_for_agents(3);
+    let server = counting_server::server();
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    // The start is 1 s after `running`; the fault begins 3 s into the phase.
+    std::thread::sleep(Duration::from_secs(4));
+    let fault_second = 3usize;
+    match fault {
+        Fault::Stop(s) => {
+            cluster.agents[2].signal("STOP");
+            std::thread::sleep(Duration::from_secs(s));
+            cluster.agents[2].signal("CONT");
+        }
+        Fault::Partition(s) => {
+            proxy.black_hole();
+            std::thread::sleep(Duration::from_secs(s));
+            proxy.heal();
+        }
+        Fault::QuorumLoss(s) => {
+            cluster.zk.kill_node(0);
+            cluster.zk.kill_node(1);
+            std::thread::sleep(Duration::from_secs(s));
+            cluster.zk.restart_node(0);
+            cluster.zk.restart_node(1);
+        }
+        Fault::Sigterm => cluster.agents[2].signal("TERM"),
+        Fault::Kill9 => cluster.agents[2].kill_9(),
+    }
+    let o = submit.wait_with_output().expect("submit ends");
+    if !out.exists() {
+        println!(
+            "| {} | {:?} | no result: {} |",
+            fault.name(),
+            o.status.code(),
+            stderr(&o)
+        );
+        return;
+    }
+    let r = json(&out);
+    let counts = per_second(&server);
+    let received = server.state.hits.load(Ordering::Relaxed);
+    let total = r["total"]["requests"].as_u64().unwrap_or(0);
+    let short = rate * 95 / 100;
+    // Recovery: from the fault's start to the first second at the plan's rate again after
+    // the last short second.
+    let last_short = counts.iter().rposition(|&c| c < short);
+    let recovered_after = last_short.map_or(0, |s| (s + 1).saturating_sub(fault_second));
+    let max = counts.iter().copied().max().unwrap_or(0);
+    let a = &r["accounting"];
+    println!(
+        "| {} | {} | {} | {} | {:+.2} % | {:.3} | {} | {} s | {} | {} | {} |",
+        fault.name(),
+        o.status.code().unwrap_or(-1),
+        received,
+        total,
+        (total as f64 - received as f64) / received.max(1) as f64 * 100.0,
+        max as f64 / rate as f64,
+        counts.iter().filter(|&&c| c < short).count(),
+        recovered_after,
+        a["fenced"],
+        a["unreported"],
+        a["lost_share"],
+    );
+}
+
+/// `benches/cluster_faults.sh` runs this (ignored by default: it takes several minutes).
+#[test]
+#[ignore]
+fn fault_recovery_figures() {
+    println!(
+        "| fault | exit | target received | result total | result − target | max second / plan | seconds < 95 % | back at plan after | fenced | unreported | lost share |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for fault in [
+        Fault::Kill9,
+        Fault::Sigterm,
+        Fault::Stop(5),
+        Fault::Stop(15),
+        Fault::Stop(60),
+        Fault::Partition(20),
+        Fault::QuorumLoss(10),
+        Fault::QuorumLoss(60),
+    ] {
+        measure(fault);
+    }
 }
