@@ -533,3 +533,48 @@ fn fault_recovery_figures() {
         measure(fault);
     }
 }
+
+#[test]
+fn a_killed_agents_degraded_window_covers_the_seconds_short_of_the_plan() {
+    let mut cluster = Cluster::start(3);
+    let server = counting_server::server();
+    let (rate, seconds) = (300u64, 12u64);
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(4));
+    cluster.agents[1].kill_9();
+
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let r = json(&out);
+    let window = &r["degraded"][0];
+    let from_s = window["from_s"].as_f64().expect("from");
+    let until_s = window["until_s"].as_f64().expect("until");
+    // The target's seconds are counted from its first request, the run's start within a few
+    // milliseconds: a second short of the plan lies within the window, give or take one.
+    let counts = per_second(&server);
+    let short: Vec<usize> = (0..counts.len())
+        .filter(|&s| counts[s] < rate * 97 / 100)
+        .collect();
+    assert!(!short.is_empty(), "no second short of the plan: {counts:?}");
+    for &s in &short {
+        assert!(
+            s as f64 + 1.0 >= from_s && s as f64 <= until_s + 1.0,
+            "second {s} short ({}) outside the degraded window {window} in {counts:?}",
+            counts[s]
+        );
+    }
+    // What the target missed is the lost third over the window, within a second of its share.
+    let missing = (rate * seconds).saturating_sub(server.state.hits.load(Ordering::Relaxed));
+    let expected = (until_s - from_s) * rate as f64 / 3.0;
+    assert!(
+        (missing as f64 - expected).abs() <= rate as f64 / 3.0 + 2.0,
+        "missing {missing}, window {from_s:.2}..{until_s:.2} s (expected about {expected:.0})"
+    );
+}
