@@ -3,10 +3,12 @@
 //! shutdown signal is `signals`.)
 
 use crate::exit::Exit;
-use crate::flags::ZkArgs;
+use crate::flags::{TrustArgs, ZkArgs};
 use crate::output::fail;
+use ptl_cluster::signing::TrustedKeys;
 use ptl_cluster::zk::ZkConfig;
 use ptl_cluster::ClusterError;
+use std::sync::Arc;
 
 pub fn zk_config(args: &ZkArgs) -> ZkConfig {
     ZkConfig::new(args.connect.trim())
@@ -35,6 +37,21 @@ pub fn host_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// The keys of `--trusted-keys`, read at start: a directory without a readable public key is a
+/// usage error, never a fleet left open by a typo.
+pub fn trusted_keys(args: &TrustArgs, who: &str) -> Result<Option<Arc<TrustedKeys>>, Exit> {
+    let Some(dir) = &args.trusted_keys else {
+        return Ok(None);
+    };
+    let keys = TrustedKeys::read_dir(dir).map_err(|e| fail(Exit::Usage, e))?;
+    eprintln!(
+        "{who}: runs only plans signed by one of the {} key(s) in {}",
+        keys.len(),
+        dir.display()
+    );
+    Ok(Some(Arc::new(keys)))
 }
 
 /// Prints the error; every cluster failure (unreachable ZooKeeper, a failed or timed-out run,

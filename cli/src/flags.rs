@@ -54,6 +54,8 @@ pub enum Command {
     Pause(PauseArgs),
     /// Resume a paused cluster run where it was.
     Resume(PauseArgs),
+    /// Make an Ed25519 key to sign plans with (`submit --sign-key`, `--trusted-keys`).
+    Keygen(KeygenArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -288,6 +290,8 @@ pub struct CoordinatorArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// An `http://` or `https://` address, kept without a trailing slash.
@@ -320,6 +324,8 @@ pub struct AgentArgs {
     /// termination grace by default).
     #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "20s")]
     pub drain_grace: Duration,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -381,6 +387,29 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "D", value_parser = parse_duration,
           default_value = submit_options::DEFAULTS.stagger.as_str())]
     pub stagger: Duration,
+    /// Sign the run with this key (`ptl keygen`): coordinators and agents started with
+    /// `--trusted-keys` run only signed plans.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where the private key goes (created, never overwritten; mode 0600); the public key is
+    /// written beside it as FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The key's name, recorded as the submitter of the runs it signs (default: the file's
+    /// name without extension).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Run only plans signed by a key whose public key (`*.pub`) is in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub trusted_keys: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

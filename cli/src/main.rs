@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => cmd::stop::run(args),
         Command::Pause(args) => cmd::pause::run(args),
         Command::Resume(args) => cmd::resume::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
     };
     match done {
         Ok(()) => Exit::Ok.into(),

@@ -97,6 +97,12 @@ pub enum ClusterError {
         why: String,
     },
 
+    #[error("bad key file {0}")]
+    BadKey(String),
+
+    #[error("run {run} refused: {reason}")]
+    Refused { run: String, reason: String },
+
     #[error("the ZooKeeper session ended: {0}")]
     SessionLost(String),
 

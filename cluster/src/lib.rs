@@ -18,6 +18,7 @@ pub mod ids;
 pub mod observe;
 pub mod plan_store;
 pub mod run;
+pub mod signing;
 pub mod zk;
 
 pub use error::ClusterError;

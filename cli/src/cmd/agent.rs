@@ -21,6 +21,7 @@ pub fn run(args: &AgentArgs) -> Done {
     config.labels = args.labels.iter().cloned().collect();
     config.poll = Duration::from_millis(500);
     config.drain_grace = args.drain_grace;
+    config.trusted_keys = crate::cluster_setup::trusted_keys(&args.trust, "agent")?;
     let tls = super::run::tls_options(&args.tls)?;
     let engine = Arc::new(RuntimeEngine {
         workers: args.workers,

@@ -35,6 +35,7 @@ pub fn run(args: &CoordinatorArgs) -> Done {
         summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
         poll: Duration::from_millis(250),
         finish_grace: Duration::from_secs(30),
+        trusted_keys: crate::cluster_setup::trusted_keys(&args.trust, "coordinator")?,
     };
     let dashboard = match args.http {
         None => None,

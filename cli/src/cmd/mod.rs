@@ -8,6 +8,7 @@ pub mod demo;
 pub mod demo_target;
 pub mod fmt;
 pub mod inspect;
+pub mod keygen;
 pub mod pause;
 pub mod resume;
 pub mod run;

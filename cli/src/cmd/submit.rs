@@ -15,6 +15,7 @@ use ptl_cluster::coordinator::merged_record;
 use ptl_cluster::coordinator::LiveView as ClusterLive;
 use ptl_cluster::ids::RunId;
 use ptl_cluster::run::{self, RunPhase};
+use ptl_cluster::signing::PlanSigner;
 use ptl_cluster::zk::{self, ZkConfig};
 use ptl_cluster::ClusterError;
 use ptl_engine::result::RunResult;
@@ -50,6 +51,10 @@ pub fn run(args: &SubmitArgs) -> Done {
     config.on_agent_loss = args.on_agent_loss.into();
     config.start_delay = args.start_delay;
     config.stagger = args.stagger;
+    if let Some(path) = &args.sign_key {
+        let signer = PlanSigner::read(path).map_err(|e| fail(Exit::Usage, e))?;
+        config.signer = Some(std::sync::Arc::new(signer));
+    }
     let timeout = args
         .timeout
         .unwrap_or_else(|| default_timeout(&compiled.plan, args));

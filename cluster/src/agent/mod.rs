@@ -30,6 +30,7 @@ use crate::ids::{AgentId, RunId};
 use crate::plan_store;
 use crate::run::assignment::Assignment;
 use crate::run::{self, RunPhase};
+use crate::signing::TrustedKeys;
 use crate::zk::clock;
 use crate::zk::layout;
 use crate::zk::retry::retry;
@@ -58,6 +59,9 @@ pub struct AgentConfig {
     /// On shutdown during a run: finish it if it ends within this long, otherwise hand the
     /// share over at once (see [`DoneMarker::handed_over`]).
     pub drain_grace: Duration,
+    /// Only runs signed by one of these keys are run (`--trusted-keys`); others are refused
+    /// before anything is sent.
+    pub trusted_keys: Option<Arc<TrustedKeys>>,
 }
 
 impl AgentConfig {
@@ -70,6 +74,7 @@ impl AgentConfig {
             labels: BTreeMap::new(),
             poll: Duration::from_secs(1),
             drain_grace: Duration::from_secs(20),
+            trusted_keys: None,
         }
     }
 }
@@ -280,9 +285,26 @@ impl Agent {
             .share_of(&session.id)
             .ok_or_else(|| ClusterError::Engine("not in the assignment".into()))?;
         let spec = run::spec(&session.client(), id).await?;
-        let bytecode = plan_store::load(&session.client(), &spec.plan_hash).await?;
-        let plan =
-            ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+        // A plan that cannot be read as stored (a chunk altered or missing, a bytecode this
+        // agent cannot run) is refused before anything is sent; ZooKeeper not answering is not.
+        let bytecode = match plan_store::load(&session.client(), &spec.plan_hash).await {
+            Ok(bytecode) => bytecode,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => return self.refuse(id, e.to_string()).await,
+        };
+        let plan = match ptl_bytecode::decode(&bytecode) {
+            Ok(plan) => plan,
+            Err(e) => {
+                return self
+                    .refuse(id, format!("the plan cannot be run here: {e}"))
+                    .await
+            }
+        };
+        if let Some(keys) = &self.config.trusted_keys {
+            if let Err(reason) = keys.check(&spec, &plan) {
+                return self.refuse(id, reason).await;
+            }
+        }
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
         // A joiner walks the plan from the run's start with no share until its own begins.
         let joined = share.joined_at_ms.map(|at| (at, share.rate_fraction));
@@ -385,6 +407,38 @@ impl Agent {
         Ok(RunEnded {
             outcome: outcome.map_err(ClusterError::Run),
             undelivered,
+        })
+    }
+}
+
+impl Agent {
+    /// Takes no part in run `id`, for `reason`: says so in a done marker that hands the share
+    /// over (the coordinator gives it to others, or the run ends degraded with the reason).
+    async fn refuse(&self, id: &RunId, reason: String) -> Result<RunEnded, ClusterError> {
+        eprintln!("agent {}: refusing run {id}: {reason}", self.session.id);
+        let left = Undelivered {
+            run: id.clone(),
+            agent: self.session.id.clone(),
+            deltas: Vec::new(),
+            marker: DoneMarker {
+                deltas: 0,
+                delta_bytes: 0,
+                requests: 0,
+                started_at_ms: None,
+                ended_at_ms: None,
+                epochs: Vec::new(),
+                fenced: 0,
+                handed_over: true,
+                error: Some(format!("refused: {reason}")),
+            },
+        };
+        deliver(&self.session.client(), &left).await?;
+        Ok(RunEnded {
+            outcome: Err(ClusterError::Refused {
+                run: id.to_string(),
+                reason,
+            }),
+            undelivered: None,
         })
     }
 }

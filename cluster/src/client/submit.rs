@@ -1,6 +1,7 @@
 //! `ptl submit`: store the plan, create the run, and optionally wait for its result.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ptl_engine::result::RunResult;
@@ -11,6 +12,7 @@ use crate::error::ClusterError;
 use crate::ids::RunId;
 use crate::plan_store;
 use crate::run::{self, LossPolicy, RunPhase, RunSpec};
+use crate::signing::PlanSigner;
 use crate::zk::clock;
 use crate::zk::layout;
 use crate::zk::retry;
@@ -33,6 +35,8 @@ pub struct SubmitConfig {
     pub clock_tolerance: Duration,
     /// Wait for the result, at most this long; `None` returns once the run is created.
     pub wait: Option<Duration>,
+    /// Signs the run (`ptl submit --sign-key`).
+    pub signer: Option<Arc<PlanSigner>>,
 }
 
 /// How a run waits for its agents, starts and survives losing one: what `ptl submit` lets the
@@ -75,6 +79,7 @@ impl SubmitConfig {
             stagger: start.stagger,
             clock_tolerance: Duration::from_millis(250),
             wait: None,
+            signer: None,
         }
     }
 
@@ -104,6 +109,15 @@ pub async fn submit(config: SubmitConfig) -> Result<Submitted, ClusterError> {
     }
     let client = zk::connect(&config.zk).await?;
     let plan_hash = plan_store::store(&client, &config.bytecode).await?;
+    let submitted_at_ms = clock::now_ms();
+    let signature = config.signer.as_ref().map(|signer| {
+        signer.sign(
+            &plan_hash.to_string(),
+            &config.params,
+            &plan,
+            submitted_at_ms,
+        )
+    });
     let spec = RunSpec {
         plan_hash,
         plan_name: plan.name.clone(),
@@ -115,7 +129,8 @@ pub async fn submit(config: SubmitConfig) -> Result<Submitted, ClusterError> {
         stagger_ms: millis(config.stagger),
         clock_tolerance_ms: millis(config.clock_tolerance) as i64,
         bytecode_version: ptl_bytecode::FORMAT_VERSION,
-        submitted_at_ms: clock::now_ms(),
+        submitted_at_ms,
+        signature,
     };
     let id = run::create(&client, &spec).await?;
     match config.wait {

@@ -138,6 +138,7 @@ mod tests {
             clock_tolerance_ms: 250,
             bytecode_version: ptl_bytecode::FORMAT_VERSION,
             submitted_at_ms: 0,
+            signature: None,
         }
     }
 

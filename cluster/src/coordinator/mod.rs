@@ -33,6 +33,7 @@ use crate::plan_store;
 use crate::run::assignment::{self, Assignment};
 use crate::run::pauses::PauseWindow;
 use crate::run::{self, RunPhase, RunSpec};
+use crate::signing::TrustedKeys;
 use crate::zk::clock;
 use crate::zk::durable::{DurableSession, SessionHandle};
 use crate::zk::layout;
@@ -66,6 +67,8 @@ pub struct CoordinatorConfig {
     pub poll: Duration,
     /// Extra time past the plan's end before agents that never said `done` are given up on.
     pub finish_grace: Duration,
+    /// Only runs signed by one of these keys are started or resumed (`--trusted-keys`).
+    pub trusted_keys: Option<Arc<TrustedKeys>>,
 }
 
 /// The data of `/runs/<id>/live`, rewritten as deltas arrive.
@@ -348,6 +351,7 @@ async fn coordinate(
     let bytecode = plan_store::load(client, &spec.plan_hash).await?;
     let plan =
         ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+    check_signature(config, id, &spec, &plan)?;
 
     let chosen = wait_for_agents(client, id, &spec).await?;
     let members: Vec<(AgentId, Option<f64>)> = chosen
@@ -419,6 +423,7 @@ async fn resume(
     let bytecode = plan_store::load(client, &spec.plan_hash).await?;
     let plan =
         ptl_bytecode::decode(&bytecode).map_err(|e| ClusterError::Bytecode(e.to_string()))?;
+    check_signature(config, id, &spec, &plan)?;
     let path = layout::run_assignment(id);
     let (current, _) = zk::get_json::<Assignment>(client, &path, "assignment")
         .await?
@@ -446,6 +451,26 @@ async fn resume(
         busy,
     };
     follow(&run, current, members).await
+}
+
+/// With trusted keys, a run whose plan is not signed by one of them (or not as stored) fails
+/// with the reason, before any agent is given a share.
+fn check_signature(
+    config: &CoordinatorConfig,
+    id: &RunId,
+    spec: &RunSpec,
+    plan: &Plan,
+) -> Result<(), ClusterError> {
+    match &config.trusted_keys {
+        None => Ok(()),
+        Some(keys) => keys
+            .check(spec, plan)
+            .map(|_| ())
+            .map_err(|reason| ClusterError::Refused {
+                run: id.to_string(),
+                reason,
+            }),
+    }
 }
 
 /// Waits until enough eligible agents are registered; the first `spec.agents` in registration

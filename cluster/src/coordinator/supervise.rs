@@ -402,11 +402,22 @@ pub(crate) async fn follow(
         .filter_map(|m| m.done.as_ref())
         .map(|d| d.fenced)
         .sum();
-    let accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
+    let agent_errors: Vec<String> = members
+        .iter()
+        .filter_map(|m| {
+            let error = m.done.as_ref()?.error.as_ref()?;
+            Some(format!("{}: {error}", m.id))
+        })
+        .collect();
+    let mut accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
+    // An agent that failed or refused its part is a loss too, whatever the counts say.
+    accounting.reasons.extend(agent_errors);
+    accounting.degraded = !accounting.reasons.is_empty();
     let verdict = accounting
         .degraded
         .then(|| format!("degraded: {}", accounting.reasons.join("; ")));
     result.accounting = Some(accounting);
+    result.signed_by = spec.signature.as_ref().map(|s| s.signer());
     merged_record::store(client, id, &merged, start_at_ms, duration).await?;
     zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
     run::update_state(client, id, |s| {

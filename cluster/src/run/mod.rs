@@ -49,6 +49,10 @@ pub struct RunSpec {
     pub clock_tolerance_ms: i64,
     pub bytecode_version: u16,
     pub submitted_at_ms: i64,
+    /// The submitter's signature of what the run does (`ptl submit --sign-key`), checked by
+    /// coordinators and agents that trust only signed plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::PlanSignature>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

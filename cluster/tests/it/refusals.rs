@@ -66,6 +66,7 @@ async fn old_and_skewed_agents_are_refused_with_the_reason() {
         summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(5),
+        trusted_keys: None,
     };
     tokio::spawn(coordinator::run_coordinator(
         config,

@@ -83,6 +83,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
         poll: Duration::from_millis(200),
         finish_grace: Duration::from_secs(20),
+        trusted_keys: None,
     };
     let coordinating = tokio::spawn(run_coordinator(
         coordinator,

@@ -46,6 +46,9 @@ pub struct RunResult {
     /// Cluster runs only: where the plan's arrivals went, and whether the run lost any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounting: Option<Accounting>,
+    /// Cluster runs of a signed plan: who signed it, `name (key id)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// A cluster run's account of the plan's open-model arrivals (`docs/results.md`):

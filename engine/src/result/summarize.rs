@@ -260,6 +260,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
         degraded: Vec::new(),
         pauses: paused.windows.clone(),
         accounting: None,
+        signed_by: None,
     }
 }
 

@@ -19,6 +19,7 @@ pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
         summarise: Arc::new(ptl_cluster::coordinator::result::runtime_summary),
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(10),
+        trusted_keys: None,
     }
 }
 

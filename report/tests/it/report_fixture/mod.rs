@@ -181,5 +181,6 @@ pub fn run_result() -> RunResult {
         degraded: Vec::new(),
         pauses: Vec::new(),
         accounting: None,
+        signed_by: None,
     }
 }
