@@ -292,6 +292,10 @@ pub struct CoordinatorArgs {
     pub access: DashboardAccessArgs,
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Finished runs kept in ZooKeeper (result and merged record; their deltas go when they
+    /// end). Older ones are deleted; with 0, each goes once `submit --wait` has its result.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub keep_runs: usize,
 }
 
 /// An `http://` or `https://` address, kept without a trailing slash.

@@ -36,6 +36,7 @@ pub fn run(args: &CoordinatorArgs) -> Done {
         poll: Duration::from_millis(250),
         finish_grace: Duration::from_secs(30),
         trusted_keys: crate::cluster_setup::trusted_keys(&args.trust, "coordinator")?,
+        keep_runs: args.keep_runs,
     };
     let dashboard = match args.http {
         None => None,

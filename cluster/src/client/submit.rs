@@ -176,7 +176,11 @@ pub async fn wait_for_result(
         let state: run::RunState = serde_json::from_slice(&data)
             .map_err(|e| ClusterError::malformed("run state", &path, e))?;
         match state.phase {
-            RunPhase::Done => return read_result(client, id).await,
+            RunPhase::Done => {
+                let result = read_result(client, id).await?;
+                crate::coordinator::retention::mark_collected(client, id).await;
+                return Ok(result);
+            }
             RunPhase::Failed => {
                 return Err(ClusterError::RunFailed {
                     run: id.to_string(),

@@ -10,6 +10,7 @@ pub mod joining;
 pub mod merged_record;
 pub mod merged_windows;
 pub mod result;
+pub mod retention;
 pub(crate) mod supervise;
 
 use std::collections::{BTreeMap, HashSet};
@@ -69,6 +70,9 @@ pub struct CoordinatorConfig {
     pub finish_grace: Duration,
     /// Only runs signed by one of these keys are started or resumed (`--trusted-keys`).
     pub trusted_keys: Option<Arc<TrustedKeys>>,
+    /// Finished runs kept in ZooKeeper (their result and merged record; deltas go when a run
+    /// ends). See [`retention`].
+    pub keep_runs: usize,
 }
 
 /// The data of `/runs/<id>/live`, rewritten as deltas arrive.
@@ -152,6 +156,9 @@ pub async fn run_coordinator(
     }
 }
 
+/// How often the leader deletes what finished runs no longer need ([`retention`]).
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
 /// Pause before trying again after the coordinator lost its session or its candidacy.
 const RECONNECT: Duration = Duration::from_secs(1);
 
@@ -172,6 +179,7 @@ async fn lead(
     let busy = Busy::default();
     let mut tasks = tokio::task::JoinSet::new();
     let mut said = false;
+    let mut swept_at = tokio::time::Instant::now();
     loop {
         if session.ended() {
             tasks.abort_all();
@@ -180,7 +188,17 @@ async fn lead(
             ));
         }
         let client = session.client();
-        match take_new_runs(session, config, &mut running, &busy, &mut tasks).await {
+        let passed = match take_new_runs(session, config, &mut running, &busy, &mut tasks).await {
+            Ok(()) if swept_at.elapsed() >= SWEEP_EVERY => {
+                swept_at = tokio::time::Instant::now();
+                retention::sweep(&client, config.keep_runs)
+                    .await
+                    .map(|_| ())
+            }
+            Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match passed {
             Ok(()) => said = false,
             Err(e) if e.is_transient() => {
                 if !std::mem::replace(&mut said, true) {

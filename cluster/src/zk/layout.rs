@@ -16,6 +16,7 @@
 //! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
+//! /runs/run-<seq>/collected      the submitter has read the result         persistent
 //! /runs/run-<seq>/record         merged record manifest JSON              persistent
 //! /runs/run-<seq>/record/chunk-… the merged record (HdrHistogram V2-deflate deltas format)
 //! ```
@@ -103,6 +104,11 @@ pub fn agent_done(id: &RunId, agent: &AgentId) -> String {
 /// The run's pause windows (`crate::run::pauses`), read-modify-write with a version check.
 pub fn run_pauses(id: &RunId) -> String {
     format!("{RUNS}/{id}/pauses")
+}
+
+/// Created by `ptl submit --wait` once it has read the result: retention may delete the run.
+pub fn run_collected(id: &RunId) -> String {
+    format!("{RUNS}/{id}/collected")
 }
 
 pub fn run_live(id: &RunId) -> String {

@@ -67,6 +67,7 @@ async fn old_and_skewed_agents_are_refused_with_the_reason() {
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(5),
         trusted_keys: None,
+        keep_runs: 50,
     };
     tokio::spawn(coordinator::run_coordinator(
         config,

@@ -84,6 +84,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         poll: Duration::from_millis(200),
         finish_grace: Duration::from_secs(20),
         trusted_keys: None,
+        keep_runs: 50,
     };
     let coordinating = tokio::spawn(run_coordinator(
         coordinator,

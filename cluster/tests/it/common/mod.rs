@@ -20,6 +20,7 @@ pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
         poll: Duration::from_millis(100),
         finish_grace: Duration::from_secs(10),
         trusted_keys: None,
+        keep_runs: 50,
     }
 }
 

@@ -1,0 +1,125 @@
+//! ZooKeeper's footprint across runs, against real processes: a finished run's deltas go once
+//! its record and result are written, and only `--keep-runs` finished runs stay.
+
+use crate::cluster::{stderr, write, Cluster};
+use crate::support::json;
+use ptl_cluster::ids::RunId;
+use ptl_cluster::zk::{self, layout, ZkConfig};
+use std::time::{Duration, Instant};
+
+const SHORT: &str = r#"plan "short" {
+  param target = "http://127.0.0.1:9"
+  target target
+  request hello { GET "/" }
+  phase steady { rate 50/s for 2s }
+}
+"#;
+
+/// Runs `f` with a fresh client of the cluster's ZooKeeper.
+fn with_zk<T>(cluster: &Cluster, f: impl AsyncFnOnce(&zookeeper_client::Client) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = zk::connect(&ZkConfig::new(cluster.connect()))
+            .await
+            .expect("connect");
+        f(&client).await
+    })
+}
+
+/// Nodes under the chroot outside `/plans` (plans go after a grace of their own).
+fn nodes_outside_plans(cluster: &Cluster) -> usize {
+    with_zk(cluster, async |client| {
+        let mut n = 0;
+        for root in layout::ROOTS.iter().filter(|r| **r != layout::PLANS) {
+            n += 1 + client.count_descendants_number(root).await.expect("count");
+        }
+        n
+    })
+}
+
+fn runs(cluster: &Cluster) -> Vec<String> {
+    with_zk(cluster, async |client| {
+        zk::children(client, layout::RUNS).await.expect("runs")
+    })
+}
+
+fn submit_short(cluster: &Cluster, target: &str) -> serde_json::Value {
+    let plan = write(cluster.dir.path(), "plan.ptl", SHORT);
+    let out = cluster.dir.path().join("r.json");
+    let o = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
+        .args(["--set", &format!("target={target}")])
+        .output()
+        .expect("ptl submit runs");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    json(&out)
+}
+
+#[test]
+fn with_keep_runs_0_a_finished_run_leaves_nothing_behind() {
+    let cluster = Cluster::start_with(2, &["--keep-runs", "0"]);
+    let target = crate::support::Target::start();
+    let baseline = nodes_outside_plans(&cluster);
+    let r = submit_short(&cluster, &target.url);
+    // The waiting submitter got its whole result before the run went.
+    assert_eq!(r["total"]["requests"].as_u64(), Some(100), "{r}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !runs(&cluster).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still there: {:?}",
+            runs(&cluster)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(nodes_outside_plans(&cluster), baseline);
+}
+
+#[test]
+fn only_the_newest_runs_are_kept_and_their_deltas_go() {
+    let cluster = Cluster::start_with(2, &["--keep-runs", "1"]);
+    let target = crate::support::Target::start();
+    submit_short(&cluster, &target.url);
+    submit_short(&cluster, &target.url);
+    // The deltas stay for readers catching up for 10 s (`FINISHED_GRACE`), then go.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = runs(&cluster);
+        let id = RunId::parse(left.last().expect("a run")).expect("run id");
+        let reports = with_zk(&cluster, async |client| {
+            client
+                .check_stat(&layout::run_reports(&id))
+                .await
+                .expect("read")
+                .is_some()
+        });
+        if left.len() == 1 && !reports {
+            // The kept run is still whole for readers: its result and merged record.
+            with_zk(&cluster, async |client| {
+                for path in [layout::run_result(&id), layout::run_record(&id)] {
+                    assert!(
+                        client.check_stat(&path).await.expect("read").is_some(),
+                        "{path}"
+                    );
+                }
+            });
+            assert_eq!(left, vec!["run-0000000001".to_string()]);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runs {left:?}, deltas of the last still there: {reports}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

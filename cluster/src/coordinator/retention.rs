@@ -1,0 +1,138 @@
+//! Keeping ZooKeeper's footprint bounded across runs. ZooKeeper holds its whole tree in memory,
+//! so nothing ptl writes may accumulate forever:
+//! - a finished run's delta nodes go once its merged record, result and `done` state are
+//!   written (the record holds every histogram the deltas did) and [`FINISHED_GRACE`] has
+//!   passed; a coordinator that crashed before deleting them leaves them to the next sweep;
+//! - only the newest `keep_runs` finished runs are kept (`ptl coordinator --keep-runs`, default
+//!   50): older ones are deleted whole. With 0, a run goes as soon as its submitter collected the
+//!   result (`collected`) or [`FINISHED_GRACE`] after it finished;
+//! - a plan no run refers to any more goes once it is older than [`PLAN_GRACE`] (a submit stores
+//!   the plan before it creates the run, so a younger one may be about to be used).
+//!
+//! The leader sweeps once per pass of its main loop; every delete tolerates a node already gone.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use zookeeper_client::Client;
+
+use crate::error::ClusterError;
+use crate::ids::{PlanHash, RunId};
+use crate::run::{self, RunPhase};
+use crate::zk::{self, clock, layout};
+
+/// How long a finished run stays whole: its deltas for readers still catching up on them (a
+/// dashboard), and, when no runs are kept, the run for a submitter that has not collected its
+/// result.
+pub const FINISHED_GRACE: Duration = Duration::from_secs(10);
+
+/// How old an unreferenced plan must be before it is deleted.
+pub const PLAN_GRACE: Duration = Duration::from_secs(60);
+
+/// What one sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub delta_folders: usize,
+    pub runs: usize,
+    pub plans: usize,
+}
+
+/// Deletes what finished runs no longer need, and the runs and plans beyond retention.
+pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterError> {
+    let mut swept = Swept::default();
+    let now = clock::now_ms();
+    let mut finished = Vec::new();
+    let mut live_plans = HashSet::new();
+    for id in run::list(client).await? {
+        let Ok(state) = run::state(client, &id).await else {
+            continue;
+        };
+        if let Ok(spec) = run::spec(client, &id).await {
+            live_plans.insert(spec.plan_hash.to_string());
+        }
+        if !state.phase.is_finished() {
+            continue;
+        }
+        // Failed runs may never have had a result; done ones have theirs and their record.
+        let reports = layout::run_reports(&id);
+        let grace_over = now - state.updated_at_ms >= FINISHED_GRACE.as_millis() as i64;
+        if grace_over
+            && client
+                .check_stat(&reports)
+                .await
+                .map_err(|e| ClusterError::zk("read", &reports, e))?
+                .is_some()
+            && (state.phase == RunPhase::Failed || has_result(client, &id).await?)
+        {
+            zk::delete_tree(client, &reports).await?;
+            swept.delta_folders += 1;
+        }
+        finished.push((id, state.updated_at_ms));
+    }
+    // Newest first: run ids are sequential.
+    finished.sort_by(|a, b| b.0.cmp(&a.0));
+    for (id, finished_at_ms) in finished.into_iter().skip(keep_runs) {
+        if keep_runs == 0 {
+            let waited = now - finished_at_ms >= FINISHED_GRACE.as_millis() as i64;
+            if !waited && !collected(client, &id).await? {
+                continue;
+            }
+        }
+        if let Ok(spec) = run::spec(client, &id).await {
+            live_plans.remove(&spec.plan_hash.to_string());
+        }
+        zk::delete_tree(client, &layout::run(&id)).await?;
+        swept.runs += 1;
+    }
+    // Plans referenced only by deleted runs; a run left keeps its plan.
+    for id in run::list(client).await? {
+        if let Ok(spec) = run::spec(client, &id).await {
+            live_plans.insert(spec.plan_hash.to_string());
+        }
+    }
+    for name in zk::children(client, layout::PLANS).await? {
+        if live_plans.contains(&name) {
+            continue;
+        }
+        let Ok(hash) = PlanHash::parse(&name) else {
+            continue;
+        };
+        let path = layout::plan(&hash);
+        let Some(stat) = client
+            .check_stat(&path)
+            .await
+            .map_err(|e| ClusterError::zk("read", &path, e))?
+        else {
+            continue;
+        };
+        if now - stat.mtime >= PLAN_GRACE.as_millis() as i64 {
+            zk::delete_tree(client, &path).await?;
+            swept.plans += 1;
+        }
+    }
+    Ok(swept)
+}
+
+async fn has_result(client: &Client, id: &RunId) -> Result<bool, ClusterError> {
+    let path = layout::run_result(id);
+    Ok(client
+        .check_stat(&path)
+        .await
+        .map_err(|e| ClusterError::zk("read", &path, e))?
+        .is_some())
+}
+
+async fn collected(client: &Client, id: &RunId) -> Result<bool, ClusterError> {
+    let path = layout::run_collected(id);
+    Ok(client
+        .check_stat(&path)
+        .await
+        .map_err(|e| ClusterError::zk("read", &path, e))?
+        .is_some())
+}
+
+/// Marks run `id`'s result as collected by its submitter (best effort: retention falls back
+/// on [`FINISHED_GRACE`]).
+pub async fn mark_collected(client: &Client, id: &RunId) {
+    let _ = zk::create_if_missing(client, &layout::run_collected(id), b"").await;
+}
