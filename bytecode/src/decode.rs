@@ -7,9 +7,9 @@
 
 use crate::error::DecodeError;
 use crate::format::{
-    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN,
-    HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
-    RICHER_EXPECTS_SINCE, THINK_SINCE,
+    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION,
+    HEADER_LEN, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION,
+    OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
@@ -75,7 +75,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
             Section::Meta => meta(b, &mut plan, layout.version)?,
             Section::Consts => plan.consts = list(b, "const count", const_bytes)?,
             Section::Datasets => plan.datasets = list(b, "dataset count", |r| dataset(r, &plan))?,
-            Section::Vars => plan.vars = vars(b, &plan)?,
+            Section::Vars => plan.vars = vars(b, &plan, layout.version)?,
             Section::Headers => {
                 let scope = TemplateScope::plan_wide(&plan);
                 plan.headers = list(b, "header count", |r| header_template(r, &scope))?;
@@ -259,7 +259,7 @@ fn dataset(r: &mut Reader, plan: &Plan) -> Result<Dataset> {
     })
 }
 
-fn vars(r: &mut Reader, plan: &Plan) -> Result<Vec<Var>> {
+fn vars(r: &mut Reader, plan: &Plan, version: u16) -> Result<Vec<Var>> {
     let n = r.len("var count")?;
     let mut vars = Vec::with_capacity(n.min(1024));
     for slot in 0..n {
@@ -270,7 +270,7 @@ fn vars(r: &mut Reader, plan: &Plan) -> Result<Vec<Var>> {
                 tag::PART_LIT => konst(r, plan, "var literal const").map(VarPart::Lit),
                 // A variable may only build on earlier ones, which rules out cycles.
                 tag::PART_VAR => r.index("earlier var", slot).map(VarPart::Var),
-                tag::PART_GEN => generator(r, plan).map(VarPart::Gen),
+                tag::PART_GEN => generator(r, plan, version).map(VarPart::Gen),
                 t => bad_tag(at, "var part", t),
             }
         })?;
@@ -279,9 +279,22 @@ fn vars(r: &mut Reader, plan: &Plan) -> Result<Vec<Var>> {
     Ok(vars)
 }
 
-fn generator(r: &mut Reader, plan: &Plan) -> Result<Generator> {
+fn generator(r: &mut Reader, plan: &Plan, version: u16) -> Result<Generator> {
     let at = r.offset();
     Ok(match r.u8("generator")? {
+        tag::GEN_ENV if version >= ENV_SINCE => {
+            let name = konst(r, plan, "env name const")?;
+            let default = match r.var_u32("env default")? {
+                0 => None,
+                d => Some(ConstId(d - 1)),
+            };
+            if let Some(d) = default {
+                if d.0 as usize >= plan.consts.len() {
+                    return invalid(at, format!("env default const #{} does not exist", d.0));
+                }
+            }
+            Generator::Env { name, default }
+        }
         tag::GEN_INT => {
             let (min, max) = (r.var_i64("int min")?, r.var_i64("int max")?);
             if min > max {

@@ -401,6 +401,10 @@ impl Disasm<'_> {
             Generator::Zipf { min, max, s } => format!("zipf({min}, {max}, s={s})"),
             Generator::Str { len } => format!("str({len})"),
             Generator::Now => "now()".to_string(),
+            Generator::Env { name, default } => match default {
+                Some(d) => format!("env({}, {})", self.konst(*name), self.konst(*d)),
+                None => format!("env({})", self.konst(*name)),
+            },
         }
     }
 

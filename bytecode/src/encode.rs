@@ -200,6 +200,12 @@ fn generator(w: &mut Writer, g: &Generator) {
             w.var_u32(*len);
         }
         Generator::Now => w.u8(tag::GEN_NOW),
+        Generator::Env { name, default } => {
+            w.u8(tag::GEN_ENV);
+            w.var_u32(name.0);
+            // 0: no default; otherwise the default's const id + 1.
+            w.var_u32(default.map_or(0, |d| d.0 + 1));
+        }
     }
 }
 

@@ -9,7 +9,7 @@ pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -25,6 +25,9 @@ pub(crate) const THINK_SINCE: u16 = 3;
 /// The first version with the richer expectations (`BodyMatches`, `JsonNe`, `JsonExists`,
 /// `HeaderContains`); their tags in an older plan are as unknown as any other bad tag.
 pub(crate) const RICHER_EXPECTS_SINCE: u16 = 3;
+
+/// The first version with the `env(…)` generator; its tag in an older plan is unknown.
+pub(crate) const ENV_SINCE: u16 = 4;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -97,6 +100,7 @@ pub(crate) mod tag {
     pub const GEN_ZIPF: u8 = 7;
     pub const GEN_STR: u8 = 8;
     pub const GEN_NOW: u8 = 9;
+    pub const GEN_ENV: u8 = 10;
 
     pub const OP_LIT: u8 = 0;
     pub const OP_VAR: u8 = 1;

@@ -152,6 +152,13 @@ pub enum Generator {
     },
     /// Wall clock, milliseconds since the Unix epoch.
     Now,
+    /// The environment variable `name` of the process that runs the plan (an agent, or `ptl
+    /// run`), read once when the run starts; `default` when it is unset. Its value is never in
+    /// the plan, so a secret read this way is not in the bytecode, ZooKeeper or the results.
+    Env {
+        name: ConstId,
+        default: Option<ConstId>,
+    },
 }
 
 /// A template lowered to ops: literal bytes and variable inserts. Nothing is parsed at run time.

@@ -771,6 +771,29 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("environment variable `{name}` is not set here")]
+    #[diagnostic(
+        code(ptl::W0006),
+        severity(Warning),
+        help("`env(\"{name}\")` is read where the plan runs (each agent, or `ptl run`), when the run starts; if it is unset there too the run stops with a usage error. Set it, or give a default: `env(\"{name}\", \"…\")`")
+    )]
+    EnvUnset {
+        name: String,
+        #[label("read when the run starts")]
+        span: SourceSpan,
+    },
+
+    #[error("`{name}` is not an environment variable name")]
+    #[diagnostic(
+        code(ptl::E0066),
+        help("a name is one word without `=`, e.g. `API_TOKEN`")
+    )]
+    BadEnvName {
+        name: String,
+        #[label("not a variable name")]
+        span: SourceSpan,
+    },
+
     #[error("phase `{phase}` runs {users} users with no think time")]
     #[diagnostic(
         code(ptl::W0005),

@@ -180,6 +180,10 @@ fn var_part(pool: &mut Pool, part: &LetPart) -> VarPart {
             },
             Gen::Str { len } => Generator::Str { len: *len },
             Gen::Now => Generator::Now,
+            Gen::Env { name, default } => Generator::Env {
+                name: pool.intern(name),
+                default: default.as_ref().map(|d| pool.intern(d)),
+            },
         }),
     }
 }

@@ -7,6 +7,10 @@ use thiserror::Error;
 pub enum RuntimeError {
     #[error("the plan cannot run: {0}")]
     InvalidPlan(String),
+    /// What the plan needs from where it runs is missing (an `env(…)` variable): the user's
+    /// to fix, not the plan's.
+    #[error("{0}")]
+    Usage(String),
     #[error("invalid run options: {0}")]
     InvalidOptions(String),
     #[error("could not start the engine: {0}")]

@@ -28,6 +28,9 @@ pub struct ServerState {
     pub stall: Mutex<Option<(Instant, Instant)>>,
     /// When each request arrived (the pause tests look for gaps).
     pub arrived: Mutex<Vec<Instant>>,
+    /// The `Authorization` header of the latest request that had one (what `env(…)` secrets
+    /// reach).
+    pub authorization: Mutex<Option<String>>,
 }
 
 pub struct TestServer {
@@ -58,6 +61,13 @@ async fn handle(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(arrived);
+    if let Some(auth) = req.headers().get("authorization") {
+        *state
+            .authorization
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) =
+            Some(String::from_utf8_lossy(auth.as_bytes()).into_owned());
+    }
     if req.headers().contains_key("x-fault") {
         state.fault_headers.fetch_add(1, Ordering::Relaxed);
     }

@@ -32,7 +32,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(3, &payload));
+    assert_eq!(bytes, framed(4, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
@@ -161,6 +161,27 @@ fn a_v2_plan_cannot_hold_the_v3_expectations() {
     let err = decode(&bytes).expect_err("no such tag in v2");
     assert!(err.to_string().contains("expect"), "{err}");
     assert!(err.to_string().contains("tag 6"), "{err}");
+}
+
+/// `env(…)` came with v4: it round-trips, holding the name and default only, and means nothing
+/// in a v3 plan.
+#[test]
+fn env_generators_are_v4_and_hold_no_value() {
+    let mut plan = minimal_plan();
+    plan.consts.push(b"API_TOKEN".to_vec());
+    plan.consts.push(b"dev".to_vec());
+    plan.vars.push(Var {
+        name: "token".into(),
+        parts: vec![VarPart::Gen(Generator::Env {
+            name: ConstId(0),
+            default: Some(ConstId(1)),
+        })],
+    });
+    let mut bytes = encode(&plan);
+    assert_eq!(decode(&bytes), Ok(plan));
+    bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
+    let err = decode(&bytes).expect_err("no such tag in v3");
+    assert!(err.to_string().contains("tag 10"), "{err}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::signals;
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
 use ptl_engine::coordination::stop_channel;
+use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
 use ptl_engine::result::RunResult;
 use ptl_engine::{RunOptions, RunOutcome};
@@ -129,7 +130,10 @@ pub fn execute_with(
         outcome
     });
     view.finish();
-    let outcome = outcome.map_err(|e| fail(Exit::RunFailed, e))?;
+    let outcome = outcome.map_err(|e| match e {
+        RuntimeError::Usage(_) => fail(Exit::Usage, e),
+        e => fail(Exit::RunFailed, e),
+    })?;
     if let Some(reason) = ptl_engine::http::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }

@@ -118,6 +118,6 @@ fn fmt_explain_and_inspect_show_the_http_version() {
         .output()
         .expect("inspect runs");
     let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(text.contains("ptl plan format v3"), "{text}");
+    assert!(text.contains("ptl plan format v4"), "{text}");
     assert!(text.contains("http          2"), "{text}");
 }

@@ -340,3 +340,85 @@ fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
     assert_eq!(stats["by_path"]["/cart"].as_u64(), Some(0), "{stats}");
     assert_eq!(stats["by_path"]["/pay"].as_u64(), Some(0), "{stats}");
 }
+
+const ENV_PLAN: &str = r#"plan "env" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let token = env("PTL_TEST_ENV_SECRET")
+  request hello {
+    GET "/"
+    header "Authorization" = "Bearer {{token}}"
+  }
+  phase p { rate 20/s for 1s }
+}
+"#;
+
+#[test]
+fn env_secrets_reach_the_target_and_no_output_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = write_plan(dir.path(), ENV_PLAN);
+    let server = ptl_test_support::counting_server::server();
+    let secret = format!("s3cr3t-{}", std::process::id());
+    let files = ["r.json", "r.html", "r.xml", "r.hlog", "plan.ptlc"];
+    let path = |f: &str| dir.path().join(f);
+
+    let o = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args(["--set", &format!("target={}", server.url()), "--quiet"])
+        .arg("--out")
+        .arg(path("r.json"))
+        .arg("--report")
+        .arg(path("r.html"))
+        .arg("--junit")
+        .arg(path("r.xml"))
+        .arg("--hdr-log")
+        .arg(path("r.hlog"))
+        .env("PTL_TEST_ENV_SECRET", &secret)
+        .output()
+        .expect("ptl run runs");
+    assert_exit(&o, 0);
+    let auth = server.state.authorization.lock().expect("lock").clone();
+    assert_eq!(auth, Some(format!("Bearer {secret}")));
+    // Compiled with the secret in the environment: the bytecode holds the name, not the value.
+    let c = ptl()
+        .arg("compile")
+        .arg(&plan)
+        .arg("-o")
+        .arg(path("plan.ptlc"))
+        .env("PTL_TEST_ENV_SECRET", &secret)
+        .output()
+        .expect("ptl compile runs");
+    assert_exit(&c, 0);
+    for f in files {
+        let bytes = std::fs::read(path(f)).expect("written");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&secret), "{f} holds the secret");
+    }
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(&secret));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains(&secret));
+}
+
+#[test]
+fn an_unset_env_variable_is_a_usage_error_before_anything_is_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = write_plan(dir.path(), ENV_PLAN);
+    let server = ptl_test_support::counting_server::server();
+    let o = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args(["--set", &format!("target={}", server.url()), "--quiet"])
+        .env_remove("PTL_TEST_ENV_SECRET")
+        .output()
+        .expect("ptl run runs");
+    assert_exit(&o, 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("PTL_TEST_ENV_SECRET") && err.contains("not set"),
+        "{err}"
+    );
+    assert_eq!(
+        server.state.hits.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}

@@ -11,8 +11,8 @@ use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
-const GENERATORS: [&str; 10] = [
-    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "zipf", "str", "now",
+const GENERATORS: [&str; 11] = [
+    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "zipf", "str", "now", "env",
 ];
 
 /// Checks every `let`; the result has one entry per let, `None` where it failed.
@@ -290,6 +290,7 @@ fn generator(
         "uuid" => Some(Gen::Uuid),
         "seq" => Some(Gen::Seq),
         "now" => Some(Gen::Now),
+        "env" => env(sink, file, call, p),
         _ => None,
     }
 }
@@ -370,6 +371,7 @@ fn arity(name: &str) -> (&'static str, usize, usize) {
         "zipf" => ("3 arguments (min, max, exponent)", 3, 3),
         "str" => ("1 argument (the length)", 1, 1),
         "csv" => ("1 argument (the file name)", 1, 1),
+        "env" => ("1 or 2 arguments (the name, a default)", 1, 2),
         "one_of" | "weighted" => ("at least 1 argument", 1, usize::MAX),
         _ => ("no arguments", 0, 0),
     }
@@ -386,8 +388,48 @@ fn example(name: &str) -> &'static str {
         "weighted" => "weighted(\"eu\" 70%, \"us\" 30%)",
         "uuid" => "uuid()",
         "seq" => "seq()",
+        "env" => "env(\"API_TOKEN\")",
         _ => "now()",
     }
+}
+
+/// `env("NAME")` or `env("NAME", "default")`: read on the machine that runs the plan, when the
+/// run starts (never stored in the plan). Unset here without a default: a warning, since the
+/// agents' environment is what counts.
+fn env(
+    sink: &mut Sink,
+    file: FileId,
+    call: &Call,
+    p: &crate::check::names::Params<'_>,
+) -> Option<Gen> {
+    let name = sink.take(
+        file,
+        p.string(&call.args[0].value, "`env` takes a variable name"),
+    )?;
+    let default = match call.args.get(1) {
+        Some(arg) => Some(sink.take(file, p.string(&arg.value, "an `env` default is text"))?),
+        None => None,
+    };
+    if name.is_empty() || name.contains(['=', '\0']) || name.contains(char::is_whitespace) {
+        sink.push(
+            file,
+            Diagnostic::BadEnvName {
+                name: name.clone(),
+                span: call.args[0].span.into(),
+            },
+        );
+        return None;
+    }
+    if default.is_none() && std::env::var_os(&name).is_none() {
+        sink.push(
+            file,
+            Diagnostic::EnvUnset {
+                name: name.clone(),
+                span: call.span.into(),
+            },
+        );
+    }
+    Some(Gen::Env { name, default })
 }
 
 fn merge(parts: Vec<LetPart>) -> Vec<LetPart> {

@@ -64,16 +64,34 @@ pub enum LetPart {
 /// A generator with its texts not yet interned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Gen {
-    Int { min: i64, max: i64 },
-    Float { min: f64, max: f64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Float {
+        min: f64,
+        max: f64,
+    },
     OneOf(Vec<String>),
     Weighted(Vec<(String, Ppm)>),
     Uuid,
     Seq,
-    Csv { dataset: u32 },
-    Zipf { min: i64, max: i64, s: f64 },
-    Str { len: u32 },
+    Csv {
+        dataset: u32,
+    },
+    Zipf {
+        min: i64,
+        max: i64,
+        s: f64,
+    },
+    Str {
+        len: u32,
+    },
     Now,
+    Env {
+        name: String,
+        default: Option<String>,
+    },
 }
 
 /// One piece of a template. Params are already replaced by their text.

@@ -34,7 +34,7 @@ use crate::record::{IntervalDelta, Layout, Recorded};
 use crate::result::summarize::{self, SummaryInput};
 use crate::result::thresholds;
 use crate::result::RunResult;
-use crate::vm::{AgentShare, Program};
+use crate::vm::{AgentShare, Program, VmError};
 use collect::Collector;
 use inject::Injector;
 use pause_clock::PauseClock;
@@ -174,8 +174,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     share
         .validate()
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
-    let program =
-        Arc::new(Program::new(plan, share).map_err(|e| RuntimeError::InvalidPlan(e.to_string()))?);
+    let program = Arc::new(Program::new(plan, share).map_err(|e| match e {
+        VmError::MissingEnv { .. } => RuntimeError::Usage(e.to_string()),
+        e => RuntimeError::InvalidPlan(e.to_string()),
+    })?);
     let host = program.authority().host().to_string();
     let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;

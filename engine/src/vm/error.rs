@@ -29,6 +29,8 @@ pub enum VmError {
     },
     #[error("variable {var:?}: {reason}")]
     InvalidGenerator { var: String, reason: String },
+    #[error("`let {var} = env(\"{name}\")`: the environment variable {name} is not set (set it where the plan runs, or give a default)")]
+    MissingEnv { var: String, name: String },
     #[error("{{{{{var}.…}}}}: variable {var:?} is not a csv row")]
     FieldWithoutCsv { var: String },
     #[error("{{{{{var}.…}}}}: column #{column} does not exist")]

@@ -121,6 +121,8 @@ pub(crate) enum Gen {
         len: u32,
     },
     Now,
+    /// An environment variable's value, read when the program was built.
+    Env(Vec<u8>),
 }
 
 /// What a draw needs besides the worker's RNG: the agent-wide counters and the datasets.
@@ -212,6 +214,19 @@ impl Gen {
                 Gen::Str { len }
             }
             Generator::Now => Gen::Now,
+            Generator::Env { name, default } => {
+                let name = String::from_utf8_lossy(&constant(plan, name)?).into_owned();
+                match (std::env::var_os(&name), default) {
+                    (Some(value), _) => Gen::Env(value.into_encoded_bytes()),
+                    (None, Some(default)) => Gen::Env(constant(plan, default)?.to_vec()),
+                    (None, None) => {
+                        return Err(VmError::MissingEnv {
+                            var: var.to_string(),
+                            name,
+                        })
+                    }
+                }
+            }
         })
     }
 
@@ -275,6 +290,7 @@ impl Gen {
                 out.reserve(*len as usize);
                 out.extend(rng.sample_iter(Alphanumeric).take(*len as usize));
             }
+            Gen::Env(value) => out.extend_from_slice(value),
             Gen::Now => {
                 let ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
