@@ -34,6 +34,7 @@ use crate::record::{IntervalDelta, Layout, Recorded};
 use crate::result::summarize::{self, SummaryInput};
 use crate::result::thresholds;
 use crate::result::RunResult;
+use crate::target_policy::TargetPolicy;
 use crate::vm::{AgentShare, Program};
 use collect::Collector;
 use inject::Injector;
@@ -97,6 +98,9 @@ pub struct RunOptions {
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
     /// TLS for an `https://` target (trusted CA files, insecure mode).
     pub tls: crate::http::TlsOptions,
+    /// Where and how fast the run may send: checked before anything is sent, and on every
+    /// DNS answer a connection uses.
+    pub policy: TargetPolicy,
 }
 
 impl Default for RunOptions {
@@ -111,6 +115,7 @@ impl Default for RunOptions {
             series_cap: DEFAULT_CAP,
             pauses: None,
             tls: crate::http::TlsOptions::default(),
+            policy: TargetPolicy::default(),
         }
     }
 }
@@ -176,6 +181,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
     let program =
         Arc::new(Program::new(plan, share).map_err(|e| RuntimeError::InvalidPlan(e.to_string()))?);
+    // Before any worker exists: a refused run sends nothing.
+    opts.policy.check_plan(plan, &share).await?;
+    let policy = Arc::new(std::mem::take(&mut opts.policy));
     let host = program.authority().host().to_string();
     let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
@@ -219,6 +227,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             host: host.clone(),
             port,
             tls: tls.clone(),
+            policy: policy.clone(),
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             http: plan.http,
             timeout,
