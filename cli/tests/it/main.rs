@@ -8,6 +8,7 @@
 mod cli;
 mod cluster;
 mod cluster_faults;
+mod cluster_policy;
 mod cluster_security;
 mod dashboard;
 mod http2;

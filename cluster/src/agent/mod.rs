@@ -17,6 +17,7 @@ use std::time::Duration;
 use ptl_bytecode::Plan;
 use ptl_engine::coordination::{BoxFuture, Coordination};
 use ptl_engine::error::RuntimeError;
+use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -62,6 +63,9 @@ pub struct AgentConfig {
     /// Only runs signed by one of these keys are run (`--trusted-keys`); others are refused
     /// before anything is sent.
     pub trusted_keys: Option<Arc<TrustedKeys>>,
+    /// Where and how fast this agent may send, whatever an assignment asks (`--allow-target`,
+    /// `--max-rate`): a run that breaks it is refused before the engine starts.
+    pub policy: TargetPolicy,
 }
 
 impl AgentConfig {
@@ -75,6 +79,7 @@ impl AgentConfig {
             poll: Duration::from_secs(1),
             drain_grace: Duration::from_secs(20),
             trusted_keys: None,
+            policy: TargetPolicy::default(),
         }
     }
 }
@@ -110,6 +115,11 @@ pub struct DoneMarker {
     pub handed_over: bool,
     /// The engine's error, if it failed.
     pub error: Option<String>,
+    /// The agent refused the run before sending anything (its target allow-list or rate cap):
+    /// why. The coordinator treats it as a lost agent, by the run's loss policy, and shows
+    /// the reason in `ptl status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// A registered agent. Dropping it ends its session: its node vanishes.
@@ -305,6 +315,14 @@ impl Agent {
                 return self.refuse(id, reason).await;
             }
         }
+        let assigned = AgentShare {
+            index: share.index,
+            count: share.count,
+            rate_fraction: share.rate_fraction,
+        };
+        if let Err(refusal) = self.config.policy.check_plan(&plan, &assigned).await {
+            return self.refuse(id, refusal.to_string()).await;
+        }
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
         // A joiner walks the plan from the run's start with no share until its own begins.
         let joined = share.joined_at_ms.map(|at| (at, share.rate_fraction));
@@ -375,6 +393,7 @@ impl Agent {
             fenced: coordination.fenced(),
             handed_over,
             error: outcome.as_ref().err().map(ToString::to_string),
+            refused: None,
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
         drop(coordination);
@@ -430,6 +449,7 @@ impl Agent {
                 fenced: 0,
                 handed_over: true,
                 error: Some(format!("refused: {reason}")),
+                refused: Some(reason.clone()),
             },
         };
         deliver(&self.session.client(), &left).await?;
