@@ -17,7 +17,10 @@
 //!
 //! The rate cap refuses a run whose planned peak rate for this engine's share is above it, and
 //! a closed-model (`users`) phase, whose rate is not planned and so cannot be held to a cap: a
-//! run is either sent as planned or not at all, so a result never hides arrivals held back.
+//! run is either sent as planned or not at all. A cluster may still raise an agent's share
+//! mid-run (a lost agent's load rebalanced): the engine then sends at most the cap
+//! ([`TargetPolicy::max_fraction`]) and the arrivals above it are never sent, which the
+//! cluster's accounting counts as not sent (the run is degraded), so no loss is hidden.
 
 use crate::vm::AgentShare;
 use ptl_bytecode::plan::{Load, Plan};
@@ -213,22 +216,29 @@ impl TargetPolicy {
         Ok(())
     }
 
+    /// The largest share of the plan's rate the cap lets this engine send (`None`: no cap, or
+    /// nothing with a rate to cap).
+    pub fn max_fraction(&self, plan: &Plan) -> Option<f64> {
+        let max = self.max_rate?;
+        let peak = plan
+            .phases
+            .iter()
+            .filter_map(|p| peak_rate(&p.load))
+            .fold(0.0, f64::max);
+        (peak > 0.0).then(|| max / peak)
+    }
+
     /// Refuses a share whose planned peak rate is above the cap.
     pub fn check_rate(&self, plan: &Plan, share: &AgentShare) -> Result<(), Refusal> {
         let Some(max) = self.max_rate else {
             return Ok(());
         };
         for phase in &plan.phases {
-            let peak = match phase.load {
-                Load::Rate { per_sec, .. } => per_sec,
-                Load::Ramp { from, to, .. } | Load::Steps { from, to, .. } => from.max(to),
-                Load::Pause { .. } => 0.0,
-                Load::Users { .. } => {
-                    return Err(Refusal::ClosedLoop {
-                        phase: phase.name.clone(),
-                        max,
-                    })
-                }
+            let Some(peak) = peak_rate(&phase.load) else {
+                return Err(Refusal::ClosedLoop {
+                    phase: phase.name.clone(),
+                    max,
+                });
             };
             let rate = peak * share.rate_fraction;
             // A share's split of a round rate may land a hair above it.
@@ -255,6 +265,16 @@ impl fmt::Display for TargetPolicy {
             write!(f, "; at most {max}/s")?;
         }
         Ok(())
+    }
+}
+
+/// A phase's highest planned rate, whole plan (`None` for closed-model `users`).
+fn peak_rate(load: &Load) -> Option<f64> {
+    match *load {
+        Load::Rate { per_sec, .. } => Some(per_sec),
+        Load::Ramp { from, to, .. } | Load::Steps { from, to, .. } => Some(from.max(to)),
+        Load::Pause { .. } => Some(0.0),
+        Load::Users { .. } => None,
     }
 }
 

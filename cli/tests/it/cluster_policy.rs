@@ -139,3 +139,50 @@ fn max_rate_below_the_assigned_share_refuses_and_the_others_take_it_over() {
     assert_eq!(server.state.hits.load(Ordering::Relaxed), total);
     assert!(total > 0, "{r}");
 }
+
+#[test]
+fn a_rebalance_above_max_rate_is_capped_and_the_run_says_so() {
+    let server = counting_server::server();
+    // 40/s for 8 s over two agents: 20/s each, within the second's cap of 25/s, until the
+    // first is killed and the whole 40/s falls to the second.
+    let mut cluster = cluster_of(&[&[], &["--max-rate", "25/s"]]);
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        &STEADY.replace("rate 40/s for 2s", "rate 40/s for 8s"),
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
+        .args(["--set", &format!("target={}", server.url())])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ptl submit starts");
+    let run = crate::cluster::wait_for_state(&cluster, None, "running");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    cluster.agents[0].kill_9();
+    let o = submit.wait_with_output().expect("submit ends");
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+
+    let (_, done) = cluster.run_record(&run);
+    assert_eq!(done.len(), 1, "{done:?}");
+    let capped = done.values().next().expect("the capped agent's marker");
+    let note = capped.capped.as_deref().unwrap_or_default();
+    assert!(note.contains("above its --max-rate 25/s"), "{capped:?}");
+    // Its own 20/s, then at most 25/s: never above the cap over the run's 8 s.
+    assert!((150..=8 * 25 + 1).contains(&capped.requests), "{capped:?}");
+    let status = cluster.status();
+    let verdict = status["runs"][0]["verdict"].as_str().unwrap_or_default();
+    assert!(verdict.contains("capped: a rebalance"), "{status}");
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("result")).expect("JSON");
+    assert_eq!(r["accounting"]["degraded"], true, "{}", r["accounting"]);
+}

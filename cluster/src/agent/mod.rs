@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_engine::coordination::{BoxFuture, Coordination};
+use ptl_engine::coordination::{BoxFuture, Coordination, ShareChange};
 use ptl_engine::error::RuntimeError;
 use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::vm::AgentShare;
@@ -120,6 +120,11 @@ pub struct DoneMarker {
     /// the reason in `ptl status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// A rebalance raised the agent's share above its `--max-rate` mid-run: it sent at most
+    /// the cap, and the arrivals above were never sent (counted so by the coordinator's
+    /// accounting). Says so, for the run's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped: Option<String>,
 }
 
 /// A registered agent. Dropping it ends its session: its node vanishes.
@@ -351,6 +356,7 @@ impl Agent {
             .map(|p| p.load.duration_us() / 1000)
             .sum();
         let ends_at_ms = start_at_ms + plan_ms as i64;
+        let max_fraction = self.config.policy.max_fraction(&plan);
         let (coordination, writer) = ZkCoordination::new(session.handle(), placement);
         let running = engine.run(plan, agent_share, coordination.clone());
         tokio::pin!(running);
@@ -394,6 +400,7 @@ impl Agent {
             handed_over,
             error: outcome.as_ref().err().map(ToString::to_string),
             refused: None,
+            capped: self.capped(max_fraction, coordination.share_changes()),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
         drop(coordination);
@@ -431,6 +438,28 @@ impl Agent {
 }
 
 impl Agent {
+    /// What the cap held back, when a share change asked more than `max_fraction` of the plan.
+    fn capped(
+        &self,
+        max_fraction: Option<f64>,
+        changes: Option<tokio::sync::watch::Receiver<Vec<ShareChange>>>,
+    ) -> Option<String> {
+        let max_fraction = max_fraction?;
+        let asked = changes?
+            .borrow()
+            .iter()
+            .map(|c| c.rate_fraction)
+            .fold(0.0, f64::max);
+        (asked > max_fraction * (1.0 + 1e-9)).then(|| {
+            format!(
+                "a rebalance gave it {:.1}% of the plan's rate, above its --max-rate {}/s ({:.1}%): it sent at most the cap",
+                asked * 100.0,
+                self.config.policy.max_rate().unwrap_or_default(),
+                max_fraction * 100.0
+            )
+        })
+    }
+
     /// Takes no part in run `id`, for `reason`: says so in a done marker that hands the share
     /// over (the coordinator gives it to others, or the run ends degraded with the reason).
     async fn refuse(&self, id: &RunId, reason: String) -> Result<RunEnded, ClusterError> {
@@ -450,6 +479,7 @@ impl Agent {
                 handed_over: true,
                 error: Some(format!("refused: {reason}")),
                 refused: Some(reason.clone()),
+                capped: None,
             },
         };
         deliver(&self.session.client(), &left).await?;

@@ -442,6 +442,11 @@ pub(crate) async fn follow(
     let mut accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
     // An agent that failed or refused its part is a loss too, whatever the counts say.
     accounting.reasons.extend(agent_errors);
+    // An agent whose rate cap held back a larger share it was given sent less than planned.
+    accounting.reasons.extend(members.iter().filter_map(|m| {
+        let capped = m.done.as_ref()?.capped.as_ref()?;
+        Some(format!("{}: capped: {capped}", m.id))
+    }));
     accounting.degraded = !accounting.reasons.is_empty();
     let verdict = accounting
         .degraded

@@ -204,3 +204,19 @@ fn plan_targets_default_the_port_by_scheme() {
         Ok(vec![("Example.com".to_string(), 8080)])
     );
 }
+
+#[test]
+fn max_fraction_is_the_cap_over_the_plan_peak() {
+    let cap = TargetPolicy::default().with_max_rate(Some(50.0));
+    let plan = plan_with(Load::Ramp {
+        from: 100.0,
+        to: 200.0,
+        duration_us: 1_000_000,
+    });
+    assert_eq!(cap.max_fraction(&plan), Some(0.25));
+    assert_eq!(TargetPolicy::default().max_fraction(&plan), None);
+    assert_eq!(
+        cap.max_fraction(&plan_with(Load::Pause { duration_us: 1 })),
+        None
+    );
+}
