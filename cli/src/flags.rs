@@ -185,6 +185,41 @@ pub struct RunArgs {
     pub access: DashboardAccessArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Where and how fast this machine may send, whatever a plan or an assignment asks (`ptl run`,
+/// `ptl agent`; see docs/security.md).
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Send only to targets this rule allows (repeatable): a host name (`api.example.com`,
+    /// `*.example.com`), `host:port`, an IP or CIDR (`10.0.0.0/8`, `[::1]/128`, `[::1]:8080`).
+    /// Resolved addresses must match the IP rules, on every DNS answer. None: any target.
+    #[arg(long = "allow-target", value_name = "SPEC", value_parser = parse_allow_target)]
+    pub allow_targets: Vec<String>,
+    /// Refuse a run that plans more than this many arrivals per second here, e.g. `20000/s`
+    /// (and a closed-model `users` phase, whose rate is not planned).
+    #[arg(long, value_name = "RATE", value_parser = parse_max_rate)]
+    pub max_rate: Option<f64>,
+}
+
+impl PolicyArgs {
+    pub fn policy(&self) -> ptl_engine::target_policy::TargetPolicy {
+        // Every spec passed `parse_allow_target` already.
+        ptl_engine::target_policy::TargetPolicy::from_specs(&self.allow_targets)
+            .unwrap_or_default()
+            .with_max_rate(self.max_rate)
+    }
+}
+
+fn parse_allow_target(s: &str) -> Result<String, String> {
+    ptl_engine::target_policy::TargetPolicy::from_specs(&[s]).map_err(|e| e.reason)?;
+    Ok(s.trim().to_string())
+}
+
+fn parse_max_rate(s: &str) -> Result<f64, String> {
+    ptl_engine::target_policy::parse_max_rate(s).map_err(|e| e.reason)
 }
 
 /// How `https://` targets are verified (`ptl run`, `ptl agent`).
@@ -332,6 +367,8 @@ pub struct AgentArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// What the survivors do when an agent is lost mid-run.

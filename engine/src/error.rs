@@ -21,4 +21,7 @@ pub enum RuntimeError {
     Coordination(String),
     #[error("interval delta: {0}")]
     Delta(String),
+    /// The run breaks the engine's target allow-list or rate cap: nothing was sent.
+    #[error("refused: {0}")]
+    Refused(#[from] crate::target_policy::Refusal),
 }

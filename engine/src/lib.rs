@@ -15,7 +15,8 @@
 //!   timing with exactly as the engine does (`collect`, `timeline`, `pause_clock`, `spans`);
 //! - the result: [`result`] (the JSON model, `summarize`, `thresholds`);
 //! - [`lease`]: the permission to send an agent of a cluster holds (no zombie load);
-//! - [`http`]'s TLS options, and its pool for the engine's own benchmark.
+//! - [`http`]'s TLS options, and its pool for the engine's own benchmark;
+//! - [`target_policy`]: where and how fast a run may send (`--allow-target`, `--max-rate`).
 pub mod coordination;
 pub mod error;
 pub mod http;
@@ -25,5 +26,6 @@ mod response_check;
 pub mod result;
 pub mod runner;
 mod schedule;
+pub mod target_policy;
 pub mod vm;
 pub use runner::{run, run_blocking, Progress, RunOptions, RunOutcome};

@@ -22,10 +22,12 @@ pub fn run(args: &AgentArgs) -> Done {
     config.poll = Duration::from_millis(500);
     config.drain_grace = args.drain_grace;
     config.trusted_keys = crate::cluster_setup::trusted_keys(&args.trust, "agent")?;
+    config.policy = args.policy.policy();
     let tls = super::run::tls_options(&args.tls)?;
     let engine = Arc::new(RuntimeEngine {
         workers: args.workers,
         tls,
+        policy: config.policy.clone(),
     });
     runtime.block_on(async {
         let agent = Agent::register(&config).await.map_err(cluster_failure)?;
@@ -36,6 +38,9 @@ pub fn run(args: &AgentArgs) -> Done {
             config.zk.connect,
             config.zk.chroot
         );
+        if !config.policy.allows_any_target() || config.policy.max_rate().is_some() {
+            eprintln!("agent {}: sends only under: {}", config.name, config.policy);
+        }
         agent
             .serve(engine, config.poll, crate::signals::shutdown_token("agent"))
             .await

@@ -14,6 +14,7 @@ use ptl_engine::coordination::stop_channel;
 use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
 use ptl_engine::result::RunResult;
+use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -25,7 +26,15 @@ pub fn run(args: &RunArgs) -> Done {
     let compiled = plan_source::compile(&args.plan, &args.params)?;
     let tls = tls_options(&args.tls)?;
     let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
-    execute_with(&compiled, &args.output, args.workers, dashboard, tls)
+    let policy = args.policy.policy();
+    execute_with(
+        &compiled,
+        &args.output,
+        args.workers,
+        dashboard,
+        tls,
+        policy,
+    )
 }
 
 /// The TLS options of the flags, checked now (every CA file, the client certificate and key
@@ -58,7 +67,14 @@ pub fn access(args: &DashboardAccessArgs) -> Access {
 
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
 pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Done {
-    execute_with(compiled, output, workers, None, TlsOptions::default())
+    execute_with(
+        compiled,
+        output,
+        workers,
+        None,
+        TlsOptions::default(),
+        TargetPolicy::default(),
+    )
 }
 
 /// [`execute`], serving the live dashboard at the address while the run goes on.
@@ -68,6 +84,7 @@ pub fn execute_with(
     workers: Option<usize>,
     dashboard: Option<(SocketAddr, Access)>,
     tls: TlsOptions,
+    policy: TargetPolicy,
 ) -> Done {
     let runtime = runtime::start(&mut tokio::runtime::Builder::new_current_thread())?;
     let total: u64 = compiled
@@ -85,6 +102,7 @@ pub fn execute_with(
         progress: view.callback(output.quiet),
         plan_hash: Some(plan_hash.clone()),
         tls,
+        policy,
         ..RunOptions::default()
     };
     let dashboard = match dashboard {
@@ -132,6 +150,8 @@ pub fn execute_with(
     view.finish();
     let outcome = outcome.map_err(|e| match e {
         RuntimeError::Usage(_) => fail(Exit::Usage, e),
+        // Refused by this machine's own rules before anything was sent: a usage error.
+        RuntimeError::Refused(_) => fail(Exit::Usage, e),
         e => fail(Exit::RunFailed, e),
     })?;
     if let Some(reason) = ptl_engine::http::first_failure() {

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod cluster_faults;
 mod cluster_footprint;
+mod cluster_policy;
 mod cluster_security;
 mod dashboard;
 mod http2;

@@ -3,9 +3,11 @@
 //! They assert what a user relies on: exit statuses, the JSON result, partial results on
 //! Ctrl-C and SIGTERM, and clean error counts against a dead target.
 
-use crate::support::{assert_exit, json, ptl, run, Target};
+use crate::support::{assert_exit, assert_sent_without_errors, json, ptl, run, stderr, Target};
+use ptl_test_support::counting_server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 fn write_plan(dir: &Path, body: &str) -> PathBuf {
@@ -420,5 +422,85 @@ fn an_unset_env_variable_is_a_usage_error_before_anything_is_sent() {
     assert_eq!(
         server.state.hits.load(std::sync::atomic::Ordering::Relaxed),
         0
+    );
+}
+
+/// A small plan for the allow-list runs: 20 arrivals in a second.
+const SMALL: &str = r#"plan "t" {
+  param target = "http://127.0.0.1:9"
+  target target
+  timeout 1s
+  request hello { GET "/" }
+  phase steady { rate 20/s for 1s }
+}
+"#;
+
+/// `ptl run` of [`SMALL`] at `target` under `policy` flags, and what the server then saw.
+fn run_under(target: &str, policy: &[&str]) -> (std::process::Output, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), SMALL);
+    let out = dir.path().join("r.json");
+    let o = run(&plan, target, &out, policy);
+    (o, out, dir)
+}
+
+#[test]
+fn a_target_port_outside_the_allow_list_is_refused_and_sent_nothing() {
+    let server = counting_server::server();
+    let other = format!("127.0.0.1:{}", server.addr.port().wrapping_add(1).max(1));
+    let (o, out, _dir) = run_under(&server.url(), &["--allow-target", &other]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("not in the allow-list"), "{err}");
+    assert!(err.contains(&format!("--allow-target {other}")), "{err}");
+    assert!(err.contains(&server.addr.to_string()), "{err}");
+    assert!(!out.exists(), "a refused run writes no result");
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_name_resolving_into_a_forbidden_cidr_is_refused() {
+    let server = counting_server::server();
+    let url = format!("http://localhost:{}", server.addr.port());
+    let (o, _out, _dir) = run_under(&url, &["--allow-target", "10.0.0.0/8"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("resolves to") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-target 10.0.0.0/8"), "{err}");
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 0);
+
+    // The same name, resolving inside the list, runs (an IPv6 answer, outside, is left out).
+    let (o, out, _dir) = run_under(&url, &["--allow-target", "127.0.0.0/8"]);
+    assert_exit(&o, 0);
+    assert_sent_without_errors(&json(&out)["phases"][0], 20..=20);
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 20);
+}
+
+#[test]
+fn max_rate_refuses_a_plan_above_it_and_runs_one_within() {
+    let server = counting_server::server();
+    let (o, out, _dir) = run_under(&server.url(), &["--max-rate", "10/s"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("above --max-rate 10/s"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 0);
+
+    let (o, out, _dir) = run_under(&server.url(), &["--max-rate", "20/s"]);
+    assert_exit(&o, 0);
+    assert_sent_without_errors(&json(&out)["phases"][0], 20..=20);
+}
+
+#[test]
+fn a_bad_allow_target_is_a_usage_error() {
+    let (o, _out, _dir) = run_under("http://127.0.0.1:9", &["--allow-target", "10.0.0.1/8"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("bits set past the /8 prefix"),
+        "{}",
+        stderr(&o)
     );
 }

@@ -7,6 +7,7 @@ use ptl_bytecode::Plan;
 use ptl_engine::coordination::{BoxFuture, Coordination};
 use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
+use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::vm::AgentShare;
 use ptl_engine::RunOptions;
 
@@ -18,6 +19,9 @@ pub struct RuntimeEngine {
     pub workers: Option<usize>,
     /// How `https://` targets are spoken to (`ptl agent --ca-cert`, `--insecure`).
     pub tls: TlsOptions,
+    /// The agent's allow-list and rate cap, held by the engine too: checked again before the
+    /// first request and on every DNS answer a connection uses.
+    pub policy: TargetPolicy,
 }
 
 impl Engine for RuntimeEngine {
@@ -32,6 +36,7 @@ impl Engine for RuntimeEngine {
             workers: self.workers,
             coordination: Some(coordination),
             tls: self.tls.clone(),
+            policy: self.policy.clone(),
             ..RunOptions::default()
         };
         Box::pin(async move { ptl_engine::run(&plan, options).await.map(|_| ()) })

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_engine::coordination::{BoxFuture, Coordination};
+use ptl_engine::coordination::{BoxFuture, Coordination, ShareChange};
 use ptl_engine::error::RuntimeError;
+use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -62,6 +63,9 @@ pub struct AgentConfig {
     /// Only runs signed by one of these keys are run (`--trusted-keys`); others are refused
     /// before anything is sent.
     pub trusted_keys: Option<Arc<TrustedKeys>>,
+    /// Where and how fast this agent may send, whatever an assignment asks (`--allow-target`,
+    /// `--max-rate`): a run that breaks it is refused before the engine starts.
+    pub policy: TargetPolicy,
 }
 
 impl AgentConfig {
@@ -75,6 +79,7 @@ impl AgentConfig {
             poll: Duration::from_secs(1),
             drain_grace: Duration::from_secs(20),
             trusted_keys: None,
+            policy: TargetPolicy::default(),
         }
     }
 }
@@ -110,6 +115,16 @@ pub struct DoneMarker {
     pub handed_over: bool,
     /// The engine's error, if it failed.
     pub error: Option<String>,
+    /// The agent refused the run before sending anything (its target allow-list or rate cap):
+    /// why. The coordinator treats it as a lost agent, by the run's loss policy, and shows
+    /// the reason in `ptl status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// A rebalance raised the agent's share above its `--max-rate` mid-run: it sent at most
+    /// the cap, and the arrivals above were never sent (counted so by the coordinator's
+    /// accounting). Says so, for the run's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped: Option<String>,
 }
 
 /// A registered agent. Dropping it ends its session: its node vanishes.
@@ -305,6 +320,14 @@ impl Agent {
                 return self.refuse(id, reason).await;
             }
         }
+        let assigned = AgentShare {
+            index: share.index,
+            count: share.count,
+            rate_fraction: share.rate_fraction,
+        };
+        if let Err(refusal) = self.config.policy.check_plan(&plan, &assigned).await {
+            return self.refuse(id, refusal.to_string()).await;
+        }
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
         // A joiner walks the plan from the run's start with no share until its own begins.
         let joined = share.joined_at_ms.map(|at| (at, share.rate_fraction));
@@ -333,6 +356,7 @@ impl Agent {
             .map(|p| p.load.duration_us() / 1000)
             .sum();
         let ends_at_ms = start_at_ms + plan_ms as i64;
+        let max_fraction = self.config.policy.max_fraction(&plan);
         let (coordination, writer) = ZkCoordination::new(session.handle(), placement);
         let running = engine.run(plan, agent_share, coordination.clone());
         tokio::pin!(running);
@@ -375,6 +399,8 @@ impl Agent {
             fenced: coordination.fenced(),
             handed_over,
             error: outcome.as_ref().err().map(ToString::to_string),
+            refused: None,
+            capped: self.capped(max_fraction, coordination.share_changes()),
         };
         // The engine has returned; dropping our handle lets the writer drain and finish.
         drop(coordination);
@@ -412,6 +438,28 @@ impl Agent {
 }
 
 impl Agent {
+    /// What the cap held back, when a share change asked more than `max_fraction` of the plan.
+    fn capped(
+        &self,
+        max_fraction: Option<f64>,
+        changes: Option<tokio::sync::watch::Receiver<Vec<ShareChange>>>,
+    ) -> Option<String> {
+        let max_fraction = max_fraction?;
+        let asked = changes?
+            .borrow()
+            .iter()
+            .map(|c| c.rate_fraction)
+            .fold(0.0, f64::max);
+        (asked > max_fraction * (1.0 + 1e-9)).then(|| {
+            format!(
+                "a rebalance gave it {:.1}% of the plan's rate, above its --max-rate {}/s ({:.1}%): it sent at most the cap",
+                asked * 100.0,
+                self.config.policy.max_rate().unwrap_or_default(),
+                max_fraction * 100.0
+            )
+        })
+    }
+
     /// Takes no part in run `id`, for `reason`: says so in a done marker that hands the share
     /// over (the coordinator gives it to others, or the run ends degraded with the reason).
     async fn refuse(&self, id: &RunId, reason: String) -> Result<RunEnded, ClusterError> {
@@ -430,6 +478,8 @@ impl Agent {
                 fenced: 0,
                 handed_over: true,
                 error: Some(format!("refused: {reason}")),
+                refused: Some(reason.clone()),
+                capped: None,
             },
         };
         deliver(&self.session.client(), &left).await?;

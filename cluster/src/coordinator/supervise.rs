@@ -116,6 +116,20 @@ impl Member {
         !self.lost && self.done.as_ref().is_some_and(|d| d.handed_over)
     }
 
+    /// Refused the run (its allow-list or rate cap), and not rebalanced yet: why.
+    fn refused_now(&self) -> Option<String> {
+        if self.lost {
+            return None;
+        }
+        self.refusal()
+    }
+
+    /// Why it refused the run, if it did: `agent <id> refused the run: <reason>`.
+    fn refusal(&self) -> Option<String> {
+        let reason = self.done.as_ref()?.refused.as_ref()?;
+        Some(format!("agent {} refused the run: {reason}", self.id))
+    }
+
     fn finished(&self) -> bool {
         self.done.is_some() || self.lost
     }
@@ -240,12 +254,20 @@ pub(crate) async fn follow(
                 member.release(&mut windows, 1.0)?;
             }
         }
-        // Gone before saying done, or done early because it shut down and handed its share
-        // over: either way the others take the share.
+        // Gone before saying done, done early because it shut down and handed its share
+        // over, or refused to send (its allow-list or rate cap): the others take the share.
         let newly_lost: Vec<AgentId> = members
             .iter()
-            .filter(|m| (!alive.contains(&m.id) && !m.finished()) || m.handed_over())
+            .filter(|m| {
+                (!alive.contains(&m.id) && !m.finished())
+                    || m.handed_over()
+                    || m.refused_now().is_some()
+            })
             .map(|m| m.id.clone())
+            .collect();
+        let refusals: BTreeMap<AgentId, String> = members
+            .iter()
+            .filter_map(|m| m.refused_now().map(|r| (m.id.clone(), r)))
             .collect();
         if !newly_lost.is_empty() {
             let now = clock::now_ms();
@@ -267,6 +289,13 @@ pub(crate) async fn follow(
                 .map(|m| m.id.clone())
                 .collect();
             let mut until = None;
+            if !refusals.is_empty()
+                && (survivors.is_empty() || spec.on_agent_loss == LossPolicy::Abort)
+            {
+                // Nobody left to send, or a loss fails the run: it fails with the reason.
+                let reason = refusals.values().cloned().collect::<Vec<_>>().join("; ");
+                run::stop(client, id, &reason).await?;
+            }
             match spec.on_agent_loss {
                 LossPolicy::Rebalance => {
                     if let Some(next) = assignment::rebalance(&current, &survivors, now) {
@@ -289,6 +318,7 @@ pub(crate) async fn follow(
                         from_ms: stopped_at.get(agent).copied().unwrap_or(now),
                         until_ms: until,
                         epoch,
+                        reason: refusals.get(agent).cloned(),
                     });
                 }
                 true
@@ -412,6 +442,11 @@ pub(crate) async fn follow(
     let mut accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
     // An agent that failed or refused its part is a loss too, whatever the counts say.
     accounting.reasons.extend(agent_errors);
+    // An agent whose rate cap held back a larger share it was given sent less than planned.
+    accounting.reasons.extend(members.iter().filter_map(|m| {
+        let capped = m.done.as_ref()?.capped.as_ref()?;
+        Some(format!("{}: capped: {capped}", m.id))
+    }));
     accounting.degraded = !accounting.reasons.is_empty();
     let verdict = accounting
         .degraded

@@ -84,6 +84,9 @@ pub struct DegradedWindow {
     /// When the survivors' new shares took effect (`None` under `continue`: until the end).
     pub until_ms: Option<i64>,
     pub epoch: u32,
+    /// Why the agent left, when it said (it refused the run: its allow-list or rate cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl DegradedWindow {

@@ -21,6 +21,9 @@ pub enum HttpError {
         #[source]
         source: io::Error,
     },
+    /// The DNS answer holds no address the target allow-list allows: nothing is connected.
+    #[error("{0}")]
+    Refused(crate::target_policy::Refusal),
     #[error("connect timed out")]
     ConnectTimeout,
     #[error("no complete answer within the timeout")]
@@ -64,9 +67,10 @@ impl HttpError {
     /// The class this failure is counted under.
     pub fn class(&self) -> ErrorClass {
         match self {
-            HttpError::Resolve { .. } | HttpError::Connect { .. } | HttpError::ConnectTimeout => {
-                ErrorClass::Connect
-            }
+            HttpError::Resolve { .. }
+            | HttpError::Refused(_)
+            | HttpError::Connect { .. }
+            | HttpError::ConnectTimeout => ErrorClass::Connect,
             HttpError::Tls { .. } => ErrorClass::Tls,
             HttpError::Timeout => ErrorClass::Timeout,
             HttpError::Closed => ErrorClass::Reset,

@@ -13,17 +13,19 @@ use super::error::HttpError;
 use super::h2_connection::{self, H2Send};
 use super::h2_pool::{H2Conns, H2Slot};
 use super::tls::TlsTarget;
+use crate::target_policy::TargetPolicy;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-/// Where connections go: a host and port, resolved on first use and again after a failure,
-/// and for HTTPS the TLS session to open over each connection.
+/// Where connections go: a host and port, resolved on first use and again after a failure
+/// (each answer held to the target policy), and for HTTPS the TLS session to open over each connection.
 #[derive(Debug)]
 pub struct Endpoint {
     host: String,
@@ -31,6 +33,7 @@ pub struct Endpoint {
     resolved: RefCell<Option<Vec<SocketAddr>>>,
     next: std::cell::Cell<usize>,
     tls: Option<TlsTarget>,
+    policy: Arc<TargetPolicy>,
 }
 
 impl Endpoint {
@@ -46,7 +49,15 @@ impl Endpoint {
             resolved: RefCell::new(None),
             next: std::cell::Cell::new(0),
             tls: None,
+            policy: Arc::default(),
         }
+    }
+
+    /// Connections go only to the addresses `policy` allows, checked on every DNS answer
+    /// (the one the connection uses), so an answer that changes cannot move the load.
+    pub fn with_policy(mut self, policy: Arc<TargetPolicy>) -> Endpoint {
+        self.policy = policy;
+        self
     }
 
     /// Connections speak TLS when `tls` is given (`None`: plain HTTP).
@@ -71,6 +82,10 @@ impl Endpoint {
             .await
             .map_err(|e| fail(e.to_string()))?
             .collect();
+        let addrs = self
+            .policy
+            .allowed_addrs(&self.host, self.port, addrs)
+            .map_err(HttpError::Refused)?;
         let first = *addrs.first().ok_or_else(|| fail("no addresses".into()))?;
         *self.resolved.borrow_mut() = Some(addrs);
         Ok(first)
@@ -479,6 +494,24 @@ mod tests {
 
     fn pool(size: usize) -> Rc<Pool> {
         Pool::new(Endpoint::new("127.0.0.1", 9), size, Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn a_dns_answer_outside_the_allow_list_is_never_connected() {
+        let policy = TargetPolicy::from_specs(&["10.0.0.0/8"]).unwrap();
+        let endpoint = Endpoint::new("localhost", 9).with_policy(Arc::new(policy));
+        match endpoint.addr().await {
+            Err(HttpError::Refused(r)) => assert!(r.to_string().contains("127.0.0.1"), "{r}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(
+            endpoint.resolved.borrow().is_none(),
+            "nothing kept to connect to"
+        );
+        let allowed = TargetPolicy::from_specs(&["127.0.0.0/8"]).unwrap();
+        let endpoint = Endpoint::new("localhost", 9).with_policy(Arc::new(allowed));
+        let addr = endpoint.addr().await.expect("allowed");
+        assert!(addr.ip().is_loopback() && addr.is_ipv4(), "{addr}");
     }
 
     #[test]

@@ -27,13 +27,14 @@ mod worker;
 mod worker_pauses;
 mod worker_shares;
 
-use crate::coordination::{Coordination, Embedded, Pause, StopSignal};
+use crate::coordination::{Coordination, Embedded, Pause, ShareChange, StopSignal};
 use crate::error::RuntimeError;
 use crate::record::series::DEFAULT_CAP;
 use crate::record::{IntervalDelta, Layout, Recorded};
 use crate::result::summarize::{self, SummaryInput};
 use crate::result::thresholds;
 use crate::result::RunResult;
+use crate::target_policy::TargetPolicy;
 use crate::vm::{AgentShare, Program, VmError};
 use collect::Collector;
 use inject::Injector;
@@ -97,6 +98,9 @@ pub struct RunOptions {
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
     /// TLS for an `https://` target (trusted CA files, insecure mode).
     pub tls: crate::http::TlsOptions,
+    /// Where and how fast the run may send: checked before anything is sent, and on every
+    /// DNS answer a connection uses.
+    pub policy: TargetPolicy,
 }
 
 impl Default for RunOptions {
@@ -111,6 +115,7 @@ impl Default for RunOptions {
             series_cap: DEFAULT_CAP,
             pauses: None,
             tls: crate::http::TlsOptions::default(),
+            policy: TargetPolicy::default(),
         }
     }
 }
@@ -146,6 +151,46 @@ pub fn run_blocking(plan: &Plan, opts: RunOptions) -> Result<RunOutcome, Runtime
     rt.block_on(run(plan, opts))
 }
 
+/// The share changes with every rate fraction held to `max` (the `--max-rate` cap): a cluster
+/// that raises this agent's share above it (a rebalance) gets at most the cap from it, and the
+/// arrivals above are never sent (the cluster's accounting counts them as not sent).
+fn capped(
+    changes: Option<watch::Receiver<Vec<ShareChange>>>,
+    max: Option<f64>,
+) -> Option<watch::Receiver<Vec<ShareChange>>> {
+    let Some(max) = max else {
+        return changes;
+    };
+    let mut changes = changes?;
+    let clamp = move |all: &[ShareChange]| -> Vec<ShareChange> {
+        all.iter()
+            .map(|c| ShareChange {
+                at: c.at,
+                rate_fraction: c.rate_fraction.min(max),
+            })
+            .collect()
+    };
+    let (tx, rx) = watch::channel(clamp(&changes.borrow_and_update()));
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        // No more changes: dropping `tx` tells the workers so.
+                        return;
+                    }
+                    let next = clamp(&changes.borrow_and_update());
+                    if tx.send(next).is_err() {
+                        return;
+                    }
+                }
+                () = tx.closed() => return,
+            }
+        }
+    });
+    Some(rx)
+}
+
 fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut n = requested.unwrap_or(cores).max(1);
@@ -178,6 +223,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         VmError::MissingEnv { .. } => RuntimeError::Usage(e.to_string()),
         e => RuntimeError::InvalidPlan(e.to_string()),
     })?);
+    // Before any worker exists: a refused run sends nothing.
+    opts.policy.check_plan(plan, &share).await?;
+    let share_changes = capped(coordination.share_changes(), opts.policy.max_fraction(plan));
+    let policy = Arc::new(std::mem::take(&mut opts.policy));
     let host = program.authority().host().to_string();
     let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
         .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
@@ -221,10 +270,11 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             host: host.clone(),
             port,
             tls: tls.clone(),
+            policy: policy.clone(),
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             http: plan.http,
             timeout,
-            share_changes: coordination.share_changes(),
+            share_changes: share_changes.clone(),
             pauses: pauses.clone(),
             lease: coordination.lease(),
         };

@@ -39,6 +39,8 @@ pub struct WorkerSetup {
     pub port: u16,
     /// For an `https://` target.
     pub tls: Option<crate::http::TlsTarget>,
+    /// Checked on every DNS answer a connection uses.
+    pub policy: Arc<crate::target_policy::TargetPolicy>,
     /// This worker's part of the agent's connections.
     pub connections: usize,
     /// HTTP/1.1 (a request per connection at a time) or HTTP/2 (streams on the connections).
@@ -294,7 +296,9 @@ async fn run(
         setup.layout.requests.len(),
         setup.layout.scenarios.len(),
     );
-    let endpoint = Endpoint::new(&setup.host, setup.port).with_tls(setup.tls);
+    let endpoint = Endpoint::new(&setup.host, setup.port)
+        .with_tls(setup.tls)
+        .with_policy(setup.policy);
     let pool = match setup.http {
         ptl_bytecode::HttpVersion::Http1 => Pool::new(endpoint, setup.connections, setup.timeout),
         ptl_bytecode::HttpVersion::Http2 => {
