@@ -165,3 +165,69 @@ fn tamper_with_the_plan(cluster: &Cluster) {
             .expect("altered");
     });
 }
+
+#[test]
+fn an_agent_without_an_env_secret_hands_its_share_to_one_that_has_it() {
+    let mut cluster = Cluster::start(0);
+    let secret = format!("cluster-s3cr3t-{}", std::process::id());
+    let connect = cluster.connect();
+    let dir = cluster.dir.path().to_path_buf();
+    for (name, with_secret) in [("agent0", true), ("agent1", false)] {
+        let mut command = ptl();
+        command.args(["agent", "--zk", &connect, "--name", name, "--workers", "1"]);
+        command.args(["--session-timeout", crate::support::AGENT_SESSION]);
+        match with_secret {
+            true => command.env("PTL_TEST_CLUSTER_SECRET", &secret),
+            false => command.env_remove("PTL_TEST_CLUSTER_SECRET"),
+        };
+        cluster
+            .agents
+            .push(crate::support::Proc::spawn_command(&dir, name, command));
+    }
+    cluster.wait_for_agents(2);
+    let server = counting_server::server();
+    let plan = write(
+        &dir,
+        "env.ptl",
+        r#"plan "env" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let token = env("PTL_TEST_CLUSTER_SECRET")
+  request hello {
+    GET "/"
+    header "Authorization" = "Bearer {{token}}"
+  }
+  phase steady { rate 50/s for 4s }
+}
+"#,
+    );
+    let out = dir.join("r.json");
+    let o = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
+        .args(["--set", &format!("target={}", server.url())])
+        .env_remove("PTL_TEST_CLUSTER_SECRET")
+        .output()
+        .expect("ptl submit runs");
+    // Degraded (one agent could not take part), but the other sent the whole rate from then on.
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let auth = server.state.authorization.lock().expect("lock").clone();
+    assert_eq!(auth, Some(format!("Bearer {secret}")));
+    let r = json(&out);
+    let reasons = r["accounting"]["reasons"].to_string();
+    assert!(reasons.contains("PTL_TEST_CLUSTER_SECRET"), "{reasons}");
+    assert!(
+        hits(&server) > 150,
+        "the share was taken over: {}",
+        hits(&server)
+    );
+    assert!(!std::fs::read_to_string(&out)
+        .expect("result")
+        .contains(&secret));
+}

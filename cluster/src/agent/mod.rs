@@ -388,6 +388,13 @@ impl Agent {
                 }
             }
         };
+        // What this machine lacks (an `env(…)` variable, its own rules) stops the engine before
+        // any request: the share is handed to the others, who may have it.
+        let declined = matches!(
+            outcome,
+            Err(RuntimeError::Usage(_) | RuntimeError::Refused(_))
+        );
+        handed_over |= declined;
         let ended_at_ms = clock::now_ms() - session.offset.offset_ms;
         let marker = DoneMarker {
             deltas: 0,
