@@ -146,8 +146,22 @@ impl Cluster {
         all
     }
 
-    /// The run's assignment as it ended.
-    pub(crate) fn assignment(&self, run: &str) -> Assignment {
+    /// Waits for a `submit --wait` process and checks its exit status (every log on failure).
+    #[track_caller]
+    pub(crate) fn finish(&self, submit: std::process::Child, code: i32) -> Output {
+        let o = submit.wait_with_output().expect("submit ends");
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{}\n{}",
+            stderr(&o),
+            self.logs()
+        );
+        o
+    }
+
+    /// Runs `f` with a fresh client of this cluster's ZooKeeper.
+    pub(crate) fn with_zk<T>(&self, f: impl AsyncFnOnce(&zookeeper_client::Client) -> T) -> T {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -156,8 +170,15 @@ impl Cluster {
             let client = zk::connect(&ZkConfig::new(self.connect()))
                 .await
                 .expect("connect");
-            let id = RunId::parse(run).expect("run id");
-            zk::get_json::<Assignment>(&client, &layout::run_assignment(&id), "assignment")
+            f(&client).await
+        })
+    }
+
+    /// The run's assignment as it ended.
+    pub(crate) fn assignment(&self, run: &str) -> Assignment {
+        let id = RunId::parse(run).expect("run id");
+        self.with_zk(async |client| {
+            zk::get_json::<Assignment>(client, &layout::run_assignment(&id), "assignment")
                 .await
                 .expect("read")
                 .expect("an assignment")
@@ -167,23 +188,16 @@ impl Cluster {
 
     /// What ZooKeeper holds about a run: its state and each agent's done marker.
     pub(crate) fn run_record(&self, run: &str) -> (RunState, BTreeMap<String, DoneMarker>) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let client = zk::connect(&ZkConfig::new(self.connect()))
-                .await
-                .expect("connect");
-            let id = RunId::parse(run).expect("run id");
-            let state = ptl_cluster::run::state(&client, &id).await.expect("state");
+        let id = RunId::parse(run).expect("run id");
+        self.with_zk(async |client| {
+            let state = ptl_cluster::run::state(client, &id).await.expect("state");
             let mut done = BTreeMap::new();
-            for agent in zk::children(&client, &layout::run_done(&id))
+            for agent in zk::children(client, &layout::run_done(&id))
                 .await
                 .expect("done list")
             {
                 let path = layout::agent_done(&id, &AgentId(agent.clone()));
-                let (marker, _) = zk::get_json::<DoneMarker>(&client, &path, "done")
+                let (marker, _) = zk::get_json::<DoneMarker>(client, &path, "done")
                     .await
                     .expect("read done")
                     .expect("done marker");
@@ -448,15 +462,8 @@ fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
     let killed_at_ms = ptl_cluster::zk::clock::now_ms();
     cluster.agents[1].kill_9();
 
-    let o = submit.wait_with_output().expect("submit ends");
     // Degraded: the run lost part of its load, and says so with its own exit status.
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let r = json(&out);
     let planned = rate * seconds;
     let total = r["total"]["requests"].as_u64().expect("total");
@@ -528,14 +535,7 @@ fn a_standby_coordinator_resumes_the_run_when_the_leader_is_killed() {
     std::thread::sleep(Duration::from_secs(3));
     cluster.coordinator.kill_9();
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 0);
     assert_eq!(cluster.status()["coordinator"], "standby-coordinator");
     let (state, done) = cluster.run_record(&run);
     assert_eq!(state.coordinator.as_deref(), Some("standby-coordinator"));
@@ -583,14 +583,7 @@ fn an_agent_that_joins_after_a_loss_takes_over_the_vacated_share() {
     }
     cluster.add_agent("agent3");
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let (state, done) = cluster.run_record(&run);
     assert_eq!(state.degraded.len(), 1, "{state:?}");
     let lost = state.degraded[0].agent.clone();

@@ -226,15 +226,8 @@ fn quorum_lost_for_10_s_is_ridden_out_and_the_result_is_whole() {
     cluster.zk.restart_node(0);
     cluster.zk.restart_node(1);
 
-    let o = submit.wait_with_output().expect("submit ends");
     // The agents held their load back while they could not reach ZooKeeper: degraded, said.
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let r = json(&out);
     assert_no_second_above_plan(&server, rate, &cluster);
     assert_result_is_the_targets(&r, &server, rate * seconds);
@@ -269,14 +262,7 @@ fn an_agent_partitioned_for_20_s_holds_back_and_rejoins_idle() {
     std::thread::sleep(Duration::from_secs(20));
     proxy.heal();
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let r = json(&out);
     assert_no_second_above_plan(&server, rate, &cluster);
     assert_result_is_the_targets(&r, &server, rate * seconds);
@@ -329,15 +315,8 @@ fn sigterm_with_more_left_than_the_drain_grace_hands_the_share_over_at_once() {
     cluster.agents[2].signal("TERM");
     let exited_after = wait_for_exit(&mut cluster, 2, Duration::from_secs(5));
 
-    let o = submit.wait_with_output().expect("submit ends");
     // It left mid-run: degraded, for the moment its share was unsent.
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let r = json(&out);
     assert_no_second_above_plan(&server, rate, &cluster);
     assert_result_is_the_targets(&r, &server, rate * seconds);
@@ -374,14 +353,7 @@ fn sigterm_within_the_drain_grace_finishes_the_run_first() {
     std::thread::sleep(Duration::from_secs(3));
     cluster.agents[2].signal("TERM");
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 0);
     let r = json(&out);
     assert_result_is_the_targets(&r, &server, rate * seconds);
     assert_eq!(r["accounting"]["degraded"], false, "{}", r["accounting"]);
@@ -544,14 +516,7 @@ fn a_killed_agents_degraded_window_covers_the_seconds_short_of_the_plan() {
     std::thread::sleep(Duration::from_secs(4));
     cluster.agents[1].kill_9();
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
     let r = json(&out);
     let window = &r["degraded"][0];
     let from_s = window["from_s"].as_f64().expect("from");

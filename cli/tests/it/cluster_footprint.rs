@@ -4,7 +4,7 @@
 use crate::cluster::{stderr, write, Cluster};
 use crate::support::json;
 use ptl_cluster::ids::RunId;
-use ptl_cluster::zk::{self, layout, ZkConfig};
+use ptl_cluster::zk::{self, layout};
 use std::time::{Duration, Instant};
 
 const SHORT: &str = r#"plan "short" {
@@ -15,23 +15,9 @@ const SHORT: &str = r#"plan "short" {
 }
 "#;
 
-/// Runs `f` with a fresh client of the cluster's ZooKeeper.
-fn with_zk<T>(cluster: &Cluster, f: impl AsyncFnOnce(&zookeeper_client::Client) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let client = zk::connect(&ZkConfig::new(cluster.connect()))
-            .await
-            .expect("connect");
-        f(&client).await
-    })
-}
-
 /// Nodes under the chroot outside `/plans` (plans go after a grace of their own).
 fn nodes_outside_plans(cluster: &Cluster) -> usize {
-    with_zk(cluster, async |client| {
+    cluster.with_zk(async |client| {
         let mut n = 0;
         for root in layout::ROOTS.iter().filter(|r| **r != layout::PLANS) {
             n += 1 + client.count_descendants_number(root).await.expect("count");
@@ -41,9 +27,7 @@ fn nodes_outside_plans(cluster: &Cluster) -> usize {
 }
 
 fn runs(cluster: &Cluster) -> Vec<String> {
-    with_zk(cluster, async |client| {
-        zk::children(client, layout::RUNS).await.expect("runs")
-    })
+    cluster.with_zk(async |client| zk::children(client, layout::RUNS).await.expect("runs"))
 }
 
 fn submit_short(cluster: &Cluster, target: &str) -> serde_json::Value {
@@ -96,7 +80,7 @@ fn only_the_newest_runs_are_kept_and_their_deltas_go() {
     loop {
         let left = runs(&cluster);
         let id = RunId::parse(left.last().expect("a run")).expect("run id");
-        let reports = with_zk(&cluster, async |client| {
+        let reports = cluster.with_zk(async |client| {
             client
                 .check_stat(&layout::run_reports(&id))
                 .await
@@ -105,7 +89,7 @@ fn only_the_newest_runs_are_kept_and_their_deltas_go() {
         });
         if left.len() == 1 && !reports {
             // The kept run is still whole for readers: its result and merged record.
-            with_zk(&cluster, async |client| {
+            cluster.with_zk(async |client| {
                 for path in [layout::run_result(&id), layout::run_record(&id)] {
                     assert!(
                         client.check_stat(&path).await.expect("read").is_some(),

@@ -163,14 +163,7 @@ fn a_rebalance_above_max_rate_is_capped_and_the_run_says_so() {
     let run = crate::cluster::wait_for_state(&cluster, None, "running");
     std::thread::sleep(std::time::Duration::from_secs(3));
     cluster.agents[0].kill_9();
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(submit, 5);
 
     let (_, done) = cluster.run_record(&run);
     assert_eq!(done.len(), 1, "{done:?}");

@@ -5,7 +5,7 @@
 use crate::cluster::{stderr, write, Cluster};
 use crate::support::{json, ptl};
 use ptl_cluster::ids::PlanHash;
-use ptl_cluster::zk::{self, layout, ZkConfig};
+use ptl_cluster::zk::{self, layout};
 use ptl_test_support::counting_server::{self, TestServer};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -124,15 +124,8 @@ fn a_plan_altered_in_zookeeper_is_refused_by_every_agent() {
     tamper_with_the_plan(&cluster);
     cluster.add_agent("agent1");
 
-    let o = waiting.wait_with_output().expect("submit ends");
     // Every agent refused its share: the run ends degraded, saying why, and nothing was sent.
-    assert_eq!(
-        o.status.code(),
-        Some(5),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
-    );
+    cluster.finish(waiting, 5);
     assert_eq!(hits(&server), 0);
     let r = json(&out);
     let reasons = r["accounting"]["reasons"].to_string();
@@ -144,15 +137,8 @@ fn a_plan_altered_in_zookeeper_is_refused_by_every_agent() {
 
 /// Flips one byte of the first chunk of the one plan stored.
 fn tamper_with_the_plan(cluster: &Cluster) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let client = zk::connect(&ZkConfig::new(cluster.connect()))
-            .await
-            .expect("connect");
-        let plans = zk::children(&client, layout::PLANS).await.expect("plans");
+    cluster.with_zk(async |client| {
+        let plans = zk::children(client, layout::PLANS).await.expect("plans");
         assert_eq!(plans.len(), 1, "{plans:?}");
         let hash = PlanHash::parse(&plans[0]).expect("a plan hash");
         let chunk = layout::plan_chunk(&hash, 0);
