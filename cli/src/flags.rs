@@ -249,6 +249,11 @@ pub struct DemoTargetArgs {
     /// Share of responses that are 500s, e.g. `1%`.
     #[arg(long, value_parser = parse_share, default_value = "0%")]
     pub error_rate: f64,
+    /// Serve at most this many requests per second, e.g. `2000/s`: an M/M/c-like server whose
+    /// latency rises as the rate nears it and which sheds the excess with 503 (default:
+    /// unlimited).
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub capacity: Option<f64>,
 }
 
 /// Where the cluster's ZooKeeper is, shared by every cluster command.
