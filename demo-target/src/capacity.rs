@@ -4,8 +4,9 @@
 //! `WORKERS` workers each take an exponentially distributed service time whose mean makes
 //! their combined throughput `R`; a request waits for the first free worker in arrival order,
 //! so latency rises as the rate nears `R`. A request that would wait longer than the time the
-//! workers need to clear `QUEUE` requests is shed at once with 503: above `R` the queue fills
-//! and the excess is refused quickly, as a real server with a bounded backlog does.
+//! workers need to clear `QUEUE` requests (or `MIN_BACKLOG`, if longer) is shed at once with
+//! 503: above `R` the queue fills and the excess is refused quickly, as a real server with a
+//! bounded backlog does.
 //!
 //! Workers are kept in virtual time (the instant each one is next free), not as tasks or
 //! permits: a request's start and finish are computed when it arrives and it then sleeps
@@ -21,8 +22,12 @@ use tokio::time::Instant;
 /// capacities a loopback test reaches.
 pub(crate) const WORKERS: usize = 8;
 /// Requests the backlog holds (waiting, not in service) before new ones are shed: the longest
-/// admitted wait is the time the workers need to serve this many.
+/// admitted wait is the time the workers need to serve this many…
 pub(crate) const QUEUE: f64 = 50.0;
+/// …or this long, if longer: a stall of the host (a descheduled process, a busy neighbour)
+/// delivers the arrivals of its length at once, and a server at a fast rate should not shed
+/// them all for it.
+const MIN_BACKLOG: Duration = Duration::from_millis(100);
 
 /// What happens to one arriving request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ impl Capacity {
         Capacity {
             free_at: Mutex::new(vec![now; WORKERS]),
             mean_service,
-            max_wait: Duration::from_secs_f64(QUEUE / rps),
+            max_wait: Duration::from_secs_f64(QUEUE / rps).max(MIN_BACKLOG),
         }
     }
 

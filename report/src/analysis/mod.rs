@@ -24,7 +24,8 @@ const SHORT_STEP_S: usize = 3;
 /// A gap to the next step wider than this share of the knee gets a note: the knee is only
 /// known to lie in between.
 const COARSE_GAP: f64 = 0.10;
-/// A step whose achieved rate falls this far below its plan was not sustained by the generator.
+/// A step whose achieved rate falls below this share of its plan was not sustained by the
+/// generator: it is left out of the model.
 const SUSTAINED: f64 = 0.9;
 
 /// The whole analysis: what `--format json` prints.
@@ -40,7 +41,8 @@ pub struct Analysis {
     pub slos: Vec<SloOutcome>,
     pub grouping: Grouping,
     pub steps: Vec<JudgedStep>,
-    /// p99 against rate, fitted to the steps up to the first break.
+    /// p99 against rate, fitted to the steps up to the first break that the generator
+    /// sustained.
     pub model: Option<Model>,
     /// The model at `--at`.
     pub prediction: Option<Prediction>,
@@ -103,7 +105,9 @@ pub fn analyze(result: &RunResult, slos: &[Slo], at: Option<f64>) -> Result<Anal
         })
         .collect();
     let mut by_rate: Vec<&JudgedStep> = judged.iter().collect();
-    by_rate.sort_by(|a, b| a.step.achieved_rps.total_cmp(&b.step.achieved_rps));
+    // By plan, not by what was achieved: a step the generator could not hold (its host
+    // stalled) must not pass for a slower one.
+    by_rate.sort_by(|a, b| a.step.target_rps.total_cmp(&b.step.target_rps));
 
     let outcomes: Vec<SloOutcome> = slos.iter().map(|slo| outcome(slo, &by_rate)).collect();
     let first_break = confirmed_break(&by_rate, |s| s.held);
@@ -115,7 +119,7 @@ pub fn analyze(result: &RunResult, slos: &[Slo], at: Option<f64>) -> Result<Anal
     let below_break = first_break.map_or(by_rate.len(), |i| i + 1);
     let points: Vec<(f64, f64)> = by_rate[..below_break]
         .iter()
-        .filter(|s| s.step.p99_ms > 0.0)
+        .filter(|s| s.step.p99_ms > 0.0 && sustained(&s.step))
         .map(|s| (s.step.achieved_rps, s.step.p99_ms))
         .collect();
     let model = fit::fit(&points);
@@ -136,6 +140,10 @@ pub fn analyze(result: &RunResult, slos: &[Slo], at: Option<f64>) -> Result<Anal
         prediction,
         notes,
     })
+}
+
+fn sustained(step: &Step) -> bool {
+    step.achieved_rps >= SUSTAINED * step.target_rps
 }
 
 fn value(step: &Step, metric: Metric) -> f64 {
@@ -239,7 +247,7 @@ fn notes(
     }
     let behind: Vec<String> = by_rate
         .iter()
-        .filter(|s| s.step.achieved_rps < SUSTAINED * s.step.target_rps)
+        .filter(|s| !sustained(&s.step))
         .map(|s| format_rps(s.step.target_rps))
         .collect();
     if !behind.is_empty() {

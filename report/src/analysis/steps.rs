@@ -32,7 +32,8 @@ pub struct Step {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
-    /// Errors / requests sent over the judged seconds.
+    /// The median of the judged seconds' errors / requests sent (a stall of the generator's
+    /// or the target's host sheds or fails a burst within one second; the median leaves it out).
     pub error_rate: f64,
     /// Arrivals the generator dropped / planned, over the judged seconds.
     pub dropped_rate: f64,
@@ -102,14 +103,9 @@ fn constant_runs<'a>(points: &[&'a SeriesPoint]) -> Vec<Vec<&'a SeriesPoint>> {
 
 fn summarise(all: &[&SeriesPoint], judged: &[&SeriesPoint]) -> Step {
     let n = judged.len().max(1) as f64;
-    let sent: f64 = judged
-        .iter()
-        .map(|p| p.achieved_rps * (1.0 - p.paused))
-        .sum();
     let planned: f64 = judged.iter().map(|p| p.target_rps).sum();
-    let errors: f64 = judged.iter().map(|p| p.errors as f64).sum();
     let dropped: f64 = judged.iter().map(|p| p.dropped as f64).sum();
-    let median = |value: fn(&SeriesPoint) -> f64| {
+    let median = |value: &dyn Fn(&SeriesPoint) -> f64| {
         let mut values: Vec<f64> = judged.iter().map(|p| value(p)).collect();
         values.sort_by(f64::total_cmp);
         match values.len() {
@@ -124,10 +120,10 @@ fn summarise(all: &[&SeriesPoint], judged: &[&SeriesPoint]) -> Step {
         judged_s: judged.len(),
         target_rps: planned / n,
         achieved_rps: judged.iter().map(|p| p.achieved_rps).sum::<f64>() / n,
-        p50_ms: median(|p| p.p50_ms),
-        p95_ms: median(|p| p.p95_ms),
-        p99_ms: median(|p| p.p99_ms),
-        error_rate: ratio(errors, sent),
+        p50_ms: median(&|p| p.p50_ms),
+        p95_ms: median(&|p| p.p95_ms),
+        p99_ms: median(&|p| p.p99_ms),
+        error_rate: median(&|p| ratio(p.errors as f64, p.achieved_rps * (1.0 - p.paused))),
         dropped_rate: ratio(dropped, planned),
     }
 }
@@ -181,7 +177,7 @@ pub(crate) mod tests {
             assert_eq!(step.target_rps, rate);
             assert_eq!(step.judged_s, 3);
             assert!((step.p99_ms - rate / 10.0).abs() < 1e-9);
-            assert!((step.error_rate - 3.0 / (3.0 * rate)).abs() < 1e-12);
+            assert!((step.error_rate - 1.0 / rate).abs() < 1e-12);
         }
         assert_eq!((steps[1].from_s, steps[1].to_s), (4, 7));
     }
