@@ -150,6 +150,10 @@ pub struct AnalyzeArgs {
     /// Text tables, or one JSON document (docs/analysis.md).
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
     pub format: AnalyzeFormat,
+    /// Also write a self-contained HTML page: p99 against rate, the fitted curve, the SLOs and
+    /// the knee, with the text analysis.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

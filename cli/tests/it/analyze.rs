@@ -45,15 +45,19 @@ fn breakpoint_run(dir: &Path, capacity: f64) -> Value {
     );
     assert_exit(&o, 0);
     drop(target);
+    let page = dir.join(format!("capacity-{capacity}.html"));
     let o = ptl()
         .arg("analyze")
         .arg(&out)
         .args(["--slo", "error_rate < 1%", "--at"])
         .arg(rate(0.9))
-        .args(["--format", "json"])
+        .args(["--format", "json", "--report"])
+        .arg(&page)
         .output()
         .expect("ptl analyze runs");
     assert_exit(&o, 0);
+    let html = std::fs::read_to_string(&page).expect("the chart page is written");
+    assert!(html.contains("<svg") && html.contains("class=\"step\""));
     serde_json::from_slice(&o.stdout).expect("analysis JSON")
 }
 

@@ -4,8 +4,10 @@
 //! its prediction at a named rate.
 //!
 //! [`steps`] groups the per-second series, [`fit`] fits the model, [`render`] writes the text
-//! and JSON forms; this module judges the steps and words the confidence notes.
+//! and JSON forms, [`chart`] the HTML page with its chart; this module judges the steps and
+//! words the confidence notes.
 
+pub mod chart;
 pub mod fit;
 pub mod render;
 pub mod slo;
@@ -272,7 +274,7 @@ fn notes(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::steps::tests::second;
     use super::*;
     use ptl_engine::result::SeriesPoint;
@@ -292,7 +294,7 @@ mod tests {
 
     /// Steps of 100/s..1000/s, 4 s each, on an M/M/1-like curve of capacity 800/s: the
     /// latency explodes and errors appear from 800/s on.
-    fn queue_run() -> RunResult {
+    pub(crate) fn queue_run() -> RunResult {
         let mut series = Vec::new();
         let mut t = 0;
         for rate in (1..=10).map(|i| 100.0 * f64::from(i)) {
