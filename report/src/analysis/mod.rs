@@ -83,7 +83,13 @@ pub fn analyze(result: &RunResult, slos: &[Slo], at: Option<f64>) -> Result<Anal
     if slos.is_empty() {
         return Err(ReportError::Analysis("give at least one --slo".to_string()));
     }
-    let (grouping, steps) = steps::group(&result.series);
+    // A run stopped early (an abort threshold, Ctrl-C) ends inside a second: that second's
+    // rate counts a fraction of it and would pass for a step the generator fell behind on.
+    let series = match result.series.split_last() {
+        Some((_, whole)) if result.stopped_early => whole,
+        _ => &result.series[..],
+    };
+    let (grouping, steps) = steps::group(series);
     if steps.is_empty() {
         return Err(ReportError::Analysis(
             "the run has no second with a planned open-model rate (closed `users` phases and \
@@ -366,6 +372,20 @@ pub(crate) mod tests {
         assert_eq!(analysis.knee_rps, Some(600.0));
         assert!(!analysis.steps[2].held);
         assert!(analysis.notes.iter().any(|n| n.contains("hiccup")));
+    }
+
+    #[test]
+    fn the_partial_last_second_of_a_stopped_run_is_left_out() {
+        let mut result = queue_run();
+        if let Some(last) = result.series.last_mut() {
+            last.achieved_rps = 10.0;
+        }
+        result.stopped_early = true;
+        let slos = [Slo::parse("p99 < 50ms").expect("valid")];
+        let analysis = analyze(&result, &slos, None).expect("analyses");
+        let last = analysis.steps.last().expect("steps");
+        assert_eq!(last.step.achieved_rps, 1000.0);
+        assert!(!analysis.notes.iter().any(|n| n.contains("did not sustain")));
     }
 
     #[test]
