@@ -8,6 +8,7 @@ use crate::submit_options;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 // The plan's own duration literals (`250ms`, `2s`, `1m`, `1h`).
 use ptl_compiler::parse_duration;
+use ptl_report::analysis::slo::Slo;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ pub enum Command {
     Resume(PauseArgs),
     /// Make an Ed25519 key to sign plans with (`submit --sign-key`, `--trusted-keys`).
     Keygen(KeygenArgs),
+    /// Find a run's capacity: the knee where its SLOs broke, and a latency model (docs/analysis.md).
+    Analyze(AnalyzeArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -130,6 +133,37 @@ pub struct CompileArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub params: ParamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A run's result, as written by `--out` (best a `steps` phase or `std:breakpoint`).
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// An objective each step is judged by: `p50|p95|p99 < 500ms` or `error_rate < 1%`
+    /// (repeatable; `<=` also works).
+    #[arg(long = "slo", value_name = "SLO", required = true, value_parser = parse_slo)]
+    pub slos: Vec<Slo>,
+    /// Predict p99 at this rate from the fitted model, e.g. `5000/s`.
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub at: Option<f64>,
+    /// Text tables, or one JSON document (docs/analysis.md).
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
+    pub format: AnalyzeFormat,
+    /// Also write a self-contained HTML page: p99 against rate, the fitted curve, the SLOs and
+    /// the knee, with the text analysis.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    Text,
+    Json,
+}
+
+fn parse_slo(s: &str) -> Result<Slo, String> {
+    Slo::parse(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +318,11 @@ pub struct DemoTargetArgs {
     /// Share of responses that are 500s, e.g. `1%`.
     #[arg(long, value_parser = parse_share, default_value = "0%")]
     pub error_rate: f64,
+    /// Serve at most this many requests per second, e.g. `2000/s`: an M/M/c-like server whose
+    /// latency rises as the rate nears it and which sheds the excess with 503 (default:
+    /// unlimited).
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub capacity: Option<f64>,
 }
 
 /// Where the cluster's ZooKeeper is, shared by every cluster command.

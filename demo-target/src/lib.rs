@@ -7,7 +7,10 @@
 //! (`POST /login`, `GET /cart`, `POST /pay/{etag}`) for scenario plans. `GET /seq/{n}` remembers
 //! the number `n`, so `/stats` can say whether a plan's `seq()` values ever repeated.
 //! `GET /health` and `GET /stats` are control endpoints: answered at once and never counted.
+//! With a capacity (`--capacity R/s`) it behaves as a server of that throughput: latency rises
+//! as the rate nears it and the excess is shed with 503.
 
+mod capacity;
 mod config;
 mod error;
 mod faults;

@@ -23,6 +23,7 @@ pub(crate) const ETAG_MISMATCH: &[u8] =
 pub(crate) const METHOD_NOT_ALLOWED: &[u8] = br#"{"error":"method not allowed"}"#;
 pub(crate) const TOO_LARGE: &[u8] = br#"{"error":"request body too large"}"#;
 pub(crate) const BAD_BODY: &[u8] = br#"{"error":"could not read the request body"}"#;
+pub(crate) const OVERLOADED: &[u8] = br#"{"error":"over capacity: the backlog is full"}"#;
 
 pub(crate) fn json_static(status: StatusCode, body: &'static [u8]) -> Reply {
     json_bytes(status, Bytes::from_static(body))
@@ -85,6 +86,7 @@ mod tests {
             METHOD_NOT_ALLOWED,
             TOO_LARGE,
             BAD_BODY,
+            OVERLOADED,
         ] {
             let parsed: Result<serde_json::Value, _> = serde_json::from_slice(body);
             assert!(parsed.is_ok(), "{}", String::from_utf8_lossy(body));

@@ -4,6 +4,7 @@
 //! this hot path about a tenth of its CPU time per request (measured with wrk, see
 //! docs/performance.md).
 
+use crate::capacity::{Admission, Capacity};
 use crate::config::DemoTargetConfig;
 use crate::faults::{abort_status, fault_delay, nth_request_fails};
 use crate::responses::{self as body, json_static, json_value, Reply};
@@ -25,6 +26,8 @@ pub(crate) struct State {
     pub config: DemoTargetConfig,
     pub stats: Stats,
     shop: Shop,
+    /// The capacity model, when one was configured.
+    capacity: Option<Capacity>,
     /// Numbers the requests subject to the error share, in arrival order.
     draws: AtomicU64,
 }
@@ -32,6 +35,9 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(config: DemoTargetConfig) -> Self {
         State {
+            capacity: config
+                .capacity
+                .map(|rps| Capacity::new(rps, tokio::time::Instant::now())),
             config,
             stats: Stats::new(),
             shop: Shop::new(),
@@ -121,6 +127,15 @@ async fn answer(state: &State, endpoint: Endpoint, request: Request) -> Reply {
     if let Some(status) = abort_status(&parts.headers) {
         state.stats.count(Event::FaultAbort);
         return json_static(status, body::FAULT_ABORT);
+    }
+    if let Some(capacity) = &state.capacity {
+        let service = capacity.draw_service();
+        match capacity.admit(tokio::time::Instant::now(), service) {
+            Admission::Served { done } => tokio::time::sleep_until(done).await,
+            Admission::Shed => {
+                return json_static(StatusCode::SERVICE_UNAVAILABLE, body::OVERLOADED)
+            }
+        }
     }
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;

@@ -451,6 +451,39 @@ async fn concurrent_clients_are_all_counted() {
     assert_eq!(snapshot.by_path["/products"], (clients * per_client) as u64);
 }
 
+/// A burst far above the capacity: the workers and the backlog (about 58 requests) are
+/// served, the rest shed with 503, and `/stats` counts both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_above_the_capacity_is_partly_shed() {
+    let config = DemoTargetConfig {
+        capacity: Some(50.0),
+        ..DemoTargetConfig::default()
+    };
+    let (target, _stop) = start(config).await;
+    let addr = target.addr();
+    let burst = 300;
+    let mut tasks = Vec::new();
+    for _ in 0..burst {
+        tasks.push(tokio::spawn(async move {
+            Client::connect(addr).await.get("/").await.status
+        }));
+    }
+    let mut served = 0;
+    let mut shed = 0;
+    for task in tasks {
+        match task.await.expect("client task") {
+            StatusCode::OK => served += 1,
+            StatusCode::SERVICE_UNAVAILABLE => shed += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(served >= 50, "{served} served");
+    assert!(shed > 0, "nothing shed");
+    let snapshot = target.stats();
+    assert_eq!(snapshot.by_status["503"], shed);
+    assert_eq!(snapshot.requests, burst);
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let (target, _stop) = start(DemoTargetConfig::default()).await;
@@ -511,6 +544,17 @@ async fn bad_configuration_and_busy_ports_are_errors() {
     )
     .await;
     assert!(matches!(invalid, Err(DemoTargetError::InvalidErrorRate(_))));
+    for capacity in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        let invalid = serve(
+            DemoTargetConfig {
+                capacity: Some(capacity),
+                ..DemoTargetConfig::default()
+            },
+            std::future::pending(),
+        )
+        .await;
+        assert!(matches!(invalid, Err(DemoTargetError::InvalidCapacity(_))));
+    }
 
     let (busy, _stop) = start(DemoTargetConfig::default()).await;
     let clash = serve(

@@ -1,4 +1,4 @@
-//! What can fail while writing a report: only the output itself.
+//! What can fail while writing a report (the output itself) or analysing a run (its input).
 
 use thiserror::Error;
 
@@ -10,4 +10,8 @@ pub enum ReportError {
     HtmlTemplate(String),
     #[error("report template failed to render: {0}")]
     HtmlRender(String),
+    #[error("SLO `{slo}`: {reason}")]
+    InvalidSlo { slo: String, reason: String },
+    #[error("analysis: {0}")]
+    Analysis(String),
 }

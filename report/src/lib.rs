@@ -2,7 +2,9 @@
 //! (`ptl run`, `ptl submit --wait`), [`html`] the self-contained HTML report (`--report`), [`junit`]
 //! the thresholds as JUnit XML for CI (`--junit`), [`hdr_log`] the histograms as an
 //! HdrHistogram interval log (`--hdr-log`); [`units`] formats durations, rates and shares the
-//! same way in all of them. The data comes from `ptl_engine::result`; nothing here runs load.
+//! same way in all of them; [`analysis`] is the capacity analysis of `ptl analyze`. The data
+//! comes from `ptl_engine::result`; nothing here runs load.
+pub mod analysis;
 pub mod error;
 pub mod hdr_log;
 pub mod html;

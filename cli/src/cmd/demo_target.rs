@@ -14,6 +14,7 @@ pub fn run(args: &DemoTargetArgs) -> Done {
             latency: args.latency,
             error_rate: args.error_rate,
             seed: 0,
+            capacity: args.capacity,
         };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns typed flags into a library call and prints the outcome.
 
 pub mod agent;
+pub mod analyze;
 pub mod check;
 pub mod compile;
 pub mod coordinator;
