@@ -127,6 +127,9 @@ impl ClusterError {
                 source,
                 E::ConnectionLoss
                     | E::Timeout
+                    // The socket's own errors ("connection reset by peer" while a server
+                    // dies) come wrapped as custom errors: the server did not answer.
+                    | E::Custom(_)
                     | E::SessionExpired
                     | E::SessionMoved
                     | E::Throttled

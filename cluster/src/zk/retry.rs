@@ -20,7 +20,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub fn is_retryable(e: &ZkError) -> bool {
     matches!(
         e,
-        ZkError::ConnectionLoss | ZkError::Timeout | ZkError::Throttled | ZkError::NoHosts
+        ZkError::ConnectionLoss
+            | ZkError::Timeout
+            | ZkError::Throttled
+            | ZkError::NoHosts
+            // A socket error (connection reset while a server dies), wrapped by the client.
+            | ZkError::Custom(_)
     )
 }
 
