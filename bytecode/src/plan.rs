@@ -537,6 +537,14 @@ impl Plan {
         &self.consts[id.0 as usize]
     }
 
+    /// The schedule's length: every phase's duration, added (pauses of a run not included).
+    pub fn duration_us(&self) -> u64 {
+        self.phases
+            .iter()
+            .map(|p| p.load.duration_us())
+            .fold(0, u64::saturating_add)
+    }
+
     /// A plan whose only traffic is `GET /` as the top-level request `request`, over `phases`:
     /// one connection, at most 10 in flight (dropping beyond), a 1 s timeout, seed 0, HTTP/1.1.
     /// For hand-built plans (tests, benchmarks), which set what else they need with

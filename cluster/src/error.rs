@@ -123,19 +123,15 @@ impl ClusterError {
             ClusterError::Unreachable { .. }
             | ClusterError::ZkTimeout { .. }
             | ClusterError::SessionLost(_) => true,
-            ClusterError::Zk { source, .. } => matches!(
-                source,
-                E::ConnectionLoss
-                    | E::Timeout
-                    // The socket's own errors ("connection reset by peer" while a server
-                    // dies) come wrapped as custom errors: the server did not answer.
-                    | E::Custom(_)
-                    | E::SessionExpired
-                    | E::SessionMoved
-                    | E::Throttled
-                    | E::NoHosts
-                    | E::ClientClosed
-            ),
+            // Not answered (the retry policy's own rule), or the session is gone and a new
+            // one may do.
+            ClusterError::Zk { source, .. } => {
+                crate::zk::retry::is_retryable(source)
+                    || matches!(
+                        source,
+                        E::SessionExpired | E::SessionMoved | E::ClientClosed
+                    )
+            }
             _ => false,
         }
     }

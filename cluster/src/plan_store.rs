@@ -30,7 +30,14 @@ pub struct Manifest {
 pub async fn store(client: &Client, bytecode: &[u8]) -> Result<PlanHash, ClusterError> {
     let hash = PlanHash::of(bytecode);
     let node = layout::plan(&hash);
-    if manifest(client, &hash).await?.is_some() {
+    if let Some(stored) = manifest(client, &hash).await? {
+        // Rewritten as it is: its modification time says "about to be used", so retention
+        // does not take it for unreferenced between this and the run's creation.
+        let data = zk::to_json(&stored, "plan manifest", &node)?;
+        client
+            .set_data(&node, &data, None)
+            .await
+            .map_err(|e| ClusterError::zk("write", &node, e))?;
         return Ok(hash);
     }
     zk::create_if_missing(client, &node, b"").await?;

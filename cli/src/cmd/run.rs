@@ -87,13 +87,8 @@ pub fn execute_with(
     policy: TargetPolicy,
 ) -> Done {
     let runtime = runtime::start(&mut tokio::runtime::Builder::new_current_thread())?;
-    let total: u64 = compiled
-        .plan
-        .phases
-        .iter()
-        .map(|p| p.load.duration_us())
-        .fold(0u64, u64::saturating_add);
-    let view = LiveView::new(Duration::from_micros(total), output.quiet);
+    let total = Duration::from_micros(compiled.plan.duration_us());
+    let view = LiveView::new(total, output.quiet);
     let (stop, signal) = stop_channel();
     let plan_hash = ptl_bytecode::hash(&compiled.bytes).to_hex();
     let mut opts = RunOptions {

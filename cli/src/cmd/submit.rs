@@ -118,12 +118,7 @@ async fn merged_outcome(
 
 /// The run's own length plus the time it may wait for agents and to start, plus a margin.
 fn default_timeout(plan: &Plan, args: &SubmitArgs) -> Duration {
-    let plan_us: u64 = plan
-        .phases
-        .iter()
-        .map(|p| p.load.duration_us())
-        .fold(0u64, u64::saturating_add);
-    Duration::from_micros(plan_us)
+    Duration::from_micros(plan.duration_us())
         .saturating_add(args.agent_wait)
         .saturating_add(args.start_delay)
         .saturating_add(args.stagger.saturating_mul(args.agents))

@@ -149,7 +149,12 @@ impl Cluster {
     /// Waits for a `submit --wait` process and checks its exit status (every log on failure).
     #[track_caller]
     pub(crate) fn finish(&self, submit: std::process::Child, code: i32) -> Output {
-        let o = submit.wait_with_output().expect("submit ends");
+        self.expect_exit(submit.wait_with_output().expect("submit ends"), code)
+    }
+
+    /// Checks a finished command's exit status (every log on failure).
+    #[track_caller]
+    pub(crate) fn expect_exit(&self, o: Output, code: i32) -> Output {
         assert_eq!(
             o.status.code(),
             Some(code),
@@ -249,23 +254,19 @@ fn three_agent_processes_run_a_plan_exactly_and_start_together() {
     let report = cluster.dir.path().join("r.html");
     let junit = cluster.dir.path().join("r.xml");
     let hdr_log = cluster.dir.path().join("r.hlog");
-    let o = cluster
-        .submit(&plan, 3, &out)
-        .args(["--set", &format!("target={}", target.url)])
-        .arg("--report")
-        .arg(&report)
-        .arg("--junit")
-        .arg(&junit)
-        .arg("--hdr-log")
-        .arg(&hdr_log)
-        .output()
-        .expect("ptl submit runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
+    let o = cluster.expect_exit(
+        cluster
+            .submit(&plan, 3, &out)
+            .args(["--set", &format!("target={}", target.url)])
+            .arg("--report")
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit)
+            .arg("--hdr-log")
+            .arg(&hdr_log)
+            .output()
+            .expect("ptl submit runs"),
+        0,
     );
     // The same summary as `ptl run`, on stdout.
     assert!(String::from_utf8_lossy(&o.stdout).contains("PASS"));
@@ -421,18 +422,14 @@ fn seq_values_are_unique_across_agent_processes() {
 "#,
     );
     let out = cluster.dir.path().join("r.json");
-    let o = cluster
-        .submit(&plan, 3, &out)
-        .arg("--quiet")
-        .args(["--set", &format!("target={}", target.url)])
-        .output()
-        .expect("ptl submit runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
+    let o = cluster.expect_exit(
+        cluster
+            .submit(&plan, 3, &out)
+            .arg("--quiet")
+            .args(["--set", &format!("target={}", target.url)])
+            .output()
+            .expect("ptl submit runs"),
+        0,
     );
     let total = json(&out)["total"]["requests"].as_u64().expect("total");
     assert_eq!(total, 1200);
@@ -1036,17 +1033,13 @@ fn a_plan_over_two_mebibytes_is_stored_chunked_and_runs() {
     );
 
     let out = dir.path().join("r.json");
-    let o = cluster
-        .submit(&compiled, 2, &out)
-        .arg("--quiet")
-        .output()
-        .expect("ptl submit runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
+    cluster.expect_exit(
+        cluster
+            .submit(&compiled, 2, &out)
+            .arg("--quiet")
+            .output()
+            .expect("ptl submit runs"),
+        0,
     );
     let r = json(&out);
     assert_eq!(r["total"]["requests"].as_u64(), Some(200), "{}", r["total"]);

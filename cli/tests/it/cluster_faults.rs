@@ -5,7 +5,7 @@
 //! against the plan.
 
 use crate::cluster::{run_id, stderr, wait_for_state, write, Cluster};
-use crate::support::json;
+use crate::support::{json, Proc};
 use ptl_test_support::counting_server::{self, TestServer};
 use ptl_test_support::tcp_proxy::TcpProxy;
 use ptl_test_support::ZkServer;
@@ -48,22 +48,7 @@ fn an_agent_stopped_past_its_session_sends_no_burst_and_registers_again() {
     let cluster = Cluster::start(3);
     let server = counting_server::server();
     let (rate, seconds) = (300u64, 14u64);
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        &STEADY
-            .replace("RATE", &rate.to_string())
-            .replace("SECONDS", &seconds.to_string()),
-    );
-    let out = cluster.dir.path().join("r.json");
-    let submit = cluster
-        .submit(&plan, 3, &out)
-        .arg("--quiet")
-        .args(["--set", &format!("target={}", server.url())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl submit starts");
+    let (submit, out) = submit_steady(&cluster, &server, 3, rate, seconds);
 
     // Three seconds in (the start is 1 s after the run turns running), freeze one agent for
     // four times its session timeout: it expires, and the others take over its share.
@@ -76,30 +61,12 @@ fn an_agent_stopped_past_its_session_sends_no_burst_and_registers_again() {
     stopped.signal("CONT");
     eprintln!("agent1 frozen for {:?}", frozen_at.elapsed());
 
-    let o = submit.wait_with_output().expect("submit ends");
-    assert_eq!(o.status.code(), Some(5), "degraded: {}", stderr(&o));
+    let o = cluster.finish(submit, 5);
     let r = json(&out);
-
-    // No second above the plan (2 % for the catch-up of arrivals the survivors took over
-    // late, and a request or two of rounding at the buckets' edges).
-    let counts = per_second(&server);
-    let ceiling = rate * 102 / 100 + 2;
-    assert!(
-        counts.iter().all(|&c| c <= ceiling),
-        "a second above {ceiling}: {counts:?}\n{}",
-        cluster.logs()
-    );
+    assert_no_second_above_plan(&server, rate, &cluster);
 
     // The woken agent found its session gone and registered again, as a new agent.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !stopped.log().contains("registered again") {
-        assert!(
-            Instant::now() < deadline,
-            "agent1 did not register again:\n{}",
-            stopped.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_log(stopped, "registered again");
     let status = cluster.status();
     let names: Vec<&str> = status["agents"]
         .as_array()
@@ -185,7 +152,22 @@ fn submit_steady(
     (submit, out)
 }
 
-/// No second at the target above `rate` + 2 % (and a request or two of rounding).
+/// Waits (20 s at most) until `agent`'s log says `text`.
+#[track_caller]
+fn wait_for_log(agent: &Proc, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !agent.log().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "no {text:?} in the log:\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// No second at the target above `rate` + 2 % (and a request or two of rounding: the
+/// survivors send the arrivals of a share they took over late, at once).
 #[track_caller]
 fn assert_no_second_above_plan(server: &TestServer, rate: u64, cluster: &Cluster) {
     let counts = per_second(server);
@@ -267,11 +249,7 @@ fn an_agent_partitioned_for_20_s_holds_back_and_rejoins_idle() {
     assert_no_second_above_plan(&server, rate, &cluster);
     assert_result_is_the_targets(&r, &server, rate * seconds);
     let partitioned = &cluster.agents[2];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !partitioned.log().contains("registered again") {
-        assert!(Instant::now() < deadline, "{}", partitioned.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_log(partitioned, "registered again");
     assert!(
         partitioned.log().contains("lease lapsed"),
         "{}",

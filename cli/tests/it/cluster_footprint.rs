@@ -1,7 +1,7 @@
 //! ZooKeeper's footprint across runs, against real processes: a finished run's deltas go once
 //! its record and result are written, and only `--keep-runs` finished runs stay.
 
-use crate::cluster::{stderr, write, Cluster};
+use crate::cluster::{write, Cluster};
 use crate::support::json;
 use ptl_cluster::ids::RunId;
 use ptl_cluster::zk::{self, layout};
@@ -33,18 +33,14 @@ fn runs(cluster: &Cluster) -> Vec<String> {
 fn submit_short(cluster: &Cluster, target: &str) -> serde_json::Value {
     let plan = write(cluster.dir.path(), "plan.ptl", SHORT);
     let out = cluster.dir.path().join("r.json");
-    let o = cluster
-        .submit(&plan, 2, &out)
-        .arg("--quiet")
-        .args(["--set", &format!("target={target}")])
-        .output()
-        .expect("ptl submit runs");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
+    cluster.expect_exit(
+        cluster
+            .submit(&plan, 2, &out)
+            .arg("--quiet")
+            .args(["--set", &format!("target={target}")])
+            .output()
+            .expect("ptl submit runs"),
+        0,
     );
     json(&out)
 }

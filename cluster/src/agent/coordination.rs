@@ -29,10 +29,10 @@ use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::run::pauses;
 use crate::run::{RunPhase, RunState};
+use crate::zk;
 use crate::zk::clock::{self, ClockOffset};
 use crate::zk::layout;
 use crate::zk::retry::retry;
-use crate::zk::PERSISTENT;
 
 /// One agent's place in one run, as the assignment gives it.
 #[derive(Debug, Clone)]
@@ -118,29 +118,18 @@ pub async fn write_delta(
     bytes: &[u8],
 ) -> Result<(), ClusterError> {
     let path = layout::report_node(run, agent, window);
-    let create = || async {
-        match client.create(&path, bytes, &PERSISTENT).await {
-            Ok(_) | Err(ZkError::NodeExists) => Ok(()),
-            Err(e) => Err(e),
-        }
-    };
+    let create = || zk::create_if_missing(client, &path, bytes);
     match retry(None, create).await {
-        Err(ZkError::NoNode) => {
+        Err(ClusterError::Zk {
+            source: ZkError::NoNode,
+            ..
+        }) => {
             // The agent's folder comes with its first delta.
             let dir = layout::agent_reports(run, agent);
-            retry(None, || async {
-                match client.create(&dir, b"", &PERSISTENT).await {
-                    Ok(_) | Err(ZkError::NodeExists) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-            .map_err(|e| ClusterError::zk("create", &dir, e))?;
-            retry(None, create)
-                .await
-                .map_err(|e| ClusterError::zk("create", &path, e))
+            retry(None, || zk::create_if_missing(client, &dir, b"")).await?;
+            retry(None, create).await.map(|_| ())
         }
-        other => other.map_err(|e| ClusterError::zk("create", &path, e)),
+        other => other.map(|_| ()),
     }
 }
 

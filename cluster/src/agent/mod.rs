@@ -21,7 +21,7 @@ use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::vm::AgentShare;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::Client;
 
 use crate::agent::coordination::{write_delta, PendingDelta, Placement, ZkCoordination};
 use crate::agent::session::Session;
@@ -350,12 +350,7 @@ impl Agent {
             joined,
             lease: session.lease.clone(),
         };
-        let plan_ms: u64 = plan
-            .phases
-            .iter()
-            .map(|p| p.load.duration_us() / 1000)
-            .sum();
-        let ends_at_ms = start_at_ms + plan_ms as i64;
+        let ends_at_ms = start_at_ms + (plan.duration_us() / 1000) as i64;
         let max_fraction = self.config.policy.max_fraction(&plan);
         let (coordination, writer) = ZkCoordination::new(session.handle(), placement);
         let running = engine.run(plan, agent_share, coordination.clone());
@@ -513,18 +508,11 @@ async fn deliver(client: &Client, left: &Undelivered) -> Result<(), ClusterError
         write_delta(client, &left.run, &left.agent, *window, bytes).await?;
     }
     let done = layout::agent_done(&left.run, &left.agent);
-    let marker = zk::to_json(&left.marker, "agent done", &done)?;
-    retry(None, || async {
-        match client.set_data(&done, &marker, None).await {
-            Err(ZkError::NoNode) => match client.create(&done, &marker, &zk::PERSISTENT).await {
-                Ok(_) | Err(ZkError::NodeExists) => Ok(()),
-                Err(e) => Err(e),
-            },
-            other => other.map(|_| ()),
-        }
+    retry(None, || {
+        zk::put_json(client, &done, &left.marker, "agent done")
     })
     .await
-    .map_err(|e| ClusterError::zk("write", &done, e))
+    .map(|_| ())
 }
 
 /// Registers and serves until `shutdown` is cancelled: what `ptl agent` runs.

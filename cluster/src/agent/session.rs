@@ -84,7 +84,8 @@ impl Session {
     /// The session is over for good: expired (or closed), so its node and its place in any
     /// run are gone.
     pub fn ended(&self) -> bool {
-        self.lease.revoked() || self.durable.ended()
+        // The lease is revoked only once this is so.
+        self.durable.ended()
     }
 
     /// The client to use now (a new one after the session resumed).

@@ -41,13 +41,15 @@ pub fn planned_between(timeline: &Timeline, from_ms: i64, until_ms: i64) -> f64 
 
 /// The account of `result` (already rendered from the merged record), given the lost agents
 /// that never reported their last interval, the arrivals agents dropped for want of their
-/// lease, and the agents that took part.
+/// lease, the agents that took part, and what agents said of their own part (an error, a
+/// refusal, a rate cap), each a loss whatever the counts say.
 pub fn account(
     plan: &Plan,
     result: &RunResult,
     lost: &[Unreported],
     fenced: u64,
     agents: usize,
+    agent_notes: Vec<String>,
 ) -> Accounting {
     let timeline = Timeline::of(plan, &AgentShare::solo());
     let solo = AgentShare::solo();
@@ -106,6 +108,7 @@ pub fn account(
             "{lost_share} planned arrival(s) were sent by no agent"
         ));
     }
+    reasons.extend(agent_notes);
     Accounting {
         planned,
         reported,
@@ -153,7 +156,7 @@ mod tests {
             vec![plans::rate("steady", 300.0, 10.0)],
         );
         let r = result_of(&plan, 10.0, 3000);
-        let a = account(&plan, &r, &[], 0, 3);
+        let a = account(&plan, &r, &[], 0, 3, Vec::new());
         assert_eq!((a.planned, a.reported, a.lost_share), (3000, 3000, 0));
         assert!(!a.degraded, "{a:?}");
     }
@@ -178,7 +181,7 @@ mod tests {
             reported_until_ms: 3000,
             lost_at_ms: 5500,
         };
-        let a = account(&plan, &r, &[lost], 0, 3);
+        let a = account(&plan, &r, &[lost], 0, 3, Vec::new());
         assert_eq!(a.planned, 3000);
         // One reporting interval of its 100/s.
         assert_eq!(a.unreported, 100);
@@ -195,7 +198,7 @@ mod tests {
             vec![plans::rate("steady", 200.0, 10.0)],
         );
         let r = result_of(&plan, 2.5, 500);
-        let a = account(&plan, &r, &[], 0, 1);
+        let a = account(&plan, &r, &[], 0, 1, Vec::new());
         assert_eq!(a.planned, 500);
         assert!(!a.degraded);
     }
@@ -207,7 +210,7 @@ mod tests {
             vec![plans::rate("steady", 100.0, 10.0)],
         );
         let r = result_of(&plan, 10.0, 1000);
-        let a = account(&plan, &r, &[], 40, 2);
+        let a = account(&plan, &r, &[], 40, 2, Vec::new());
         assert!(a.degraded);
         assert_eq!(a.fenced, 40);
     }

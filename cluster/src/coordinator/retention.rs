@@ -7,9 +7,11 @@
 //!   50): older ones are deleted whole. With 0, a run goes as soon as its submitter collected the
 //!   result (`collected`) or [`FINISHED_GRACE`] after it finished;
 //! - a plan no run refers to any more goes once it is older than [`PLAN_GRACE`] (a submit stores
-//!   the plan before it creates the run, so a younger one may be about to be used).
+//!   the plan, or touches it when already stored, before it creates the run, so a younger one
+//!   may be about to be used).
 //!
-//! The leader sweeps once per pass of its main loop; every delete tolerates a node already gone.
+//! The leader sweeps from its main loop, at most every 2 s; every delete tolerates a node already
+//! gone.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -41,15 +43,16 @@ pub struct Swept {
 pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterError> {
     let mut swept = Swept::default();
     let now = clock::now_ms();
+    // Every run's plan, and the finished runs with when they finished.
+    let mut plans = Vec::new();
     let mut finished = Vec::new();
-    let mut live_plans = HashSet::new();
     for id in run::list(client).await? {
+        if let Ok(spec) = run::spec(client, &id).await {
+            plans.push((id.clone(), spec.plan_hash.to_string()));
+        }
         let Ok(state) = run::state(client, &id).await else {
             continue;
         };
-        if let Ok(spec) = run::spec(client, &id).await {
-            live_plans.insert(spec.plan_hash.to_string());
-        }
         if !state.phase.is_finished() {
             continue;
         }
@@ -71,6 +74,7 @@ pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterEr
     }
     // Newest first: run ids are sequential.
     finished.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut deleted = HashSet::new();
     for (id, finished_at_ms) in finished.into_iter().skip(keep_runs) {
         if keep_runs == 0 {
             let waited = now - finished_at_ms >= FINISHED_GRACE.as_millis() as i64;
@@ -78,18 +82,17 @@ pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterEr
                 continue;
             }
         }
-        if let Ok(spec) = run::spec(client, &id).await {
-            live_plans.remove(&spec.plan_hash.to_string());
-        }
         zk::delete_tree(client, &layout::run(&id)).await?;
+        deleted.insert(id);
         swept.runs += 1;
     }
-    // Plans referenced only by deleted runs; a run left keeps its plan.
-    for id in run::list(client).await? {
-        if let Ok(spec) = run::spec(client, &id).await {
-            live_plans.insert(spec.plan_hash.to_string());
-        }
-    }
+    // Plans referenced only by deleted runs; a run left keeps its plan, and one created since
+    // the listing finds its plan young (`plan_store::store` touches it).
+    let live_plans: HashSet<String> = plans
+        .into_iter()
+        .filter(|(id, _)| !deleted.contains(id))
+        .map(|(_, plan)| plan)
+        .collect();
     for name in zk::children(client, layout::PLANS).await? {
         if live_plans.contains(&name) {
             continue;

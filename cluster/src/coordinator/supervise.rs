@@ -203,11 +203,7 @@ pub(crate) async fn follow(
         paused: false,
         silent: BTreeMap::new(),
     };
-    let plan_ms: u64 = plan
-        .phases
-        .iter()
-        .map(|p| p.load.duration_us() / 1000)
-        .sum();
+    let plan_ms = plan.duration_us() / 1000;
     let last_offset_ms = current
         .shares
         .iter()
@@ -432,22 +428,18 @@ pub(crate) async fn follow(
         .filter_map(|m| m.done.as_ref())
         .map(|d| d.fenced)
         .sum();
-    let agent_errors: Vec<String> = members
-        .iter()
-        .filter_map(|m| {
-            let error = m.done.as_ref()?.error.as_ref()?;
-            Some(format!("{}: {error}", m.id))
-        })
-        .collect();
-    let mut accounting = accounting::account(plan, &result, &unreported, fenced, members.len());
-    // An agent that failed or refused its part is a loss too, whatever the counts say.
-    accounting.reasons.extend(agent_errors);
-    // An agent whose rate cap held back a larger share it was given sent less than planned.
-    accounting.reasons.extend(members.iter().filter_map(|m| {
+    // An agent that failed or refused its part, and one whose rate cap held back a larger
+    // share it was given, sent less than planned.
+    let errors = members.iter().filter_map(|m| {
+        let error = m.done.as_ref()?.error.as_ref()?;
+        Some(format!("{}: {error}", m.id))
+    });
+    let caps = members.iter().filter_map(|m| {
         let capped = m.done.as_ref()?.capped.as_ref()?;
         Some(format!("{}: capped: {capped}", m.id))
-    }));
-    accounting.degraded = !accounting.reasons.is_empty();
+    });
+    let notes = errors.chain(caps).collect();
+    let accounting = accounting::account(plan, &result, &unreported, fenced, members.len(), notes);
     let verdict = accounting
         .degraded
         .then(|| format!("degraded: {}", accounting.reasons.join("; ")));

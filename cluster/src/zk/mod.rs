@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{
-    Acls, Client, CreateMode, CreateOptions, Error as ZkError, SessionState, Stat,
-};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkError, Stat};
 
 use crate::error::ClusterError;
 
@@ -109,15 +107,6 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
         create_if_missing(&client, dir, b"").await?;
     }
     Ok(client)
-}
-
-/// Whether the client's session is over for good (expired, closed, refused): its ephemeral
-/// nodes are gone and only a new session can go on.
-pub fn session_ended(client: &Client) -> bool {
-    matches!(
-        client.state(),
-        SessionState::Expired | SessionState::Closed | SessionState::AuthFailed
-    )
 }
 
 /// Creates a persistent node; an existing one is left as it is. Returns whether it was created.

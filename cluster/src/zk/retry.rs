@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use zookeeper_client::Error as ZkError;
 
+use crate::error::ClusterError;
+
 /// First pause after a failure; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -29,17 +31,36 @@ pub fn is_retryable(e: &ZkError) -> bool {
     )
 }
 
+/// An error that may say "not answered" (retry) rather than give an answer.
+pub trait Retryable {
+    fn retryable(&self) -> bool;
+}
+
+impl Retryable for ZkError {
+    fn retryable(&self) -> bool {
+        is_retryable(self)
+    }
+}
+
+/// The crate's own helpers (`zk::put_json`, `zk::create_if_missing`, …) go through it too.
+impl Retryable for ClusterError {
+    fn retryable(&self) -> bool {
+        matches!(self, ClusterError::Zk { source, .. } if is_retryable(source))
+    }
+}
+
 /// Runs `op` until it returns something other than a retryable error, or until `deadline`
 /// (`None`: as long as it takes); then the last error.
-pub async fn retry<T, F, Fut>(deadline: Option<Instant>, mut op: F) -> Result<T, ZkError>
+pub async fn retry<T, E, F, Fut>(deadline: Option<Instant>, mut op: F) -> Result<T, E>
 where
+    E: Retryable,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ZkError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut backoff = FIRST_BACKOFF;
     loop {
         match op().await {
-            Err(e) if is_retryable(&e) => {
+            Err(e) if e.retryable() => {
                 let next = Instant::now() + backoff;
                 if deadline.is_some_and(|d| next > d) {
                     return Err(e);
