@@ -5,16 +5,23 @@
 use crate::exit::Exit;
 use crate::flags::{TrustArgs, ZkArgs};
 use crate::output::fail;
+use ptl_cluster::access::Credentials;
 use ptl_cluster::signing::TrustedKeys;
 use ptl_cluster::zk::ZkConfig;
 use ptl_cluster::ClusterError;
 use std::sync::Arc;
 
-pub fn zk_config(args: &ZkArgs) -> ZkConfig {
-    ZkConfig::new(args.connect.trim())
+/// The ZooKeeper settings of the flags; a login file that cannot be read is a usage error.
+pub fn zk_config(args: &ZkArgs) -> Result<ZkConfig, Exit> {
+    let credentials = match &args.auth_file {
+        Some(file) => Some(Credentials::read(file).map_err(|e| fail(Exit::Usage, e))?),
+        None => None,
+    };
+    Ok(ZkConfig::new(args.connect.trim())
         .with_chroot(args.chroot.clone())
         .with_connect_timeout(args.connect_timeout)
         .with_session_timeout(args.session_timeout)
+        .with_credentials(credentials))
 }
 
 /// The runtime the ZooKeeper client and the coordination tasks run on. The load generator of

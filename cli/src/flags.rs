@@ -59,6 +59,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Find a run's capacity: the knee where its SLOs broke, and a latency model (docs/analysis.md).
     Analyze(AnalyzeArgs),
+    /// Secure the cluster's ZooKeeper: roles and ACLs (docs/security.md).
+    Zk(ZkCommandArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -340,6 +342,58 @@ pub struct ZkArgs {
     /// ZooKeeper session timeout: a dead agent or coordinator is noticed this long after it dies.
     #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "6s")]
     pub session_timeout: Duration,
+    /// The ZooKeeper login, from a file (never the command line): `digest:USER:PASSWORD`.
+    /// Needed for a chroot secured by `ptl zk init` (docs/security.md).
+    #[arg(
+        long = "zk-auth-file",
+        alias = "auth-file",
+        value_name = "FILE",
+        env = "PTL_ZK_AUTH_FILE"
+    )]
+    pub auth_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ZkCommandArgs {
+    #[command(subcommand)]
+    pub command: ZkCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZkCommand {
+    /// Secure a chroot: store the roles and give every top-level node its ACL (idempotent).
+    /// The `--zk-auth-file` login becomes the admin.
+    Init(ZkInitArgs),
+    /// Print the identity a login file proves (`digest:USER:HASH`), for the role files.
+    Id(ZkIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ZkInitArgs {
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// Identities (one per line, as `ptl zk id` prints them) that may submit runs.
+    #[arg(long, value_name = "FILE")]
+    pub submitters: Option<PathBuf>,
+    /// Identities of the agents; each may write only its own reports.
+    #[arg(long, value_name = "FILE")]
+    pub agents: Option<PathBuf>,
+    /// Identities of the coordinators, which manage runs.
+    #[arg(long, value_name = "FILE")]
+    pub coordinators: Option<PathBuf>,
+    /// More admins besides the login of --zk-auth-file.
+    #[arg(long, value_name = "FILE")]
+    pub admins: Option<PathBuf>,
+    /// Change nothing: print what differs from the role files and exit 1 if anything does.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ZkIdArgs {
+    /// The login file: `digest:USER:PASSWORD` or `sasl:USER:PASSWORD`.
+    #[arg(long = "auth-file", alias = "zk-auth-file", value_name = "FILE")]
+    pub auth_file: PathBuf,
 }
 
 #[derive(Debug, Args)]

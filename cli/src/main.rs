@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Pause(args) => cmd::pause::run(args),
         Command::Resume(args) => cmd::resume::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Zk(args) => cmd::zk::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
     };
     match done {

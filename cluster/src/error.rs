@@ -103,6 +103,16 @@ pub enum ClusterError {
     #[error("run {run} refused: {reason}")]
     Refused { run: String, reason: String },
 
+    #[error("bad ZooKeeper auth file {file}: {why}")]
+    BadCredentials { file: String, why: String },
+
+    /// ZooKeeper's ACLs refused this login (or an anonymous one) the operation.
+    #[error("ZooKeeper refused: not authorised to {op} {path} in the cluster's chroot (check --zk-auth-file, and the roles with `ptl zk init --check`)")]
+    NotAuthorised { op: &'static str, path: String },
+
+    #[error("ZooKeeper refused the login of --zk-auth-file (authentication failed)")]
+    AuthFailed,
+
     #[error("the ZooKeeper session ended: {0}")]
     SessionLost(String),
 
@@ -150,6 +160,17 @@ impl ClusterError {
     }
 
     pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
+        use zookeeper_client::Error as E;
+        match source {
+            E::NoAuth => {
+                return ClusterError::NotAuthorised {
+                    op,
+                    path: path.to_owned(),
+                }
+            }
+            E::AuthFailed => return ClusterError::AuthFailed,
+            _ => {}
+        }
         ClusterError::Zk {
             op,
             path: path.to_owned(),

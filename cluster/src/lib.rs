@@ -10,6 +10,7 @@
 //! and deltas, and the operator's controls, in typed values with the layout kept inside. See
 //! `docs/cluster.md` for how it works and the znode layout.
 
+pub mod access;
 pub mod agent;
 pub mod client;
 pub mod coordinator;

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::Node;
 use crate::error::ClusterError;
 use crate::ids::PlanHash;
 use crate::zk;
@@ -40,8 +41,8 @@ pub async fn store(client: &Client, bytecode: &[u8]) -> Result<PlanHash, Cluster
             .map_err(|e| ClusterError::zk("write", &node, e))?;
         return Ok(hash);
     }
-    zk::create_if_missing(client, &node, b"").await?;
-    let chunks = chunks::write(client, &node, bytecode).await?;
+    zk::create_if_missing(client, &node, b"", Node::Plan).await?;
+    let chunks = chunks::write(client, &node, bytecode, Node::PlanChunk).await?;
     let manifest = Manifest {
         len: bytecode.len() as u64,
         chunks,

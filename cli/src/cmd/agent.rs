@@ -13,7 +13,7 @@ use std::time::Duration;
 pub fn run(args: &AgentArgs) -> Done {
     let runtime = runtime()?;
     let mut config = AgentConfig::new(
-        zk_config(&args.zk),
+        zk_config(&args.zk)?,
         args.name.clone().unwrap_or_else(default_name),
     );
     config.host = host_name();

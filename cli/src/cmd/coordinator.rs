@@ -23,7 +23,7 @@ pub fn run(args: &CoordinatorArgs) -> Done {
         ));
     }
     let runtime = runtime()?;
-    let zk = zk_config(&args.zk);
+    let zk = zk_config(&args.zk)?;
     let id = args.name.clone().unwrap_or_else(default_name);
     eprintln!(
         "coordinator {id}: ZooKeeper {} (chroot {}); leads when elected",

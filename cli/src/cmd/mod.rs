@@ -16,3 +16,4 @@ pub mod run;
 pub mod status;
 pub mod stop;
 pub mod submit;
+pub mod zk;

@@ -19,7 +19,7 @@ pub(crate) enum Verb {
 /// `ptl pause` or `ptl resume`: one ZooKeeper call, and what it did in words.
 pub(crate) fn change(args: &PauseArgs, verb: Verb) -> Done {
     let runtime = runtime()?;
-    let zk = zk_config(&args.zk);
+    let zk = zk_config(&args.zk)?;
     let changed = runtime
         .block_on(async {
             match verb {

@@ -10,7 +10,7 @@ use serde_json::json;
 pub fn run(args: &StatusArgs) -> Done {
     let runtime = runtime()?;
     let status = runtime
-        .block_on(status::status(&zk_config(&args.zk)))
+        .block_on(status::status(&zk_config(&args.zk)?))
         .map_err(cluster_failure)?;
     if args.json {
         let text = serde_json::to_string_pretty(&as_json(&status)).unwrap_or_default();

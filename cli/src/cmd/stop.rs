@@ -10,7 +10,7 @@ use ptl_cluster::run::RunPhase;
 pub fn run(args: &StopArgs) -> Done {
     let runtime = runtime()?;
     let state = runtime
-        .block_on(status::stop(&zk_config(&args.zk), &args.run))
+        .block_on(status::stop(&zk_config(&args.zk)?, &args.run))
         .map_err(cluster_failure)?;
     match state.phase {
         RunPhase::Stopping => eprintln!(

@@ -44,7 +44,7 @@ pub fn run(args: &SubmitArgs) -> Done {
     }
     let compiled = plan_source::compile(&args.plan, &args.params)?;
     let runtime = runtime()?;
-    let zk = zk_config(&args.zk);
+    let zk = zk_config(&args.zk)?;
     let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);
     config.params = args.params.params.iter().cloned().collect();
     config.agent_wait = args.agent_wait;

@@ -8,6 +8,7 @@
 mod analyze;
 mod cli;
 mod cluster;
+mod cluster_access;
 mod cluster_faults;
 mod cluster_footprint;
 mod cluster_policy;

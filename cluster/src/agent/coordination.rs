@@ -20,10 +20,11 @@ use ptl_engine::record::{encode_delta, IntervalDelta};
 use ptl_engine::vm::AgentShare;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::{Acl, Client, Error as ZkError};
 
 use crate::zk::durable::SessionHandle;
 
+use crate::access::{self, Node};
 use crate::agent::share_changes::{self, EpochApplied, ShareFollower};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
@@ -109,24 +110,33 @@ impl DeltaWriter {
 
 /// Writes one delta node, riding out lost connections; a node already there (written before
 /// the connection dropped, or by an earlier session) counts as written. Fails when the session
-/// ended or the run is gone.
+/// ended or the run is gone. `acl` caches the deltas' ACL, looked up on the first write.
 pub async fn write_delta(
     client: &Client,
     run: &RunId,
     agent: &AgentId,
     window: u64,
     bytes: &[u8],
+    acl: &mut Option<Vec<Acl>>,
 ) -> Result<(), ClusterError> {
+    if acl.is_none() {
+        *acl = Some(retry(None, || access::policy::acl_for(client, Node::Delta, None)).await?);
+    }
+    let acl = acl.as_deref().unwrap_or_default();
     let path = layout::report_node(run, agent, window);
-    let create = || zk::create_if_missing(client, &path, bytes);
+    let create = || zk::create_with(client, &path, bytes, Node::Delta, acl);
     match retry(None, create).await {
         Err(ClusterError::Zk {
             source: ZkError::NoNode,
             ..
         }) => {
-            // The agent's folder comes with its first delta.
+            // The coordinator makes the agent's folder with the assignment; one from before
+            // that rule, in an open chroot, comes with the first delta.
             let dir = layout::agent_reports(run, agent);
-            retry(None, || zk::create_if_missing(client, &dir, b"")).await?;
+            retry(None, || {
+                zk::create_if_missing(client, &dir, b"", Node::AgentOwned)
+            })
+            .await?;
             retry(None, create).await.map(|_| ())
         }
         other => other.map(|_| ()),
@@ -171,10 +181,19 @@ impl ZkCoordination {
         let task = tokio::spawn(async move {
             let mut written = Written::default();
             let mut session_gone = false;
+            let mut acl = None;
             'deltas: while let Some((window, bytes)) = rx.recv().await {
                 while !session_gone {
                     let client = writer_session.client();
-                    match write_delta(&client, &writer_run, &writer_agent, window, &bytes).await {
+                    let write = write_delta(
+                        &client,
+                        &writer_run,
+                        &writer_agent,
+                        window,
+                        &bytes,
+                        &mut acl,
+                    );
+                    match write.await {
                         Ok(()) => {
                             written.deltas += 1;
                             written.bytes += bytes.len() as u64;

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use zookeeper_client::Client;
 
+use crate::access::Node;
 use crate::agent::coordination::{write_delta, PendingDelta, Placement, ZkCoordination};
 use crate::agent::session::Session;
 use crate::agent::share_changes::EpochApplied;
@@ -504,12 +505,13 @@ struct RunEnded {
 
 /// Writes what a run left: its deltas (idempotent per window), then its done marker.
 async fn deliver(client: &Client, left: &Undelivered) -> Result<(), ClusterError> {
+    let mut acl = None;
     for (window, bytes) in &left.deltas {
-        write_delta(client, &left.run, &left.agent, *window, bytes).await?;
+        write_delta(client, &left.run, &left.agent, *window, bytes, &mut acl).await?;
     }
     let done = layout::agent_done(&left.run, &left.agent);
     retry(None, || {
-        zk::put_json(client, &done, &left.marker, "agent done")
+        zk::put_json(client, &done, &left.marker, "agent done", Node::AgentOwned)
     })
     .await
     .map(|_| ())

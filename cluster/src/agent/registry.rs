@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError, OneshotWatcher};
 
+use crate::access::Node;
 use crate::error::ClusterError;
 use crate::ids::AgentId;
+use crate::zk;
 use crate::zk::layout;
-use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
 
 /// What an agent declares about itself (the JSON data of its node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,11 @@ pub struct AgentInfo {
     /// The agent's clock minus ZooKeeper's, measured at registration.
     #[serde(default)]
     pub clock_offset_ms: Option<i64>,
+    /// The ZooKeeper identity the agent logs in as (`digest:USER:HASH`, `sasl:USER`), so the
+    /// coordinator can make the agent's report folder writable by it alone. Claiming another
+    /// agent's identity gains nothing: the folder then takes only that agent's writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zk_id: Option<String>,
 }
 
 /// A registered agent as the coordinator sees it.
@@ -58,14 +64,8 @@ pub fn is_older(version: &str, ours: &str) -> bool {
 /// Registers an agent; the node vanishes when the client's session ends.
 pub async fn register(client: &Client, info: &AgentInfo) -> Result<AgentId, ClusterError> {
     let data = zk::to_json(info, "agent info", layout::AGENT_PREFIX)?;
-    let (_, sequence) = client
-        .create(layout::AGENT_PREFIX, &data, &EPHEMERAL_SEQUENTIAL)
-        .await
-        .map_err(|e| ClusterError::zk("create", layout::AGENT_PREFIX, e))?;
-    Ok(AgentId(format!(
-        "{}{sequence}",
-        layout::leaf(layout::AGENT_PREFIX)
-    )))
+    let path = zk::create_sequential(client, layout::AGENT_PREFIX, &data, Node::AgentEntry).await?;
+    Ok(AgentId(layout::leaf(&path).to_owned()))
 }
 
 /// The agents registered now, in registration order.

@@ -45,6 +45,11 @@ impl Session {
             capacity: config.capacity,
             labels: config.labels.clone(),
             clock_offset_ms: Some(offset.offset_ms),
+            zk_id: config
+                .zk
+                .credentials
+                .as_ref()
+                .map(|c| c.identity().to_string()),
         };
         let id = registry::register(&client, &info).await?;
         let lease = Lease::new(STALL_BOUND);

@@ -5,21 +5,21 @@
 
 use zookeeper_client::Client;
 
+use crate::access::Node;
 use crate::error::ClusterError;
+use crate::zk;
 use crate::zk::layout;
-use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
 
 /// Lists `url` among the cluster's dashboards until this client's session ends.
 pub async fn announce(client: &Client, url: &str) -> Result<(), ClusterError> {
-    client
-        .create(
-            layout::DASHBOARD_PREFIX,
-            url.as_bytes(),
-            &EPHEMERAL_SEQUENTIAL,
-        )
-        .await
-        .map_err(|e| ClusterError::zk("create", layout::DASHBOARD_PREFIX, e))?;
-    Ok(())
+    zk::create_sequential(
+        client,
+        layout::DASHBOARD_PREFIX,
+        url.as_bytes(),
+        Node::DashboardEntry,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The addresses of the dashboards served now, oldest first, each once.

@@ -7,9 +7,10 @@ use zookeeper_client::{Client, EventType};
 
 use crate::zk::durable::SessionHandle;
 
+use crate::access::Node;
 use crate::error::ClusterError;
+use crate::zk;
 use crate::zk::layout;
-use crate::zk::{self, EPHEMERAL_SEQUENTIAL};
 
 /// One coordinator's place in the election.
 pub struct Candidate {
@@ -21,18 +22,17 @@ pub struct Candidate {
 impl Candidate {
     /// Enters the election with `id` (shown by `ptl status`) as the node's data.
     pub async fn join(session: &SessionHandle, id: &str) -> Result<Candidate, ClusterError> {
-        let (_, sequence) = session
-            .client()
-            .create(
-                layout::CANDIDATE_PREFIX,
-                id.as_bytes(),
-                &EPHEMERAL_SEQUENTIAL,
-            )
-            .await
-            .map_err(|e| ClusterError::zk("create", layout::CANDIDATE_PREFIX, e))?;
+        let client = session.client();
+        let path = zk::create_sequential(
+            &client,
+            layout::CANDIDATE_PREFIX,
+            id.as_bytes(),
+            Node::Candidate,
+        )
+        .await?;
         Ok(Candidate {
             session: session.clone(),
-            name: format!("{}{sequence}", layout::leaf(layout::CANDIDATE_PREFIX)),
+            name: layout::leaf(&path).to_owned(),
         })
     }
 

@@ -120,6 +120,7 @@ mod tests {
                 capacity: None,
                 labels: BTreeMap::new(),
                 clock_offset_ms: Some(0),
+                zk_id: None,
             },
             session: 0,
         }

@@ -14,6 +14,7 @@ use ptl_engine::RunOutcome;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::Client;
 
+use crate::access::Node;
 use crate::coordinator::result::phase_spans;
 use crate::error::ClusterError;
 use crate::ids::RunId;
@@ -47,15 +48,22 @@ pub async fn store(
         recorded: recorded.clone(),
     })
     .map_err(|e| ClusterError::malformed("merged record", &node, e))?;
-    zk::create_if_missing(client, &node, b"").await?;
-    let chunks = chunks::write(client, &node, &bytes).await?;
+    zk::create_if_missing(client, &node, b"", Node::Coordinated).await?;
+    let chunks = chunks::write(client, &node, &bytes, Node::Coordinated).await?;
     let manifest = RecordManifest {
         len: bytes.len() as u64,
         chunks,
         started_at_ms,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
     };
-    zk::put_json(client, &node, &manifest, "record manifest").await?;
+    zk::put_json(
+        client,
+        &node,
+        &manifest,
+        "record manifest",
+        Node::Coordinated,
+    )
+    .await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod election;
 pub mod joining;
 pub mod merged_record;
 pub mod merged_windows;
+pub mod publish;
 pub mod result;
 pub mod retention;
 pub(crate) mod supervise;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use zookeeper_client::Client;
 
+use crate::access;
 use crate::agent::registry::{self, RegisteredAgent};
 use crate::coordinator::election::Candidate;
 use crate::coordinator::joining::Busy;
@@ -119,6 +121,14 @@ pub async fn run_coordinator(
 ) -> Result<(), ClusterError> {
     // The first connection fails fast: a wrong `--zk` is said at once, not retried forever.
     let mut session = DurableSession::open(&config.zk).await?;
+    if access::policy::load(&session.client()).await?.is_none() {
+        eprintln!(
+            "coordinator {}: WARNING: chroot {} has no access policy, so the fleet is open: anyone \
+             who reaches ZooKeeper can read plans and submit runs (secure it with `ptl zk init`, \
+             docs/security.md)",
+            config.id, config.zk.chroot
+        );
+    }
     loop {
         match lead(&session.handle(), &config, &shutdown).await {
             Ok(()) => return Ok(()),
@@ -378,7 +388,7 @@ async fn coordinate(
         .collect();
     let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
     let current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
-    zk::put_json(client, &layout::run_assignment(id), &current, "assignment").await?;
+    publish::publish(client, id, &current).await?;
     // Only a pending run starts: one stopped while it waited for agents ends here, before any
     // agent sees it running.
     let state = run::update_state(client, id, |s| {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use zookeeper_client::Client;
 
+use crate::access::Node;
 use crate::error::ClusterError;
 use crate::ids::{PlanHash, RunId};
 use crate::run::{self, RunPhase};
@@ -137,5 +138,5 @@ async fn collected(client: &Client, id: &RunId) -> Result<bool, ClusterError> {
 /// Marks run `id`'s result as collected by its submitter (best effort: retention falls back
 /// on [`FINISHED_GRACE`]).
 pub async fn mark_collected(client: &Client, id: &RunId) {
-    let _ = zk::create_if_missing(client, &layout::run_collected(id), b"").await;
+    let _ = zk::create_if_missing(client, &layout::run_collected(id), b"", Node::Collected).await;
 }

@@ -10,12 +10,14 @@ use ptl_bytecode::Plan;
 use ptl_engine::record::Recorded;
 use zookeeper_client::Client;
 
+use crate::access::Node;
 use crate::agent::registry;
 use crate::agent::DoneMarker;
 use crate::coordinator::accounting::{self, Unreported};
 use crate::coordinator::joining::{self, Busy};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
+use crate::coordinator::publish::publish;
 use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
@@ -229,15 +231,18 @@ pub(crate) async fn follow(
         windows.set_pauses(pauses::clock(&pause_windows, start_at_ms));
         let paused_so_far = pauses::paused_ms(&pause_windows, start_at_ms, clock::now_ms());
         // Listed before merging: an agent done (or gone) by now has all its deltas written.
-        let done = zk::children(client, &layout::run_done(id)).await?;
+        let done: BTreeMap<String, Vec<u8>> = zk::written_children(client, &layout::run_done(id))
+            .await?
+            .into_iter()
+            .collect();
         let registered = registry::list(client).await?;
         let alive: HashSet<AgentId> = registered.iter().map(|a| a.id.clone()).collect();
         for member in members.iter_mut().filter(|m| m.done.is_none()) {
-            if done.contains(&member.id.0) {
+            if let Some(data) = done.get(&member.id.0) {
                 let path = layout::agent_done(id, &member.id);
-                member.done = zk::get_json::<DoneMarker>(client, &path, "agent done")
-                    .await?
-                    .map(|(marker, _)| marker);
+                let marker: DoneMarker = serde_json::from_slice(data)
+                    .map_err(|e| ClusterError::malformed("agent done", &path, e))?;
+                member.done = Some(marker);
                 busy.free(&member.id);
             }
         }
@@ -296,8 +301,7 @@ pub(crate) async fn follow(
                 LossPolicy::Rebalance => {
                     if let Some(next) = assignment::rebalance(&current, &survivors, now) {
                         current = next;
-                        zk::put_json(client, &layout::run_assignment(id), &current, "assignment")
-                            .await?;
+                        publish(client, id, &current).await?;
                         until = Some(now);
                     }
                 }
@@ -361,7 +365,14 @@ pub(crate) async fn follow(
                 (m.id.0.clone(), silent_s)
             })
             .collect();
-        zk::put_json(client, &layout::run_live(id), &live, "live view").await?;
+        zk::put_json(
+            client,
+            &layout::run_live(id),
+            &live,
+            "live view",
+            Node::Coordinated,
+        )
+        .await?;
 
         let state = run::state(client, id).await?;
         if state.phase == RunPhase::Stopping {
@@ -446,7 +457,14 @@ pub(crate) async fn follow(
     result.accounting = Some(accounting);
     result.signed_by = spec.signature.as_ref().map(|s| s.signer());
     merged_record::store(client, id, &merged, start_at_ms, duration).await?;
-    zk::put_json(client, &layout::run_result(id), &result, "run result").await?;
+    zk::put_json(
+        client,
+        &layout::run_result(id),
+        &result,
+        "run result",
+        Node::Coordinated,
+    )
+    .await?;
     run::update_state(client, id, |s| {
         s.phase = RunPhase::Done;
         if s.reason.is_none() {
@@ -494,13 +512,7 @@ async fn admit_joiner(
     let Some(share) = next.share_of(&joiner.id).cloned() else {
         return Ok(None);
     };
-    zk::put_json(
-        run.client,
-        &layout::run_assignment(run.id),
-        &next,
-        "assignment",
-    )
-    .await?;
+    publish(run.client, run.id, &next).await?;
     *current = next;
     if keep_fractions {
         // The lost agent's share is sent again: its degraded window ends here.

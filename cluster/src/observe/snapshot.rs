@@ -100,7 +100,11 @@ pub(crate) async fn read(client: &Client, id: &RunId) -> Result<Option<RunSnapsh
         .await?
         .map(|(a, _)| a);
     let pauses = pauses::windows(client, id).await?;
-    let done = agents_under(client, &layout::run_done(id)).await?;
+    let done = zk::written_children(client, &layout::run_done(id))
+        .await?
+        .into_iter()
+        .map(|(name, _)| AgentId(name))
+        .collect();
     let alive = agents_under(client, layout::AGENTS).await?;
     // The coordinator writes the result before it marks the run done.
     let result = match state.phase {

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::Node;
 use crate::error::ClusterError;
 use crate::ids::{PlanHash, RunId};
+use crate::zk;
 use crate::zk::clock;
 use crate::zk::layout;
-use crate::zk::{self, PERSISTENT, PERSISTENT_SEQUENTIAL};
 
 /// What happens when an agent's ephemeral node disappears mid-run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -139,21 +140,23 @@ impl RunState {
 /// Creates `/runs/run-<seq>` with its spec and a pending state.
 pub async fn create(client: &Client, spec: &RunSpec) -> Result<RunId, ClusterError> {
     let data = zk::to_json(spec, "run spec", layout::RUN_PREFIX)?;
-    let (_, sequence) = client
-        .create(layout::RUN_PREFIX, &data, &PERSISTENT_SEQUENTIAL)
-        .await
-        .map_err(|e| ClusterError::zk("create", layout::RUN_PREFIX, e))?;
-    let id = RunId(format!("{}{sequence}", layout::leaf(layout::RUN_PREFIX)));
+    let path = zk::create_sequential(client, layout::RUN_PREFIX, &data, Node::Run).await?;
+    let id = RunId(layout::leaf(&path).to_owned());
     let state_path = layout::run_state(&id);
     let state = zk::to_json(&RunState::pending(), "run state", &state_path)?;
-    client
-        .create(&state_path, &state, &PERSISTENT)
-        .await
-        .map_err(|e| ClusterError::zk("create", &state_path, e))?;
-    zk::create_if_missing(client, &layout::run_reports(&id), b"").await?;
-    zk::create_if_missing(client, &layout::run_done(&id), b"").await?;
+    // Made by the submitter, so its ACL may name the submitter: only they (and coordinators
+    // and admins) may stop or pause this run.
+    if !zk::create_if_missing(client, &state_path, &state, Node::RunControl).await? {
+        return Err(ClusterError::zk(
+            "create",
+            &state_path,
+            zookeeper_client::Error::NodeExists,
+        ));
+    }
+    zk::create_if_missing(client, &layout::run_reports(&id), b"", Node::RunFolder).await?;
+    zk::create_if_missing(client, &layout::run_done(&id), b"", Node::RunFolder).await?;
     // Agents watch it from their start; there is nothing to wait for until a pause.
-    zk::create_if_missing(client, &layout::run_pauses(&id), b"[]").await?;
+    zk::create_if_missing(client, &layout::run_pauses(&id), b"[]", Node::RunControl).await?;
     Ok(id)
 }
 

@@ -13,16 +13,17 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::Node;
 use crate::agent::share_changes::local_instant;
 use crate::error::ClusterError;
 use crate::ids::RunId;
 use crate::run::assignment::Assignment;
 use crate::run::{self, RunPhase, RunSpec};
+use crate::zk;
 use crate::zk::clock::{self, ClockOffset};
 use crate::zk::durable::SessionHandle;
 use crate::zk::json_watch::{self, WhenMissing};
 use crate::zk::layout;
-use crate::zk::{self, PERSISTENT};
 
 /// Bounds of the control lead: at least long enough for a watch to reach every agent, at most
 /// a second so the operator is not kept waiting (the run's start delay in between).
@@ -191,7 +192,11 @@ async fn update(
         let data = zk::to_json(&next, "pause windows", &path)?;
         let outcome = match version {
             Some(v) => client.set_data(&path, &data, Some(v)).await.map(|_| ()),
-            None => client.create(&path, &data, &PERSISTENT).await.map(|_| ()),
+            None => match zk::create_if_missing(client, &path, &data, Node::RunControl).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(ZkError::NodeExists),
+                Err(e) => return Err(e),
+            },
         };
         match outcome {
             Ok(()) => return Ok(next.last().copied()),

@@ -4,16 +4,23 @@
 
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::{self, Node};
 use crate::error::ClusterError;
 use crate::zk::layout;
-use crate::zk::PERSISTENT;
 
 /// Below ZooKeeper's default 1 MiB limit with room for the request's own framing.
 pub const CHUNK_SIZE: usize = 900 * 1024;
 
-/// Writes `bytes` as chunks under `node` (which must exist) and returns how many. Chunks left
-/// by an earlier, interrupted write are overwritten.
-pub async fn write(client: &Client, node: &str, bytes: &[u8]) -> Result<u32, ClusterError> {
+/// Writes `bytes` as chunks (nodes of kind `kind`) under `node` (which must exist) and returns
+/// how many. Chunks left by an earlier, interrupted write are overwritten.
+pub async fn write(
+    client: &Client,
+    node: &str,
+    bytes: &[u8],
+    kind: Node,
+) -> Result<u32, ClusterError> {
+    let acl = access::policy::acl_for(client, kind, None).await?;
+    let options = kind.mode(false).with_acls((&acl[..]).into());
     let chunks: Vec<&[u8]> = if bytes.is_empty() {
         vec![&[][..]]
     } else {
@@ -23,7 +30,7 @@ pub async fn write(client: &Client, node: &str, bytes: &[u8]) -> Result<u32, Clu
         .map_err(|_| ClusterError::malformed("chunked data", node, "too many chunks"))?;
     for (index, chunk) in (0..count).zip(&chunks) {
         let path = layout::chunk(node, index);
-        match client.create(&path, chunk, &PERSISTENT).await {
+        match client.create(&path, chunk, &options).await {
             Ok(_) => {}
             // Left by an interrupted write: rewrite it in case that write died mid-way
             // through this very chunk.

@@ -8,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::{self, Node};
 use crate::error::ClusterError;
 use crate::zk::layout;
-use crate::zk::EPHEMERAL;
 
 /// `local = zookeeper + offset_ms`, within ± `uncertainty_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +64,9 @@ pub async fn measure(
     samples: u32,
 ) -> Result<ClockOffset, ClusterError> {
     let path = layout::clock_probe(name);
-    match client.create(&path, b"", &EPHEMERAL).await {
+    let acl = access::policy::acl_for(client, Node::ClockProbe, None).await?;
+    let options = Node::ClockProbe.mode(false).with_acls((&acl[..]).into());
+    match client.create(&path, b"", &options).await {
         Ok(_) | Err(ZkError::NodeExists) => {}
         Err(e) => return Err(ClusterError::zk("create", &path, e)),
     }

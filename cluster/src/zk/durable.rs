@@ -155,9 +155,8 @@ async fn guard(
 async fn resume(config: &ZkConfig, dead: &Client) -> Option<Client> {
     let chroot = config.chroot.trim_end_matches('/').to_owned();
     loop {
-        let connecting = Client::connector()
+        let connecting = super::connector(config)
             .with_session(dead.session().clone())
-            .with_session_timeout(config.session_timeout)
             .connect(&config.connect);
         match tokio::time::timeout(config.session_timeout * 2, connecting).await {
             Ok(Ok(root)) => return root.chroot(chroot).ok(),

@@ -2,6 +2,7 @@
 //! reads or writes is built here, so `docs/cluster.md` can describe it from one place.
 //!
 //! ```text
+//! /acl                           access policy JSON (roles), secured chroots only  persistent
 //! /plans/<hash>                  manifest JSON {len, chunks, sha256}      persistent
 //! /plans/<hash>/chunk-0000…      bytecode, ≤ 900 KiB each                  persistent
 //! /agents/agent-<seq>            AgentInfo JSON                           ephemeral sequential
@@ -31,6 +32,9 @@ pub const CLOCK: &str = "/clock";
 pub const COORDINATORS: &str = "/coordinators";
 pub const RUNS: &str = "/runs";
 pub const DASHBOARDS: &str = "/dashboards";
+/// The fleet's access policy (`crate::access::policy`), written by `ptl zk init`; absent in an
+/// open chroot.
+pub const ACL_POLICY: &str = "/acl";
 
 /// The top-level directories, created once per chroot.
 pub const ROOTS: [&str; 6] = [PLANS, AGENTS, CLOCK, COORDINATORS, RUNS, DASHBOARDS];

@@ -12,16 +12,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkError, Stat};
+use zookeeper_client::{Acl, Client, Connector, Error as ZkError, MultiReadResult, Stat};
 
+use crate::access::{self, Credentials, Node};
 use crate::error::ClusterError;
-
-pub const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
-pub const PERSISTENT_SEQUENTIAL: CreateOptions<'static> =
-    CreateMode::PersistentSequential.with_acls(Acls::anyone_all());
-pub const EPHEMERAL: CreateOptions<'static> = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
-pub const EPHEMERAL_SEQUENTIAL: CreateOptions<'static> =
-    CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
 
 /// Pause between connection attempts while the ensemble is not answering.
 const CONNECT_RETRY: Duration = Duration::from_millis(250);
@@ -38,6 +32,9 @@ pub struct ZkConfig {
     pub session_timeout: Duration,
     /// Giving up on an unreachable ensemble after this long is what keeps commands from hanging.
     pub connect_timeout: Duration,
+    /// The login every session of this process makes (`--zk-auth-file`); `None` is anonymous,
+    /// which only an open chroot lets in.
+    pub credentials: Option<Credentials>,
 }
 
 impl ZkConfig {
@@ -47,7 +44,13 @@ impl ZkConfig {
             chroot: layout::DEFAULT_CHROOT.to_owned(),
             session_timeout: Duration::from_secs(6),
             connect_timeout: Duration::from_secs(10),
+            credentials: None,
         }
+    }
+
+    pub fn with_credentials(mut self, credentials: Option<Credentials>) -> ZkConfig {
+        self.credentials = credentials;
+        self
     }
 
     pub fn with_chroot(mut self, chroot: impl Into<String>) -> ZkConfig {
@@ -66,12 +69,26 @@ impl ZkConfig {
     }
 }
 
-/// Opens a session, creates the chroot and its top-level directories when missing, and returns
-/// a client rooted there.
-pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
-    let chroot = config.chroot.trim_end_matches('/');
-    if !chroot.starts_with('/') || chroot.contains("//") || chroot.len() < 2 {
-        return Err(ClusterError::BadChroot(config.chroot.clone()));
+/// A connector with this process's session timeout and login; every session (first ones and
+/// resumed ones) is made from it.
+pub(crate) fn connector(config: &ZkConfig) -> Connector {
+    let connector = Client::connector().with_session_timeout(config.session_timeout);
+    match &config.credentials {
+        Some(Credentials::Digest { user, password }) => {
+            connector.with_auth("digest", format!("{user}:{password}").as_bytes())
+        }
+        _ => connector,
+    }
+}
+
+/// Opens a session at ZooKeeper's root (not the chroot): what `ptl zk init` needs to create
+/// the chroot itself.
+pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
+    if let Some(Credentials::Sasl { .. }) = &config.credentials {
+        return Err(ClusterError::BadCredentials {
+            file: "--zk-auth-file".into(),
+            why: "SASL logins are not supported by this build; use a digest login".into(),
+        });
     }
     let unreachable = |detail: String| ClusterError::Unreachable {
         connect: config.connect.clone(),
@@ -82,13 +99,14 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
     // error after `connect_timeout` rather than a silent wait, yet rides out a server that
     // is still starting.
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
-    let root = loop {
-        let connecting = Client::connector()
-            .with_session_timeout(config.session_timeout)
+    loop {
+        let connecting = connector(config)
             .with_fail_eagerly()
             .connect(&config.connect);
         let last = match tokio::time::timeout_at(deadline, connecting).await {
-            Ok(Ok(client)) => break client,
+            Ok(Ok(client)) => return Ok(client),
+            // Wrong credentials do not get better by waiting.
+            Ok(Err(ZkError::AuthFailed)) => return Err(ClusterError::AuthFailed),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
@@ -96,39 +114,112 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
             return Err(unreachable(last));
         }
         tokio::time::sleep(CONNECT_RETRY).await;
-    };
-    root.mkdir(chroot, &PERSISTENT)
+    }
+}
+
+/// Opens a session and returns a client rooted at the chroot. An open chroot (no access
+/// policy) is created with its top-level directories when missing, as on a laptop; a secured
+/// one must have been made by `ptl zk init`, and an anonymous or unlisted login is refused
+/// here, before anything else is tried.
+pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
+    let chroot = config.chroot.trim_end_matches('/');
+    if !chroot.starts_with('/') || chroot.contains("//") || chroot.len() < 2 {
+        return Err(ClusterError::BadChroot(config.chroot.clone()));
+    }
+    let root = connect_root(config).await?;
+    // Looked at before creating: creating a node that exists is refused, not ignored, when the
+    // parent does not grant CREATE.
+    let exists = root
+        .check_stat(chroot)
+        .await
+        .map_err(|e| ClusterError::zk("read", chroot, e))?;
+    if exists.is_none() {
+        let open = access::policy::open();
+        root.mkdir(
+            chroot,
+            &Node::Chroot.mode(false).with_acls((&open[..]).into()),
+        )
         .await
         .map_err(|e| ClusterError::zk("create", chroot, e))?;
+    }
     let client = root
         .chroot(chroot.to_owned())
         .map_err(|_| ClusterError::BadChroot(config.chroot.clone()))?;
+    let policy = access::policy::load(&client).await?;
     for dir in layout::ROOTS {
-        create_if_missing(&client, dir, b"").await?;
+        let missing = client
+            .check_stat(dir)
+            .await
+            .map_err(|e| ClusterError::zk("read", dir, e))?
+            .is_none();
+        if missing {
+            let kind = Node::of_root(dir).expect("every root has a kind");
+            let acl = match &policy {
+                Some(policy) => policy.acl(kind, None),
+                None => access::policy::open(),
+            };
+            create_with(&client, dir, b"", kind, &acl).await?;
+        }
     }
     Ok(client)
 }
 
-/// Creates a persistent node; an existing one is left as it is. Returns whether it was created.
+/// Creates a node of kind `node` (non-sequential) with the ACL the chroot's policy gives it;
+/// an existing one is left as it is. Returns whether it was created.
 pub async fn create_if_missing(
     client: &Client,
     path: &str,
     data: &[u8],
+    node: Node,
 ) -> Result<bool, ClusterError> {
-    match client.create(path, data, &PERSISTENT).await {
+    let acl = access::policy::acl_for(client, node, None).await?;
+    create_with(client, path, data, node, &acl).await
+}
+
+/// [`create_if_missing`] with an ACL already resolved: for nodes made often (deltas), whose
+/// ACL the writer looks up once.
+pub async fn create_with(
+    client: &Client,
+    path: &str,
+    data: &[u8],
+    node: Node,
+    acl: &[Acl],
+) -> Result<bool, ClusterError> {
+    match client
+        .create(path, data, &node.mode(false).with_acls(acl.into()))
+        .await
+    {
         Ok(_) => Ok(true),
         Err(ZkError::NodeExists) => Ok(false),
         Err(e) => Err(ClusterError::zk("create", path, e)),
     }
 }
 
-/// Reads and parses a JSON node; `None` when it does not exist.
+/// Creates a sequential node of kind `node` under `prefix`; returns its full path.
+pub async fn create_sequential(
+    client: &Client,
+    prefix: &str,
+    data: &[u8],
+    node: Node,
+) -> Result<String, ClusterError> {
+    let acl = access::policy::acl_for(client, node, None).await?;
+    let options = node.mode(true).with_acls((&acl[..]).into());
+    let (_, sequence) = client
+        .create(prefix, data, &options)
+        .await
+        .map_err(|e| ClusterError::zk("create", prefix, e))?;
+    Ok(format!("{prefix}{sequence}"))
+}
+
+/// Reads and parses a JSON node; `None` when it does not exist or is still empty (made before
+/// its value, as the coordinator makes an agent's done marker for the agent to fill).
 pub async fn get_json<T: DeserializeOwned>(
     client: &Client,
     path: &str,
     what: &'static str,
 ) -> Result<Option<(T, Stat)>, ClusterError> {
     match client.get_data(path).await {
+        Ok((data, _)) if data.is_empty() => Ok(None),
         Ok((data, stat)) => {
             let value = serde_json::from_slice(&data)
                 .map_err(|e| ClusterError::malformed(what, path, e))?;
@@ -147,25 +238,30 @@ pub fn to_json<T: Serialize>(
     serde_json::to_vec(value).map_err(|e| ClusterError::malformed(what, path, e))
 }
 
-/// Writes a JSON node, creating it (persistent) when missing.
+/// Writes a JSON node, creating it as a `node` when missing.
 pub async fn put_json<T: Serialize>(
     client: &Client,
     path: &str,
     value: &T,
     what: &'static str,
+    node: Node,
 ) -> Result<Stat, ClusterError> {
     let data = to_json(value, what, path)?;
     match client.set_data(path, &data, None).await {
         Ok(stat) => Ok(stat),
-        Err(ZkError::NoNode) => match client.create(path, &data, &PERSISTENT).await {
-            Ok((stat, _)) => Ok(stat),
-            // Created concurrently: ours is the newer value, write it over.
-            Err(ZkError::NodeExists) => client
-                .set_data(path, &data, None)
-                .await
-                .map_err(|e| ClusterError::zk("write", path, e)),
-            Err(e) => Err(ClusterError::zk("create", path, e)),
-        },
+        Err(ZkError::NoNode) => {
+            let acl = access::policy::acl_for(client, node, None).await?;
+            let options = node.mode(false).with_acls((&acl[..]).into());
+            match client.create(path, &data, &options).await {
+                Ok((stat, _)) => Ok(stat),
+                // Created concurrently: ours is the newer value, write it over.
+                Err(ZkError::NodeExists) => client
+                    .set_data(path, &data, None)
+                    .await
+                    .map_err(|e| ClusterError::zk("write", path, e)),
+                Err(e) => Err(ClusterError::zk("create", path, e)),
+            }
+        }
         Err(e) => Err(ClusterError::zk("write", path, e)),
     }
 }
@@ -180,6 +276,42 @@ pub async fn children(client: &Client, path: &str) -> Result<Vec<String>, Cluste
         Err(ZkError::NoNode) => Ok(Vec::new()),
         Err(e) => Err(ClusterError::zk("list", path, e)),
     }
+}
+
+/// The children of `dir` that hold data, with it, read in one request per batch: the done
+/// markers agents have filled in, skipping those still empty and those gone since the listing.
+pub async fn written_children(
+    client: &Client,
+    dir: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ClusterError> {
+    // Well under ZooKeeper's 1 MiB reply limit for markers of a few hundred bytes.
+    const BATCH: usize = 256;
+    let names = children(client, dir).await?;
+    let mut written = Vec::new();
+    for batch in names.chunks(BATCH) {
+        let mut reader = client.new_multi_reader();
+        for name in batch {
+            reader
+                .add_get_data(&format!("{dir}/{name}"))
+                .map_err(|e| ClusterError::zk("read", dir, e))?;
+        }
+        let results = reader
+            .commit()
+            .await
+            .map_err(|e| ClusterError::zk("read", dir, e))?;
+        for (name, result) in batch.iter().zip(results) {
+            match result {
+                MultiReadResult::Data { data, .. } if !data.is_empty() => {
+                    written.push((name.clone(), data))
+                }
+                MultiReadResult::Error { err } if err != ZkError::NoNode => {
+                    return Err(ClusterError::zk("read", &format!("{dir}/{name}"), err))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(written)
 }
 
 /// Deletes a node and everything under it; a missing node is fine.

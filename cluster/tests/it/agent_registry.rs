@@ -16,6 +16,7 @@ fn info(name: &str, capacity: Option<f64>) -> AgentInfo {
         capacity,
         labels: BTreeMap::from([("region".to_string(), "eu".to_string())]),
         clock_offset_ms: Some(0),
+        zk_id: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Plans stored in a real ZooKeeper: small ones, a 2 MiB one split into chunks, and damage.
 
+use ptl_cluster::access::Node;
 use ptl_cluster::ids::PlanHash;
 use ptl_cluster::plan_store::{self, CHUNK_SIZE};
 use ptl_cluster::zk::{self, ZkConfig};
@@ -83,7 +84,7 @@ async fn missing_incomplete_and_damaged_plans_are_refused() {
     assert!(matches!(error, ClusterError::PlanNotFound(_)), "{error}");
 
     // A store that died before its manifest reads as not there yet, not as a plan.
-    zk::create_if_missing(&client, &layout::plan(&absent), b"")
+    zk::create_if_missing(&client, &layout::plan(&absent), b"", Node::Plan)
         .await
         .expect("node");
     let error = plan_store::load(&client, &absent)

@@ -53,6 +53,7 @@ fn info(name: &str, version: &str, clock_offset_ms: i64) -> AgentInfo {
         capacity: None,
         labels: BTreeMap::new(),
         clock_offset_ms: Some(clock_offset_ms),
+        zk_id: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The harness really starts ZooKeeper: a client can write and read back, and dropping the
 //! server stops it.
 
+use ptl_cluster::access::Node;
 use std::time::Duration;
 
 use ptl_cluster::zk::{self, ZkConfig};
@@ -14,9 +15,15 @@ async fn single_server_serves_and_stops_on_drop() {
     let client = zk::connect(&ZkConfig::new(server.connect_string()))
         .await
         .expect("connect");
-    zk::put_json(&client, "/runs/probe", &vec![1, 2, 3], "probe")
-        .await
-        .expect("write");
+    zk::put_json(
+        &client,
+        "/runs/probe",
+        &vec![1, 2, 3],
+        "probe",
+        Node::Coordinated,
+    )
+    .await
+    .expect("write");
     let (back, _) = zk::get_json::<Vec<u32>>(&client, "/runs/probe", "probe")
         .await
         .expect("read")
@@ -39,7 +46,7 @@ async fn ensemble_of_three_forms_a_quorum_and_survives_one_loss() {
     let client = zk::connect(&ZkConfig::new(ensemble.connect_string()))
         .await
         .expect("connect");
-    zk::put_json(&client, "/runs/before", &"x", "probe")
+    zk::put_json(&client, "/runs/before", &"x", "probe", Node::Coordinated)
         .await
         .expect("write");
 
@@ -51,7 +58,7 @@ async fn ensemble_of_three_forms_a_quorum_and_survives_one_loss() {
     // a re-election, bounded.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        match zk::put_json(&client, "/runs/after", &"y", "probe").await {
+        match zk::put_json(&client, "/runs/after", &"y", "probe", Node::Coordinated).await {
             Ok(_) => break,
             Err(e) if std::time::Instant::now() < deadline => {
                 eprintln!("retrying after: {e}");
