@@ -5,7 +5,7 @@
 
 use crate::support::{json, ptl, Proc, Target, AGENT_SESSION};
 use ptl_cluster::agent::DoneMarker;
-use ptl_cluster::ids::{AgentId, RunId};
+use ptl_cluster::ids::RunId;
 use ptl_cluster::run::assignment::Assignment;
 use ptl_cluster::run::RunState;
 use ptl_cluster::zk::layout;
@@ -197,15 +197,12 @@ impl Cluster {
         self.with_zk(async |client| {
             let state = ptl_cluster::run::state(client, &id).await.expect("state");
             let mut done = BTreeMap::new();
-            for agent in zk::children(client, &layout::run_done(&id))
+            // Markers the coordinator made for agents that never finished stay empty.
+            for (agent, data) in zk::written_children(client, &layout::run_done(&id))
                 .await
                 .expect("done list")
             {
-                let path = layout::agent_done(&id, &AgentId(agent.clone()));
-                let (marker, _) = zk::get_json::<DoneMarker>(client, &path, "done")
-                    .await
-                    .expect("read done")
-                    .expect("done marker");
+                let marker: DoneMarker = serde_json::from_slice(&data).expect("done marker");
                 done.insert(agent, marker);
             }
             (state, done)
