@@ -1,10 +1,14 @@
 //! What the dashboard tests share: a real target (the built-in demo target on 127.0.0.1), a
 //! short plan compiled by the real compiler, the dashboard of a local run as `ptl run
-//! --dashboard` starts it, and a minimal HTTP/1.1 client for its endpoints.
+//! --dashboard` starts it, and a minimal HTTP/1.1 client for its endpoints (over TLS too).
 #![allow(dead_code)]
+
+mod conn;
+pub use conn::{test_tls, Client, Conn};
 
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
+use ptl_dashboard::ServerConfig;
 use ptl_demo_target::{serve, DemoTarget, DemoTargetConfig};
 use ptl_engine::coordination::stop_channel;
 use ptl_engine::{RunOptions, RunOutcome};
@@ -82,9 +86,12 @@ pub async fn start_run(seconds: u32, error_rate: f64) -> LocalRun {
     let target = target(error_rate).await;
     let plan = compile(&plan_source(seconds), &target.url());
     let (stop, signal) = stop_channel();
+    let config = ServerConfig {
+        access: tokens(),
+        ..ServerConfig::default()
+    };
     let dashboard = LocalDashboard::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        tokens(),
+        config,
         Arc::new(plan.clone()),
         "test-plan-hash".to_string(),
         stop,
