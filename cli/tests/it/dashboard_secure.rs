@@ -5,7 +5,7 @@
 //! `env()` secret of the plan) never in the dashboard's answers (page, `/metrics`, `/api/*`,
 //! events), its logs (stderr, stdout) or the result files.
 
-use crate::support::{assert_exit, stderr, Proc};
+use crate::support::{assert_exit, env_secret_plan, result_flags, stderr, Proc, RESULT_FILES};
 use ptl_test_support::tls::{client_trusting, issued_server};
 use ptl_test_support::ZkServer;
 use std::io::{ErrorKind, Read, Write};
@@ -131,30 +131,15 @@ fn plain_http_is_told_to_use_https(addr: &str) {
 const OPERATOR: &str = "op-0f3c9a7e-secret";
 const VIEWER: &str = "view-5d1b2c8a-secret";
 
-const SECRET_PLAN: &str = r#"plan "secrets" {
-  param target = "http://127.0.0.1:9"
-  target target
-  timeout 1s
-  connections 5
-  let token = env("PTL_TEST_ENV_SECRET")
-  request hello {
-    GET "/"
-    header "Authorization" = "Bearer {{token}}"
-  }
-  phase p { rate 20/s for 60s }
-}
-"#;
-
 #[test]
 fn secrets_never_reach_the_dashboard_its_logs_or_the_results() {
     let dir = tempfile::tempdir().unwrap();
     let tls = identity(dir.path(), "dash");
     let plan = dir.path().join("secrets.ptl");
-    std::fs::write(&plan, SECRET_PLAN).unwrap();
+    std::fs::write(&plan, env_secret_plan(60)).unwrap();
     let server = ptl_test_support::counting_server::server();
     let secret = format!("env-s3cr3t-{}", std::process::id());
     let path = |f: &str| dir.path().join(f);
-    let files = ["r.json", "r.html", "r.xml", "r.hlog"];
 
     let mut command = ptl();
     command
@@ -163,14 +148,7 @@ fn secrets_never_reach_the_dashboard_its_logs_or_the_results() {
         .args(["--set", &format!("target={}", server.url())])
         .args(["--dashboard", "127.0.0.1:0"])
         .args(tls.flags())
-        .arg("--out")
-        .arg(path("r.json"))
-        .arg("--report")
-        .arg(path("r.html"))
-        .arg("--junit")
-        .arg(path("r.xml"))
-        .arg("--hdr-log")
-        .arg(path("r.hlog"))
+        .args(result_flags(dir.path()))
         .env("PTL_TOKEN", OPERATOR)
         .env("PTL_VIEWER_TOKEN", VIEWER)
         .env("PTL_TEST_ENV_SECRET", &secret);
@@ -244,7 +222,8 @@ fn secrets_never_reach_the_dashboard_its_logs_or_the_results() {
     assert_eq!(auth, Some(format!("Bearer {secret}")));
 
     let mut outputs: Vec<(String, String)> = answers;
-    for f in files.iter().chain(&["stdout", "run.log"]) {
+    let files = RESULT_FILES.iter().map(|(_, f)| *f);
+    for f in files.chain(["stdout", "run.log"]) {
         let bytes = std::fs::read(path(f)).expect("written");
         outputs.push((f.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
     }
@@ -294,7 +273,7 @@ fn bad_tls_files_and_tls_without_a_dashboard_are_usage_errors() {
     let two = identity(dir.path(), "two");
     let missing = dir.path().join("missing.crt");
     let plan = dir.path().join("p.ptl");
-    std::fs::write(&plan, SECRET_PLAN.replace("60s", "1s")).unwrap();
+    std::fs::write(&plan, env_secret_plan(1)).unwrap();
     let mismatched = [
         "--http-tls-cert".as_ref(),
         one.cert.as_os_str(),

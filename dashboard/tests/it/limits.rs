@@ -30,7 +30,8 @@ async fn serve_hub(hub: Arc<Hub>, limits: Limits) -> DashboardServer {
     serve_over(hub, limits, None).await
 }
 
-async fn serve_over(hub: Arc<Hub>, limits: Limits, tls: Option<ServerTls>) -> DashboardServer {
+/// The dashboard of `hub` with the test tokens, over TLS when given an identity.
+pub async fn serve_over(hub: Arc<Hub>, limits: Limits, tls: Option<ServerTls>) -> DashboardServer {
     let config = ServerConfig {
         access: tokens(),
         limits,

@@ -5,28 +5,17 @@
 //! the handshake, or speak plain HTTP to the HTTPS port, cut off without disturbing anyone else.
 
 use crate::common::*;
-use crate::limits::{closed_by_server, read_head, read_until};
+use crate::limits::{closed_by_server, read_head, read_until, serve_over};
 use ptl_dashboard::model::RunSource;
-use ptl_dashboard::server::{serve, DashboardServer, Limits, ServerConfig};
+use ptl_dashboard::server::{DashboardServer, Limits};
 use ptl_dashboard::tls::ServerTls;
 use ptl_dashboard::{DashboardError, Hub};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 async fn serve_tls(tls: Option<ServerTls>, limits: Limits) -> DashboardServer {
-    serve_hub(Hub::new(), tls, limits).await
-}
-
-async fn serve_hub(hub: Arc<Hub>, tls: Option<ServerTls>, limits: Limits) -> DashboardServer {
-    let config = ServerConfig {
-        access: tokens(),
-        limits,
-        tls,
-        ..ServerConfig::default()
-    };
-    serve(hub, config).await.expect("the dashboard serves")
+    serve_over(Hub::new(), limits, tls).await
 }
 
 /// The `Set-Cookie` line of an answer's head.
@@ -143,7 +132,7 @@ async fn failed_stalled_and_plain_http_handshakes_are_cut_off_and_the_server_ser
         header_read_timeout: Duration::from_secs(1),
     };
     let hub = Hub::new();
-    let server = serve_hub(hub.clone(), Some(tls.server.clone()), limits).await;
+    let server = serve_over(hub.clone(), limits, Some(tls.server.clone())).await;
     let addr = server.addr();
     let auth = format!("Bearer {VIEWER}");
 

@@ -164,22 +164,7 @@ pub async fn request_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connects");
-        stream.write_all(req.as_bytes()).await.expect("sends");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("reads");
-        raw
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .expect("the dashboard answers in time");
-    parse_answer(&raw)
+    Client::Plain.request(addr, method, path, headers).await
 }
 
 /// A whole response as read off the socket: status, head and (de-chunked) body.
