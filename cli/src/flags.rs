@@ -220,6 +220,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub access: DashboardAccessArgs,
     #[command(flatten)]
+    pub dashboard_tls: DashboardTlsArgs,
+    #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -298,6 +300,18 @@ pub struct DashboardAccessArgs {
     /// also open when no token is given at all.
     #[arg(long)]
     pub open_view: bool,
+}
+
+/// HTTPS for the dashboard (`ptl run --dashboard`, `ptl coordinator --http`).
+#[derive(Debug, Args)]
+pub struct DashboardTlsArgs {
+    /// Serve the dashboard over HTTPS with this certificate (PEM, the server's certificate
+    /// first, then its chain); needs --http-tls-key. The token cookie is then `Secure`.
+    #[arg(long = "http-tls-cert", value_name = "FILE", requires = "http_tls_key")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1, not encrypted) of --http-tls-cert.
+    #[arg(long = "http-tls-key", value_name = "FILE", requires = "http_tls_cert")]
+    pub http_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -418,6 +432,8 @@ pub struct CoordinatorArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
+    #[command(flatten)]
+    pub dashboard_tls: DashboardTlsArgs,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Finished runs kept in ZooKeeper (result and merged record; their deltas go when they

@@ -5,6 +5,7 @@
 
 mod cluster_setup;
 mod cmd;
+mod dashboard_setup;
 mod exit;
 mod flags;
 mod output;

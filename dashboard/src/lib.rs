@@ -4,7 +4,7 @@
 //! engine) or [`cluster_feed`] (a cluster's runs in ZooKeeper); [`server`] serves the page
 //! ([`page`], live over Server-Sent Events: [`sse`]), the runs API ([`api`]), control ([`access`]
 //! decides who may, [`origin`] refuses other sites) and Prometheus metrics ([`metrics`]), routed
-//! by [`routes`].
+//! by [`routes`], over HTTPS with a [`tls::ServerTls`].
 
 pub mod access;
 pub mod api;
@@ -26,6 +26,7 @@ pub mod server;
 pub mod sse;
 #[cfg(test)]
 mod test_plan;
+pub mod tls;
 
 pub use error::DashboardError;
 pub use hub::Hub;

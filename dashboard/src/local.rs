@@ -7,7 +7,6 @@
 //! channel whose receiver is the engine's (through the coordination, and
 //! [`LocalDashboard::pauses`] for `RunOptions::pauses`); the pauses are shaded on the charts.
 
-use crate::access::Access;
 use crate::control::{ControlFuture, RunControl};
 use crate::error::DashboardError;
 use crate::hub::{Hub, RunOpen};
@@ -128,11 +127,11 @@ impl Coordination for Tap {
 }
 
 impl LocalDashboard {
-    /// Starts the server for a run of `plan` about to start; `stop` is what the dashboard's
-    /// stop button pulls. The pause and resume buttons pull a pause channel of its own.
+    /// Starts the server (where and how `config` says) for a run of `plan` about to start;
+    /// `stop` is what the dashboard's stop button pulls. The pause and resume buttons pull a
+    /// pause channel of its own.
     pub async fn start(
-        addr: SocketAddr,
-        access: Access,
+        config: ServerConfig,
         plan: Arc<Plan>,
         plan_hash: String,
         stop: StopHandle,
@@ -160,11 +159,6 @@ impl LocalDashboard {
             })),
         });
         let stop = CancellationToken::new();
-        let config = ServerConfig {
-            addr,
-            access,
-            ..ServerConfig::default()
-        };
         let server = serve_until(hub.clone(), config, None, stop.child_token()).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let watched = Paused {

@@ -53,17 +53,24 @@ pub async fn index(caller: Caller, State(ctx): State<Ctx>, RawQuery(query): RawQ
     // (which cannot set headers) carry it without it staying in the address bar.
     if let Some(token) = access::query_token(query.as_deref()) {
         if ctx.access.role(Some(&token)).is_some() {
-            let cookie = format!(
-                "{}={}; Path=/; HttpOnly; SameSite=Strict",
-                access::COOKIE_NAME,
-                url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-            );
+            let cookie = token_cookie(&token, ctx.secure);
             if let Ok(v) = cookie.parse() {
                 response.headers_mut().insert(SET_COOKIE, v);
             }
         }
     }
     response
+}
+
+/// The cookie the token rides in: never read by scripts (`HttpOnly`), never sent with another
+/// site's request (`SameSite=Strict`), and under TLS never sent over plain HTTP (`Secure`).
+pub fn token_cookie(token: &str, secure: bool) -> String {
+    let value = url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>();
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        access::COOKIE_NAME
+    )
 }
 
 /// `GET /assets/{name}`: open to all (the page is nothing without a token).

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub access: Arc<Access>,
     pub launcher: Option<Arc<dyn PlanLauncher>>,
     pub streams: Streams,
+    /// Served over TLS (the cookie is then `Secure`).
+    pub secure: bool,
 }
 
 impl FromRef<Ctx> for Arc<Access> {

@@ -1,4 +1,6 @@
-//! Binding, accepting and shutting down: one HTTP/1.1 connection task per client serving the
+//! Binding, accepting and shutting down: one HTTP/1.1 connection task per client (over TLS when
+//! the config has a [`ServerTls`]: the handshake runs in that task, bounded like a request head)
+//! serving the
 //! [`routes`] (the page, `/events`, the runs API, control, starting stored plans when given a
 //! [`PlanLauncher`], `/metrics`). Looking needs a viewer or operator token unless viewing is
 //! open; control and starting runs need the operator token (401 otherwise).
@@ -12,6 +14,7 @@ use crate::hub::Hub;
 use crate::launch::PlanLauncher;
 use crate::routes::{self, Ctx};
 use crate::sse::Streams;
+use crate::tls::{ServerTls, HANDSHAKE_RECORD};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,6 +22,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
@@ -28,6 +32,12 @@ use tower::ServiceExt;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// After the stop, requests in flight get this long to finish before their connections are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// What a plain-HTTP request to the HTTPS port is told, instead of a connection closed without
+/// a word.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\n\
+connection: close\r\ncontent-length: 52\r\n\r\nThis dashboard speaks HTTPS: use an https:// address.\n";
+/// At most this much of a plain-HTTP request is read (and dropped) before its connection closes.
+const PLAIN_HTTP_DRAIN: usize = 16 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -35,15 +45,18 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     pub access: Access,
     pub limits: Limits,
+    /// Serve HTTPS with this identity; plain HTTP without.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
-    /// 127.0.0.1 on a port the system picks, no tokens, the default limits.
+    /// 127.0.0.1 on a port the system picks, no tokens, the default limits, plain HTTP.
     fn default() -> ServerConfig {
         ServerConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             access: Access::default(),
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -54,7 +67,8 @@ impl Default for ServerConfig {
 pub struct Limits {
     /// A connection that has not sent a whole request head this long after it opened (or after
     /// its last answer, when kept alive) is closed: a client sending its head a byte at a time,
-    /// or holding connections open without a request, holds none for long.
+    /// or holding connections open without a request, holds none for long. Under TLS the
+    /// handshake gets this long too (then the first head its own).
     pub header_read_timeout: Duration,
 }
 
@@ -70,6 +84,8 @@ impl Default for Limits {
 /// without waiting.
 pub struct DashboardServer {
     addr: SocketAddr,
+    /// Served over TLS.
+    secure: bool,
     stop: CancellationToken,
     /// Cuts the connections still open after the grace period.
     cut: CancellationToken,
@@ -84,7 +100,8 @@ impl DashboardServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// Stops accepting, ends the event streams (after the events already published) and
@@ -129,21 +146,25 @@ pub async fn serve_until(
             source,
         })?;
     let addr = listener.local_addr().map_err(DashboardError::LocalAddr)?;
+    let secure = config.tls.is_some();
     let ctx = Ctx {
         hub,
         access: Arc::new(config.access),
         launcher,
         streams: Streams::new(stop.clone()),
+        secure,
     };
     let server = Server {
         app: routes::app(ctx),
         limits: config.limits,
+        tls: config.tls,
         stop: stop.clone(),
         cut: CancellationToken::new(),
         tasks: TaskTracker::new(),
     };
     let running = DashboardServer {
         addr,
+        secure,
         stop: stop.clone(),
         cut: server.cut.clone(),
         tasks: server.tasks.clone(),
@@ -160,6 +181,7 @@ pub async fn serve_until(
 struct Server {
     app: routes::App,
     limits: Limits,
+    tls: Option<ServerTls>,
     stop: CancellationToken,
     cut: CancellationToken,
     tasks: TaskTracker,
@@ -192,12 +214,33 @@ impl Server {
     async fn connection(self, stream: TcpStream) {
         // Events are small writes the browser should see at once.
         let _ = stream.set_nodelay(true);
+        let Some(tls) = self.tls.clone() else {
+            return self.serve_http(stream).await;
+        };
+        // A client stalling in its handshake (or sending nothing) is cut off as one stalling in
+        // its request head is; a failed handshake ends this connection only.
+        let handshake =
+            tokio::time::timeout(self.limits.header_read_timeout, accept_tls(&tls, stream));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Some(stream)) => stream,
+                _ => return,
+            },
+            _ = self.stop.cancelled() => return,
+        };
+        self.serve_http(stream).await
+    }
+
+    async fn serve_http<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let app = self.app.clone();
         let service = service_fn(move |request| app.clone().oneshot(request));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
         // Connection errors (a reset, a malformed or too slow request) end this connection only.
         tokio::select! {
@@ -209,6 +252,31 @@ impl Server {
             _ = self.cut.cancelled() => {}
         }
     }
+}
+
+/// The TLS session of a client whose first byte starts a handshake; a client speaking plain
+/// HTTP is answered 400 in plain HTTP. `None` when there is no session to serve.
+async fn accept_tls(
+    tls: &ServerTls,
+    mut stream: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await.ok()? == 0 {
+        return None;
+    }
+    if first[0] != HANDSHAKE_RECORD {
+        let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+        let _ = stream.shutdown().await;
+        // Reading what the client sent lets it see the answer: closing on unread bytes would
+        // reset the connection under it. Bounded by size here and by the caller's timeout.
+        let mut rest = Vec::new();
+        let _ = (&mut stream)
+            .take(PLAIN_HTTP_DRAIN as u64)
+            .read_to_end(&mut rest)
+            .await;
+        return None;
+    }
+    tls.acceptor().accept(stream).await.ok()
 }
 
 /// Accept errors about one connection only (as opposed to the listener or the process).

@@ -1,11 +1,13 @@
 //! The TLS side of the tests' HTTPS servers: a self-signed certificate made with rcgen and a
 //! rustls acceptor presenting it, optionally requiring a client certificate signed by a test
-//! CA (mutual TLS).
+//! CA (mutual TLS); and for servers started from PEM files (the dashboard's
+//! `--http-tls-cert`), a server certificate issued by a test CA and a client trusting that CA.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
@@ -29,17 +31,64 @@ pub struct ClientCa {
     pub key_pem: String,
 }
 
-/// A fresh CA and a client certificate (for TLS client authentication) signed by it.
-pub fn client_ca() -> ClientCa {
+/// A fresh CA named `name`: its certificate and what signs with it.
+fn test_ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "ptl test client CA");
+    ca_params.distinguished_name.push(DnType::CommonName, name);
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca_params, ca_key);
+    (ca_cert, Issuer::new(ca_params, ca_key))
+}
+
+/// A server certificate issued by a test CA, all PEM.
+pub struct IssuedServer {
+    /// The CA's certificate: what clients trust.
+    pub ca_pem: String,
+    /// The server's certificate (not a CA), for `names`.
+    pub cert_pem: String,
+    /// Its private key (PKCS#8).
+    pub key_pem: String,
+}
+
+/// A fresh CA and a server certificate it issued for `names` (DNS names or IP literals).
+pub fn issued_server(names: &[&str]) -> IssuedServer {
+    let (ca_cert, issuer) = test_ca("ptl test server CA");
+    let key = KeyPair::generate().expect("server key");
+    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let mut params = CertificateParams::new(names).expect("server params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "ptl test server");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    IssuedServer {
+        ca_pem: ca_cert.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// A client configuration trusting only the CA certificates of `ca_pem` (ALPN `http/1.1`).
+pub fn client_trusting(ca_pem: &str) -> Arc<rustls::ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("a PEM certificate")).expect("a CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A fresh CA and a client certificate (for TLS client authentication) signed by it.
+pub fn client_ca() -> ClientCa {
+    let (ca_cert, issuer) = test_ca("ptl test client CA");
 
     let client_key = KeyPair::generate().expect("client key");
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");

@@ -3,7 +3,6 @@
 //! the library (`--plans DIR` and the standard ones).
 
 use crate::cluster_setup::{cluster_failure, default_name, runtime, zk_config};
-use crate::cmd::run::access;
 use crate::exit::Exit;
 use crate::flags::CoordinatorArgs;
 use crate::output::{fail, Done};
@@ -11,7 +10,7 @@ use crate::plan_library::PlanLibrary;
 use ptl_cluster::coordinator::{run_coordinator, CoordinatorConfig};
 use ptl_dashboard::cluster_feed::{ClusterDashboard, ClusterFeedConfig};
 use ptl_dashboard::launch::PlanLauncher;
-use ptl_dashboard::{DashboardError, ServerConfig};
+use ptl_dashboard::DashboardError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +21,13 @@ pub fn run(args: &CoordinatorArgs) -> Done {
             format!("--plans {}: not a directory", dir.display()),
         ));
     }
+    // Certificate and key are checked before anything connects.
+    let server = crate::dashboard_setup::server_config(
+        args.http,
+        &args.access,
+        &args.dashboard_tls,
+        "--http ADDR",
+    )?;
     let runtime = runtime()?;
     let zk = zk_config(&args.zk)?;
     let id = args.name.clone().unwrap_or_else(default_name);
@@ -38,14 +44,9 @@ pub fn run(args: &CoordinatorArgs) -> Done {
         trusted_keys: crate::cluster_setup::trusted_keys(&args.trust, "coordinator")?,
         keep_runs: args.keep_runs,
     };
-    let dashboard = match args.http {
+    let dashboard = match server {
         None => None,
-        Some(addr) => {
-            let server = ServerConfig {
-                addr,
-                access: access(&args.access),
-                ..ServerConfig::default()
-            };
+        Some(server) => {
             let feed = ClusterFeedConfig {
                 public_url: args.public_url.clone(),
                 ..ClusterFeedConfig::new(config.zk.clone())

@@ -2,14 +2,14 @@
 //! (the last part, [`conclude`], is shared with `ptl submit --wait`).
 
 use crate::exit::Exit;
-use crate::flags::{DashboardAccessArgs, OutputArgs, ResultFiles, RunArgs, TlsArgs};
+use crate::flags::{OutputArgs, ResultFiles, RunArgs, TlsArgs};
 use crate::output::{fail, write_file, Done};
 use crate::plan_source::{self, Compiled};
 use crate::progress::LiveView;
 use crate::runtime;
 use crate::signals;
-use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
+use ptl_dashboard::ServerConfig;
 use ptl_engine::coordination::stop_channel;
 use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
@@ -17,7 +17,6 @@ use ptl_engine::result::RunResult;
 use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::{RunOptions, RunOutcome};
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +24,12 @@ use std::time::Duration;
 pub fn run(args: &RunArgs) -> Done {
     let compiled = plan_source::compile(&args.plan, &args.params)?;
     let tls = tls_options(&args.tls)?;
-    let dashboard = args.dashboard.map(|addr| (addr, access(&args.access)));
+    let dashboard = crate::dashboard_setup::server_config(
+        args.dashboard,
+        &args.access,
+        &args.dashboard_tls,
+        "--dashboard ADDR",
+    )?;
     let policy = args.policy.policy();
     execute_with(
         &compiled,
@@ -56,15 +60,6 @@ pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
     Ok(tls)
 }
 
-/// Who may look at and control a dashboard, from the flags.
-pub fn access(args: &DashboardAccessArgs) -> Access {
-    Access {
-        operator_token: args.token.clone().filter(|t| !t.is_empty()),
-        viewer_token: args.viewer_token.clone().filter(|t| !t.is_empty()),
-        open_view: args.open_view,
-    }
-}
-
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
 pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Done {
     execute_with(
@@ -82,7 +77,7 @@ pub fn execute_with(
     compiled: &Compiled,
     output: &OutputArgs,
     workers: Option<usize>,
-    dashboard: Option<(SocketAddr, Access)>,
+    dashboard: Option<ServerConfig>,
     tls: TlsOptions,
     policy: TargetPolicy,
 ) -> Done {
@@ -102,15 +97,10 @@ pub fn execute_with(
     };
     let dashboard = match dashboard {
         None => None,
-        Some((addr, access)) => {
+        Some(config) => {
             let plan = Arc::new(compiled.plan.clone());
-            let started = runtime.block_on(LocalDashboard::start(
-                addr,
-                access,
-                plan,
-                plan_hash,
-                stop.clone(),
-            ));
+            let started =
+                runtime.block_on(LocalDashboard::start(config, plan, plan_hash, stop.clone()));
             let d = started.map_err(|e| fail(Exit::Usage, format!("dashboard: {e}")))?;
             eprintln!("dashboard: {} (serving until the run ends)", d.url());
             opts.coordination = Some(d.coordination());

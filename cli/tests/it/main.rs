@@ -1,5 +1,5 @@
 //! The `ptl` binary end to end: real targets, a real ZooKeeper, the real command with its flags,
-//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`, `analyze`),
+//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`, `dashboard_secure`, `analyze`),
 //! and what `ptl check` accepts against what the engine sends (`paths`).
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
@@ -14,6 +14,7 @@ mod cluster_footprint;
 mod cluster_policy;
 mod cluster_security;
 mod dashboard;
+mod dashboard_secure;
 mod http2;
 mod https;
 mod paths;

@@ -3,7 +3,10 @@
 //! They assert what a user relies on: exit statuses, the JSON result, partial results on
 //! Ctrl-C and SIGTERM, and clean error counts against a dead target.
 
-use crate::support::{assert_exit, assert_sent_without_errors, json, ptl, run, stderr, Target};
+use crate::support::{
+    assert_exit, assert_sent_without_errors, json, ptl, result_flags, run, stderr, Target,
+    RESULT_FILES,
+};
 use ptl_test_support::counting_server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -343,39 +346,20 @@ fn a_capture_that_finds_nothing_ends_the_iteration_and_skips_the_rest() {
     assert_eq!(stats["by_path"]["/pay"].as_u64(), Some(0), "{stats}");
 }
 
-const ENV_PLAN: &str = r#"plan "env" {
-  param target = "http://127.0.0.1:9"
-  target target
-  let token = env("PTL_TEST_ENV_SECRET")
-  request hello {
-    GET "/"
-    header "Authorization" = "Bearer {{token}}"
-  }
-  phase p { rate 20/s for 1s }
-}
-"#;
-
 #[test]
 fn env_secrets_reach_the_target_and_no_output_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let plan = write_plan(dir.path(), ENV_PLAN);
+    let plan = write_plan(dir.path(), &crate::support::env_secret_plan(1));
     let server = ptl_test_support::counting_server::server();
     let secret = format!("s3cr3t-{}", std::process::id());
-    let files = ["r.json", "r.html", "r.xml", "r.hlog", "plan.ptlc"];
+    let files = RESULT_FILES.iter().map(|(_, f)| *f).chain(["plan.ptlc"]);
     let path = |f: &str| dir.path().join(f);
 
     let o = ptl()
         .arg("run")
         .arg(&plan)
         .args(["--set", &format!("target={}", server.url()), "--quiet"])
-        .arg("--out")
-        .arg(path("r.json"))
-        .arg("--report")
-        .arg(path("r.html"))
-        .arg("--junit")
-        .arg(path("r.xml"))
-        .arg("--hdr-log")
-        .arg(path("r.hlog"))
+        .args(result_flags(dir.path()))
         .env("PTL_TEST_ENV_SECRET", &secret)
         .output()
         .expect("ptl run runs");
@@ -404,7 +388,7 @@ fn env_secrets_reach_the_target_and_no_output_file() {
 #[test]
 fn an_unset_env_variable_is_a_usage_error_before_anything_is_sent() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let plan = write_plan(dir.path(), ENV_PLAN);
+    let plan = write_plan(dir.path(), &crate::support::env_secret_plan(1));
     let server = ptl_test_support::counting_server::server();
     let o = ptl()
         .arg("run")

@@ -1,7 +1,8 @@
-//! The server's limits over real sockets on 127.0.0.1: a flood of idle connections and event
-//! streams (up to the cap; one more is 503) leaves a normal client its answer; an oversized
-//! body is 413; a client stalling in its request head is cut off without disturbing the event
-//! streams; a state-changing request from another site is 403, even with the operator's cookie.
+//! The server's limits over real sockets on 127.0.0.1: a flood of 1,000 idle connections and
+//! 500 event streams (the first [`MAX_EVENT_STREAMS`] let in, the rest 503) leaves a normal
+//! client its answer, over plain HTTP and over TLS; an oversized body is 413; a client stalling
+//! in its request head is cut off without disturbing the event streams; a state-changing
+//! request from another site is 403, even with the operator's cookie.
 
 use crate::common::*;
 use ptl_dashboard::control::{ControlFuture, RunControl};
@@ -9,6 +10,7 @@ use ptl_dashboard::hub::RunOpen;
 use ptl_dashboard::model::{RunSource, RunStatus};
 use ptl_dashboard::server::{serve, DashboardServer, Limits, ServerConfig};
 use ptl_dashboard::sse::MAX_EVENT_STREAMS;
+use ptl_dashboard::tls::ServerTls;
 use ptl_dashboard::Hub;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,13 +21,21 @@ use tokio::net::TcpStream;
 
 /// Idle connections the flood holds open (fewer if the descriptor limit cannot be raised).
 const IDLE: usize = 1000;
+/// Event streams the flood asks for: the 500, beyond the cap.
+const STREAMS: usize = 500;
 /// Generous bound on anything the server is expected to do at once.
 const PROMPTLY: Duration = Duration::from_secs(20);
 
 async fn serve_hub(hub: Arc<Hub>, limits: Limits) -> DashboardServer {
+    serve_over(hub, limits, None).await
+}
+
+/// The dashboard of `hub` with the test tokens, over TLS when given an identity.
+pub async fn serve_over(hub: Arc<Hub>, limits: Limits, tls: Option<ServerTls>) -> DashboardServer {
     let config = ServerConfig {
         access: tokens(),
         limits,
+        tls,
         ..ServerConfig::default()
     };
     serve(hub, config).await.expect("the dashboard serves")
@@ -54,7 +64,7 @@ fn raise_fd_limit() -> u64 {
 }
 
 /// Reads until the response head is complete; returns the stream (the body follows) and head.
-async fn read_head(mut stream: TcpStream) -> (TcpStream, String) {
+pub async fn read_head<S: Conn>(mut stream: S) -> (S, String) {
     let mut raw = Vec::new();
     let mut byte = [0u8; 1];
     while !raw.ends_with(b"\r\n\r\n") {
@@ -70,7 +80,12 @@ async fn read_head(mut stream: TcpStream) -> (TcpStream, String) {
 
 /// Opens `/events` on its own connection; the head says whether it was let in.
 async fn open_stream(addr: SocketAddr, token: &str) -> (TcpStream, String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    let stream = TcpStream::connect(addr).await.expect("connects");
+    open_stream_on(stream, addr, token).await
+}
+
+/// Opens `/events` on `stream`; the head says whether it was let in.
+async fn open_stream_on<S: Conn>(mut stream: S, addr: SocketAddr, token: &str) -> (S, String) {
     let req =
         format!("GET /events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n");
     stream.write_all(req.as_bytes()).await.expect("sends");
@@ -78,7 +93,7 @@ async fn open_stream(addr: SocketAddr, token: &str) -> (TcpStream, String) {
 }
 
 /// Reads `stream` until `text` has come by or it ends; true when it came.
-async fn read_until(stream: &mut TcpStream, text: &str) -> bool {
+pub async fn read_until<S: Conn>(stream: &mut S, text: &str) -> bool {
     let mut seen = Vec::new();
     let mut chunk = [0u8; 8192];
     let deadline = tokio::time::Instant::now() + PROMPTLY;
@@ -93,7 +108,7 @@ async fn read_until(stream: &mut TcpStream, text: &str) -> bool {
 
 /// True when the server closes `stream` (end of file or a reset) within [`PROMPTLY`], having
 /// answered nothing but what `read_to_end` collects.
-async fn closed_by_server(stream: &mut TcpStream) -> bool {
+pub async fn closed_by_server<S: Conn>(stream: &mut S) -> bool {
     let mut rest = Vec::new();
     tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut rest))
         .await
@@ -101,12 +116,24 @@ async fn closed_by_server(stream: &mut TcpStream) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_and_a_full_house_of_event_streams_leave_room_for_a_client() {
+async fn a_thousand_idle_connections_and_500_event_streams_leave_room_for_a_client() {
+    flood(Client::Plain, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flood_over_tls_leaves_room_for_a_client() {
+    let tls = test_tls();
+    flood(tls.client.clone(), Some(tls.server.clone())).await;
+}
+
+/// [`IDLE`] connections that send nothing (under TLS: not even a handshake), then [`STREAMS`]
+/// event streams asked for, each on its own connection: the first [`MAX_EVENT_STREAMS`] are let
+/// in and held, the rest answered 503; then a normal client gets its answer.
+async fn flood(client: Client, tls: Option<ServerTls>) {
     // Each connection costs two descriptors here: the client's and the server's end.
     let limit = raise_fd_limit();
-    let streams = MAX_EVENT_STREAMS + 1;
     let room = (limit.saturating_sub(200) / 2) as usize;
-    let idle = IDLE.min(room.saturating_sub(streams));
+    let idle = IDLE.min(room.saturating_sub(STREAMS));
     assert!(
         idle > 0,
         "a descriptor limit of {limit} leaves no room for the test"
@@ -118,7 +145,7 @@ async fn idle_connections_and_a_full_house_of_event_streams_leave_room_for_a_cli
     let limits = Limits {
         header_read_timeout: Duration::from_secs(300),
     };
-    let server = serve_hub(Hub::new(), limits).await;
+    let server = serve_over(Hub::new(), limits, tls).await;
     let addr = server.addr();
 
     let mut idlers = Vec::with_capacity(idle);
@@ -126,19 +153,27 @@ async fn idle_connections_and_a_full_house_of_event_streams_leave_room_for_a_cli
         idlers.push(TcpStream::connect(addr).await.expect("an idle connection"));
     }
     let mut open = Vec::with_capacity(MAX_EVENT_STREAMS);
-    for _ in 0..MAX_EVENT_STREAMS {
-        let (stream, head) = open_stream(addr, VIEWER).await;
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        open.push(stream);
+    let mut refused = 0;
+    for _ in 0..STREAMS {
+        let (stream, head) = open_stream_on(client.connect(addr).await, addr, VIEWER).await;
+        if head.starts_with("HTTP/1.1 200") {
+            open.push(stream);
+        } else {
+            assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+            assert!(
+                head.to_ascii_lowercase().contains("retry-after: 5"),
+                "{head}"
+            );
+            refused += 1;
+        }
     }
-    let (_, refused) = open_stream(addr, VIEWER).await;
-    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
-    assert!(
-        refused.to_ascii_lowercase().contains("retry-after: 5"),
-        "{refused}"
-    );
+    assert_eq!(open.len(), MAX_EVENT_STREAMS, "the cap, and no fewer");
+    assert_eq!(refused, STREAMS - MAX_EVENT_STREAMS);
 
-    let runs = request(addr, "GET", "/api/runs", Some(VIEWER)).await;
+    let auth = format!("Bearer {VIEWER}");
+    let runs = client
+        .request(addr, "GET", "/api/runs", &[("Authorization", &auth)])
+        .await;
     assert_eq!(runs.status, 200, "{}", runs.text());
     assert_eq!(runs.json(), serde_json::json!([]));
     assert_eq!(
@@ -151,7 +186,10 @@ async fn idle_connections_and_a_full_house_of_event_streams_leave_room_for_a_cli
     tokio::time::timeout(PROMPTLY, server.shutdown())
         .await
         .expect("the server stops in time");
-    for stream in open.iter_mut().take(3).chain(idlers.iter_mut().take(3)) {
+    for stream in open.iter_mut().take(3) {
+        assert!(closed_by_server(stream).await, "closed at the stop");
+    }
+    for stream in idlers.iter_mut().take(3) {
         assert!(closed_by_server(stream).await, "closed at the stop");
     }
 }

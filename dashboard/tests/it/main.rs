@@ -1,4 +1,4 @@
-//! The dashboard served for real: its API, its limits, the page in headless Chromium, and a
+//! The dashboard served for real: its API, its limits, HTTPS, the page in headless Chromium, and a
 //! cluster's dashboard.
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
@@ -9,3 +9,4 @@ mod browser;
 mod cluster;
 mod common;
 mod limits;
+mod tls;

@@ -123,6 +123,41 @@ pub fn run(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
         .expect("ptl run runs")
 }
 
+/// Every result file `ptl run` can write: its flag and the file's name.
+pub const RESULT_FILES: [(&str, &str); 4] = [
+    ("--out", "r.json"),
+    ("--report", "r.html"),
+    ("--junit", "r.xml"),
+    ("--hdr-log", "r.hlog"),
+];
+
+/// The flags asking for every one of [`RESULT_FILES`] in `dir`.
+pub fn result_flags(dir: &Path) -> Vec<std::ffi::OsString> {
+    RESULT_FILES
+        .iter()
+        .flat_map(|(flag, file)| [flag.into(), dir.join(file).into_os_string()])
+        .collect()
+}
+
+/// A plan sending its `env("PTL_TEST_ENV_SECRET")` as a bearer token to its target, 20/s for
+/// `seconds`.
+pub fn env_secret_plan(seconds: u32) -> String {
+    format!(
+        r#"plan "env" {{
+  param target = "http://127.0.0.1:9"
+  target target
+  timeout 1s
+  let token = env("PTL_TEST_ENV_SECRET")
+  request hello {{
+    GET "/"
+    header "Authorization" = "Bearer {{{{token}}}}"
+  }}
+  phase p {{ rate 20/s for {seconds}s }}
+}}
+"#
+    )
+}
+
 /// What a finished `ptl` wrote to stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -1,10 +1,14 @@
 //! What the dashboard tests share: a real target (the built-in demo target on 127.0.0.1), a
 //! short plan compiled by the real compiler, the dashboard of a local run as `ptl run
-//! --dashboard` starts it, and a minimal HTTP/1.1 client for its endpoints.
+//! --dashboard` starts it, and a minimal HTTP/1.1 client for its endpoints (over TLS too).
 #![allow(dead_code)]
+
+mod conn;
+pub use conn::{test_tls, Client, Conn};
 
 use ptl_dashboard::access::Access;
 use ptl_dashboard::local::LocalDashboard;
+use ptl_dashboard::ServerConfig;
 use ptl_demo_target::{serve, DemoTarget, DemoTargetConfig};
 use ptl_engine::coordination::stop_channel;
 use ptl_engine::{RunOptions, RunOutcome};
@@ -82,9 +86,12 @@ pub async fn start_run(seconds: u32, error_rate: f64) -> LocalRun {
     let target = target(error_rate).await;
     let plan = compile(&plan_source(seconds), &target.url());
     let (stop, signal) = stop_channel();
+    let config = ServerConfig {
+        access: tokens(),
+        ..ServerConfig::default()
+    };
     let dashboard = LocalDashboard::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        tokens(),
+        config,
         Arc::new(plan.clone()),
         "test-plan-hash".to_string(),
         stop,
@@ -157,22 +164,7 @@ pub async fn request_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connects");
-        stream.write_all(req.as_bytes()).await.expect("sends");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("reads");
-        raw
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .expect("the dashboard answers in time");
-    parse_answer(&raw)
+    Client::Plain.request(addr, method, path, headers).await
 }
 
 /// A whole response as read off the socket: status, head and (de-chunked) body.
