@@ -418,6 +418,17 @@ pub enum Load {
 }
 
 impl Load {
+    /// The phase's highest planned arrival rate (`None` for closed-model `users`, whose rate
+    /// is not planned).
+    pub fn peak_rate(&self) -> Option<f64> {
+        match *self {
+            Load::Rate { per_sec, .. } => Some(per_sec),
+            Load::Ramp { from, to, .. } | Load::Steps { from, to, .. } => Some(from.max(to)),
+            Load::Pause { .. } => Some(0.0),
+            Load::Users { .. } => None,
+        }
+    }
+
     /// Length of the phase in microseconds.
     pub fn duration_us(&self) -> u64 {
         match *self {
@@ -535,6 +546,17 @@ impl Cmp {
 impl Plan {
     pub fn constant(&self, id: ConstId) -> &[u8] {
         &self.consts[id.0 as usize]
+    }
+
+    /// The highest planned arrival rate of any phase; `None` when no phase plans a rate (only
+    /// closed-model `users`, or none above 0).
+    pub fn peak_rate(&self) -> Option<f64> {
+        let peak = self
+            .phases
+            .iter()
+            .filter_map(|p| p.load.peak_rate())
+            .fold(0.0, f64::max);
+        (peak > 0.0).then_some(peak)
     }
 
     /// The schedule's length: every phase's duration, added (pauses of a run not included).

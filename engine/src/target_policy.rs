@@ -23,7 +23,7 @@
 //! cluster's accounting counts as not sent (the run is degraded), so no loss is hidden.
 
 use crate::vm::AgentShare;
-use ptl_bytecode::plan::{Load, Plan};
+use ptl_bytecode::plan::Plan;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use thiserror::Error;
@@ -219,13 +219,7 @@ impl TargetPolicy {
     /// The largest share of the plan's rate the cap lets this engine send (`None`: no cap, or
     /// nothing with a rate to cap).
     pub fn max_fraction(&self, plan: &Plan) -> Option<f64> {
-        let max = self.max_rate?;
-        let peak = plan
-            .phases
-            .iter()
-            .filter_map(|p| peak_rate(&p.load))
-            .fold(0.0, f64::max);
-        (peak > 0.0).then(|| max / peak)
+        Some(self.max_rate? / plan.peak_rate()?)
     }
 
     /// Refuses a share whose planned peak rate is above the cap.
@@ -234,7 +228,7 @@ impl TargetPolicy {
             return Ok(());
         };
         for phase in &plan.phases {
-            let Some(peak) = peak_rate(&phase.load) else {
+            let Some(peak) = phase.load.peak_rate() else {
                 return Err(Refusal::ClosedLoop {
                     phase: phase.name.clone(),
                     max,
@@ -265,16 +259,6 @@ impl fmt::Display for TargetPolicy {
             write!(f, "; at most {max}/s")?;
         }
         Ok(())
-    }
-}
-
-/// A phase's highest planned rate, whole plan (`None` for closed-model `users`).
-fn peak_rate(load: &Load) -> Option<f64> {
-    match *load {
-        Load::Rate { per_sec, .. } => Some(per_sec),
-        Load::Ramp { from, to, .. } | Load::Steps { from, to, .. } => Some(from.max(to)),
-        Load::Pause { .. } => Some(0.0),
-        Load::Users { .. } => None,
     }
 }
 

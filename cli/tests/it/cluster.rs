@@ -103,8 +103,13 @@ impl Cluster {
     }
 
     pub(crate) fn add_agent(&mut self, name: &str) {
+        self.add_agent_with(name, &[]);
+    }
+
+    /// An agent with `extra` flags (e.g. another `--capacity`).
+    pub(crate) fn add_agent_with(&mut self, name: &str, extra: &[&str]) {
         let connect = self.connect();
-        let agent = crate::support::agent(self.dir.path(), &connect, name);
+        let agent = crate::support::agent_with(self.dir.path(), &connect, name, extra);
         self.agents.push(agent);
     }
 
@@ -399,6 +404,75 @@ fn assert_hdr_log_matches(path: &Path, r: &Value) {
             "log max {max} ms, result {want} ms"
         );
     }
+}
+
+#[test]
+fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
+    // Two agents of 100/s for a plan at 600/s carry 200/s; two more join mid-run and the
+    // plan is spread over all four: 400/s. Their seq() values come from a fresh range.
+    let mut cluster = Cluster::start_on(ZkServer::start(), 0, &[]);
+    for name in ["agent0", "agent1"] {
+        cluster.add_agent_with(name, &["--capacity", "100/s"]);
+    }
+    cluster.wait_for_agents(2);
+    let target = Target::start();
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        r#"plan "short" {
+  param target = "http://127.0.0.1:9"
+  target target
+  connections 20
+  let n = seq()
+  request numbered { GET "/seq/{{n}}" }
+  phase steady { rate 600/s for 9s }
+}
+"#,
+    );
+    let out = cluster.dir.path().join("r.json");
+    let submit = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
+        .args(["--set", &format!("target={}", target.url)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ptl submit runs");
+    wait_for_state(&cluster, None, "running");
+    std::thread::sleep(Duration::from_secs(2));
+    for name in ["agent2", "agent3"] {
+        cluster.add_agent_with(name, &["--capacity", "100/s"]);
+    }
+    // The plan was short of capacity throughout: degraded, and the result says why.
+    let o = cluster.finish(submit, 5);
+    let r = json(&out);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    let reasons = r["accounting"]["reasons"].to_string();
+    assert!(reasons.contains("capacity shortfall"), "{reasons}");
+    // Exact: every request the target received is in the result, none twice.
+    let stats = target.stats();
+    assert_eq!(stats["seq_requests"].as_u64(), Some(total), "{stats}");
+    assert_eq!(stats["seq_distinct"].as_u64(), Some(total), "{stats}");
+    assert_eq!(
+        r["accounting"]["planned"].as_u64(),
+        Some(5400),
+        "{}",
+        r["accounting"]
+    );
+    // 200/s before the joiners, 400/s after: the later seconds carry about twice the early.
+    let series = r["series"].as_array().expect("series");
+    let rate = |t: u64| {
+        series
+            .iter()
+            .find(|p| p["t"].as_u64() == Some(t))
+            .and_then(|p| p["achieved_rps"].as_f64())
+            .unwrap_or(0.0)
+    };
+    assert!((190.0..=210.0).contains(&rate(1)), "{series:?}");
+    assert!((380.0..=420.0).contains(&rate(8)), "{series:?}");
+    let run = run_id(&stderr(&o));
+    let (_, done) = cluster.run_record(&run);
+    assert_eq!(done.len(), 4, "{done:?}\n{}", cluster.logs());
+    assert_eq!(done.values().map(|d| d.requests).sum::<u64>(), total);
 }
 
 #[test]

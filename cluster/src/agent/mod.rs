@@ -325,6 +325,7 @@ impl Agent {
             index: share.index,
             count: share.count,
             rate_fraction: share.rate_fraction,
+            seq_base: share.seq_base,
         };
         if let Err(refusal) = self.config.policy.check_plan(&plan, &assigned).await {
             return self.refuse(id, refusal.to_string()).await;
@@ -340,6 +341,7 @@ impl Agent {
             } else {
                 share.rate_fraction
             },
+            seq_base: share.seq_base,
         };
         let placement = Placement {
             run: id.clone(),

@@ -3,15 +3,13 @@
 //! stay disjoint among the agents sending) and a share of the rate from an instant a little in
 //! the future, at a new epoch (`assignment::admit`).
 //!
-//! Not for plans that draw `seq()`: a slice's values are `index + k·count` from k = 0, so the
-//! joiner would draw again the values the lost agent drew. Not under the `abort` policy either
-//! (the run stops when an agent is lost).
+//! The joiner draws `seq()` from a fresh range (`assignment::SEQ_RANGE`): a slice's values are
+//! `index + k·count` from k = 0, so in the lost agent's range it would draw again what the lost
+//! agent drew. Not under the `abort` policy (the run stops when an agent is lost). Agents that
+//! join to add capacity are `assignment::grow`'s.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-
-use ptl_bytecode::plan::{Generator, VarPart};
-use ptl_bytecode::Plan;
 
 use crate::agent::registry::RegisteredAgent;
 use crate::ids::{AgentId, RunId};
@@ -59,14 +57,11 @@ impl Drop for BusyRun<'_> {
     }
 }
 
-/// Whether agents may join a run of `plan` under `spec` at all.
-pub fn joinable(plan: &Plan, spec: &RunSpec) -> bool {
-    let draws_seq = plan.vars.iter().any(|v| {
-        v.parts
-            .iter()
-            .any(|p| matches!(p, VarPart::Gen(Generator::Seq)))
-    });
-    spec.on_agent_loss != LossPolicy::Abort && !draws_seq
+/// Whether agents may take a lost agent's place in a run under `spec` (not under `abort`: the
+/// run stops when an agent is lost). Joiners draw `seq()` from a fresh range, so plans that draw
+/// it may take them too.
+pub fn joinable(spec: &RunSpec) -> bool {
+    spec.on_agent_loss != LossPolicy::Abort
 }
 
 /// A lost agent's share whose value-space slice no agent still in the run holds.
@@ -144,30 +139,20 @@ mod tests {
     }
 
     #[test]
-    fn plans_drawing_seq_and_abort_runs_take_no_joiners() {
-        let mut plan = ptl_test_support::plans::one_request(
-            ptl_test_support::plans::NOWHERE,
-            100.0,
-            1_000_000,
-        );
-        assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
-        assert!(joinable(&plan, &spec(LossPolicy::Continue)));
-        assert!(!joinable(&plan, &spec(LossPolicy::Abort)));
-        plan.vars.push(ptl_bytecode::Var {
-            name: "n".into(),
-            parts: vec![VarPart::Gen(Generator::Seq)],
-        });
-        assert!(!joinable(&plan, &spec(LossPolicy::Rebalance)));
+    fn abort_runs_take_no_joiners() {
+        assert!(joinable(&spec(LossPolicy::Rebalance)));
+        assert!(joinable(&spec(LossPolicy::Continue)));
+        assert!(!joinable(&spec(LossPolicy::Abort)));
     }
 
     #[test]
     fn a_lost_agents_slice_is_vacant_until_someone_holds_it() {
-        let first = assign(&[(id(0), None), (id(1), None), (id(2), None)], 0, 0);
+        let first = assign(&[(id(0), None), (id(1), None), (id(2), None)], 0, 0, None);
         assert_eq!(vacancy(&first, &HashSet::new()), None);
         let lost: HashSet<AgentId> = [id(1)].into();
         // Under `continue` the lost share is still in `shares`; after a rebalance, departed.
         assert_eq!(vacancy(&first, &lost).map(|s| s.index), Some(1));
-        let rebalanced = rebalance(&first, &[id(0), id(2)], 10).expect("survivors");
+        let rebalanced = rebalance(&first, &[id(0), id(2)], 10, None).expect("survivors");
         let vacated = vacancy(&rebalanced, &lost).expect("vacant");
         assert_eq!((vacated.agent, vacated.index), (id(1), 1));
         let joined = crate::run::assignment::admit(
@@ -177,6 +162,7 @@ mod tests {
             &rebalanced.departed[0],
             20,
             false,
+            None,
         );
         assert_eq!(vacancy(&joined, &lost), None);
     }

@@ -106,6 +106,10 @@ pub struct LiveView {
     /// a lost agent shows here from its first missed reports, before its session times out.
     #[serde(default)]
     pub silent: BTreeMap<String, f64>,
+    /// Arrivals per second of the plan's peak rate that no agent was given: the agents'
+    /// declared capacities fall short by this much (`ptl_cluster_capacity_shortfall`).
+    #[serde(default)]
+    pub shortfall_rps: f64,
 }
 
 /// How often a run waiting for agents looks whether it was stopped meanwhile.
@@ -387,7 +391,7 @@ async fn coordinate(
         .map(|a| (a.id.clone(), a.info.capacity))
         .collect();
     let start_at_ms = clock::now_ms() + spec.start_delay_ms as i64;
-    let current = assignment::assign(&members, start_at_ms, spec.stagger_ms);
+    let current = assignment::assign(&members, start_at_ms, spec.stagger_ms, plan.peak_rate());
     publish::publish(client, id, &current).await?;
     // Only a pending run starts: one stopped while it waited for agents ends here, before any
     // agent sees it running.

@@ -187,7 +187,9 @@ pub(crate) async fn follow(
     for member in members.iter().filter(|m| !m.finished()) {
         busy.take(&member.id, id);
     }
-    let joinable = joining::joinable(plan, spec);
+    let joinable = joining::joinable(spec);
+    // Whether any epoch left part of the plan to no agent, for the verdict.
+    let mut short_of_capacity = current.shortfall() > 0.0;
     let start_at_ms = current.start_at_ms;
     let mut windows = MergedWindows::new(plan);
     let mut live = LiveView {
@@ -204,6 +206,7 @@ pub(crate) async fn follow(
         p99_ms: 0.0,
         paused: false,
         silent: BTreeMap::new(),
+        shortfall_rps: 0.0,
     };
     let plan_ms = plan.duration_us() / 1000;
     let last_offset_ms = current
@@ -299,7 +302,9 @@ pub(crate) async fn follow(
             }
             match spec.on_agent_loss {
                 LossPolicy::Rebalance => {
-                    if let Some(next) = assignment::rebalance(&current, &survivors, now) {
+                    if let Some(next) =
+                        assignment::rebalance(&current, &survivors, now, plan.peak_rate())
+                    {
                         current = next;
                         publish(client, id, &current).await?;
                         until = Some(now);
@@ -325,20 +330,31 @@ pub(crate) async fn follow(
             })
             .await?;
             live.epoch = epoch;
-        } else if joinable && stopped_at_ms.is_none() {
+        } else if stopped_at_ms.is_none() {
             // Not in the same round as a loss: survivors first hear of the rebalance alone.
             let effective_at = clock::now_ms() + spec.start_delay_ms as i64;
             if effective_at < start_at_ms + (last_offset_ms + plan_ms) as i64 + paused_so_far {
-                if let Some(member) =
-                    admit_joiner(run, &mut current, &members, &registered, effective_at).await?
-                {
+                let mut joined = Vec::new();
+                if joinable {
+                    joined.extend(
+                        admit_joiner(run, &mut current, &members, &registered, effective_at)
+                            .await?,
+                    );
+                }
+                if joined.is_empty() && current.shortfall() > 0.0 {
+                    joined = add_capacity(run, &mut current, &members, &registered, effective_at)
+                        .await?;
+                }
+                for member in joined {
                     busy.take(&member.id, id);
                     members.push(member);
-                    live.agents = members.len();
-                    live.epoch = current.epoch;
                 }
+                live.agents = members.len();
+                live.epoch = current.epoch;
             }
         }
+        live.shortfall_rps = current.shortfall() * plan.peak_rate().unwrap_or(0.0);
+        short_of_capacity |= current.shortfall() > 0.0;
         let horizon = members
             .iter()
             .map(Member::horizon)
@@ -449,7 +465,21 @@ pub(crate) async fn follow(
         let capped = m.done.as_ref()?.capped.as_ref()?;
         Some(format!("{}: capped: {capped}", m.id))
     });
-    let notes = errors.chain(caps).collect();
+    // Arrivals left to no agent are counted by the accounting; this says why.
+    let capacity = short_of_capacity.then(|| {
+        let declared: f64 = current
+            .shares
+            .iter()
+            .chain(&current.departed)
+            .filter_map(|s| s.capacity)
+            .sum();
+        format!(
+            "capacity shortfall: the agents' declared capacity ({declared:.0}/s at most) was below \
+             the plan's peak rate ({:.0}/s), so part of the plan was assigned to no agent",
+            plan.peak_rate().unwrap_or(0.0)
+        )
+    });
+    let notes = errors.chain(caps).chain(capacity).collect();
     let accounting = accounting::account(plan, &result, &unreported, fenced, members.len(), notes);
     let verdict = accounting
         .degraded
@@ -508,6 +538,7 @@ async fn admit_joiner(
         &vacated,
         effective_at,
         keep_fractions,
+        run.plan.peak_rate(),
     );
     let Some(share) = next.share_of(&joiner.id).cloned() else {
         return Ok(None);
@@ -527,6 +558,35 @@ async fn admit_joiner(
         .await?;
     }
     Ok(Some(Member::of(&share, current.start_at_ms)))
+}
+
+/// Spreads the run over every idle registered agent that may join, when the agents' declared
+/// capacities leave part of the plan to nobody: scaling up adds rate. Returns the new members.
+async fn add_capacity(
+    run: &RunContext<'_>,
+    current: &mut Assignment,
+    members: &[Member],
+    registered: &[registry::RegisteredAgent],
+    effective_at: i64,
+) -> Result<Vec<Member>, ClusterError> {
+    let ids: HashSet<AgentId> = members.iter().map(|m| m.id.clone()).collect();
+    let joiners: Vec<(AgentId, Option<f64>)> = registered
+        .iter()
+        .filter(|a| !ids.contains(&a.id) && !run.busy.contains(&a.id))
+        .filter(|a| refusal(a, run.spec).is_none())
+        .map(|a| (a.id.clone(), a.info.capacity))
+        .collect();
+    if joiners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let next = assignment::grow(current, &joiners, effective_at, run.plan.peak_rate());
+    publish(run.client, run.id, &next).await?;
+    *current = next;
+    Ok(joiners
+        .iter()
+        .filter_map(|(id, _)| current.share_of(id))
+        .map(|share| Member::of(share, current.start_at_ms))
+        .collect())
 }
 
 /// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the

@@ -1,4 +1,5 @@
 use super::*;
+use ptl_bytecode::plan::Load;
 use std::net::{Ipv4Addr, SocketAddr};
 
 fn policy(specs: &[&str]) -> TargetPolicy {
@@ -171,6 +172,7 @@ fn the_cap_refuses_a_share_planned_above_it() {
         index: 0,
         count: 2,
         rate_fraction: 0.5,
+        seq_base: 0,
     };
     assert!(cap.check_rate(&plan_with(rate(200.0)), &half).is_ok());
     let ramp = Load::Ramp {

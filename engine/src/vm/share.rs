@@ -9,6 +9,9 @@ pub struct AgentShare {
     pub index: u32,
     pub count: u32,
     pub rate_fraction: f64,
+    /// Where this agent's `seq()` range starts: 0, or a fresh range for an agent that joined a
+    /// run mid-way, whose slice's low values others may already have drawn.
+    pub seq_base: u64,
 }
 
 impl AgentShare {
@@ -18,6 +21,7 @@ impl AgentShare {
             index: 0,
             count: 1,
             rate_fraction: 1.0,
+            seq_base: 0,
         }
     }
 
@@ -27,6 +31,7 @@ impl AgentShare {
             index,
             count,
             rate_fraction: 1.0 / count.max(1) as f64,
+            seq_base: 0,
         };
         share.validate()?;
         Ok(share)
@@ -52,10 +57,11 @@ impl AgentShare {
     }
 
     /// The `k`-th value (k = 0, 1, …) of `seq()` on this agent: agents interleave, so values
-    /// never collide across agents.
+    /// never collide across agents (and agents with another `seq_base` draw another range).
     pub fn seq_value(&self, k: u64) -> u64 {
         k.wrapping_mul(self.count as u64)
             .wrapping_add(self.index as u64)
+            .wrapping_add(self.seq_base)
     }
 
     /// The row of a dataset of `rows` rows used by this agent's `k`-th draw (k = 0, 1, …).
@@ -103,6 +109,7 @@ mod tests {
             index: 0,
             count: 1,
             rate_fraction: f64::NAN,
+            seq_base: 0,
         };
         assert!(bad.validate().is_err());
     }

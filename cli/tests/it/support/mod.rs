@@ -92,7 +92,7 @@ pub fn agent(dir: &Path, zk: &str, name: &str) -> Proc {
     agent_with(dir, zk, name, &[])
 }
 
-/// [`agent`] with `extra` flags.
+/// [`agent`] with `extra` flags (which may set another `--capacity`).
 pub fn agent_with(dir: &Path, zk: &str, name: &str, extra: &[&str]) -> Proc {
     let mut args = vec![
         "agent",
@@ -100,13 +100,14 @@ pub fn agent_with(dir: &Path, zk: &str, name: &str, extra: &[&str]) -> Proc {
         zk,
         "--name",
         name,
-        "--capacity",
-        "1000/s",
         "--workers",
         "1",
         "--session-timeout",
         AGENT_SESSION,
     ];
+    if !extra.contains(&"--capacity") {
+        args.extend_from_slice(&["--capacity", "1000/s"]);
+    }
     args.extend_from_slice(extra);
     Proc::spawn(dir, name, &args)
 }
