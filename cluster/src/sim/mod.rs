@@ -130,15 +130,16 @@ pub async fn run_sim(
         .min(config.count);
     // The victims live on a runtime of their own: shutting it down drops their connections
     // without closing their sessions.
-    let doomed = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("ptl-sim-doomed")
-        .enable_all()
-        .build()
-        .map_err(|e| ClusterError::Engine(format!("runtime: {e}")))?;
+    let doomed = Doomed(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ptl-sim-doomed")
+            .enable_all()
+            .build()
+            .map_err(|e| ClusterError::Engine(format!("runtime: {e}")))?,
+    ));
     let stop_agents = shutdown.child_token();
     let mut agents = tokio::task::JoinSet::new();
-    let mut doomed_agents = Vec::new();
     let mut registering = tokio::task::JoinSet::new();
     for i in 0..config.count {
         let mut agent = AgentConfig::new(config.zk.clone(), format!("{}-{i}", config.name));
@@ -156,7 +157,7 @@ pub async fn run_sim(
                 let serve =
                     async move { agent.serve(engine, Duration::from_millis(500), stop).await };
                 if on_doomed {
-                    doomed_agents.push(doomed.spawn(serve));
+                    doomed.spawn(serve);
                 } else {
                     agents.spawn(serve);
                 }
@@ -196,7 +197,7 @@ pub async fn run_sim(
     let mut samples = Vec::new();
     let mut last = (tokio::time::Instant::now(), first, proc_of(&config));
     let mut last_deltas = 0;
-    let mut doomed = Some(doomed);
+    let mut doomed = doomed;
     let mut kill_at_ms = None;
     let mut next_print = config
         .progress_every
@@ -231,11 +232,9 @@ pub async fn run_sim(
         if let (Some((_, after)), Some(started)) =
             (config.kill, first_start(&seen, &observer).await)
         {
-            if doomed.is_some() && clock::now_ms() >= started + after.as_millis() as i64 {
+            if doomed.0.is_some() && clock::now_ms() >= started + after.as_millis() as i64 {
                 kill_at_ms = Some(clock::now_ms());
-                if let Some(rt) = doomed.take() {
-                    rt.shutdown_background();
-                }
+                doomed.kill();
                 eprintln!("sim-agents: killed {victims} sessions (connections dropped)");
             }
         }
@@ -250,9 +249,7 @@ pub async fn run_sim(
     });
     stop_agents.cancel();
     while agents.join_next().await.is_some() {}
-    if let Some(rt) = doomed.take() {
-        rt.shutdown_background();
-    }
+    doomed.kill();
     stop_follow.cancel();
     let _ = follower.await;
     let runs: Vec<RunSeen> = seen
@@ -285,6 +282,34 @@ pub async fn run_sim(
         rebalance_ms,
         epochs_after_kill,
     })
+}
+
+/// The runtime of the sessions to be killed. A runtime cannot be dropped in async code; shut
+/// down in the background, its tasks stop where they are and their sockets close unannounced.
+struct Doomed(Option<tokio::runtime::Runtime>);
+
+impl Doomed {
+    fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if let Some(rt) = &self.0 {
+            rt.spawn(task);
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Doomed {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 fn proc_of(config: &SimConfig) -> Option<ProcReading> {
