@@ -11,6 +11,7 @@ mod cluster;
 mod cluster_faults;
 mod cluster_footprint;
 mod cluster_policy;
+mod cluster_scale;
 mod cluster_security;
 mod dashboard;
 mod http2;
