@@ -45,6 +45,9 @@ pub enum Command {
     Coordinator(CoordinatorArgs),
     /// Generate load for cluster runs: register with ZooKeeper and run what is assigned.
     Agent(AgentArgs),
+    /// Simulate N agents in one process to measure a cluster's cost (docs/scale.md).
+    #[command(hide = true)]
+    SimAgents(SimAgentsArgs),
     /// Submit a plan to the cluster; with --wait, show it and exit like `ptl run`.
     Submit(SubmitArgs),
     /// Show the cluster: coordinator, agents, runs.
@@ -478,6 +481,40 @@ pub struct AgentArgs {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimAgentsArgs {
+    #[command(flatten)]
+    pub zk: ZkArgs,
+    /// Simulated agents, each with its own ZooKeeper session.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+    /// Declared capacity of each agent, e.g. `10000/s` (shares are proportional to it).
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub capacity_per_agent: Option<f64>,
+    /// Response times drawn by the agents: `lognormal:MEDIAN,SIGMA`, `constant:D` or
+    /// `uniform:LOW..HIGH`.
+    #[arg(long, value_name = "MODEL", default_value = "lognormal:5ms,0.5")]
+    pub latency_model: ptl_cluster::sim::latency::LatencyModel,
+    /// Stop after this long (default: at Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration_limit: Option<Duration>,
+    /// The coordinator's process id: its CPU and RSS are read from /proc.
+    #[arg(long, value_name = "PID")]
+    pub coordinator_pid: Option<u32>,
+    /// Kill (drop the connections of) this share of the sessions, e.g. `0.1`, `--kill-after`
+    /// the first run's start.
+    #[arg(long, value_name = "SHARE", requires = "kill_after")]
+    pub kill_share: Option<f64>,
+    #[arg(long, value_name = "D", value_parser = parse_duration, requires = "kill_share")]
+    pub kill_after: Option<Duration>,
+    /// Write everything measured as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Agents' name prefix (`sim-0`, `sim-1`, …).
+    #[arg(long, value_name = "NAME", default_value = "sim")]
+    pub name: String,
 }
 
 /// What the survivors do when an agent is lost mid-run.

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::DemoTarget(args) => cmd::demo_target::run(args),
         Command::Coordinator(args) => cmd::coordinator::run(args),
         Command::Agent(args) => cmd::agent::run(args),
+        Command::SimAgents(args) => cmd::sim_agents::run(args),
         Command::Submit(args) => cmd::submit::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Stop(args) => cmd::stop::run(args),

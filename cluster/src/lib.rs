@@ -20,6 +20,7 @@ pub mod observe;
 pub mod plan_store;
 pub mod run;
 pub mod signing;
+pub mod sim;
 pub mod zk;
 
 pub use error::ClusterError;

@@ -94,7 +94,7 @@ impl ZkServer {
             let mut cfg = format!(
                 "tickTime={TICK_MS}\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client_port}\n\
                  clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=ruok,srvr\nmaxClientCnxns=0\n",
+                 4lw.commands.whitelist=ruok,srvr,mntr\nmaxClientCnxns=0\n",
                 data_dir.display()
             );
             if count > 1 {

@@ -13,6 +13,7 @@ pub mod keygen;
 pub mod pause;
 pub mod resume;
 pub mod run;
+pub mod sim_agents;
 pub mod status;
 pub mod stop;
 pub mod submit;

@@ -40,6 +40,16 @@ impl Cluster {
     /// On `zk` (a single server or an ensemble) with `coordinator_args` added to the
     /// coordinator's command line.
     pub(crate) fn start_on(zk: ZkServer, agents: usize, coordinator_args: &[&str]) -> Cluster {
+        Cluster::start_env(zk, agents, coordinator_args, &[])
+    }
+
+    /// As [`Cluster::start_on`], the (first) coordinator with `env` in its environment.
+    pub(crate) fn start_env(
+        zk: ZkServer,
+        agents: usize,
+        coordinator_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let connect = zk.connect_string();
         let mut args = vec![
@@ -50,7 +60,9 @@ impl Cluster {
             "test-coordinator",
         ];
         args.extend_from_slice(coordinator_args);
-        let coordinator = Proc::spawn(dir.path(), "coordinator", &args);
+        let mut command = ptl();
+        command.args(&args).envs(env.iter().copied());
+        let coordinator = Proc::spawn_command(dir.path(), "coordinator", command);
         let mut cluster = Cluster {
             zk,
             dir,
@@ -95,7 +107,7 @@ impl Cluster {
     }
 
     /// Another coordinator, which waits in the election while the first one leads.
-    fn add_standby(&mut self, name: &str, args: &[&str]) {
+    pub(crate) fn add_standby(&mut self, name: &str, args: &[&str]) {
         let connect = self.connect();
         let mut all = vec!["coordinator", "--zk", &connect, "--name", name];
         all.extend_from_slice(args);
@@ -807,7 +819,7 @@ pub(crate) fn wait_for_state(cluster: &Cluster, id: Option<&str>, state: &str) -
 
 /// `ptl submit --wait` of one steady phase (`rate`/s for `seconds`) to three agents, started
 /// and left running: the process and the path its result goes to.
-fn spawn_steady_submit(
+pub(crate) fn spawn_steady_submit(
     cluster: &Cluster,
     target: &Target,
     rate: u64,

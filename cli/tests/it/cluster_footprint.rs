@@ -103,3 +103,78 @@ fn only_the_newest_runs_are_kept_and_their_deltas_go() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Delta nodes under a run's `reports/` now.
+fn delta_nodes(cluster: &Cluster, run: &str) -> usize {
+    let id = RunId::parse(run).expect("run id");
+    cluster.with_zk(async |client| {
+        client
+            .count_descendants_number(&layout::run_reports(&id))
+            .await
+            .unwrap_or(0)
+    })
+}
+
+#[test]
+fn deltas_are_deleted_during_the_run_once_folded() {
+    let cluster = Cluster::start(3);
+    let target = crate::support::Target::start();
+    let (rate, seconds) = (300u64, 12u64);
+    let (submit, out) = crate::cluster::spawn_steady_submit(&cluster, &target, rate, seconds);
+    let run = crate::cluster::wait_for_state(&cluster, None, "running");
+    // 3 agents write a delta a second for 12 s: 36 nodes, besides their 3 folders. Folded
+    // every 2 s once handed over, no more than a few seconds' worth stay at any time.
+    let mut most = 0;
+    let mut polls = 0;
+    while cluster.status()["runs"].as_array().is_some_and(|runs| {
+        runs.iter()
+            .any(|r| r["id"] == run && r["state"] == "running")
+    }) {
+        most = most.max(delta_nodes(&cluster, &run));
+        polls += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    cluster.finish(submit, 0);
+    assert!(polls > 10, "the run was watched ({polls} polls)");
+    assert!(most <= 3 + 3 * 6, "{most} delta nodes at once");
+    let r = crate::support::json(&out);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, rate * seconds);
+    assert_eq!(target.requests(), total);
+}
+
+#[test]
+fn a_coordinator_killed_between_merge_mark_and_delete_loses_and_doubles_nothing() {
+    let session = ["--session-timeout", crate::support::AGENT_SESSION];
+    let mut cluster = Cluster::start_env(
+        ptl_test_support::ZkServer::start(),
+        3,
+        &session,
+        &[("PTL_FAILPOINT", "coordinator-after-merge-mark")],
+    );
+    cluster.add_standby("standby-coordinator", &session);
+    let target = crate::support::Target::start();
+    let (rate, seconds) = (300u64, 10u64);
+    let (submit, out) = crate::cluster::spawn_steady_submit(&cluster, &target, rate, seconds);
+    let run = crate::cluster::wait_for_state(&cluster, None, "running");
+    // The leader aborts right after its first merge mark, before deleting what it folded; the
+    // standby resumes from the mark, deletes the folded nodes left and merges the rest.
+    cluster.finish(submit, 0);
+    assert!(
+        cluster
+            .coordinator
+            .log()
+            .contains("failpoint coordinator-after-merge-mark"),
+        "{}",
+        cluster.logs()
+    );
+    let (state, done) = cluster.run_record(&run);
+    assert_eq!(state.coordinator.as_deref(), Some("standby-coordinator"));
+    let r = crate::support::json(&out);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, rate * seconds, "{r}");
+    assert_eq!(target.requests(), total);
+    let sent: u64 = done.values().map(|d| d.requests).sum();
+    assert_eq!(sent, total, "{done:?}");
+    assert_eq!(r["phases"][0]["planned"].as_u64(), Some(rate * seconds));
+}

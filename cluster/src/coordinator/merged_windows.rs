@@ -36,6 +36,9 @@ pub struct MergedWindows {
     progress: Option<Progress>,
     /// The run's pauses: the seconds they cover are planned at no rate.
     pauses: PauseClock,
+    /// Seconds handed to the collector since [`MergedWindows::take_handed`], empty ones
+    /// included: replayed in order they rebuild the collector (`merge_mark`).
+    handed: Vec<(u64, f64, Recorded)>,
 }
 
 /// A delta whose shape is not the plan's.
@@ -78,6 +81,7 @@ impl MergedWindows {
             dims,
             progress: None,
             pauses: PauseClock::default(),
+            handed: Vec::new(),
         }
     }
 
@@ -88,13 +92,13 @@ impl MergedWindows {
 
     /// Adds one agent's window for second `second` of the run, `seconds` long (1, or less for
     /// its last window). A second already handed over cannot change any more: a late window is
-    /// counted in the next open second rather than lost.
+    /// counted in the next open second rather than lost. Returns the second it went into.
     pub fn add(
         &mut self,
         second: u64,
         seconds: f64,
         delta: &Recorded,
-    ) -> Result<(), ShapeMismatch> {
+    ) -> Result<u64, ShapeMismatch> {
         if delta.dims() != self.dims {
             return Err(ShapeMismatch {
                 delta: delta.dims(),
@@ -109,7 +113,17 @@ impl MergedWindows {
         });
         slot.recorded.merge(delta);
         slot.seconds = slot.seconds.max(seconds.clamp(0.0, 1.0));
-        Ok(())
+        Ok(second)
+    }
+
+    /// The next second to be handed over: every earlier one is in the collector.
+    pub fn next_second(&self) -> u64 {
+        self.next
+    }
+
+    /// The seconds handed over since the last call, in order.
+    pub fn take_handed(&mut self) -> Vec<(u64, f64, Recorded)> {
+        std::mem::take(&mut self.handed)
     }
 
     /// Hands every second before `complete_before` that has data, and the empty seconds
@@ -130,6 +144,7 @@ impl MergedWindows {
                 self.collector
                     .window(second, seconds, &recorded, &self.pauses),
             );
+            self.handed.push((second, seconds, recorded));
             self.next += 1;
         }
         moved

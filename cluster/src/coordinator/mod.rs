@@ -6,7 +6,9 @@
 pub mod accounting;
 pub mod dashboards;
 pub mod election;
+pub(crate) mod failpoint;
 pub mod joining;
+pub mod merge_mark;
 pub mod merged_record;
 pub mod merged_windows;
 pub mod publish;

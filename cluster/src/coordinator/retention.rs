@@ -1,6 +1,7 @@
 //! Keeping ZooKeeper's footprint bounded across runs. ZooKeeper holds its whole tree in memory,
 //! so nothing ptl writes may accumulate forever:
-//! - a finished run's delta nodes go once its merged record, result and `done` state are
+//! - during a run the leader deletes deltas once folded into its merge mark
+//!   (`coordinator::merge_mark`); a finished run's delta nodes and batches go once its merged record, result and `done` state are
 //!   written (the record holds every histogram the deltas did) and [`FINISHED_GRACE`] has
 //!   passed; a coordinator that crashed before deleting them leaves them to the next sweep;
 //! - only the newest `keep_runs` finished runs are kept (`ptl coordinator --keep-runs`, default
@@ -58,17 +59,16 @@ pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterEr
             continue;
         }
         // Failed runs may never have had a result; done ones have theirs and their record.
-        let reports = layout::run_reports(&id);
+        // The deltas, and the batches the coordinator folded them into during the run.
+        let folders = [layout::run_reports(&id), layout::run_merged(&id)];
         let grace_over = now - state.updated_at_ms >= FINISHED_GRACE.as_millis() as i64;
         if grace_over
-            && client
-                .check_stat(&reports)
-                .await
-                .map_err(|e| ClusterError::zk("read", &reports, e))?
-                .is_some()
+            && (exists(client, &folders[0]).await? || exists(client, &folders[1]).await?)
             && (state.phase == RunPhase::Failed || has_result(client, &id).await?)
         {
-            zk::delete_tree(client, &reports).await?;
+            for folder in &folders {
+                zk::delete_tree(client, folder).await?;
+            }
             swept.delta_folders += 1;
         }
         finished.push((id, state.updated_at_ms));
@@ -118,11 +118,14 @@ pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterEr
 }
 
 async fn has_result(client: &Client, id: &RunId) -> Result<bool, ClusterError> {
-    let path = layout::run_result(id);
+    exists(client, &layout::run_result(id)).await
+}
+
+async fn exists(client: &Client, path: &str) -> Result<bool, ClusterError> {
     Ok(client
-        .check_stat(&path)
+        .check_stat(path)
         .await
-        .map_err(|e| ClusterError::zk("read", &path, e))?
+        .map_err(|e| ClusterError::zk("read", path, e))?
         .is_some())
 }
 

@@ -3,7 +3,7 @@
 //! the record), done markers read, lost agents rebalanced, agents that join given a vacated
 //! share, `abort` thresholds judged on the merged data, then the result and its record.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
@@ -15,6 +15,7 @@ use crate::agent::registry;
 use crate::agent::DoneMarker;
 use crate::coordinator::accounting::{self, Unreported};
 use crate::coordinator::joining::{self, Busy};
+use crate::coordinator::merge_mark::{self, AgentMark, MergeMark, FOLD_EVERY};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::publish::publish;
@@ -56,8 +57,15 @@ pub(crate) struct Member {
     /// Its delta nodes merged.
     seen: AgentCursor,
     /// Its latest window, held back until a later one comes or its done marker says how long
-    /// that last one was.
-    held: Option<(u64, Recorded)>,
+    /// that last one was, with its node's name.
+    held: Option<(u64, Recorded, String)>,
+    /// Its nodes handed to the merged windows and not folded yet, with the second each went
+    /// into (non-decreasing: nodes are released in order, and late ones go to the open second).
+    released: VecDeque<(u64, String)>,
+    /// What of it is folded into the merge mark's batches.
+    folded: AgentMark,
+    /// Each merged node not folded yet: its window and requests (for the mark's counts).
+    node_counts: BTreeMap<String, (u64, u64)>,
     done: Option<DoneMarker>,
     lost: bool,
     /// Its share of the rate when it was last assigned one.
@@ -83,6 +91,9 @@ impl Member {
             joined_s,
             seen: AgentCursor::default(),
             held: None,
+            released: VecDeque::new(),
+            folded: AgentMark::default(),
+            node_counts: BTreeMap::new(),
             done: None,
             lost: false,
             rate_fraction: share.rate_fraction,
@@ -141,25 +152,43 @@ impl Member {
         if self.finished() {
             return u64::MAX;
         }
-        let window = self.held.as_ref().map_or(0, |(window, _)| *window);
+        let window = self.held.as_ref().map_or(0, |(window, _, _)| *window);
         (self.offset_s + window).max(self.joined_s)
     }
 
     /// Hands the held window over, `seconds` long.
     fn release(&mut self, windows: &mut MergedWindows, seconds: f64) -> Result<(), ClusterError> {
-        if let Some((window, recorded)) = self.held.take() {
-            windows
+        if let Some((window, recorded, node)) = self.held.take() {
+            let second = windows
                 .add(self.offset_s + window, seconds, &recorded)
                 .map_err(|e| ClusterError::malformed("interval delta", &self.id.0, e))?;
+            self.released.push_back((second, node));
         }
         Ok(())
+    }
+
+    /// Its released nodes that went into seconds before `next` (all handed over): moves its
+    /// mark past them and returns them, to delete once the mark is written.
+    fn fold(&mut self, next: u64) -> Vec<String> {
+        let mut nodes = Vec::new();
+        while self
+            .released
+            .front()
+            .is_some_and(|(second, _)| *second < next)
+        {
+            if let Some((_, node)) = self.released.pop_front() {
+                self.folded.node = node.clone();
+                nodes.push(node);
+            }
+        }
+        nodes
     }
 
     /// How long its last window was: from its window's start to when its engine returned.
     fn last_window_seconds(&self) -> f64 {
         let ended = self.done.as_ref().and_then(|d| d.ended_at_ms);
         match (ended, &self.held) {
-            (Some(ended), Some((window, _))) => {
+            (Some(ended), Some((window, _, _))) => {
                 let since_start = (ended - self.start_at_ms) as f64 / 1000.0;
                 (since_start - *window as f64).clamp(0.0, 1.0)
             }
@@ -226,6 +255,8 @@ pub(crate) async fn follow(
     // A run taken over while stopping is not stopped again.
     let mut aborted = run::state(client, id).await?.phase == RunPhase::Stopping;
     let mut pause_windows;
+    let mut mark = restore(client, id, &mut members, &mut windows, &mut live).await?;
+    let mut folded_at = tokio::time::Instant::now();
 
     loop {
         // The plan's end moves by every pause: nothing is given up on, or refused, for them.
@@ -372,6 +403,10 @@ pub(crate) async fn follow(
                 }
             }
         }
+        if folded_at.elapsed() >= FOLD_EVERY {
+            folded_at = tokio::time::Instant::now();
+            fold(client, id, &mut mark, &mut members, &mut windows).await?;
+        }
         live.updated_at_ms = clock::now_ms();
         live.silent = members
             .iter()
@@ -507,6 +542,107 @@ pub(crate) async fn follow(
     Ok(())
 }
 
+/// Picks the run up where the merge mark says it was folded (a coordinator resuming it): the
+/// folded seconds replayed into the collector, each agent's cursor and counts moved to its
+/// mark, and the nodes a crash left at or below it deleted. A new run has no mark.
+async fn restore(
+    client: &Client,
+    id: &RunId,
+    members: &mut [Member],
+    windows: &mut MergedWindows,
+    live: &mut LiveView,
+) -> Result<MergeMark, ClusterError> {
+    let Some((mark, seconds)) = merge_mark::read(client, id).await? else {
+        return Ok(MergeMark::default());
+    };
+    windows.set_pauses(pauses::clock(
+        &pauses::windows(client, id).await?,
+        live.started_at_ms,
+    ));
+    for (second, length, recorded) in &seconds {
+        windows
+            .add(*second, *length, recorded)
+            .map_err(|e| ClusterError::malformed("batch", &layout::run_merged(id), e))?;
+    }
+    windows.advance(mark.next_second);
+    windows.take_handed();
+    (live.requests, live.errors, live.dropped) = (mark.requests, mark.errors, mark.dropped);
+    for member in members.iter_mut() {
+        let Some(folded) = mark.agents.get(&member.id.0) else {
+            continue;
+        };
+        member.seen.advance(folded.node.clone());
+        member.last_window = folded.last_window;
+        live.deltas.insert(member.id.0.clone(), folded.deltas);
+        live.agent_requests
+            .insert(member.id.0.clone(), folded.requests);
+        member.folded = folded.clone();
+        let left = merge_mark::folded_left(client, id, &member.id, &folded.node).await?;
+        merge_mark::delete(client, &left).await?;
+    }
+    Ok(mark)
+}
+
+/// Folds the seconds handed over since the last fold into a batch and the merge mark, then
+/// deletes the agents' nodes they hold (see [`merge_mark`]).
+async fn fold(
+    client: &Client,
+    id: &RunId,
+    mark: &mut MergeMark,
+    members: &mut [Member],
+    windows: &mut MergedWindows,
+) -> Result<(), ClusterError> {
+    let batch = windows.take_handed();
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let next = windows.next_second();
+    let mut doomed = Vec::new();
+    let mut next_mark = mark.clone();
+    for (_, _, recorded) in &batch {
+        next_mark.requests += recorded.request.iter().map(|r| r.completed).sum::<u64>();
+        next_mark.errors += recorded
+            .request
+            .iter()
+            .map(|r| r.error_total())
+            .sum::<u64>();
+        next_mark.dropped += recorded.phase.iter().map(|p| p.dropped).sum::<u64>();
+    }
+    let mut folded = Vec::new();
+    for member in members.iter_mut() {
+        let nodes = member.fold(next);
+        if nodes.is_empty() {
+            continue;
+        }
+        let dir = layout::agent_reports(id, &member.id);
+        doomed.extend(nodes.iter().map(|n| format!("{dir}/{n}")));
+        folded.push((member.id.0.clone(), member.folded.node.clone(), nodes));
+    }
+    // The folded nodes' own counts, read back from the deltas merged (kept per node below).
+    for (agent, node, nodes) in folded {
+        let entry = next_mark.agents.entry(agent.clone()).or_default();
+        entry.node = node;
+        entry.deltas += nodes.len() as u64;
+        for n in &nodes {
+            if let Some(member) = members.iter_mut().find(|m| m.id.0 == agent) {
+                if let Some((window, requests)) = member.node_counts.remove(n) {
+                    entry.requests += requests;
+                    entry.last_window = entry.last_window.max(Some(window));
+                }
+            }
+        }
+        if let Some(member) = members.iter_mut().find(|m| m.id.0 == agent) {
+            member.folded = entry.clone();
+        }
+    }
+    next_mark.next_second = next;
+    next_mark.batches += 1;
+    merge_mark::fold(client, id, &next_mark, &batch).await?;
+    *mark = next_mark;
+    crate::coordinator::failpoint::hit("coordinator-after-merge-mark");
+    merge_mark::delete(client, &doomed).await
+}
+
 /// Gives an idle registered agent the share of a lost one, if the run has such a vacancy, at a
 /// new epoch effective at `effective_at`; returns the new member.
 async fn admit_joiner(
@@ -614,7 +750,10 @@ async fn merge_new(
         member.last_seen_ms = clock::now_ms();
         *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
         member.release(windows, 1.0)?;
-        member.held = Some((delta.window, delta.recorded));
+        member
+            .node_counts
+            .insert(node.clone(), (delta.window, requests));
+        member.held = Some((delta.window, delta.recorded, node.clone()));
         member.seen.advance(node);
     }
     Ok(())

@@ -1,8 +1,9 @@
 //! Where a reader of a run's interval deltas stands, and the one place that knows how deltas are
 //! stored: today each agent writes one delta per node, `reports/<agent>/d-<window>` (zero-padded),
 //! in window order (its writer awaits each create, and deltas a lost session could not write
-//! are delivered later, still in order, after the ones it did), never deleted while the run
-//! lives. The coordinator merging them
+//! are delivered later, still in order, after the ones it did). The leader deletes them during
+//! the run once folded into its merge mark (`coordinator::merge_mark`, every 2 s, seconds
+//! already handed over). The coordinator merging them
 //! ([`crate::coordinator`]) and every [`super::Observer`] read them through here.
 //!
 //! A cursor holds, per agent, the name of the newest delta node read. Names sort in creation
@@ -11,8 +12,9 @@
 //! the same cursor is handed each delta exactly once, and it never needs a node below its cursor
 //! again.
 //!
-//! **When merged deltas get deleted** (and agents batch several windows per node), this is how
-//! a reader is meant to catch up; not built yet, since nothing deletes deltas today:
+//! **A reader behind the deletions** (and agents batching several windows per node): how it is
+//! meant to catch up; not built yet (the coordinator resumes from the mark its own way,
+//! `coordinator::supervise::restore`):
 //! - Before deleting, the coordinator writes a merge mark next to the live view: per agent the
 //!   last node it merged, and the merged windows up to there (the per-second sums
 //!   [`crate::coordinator::merged_windows::MergedWindows`] hands the collector; histograms add,
@@ -26,8 +28,8 @@
 //! - Batched reports change only [`read_delta`] (one node, several windows) and what a node
 //!   hands out.
 //!
-//! Until then, a node listed but gone by the time it is read is counted in
-//! [`DeltaCursor::missed`] (it stays 0 while nothing deletes deltas).
+//! Until then, a node listed but gone by the time it is read, or gone before it was listed, is
+//! missed; the first is counted in [`DeltaCursor::missed`].
 
 use std::collections::BTreeMap;
 

@@ -15,6 +15,8 @@
 //! /runs/run-<seq>/reports/<agent>/d-<window>  one interval's delta (HdrHistogram V2-deflate)
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
+//! /runs/run-<seq>/merged         merge mark JSON: what the batches hold   persistent
+//! /runs/run-<seq>/merged/b-<n>   folded seconds (deltas deleted after)    persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
 //! /runs/run-<seq>/collected      the submitter has read the result         persistent
@@ -115,6 +117,16 @@ pub fn run_collected(id: &RunId) -> String {
     format!("{RUNS}/{id}/collected")
 }
 
+/// The merge mark (`coordinator::merge_mark`): its data says what the batches under it hold.
+pub fn run_merged(id: &RunId) -> String {
+    format!("{RUNS}/{id}/merged")
+}
+
+/// The `n`-th batch of folded seconds; zero-padded, so names sort in order.
+pub fn merged_batch(id: &RunId, n: u32) -> String {
+    format!("{RUNS}/{id}/merged/b-{n:06}")
+}
+
 pub fn run_live(id: &RunId) -> String {
     format!("{RUNS}/{id}/live")
 }
@@ -154,6 +166,7 @@ mod tests {
             run_result(&run_id),
             run_record(&run_id),
             run_pauses(&run_id),
+            merged_batch(&run_id, 2),
         ] {
             assert!(path.starts_with(&run(&run_id)));
         }
