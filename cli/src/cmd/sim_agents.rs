@@ -16,7 +16,7 @@ pub fn run(args: &SimAgentsArgs) -> Done {
         }
     }
     let config = SimConfig {
-        zk: zk_config(&args.zk),
+        zk: zk_config(&args.zk)?,
         count: args.count as usize,
         capacity_per_agent: args.capacity_per_agent,
         latency: args.latency_model,
