@@ -443,6 +443,11 @@ pub struct CoordinatorArgs {
     /// end). Older ones are deleted; with 0, each goes once `submit --wait` has its result.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub keep_runs: usize,
+    /// When a run's agents cannot carry its plan (their declared capacities fall short), run
+    /// `sh -c "CMD N"` with N the agents it wants (also in PTL_WANTED_AGENTS, the run in
+    /// PTL_RUN), once per change of N; agents that then register are given a share.
+    #[arg(long, value_name = "CMD")]
+    pub scale_hook: Option<String>,
 }
 
 /// An `http://` or `https://` address, kept without a trailing slash.

@@ -14,6 +14,7 @@ use crate::hub::{degraded_marks, pause_marks, Hub, RunOpen};
 use crate::launch::PlanLauncher;
 use crate::model::{AgentState, AgentView, RunSource, RunStatus};
 use crate::server::{serve_with, DashboardServer, ServerConfig};
+use ptl_cluster::coordinator::scale_hook::wanted_agents;
 use ptl_cluster::observe::{
     now_ms, AgentId, ClusterError, DeltaCursor, Observer, PauseChange, RunId, RunPhase,
     RunSnapshot, ZkConfig,
@@ -160,6 +161,8 @@ struct AgentSeen {
 
 struct Followed {
     plan_name: String,
+    /// The plan's highest planned rate, which the agents' declared capacities are held to.
+    peak_rate: f64,
     /// Where this dashboard is in the run's deltas.
     cursor: DeltaCursor,
     agents: BTreeMap<AgentId, AgentSeen>,
@@ -272,6 +275,7 @@ async fn look_at(
             return Ok(true);
         }
         let plan = observer.plan(&run.spec.plan_hash).await?;
+        let peak_rate = plan.peak_rate().unwrap_or(0.0);
         let start_at_ms = run.start_at_ms().unwrap_or(run.observed_at_ms);
         hub.open_run(RunOpen {
             id: id.0.clone(),
@@ -289,6 +293,7 @@ async fn look_at(
             id.clone(),
             Followed {
                 plan_name: run.spec.plan_name.clone(),
+                peak_rate,
                 cursor: DeltaCursor::new(id.clone()),
                 agents: BTreeMap::new(),
             },
@@ -308,6 +313,9 @@ async fn look_at(
         for share in &a.shares {
             seen.agents.entry(share.agent.clone()).or_default().share = share.rate_fraction;
         }
+        let peak = Some(seen.peak_rate).filter(|p| *p > 0.0);
+        let wanted = wanted_agents(a, peak).unwrap_or(a.shares.len());
+        hub.set_shortfall(&id.0, a.shortfall() * seen.peak_rate, wanted);
     }
     // Read after the snapshot: once it says done, every delta is written.
     for new in observer.deltas(&mut seen.cursor).await? {

@@ -73,6 +73,12 @@ pub struct RunMetrics {
     pub achieved_rps: f64,
     /// Agents reporting (running); `None` when the source has no agents to speak of.
     pub agents_connected: Option<u64>,
+    /// Arrivals per second of the plan's peak rate no agent was given, because the agents'
+    /// declared capacities fall short (cluster runs; 0 once the run ended).
+    pub capacity_shortfall: Option<f64>,
+    /// Agents the run wants: those it has, plus enough to carry the shortfall at their mean
+    /// declared capacity (cluster runs; 0 once the run ended).
+    pub wanted_agents: Option<f64>,
 }
 
 struct RunEntry {
@@ -85,6 +91,9 @@ struct RunEntry {
     /// The live result (rebuilt every tick) or the final one.
     result: Option<RunResult>,
     agents: Vec<AgentView>,
+    /// See [`RunMetrics::capacity_shortfall`].
+    shortfall_rps: f64,
+    wanted_agents: usize,
     marks: Vec<Mark>,
     phases: Vec<PhaseSpan>,
     planned_s: f64,
@@ -216,6 +225,8 @@ impl Hub {
             result: Some(live.result()),
             live: Some(live),
             agents: Vec::new(),
+            shortfall_rps: 0.0,
+            wanted_agents: 0,
             marks: Vec::new(),
             headline: Headline::default(),
             control: open.control,
@@ -260,6 +271,8 @@ impl Hub {
             marks: degraded_marks(&result.degraded),
             result: Some(result),
             agents: Vec::new(),
+            shortfall_rps: 0.0,
+            wanted_agents: 0,
             control: None,
             sent_window: None,
         };
@@ -288,6 +301,8 @@ impl Hub {
             live: None,
             result: None,
             agents: Vec::new(),
+            shortfall_rps: 0.0,
+            wanted_agents: 0,
             marks: Vec::new(),
             phases: Vec::new(),
             planned_s: 0.0,
@@ -345,6 +360,14 @@ impl Hub {
         let mut state = self.lock();
         if let Some(i) = state.index(id) {
             state.runs[i].agents = agents;
+        }
+    }
+
+    pub fn set_shortfall(&self, id: &str, rps: f64, wanted_agents: usize) {
+        let mut state = self.lock();
+        if let Some(i) = state.index(id) {
+            state.runs[i].shortfall_rps = rps;
+            state.runs[i].wanted_agents = wanted_agents;
         }
     }
 
@@ -474,6 +497,8 @@ impl Hub {
                                 .count() as u64,
                         ),
                     },
+                    capacity_shortfall: run.while_sending(run.shortfall_rps),
+                    wanted_agents: run.while_sending(run.wanted_agents as f64),
                 })
             })
             .collect()
@@ -577,6 +602,16 @@ impl HubState {
 }
 
 impl RunEntry {
+    /// A cluster run's scaling figure: `value` while it sends, 0 once it ended, none for a
+    /// local run (no agents to scale).
+    fn while_sending(&self, value: f64) -> Option<f64> {
+        match (self.source, self.status) {
+            (RunSource::Local, _) => None,
+            (_, RunStatus::Running | RunStatus::Paused | RunStatus::Stopping) => Some(value),
+            _ => Some(0.0),
+        }
+    }
+
     fn summary(&self) -> RunSummary {
         let result = self.result.as_ref();
         let total = result.map(|r| &r.total);

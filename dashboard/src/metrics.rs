@@ -233,6 +233,21 @@ impl Collector for HubCollector {
         )?;
         gauges(
             e,
+            "ptl_cluster_capacity_shortfall",
+            "Arrivals per second of the plan's peak rate that no agent carries: the agents' \
+             declared capacities fall short by this much (cluster runs; 0 once ended). Scale \
+             agents on it.",
+            per_run(&runs, |r| r.capacity_shortfall.map(rate)),
+        )?;
+        gauges(
+            e,
+            "ptl_cluster_wanted_agents",
+            "Agents the run wants: those it has, plus enough to carry its capacity shortfall at \
+             their mean declared capacity (cluster runs; 0 once ended). An autoscaler's target.",
+            per_run(&runs, |r| r.wanted_agents),
+        )?;
+        gauges(
+            e,
             "ptl_run_running",
             "1 while the run generates load (running or paused), 0 once it ended.",
             per_run(&runs, |r| {
@@ -346,5 +361,34 @@ mod tests {
         );
         assert_eq!(seconds(0.144), 0.000144);
         assert_eq!(rate(2.0 / 3.0), 0.667);
+    }
+
+    #[test]
+    fn a_cluster_run_short_of_capacity_says_by_how_much() {
+        let hub = Hub::new();
+        hub.open_run(RunOpen {
+            id: "c1".into(),
+            plan: two_phase_plan(),
+            plan_hash: "h".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+            source: RunSource::Cluster,
+            status: RunStatus::Running,
+            control: None,
+        });
+        crate::test_plan::answered_second(&hub, "c1", 0, 3, 144, 2);
+        hub.set_shortfall("c1", 400.0, 6);
+        let text = render(&hub);
+        assert_eq!(
+            line(&text, "ptl_cluster_capacity_shortfall{"),
+            [r#"ptl_cluster_capacity_shortfall{run="c1"} 400.0"#],
+            "{text}"
+        );
+        assert_eq!(
+            line(&text, "ptl_cluster_wanted_agents{"),
+            [r#"ptl_cluster_wanted_agents{run="c1"} 6.0"#],
+            "{text}"
+        );
+        // A local run has no agents to scale: no series.
+        assert!(line(&render(&running_hub()), "ptl_cluster_capacity_shortfall{").is_empty());
     }
 }

@@ -24,9 +24,9 @@ use ptl_engine::record::{decode_delta, encode_delta, IntervalDelta, Recorded};
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
 
+use crate::access::{self, Node};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
-use crate::access::{self, Node};
 use crate::zk::{self, layout};
 
 /// How often handed-over seconds are folded and their deltas deleted.

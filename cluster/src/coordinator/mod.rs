@@ -14,6 +14,7 @@ pub mod merged_windows;
 pub mod publish;
 pub mod result;
 pub mod retention;
+pub mod scale_hook;
 pub(crate) mod supervise;
 
 use std::collections::{BTreeMap, HashSet};
@@ -77,6 +78,8 @@ pub struct CoordinatorConfig {
     /// Finished runs kept in ZooKeeper (their result and merged record; deltas go when a run
     /// ends). See [`retention`].
     pub keep_runs: usize,
+    /// Run with the wanted agent count when a run is short of capacity (`--scale-hook`).
+    pub scale_hook: Option<String>,
 }
 
 /// The data of `/runs/<id>/live`, rewritten as deltas arrive.

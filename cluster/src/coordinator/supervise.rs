@@ -19,6 +19,7 @@ use crate::coordinator::merge_mark::{self, AgentMark, MergeMark, FOLD_EVERY};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::publish::publish;
+use crate::coordinator::scale_hook::{self, ScaleHook};
 use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
@@ -219,6 +220,7 @@ pub(crate) async fn follow(
     let joinable = joining::joinable(spec);
     // Whether any epoch left part of the plan to no agent, for the verdict.
     let mut short_of_capacity = current.shortfall() > 0.0;
+    let mut scale_hook = ScaleHook::new(config.scale_hook.clone());
     let start_at_ms = current.start_at_ms;
     let mut windows = MergedWindows::new(plan);
     let mut live = LiveView {
@@ -385,6 +387,7 @@ pub(crate) async fn follow(
             }
         }
         live.shortfall_rps = current.shortfall() * plan.peak_rate().unwrap_or(0.0);
+        scale_hook.ask(id, scale_hook::wanted_agents(&current, plan.peak_rate()));
         short_of_capacity |= current.shortfall() > 0.0;
         let horizon = members
             .iter()

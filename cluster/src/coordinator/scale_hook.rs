@@ -1,0 +1,127 @@
+//! `ptl coordinator --scale-hook CMD`: when a run's agents cannot carry its plan (their declared
+//! capacities fall short), the coordinator runs `CMD N` with the number of agents the run wants,
+//! so whatever starts agents (a cloud API, `kubectl scale`, a script) can add them; agents that
+//! register are then given a share ([`super::supervise`]'s growth). Run again only when the
+//! wanted count changes.
+
+use std::process::{Command, Stdio};
+
+use crate::ids::RunId;
+use crate::run::assignment::Assignment;
+
+/// The agents `assignment` would need to carry `peak_rate` whole, at the mean declared
+/// capacity of those it has; `None` when nothing is short (or capacities are unknown).
+pub fn wanted_agents(assignment: &Assignment, peak_rate: Option<f64>) -> Option<usize> {
+    let short = assignment.shortfall();
+    let peak = peak_rate?;
+    if short <= 0.0 {
+        return None;
+    }
+    let declared: Vec<f64> = assignment
+        .shares
+        .iter()
+        .filter_map(|s| s.capacity)
+        .collect();
+    if declared.is_empty() {
+        return None;
+    }
+    let mean = declared.iter().sum::<f64>() / declared.len() as f64;
+    // Less a hair: fractions that sum to 1/3 leave 0.66…67, not 2/3.
+    let more = (short * peak / mean - 1e-9).ceil() as usize;
+    Some(assignment.shares.len() + more)
+}
+
+/// Remembers the last count asked for, so the hook runs once per change.
+#[derive(Debug, Default)]
+pub struct ScaleHook {
+    command: Option<String>,
+    asked: Option<usize>,
+}
+
+impl ScaleHook {
+    pub fn new(command: Option<String>) -> ScaleHook {
+        ScaleHook {
+            command,
+            asked: None,
+        }
+    }
+
+    /// Runs the hook with `wanted` (not waited for: a slow hook must not stall the merge) when
+    /// it differs from the count last asked for.
+    pub fn ask(&mut self, run: &RunId, wanted: Option<usize>) {
+        let (Some(command), Some(wanted)) = (&self.command, wanted) else {
+            return;
+        };
+        if self.asked == Some(wanted) {
+            return;
+        }
+        self.asked = Some(wanted);
+        let spawned = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} {wanted}"))
+            .env("PTL_RUN", &run.0)
+            .env("PTL_WANTED_AGENTS", wanted.to_string())
+            .stdin(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                eprintln!("coordinator: {run} is short of capacity: ran `{command} {wanted}`");
+                // Reaped off the merge loop.
+                std::thread::spawn(move || {
+                    if let Ok(status) = child.wait() {
+                        if !status.success() {
+                            eprintln!("coordinator: the scale hook exited with {status}");
+                        }
+                    }
+                });
+            }
+            Err(e) => eprintln!("coordinator: cannot run the scale hook `{command}`: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AgentId;
+    use crate::run::assignment::assign;
+
+    fn agents(n: usize, capacity: f64) -> Vec<(AgentId, Option<f64>)> {
+        (0..n)
+            .map(|i| (AgentId(format!("agent-{i:010}")), Some(capacity)))
+            .collect()
+    }
+
+    #[test]
+    fn asks_for_enough_agents_to_carry_the_peak() {
+        // Two of 100/s for 600/s: four more.
+        let a = assign(&agents(2, 100.0), 0, 0, Some(600.0));
+        assert_eq!(wanted_agents(&a, Some(600.0)), Some(6));
+        // 250/s short at 100/s each: three more, not two.
+        let a = assign(&agents(2, 100.0), 0, 0, Some(450.0));
+        assert_eq!(wanted_agents(&a, Some(450.0)), Some(5));
+        let enough = assign(&agents(2, 100.0), 0, 0, Some(150.0));
+        assert_eq!(wanted_agents(&enough, Some(150.0)), None);
+    }
+
+    #[test]
+    fn the_hook_gets_the_count_once_per_change() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("asked");
+        let command = format!("echo >>{}", log.display());
+        let mut hook = ScaleHook::new(Some(command));
+        let run = RunId("run-0000000001".into());
+        for wanted in [Some(6), Some(6), None, Some(8)] {
+            hook.ask(&run, wanted);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.lines().count() >= 2 || std::time::Instant::now() > deadline {
+                assert_eq!(text, "6\n8\n");
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
