@@ -19,6 +19,7 @@ use ptl_cluster::observe::{
     now_ms, AgentId, ClusterError, DeltaCursor, Observer, PauseChange, RunId, RunPhase,
     RunSnapshot, ZkConfig,
 };
+use ptl_engine::result::generator::Second;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -156,6 +157,8 @@ struct AgentSeen {
     share: f64,
     deltas: u64,
     requests: u64,
+    /// Of its latest delta.
+    saturation: Option<f64>,
     last_report_ms: Option<i64>,
 }
 
@@ -323,6 +326,7 @@ async fn look_at(
             let agent = seen.agents.entry(new.agent.clone()).or_default();
             agent.deltas += 1;
             agent.requests += new.requests();
+            agent.saturation = Some(Second::of(&new.delta.recorded, None).saturation());
             agent.last_report_ms = Some(now_ms());
         }
     }
@@ -371,6 +375,7 @@ fn agent_views(seen: &Followed, run: &RunSnapshot) -> Vec<AgentView> {
             last_report_ms: tally.last_report_ms,
             deltas: tally.deltas,
             requests: tally.requests,
+            saturation: tally.saturation,
         })
         .collect()
 }

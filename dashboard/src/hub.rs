@@ -79,6 +79,8 @@ pub struct RunMetrics {
     /// Agents the run wants: those it has, plus enough to carry the shortfall at their mean
     /// declared capacity (cluster runs; 0 once the run ended).
     pub wanted_agents: Option<f64>,
+    /// Each reporting agent's saturation in its last second (cluster runs).
+    pub agent_saturation: Vec<(String, f64)>,
 }
 
 struct RunEntry {
@@ -499,6 +501,12 @@ impl Hub {
                     },
                     capacity_shortfall: run.while_sending(run.shortfall_rps),
                     wanted_agents: run.while_sending(run.wanted_agents as f64),
+                    agent_saturation: run
+                        .agents
+                        .iter()
+                        .filter(|a| a.state == AgentState::Running)
+                        .filter_map(|a| Some((a.name.clone(), a.saturation?)))
+                        .collect(),
                 })
             })
             .collect()

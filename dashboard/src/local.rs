@@ -18,6 +18,7 @@ use ptl_engine::coordination::{
 };
 use ptl_engine::error::RuntimeError;
 use ptl_engine::record::IntervalDelta;
+use ptl_engine::result::generator::Second;
 use ptl_engine::result::RunResult;
 use ptl_engine::runner::ProgressFn;
 use ptl_engine::vm::AgentShare;
@@ -341,6 +342,7 @@ async fn feed(
                                 .and_then(|d| i64::try_from(d.as_millis()).ok()),
                             deltas: reports,
                             requests,
+                            saturation: Some(Second::of(&delta.recorded, None).saturation()),
                         }],
                     );
                 }

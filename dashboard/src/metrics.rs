@@ -233,6 +233,22 @@ impl Collector for HubCollector {
         )?;
         gauges(
             e,
+            "ptl_agent_saturation",
+            "How close each running agent is to being the bottleneck, 0 to 1, in its last \
+             reported second: the p90 schedule lag over 20 ms (cluster runs).",
+            runs.iter()
+                .flat_map(|run| {
+                    run.agent_saturation.iter().map(|(agent, s)| {
+                        (
+                            vec![("run", run.id.clone()), ("agent", agent.clone())],
+                            rate(*s),
+                        )
+                    })
+                })
+                .collect(),
+        )?;
+        gauges(
+            e,
             "ptl_cluster_capacity_shortfall",
             "Arrivals per second of the plan's peak rate that no agent carries: the agents' \
              declared capacities fall short by this much (cluster runs; 0 once ended). Scale \
@@ -287,7 +303,7 @@ impl Collector for HubCollector {
 mod tests {
     use super::*;
     use crate::hub::RunOpen;
-    use crate::model::RunSource;
+    use crate::model::{AgentState, AgentView, RunSource};
     use std::time::SystemTime;
 
     fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {
@@ -377,10 +393,27 @@ mod tests {
         });
         crate::test_plan::answered_second(&hub, "c1", 0, 3, 144, 2);
         hub.set_shortfall("c1", 400.0, 6);
+        hub.set_agents(
+            "c1",
+            vec![AgentView {
+                name: "agent-0000000001".into(),
+                share: 0.5,
+                state: AgentState::Running,
+                last_report_ms: Some(0),
+                deltas: 1,
+                requests: 3,
+                saturation: Some(0.25),
+            }],
+        );
         let text = render(&hub);
         assert_eq!(
             line(&text, "ptl_cluster_capacity_shortfall{"),
             [r#"ptl_cluster_capacity_shortfall{run="c1"} 400.0"#],
+            "{text}"
+        );
+        assert_eq!(
+            line(&text, "ptl_agent_saturation{"),
+            [r#"ptl_agent_saturation{run="c1",agent="agent-0000000001"} 0.25"#],
             "{text}"
         );
         assert_eq!(

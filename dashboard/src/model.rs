@@ -198,6 +198,10 @@ pub struct AgentView {
     pub last_report_ms: Option<i64>,
     pub deltas: u64,
     pub requests: u64,
+    /// Its saturation in the last second it reported, 0..=1 (`ptl_engine::result::generator`):
+    /// near 1, this agent, not the target, is what limits the rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saturation: Option<f64>,
 }
 
 /// A phase's response-time distribution so far: the percentile chart's data, in the shape

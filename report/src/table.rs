@@ -42,6 +42,7 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
     }
 
     write_accounting(&mut out, &paint, result);
+    write_bottleneck(&mut out, &paint, result);
 
     heading(&mut out, &paint, "Phases");
     out.push_str(&phase_table(result).to_string());
@@ -252,6 +253,19 @@ fn write_accounting(out: &mut String, paint: &Paint, result: &RunResult) {
         "arrivals: {} planned, {} in the agents' reports ({} of them held back: an agent without its lease), about {} sent but never reported, {} sent by no agent",
         a.planned, a.reported, a.fenced, a.unreported, a.lost_share
     );
+}
+
+/// Who could not keep up, when the run fell short: users misread a generator's limit as the
+/// service's, so the summary says which it was (`result::generator`).
+fn write_bottleneck(out: &mut String, paint: &Paint, result: &RunResult) {
+    let Some(line) = result
+        .generator
+        .as_ref()
+        .and_then(|g| g.bottleneck(result.total.dropped))
+    else {
+        return;
+    };
+    let _ = writeln!(out, "{}", paint.apply(WARN, &line));
 }
 
 /// A note per phase that was paused: its rates are over the time it ran, not its span.

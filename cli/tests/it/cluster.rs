@@ -485,6 +485,9 @@ fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
     let (_, done) = cluster.run_record(&run);
     assert_eq!(done.len(), 4, "{done:?}\n{}", cluster.logs());
     assert_eq!(done.values().map(|d| d.requests).sum::<u64>(), total);
+    // Each agent's saturation is in the result, from its own deltas.
+    let agents = r["generator"]["agents"].as_object().expect("per-agent load");
+    assert_eq!(agents.len(), 4, "{}", r["generator"]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! the record), done markers read, lost agents rebalanced, agents that join given a vacated
 //! share, `abort` thresholds judged on the merged data, then the result and its record.
 
+use ptl_engine::result::generator::{GeneratorLoad, LoadSummary, Second};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
@@ -78,6 +79,9 @@ pub(crate) struct Member {
     /// When it was seen gone (ZooKeeper clock, Unix ms); `None` for one lost before this
     /// coordinator took the run over.
     lost_at_ms: Option<i64>,
+    /// Its saturation second by second, from its deltas' schedule lag (a coordinator that took
+    /// the run over sees only the seconds merged since).
+    load: LoadSummary,
 }
 
 impl Member {
@@ -97,6 +101,7 @@ impl Member {
             node_counts: BTreeMap::new(),
             done: None,
             lost: false,
+            load: LoadSummary::default(),
             rate_fraction: share.rate_fraction,
             last_window: None,
             last_seen_ms: run_start_ms + share.start_offset_ms as i64,
@@ -238,6 +243,7 @@ pub(crate) async fn follow(
         paused: false,
         silent: BTreeMap::new(),
         shortfall_rps: 0.0,
+        saturation: BTreeMap::new(),
     };
     let plan_ms = plan.duration_us() / 1000;
     let last_offset_ms = current
@@ -524,6 +530,12 @@ pub(crate) async fn follow(
         .then(|| format!("degraded: {}", accounting.reasons.join("; ")));
     result.accounting = Some(accounting);
     result.signed_by = spec.signature.as_ref().map(|s| s.signer());
+    result.generator = Some(GeneratorLoad::of_agents(
+        members
+            .iter()
+            .map(|m| (m.id.0.clone(), m.load.clone()))
+            .collect(),
+    ));
     merged_record::store(client, id, &merged, start_at_ms, duration).await?;
     zk::put_json(
         client,
@@ -751,6 +763,10 @@ async fn merge_new(
         *live.deltas.entry(member.id.0.clone()).or_default() += 1;
         member.last_window = member.last_window.max(Some(delta.window));
         member.last_seen_ms = clock::now_ms();
+        let second = Second::of(&delta.recorded, None);
+        member.load.add(&second);
+        live.saturation
+            .insert(member.id.0.clone(), second.saturation());
         *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;
         member.release(windows, 1.0)?;
         member

@@ -7,6 +7,7 @@
 //! Exact merging across agents happens on histograms (see `histogram_merge`), never on these
 //! summaries: this is the rendering of merged histograms.
 
+pub mod generator;
 pub mod summarize;
 pub mod thresholds;
 
@@ -49,6 +50,9 @@ pub struct RunResult {
     /// Cluster runs of a signed plan: who signed it, `name (key id)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
+    /// Whether the generator was the bottleneck: its saturation (docs/results.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<generator::GeneratorLoad>,
 }
 
 /// A cluster run's account of the plan's open-model arrivals (`docs/results.md`):

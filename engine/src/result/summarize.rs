@@ -261,6 +261,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
         pauses: paused.windows.clone(),
         accounting: None,
         signed_by: None,
+        generator: None,
     }
 }
 

@@ -31,6 +31,7 @@ use crate::coordination::{Coordination, Embedded, Pause, ShareChange, StopSignal
 use crate::error::RuntimeError;
 use crate::record::series::DEFAULT_CAP;
 use crate::record::{IntervalDelta, Layout, Recorded};
+use crate::result::generator::GeneratorLoad;
 use crate::result::summarize::{self, SummaryInput};
 use crate::result::thresholds;
 use crate::result::RunResult;
@@ -410,7 +411,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let span_us = u64::try_from(span.as_micros()).unwrap_or(u64::MAX);
     let (phases, paused) = spans::of(&timeline, &clock, span_us);
     let recorded = collector.cumulative;
-    let result = summarize::build_paused(
+    let mut result = summarize::build_paused(
         SummaryInput {
             plan,
             layout: &layout,
@@ -426,6 +427,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         },
         &paused,
     );
+    result.generator = Some(GeneratorLoad {
+        summary: collector.load,
+        agents: Default::default(),
+    });
     Ok(RunOutcome {
         result,
         recorded,

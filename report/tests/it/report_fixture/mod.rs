@@ -182,5 +182,6 @@ pub fn run_result() -> RunResult {
         pauses: Vec::new(),
         accounting: None,
         signed_by: None,
+        generator: None,
     }
 }
