@@ -182,6 +182,18 @@ impl Cluster {
         o
     }
 
+    /// Nodes under the chroot outside `/plans` (whose unreferenced plans go after a grace of
+    /// their own): what retention must bring back to its baseline.
+    pub(crate) fn nodes_outside_plans(&self) -> usize {
+        self.with_zk(async |client| {
+            let mut n = 0;
+            for root in layout::ROOTS.iter().filter(|r| **r != layout::PLANS) {
+                n += 1 + client.count_descendants_number(root).await.expect("count");
+            }
+            n
+        })
+    }
+
     /// Runs `f` with a fresh client of this cluster's ZooKeeper.
     pub(crate) fn with_zk<T>(&self, f: impl AsyncFnOnce(&zookeeper_client::Client) -> T) -> T {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -418,6 +430,22 @@ fn assert_hdr_log_matches(path: &Path, r: &Value) {
     }
 }
 
+/// One steady phase whose every request carries a `seq()` value in its path, which the demo
+/// target remembers (`/stats` says whether any came twice).
+fn seq_plan(connections: u32, rate: u32, seconds: u32) -> String {
+    format!(
+        r#"plan "seq" {{
+  param target = "http://127.0.0.1:9"
+  target target
+  connections {connections}
+  let n = seq()
+  request numbered {{ GET "/seq/{{{{n}}}}" }}
+  phase steady {{ rate {rate}/s for {seconds}s }}
+}}
+"#
+    )
+}
+
 #[test]
 fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
     // Two agents of 100/s for a plan at 600/s carry 200/s; two more join mid-run and the
@@ -428,19 +456,7 @@ fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
     }
     cluster.wait_for_agents(2);
     let target = Target::start();
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        r#"plan "short" {
-  param target = "http://127.0.0.1:9"
-  target target
-  connections 20
-  let n = seq()
-  request numbered { GET "/seq/{{n}}" }
-  phase steady { rate 600/s for 9s }
-}
-"#,
-    );
+    let plan = write(cluster.dir.path(), "plan.ptl", &seq_plan(20, 600, 9));
     let out = cluster.dir.path().join("r.json");
     let submit = cluster
         .submit(&plan, 2, &out)
@@ -486,7 +502,9 @@ fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
     assert_eq!(done.len(), 4, "{done:?}\n{}", cluster.logs());
     assert_eq!(done.values().map(|d| d.requests).sum::<u64>(), total);
     // Each agent's saturation is in the result, from its own deltas.
-    let agents = r["generator"]["agents"].as_object().expect("per-agent load");
+    let agents = r["generator"]["agents"]
+        .as_object()
+        .expect("per-agent load");
     assert_eq!(agents.len(), 4, "{}", r["generator"]);
 }
 
@@ -494,19 +512,7 @@ fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
 fn seq_values_are_unique_across_agent_processes() {
     let cluster = Cluster::start(3);
     let target = Target::start();
-    let plan = write(
-        cluster.dir.path(),
-        "plan.ptl",
-        r#"plan "seq" {
-  param target = "http://127.0.0.1:9"
-  target target
-  connections 30
-  let n = seq()
-  request numbered { GET "/seq/{{n}}" }
-  phase steady { rate 400/s for 3s }
-}
-"#,
-    );
+    let plan = write(cluster.dir.path(), "plan.ptl", &seq_plan(30, 400, 3));
     let out = cluster.dir.path().join("r.json");
     let o = cluster.expect_exit(
         cluster

@@ -15,17 +15,6 @@ const SHORT: &str = r#"plan "short" {
 }
 "#;
 
-/// Nodes under the chroot outside `/plans` (plans go after a grace of their own).
-fn nodes_outside_plans(cluster: &Cluster) -> usize {
-    cluster.with_zk(async |client| {
-        let mut n = 0;
-        for root in layout::ROOTS.iter().filter(|r| **r != layout::PLANS) {
-            n += 1 + client.count_descendants_number(root).await.expect("count");
-        }
-        n
-    })
-}
-
 fn runs(cluster: &Cluster) -> Vec<String> {
     cluster.with_zk(async |client| zk::children(client, layout::RUNS).await.expect("runs"))
 }
@@ -49,7 +38,7 @@ fn submit_short(cluster: &Cluster, target: &str) -> serde_json::Value {
 fn with_keep_runs_0_a_finished_run_leaves_nothing_behind() {
     let cluster = Cluster::start_with(2, &["--keep-runs", "0"]);
     let target = crate::support::Target::start();
-    let baseline = nodes_outside_plans(&cluster);
+    let baseline = cluster.nodes_outside_plans();
     let r = submit_short(&cluster, &target.url);
     // The waiting submitter got its whole result before the run went.
     assert_eq!(r["total"]["requests"].as_u64(), Some(100), "{r}");
@@ -62,7 +51,7 @@ fn with_keep_runs_0_a_finished_run_leaves_nothing_behind() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(nodes_outside_plans(&cluster), baseline);
+    assert_eq!(cluster.nodes_outside_plans(), baseline);
 }
 
 #[test]

@@ -6,7 +6,6 @@
 
 use crate::cluster::{write, Cluster};
 use crate::support::{json, ptl};
-use ptl_cluster::zk::layout;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,18 +18,6 @@ const PLAN: &str = r#"plan "scale" {
   phase steady { rate 10000/s for 20s }
 }
 "#;
-
-/// Nodes under the chroot outside `/plans`, whose unreferenced plans go after a grace of
-/// their own.
-fn nodes_outside_plans(cluster: &Cluster) -> usize {
-    cluster.with_zk(async |client| {
-        let mut n = 0;
-        for root in layout::ROOTS.iter().filter(|r| **r != layout::PLANS) {
-            n += 1 + client.count_descendants_number(root).await.expect("count");
-        }
-        n
-    })
-}
 
 #[test]
 fn a_hundred_simulated_agents_merge_exactly_and_leave_no_footprint() {
@@ -46,7 +33,7 @@ fn a_hundred_simulated_agents_merge_exactly_and_leave_no_footprint() {
         .spawn()
         .expect("ptl sim-agents starts");
     cluster.wait_for_agents(AGENTS);
-    let baseline = nodes_outside_plans(&cluster);
+    let baseline = cluster.nodes_outside_plans();
 
     let plan = write(cluster.dir.path(), "plan.ptl", PLAN);
     let out = cluster.dir.path().join("r.json");
@@ -64,11 +51,11 @@ fn a_hundred_simulated_agents_merge_exactly_and_leave_no_footprint() {
 
     // With --keep-runs 0 the collected run goes whole within 10 s.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while nodes_outside_plans(&cluster) != baseline {
+    while cluster.nodes_outside_plans() != baseline {
         assert!(
             Instant::now() < deadline,
             "{} nodes, {baseline} before the run",
-            nodes_outside_plans(&cluster)
+            cluster.nodes_outside_plans()
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -496,44 +496,44 @@ fn a_bad_allow_target_is_a_usage_error() {
 fn the_summary_says_whether_the_target_or_the_generator_could_not_keep_up() {
     let dir = tempfile::tempdir().unwrap();
     let slow = Target::start_with(&["--latency", "200ms"]);
-    let plan = write_plan(
-        dir.path(),
-        r#"plan "slow" {
+    let one_phase = |connections: u32, inflight: u32, rate: u32, seconds: u32| {
+        format!(
+            r#"plan "bottleneck" {{
   param target = "http://127.0.0.1:9"
   target target
   timeout 5s
-  connections 4
-  max_inflight 4
-  request hello { GET "/" }
-  phase steady { rate 100/s for 2s }
-}
-"#,
-    );
+  connections {connections}
+  max_inflight {inflight}
+  request hello {{ GET "/" }}
+  phase steady {{ rate {rate}/s for {seconds}s }}
+}}
+"#
+        )
+    };
+    let plan = write_plan(dir.path(), &one_phase(4, 4, 100, 2));
     let out = dir.path().join("slow.json");
     let o = run(&plan, &slow.url, &out, &[]);
     let summary = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(summary.contains("the target could not keep up"), "{summary}");
+    assert!(
+        summary.contains("the target could not keep up"),
+        "{summary}"
+    );
     let generator = &json(&out)["generator"];
     assert_eq!(generator["saturated_s"].as_u64(), Some(0), "{generator}");
 
     let fast = Target::start();
-    let plan = write_plan(
-        dir.path(),
-        r#"plan "flood" {
-  param target = "http://127.0.0.1:9"
-  target target
-  connections 20
-  max_inflight 1000
-  request hello { GET "/" }
-  phase flood { rate 100000/s for 1s }
-}
-"#,
-    );
+    let plan = write_plan(dir.path(), &one_phase(20, 1000, 100_000, 1));
     let out = dir.path().join("flood.json");
     let o = run(&plan, &fast.url, &out, &["--workers", "1"]);
     let summary = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(summary.contains("the generator could not keep up"), "{summary}");
+    assert!(
+        summary.contains("the generator could not keep up"),
+        "{summary}"
+    );
     let generator = &json(&out)["generator"];
     assert!(generator["saturated_s"].as_u64() >= Some(1), "{generator}");
-    assert!(generator["lag_p90_max_ms"].as_f64() >= Some(18.0), "{generator}");
+    assert!(
+        generator["lag_p90_max_ms"].as_f64() >= Some(18.0),
+        "{generator}"
+    );
 }

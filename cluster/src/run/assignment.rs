@@ -76,6 +76,24 @@ impl Assignment {
         self.shares.iter().find(|s| &s.agent == agent)
     }
 
+    /// The epoch after this one, from `effective_at_ms` on, with these shares.
+    fn next(
+        &self,
+        effective_at_ms: i64,
+        shares: Vec<Share>,
+        departed: Vec<Share>,
+        seq_ranges: u32,
+    ) -> Assignment {
+        Assignment {
+            epoch: self.epoch + 1,
+            start_at_ms: self.start_at_ms,
+            effective_at_ms,
+            shares,
+            departed,
+            seq_ranges,
+        }
+    }
+
     /// The part of the plan's rate assigned to no agent (0 unless the agents' declared
     /// capacities fall short of the plan's peak).
     pub fn shortfall(&self) -> f64 {
@@ -212,14 +230,7 @@ pub fn rebalance(
         .chain(previous.shares.iter().filter(|s| !alive.contains(&s.agent)))
         .cloned()
         .collect();
-    Some(Assignment {
-        epoch: previous.epoch + 1,
-        start_at_ms: previous.start_at_ms,
-        effective_at_ms,
-        shares,
-        departed,
-        seq_ranges: previous.seq_ranges,
-    })
+    Some(previous.next(effective_at_ms, shares, departed, previous.seq_ranges))
 }
 
 /// The next epoch with `joiner` taking the value-space slice `vacated` left by a lost agent,
@@ -267,14 +278,7 @@ pub fn admit(
     } else {
         renormalise(&mut shares, peak_rate);
     }
-    Assignment {
-        epoch: previous.epoch + 1,
-        start_at_ms: previous.start_at_ms,
-        effective_at_ms,
-        shares,
-        departed,
-        seq_ranges,
-    }
+    previous.next(effective_at_ms, shares, departed, seq_ranges)
 }
 
 /// The next epoch with `joiners` added for capacity, from `effective_at_ms` on: the plan is
@@ -311,14 +315,12 @@ pub fn grow(
         });
     }
     renormalise(&mut shares, peak_rate);
-    Assignment {
-        epoch: previous.epoch + 1,
-        start_at_ms: previous.start_at_ms,
+    previous.next(
         effective_at_ms,
         shares,
-        departed: previous.departed.clone(),
+        previous.departed.clone(),
         seq_ranges,
-    }
+    )
 }
 
 #[cfg(test)]
