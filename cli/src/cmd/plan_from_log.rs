@@ -27,7 +27,7 @@ pub fn run(args: &PlanFromLogArgs) -> Done {
     let text = plan_from_log(&traffic, &options).map_err(|e| fail(Exit::Usage, e))?;
     let at = args.output.clone().unwrap_or_else(|| "from-log.ptl".into());
     let checked = ptl_compiler::check_source(&at, &text, &plan_source::options(&[], &[]));
-    if checked.reports.iter().next().is_some() {
+    if !checked.reports.is_empty() {
         return Err(fail(
             Exit::RunFailed,
             format!(

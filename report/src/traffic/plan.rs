@@ -179,9 +179,9 @@ fn escaped(s: &str) -> String {
 
 /// `36000/h` → the shortest exact unit.
 fn rate(per_hour: u64) -> String {
-    if per_hour % 3600 == 0 {
+    if per_hour.is_multiple_of(3600) {
         format!("{}/s", per_hour / 3600)
-    } else if per_hour % 60 == 0 {
+    } else if per_hour.is_multiple_of(60) {
         format!("{}/m", per_hour / 60)
     } else {
         format!("{per_hour}/h")
