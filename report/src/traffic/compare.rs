@@ -383,6 +383,7 @@ fn categorical(
             test: share(count(b, k), nb),
             unit: "share",
         })
+        .filter(|d| d.baseline != d.test)
         .collect();
     differences.sort_by(|x, y| {
         (y.baseline - y.test)

@@ -37,6 +37,10 @@ fn number(x: f64) -> String {
         "0".into()
     } else if x.abs() < 1e-4 {
         format!("{x:.1e}")
+    } else if x.abs() >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
     } else {
         format!("{x:.4}")
     }
