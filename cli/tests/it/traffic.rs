@@ -4,6 +4,7 @@
 //! `ptl check` → `ptl run --request-log` → `ptl compare`.
 
 use crate::support::{assert_exit, json, ptl, run, stderr, Target};
+use ptl_test_support::draw::Draw;
 use serde_json::Value;
 use std::path::Path;
 
@@ -30,29 +31,35 @@ const TWO_REQUESTS: &str = r#"plan "logged" {
 }
 "#;
 
-#[test]
-fn every_request_has_its_line_and_the_count_is_the_targets() {
+/// Runs [`TWO_REQUESTS`] against a demo target with `--request-log` and `extra`: its output,
+/// its result (its count checked against the target's) and its log's lines.
+fn logged_run(extra: &[&str]) -> (std::process::Output, Value, (Value, Vec<Value>, Value)) {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("logged.ptl");
     std::fs::write(&plan, TWO_REQUESTS).unwrap();
     let target = Target::start();
     let (out, log) = (dir.path().join("r.json"), dir.path().join("reqs.jsonl"));
-    let o = run(
-        &plan,
-        &target.url,
-        &out,
-        &["--request-log", log.to_str().unwrap()],
-    );
+    let mut args = vec!["--request-log", log.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&plan, &target.url, &out, &args);
     assert_exit(&o, 0);
+    let result = json(&out);
+    assert_eq!(
+        result["total"]["requests"].as_u64(),
+        Some(target.requests())
+    );
+    (o, result, log_lines(&log))
+}
+
+#[test]
+fn every_request_has_its_line_and_the_count_is_the_targets() {
+    let (o, result, (header, lines, trailer)) = logged_run(&[]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains("request log: ") && stdout.contains(", 0 dropped"),
         "{stdout}"
     );
-    let result = json(&out);
     let sent = result["total"]["requests"].as_u64().unwrap();
-    assert_eq!(sent, target.requests());
-    let (header, lines, trailer) = log_lines(&log);
     assert_eq!(header["ptl_request_log"], 1);
     assert!(header["started_at_unix_us"].as_u64().unwrap() > 1_600_000_000_000_000);
     assert_eq!(lines.len() as u64, sent);
@@ -100,25 +107,8 @@ fn every_request_has_its_line_and_the_count_is_the_targets() {
 
 #[test]
 fn a_sampled_log_keeps_its_share_and_counts_the_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("logged.ptl");
-    std::fs::write(&plan, TWO_REQUESTS).unwrap();
-    let target = Target::start();
-    let (out, log) = (dir.path().join("r.json"), dir.path().join("reqs.jsonl"));
-    let o = run(
-        &plan,
-        &target.url,
-        &out,
-        &[
-            "--request-log",
-            log.to_str().unwrap(),
-            "--request-log-sample",
-            "1/4",
-        ],
-    );
-    assert_exit(&o, 0);
-    let sent = json(&out)["total"]["requests"].as_u64().unwrap();
-    let (header, lines, trailer) = log_lines(&log);
+    let (_, result, (header, lines, trailer)) = logged_run(&["--request-log-sample", "1/4"]);
+    let sent = result["total"]["requests"].as_u64().unwrap();
     assert_eq!(header["sample"], 0.25);
     let end = &trailer["ptl_request_log_end"];
     assert_eq!(
@@ -146,19 +136,6 @@ fn a_bad_sample_is_a_usage_error() {
     assert!(stderr(&o).contains("1/N"), "{}", stderr(&o));
 }
 
-/// A deterministic generator for the logs the tests write.
-struct Draw(u64);
-
-impl Draw {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -169,7 +146,7 @@ fn combined_log(rate: f64, secs: f64, search: f64, seed: u64) -> String {
     let mut d = Draw(seed);
     let (mut t, mut out) = (0.0f64, String::new());
     loop {
-        t += -(1.0 - d.unit()).ln() / rate;
+        t += d.exponential(1.0 / rate);
         if t >= secs {
             return out;
         }
@@ -269,7 +246,7 @@ fn jsonl_log(rate: f64, secs: f64, seed: u64) -> String {
     let (mut t, mut out) = (0.0f64, String::new());
     let start = 1_709_287_200.0; // 2024-03-01T10:00:00Z
     loop {
-        t += -(1.0 - d.unit()).ln() / rate;
+        t += d.exponential(1.0 / rate);
         if t >= secs {
             return out;
         }

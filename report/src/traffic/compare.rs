@@ -5,7 +5,7 @@
 //! largest differences in plain numbers. Rates are compared by shape, scaled to the same mean,
 //! so a test at twice production's rate can still match it; the mean rates are shown beside.
 
-use super::formats::Traffic;
+use super::formats::{Seen, Traffic};
 use super::patterns::endpoint;
 use super::stats::{chi_square, ks, ChiSquare, Ks};
 use serde::Serialize;
@@ -135,58 +135,27 @@ pub fn compare(baseline: &Traffic, test: &Traffic, alpha: f64) -> Comparison {
             alpha,
         )
     };
+    let ks_of = |name, unit, of: &dyn Fn(&Traffic) -> Vec<f64>| {
+        continuous(name, &of(baseline), &of(test), unit, alpha)
+    };
+    let chi_of = |name, key: &dyn Fn(&Seen) -> String| {
+        categorical(name, &counts(baseline, key), &counts(test, key), alpha)
+    };
     let dims = vec![
         inter_arrival,
-        continuous(
-            "rate_per_second",
-            &per_second(baseline, resolution),
-            &per_second(test, resolution),
-            "× mean",
-            alpha,
-        ),
-        continuous(
-            "rate_over_time",
-            &over_time(baseline, resolution),
-            &over_time(test, resolution),
-            "of the run",
-            alpha,
-        ),
-        categorical(
-            "endpoints",
-            &counts(baseline, |r| Some(endpoint(&r.method, &r.path))),
-            &counts(test, |r| Some(endpoint(&r.method, &r.path))),
-            alpha,
-        ),
-        continuous(
-            "request_bytes",
-            &sizes(baseline, |r| r.request_bytes),
-            &sizes(test, |r| r.request_bytes),
-            "bytes",
-            alpha,
-        ),
-        continuous(
-            "response_bytes",
-            &sizes(baseline, |r| r.response_bytes),
-            &sizes(test, |r| r.response_bytes),
-            "bytes",
-            alpha,
-        ),
-        categorical(
-            "status",
-            &counts(baseline, |r| {
-                Some(
-                    r.status
-                        .map_or("no answer".into(), |s| format!("status {s}")),
-                )
-            }),
-            &counts(test, |r| {
-                Some(
-                    r.status
-                        .map_or("no answer".into(), |s| format!("status {s}")),
-                )
-            }),
-            alpha,
-        ),
+        ks_of("rate_per_second", "× mean", &|t| per_second(t, resolution)),
+        ks_of("rate_over_time", "of the run", &|t| {
+            over_time(t, resolution)
+        }),
+        chi_of("endpoints", &|r| endpoint(&r.method, &r.path)),
+        ks_of("request_bytes", "bytes", &|t| sizes(t, |r| r.request_bytes)),
+        ks_of("response_bytes", "bytes", &|t| {
+            sizes(t, |r| r.response_bytes)
+        }),
+        chi_of("status", &|r| {
+            r.status
+                .map_or("no answer".into(), |s| format!("status {s}"))
+        }),
     ];
     Comparison {
         alpha,
@@ -242,7 +211,7 @@ fn over_time(t: &Traffic, resolution: i64) -> Vec<f64> {
         .collect()
 }
 
-fn sizes(t: &Traffic, of: impl Fn(&super::formats::Seen) -> Option<u64>) -> Vec<f64> {
+fn sizes(t: &Traffic, of: impl Fn(&Seen) -> Option<u64>) -> Vec<f64> {
     t.requests
         .iter()
         .filter_map(&of)
@@ -258,15 +227,10 @@ fn scaled_to_mean(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
-fn counts(
-    t: &Traffic,
-    key: impl Fn(&super::formats::Seen) -> Option<String>,
-) -> BTreeMap<String, u64> {
+fn counts(t: &Traffic, key: &dyn Fn(&Seen) -> String) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for r in &t.requests {
-        if let Some(k) = key(r) {
-            *m.entry(k).or_insert(0) += 1;
-        }
+        *m.entry(key(r)).or_insert(0) += 1;
     }
     m
 }

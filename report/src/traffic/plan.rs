@@ -418,6 +418,44 @@ pub fn plan_from_log(t: &Traffic, o: &PlanOptions) -> Result<String, ReportError
 mod tests {
     use super::*;
 
+    fn line(client: &str, second: u32, request: &str) -> String {
+        format!("{client} - - [01/Mar/2024:10:00:{second:02} +0000] \"{request} HTTP/1.1\" 200 5 \"-\" \"t\"\n")
+    }
+
+    #[test]
+    fn a_plan_takes_the_logs_mix_ids_rate_curve_and_think_time() {
+        let uuid = "123e4567-e89b-12d3-a456-426614174000";
+        let mut log = String::new();
+        for (s, id) in [(0, 12), (2, 40), (4, 7), (6, 33)] {
+            log += &line("10.0.0.1", s, &format!("GET /users/{id}"));
+        }
+        log += &line("10.0.0.2", 1, &format!("GET /o/{uuid}"));
+        log += &line("10.0.0.2", 3, &format!("GET /o/{uuid}"));
+        log += &line("10.0.0.3", 5, "POST /search?q=1");
+        let t = crate::traffic::formats::read(&log, None, "log").unwrap();
+        let options = PlanOptions {
+            name: "p".into(),
+            rate_scale: 2.0,
+            target: "http://127.0.0.1:9".into(),
+            source: "test".into(),
+        };
+        let plan = plan_from_log(&t, &options).unwrap();
+        for want in [
+            "let get_users_id_2 = int(7, 40)",
+            "let get_o_id_2 = uuid()",
+            "request get_users_id weight 4 {\n    GET \"/users/{{get_users_id_2}}\"",
+            "request get_o_id weight 2 {",
+            "request post_search weight 1 {\n    POST \"/search\"",
+            // 7 one-second buckets of one request each, × 2.
+            "phase at_0s { rate 2/s for 1s",
+            "phase at_6s { rate 2/s for 1s",
+            "mean 2.00 s, coefficient of variation 0.00 over 4 gaps",
+        ] {
+            assert!(plan.contains(want), "{want:?} not in\n{plan}");
+        }
+        assert!(!plan.contains("at_7s"), "{plan}");
+    }
+
     #[test]
     fn scales_parse() {
         assert_eq!(parse_scale("2x").unwrap(), 2.0);

@@ -2,23 +2,7 @@
 
 use super::*;
 use crate::traffic::formats::{LogFormat, Seen};
-
-/// A small deterministic generator (splitmix64): the tests draw the same logs every time.
-struct Draw(u64);
-
-impl Draw {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
-    }
-}
+use ptl_test_support::draw::Draw;
 
 fn seen(at_us: i64, path: &str) -> Seen {
     Seen {
