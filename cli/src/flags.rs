@@ -8,7 +8,9 @@ use crate::submit_options;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 // The plan's own duration literals (`250ms`, `2s`, `1m`, `1h`).
 use ptl_compiler::parse_duration;
+use ptl_engine::request_log::Sample;
 use ptl_report::analysis::slo::Slo;
+use ptl_report::traffic::LogFormat;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,6 +66,10 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Secure the cluster's ZooKeeper: roles and ACLs (docs/security.md).
     Zk(ZkCommandArgs),
+    /// Does test traffic look like a baseline's? Compare two request logs (docs/analysis.md).
+    Compare(CompareArgs),
+    /// Write a plan whose mix, paths, rate curve and arrivals come from a request log.
+    PlanFromLog(PlanFromLogArgs),
 }
 
 /// A plan given on the command line: a `.ptl` file, a compiled `.ptlc`, or `std:NAME`.
@@ -228,6 +234,84 @@ pub struct RunArgs {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub request_log: RequestLogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RequestLogArgs {
+    /// Write one JSON line per request (intended and actual send time, name, method, path,
+    /// status, sizes, latency) to this file; format in docs/results.md ("Request log").
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+    /// Log only a random share of the requests: `1/N`, a fraction (`0.1`) or a percentage (`10%`).
+    #[arg(long, value_name = "SHARE", requires = "request_log", value_parser = parse_sample, default_value = "1")]
+    pub request_log_sample: Sample,
+}
+
+fn parse_sample(s: &str) -> Result<Sample, String> {
+    s.parse()
+        .map_err(|e: ptl_engine::request_log::SampleError| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference traffic: an access log (combined format), JSON lines or a ptl request log.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The traffic to judge, in any of the same formats (usually `ptl run --request-log`).
+    #[arg(long, value_name = "FILE")]
+    pub test: PathBuf,
+    /// A dimension differs when its test's p-value is below this.
+    #[arg(long, value_name = "P", default_value_t = 0.01, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Text tables, or one JSON document (docs/analysis.md).
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
+    pub format: AnalyzeFormat,
+    /// The baseline's format: combined, jsonl or ptl (default: detected from its first line).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub baseline_format: Option<LogFormat>,
+    /// The test log's format (default: detected).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub test_format: Option<LogFormat>,
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err("expected a probability between 0 and 1, such as 0.01".into()),
+    }
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
+        .map_err(|e: ptl_report::ReportError| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct PlanFromLogArgs {
+    /// The request log: an access log (combined format), JSON lines or a ptl request log.
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+    /// Multiply the log's rates: `2x`, `0.5x`, `150%`.
+    #[arg(long, value_name = "FACTOR", default_value = "1x", value_parser = parse_rate_scale)]
+    pub rate_scale: f64,
+    /// Where to write the plan (default: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The log's format: combined, jsonl or ptl (default: detected from its first line).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+    /// The default of the plan's `target` param (`--set target=…` when running it).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    /// The plan's name (default: the log file's name without its extension).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+fn parse_rate_scale(s: &str) -> Result<f64, String> {
+    ptl_report::traffic::plan::parse_scale(s).map_err(|e| e.to_string())
 }
 
 /// Where and how fast this machine may send, whatever a plan or an assignment asks (`ptl run`,

@@ -12,6 +12,7 @@ mod output;
 mod plan_library;
 mod plan_source;
 mod progress;
+mod request_log;
 mod runtime;
 mod signals;
 mod stdlib;
@@ -43,6 +44,8 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Zk(args) => cmd::zk::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::PlanFromLog(args) => cmd::plan_from_log::run(args),
     };
     match done {
         Ok(()) => Exit::Ok.into(),

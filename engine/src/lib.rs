@@ -16,12 +16,14 @@
 //! - the result: [`result`] (the JSON model, `summarize`, `thresholds`);
 //! - [`lease`]: the permission to send an agent of a cluster holds (no zombie load);
 //! - [`http`]'s TLS options, and its pool for the engine's own benchmark;
-//! - [`target_policy`]: where and how fast a run may send (`--allow-target`, `--max-rate`).
+//! - [`target_policy`]: where and how fast a run may send (`--allow-target`, `--max-rate`);
+//! - [`request_log`]: one JSON line per request (`--request-log`), written off the workers.
 pub mod coordination;
 pub mod error;
 pub mod http;
 pub mod lease;
 pub mod record;
+pub mod request_log;
 mod response_check;
 pub mod result;
 pub mod runner;

@@ -14,4 +14,7 @@ pub enum ReportError {
     InvalidSlo { slo: String, reason: String },
     #[error("analysis: {0}")]
     Analysis(String),
+    /// A request log that cannot be read or compared, or a plan that cannot be written from it.
+    #[error("{0}")]
+    Traffic(String),
 }

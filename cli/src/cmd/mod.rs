@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod analyze;
 pub mod check;
+pub mod compare;
 pub mod compile;
 pub mod coordinator;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod keygen;
 pub mod pause;
+pub mod plan_from_log;
 pub mod resume;
 pub mod run;
 pub mod sim_agents;

@@ -13,6 +13,7 @@ use ptl_dashboard::ServerConfig;
 use ptl_engine::coordination::stop_channel;
 use ptl_engine::error::RuntimeError;
 use ptl_engine::http::TlsOptions;
+use ptl_engine::request_log::{LogSink, RequestLog};
 use ptl_engine::result::RunResult;
 use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::{RunOptions, RunOutcome};
@@ -31,14 +32,24 @@ pub fn run(args: &RunArgs) -> Done {
         "--dashboard ADDR",
     )?;
     let policy = args.policy.policy();
-    execute_with(
+    let log = crate::request_log::start(&args.request_log)?;
+    let done = execute_with(
         &compiled,
         &args.output,
         args.workers,
         dashboard,
         tls,
         policy,
-    )
+        log.as_ref().map(RequestLog::sink),
+    );
+    if let Some(log) = log {
+        // Every worker has finished: the trailer counts every line.
+        println!(
+            "{}",
+            crate::request_log::summary(&args.request_log, &log.finish())
+        );
+    }
+    done
 }
 
 /// The TLS options of the flags, checked now (every CA file, the client certificate and key
@@ -69,6 +80,7 @@ pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>)
         None,
         TlsOptions::default(),
         TargetPolicy::default(),
+        None,
     )
 }
 
@@ -80,6 +92,7 @@ pub fn execute_with(
     dashboard: Option<ServerConfig>,
     tls: TlsOptions,
     policy: TargetPolicy,
+    request_log: Option<LogSink>,
 ) -> Done {
     let runtime = runtime::start(&mut tokio::runtime::Builder::new_current_thread())?;
     let total = Duration::from_micros(compiled.plan.duration_us());
@@ -93,6 +106,7 @@ pub fn execute_with(
         plan_hash: Some(plan_hash.clone()),
         tls,
         policy,
+        request_log,
         ..RunOptions::default()
     };
     let dashboard = match dashboard {

@@ -1,5 +1,6 @@
 //! The `ptl` binary end to end: real targets, a real ZooKeeper, the real command with its flags,
 //! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`, `dashboard_secure`, `analyze`),
+//! traffic realism (`traffic`: request logs, `compare`, `plan-from-log`),
 //! and what `ptl check` accepts against what the engine sends (`paths`).
 //!
 //! One test binary for the crate (linking is paid once, not once per file); each module is
@@ -21,3 +22,4 @@ mod https;
 mod paths;
 mod run;
 mod support;
+mod traffic;

@@ -40,6 +40,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Option<Box<HeaderMap>>,
     pub body: Bytes,
+    /// Bytes of the body as received (with any chunked framing), read or not.
+    pub body_bytes: u64,
 }
 
 /// What sending on a connection can lead to.
@@ -231,12 +233,14 @@ async fn round_trip(
     };
     let mut keep_alive = head.keep_alive;
     let mut body = Vec::new();
+    let mut body_bytes = 0u64;
     if head.framing != Framing::Empty {
         let mut decoder = BodyDecoder::new(head.framing);
         loop {
             let sink = if want.body { Some(&mut body) } else { None };
             let n = decoder.decode(inbox.pending(), sink)?;
             inbox.consume(n);
+            body_bytes += n as u64;
             if decoder.is_done() {
                 break;
             }
@@ -256,6 +260,7 @@ async fn round_trip(
             status: head.status,
             headers: head.headers,
             body: Bytes::from(body),
+            body_bytes,
         },
         keep_alive,
     ))

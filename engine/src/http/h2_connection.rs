@@ -143,8 +143,10 @@ pub async fn round_trip(
     let answer = answer.await.map_err(H2Failed::after_sending)?;
     let (parts, mut recv) = answer.into_parts();
     let mut collected = BytesMut::new();
+    let mut body_bytes = 0u64;
     while let Some(chunk) = recv.data().await {
         let chunk = chunk.map_err(H2Failed::after_sending)?;
+        body_bytes += chunk.len() as u64;
         let _ = recv.flow_control().release_capacity(chunk.len());
         if want.body {
             collected.extend_from_slice(&chunk);
@@ -154,5 +156,6 @@ pub async fn round_trip(
         status: parts.status.as_u16(),
         headers: want.headers.then(|| Box::new(parts.headers)),
         body: collected.freeze(),
+        body_bytes,
     }))
 }

@@ -347,6 +347,11 @@ impl Lease {
         &mut self.request
     }
 
+    /// The request written in the buffer.
+    pub fn written(&self) -> &[u8] {
+        &self.request
+    }
+
     /// An open connection: an idle one if there is one, else a new one.
     pub async fn connection(&mut self) -> Result<&mut Connection, HttpError> {
         if self.conn.as_ref().is_some_and(|c| !c.is_open()) {

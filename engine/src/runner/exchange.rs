@@ -29,6 +29,8 @@ pub enum Answer {
         headers: Option<Box<HeaderMap>>,
         /// Empty unless asked for (it was read and discarded).
         body: Bytes,
+        /// Bytes of the body as received, read or not.
+        body_bytes: u64,
     },
     /// Sent on purpose without reading the answer.
     Unanswered,
@@ -81,6 +83,7 @@ pub async fn perform(
             status: r.status,
             headers: r.headers,
             body: r.body,
+            body_bytes: r.body_bytes,
         },
         Err(e) => {
             // A failed or abandoned exchange leaves the connection in an unknown state.
@@ -116,6 +119,7 @@ async fn perform_h2(lease: Lease, how: SendMode, timeout: Duration, want: Want) 
             status: r.status,
             headers: r.headers,
             body: r.body,
+            body_bytes: r.body_bytes,
         },
         Ok(Ok(None)) => Answer::Unanswered,
         Ok(Err(e)) => Answer::Failed(e),

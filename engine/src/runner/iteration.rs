@@ -12,12 +12,13 @@
 //! counted as such, and so is its arrival when it was the iteration's first step: the phase's
 //! achieved rate counts only what went out within it.
 
-use super::exchange::{self, Answer, SendMode};
+use super::exchange::{self, Answer, Exchanged, SendMode};
 use super::inject::{corrupt_body, Injected};
 use super::timeline::after_us;
 use super::worker::Worker;
 use crate::http::Want;
 use crate::record::{ErrorClass, Outcome, Timing};
+use crate::request_log::Entry;
 use crate::response_check::FailureClass;
 use crate::vm::{Iteration, StepKind, WireEdit};
 use http::HeaderMap;
@@ -276,6 +277,12 @@ async fn request_step(
             return StepEnd::Failed;
         }
     };
+    // Only when logging (and sampled): the request line is copied, the rest is not.
+    let logged = w
+        .log
+        .as_ref()
+        .filter(|l| l.sampled())
+        .map(|_| Logged::of(lease.written()));
     let want = Want {
         headers: w.program.needs_headers(scenario, step),
         body: w.program.needs_body(scenario, step),
@@ -296,16 +303,24 @@ async fn request_step(
         service_us: us(done.done.saturating_duration_since(sent)),
         lag_us: us(sent.saturating_duration_since(at)),
     });
+    let mut entry = logged.map(|l| l.entry(phase, request, at, &done));
+    let mut note = |outcome| {
+        if let (Some(log), Some(mut e)) = (&w.log, entry.take()) {
+            e.outcome = outcome;
+            log.send(e);
+        }
+    };
     if let Some(f) = fault {
-        w.rec
-            .borrow_mut()
-            .exchange(phase, request, None, Outcome::Injected { kind: f.kind() });
+        let outcome = Outcome::Injected { kind: f.kind() };
+        note(outcome);
+        w.rec.borrow_mut().exchange(phase, request, None, outcome);
         // Captures still run on an answer, so the iteration can go on when they hold.
         return match done.answer {
             Answer::Response {
                 status,
                 headers,
                 body,
+                ..
             } => {
                 let check = with_headers(headers.as_deref(), |headers| {
                     w.program.check_response(
@@ -331,6 +346,7 @@ async fn request_step(
             status,
             headers,
             body,
+            ..
         } => {
             let check = with_headers(headers.as_deref(), |headers| {
                 w.program
@@ -343,6 +359,7 @@ async fn request_step(
                     status: Some(status),
                 },
             };
+            note(outcome);
             w.rec.borrow_mut().exchange(phase, request, timing, outcome);
             if check.is_ok() {
                 StepEnd::Next(done.done)
@@ -359,17 +376,57 @@ async fn request_step(
             } else {
                 None
             };
-            w.rec.borrow_mut().exchange(
-                phase,
-                request,
-                timing,
-                Outcome::Failed {
-                    class,
-                    status: None,
-                },
-            );
+            let outcome = Outcome::Failed {
+                class,
+                status: None,
+            };
+            note(outcome);
+            w.rec.borrow_mut().exchange(phase, request, timing, outcome);
             StepEnd::Failed
         }
         Answer::Unanswered => StepEnd::Injected,
+    }
+}
+
+/// What the request log needs of a request before it goes: its line and size.
+struct Logged {
+    line: Box<[u8]>,
+    bytes: u64,
+}
+
+impl Logged {
+    fn of(written: &[u8]) -> Logged {
+        let first = written
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(written.len());
+        // `GET /path HTTP/1.1` without its version.
+        let line = &written[..first];
+        let line = match line.iter().rposition(|&b| b == b' ') {
+            Some(space) if line[space..].starts_with(b" HTTP/") => &line[..space],
+            _ => line,
+        };
+        Logged {
+            line: line.into(),
+            bytes: written.len() as u64,
+        }
+    }
+
+    /// The entry, its outcome to be filled in.
+    fn entry(self, phase: usize, request: usize, intended: Instant, done: &Exchanged) -> Entry {
+        Entry {
+            phase: phase as u32,
+            request: request as u32,
+            intended,
+            sent: done.sent,
+            done: done.done,
+            line: self.line,
+            request_bytes: self.bytes,
+            response_bytes: match &done.answer {
+                Answer::Response { body_bytes, .. } => Some(*body_bytes),
+                _ => None,
+            },
+            outcome: Outcome::Success { status: 0 },
+        }
     }
 }

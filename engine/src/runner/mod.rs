@@ -102,6 +102,8 @@ pub struct RunOptions {
     /// Where and how fast the run may send: checked before anything is sent, and on every
     /// DNS answer a connection uses.
     pub policy: TargetPolicy,
+    /// Where every request's line goes (`--request-log`); see [`crate::request_log`].
+    pub request_log: Option<crate::request_log::LogSink>,
 }
 
 impl Default for RunOptions {
@@ -117,6 +119,7 @@ impl Default for RunOptions {
             pauses: None,
             tls: crate::http::TlsOptions::default(),
             policy: TargetPolicy::default(),
+            request_log: None,
         }
     }
 }
@@ -278,6 +281,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             share_changes: share_changes.clone(),
             pauses: pauses.clone(),
             lease: coordination.lease(),
+            log: opts.request_log.as_ref().map(|s| s.for_worker(index)),
         };
         // On failure the handles spawned so far drop their start senders and those workers end.
         handles.push(worker::spawn(setup, stop_rx.clone()).map_err(RuntimeError::Startup)?);
@@ -290,6 +294,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     } else {
         now.1 - (now.0 - run_start)
     };
+    // Before the workers hear of the start: the log's clock precedes its first line.
+    if let Some(log) = &opts.request_log {
+        log.start(run_start, started_at, &layout);
+    }
     for h in &mut handles {
         if let Some(tx) = h.start.take() {
             let _ = tx.send(run_start);

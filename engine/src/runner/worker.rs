@@ -52,6 +52,8 @@ pub struct WorkerSetup {
     pub pauses: Option<watch::Receiver<Vec<Pause>>>,
     /// A cluster agent's permission to send.
     pub lease: Option<Arc<Lease>>,
+    /// The request log's sink for this worker, when the run keeps one.
+    pub log: Option<crate::request_log::Logger>,
 }
 
 /// A worker's report that it has finished its work: nothing is in flight any more. It then
@@ -120,6 +122,7 @@ pub struct Worker {
     /// The run's pauses as this worker knows them: every planned instant goes through them.
     pub holds: Holds,
     lease: Option<Arc<Lease>>,
+    pub log: Option<crate::request_log::Logger>,
     active: Cell<usize>,
     idle: Notify,
     stopped: Cell<bool>,
@@ -331,6 +334,7 @@ async fn run(
         share_changes: setup.share_changes,
         holds: Holds::default(),
         lease: setup.lease,
+        log: setup.log,
         active: Cell::new(0),
         idle: Notify::new(),
         stopped: Cell::new(false),
