@@ -342,8 +342,9 @@ pub struct ZkArgs {
     /// ZooKeeper session timeout: a dead agent or coordinator is noticed this long after it dies.
     #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "6s")]
     pub session_timeout: Duration,
-    /// The ZooKeeper login, from a file (never the command line): `digest:USER:PASSWORD`.
-    /// Needed for a chroot secured by `ptl zk init` (docs/security.md).
+    /// The ZooKeeper login, from a file (never the command line): `digest:USER:PASSWORD`, or
+    /// `sasl:USER:PASSWORD` for SASL DIGEST-MD5. Needed for a chroot secured by `ptl zk init`
+    /// (docs/security.md).
     #[arg(
         long = "zk-auth-file",
         alias = "auth-file",
@@ -364,7 +365,8 @@ pub enum ZkCommand {
     /// Secure a chroot: store the roles and give every top-level node its ACL (idempotent).
     /// The `--zk-auth-file` login becomes the admin.
     Init(ZkInitArgs),
-    /// Print the identity a login file proves (`digest:USER:HASH`), for the role files.
+    /// Print the identity a login file proves (`digest:USER:HASH` or `sasl:USER`), for the
+    /// role files.
     Id(ZkIdArgs),
 }
 

@@ -1,7 +1,8 @@
 //! What the workspace's tests share, as one dev-only crate instead of `#[path]` includes and
 //! copies: real servers on 127.0.0.1 ([`listen`], [`counting_server`], [`tls`]), a real
-//! Apache ZooKeeper ([`zk_server`]), a TCP proxy that partitions one process from a server
-//! ([`tcp_proxy`]), and hand-built plans ([`plans`]) for the crates below the compiler.
+//! Apache ZooKeeper ([`zk_server`], optionally with SASL logins and TLS, its certificates from
+//! [`zk_tls`]), a TCP proxy that partitions one process from a server ([`tcp_proxy`]), and
+//! hand-built plans ([`plans`]) for the crates below the compiler.
 //! Nothing here is a mock: the tests talk to real processes and sockets.
 
 pub mod counting_server;
@@ -10,5 +11,6 @@ pub mod plans;
 pub mod tcp_proxy;
 pub mod tls;
 pub mod zk_server;
+pub mod zk_tls;
 
 pub use zk_server::ZkServer;

@@ -12,6 +12,7 @@ mod cluster_access;
 mod cluster_faults;
 mod cluster_footprint;
 mod cluster_policy;
+mod cluster_sasl;
 mod cluster_security;
 mod dashboard;
 mod http2;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{Acl, Client, Connector, Error as ZkError, MultiReadResult, Stat};
+use zookeeper_client::{
+    Acl, Client, Connector, Error as ZkError, MultiReadResult, SaslOptions, Stat,
+};
 
 use crate::access::{self, Credentials, Node};
 use crate::error::ClusterError;
@@ -77,19 +79,17 @@ pub(crate) fn connector(config: &ZkConfig) -> Connector {
         Some(Credentials::Digest { user, password }) => {
             connector.with_auth("digest", format!("{user}:{password}").as_bytes())
         }
-        _ => connector,
+        // The SASL exchange is part of every connection, so a resumed session logs in again.
+        Some(Credentials::Sasl { user, password }) => {
+            connector.with_sasl(SaslOptions::digest_md5(user.clone(), password.clone()))
+        }
+        None => connector,
     }
 }
 
 /// Opens a session at ZooKeeper's root (not the chroot): what `ptl zk init` needs to create
 /// the chroot itself.
 pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
-    if let Some(Credentials::Sasl { .. }) = &config.credentials {
-        return Err(ClusterError::BadCredentials {
-            file: "--zk-auth-file".into(),
-            why: "SASL logins are not supported by this build; use a digest login".into(),
-        });
-    }
     let unreachable = |detail: String| ClusterError::Unreachable {
         connect: config.connect.clone(),
         timeout: config.connect_timeout,
