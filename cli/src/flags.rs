@@ -352,6 +352,27 @@ pub struct ZkArgs {
         env = "PTL_ZK_AUTH_FILE"
     )]
     pub auth_file: Option<PathBuf>,
+    /// Connect over TLS, to ZooKeeper's secure client port (the --zk hosts are then TLS ports),
+    /// trusting the CA certificate(s) in this PEM file.
+    #[arg(long = "zk-tls-ca", value_name = "FILE", env = "PTL_ZK_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// This process's certificate (PEM), for an ensemble that requires client certificates
+    /// (`ssl.clientAuth=need`); with --zk-tls-key and --zk-tls-ca.
+    #[arg(
+        long = "zk-tls-cert",
+        value_name = "FILE",
+        env = "PTL_ZK_TLS_CERT",
+        requires_all = ["tls_ca", "tls_key"]
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --zk-tls-cert.
+    #[arg(
+        long = "zk-tls-key",
+        value_name = "FILE",
+        env = "PTL_ZK_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,9 @@ use tempfile::TempDir;
 /// Where Debian's `zookeeper` package puts the launcher.
 pub const ZK_SERVER_SCRIPT: &str = "/usr/share/zookeeper/bin/zkServer.sh";
 
+/// The class path Debian's zkEnv.sh sets.
+const DEBIAN_CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+
 /// How long a server (or an ensemble's quorum) gets to answer before the harness gives up.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -354,6 +357,12 @@ fn secure_options(
         } else {
             "none"
         };
+        // The Netty connection factory needs netty-codec, which Debian's zookeeper.jar does not
+        // list in its manifest's Class-Path; zkEnv.sh overwrites CLASSPATH, but java takes the
+        // last `-cp`, and SERVER_JVMFLAGS comes after the script's.
+        jvm_flags.push_str(&format!(
+            " -cp {DEBIAN_CLASSPATH}:/usr/share/java/netty-codec.jar"
+        ));
         cfg.push_str(&format!(
             "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
              serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\

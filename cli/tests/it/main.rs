@@ -14,6 +14,7 @@ mod cluster_footprint;
 mod cluster_policy;
 mod cluster_sasl;
 mod cluster_security;
+mod cluster_tls;
 mod dashboard;
 mod http2;
 mod https;

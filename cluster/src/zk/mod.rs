@@ -7,6 +7,7 @@ pub mod durable;
 pub(crate) mod json_watch;
 pub mod layout;
 pub mod retry;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use zookeeper_client::{
 
 use crate::access::{self, Credentials, Node};
 use crate::error::ClusterError;
+pub use tls::ZkTls;
 
 /// Pause between connection attempts while the ensemble is not answering.
 const CONNECT_RETRY: Duration = Duration::from_millis(250);
@@ -37,6 +39,8 @@ pub struct ZkConfig {
     /// The login every session of this process makes (`--zk-auth-file`); `None` is anonymous,
     /// which only an open chroot lets in.
     pub credentials: Option<Credentials>,
+    /// TLS to the ensemble's secure client port (`--zk-tls-ca` …); `None` is plain TCP.
+    pub tls: Option<ZkTls>,
 }
 
 impl ZkConfig {
@@ -47,7 +51,13 @@ impl ZkConfig {
             session_timeout: Duration::from_secs(6),
             connect_timeout: Duration::from_secs(10),
             credentials: None,
+            tls: None,
         }
+    }
+
+    pub fn with_tls(mut self, tls: Option<ZkTls>) -> ZkConfig {
+        self.tls = tls;
+        self
     }
 
     pub fn with_credentials(mut self, credentials: Option<Credentials>) -> ZkConfig {
@@ -71,10 +81,13 @@ impl ZkConfig {
     }
 }
 
-/// A connector with this process's session timeout and login; every session (first ones and
-/// resumed ones) is made from it.
+/// A connector with this process's session timeout, login and TLS settings; every session
+/// (first ones and resumed ones) is made from it, and opened by [`open_session`].
 pub(crate) fn connector(config: &ZkConfig) -> Connector {
-    let connector = Client::connector().with_session_timeout(config.session_timeout);
+    let mut connector = Client::connector().with_session_timeout(config.session_timeout);
+    if let Some(tls) = &config.tls {
+        connector = connector.with_tls(tls.options());
+    }
     match &config.credentials {
         Some(Credentials::Digest { user, password }) => {
             connector.with_auth("digest", format!("{user}:{password}").as_bytes())
@@ -84,6 +97,18 @@ pub(crate) fn connector(config: &ZkConfig) -> Connector {
             connector.with_sasl(SaslOptions::digest_md5(user.clone(), password.clone()))
         }
         None => connector,
+    }
+}
+
+/// Opens a session on the configured hosts with `connector`: with TLS configured, every host
+/// is a secure client port.
+pub(crate) async fn open_session(
+    connector: Connector,
+    config: &ZkConfig,
+) -> Result<Client, ZkError> {
+    match &config.tls {
+        Some(_) => connector.secure_connect(&config.connect).await,
+        None => connector.connect(&config.connect).await,
     }
 }
 
@@ -100,16 +125,28 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
     // is still starting.
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
     loop {
-        let connecting = connector(config)
-            .with_fail_eagerly()
-            .connect(&config.connect);
-        let last = match tokio::time::timeout_at(deadline, connecting).await {
+        let connecting = open_session(connector(config).with_fail_eagerly(), config);
+        let mut last = match tokio::time::timeout_at(deadline, connecting).await {
             Ok(Ok(client)) => return Ok(client),
             // Wrong credentials do not get better by waiting.
             Ok(Err(ZkError::AuthFailed)) => return Err(ClusterError::AuthFailed),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
+        // zookeeper-client says only "connection loss" when TLS fails: find out why. A refused
+        // certificate does not get better by waiting either.
+        if let Some(tls) = &config.tls {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Some(failure) = tls.diagnose(&config.connect, left).await {
+                if failure.permanent {
+                    return Err(ClusterError::TlsRefused {
+                        server: failure.server,
+                        why: failure.why,
+                    });
+                }
+                last = format!("TLS to {}: {}", failure.server, failure.why);
+            }
+        }
         if tokio::time::Instant::now() + CONNECT_RETRY >= deadline {
             return Err(unreachable(last));
         }
