@@ -385,7 +385,7 @@ pub struct ZkCommandArgs {
 pub enum ZkCommand {
     /// Secure a chroot: store the roles and give every top-level node its ACL (idempotent).
     /// The `--zk-auth-file` login becomes the admin.
-    Init(ZkInitArgs),
+    Init(Box<ZkInitArgs>),
     /// Print the identity a login file proves (`digest:USER:HASH` or `sasl:USER`), for the
     /// role files.
     Id(ZkIdArgs),
