@@ -106,6 +106,9 @@ pub enum ClusterError {
     #[error("bad ZooKeeper auth file {file}: {why}")]
     BadCredentials { file: String, why: String },
 
+    #[error("ZooKeeper has no {0}: with --zk-auth-file, ptl expects a chroot secured by `ptl zk init` and never creates an open one")]
+    NoChroot(String),
+
     #[error("bad ZooKeeper TLS file {file}: {why}")]
     BadTlsFile { file: String, why: String },
 

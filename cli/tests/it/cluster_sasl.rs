@@ -1,7 +1,8 @@
 //! SASL DIGEST-MD5 logins against a real ZooKeeper whose JAAS file holds the users: a chroot
 //! secured by a SASL admin, whose roles name `sasl:USER` identities, runs a plan for a
 //! coordinator, agents and a submitter that log in with SASL; a wrong password is refused at
-//! once (exit 4), not retried until the connect timeout.
+//! once (exit 4), not retried until the connect timeout. A process with a login does not create
+//! the chroot before `ptl zk init` does.
 
 use crate::cluster::{stderr, write};
 use crate::cluster_access::{identity, ptl_as, run_fleet, zk_init, FleetFlags};
@@ -52,8 +53,18 @@ fn sasl_logins_run_a_secured_fleet_and_a_wrong_password_fails_fast() {
         ("agents", agents.as_path()),
         ("coordinators", coordinators.as_path()),
     ];
+    // Before `zk init`: a process with a login never makes an open chroot.
+    let early = ptl_as(Some(&coord), &["status", "--zk", &connect]);
+    assert_eq!(early.status.code(), Some(4), "{}", stderr(&early));
+    assert!(stderr(&early).contains("ptl zk init"), "{}", stderr(&early));
+
     let init = zk_init(&connect, &admin, &roles, false);
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    assert!(
+        String::from_utf8_lossy(&init.stdout).contains("/ptl: missing"),
+        "{}",
+        String::from_utf8_lossy(&init.stdout)
+    );
     let check = zk_init(&connect, &admin, &roles, true);
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
 

@@ -155,9 +155,9 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
 }
 
 /// Opens a session and returns a client rooted at the chroot. An open chroot (no access
-/// policy) is created with its top-level directories when missing, as on a laptop; a secured
-/// one must have been made by `ptl zk init`, and an anonymous or unlisted login is refused
-/// here, before anything else is tried.
+/// policy) is created with its top-level directories when missing, as on a laptop, but only by
+/// an anonymous process; a secured one must have been made by `ptl zk init`, and an anonymous
+/// or unlisted login is refused here, before anything else is tried.
 pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
     let chroot = config.chroot.trim_end_matches('/');
     if !chroot.starts_with('/') || chroot.contains("//") || chroot.len() < 2 {
@@ -171,6 +171,11 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
         .await
         .map_err(|e| ClusterError::zk("read", chroot, e))?;
     if exists.is_none() {
+        // A process given a login expects a secured chroot; making an open one would let it
+        // (and everyone) run there unprotected, even in the moment before `ptl zk init` runs.
+        if config.credentials.is_some() {
+            return Err(ClusterError::NoChroot(chroot.to_owned()));
+        }
         let open = access::policy::open();
         root.mkdir(
             chroot,
