@@ -103,18 +103,18 @@ fn where_client_certificates_are_required_a_client_without_one_is_refused() {
     let key = write(d, "agent.key", &client.key);
     let secure = zk.secure_connect_string();
     let path = |p: &Path| p.display().to_string();
+    let identity = |key: &Path| {
+        [
+            "--zk-tls-ca".to_owned(),
+            path(&ca_file),
+            "--zk-tls-cert".to_owned(),
+            path(&cert),
+            "--zk-tls-key".to_owned(),
+            path(key),
+        ]
+    };
 
-    let with_cert = status(
-        &secure,
-        &[
-            "--zk-tls-ca",
-            &path(&ca_file),
-            "--zk-tls-cert",
-            &path(&cert),
-            "--zk-tls-key",
-            &path(&key),
-        ],
-    );
+    let with_cert = status(&secure, &identity(&key).each_ref().map(String::as_str));
     assert_eq!(with_cert.status.code(), Some(0), "{}", stderr(&with_cert));
 
     let without = status(&secure, &["--zk-tls-ca", &path(&ca_file)]);
@@ -130,14 +130,7 @@ fn where_client_certificates_are_required_a_client_without_one_is_refused() {
     let wrong_key = write(d, "wrong.key", &stranger.key);
     let o = status(
         &secure,
-        &[
-            "--zk-tls-ca",
-            &path(&ca_file),
-            "--zk-tls-cert",
-            &path(&cert),
-            "--zk-tls-key",
-            &path(&wrong_key),
-        ],
+        &identity(&wrong_key).each_ref().map(String::as_str),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -135,8 +135,8 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
         };
         // zookeeper-client says only "connection loss" when TLS fails: find out why. A refused
         // certificate does not get better by waiting either.
-        if let Some(tls) = &config.tls {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Some(tls) = config.tls.as_ref().filter(|_| !left.is_zero()) {
             if let Some(failure) = tls.diagnose(&config.connect, left).await {
                 if failure.permanent {
                     return Err(ClusterError::TlsRefused {

@@ -30,13 +30,13 @@ pub struct ZkTls {
 
 /// Why a TLS connection to a server failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandshakeFailure {
+pub(crate) struct HandshakeFailure {
     /// `host:port`.
-    pub server: String,
-    pub why: String,
+    pub(crate) server: String,
+    pub(crate) why: String,
     /// Retrying cannot help (a certificate refused, by either side), as opposed to a server
     /// that closed the connection or did not answer (not a TLS port, or not started yet).
-    pub permanent: bool,
+    pub(crate) permanent: bool,
 }
 
 impl ZkTls {
