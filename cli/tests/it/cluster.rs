@@ -202,11 +202,14 @@ impl Cluster {
                 .expect("done list")
             {
                 let path = layout::agent_done(&id, &AgentId(agent.clone()));
-                let (marker, _) = zk::get_json::<DoneMarker>(client, &path, "done")
+                // The coordinator makes each marker empty for its agent to fill: an empty one
+                // (an agent killed mid-run) is not done.
+                if let Some((marker, _)) = zk::get_json::<DoneMarker>(client, &path, "done")
                     .await
                     .expect("read done")
-                    .expect("done marker");
-                done.insert(agent, marker);
+                {
+                    done.insert(agent, marker);
+                }
             }
             (state, done)
         })
