@@ -200,7 +200,7 @@ fn a_secured_fleet_runs_for_its_roles_and_refuses_everyone_else() {
     });
 
     // A login in no role gets a clear refusal, and nothing is sent.
-    let submit_args: Vec<&str> = ran.submit_args.iter().map(String::as_str).collect();
+    let submit_args = strs(&ran.submit_args);
     let refused = ptl_as(Some(&stranger), &submit_args);
     assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
     assert!(
