@@ -1,7 +1,8 @@
 //! TLS to a real ZooKeeper's secure client port (Netty, PEM stores, certificates from a test
 //! CA): a fleet given only the TLS port runs a plan exactly; bad TLS files are usage errors
 //! naming the file; a server signed by another CA, a port that is not TLS, and (where client
-//! certificates are required) a client without one are refused with a clear error, exit 4.
+//! certificates are required) a client without one are refused with a clear error, exit 4. A
+//! SASL login over TLS with a client certificate secures and reads a chroot.
 
 use crate::cluster::{stderr, write};
 use crate::cluster_access::{ptl_as, run_fleet, FleetFlags};
@@ -10,7 +11,8 @@ use ptl_test_support::zk_tls::ZkCa;
 use std::path::Path;
 use std::process::Output;
 
-fn tls_server(ca: &ZkCa, require_client_cert: bool) -> ZkServer {
+/// A server with a secure client port whose certificate `ca` signed, and these SASL logins.
+fn tls_server(ca: &ZkCa, require_client_cert: bool, sasl_users: &[(&str, &str)]) -> ZkServer {
     let server = ca.server();
     ZkServer::start_with(&ZkOptions {
         tls: Some(ZkTlsOptions {
@@ -18,7 +20,10 @@ fn tls_server(ca: &ZkCa, require_client_cert: bool) -> ZkServer {
             trust_store_pem: ca.ca_pem.clone(),
             require_client_cert,
         }),
-        ..ZkOptions::default()
+        sasl_users: sasl_users
+            .iter()
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .collect(),
     })
 }
 
@@ -31,7 +36,7 @@ fn status(connect: &str, flags: &[&str]) -> Output {
 #[test]
 fn a_fleet_runs_over_tls_and_bad_certificates_are_clear_errors() {
     let ca = ZkCa::new("ptl test ZooKeeper CA");
-    let zk = tls_server(&ca, false);
+    let zk = tls_server(&ca, false, &[]);
     let dir = tempfile::tempdir().expect("dir");
     let d = dir.path();
     let ca_file = write(d, "ca.pem", &ca.ca_pem);
@@ -94,7 +99,7 @@ fn a_fleet_runs_over_tls_and_bad_certificates_are_clear_errors() {
 #[test]
 fn where_client_certificates_are_required_a_client_without_one_is_refused() {
     let ca = ZkCa::new("ptl test ZooKeeper CA");
-    let zk = tls_server(&ca, true);
+    let zk = tls_server(&ca, true, &[("admin", "admin-sasl-pw")]);
     let dir = tempfile::tempdir().expect("dir");
     let d = dir.path();
     let client = ca.client("ptl-agent");
@@ -114,8 +119,28 @@ fn where_client_certificates_are_required_a_client_without_one_is_refused() {
         ]
     };
 
-    let with_cert = status(&secure, &identity(&key).each_ref().map(String::as_str));
-    assert_eq!(with_cert.status.code(), Some(0), "{}", stderr(&with_cert));
+    let with_cert = identity(&key);
+    let with_cert = with_cert.each_ref().map(String::as_str);
+
+    // A SASL login over TLS with a client certificate, as a secured deployment has both: the
+    // admin secures the chroot, then reads it; without the login, the certificate alone
+    // reads nothing.
+    let admin = write(d, "admin.sasl", "sasl:admin:admin-sasl-pw\n");
+    let mut init = vec!["zk", "init", "--zk", &secure];
+    init.extend(with_cert);
+    let init = ptl_as(Some(&admin), &init);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let mut args = vec!["status", "--zk", &secure];
+    args.extend(with_cert);
+    let as_admin = ptl_as(Some(&admin), &args);
+    assert_eq!(as_admin.status.code(), Some(0), "{}", stderr(&as_admin));
+    let anonymous = status(&secure, &with_cert);
+    assert_eq!(anonymous.status.code(), Some(4), "{}", stderr(&anonymous));
+    assert!(
+        stderr(&anonymous).contains("not authorised"),
+        "{}",
+        stderr(&anonymous)
+    );
 
     let without = status(&secure, &["--zk-tls-ca", &path(&ca_file)]);
     assert_eq!(without.status.code(), Some(4), "{}", stderr(&without));
