@@ -7,21 +7,28 @@ use crate::flags::{TrustArgs, ZkArgs};
 use crate::output::fail;
 use ptl_cluster::access::Credentials;
 use ptl_cluster::signing::TrustedKeys;
-use ptl_cluster::zk::ZkConfig;
+use ptl_cluster::zk::{ZkConfig, ZkTls};
 use ptl_cluster::ClusterError;
 use std::sync::Arc;
 
-/// The ZooKeeper settings of the flags; a login file that cannot be read is a usage error.
+/// The ZooKeeper settings of the flags; a login or TLS file that cannot be read is a usage
+/// error.
 pub fn zk_config(args: &ZkArgs) -> Result<ZkConfig, Exit> {
     let credentials = match &args.auth_file {
         Some(file) => Some(Credentials::read(file).map_err(|e| fail(Exit::Usage, e))?),
+        None => None,
+    };
+    let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+    let tls = match &args.tls_ca {
+        Some(ca) => Some(ZkTls::read(ca, identity).map_err(|e| fail(Exit::Usage, e))?),
         None => None,
     };
     Ok(ZkConfig::new(args.connect.trim())
         .with_chroot(args.chroot.clone())
         .with_connect_timeout(args.connect_timeout)
         .with_session_timeout(args.session_timeout)
-        .with_credentials(credentials))
+        .with_credentials(credentials)
+        .with_tls(tls))
 }
 
 /// The runtime the ZooKeeper client and the coordination tasks run on. The load generator of

@@ -443,8 +443,9 @@ pub struct ZkArgs {
     /// ZooKeeper session timeout: a dead agent or coordinator is noticed this long after it dies.
     #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "6s")]
     pub session_timeout: Duration,
-    /// The ZooKeeper login, from a file (never the command line): `digest:USER:PASSWORD`.
-    /// Needed for a chroot secured by `ptl zk init` (docs/security.md).
+    /// The ZooKeeper login, from a file (never the command line): `digest:USER:PASSWORD`, or
+    /// `sasl:USER:PASSWORD` for SASL DIGEST-MD5. Needed for a chroot secured by `ptl zk init`
+    /// (docs/security.md).
     #[arg(
         long = "zk-auth-file",
         alias = "auth-file",
@@ -452,6 +453,27 @@ pub struct ZkArgs {
         env = "PTL_ZK_AUTH_FILE"
     )]
     pub auth_file: Option<PathBuf>,
+    /// Connect over TLS, to ZooKeeper's secure client port (the --zk hosts are then TLS ports),
+    /// trusting the CA certificate(s) in this PEM file.
+    #[arg(long = "zk-tls-ca", value_name = "FILE", env = "PTL_ZK_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// This process's certificate (PEM), for an ensemble that requires client certificates
+    /// (`ssl.clientAuth=need`); with --zk-tls-key and --zk-tls-ca.
+    #[arg(
+        long = "zk-tls-cert",
+        value_name = "FILE",
+        env = "PTL_ZK_TLS_CERT",
+        requires_all = ["tls_ca", "tls_key"]
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --zk-tls-cert.
+    #[arg(
+        long = "zk-tls-key",
+        value_name = "FILE",
+        env = "PTL_ZK_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -464,8 +486,9 @@ pub struct ZkCommandArgs {
 pub enum ZkCommand {
     /// Secure a chroot: store the roles and give every top-level node its ACL (idempotent).
     /// The `--zk-auth-file` login becomes the admin.
-    Init(ZkInitArgs),
-    /// Print the identity a login file proves (`digest:USER:HASH`), for the role files.
+    Init(Box<ZkInitArgs>),
+    /// Print the identity a login file proves (`digest:USER:HASH` or `sasl:USER`), for the
+    /// role files.
     Id(ZkIdArgs),
 }
 

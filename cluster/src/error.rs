@@ -106,6 +106,16 @@ pub enum ClusterError {
     #[error("bad ZooKeeper auth file {file}: {why}")]
     BadCredentials { file: String, why: String },
 
+    #[error("ZooKeeper has no {0}: with --zk-auth-file, ptl expects a chroot secured by `ptl zk init` and never creates an open one")]
+    NoChroot(String),
+
+    #[error("bad ZooKeeper TLS file {file}: {why}")]
+    BadTlsFile { file: String, why: String },
+
+    /// A certificate was refused, by us or by the server: retrying cannot help.
+    #[error("TLS to ZooKeeper at {server} failed: {why} (check --zk-tls-ca, --zk-tls-cert and --zk-tls-key)")]
+    TlsRefused { server: String, why: String },
+
     /// ZooKeeper's ACLs refused this login (or an anonymous one) the operation.
     #[error("ZooKeeper refused: not authorised to {op} {path} in the cluster's chroot (check --zk-auth-file, and the roles with `ptl zk init --check`)")]
     NotAuthorised { op: &'static str, path: String },

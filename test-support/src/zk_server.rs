@@ -18,6 +18,9 @@ use tempfile::TempDir;
 /// Where Debian's `zookeeper` package puts the launcher.
 pub const ZK_SERVER_SCRIPT: &str = "/usr/share/zookeeper/bin/zkServer.sh";
 
+/// The class path Debian's zkEnv.sh sets.
+const DEBIAN_CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+
 /// How long a server (or an ensemble's quorum) gets to answer before the harness gives up.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -33,8 +36,30 @@ pub struct ZkServer {
     dir: TempDir,
 }
 
+/// What a server does beyond the default's plain client port and digest logins.
+#[derive(Debug, Clone, Default)]
+pub struct ZkOptions {
+    /// SASL DIGEST-MD5 logins (user, password) the server's JAAS file accepts.
+    pub sasl_users: Vec<(String, String)>,
+    /// A TLS client port (`secureClientPort`) beside the plain one.
+    pub tls: Option<ZkTlsOptions>,
+}
+
+/// The secure client port's certificates, as PEM.
+#[derive(Debug, Clone)]
+pub struct ZkTlsOptions {
+    /// The server's certificate followed by its private key (PKCS#8).
+    pub key_store_pem: String,
+    /// The CA(s) whose client certificates the server accepts.
+    pub trust_store_pem: String,
+    /// `ssl.clientAuth=need`: a client without a certificate of the trust store is refused.
+    pub require_client_cert: bool,
+}
+
 struct ZkNode {
     client_port: u16,
+    /// The TLS client port, when the server has one.
+    secure_port: Option<u16>,
     child: Option<Child>,
     log: PathBuf,
     /// Its config and folder, to start it again after a kill.
@@ -45,19 +70,24 @@ struct ZkNode {
 impl ZkServer {
     /// A single standalone server.
     pub fn start() -> ZkServer {
-        Self::start_nodes(1)
+        Self::start_nodes(1, &ZkOptions::default())
+    }
+
+    /// A single standalone server with SASL logins and/or a TLS client port.
+    pub fn start_with(options: &ZkOptions) -> ZkServer {
+        Self::start_nodes(1, options)
     }
 
     /// A 3-node ensemble; returns once every node serves requests (a quorum formed).
     pub fn start_ensemble() -> ZkServer {
-        Self::start_nodes(3)
+        Self::start_nodes(3, &ZkOptions::default())
     }
 
-    fn start_nodes(count: usize) -> ZkServer {
+    fn start_nodes(count: usize, options: &ZkOptions) -> ZkServer {
         ensure_installed();
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            match Self::try_start(count) {
+            match Self::try_start(count, options) {
                 Ok(server) => return server,
                 Err(error) => last_error = error,
             }
@@ -65,13 +95,14 @@ impl ZkServer {
         panic!("ZooKeeper did not start after {START_ATTEMPTS} attempts: {last_error}");
     }
 
-    fn try_start(count: usize) -> Result<ZkServer, String> {
+    fn try_start(count: usize, options: &ZkOptions) -> Result<ZkServer, String> {
         let dir = tempfile::Builder::new()
             .prefix("ptl-zk-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
         // Hold every probe listener until all ports are chosen so they are distinct.
-        let listeners: Vec<TcpListener> = (0..count * 3)
+        let per_node = if options.tls.is_some() { 4 } else { 3 };
+        let listeners: Vec<TcpListener> = (0..count * per_node)
             .map(|_| TcpListener::bind("127.0.0.1:0"))
             .collect::<Result<_, _>>()
             .map_err(|e| format!("probe a free port: {e}"))?;
@@ -87,7 +118,8 @@ impl ZkServer {
             dir,
         };
         for id in 1..=count {
-            let client_port = ports[(id - 1) * 3];
+            let client_port = ports[(id - 1) * per_node];
+            let secure_port = options.tls.as_ref().map(|_| ports[(id - 1) * per_node + 3]);
             let node_dir = server.dir.path().join(format!("node{id}"));
             let data_dir = node_dir.join("data");
             fs::create_dir_all(&data_dir).map_err(|e| format!("create {data_dir:?}: {e}"))?;
@@ -101,19 +133,24 @@ impl ZkServer {
                 fs::write(data_dir.join("myid"), format!("{id}\n"))
                     .map_err(|e| format!("write myid: {e}"))?;
                 for peer in 1..=count {
-                    let quorum_port = ports[(peer - 1) * 3 + 1];
-                    let election_port = ports[(peer - 1) * 3 + 2];
+                    let quorum_port = ports[(peer - 1) * per_node + 1];
+                    let election_port = ports[(peer - 1) * per_node + 2];
                     cfg.push_str(&format!(
                         "server.{peer}=127.0.0.1:{quorum_port}:{election_port}\n"
                     ));
                 }
             }
+            let mut jvm_flags = String::new();
+            secure_options(options, secure_port, &node_dir, &mut cfg, &mut jvm_flags)?;
             let cfg_path = node_dir.join("zoo.cfg");
             fs::write(&cfg_path, cfg).map_err(|e| format!("write zoo.cfg: {e}"))?;
+            fs::write(node_dir.join("jvm.flags"), &jvm_flags)
+                .map_err(|e| format!("write jvm.flags: {e}"))?;
             let log = node_dir.join("server.log");
             let child = spawn_server(&cfg_path, &node_dir, &log)?;
             server.nodes.push(ZkNode {
                 client_port,
+                secure_port,
                 child: Some(child),
                 log,
                 cfg: cfg_path,
@@ -129,6 +166,15 @@ impl ZkServer {
         self.nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `127.0.0.1:p1,…` of the TLS client ports (servers started with [`ZkOptions::tls`]).
+    pub fn secure_connect_string(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.secure_port.expect("a TLS client port")))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -252,11 +298,13 @@ fn spawn_server(cfg: &Path, dir: &Path, log: &Path) -> Result<Child, String> {
         .env("ZOO_LOG_DIR", dir)
         .env("JMXDISABLE", "true")
         // Debian's zkEnv.sh pins the log dir; a later -D wins. A small heap: tests run several.
+        // `jvm.flags` holds what the node's options add (a JAAS file).
         .env(
             "SERVER_JVMFLAGS",
             format!(
-                "-Xmx192m -XX:+UseSerialGC -Dzookeeper.log.dir={}",
-                dir.display()
+                "-Xmx192m -XX:+UseSerialGC -Dzookeeper.log.dir={} {}",
+                dir.display(),
+                fs::read_to_string(dir.join("jvm.flags")).unwrap_or_default()
             ),
         )
         .stdin(Stdio::null())
@@ -265,6 +313,67 @@ fn spawn_server(cfg: &Path, dir: &Path, log: &Path) -> Result<Child, String> {
         .process_group(0)
         .spawn()
         .map_err(|e| format!("spawn {ZK_SERVER_SCRIPT}: {e}"))
+}
+
+/// Adds what `options` asks for to a node's zoo.cfg and JVM flags, writing the files it needs
+/// (JAAS file, PEM stores) into the node's folder.
+fn secure_options(
+    options: &ZkOptions,
+    secure_port: Option<u16>,
+    node_dir: &Path,
+    cfg: &mut String,
+    jvm_flags: &mut String,
+) -> Result<(), String> {
+    let write = |name: &str, text: &str| {
+        let path = node_dir.join(name);
+        fs::write(&path, text).map_err(|e| format!("write {path:?}: {e}"))?;
+        Ok::<_, String>(path)
+    };
+    if !options.sasl_users.is_empty() {
+        let users: String = options
+            .sasl_users
+            .iter()
+            .map(|(user, password)| format!("\n    user_{user}=\"{password}\""))
+            .collect();
+        let jaas = write(
+            "jaas.conf",
+            &format!(
+                "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{users};\n}};\n"
+            ),
+        )?;
+        cfg.push_str(
+            "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+        );
+        jvm_flags.push_str(&format!(
+            " -Djava.security.auth.login.config={}",
+            jaas.display()
+        ));
+    }
+    if let (Some(tls), Some(port)) = (&options.tls, secure_port) {
+        let key_store = write("keystore.pem", &tls.key_store_pem)?;
+        let trust_store = write("truststore.pem", &tls.trust_store_pem)?;
+        let client_auth = if tls.require_client_cert {
+            "need"
+        } else {
+            "none"
+        };
+        // The Netty connection factory needs netty-codec, which Debian's zookeeper.jar does not
+        // list in its manifest's Class-Path; zkEnv.sh overwrites CLASSPATH, but java takes the
+        // last `-cp`, and SERVER_JVMFLAGS comes after the script's.
+        jvm_flags.push_str(&format!(
+            " -cp {DEBIAN_CLASSPATH}:/usr/share/java/netty-codec.jar"
+        ));
+        cfg.push_str(&format!(
+            "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+             serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+             ssl.keyStore.location={}\nssl.keyStore.type=PEM\n\
+             ssl.trustStore.location={}\nssl.trustStore.type=PEM\n\
+             ssl.clientAuth={client_auth}\n",
+            key_store.display(),
+            trust_store.display()
+        ));
+    }
+    Ok(())
 }
 
 fn node_ready(port: u16, quorum: bool) -> bool {

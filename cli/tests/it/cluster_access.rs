@@ -22,7 +22,7 @@ const PLAN: &str = r#"plan "secured" {
 "#;
 
 /// An auth file `digest:NAME:PASSWORD`.
-fn login(dir: &Path, name: &str, password: &str) -> PathBuf {
+pub(crate) fn login(dir: &Path, name: &str, password: &str) -> PathBuf {
     write(
         dir,
         &format!("{name}.auth"),
@@ -31,7 +31,7 @@ fn login(dir: &Path, name: &str, password: &str) -> PathBuf {
 }
 
 /// What `ptl zk id` prints for a login file.
-fn identity(auth: &Path) -> String {
+pub(crate) fn identity(auth: &Path) -> String {
     let o = ptl()
         .args(["zk", "id", "--auth-file"])
         .arg(auth)
@@ -44,7 +44,7 @@ fn identity(auth: &Path) -> String {
         .to_owned()
 }
 
-fn ptl_as(auth: Option<&Path>, args: &[&str]) -> Output {
+pub(crate) fn ptl_as(auth: Option<&Path>, args: &[&str]) -> Output {
     let mut command = ptl();
     command.args(args);
     if let Some(auth) = auth {
@@ -53,7 +53,7 @@ fn ptl_as(auth: Option<&Path>, args: &[&str]) -> Output {
     command.output().expect("ptl runs")
 }
 
-fn zk_init(connect: &str, admin: &Path, roles: &[(&str, &Path)], check: bool) -> Output {
+pub(crate) fn zk_init(connect: &str, admin: &Path, roles: &[(&str, &Path)], check: bool) -> Output {
     let mut command = ptl();
     command
         .args(["zk", "init", "--zk", connect, "--zk-auth-file"])
@@ -152,91 +152,15 @@ fn a_secured_fleet_runs_for_its_roles_and_refuses_everyone_else() {
     );
 
     // The fleet, each with its own login.
-    let coordinator_auth = coordinator.to_string_lossy().into_owned();
-    let coord = Proc::spawn(
-        d,
-        "coordinator",
-        &[
-            "coordinator",
-            "--zk",
-            &connect,
-            "--zk-auth-file",
-            &coordinator_auth,
-        ],
-    );
-    let mut fleet = vec![coord];
-    for (i, auth) in agents.iter().enumerate() {
-        let auth = auth.to_string_lossy().into_owned();
-        fleet.push(agent_with(
-            d,
-            &connect,
-            &format!("agent{i}"),
-            &["--zk-auth-file", &auth],
-        ));
-    }
-    let logs = || {
-        fleet
-            .iter()
-            .map(|p| p.log())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
+    let auth = |file: &Path| vec!["--zk-auth-file".to_owned(), file.display().to_string()];
+    let roles = FleetFlags {
+        coordinator: auth(&coordinator),
+        agents: agents.iter().map(|a| auth(a)).collect(),
+        submitter: auth(&submitter),
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let o = ptl_as(Some(&submitter), &["status", "--json", "--zk", &connect]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let status: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status JSON");
-        if status["agents"].as_array().map_or(0, Vec::len) == 2 && !status["coordinator"].is_null()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the fleet did not register:\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    let server = counting_server::server();
-    let plan = write(d, "plan.ptl", PLAN);
-    let out = d.join("result.json");
-    let target = format!("target={}", server.url());
-    let plan_arg = plan.to_string_lossy().into_owned();
-    let out_arg = out.to_string_lossy().into_owned();
-    let submit_args = [
-        "submit",
-        &plan_arg,
-        "--zk",
-        &connect,
-        "--agents",
-        "2",
-        "--wait",
-        "--start-delay",
-        "1s",
-        "--agent-wait",
-        "10s",
-        "--timeout",
-        "60s",
-        "--quiet",
-        "--set",
-        &target,
-        "--out",
-        &out_arg,
-    ];
-    let submitted = ptl_as(Some(&submitter), &submit_args);
-    assert_eq!(
-        submitted.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&submitted),
-        logs()
-    );
-    let result = json(&out);
-    let hits = server.state.hits.load(Ordering::Relaxed);
-    assert_eq!(result["total"]["requests"].as_u64(), Some(hits), "{result}");
-    assert_eq!(hits, 80);
-    let run = run_id(&stderr(&submitted));
+    let ran = run_fleet(d, &connect, &roles);
+    let (fleet, server, out, run) = (&ran.fleet, &ran.server, &ran.out, &ran.run);
+    let logs = || ran.logs();
 
     // Each agent's folder takes only that agent's writes; the assignment only coordinators'.
     // agent-b's registration, as a submitter reads it.
@@ -276,6 +200,7 @@ fn a_secured_fleet_runs_for_its_roles_and_refuses_everyone_else() {
     });
 
     // A login in no role gets a clear refusal, and nothing is sent.
+    let submit_args = strs(&ran.submit_args);
     let refused = ptl_as(Some(&stranger), &submit_args);
     assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
     assert!(
@@ -289,7 +214,7 @@ fn a_secured_fleet_runs_for_its_roles_and_refuses_everyone_else() {
     let everything = format!(
         "{}{}",
         logs(),
-        std::fs::read_to_string(&out).expect("result")
+        std::fs::read_to_string(out).expect("result")
     );
     for password in ["admin-pw", "alice-pw-1", "a-pw", "b-pw", "coord-pw"] {
         assert!(!everything.contains(password), "{password} leaked");
@@ -299,4 +224,117 @@ fn a_secured_fleet_runs_for_its_roles_and_refuses_everyone_else() {
         "{}",
         fleet[0].log()
     );
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The flags (logins, TLS) each process of a fleet gets besides `--zk`.
+pub(crate) struct FleetFlags {
+    pub coordinator: Vec<String>,
+    /// One entry per agent.
+    pub agents: Vec<Vec<String>>,
+    pub submitter: Vec<String>,
+}
+
+/// A fleet that ran [`PLAN`] once, its processes still up.
+pub(crate) struct FleetRun {
+    pub fleet: Vec<Proc>,
+    pub server: counting_server::TestServer,
+    /// The result JSON.
+    pub out: PathBuf,
+    pub run: String,
+    /// `ptl submit …` as it was run, without the submitter's flags: to run again as another.
+    pub submit_args: Vec<String>,
+}
+
+impl FleetRun {
+    pub fn logs(&self) -> String {
+        self.fleet
+            .iter()
+            .map(|p| p.log())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}
+
+/// Starts a coordinator and agents with `flags`, waits for all to register (as the submitter
+/// sees them), and has the submitter run [`PLAN`] at a counting server with `submit --wait`:
+/// the result must count exactly what the server received, 80 requests.
+pub(crate) fn run_fleet(d: &Path, connect: &str, flags: &FleetFlags) -> FleetRun {
+    let mut coordinator = vec!["coordinator", "--zk", connect];
+    coordinator.extend(strs(&flags.coordinator));
+    let mut fleet = vec![Proc::spawn(d, "coordinator", &coordinator)];
+    for (i, extra) in flags.agents.iter().enumerate() {
+        fleet.push(agent_with(d, connect, &format!("agent{i}"), &strs(extra)));
+    }
+    let plan = write(d, "plan.ptl", PLAN);
+    let out = d.join("result.json");
+    let mut ran = FleetRun {
+        fleet,
+        server: counting_server::server(),
+        out: out.clone(),
+        run: String::new(),
+        submit_args: Vec::new(),
+    };
+    let as_submitter = |args: &[&str]| {
+        let mut command = ptl();
+        command.args(args).args(&flags.submitter);
+        command.output().expect("ptl runs")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = as_submitter(&["status", "--json", "--zk", connect]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let status: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status JSON");
+        let agents = status["agents"].as_array().map_or(0, Vec::len);
+        if agents == flags.agents.len() && !status["coordinator"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the fleet did not register:\n{}",
+            ran.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let agents = flags.agents.len().to_string();
+    let target = format!("target={}", ran.server.url());
+    ran.submit_args = [
+        "submit",
+        &plan.display().to_string(),
+        "--zk",
+        connect,
+        "--agents",
+        &agents,
+        "--wait",
+        "--start-delay",
+        "1s",
+        "--agent-wait",
+        "10s",
+        "--timeout",
+        "60s",
+        "--quiet",
+        "--set",
+        &target,
+        "--out",
+        &out.display().to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let submitted = as_submitter(&strs(&ran.submit_args));
+    assert_eq!(
+        submitted.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&submitted),
+        ran.logs()
+    );
+    let result = json(&out);
+    let hits = ran.server.state.hits.load(Ordering::Relaxed);
+    assert_eq!(result["total"]["requests"].as_u64(), Some(hits), "{result}");
+    assert_eq!(hits, 80);
+    ran.run = run_id(&stderr(&submitted));
+    ran
 }

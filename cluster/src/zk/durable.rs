@@ -155,9 +155,8 @@ async fn guard(
 async fn resume(config: &ZkConfig, dead: &Client) -> Option<Client> {
     let chroot = config.chroot.trim_end_matches('/').to_owned();
     loop {
-        let connecting = super::connector(config)
-            .with_session(dead.session().clone())
-            .connect(&config.connect);
+        let connector = super::connector(config).with_session(dead.session().clone());
+        let connecting = super::open_session(connector, config);
         match tokio::time::timeout(config.session_timeout * 2, connecting).await {
             Ok(Ok(root)) => return root.chroot(chroot).ok(),
             Ok(Err(ZkError::SessionExpired | ZkError::SessionMoved | ZkError::AuthFailed)) => {

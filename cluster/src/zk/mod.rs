@@ -7,15 +7,19 @@ pub mod durable;
 pub(crate) mod json_watch;
 pub mod layout;
 pub mod retry;
+pub mod tls;
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{Acl, Client, Connector, Error as ZkError, MultiReadResult, Stat};
+use zookeeper_client::{
+    Acl, Client, Connector, Error as ZkError, MultiReadResult, SaslOptions, Stat,
+};
 
 use crate::access::{self, Credentials, Node};
 use crate::error::ClusterError;
+pub use tls::ZkTls;
 
 /// Pause between connection attempts while the ensemble is not answering.
 const CONNECT_RETRY: Duration = Duration::from_millis(250);
@@ -35,6 +39,8 @@ pub struct ZkConfig {
     /// The login every session of this process makes (`--zk-auth-file`); `None` is anonymous,
     /// which only an open chroot lets in.
     pub credentials: Option<Credentials>,
+    /// TLS to the ensemble's secure client port (`--zk-tls-ca` …); `None` is plain TCP.
+    pub tls: Option<ZkTls>,
 }
 
 impl ZkConfig {
@@ -45,7 +51,13 @@ impl ZkConfig {
             session_timeout: Duration::from_secs(6),
             connect_timeout: Duration::from_secs(10),
             credentials: None,
+            tls: None,
         }
+    }
+
+    pub fn with_tls(mut self, tls: Option<ZkTls>) -> ZkConfig {
+        self.tls = tls;
+        self
     }
 
     pub fn with_credentials(mut self, credentials: Option<Credentials>) -> ZkConfig {
@@ -69,27 +81,40 @@ impl ZkConfig {
     }
 }
 
-/// A connector with this process's session timeout and login; every session (first ones and
-/// resumed ones) is made from it.
+/// A connector with this process's session timeout, login and TLS settings; every session
+/// (first ones and resumed ones) is made from it, and opened by [`open_session`].
 pub(crate) fn connector(config: &ZkConfig) -> Connector {
-    let connector = Client::connector().with_session_timeout(config.session_timeout);
+    let mut connector = Client::connector().with_session_timeout(config.session_timeout);
+    if let Some(tls) = &config.tls {
+        connector = connector.with_tls(tls.options());
+    }
     match &config.credentials {
         Some(Credentials::Digest { user, password }) => {
             connector.with_auth("digest", format!("{user}:{password}").as_bytes())
         }
-        _ => connector,
+        // The SASL exchange is part of every connection, so a resumed session logs in again.
+        Some(Credentials::Sasl { user, password }) => {
+            connector.with_sasl(SaslOptions::digest_md5(user.clone(), password.clone()))
+        }
+        None => connector,
+    }
+}
+
+/// Opens a session on the configured hosts with `connector`: with TLS configured, every host
+/// is a secure client port.
+pub(crate) async fn open_session(
+    connector: Connector,
+    config: &ZkConfig,
+) -> Result<Client, ZkError> {
+    match &config.tls {
+        Some(_) => connector.secure_connect(&config.connect).await,
+        None => connector.connect(&config.connect).await,
     }
 }
 
 /// Opens a session at ZooKeeper's root (not the chroot): what `ptl zk init` needs to create
 /// the chroot itself.
 pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
-    if let Some(Credentials::Sasl { .. }) = &config.credentials {
-        return Err(ClusterError::BadCredentials {
-            file: "--zk-auth-file".into(),
-            why: "SASL logins are not supported by this build; use a digest login".into(),
-        });
-    }
     let unreachable = |detail: String| ClusterError::Unreachable {
         connect: config.connect.clone(),
         timeout: config.connect_timeout,
@@ -100,16 +125,28 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
     // is still starting.
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
     loop {
-        let connecting = connector(config)
-            .with_fail_eagerly()
-            .connect(&config.connect);
-        let last = match tokio::time::timeout_at(deadline, connecting).await {
+        let connecting = open_session(connector(config).with_fail_eagerly(), config);
+        let mut last = match tokio::time::timeout_at(deadline, connecting).await {
             Ok(Ok(client)) => return Ok(client),
             // Wrong credentials do not get better by waiting.
             Ok(Err(ZkError::AuthFailed)) => return Err(ClusterError::AuthFailed),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
+        // zookeeper-client says only "connection loss" when TLS fails: find out why. A refused
+        // certificate does not get better by waiting either.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Some(tls) = config.tls.as_ref().filter(|_| !left.is_zero()) {
+            if let Some(failure) = tls.diagnose(&config.connect, left).await {
+                if failure.permanent {
+                    return Err(ClusterError::TlsRefused {
+                        server: failure.server,
+                        why: failure.why,
+                    });
+                }
+                last = format!("TLS to {}: {}", failure.server, failure.why);
+            }
+        }
         if tokio::time::Instant::now() + CONNECT_RETRY >= deadline {
             return Err(unreachable(last));
         }
@@ -118,9 +155,9 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
 }
 
 /// Opens a session and returns a client rooted at the chroot. An open chroot (no access
-/// policy) is created with its top-level directories when missing, as on a laptop; a secured
-/// one must have been made by `ptl zk init`, and an anonymous or unlisted login is refused
-/// here, before anything else is tried.
+/// policy) is created with its top-level directories when missing, as on a laptop, but only by
+/// an anonymous process; a secured one must have been made by `ptl zk init`, and an anonymous
+/// or unlisted login is refused here, before anything else is tried.
 pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
     let chroot = config.chroot.trim_end_matches('/');
     if !chroot.starts_with('/') || chroot.contains("//") || chroot.len() < 2 {
@@ -134,6 +171,11 @@ pub async fn connect(config: &ZkConfig) -> Result<Client, ClusterError> {
         .await
         .map_err(|e| ClusterError::zk("read", chroot, e))?;
     if exists.is_none() {
+        // A process given a login expects a secured chroot; making an open one would let it
+        // (and everyone) run there unprotected, even in the moment before `ptl zk init` runs.
+        if config.credentials.is_some() {
+            return Err(ClusterError::NoChroot(chroot.to_owned()));
+        }
         let open = access::policy::open();
         root.mkdir(
             chroot,
