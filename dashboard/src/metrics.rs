@@ -22,12 +22,14 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use ptl_engine::result::ThresholdResult;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-type Labels = Vec<(&'static str, String)>;
+/// Label names are mostly fixed words; a tag's is `tag_` and its key.
+type Labels = Vec<(Cow<'static, str>, String)>;
 
 type Pick = fn(&ptl_engine::result::Latency) -> f64;
 
@@ -106,11 +108,19 @@ fn per_request<T>(
     for run in runs {
         for phase in &run.result.phases {
             for request in &phase.requests {
-                let labels = vec![
-                    ("run", run.id.clone()),
-                    ("phase", phase.name.clone()),
-                    ("request", request.name.clone()),
+                let mut labels = vec![
+                    (Cow::Borrowed("run"), run.id.clone()),
+                    (Cow::Borrowed("phase"), phase.name.clone()),
+                    (Cow::Borrowed("request"), request.name.clone()),
                 ];
+                // A plan with several hosts labels each request with its host, and every
+                // request with its tags, so a query can sum by host or by tag.
+                if let Some(host) = &request.host {
+                    labels.push((Cow::Borrowed("host"), host.clone()));
+                }
+                for (key, value) in &request.tags {
+                    labels.push((Cow::Owned(format!("tag_{key}")), value.clone()));
+                }
                 each(&labels, request, &mut out);
             }
         }
@@ -126,7 +136,10 @@ fn per_phase(
         .flat_map(|run| {
             run.result.phases.iter().map(|phase| {
                 (
-                    vec![("run", run.id.clone()), ("phase", phase.name.clone())],
+                    vec![
+                        (Cow::Borrowed("run"), run.id.clone()),
+                        (Cow::Borrowed("phase"), phase.name.clone()),
+                    ],
                     value(phase),
                 )
             })
@@ -136,7 +149,7 @@ fn per_phase(
 
 fn per_run(runs: &[RunMetrics], value: impl Fn(&RunMetrics) -> Option<f64>) -> Vec<(Labels, f64)> {
     runs.iter()
-        .filter_map(|run| value(run).map(|v| (vec![("run", run.id.clone())], v)))
+        .filter_map(|run| value(run).map(|v| (vec![(Cow::Borrowed("run"), run.id.clone())], v)))
         .collect()
 }
 
@@ -157,7 +170,7 @@ impl Collector for HubCollector {
             per_request(&runs, |l, r, out| {
                 for (class, n) in &r.errors_by_class {
                     let mut labels = l.clone();
-                    labels.push(("class", class.clone()));
+                    labels.push((Cow::Borrowed("class"), class.clone()));
                     out.push((labels, *n));
                 }
             }),
@@ -186,7 +199,7 @@ impl Collector for HubCollector {
                 };
                 for (q, pick) in PERCENTILES {
                     let mut labels = l.clone();
-                    labels.push(("percentile", q.to_string()));
+                    labels.push((Cow::Borrowed("percentile"), q.to_string()));
                     out.push((labels, seconds(pick(latency))));
                 }
             }),
@@ -246,7 +259,10 @@ impl Collector for HubCollector {
             runs.iter()
                 .flat_map(|run| {
                     run.result.thresholds.iter().filter_map(move |t| {
-                        let labels = vec![("run", run.id.clone()), ("threshold", t.expr.clone())];
+                        let labels = vec![
+                            (Cow::Borrowed("run"), run.id.clone()),
+                            (Cow::Borrowed("threshold"), t.expr.clone()),
+                        ];
                         keep(t).map(|v| (labels, v))
                     })
                 })

@@ -44,6 +44,8 @@ pub fn request(name: &str, requests: u64, errors: u64, base: f64) -> RequestResu
         service_time_ms: Some(latency(base * 0.9)),
         schedule_lag_ms: Some(latency(0.1)),
         skipped: 0,
+        host: None,
+        tags: BTreeMap::new(),
     }
 }
 
@@ -182,5 +184,7 @@ pub fn run_result() -> RunResult {
         pauses: Vec::new(),
         accounting: None,
         signed_by: None,
+        hosts: vec![],
+        tags: vec![],
     }
 }
