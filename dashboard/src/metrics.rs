@@ -4,7 +4,8 @@
 //!
 //! Per run, phase and request: requests, errors by class and dropped arrivals (counters),
 //! achieved rate and response-time percentiles (gauges with a `percentile` label: the client
-//! library has no summary type). Per run and phase:
+//! library has no summary type), labelled also with the request's `host` (plans with several)
+//! and a `tag_KEY` label per tag. Per run and phase:
 //! target and achieved rate. Per run: the rates of the last second, agents connected, whether it
 //! is running, and each threshold's verdict: `ptl_threshold_passed` once its scope has data,
 //! `ptl_threshold_pending` 1 while it has none (a phase not started yet is never a failure).
@@ -292,14 +293,19 @@ mod tests {
     use std::time::SystemTime;
 
     fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {
-        let source = r#"plan "p" {
+        compiled(
+            r#"plan "p" {
   target "http://127.0.0.1:9"
   request a { GET "/" }
   phase one { rate 10/s for 100s }
   phase two { rate 10/s for 100s }
   threshold one.p99 < 1s
   threshold two.p99 < 1s
-}"#;
+}"#,
+        )
+    }
+
+    fn compiled(source: &str) -> Arc<ptl_bytecode::Plan> {
         let checked = ptl_compiler::check_source(
             std::path::Path::new("p.ptl"),
             source,
@@ -310,10 +316,14 @@ mod tests {
 
     /// One second of phase one: three answers of 144 µs.
     fn running_hub() -> Arc<Hub> {
+        hub_of(two_phase_plan())
+    }
+
+    fn hub_of(plan: Arc<ptl_bytecode::Plan>) -> Arc<Hub> {
         let hub = Hub::new();
         hub.open_run(RunOpen {
             id: "r1".into(),
-            plan: two_phase_plan(),
+            plan,
             plan_hash: "h".into(),
             started_at: SystemTime::UNIX_EPOCH,
             source: RunSource::Local,
@@ -349,6 +359,37 @@ mod tests {
         assert!(
             latencies.iter().all(|l| l.contains(r#"phase="one""#)),
             "{latencies:?}"
+        );
+    }
+
+    #[test]
+    fn a_request_is_labelled_with_its_host_and_tags() {
+        let hub = hub_of(compiled(
+            r#"plan "p" {
+  target "http://127.0.0.1:9"
+  target auth "http://127.0.0.1:10"
+  request a {
+    GET auth "/"
+    tag group = "checkout"
+  }
+  phase one { rate 10/s for 100s }
+  phase two { rate 10/s for 100s }
+}"#,
+        ));
+        let text = render(&hub);
+        assert_eq!(
+            line(&text, "ptl_requests_total{"),
+            [
+                r#"ptl_requests_total{run="r1",phase="one",request="a",host="auth",tag_group="checkout"} 3"#,
+                r#"ptl_requests_total{run="r1",phase="two",request="a",host="auth",tag_group="checkout"} 0"#
+            ],
+            "{text}"
+        );
+        // The one-host plan has neither label.
+        let plain = render(&running_hub());
+        assert!(
+            !plain.contains("host=") && !plain.contains("tag_"),
+            "{plain}"
         );
     }
 
