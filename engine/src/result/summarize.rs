@@ -85,6 +85,13 @@ fn injected(counts: &[u64; FaultKind::COUNT]) -> BTreeMap<String, u64> {
         .collect()
 }
 
+fn status_codes(statuses: &[(u16, u64)]) -> BTreeMap<String, u64> {
+    statuses
+        .iter()
+        .map(|(code, n)| (code.to_string(), *n))
+        .collect()
+}
+
 fn request_result(layout: &Layout, r: usize, s: &RequestStats, seconds: f64) -> RequestResult {
     let lat = s.latency.as_deref();
     let slot = &layout.requests[r];
@@ -106,11 +113,7 @@ fn request_result(layout: &Layout, r: usize, s: &RequestStats, seconds: f64) -> 
         sent_after_end: s.sent_after_end,
         errors_by_class: errors_by_class(&s.errors),
         injected: injected(&s.injected),
-        status_codes: s
-            .statuses
-            .iter()
-            .map(|(code, n)| (code.to_string(), *n))
-            .collect(),
+        status_codes: status_codes(&s.statuses),
         response_time_ms: lat.and_then(|l| latency(&l.response)),
         service_time_ms: lat.and_then(|l| latency(&l.service)),
         schedule_lag_ms: lat.and_then(|l| latency(&l.lag)),
@@ -317,11 +320,7 @@ fn group(rec: &Recorded, layout: &Layout, requests: impl Iterator<Item = usize>)
         dropped: s.dropped,
         errors_by_class: errors_by_class(&s.errors),
         injected: injected(&s.injected),
-        status_codes: s
-            .statuses
-            .iter()
-            .map(|(code, n)| (code.to_string(), *n))
-            .collect(),
+        status_codes: status_codes(&s.statuses),
         response_time_ms: lat.and_then(|l| latency(&l.response)),
         service_time_ms: lat.and_then(|l| latency(&l.service)),
     }
