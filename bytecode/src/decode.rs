@@ -8,13 +8,13 @@
 use crate::error::DecodeError;
 use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION,
-    HEADER_LEN, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION,
-    OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
+    HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS,
+    MIN_FORMAT_VERSION, OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
-    HeaderTemplate, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
-    Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, Var, VarPart,
+    HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
+    Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var, VarPart,
 };
 use crate::reader::Reader;
 
@@ -48,6 +48,8 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         overflow: Overflow::Drop,
         http: HttpVersion::Http1,
         params: Vec::new(),
+        hosts: Vec::new(),
+        tags: Vec::new(),
         consts: Vec::new(),
         datasets: Vec::new(),
         vars: Vec::new(),
@@ -87,7 +89,9 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
                 plan.phases = list(b, "phase count", |r| phase(r, &plan, layout.version))?
             }
             Section::Thresholds => {
-                plan.thresholds = list(b, "threshold count", |r| threshold(r, &plan))?
+                plan.thresholds = list(b, "threshold count", |r| {
+                    threshold(r, &plan, layout.version)
+                })?
             }
         }
         body.finish(section.name())?;
@@ -231,6 +235,20 @@ fn meta(r: &mut Reader, plan: &mut Plan, version: u16) -> Result<()> {
     plan.params = list(r, "param count", |r| {
         Ok((r.string("param name")?, r.string("param value")?))
     })?;
+    if version >= HOSTS_SINCE {
+        plan.hosts = list(r, "host count", |r| {
+            Ok(Host {
+                name: r.string("host name")?,
+                url: r.string("host url")?,
+            })
+        })?;
+        plan.tags = list(r, "tag count", |r| {
+            Ok(Tag {
+                key: r.string("tag key")?,
+                value: r.string("tag value")?,
+            })
+        })?;
+    }
     Ok(())
 }
 
@@ -437,7 +455,7 @@ fn scenario(r: &mut Reader, plan: &Plan, version: u16) -> Result<Scenario> {
 
 fn request(r: &mut Reader, scope: &TemplateScope, version: u16) -> Result<Request> {
     let plan = scope.plan;
-    Ok(Request {
+    let mut request = Request {
         name: r.string("request name")?,
         method: table_tag::<Method>(r, "method", &METHODS)?,
         path: template(r, scope)?,
@@ -445,7 +463,33 @@ fn request(r: &mut Reader, scope: &TemplateScope, version: u16) -> Result<Reques
         body: option(r, "body presence", |r| template(r, scope))?,
         expects: list(r, "expect count", |r| expect(r, plan, version))?,
         captures: list(r, "capture count", |r| capture(r, scope))?,
-    })
+        host: None,
+        timeout_us: None,
+        tags: Vec::new(),
+    };
+    if version >= HOSTS_SINCE {
+        // 0 is the plan's target; a host is its index + 1.
+        let host = r.index("request host", plan.hosts.len() + 1)?;
+        request.host = host.checked_sub(1);
+        request.timeout_us = option(r, "timeout presence", |r| r.var_u64("request timeout"))?;
+        let at = r.offset();
+        request.tags = list(r, "request tag count", |r| {
+            r.index("request tag", plan.tags.len())
+        })?;
+        for (i, t) in request.tags.iter().enumerate() {
+            let key = &plan.tags[*t as usize].key;
+            if request.tags[..i]
+                .iter()
+                .any(|u| plan.tags[*u as usize].key == *key)
+            {
+                return invalid(
+                    at,
+                    format!("request `{}` has tag `{key}` twice", request.name),
+                );
+            }
+        }
+    }
+    Ok(request)
 }
 
 fn expect(r: &mut Reader, plan: &Plan, version: u16) -> Result<Expect> {
@@ -619,7 +663,7 @@ fn injection(r: &mut Reader, plan: &Plan) -> Result<Injection> {
     Ok(Injection { fault, share })
 }
 
-fn threshold(r: &mut Reader, plan: &Plan) -> Result<Threshold> {
+fn threshold(r: &mut Reader, plan: &Plan, version: u16) -> Result<Threshold> {
     let expr = r.string("threshold expression")?;
     let at = r.offset();
     let scope = match r.u8("threshold scope")? {
@@ -635,6 +679,9 @@ fn threshold(r: &mut Reader, plan: &Plan) -> Result<Threshold> {
                 scenario,
                 step: r.index("threshold step", steps)?,
             }
+        }
+        tag::SCOPE_TAG if version >= HOSTS_SINCE => {
+            Scope::Tag(r.index("threshold tag", plan.tags.len())?)
         }
         t => return bad_tag(at, "threshold scope", t),
     };

@@ -104,6 +104,19 @@ impl Disasm<'_> {
         for (name, value) in &p.params {
             self.line(1, format!("{name} = {value}"));
         }
+        // Listed only when present, so a one-host plan lists as before format v5.
+        if !p.hosts.is_empty() {
+            self.heading("hosts", p.hosts.len());
+            for (i, h) in p.hosts.iter().enumerate() {
+                self.line(1, format!("h{i:<4} {} {}", h.name, h.url));
+            }
+        }
+        if !p.tags.is_empty() {
+            self.heading("tags", p.tags.len());
+            for (i, t) in p.tags.iter().enumerate() {
+                self.line(1, format!("g{i:<4} {} = {}", t.key, quote_str(&t.value)));
+            }
+        }
     }
 
     fn consts(&mut self) {
@@ -197,6 +210,20 @@ impl Disasm<'_> {
                 r.method.as_str()
             ),
         );
+        if let Some(h) = r.host {
+            let text = format!("host h{h} ({})", self.plan.host_name(Some(h)));
+            self.line(4, text);
+        }
+        if let Some(us) = r.timeout_us {
+            self.line(4, format!("timeout {}", duration_text(us)));
+        }
+        for t in &r.tags {
+            let text = match self.plan.tags.get(*t as usize) {
+                Some(tag) => format!("tag g{t} ({} = {})", tag.key, quote_str(&tag.value)),
+                None => format!("tag g{t}?"),
+            };
+            self.line(4, text);
+        }
         for h in &r.headers {
             let text = format!("header {}", self.header(h));
             self.line(4, text);
@@ -330,6 +357,10 @@ impl Disasm<'_> {
             Scope::Step { scenario, step } => {
                 format!("scenario {} step {step}", self.scenario_name(scenario))
             }
+            Scope::Tag(g) => match self.plan.tags.get(g as usize) {
+                Some(tag) => format!("tag g{g} ({} = {})", tag.key, quote_str(&tag.value)),
+                None => format!("tag g{g}?"),
+            },
         };
         let (metric, is_time) = match t.metric {
             Metric::Percentile(p) => (format!("p{p}"), true),

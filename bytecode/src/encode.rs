@@ -4,7 +4,7 @@
 
 use crate::format::{
     arrivals_tag, cmp_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
-    FORMAT_VERSION, HEADER_LEN, MAGIC,
+    FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -15,7 +15,19 @@ use crate::plan::{
 /// Encodes a plan. Never fails: any `Plan` value has an encoding, though [`crate::decode`]
 /// rejects one whose references or ranges are invalid.
 pub fn encode(plan: &Plan) -> Vec<u8> {
-    let mut payload = Writer::default();
+    encode_as(plan, FORMAT_VERSION)
+}
+
+/// Encodes a plan in the layout of an older format `version` (at least 4), leaving out what
+/// that version cannot hold (hosts, per-request timeouts and tags before v5): for the tests
+/// that prove older plans still decode. Only the layout is old; a field that version did not
+/// have is simply not written, so the plan should not use one.
+#[doc(hidden)]
+pub fn encode_as(plan: &Plan, version: u16) -> Vec<u8> {
+    let mut payload = Writer {
+        buf: Vec::new(),
+        version,
+    };
     payload.section(Section::Meta, |w| meta(w, plan));
     payload.section(Section::Consts, |w| w.list(&plan.consts, |w, c| w.bytes(c)));
     payload.section(Section::Datasets, |w| w.list(&plan.datasets, dataset));
@@ -28,7 +40,7 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -37,9 +49,19 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 }
 
 /// Appends primitives in the format's encodings; the mirror of [`crate::reader::Reader`].
-#[derive(Default)]
 pub(crate) struct Writer {
     buf: Vec<u8>,
+    /// The format version whose layout is written.
+    version: u16,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            buf: Vec::new(),
+            version: FORMAT_VERSION,
+        }
+    }
 }
 
 impl Writer {
@@ -114,7 +136,10 @@ impl Writer {
     }
 
     fn section(&mut self, section: Section, body: impl FnOnce(&mut Writer)) {
-        let mut inner = Writer::default();
+        let mut inner = Writer {
+            buf: Vec::new(),
+            version: self.version,
+        };
         body(&mut inner);
         self.u8(section.id());
         self.bytes(&inner.buf);
@@ -133,6 +158,17 @@ fn meta(w: &mut Writer, plan: &Plan) {
     w.list(&plan.params, |w, (k, v)| {
         w.str(k);
         w.str(v);
+    });
+    if w.version < HOSTS_SINCE {
+        return;
+    }
+    w.list(&plan.hosts, |w, h| {
+        w.str(&h.name);
+        w.str(&h.url);
+    });
+    w.list(&plan.tags, |w, t| {
+        w.str(&t.key);
+        w.str(&t.value);
     });
 }
 
@@ -262,6 +298,13 @@ fn request(w: &mut Writer, r: &Request) {
     w.option(r.body.as_ref(), template);
     w.list(&r.expects, expect);
     w.list(&r.captures, capture);
+    if w.version < HOSTS_SINCE {
+        return;
+    }
+    // 0: the plan's target; otherwise the host's index + 1.
+    w.var_u32(r.host.map_or(0, |h| h + 1));
+    w.option(r.timeout_us.as_ref(), |w, us| w.var_u64(*us));
+    w.list(&r.tags, |w, t| w.var_u32(*t));
 }
 
 fn expect(w: &mut Writer, e: &Expect) {
@@ -439,6 +482,10 @@ fn threshold(w: &mut Writer, t: &Threshold) {
             w.u8(tag::SCOPE_STEP);
             w.var_u32(scenario);
             w.var_u32(step);
+        }
+        Scope::Tag(i) => {
+            w.u8(tag::SCOPE_TAG);
+            w.var_u32(i);
         }
     }
     match t.metric {

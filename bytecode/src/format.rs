@@ -9,7 +9,7 @@ pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -28,6 +28,11 @@ pub(crate) const RICHER_EXPECTS_SINCE: u16 = 3;
 
 /// The first version with the `env(…)` generator; its tag in an older plan is unknown.
 pub(crate) const ENV_SINCE: u16 = 4;
+
+/// The first version with several hosts, per-request timeouts and tags: the meta section
+/// ends with the hosts and the tag table, a request with its host, timeout and tags, and a
+/// threshold may be scoped to a tag.
+pub(crate) const HOSTS_SINCE: u16 = 5;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -143,6 +148,7 @@ pub(crate) mod tag {
     pub const SCOPE_PHASE: u8 = 1;
     pub const SCOPE_SCENARIO: u8 = 2;
     pub const SCOPE_STEP: u8 = 3;
+    pub const SCOPE_TAG: u8 = 4;
 
     pub const METRIC_PERCENTILE: u8 = 0;
     pub const METRIC_MAX: u8 = 1;

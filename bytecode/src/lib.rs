@@ -17,7 +17,7 @@ mod reader;
 pub use decode::decode;
 pub use disasm::{disassemble, inspect};
 pub use durations::{duration_text, rounded_duration_text};
-pub use encode::encode;
+pub use encode::{encode, encode_as};
 pub use error::{DecodeError, HashParseError};
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use hash::{hash, PlanHash};

@@ -21,6 +21,10 @@ impl Ppm {
     }
 }
 
+/// The name of the plan's unnamed `target` in results and metrics (a named target cannot
+/// take it).
+pub const DEFAULT_HOST: &str = "default";
+
 /// A whole compiled plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -38,6 +42,12 @@ pub struct Plan {
     pub http: HttpVersion,
     /// Resolved parameter values, as canonical source text (`peak = 100/s`), for reports.
     pub params: Vec<(String, String)>,
+    /// The hosts besides `target` that requests name (format v5): `target api "…"`, and the
+    /// base of every absolute URL in a request line. A request's [`Request::host`] indexes it.
+    pub hosts: Vec<Host>,
+    /// Every distinct `tag key = "value"` pair of the plan's requests (format v5), in order
+    /// of first use; [`Request::tags`] and [`Scope::Tag`] index it.
+    pub tags: Vec<Tag>,
     /// Constant pool: every literal byte string templates and generators refer to.
     pub consts: Vec<Vec<u8>>,
     /// Embedded CSV data (agents need no files).
@@ -50,6 +60,24 @@ pub struct Plan {
     pub scenarios: Vec<Scenario>,
     pub phases: Vec<Phase>,
     pub thresholds: Vec<Threshold>,
+}
+
+/// A host requests may go to besides the plan's `target`: its own base URL, connection pool
+/// and rows in the results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `api` for `target api "…"`; the base URL itself (`http://other:8080`) for a host
+    /// named by an absolute URL in a request line.
+    pub name: String,
+    /// Base URL, as [`Plan::target`] is.
+    pub url: String,
+}
+
+/// One `tag key = "value"` pair: a dimension of the results, of the metrics and of thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
 }
 
 /// The plan's `http` setting: which protocol the runtime's connections speak.
@@ -301,6 +329,13 @@ pub struct Request {
     pub body: Option<Template>,
     pub expects: Vec<Expect>,
     pub captures: Vec<Capture>,
+    /// Where it goes (format v5): `None` for the plan's `target`, `Some(i)` for
+    /// `Plan::hosts[i]`.
+    pub host: Option<u32>,
+    /// Its own `timeout` (format v5), overriding [`Plan::timeout_us`].
+    pub timeout_us: Option<u64>,
+    /// Its tags (format v5): indices into [`Plan::tags`], each key at most once.
+    pub tags: Vec<u32>,
 }
 
 impl Request {
@@ -316,6 +351,9 @@ impl Request {
             body: None,
             expects: vec![],
             captures: vec![],
+            host: None,
+            timeout_us: None,
+            tags: vec![],
         }
     }
 }
@@ -498,7 +536,12 @@ pub enum Scope {
     All,
     Phase(u32),
     Scenario(u32),
-    Step { scenario: u32, step: u32 },
+    Step {
+        scenario: u32,
+        step: u32,
+    },
+    /// Every request carrying `Plan::tags[i]` (format v5), over the whole run.
+    Tag(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -559,6 +602,27 @@ impl Plan {
         (peak > 0.0).then_some(peak)
     }
 
+    /// The name results give a request's host: `default` for the plan's `target`.
+    pub fn host_name(&self, host: Option<u32>) -> &str {
+        match host.and_then(|h| self.hosts.get(h as usize)) {
+            Some(h) => &h.name,
+            None => DEFAULT_HOST,
+        }
+    }
+
+    /// The base URL of a request's host.
+    pub fn host_url(&self, host: Option<u32>) -> &str {
+        match host.and_then(|h| self.hosts.get(h as usize)) {
+            Some(h) => &h.url,
+            None => &self.target,
+        }
+    }
+
+    /// Every base URL the plan sends to: `target` first, then the hosts in order.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.target.as_str()).chain(self.hosts.iter().map(|h| h.url.as_str()))
+    }
+
     /// The schedule's length: every phase's duration, added (pauses of a run not included).
     pub fn duration_us(&self) -> u64 {
         self.phases
@@ -582,6 +646,8 @@ impl Plan {
             overflow: Overflow::Drop,
             http: HttpVersion::Http1,
             params: vec![],
+            hosts: vec![],
+            tags: vec![],
             consts: vec![b"/".to_vec()],
             datasets: vec![],
             vars: vec![],

@@ -75,6 +75,12 @@ pub enum Item {
     /// `target "…"`, `timeout 2s`, `connections 200`, `seed 42`, `max_inflight 500`,
     /// `overflow drop`, `cookies on`… any `key value` pair; the checker knows the keys.
     Setting(Setting),
+    /// `target api "https://api.example.com"`: a named host (the unnamed `target "…"` is a
+    /// `Setting`).
+    Target {
+        name: Ident,
+        value: Value,
+    },
     Param {
         name: Ident,
         value: Value,
@@ -266,7 +272,16 @@ pub enum RequestStmt {
     Line {
         method: MethodName,
         method_span: Span,
+        /// `GET auth "/token"`: the named target it goes to.
+        target: Option<Ident>,
         path: StrLit,
+    },
+    /// `timeout 2s`
+    Timeout(Value),
+    /// `tag group = "checkout"`
+    Tag {
+        key: Ident,
+        value: StrLit,
     },
     Header(Header),
     Body(StrLit),
@@ -445,9 +460,20 @@ impl CmpOp {
 /// `threshold baseline.p99 < 1s abort`: `path` is `[baseline, p99]`, the last segment is the metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
+    /// `tag(group = "checkout").` before the path: the requests carrying that tag.
+    pub tag: Option<TagScope>,
     pub path: Vec<Ident>,
     pub cmp: CmpOp,
     pub cmp_span: Span,
     pub value: Value,
     pub abort: bool,
+}
+
+/// `tag(group = "checkout")` in a threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagScope {
+    pub key: Ident,
+    pub value: StrLit,
+    /// From `tag` to `)`.
+    pub span: Span,
 }

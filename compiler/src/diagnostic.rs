@@ -553,7 +553,7 @@ pub enum Diagnostic {
     #[error("request `{request}` has more than one {what}")]
     #[diagnostic(
         code(ptl::E0050),
-        help("a request has one method line and at most one body")
+        help("a request has one method line and at most one body, `expect status` and `timeout`")
     )]
     RepeatedPart {
         request: String,
@@ -703,13 +703,69 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
-    #[error("a request path must be relative to the plan's target")]
+    #[error("this absolute URL cannot be a request's host")]
     #[diagnostic(
         code(ptl::E0064),
-        help("requests go to the plan's `target`: write only the path (`\"/x\"`) and point `target` at the other host; one plan cannot send to several hosts yet")
+        help("an absolute URL in a request line is `http://` or `https://` and a literal host (`\"http://10.0.0.5:8080/x\"`); for a host chosen at run time, declare `target NAME \"…\"` (a param can fill it) and write `GET NAME \"/x\"`")
     )]
     AbsoluteUrlPath {
+        #[label("{what}")]
+        span: SourceSpan,
+        what: String,
+    },
+
+    #[error("unknown target `{name}`")]
+    #[diagnostic(code(ptl::E0080))]
+    UnknownTarget {
+        name: String,
+        #[label("no `target {name} \"…\"` in this plan")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`default` is the name of the plan's unnamed target")]
+    #[diagnostic(
+        code(ptl::E0081),
+        help("results and metrics call the unnamed `target \"…\"` `default`; give this one another name")
+    )]
+    ReservedTargetName {
+        #[label("reserved")]
+        span: SourceSpan,
+    },
+
+    #[error("request `{request}` names both a target and an absolute URL")]
+    #[diagnostic(
+        code(ptl::E0082),
+        help("write either `GET {target} \"/path\"` or the whole URL, not both")
+    )]
+    TargetAndAbsoluteUrl {
+        request: String,
+        target: String,
+        #[label("the target")]
+        target_span: SourceSpan,
         #[label("an absolute URL")]
+        url_span: SourceSpan,
+    },
+
+    #[error("no request has the tag {key} = {value:?}")]
+    #[diagnostic(code(ptl::E0083))]
+    UnknownTag {
+        key: String,
+        value: String,
+        #[label("no request carries it")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("a tag value cannot be empty")]
+    #[diagnostic(
+        code(ptl::E0084),
+        help("a tag is a dimension of the results: `tag group = \"checkout\"`")
+    )]
+    EmptyTagValue {
+        #[label("empty")]
         span: SourceSpan,
     },
 
@@ -804,6 +860,18 @@ pub enum Diagnostic {
         phase: String,
         users: u32,
         #[label("as fast as the target answers")]
+        span: SourceSpan,
+    },
+
+    #[error("no request goes to target `{name}`")]
+    #[diagnostic(
+        code(ptl::W0010),
+        severity(Warning),
+        help("name it in a request line (`GET {name} \"/path\"`), or remove it")
+    )]
+    UnusedTarget {
+        name: String,
+        #[label("declared here")]
         span: SourceSpan,
     },
 

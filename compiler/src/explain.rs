@@ -37,6 +37,7 @@ pub fn explain(plan: &Plan) -> String {
             .collect();
         let _ = writeln!(out, "  params: {}", params.join(", "));
     }
+    explain_hosts_and_tags(&mut out, plan);
     let mut total_us = 0u64;
     let mut total_requests = Some(0.0);
     for phase in &plan.phases {
@@ -62,6 +63,68 @@ pub fn explain(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// Where the requests go when they do not all go to `target`, which have their own timeout,
+/// and the tags they carry: each host has its own connection pool and its own results.
+fn explain_hosts_and_tags(out: &mut String, plan: &Plan) {
+    let requests: Vec<(&str, &ptl_bytecode::Request)> = plan
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            s.steps.iter().filter_map(move |step| match step {
+                ptl_bytecode::Step::Request(r) => Some((s.name.as_str(), r)),
+                ptl_bytecode::Step::Think(_) => None,
+            })
+        })
+        .collect();
+    if !plan.hosts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  hosts: each with its own pool of {} connections and its own rows in the results",
+            plan.connections
+        );
+        for h in std::iter::once(None).chain((0..plan.hosts.len() as u32).map(Some)) {
+            let count = requests.iter().filter(|(_, r)| r.host == h).count();
+            let (name, url) = (plan.host_name(h), plan.host_url(h));
+            let plural = if count == 1 { "" } else { "s" };
+            let _ = if name == url {
+                writeln!(out, "    {url} ({count} request{plural})")
+            } else {
+                writeln!(out, "    {name} → {url} ({count} request{plural})")
+            };
+        }
+    }
+    for (scenario, r) in &requests {
+        if let Some(us) = r.timeout_us {
+            let _ = writeln!(
+                out,
+                "  timeout {} for {} (instead of {})",
+                rounded_duration_text(us),
+                if *scenario == r.name {
+                    r.name.clone()
+                } else {
+                    format!("{scenario}.{}", r.name)
+                },
+                rounded_duration_text(plan.timeout_us)
+            );
+        }
+    }
+    if !plan.tags.is_empty() {
+        let tags: Vec<String> = plan
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let count = requests
+                    .iter()
+                    .filter(|(_, r)| r.tags.contains(&(i as u32)))
+                    .count();
+                format!("{} = {:?} ({count})", t.key, t.value)
+            })
+            .collect();
+        let _ = writeln!(out, "  tags: {}", tags.join(", "));
+    }
 }
 
 /// Writes one phase; returns its planned request count (`None` for a closed phase).

@@ -225,7 +225,7 @@ fn block(head: String, inside: Vec<String>) -> String {
 /// Blank lines between groups of items of one kind, and around requests and scenarios.
 fn group(item: &Item) -> &'static str {
     match item {
-        Item::Setting(_) => "setting",
+        Item::Setting(_) | Item::Target { .. } => "setting",
         Item::Param { .. } => "param",
         Item::Headers(_) => "headers",
         Item::Let { .. } => "let",
@@ -254,6 +254,9 @@ fn item(stmt: &Stmt<Item>, depth: usize) -> Piece {
     let closing = &stmt.comments.before_close;
     match &stmt.node {
         Item::Setting(s) => Piece::new(stmt, setting(s)),
+        Item::Target { name, value: v } => {
+            Piece::new(stmt, format!("target {} {}", name.name, value(v)))
+        }
         Item::Param { name, value: v } => Piece::aligned(
             stmt,
             "param",
@@ -363,8 +366,16 @@ fn method(m: MethodName) -> &'static str {
 fn request_stmt(s: &RequestStmt) -> String {
     match s {
         RequestStmt::Line {
+            method: m,
+            target: Some(t),
+            path,
+            ..
+        } => format!("{} {} {}", method(*m), t.name, string(path)),
+        RequestStmt::Line {
             method: m, path, ..
         } => format!("{} {}", method(*m), string(path)),
+        RequestStmt::Timeout(v) => format!("timeout {}", value(v)),
+        RequestStmt::Tag { key, value: v } => format!("tag {} = {}", key.name, string(v)),
         RequestStmt::Header(h) => format!("header {}", header_entry(h)),
         RequestStmt::Body(b) => format!("body {}", string(b)),
         RequestStmt::Expect(e) => match e {
@@ -534,12 +545,26 @@ fn phase_stmt(s: &PhaseStmt) -> String {
 }
 
 fn threshold(t: &Threshold) -> String {
-    let path: Vec<&str> = t.path.iter().map(|i| i.name.as_str()).collect();
     let abort = if t.abort { " abort" } else { "" };
     format!(
         "threshold {} {} {}{abort}",
-        path.join("."),
+        threshold_path(t),
         t.cmp.as_str(),
         value(&t.value)
     )
+}
+
+/// What a threshold measures, as written canonically: `tag(group = "checkout").p99`,
+/// `baseline.p99`. The checker names the threshold by it too.
+pub(crate) fn threshold_path(t: &Threshold) -> String {
+    let path: Vec<&str> = t.path.iter().map(|i| i.name.as_str()).collect();
+    match &t.tag {
+        Some(tag) => format!(
+            "tag({} = {}).{}",
+            tag.key.name,
+            string(&tag.value),
+            path.join(".")
+        ),
+        None => path.join("."),
+    }
 }

@@ -141,6 +141,8 @@ pub fn lower(model: &Model) -> Plan {
         overflow: model.overflow,
         http: model.http,
         params: model.params.clone(),
+        hosts: model.hosts.clone(),
+        tags: model.tags.clone(),
         consts: pool.consts,
         datasets,
         vars,
@@ -232,6 +234,9 @@ fn request(pool: &mut Pool, r: &RequestModel) -> Request {
                 default: c.default.as_ref().map(|d| pool.intern(d)),
             })
             .collect(),
+        host: r.host,
+        timeout_us: r.timeout_us,
+        tags: r.tags.clone(),
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Per run, phase and request: requests, errors by class and dropped arrivals (counters),
 //! achieved rate and response-time percentiles (gauges with a `percentile` label: the client
-//! library has no summary type). Per run and phase:
+//! library has no summary type), labelled also with the request's `host` (plans with several)
+//! and a `tag_KEY` label per tag. Per run and phase:
 //! target and achieved rate. Per run: the rates of the last second, agents connected, whether it
 //! is running, and each threshold's verdict: `ptl_threshold_passed` once its scope has data,
 //! `ptl_threshold_pending` 1 while it has none (a phase not started yet is never a failure).
@@ -22,12 +23,14 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use ptl_engine::result::ThresholdResult;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-type Labels = Vec<(&'static str, String)>;
+/// Label names are mostly fixed words; a tag's is `tag_` and its key.
+type Labels = Vec<(Cow<'static, str>, String)>;
 
 type Pick = fn(&ptl_engine::result::Latency) -> f64;
 
@@ -106,11 +109,19 @@ fn per_request<T>(
     for run in runs {
         for phase in &run.result.phases {
             for request in &phase.requests {
-                let labels = vec![
-                    ("run", run.id.clone()),
-                    ("phase", phase.name.clone()),
-                    ("request", request.name.clone()),
+                let mut labels = vec![
+                    (Cow::Borrowed("run"), run.id.clone()),
+                    (Cow::Borrowed("phase"), phase.name.clone()),
+                    (Cow::Borrowed("request"), request.name.clone()),
                 ];
+                // A plan with several hosts labels each request with its host, and every
+                // request with its tags, so a query can sum by host or by tag.
+                if let Some(host) = &request.host {
+                    labels.push((Cow::Borrowed("host"), host.clone()));
+                }
+                for (key, value) in &request.tags {
+                    labels.push((Cow::Owned(format!("tag_{key}")), value.clone()));
+                }
                 each(&labels, request, &mut out);
             }
         }
@@ -126,7 +137,10 @@ fn per_phase(
         .flat_map(|run| {
             run.result.phases.iter().map(|phase| {
                 (
-                    vec![("run", run.id.clone()), ("phase", phase.name.clone())],
+                    vec![
+                        (Cow::Borrowed("run"), run.id.clone()),
+                        (Cow::Borrowed("phase"), phase.name.clone()),
+                    ],
                     value(phase),
                 )
             })
@@ -136,7 +150,7 @@ fn per_phase(
 
 fn per_run(runs: &[RunMetrics], value: impl Fn(&RunMetrics) -> Option<f64>) -> Vec<(Labels, f64)> {
     runs.iter()
-        .filter_map(|run| value(run).map(|v| (vec![("run", run.id.clone())], v)))
+        .filter_map(|run| value(run).map(|v| (vec![(Cow::Borrowed("run"), run.id.clone())], v)))
         .collect()
 }
 
@@ -157,7 +171,7 @@ impl Collector for HubCollector {
             per_request(&runs, |l, r, out| {
                 for (class, n) in &r.errors_by_class {
                     let mut labels = l.clone();
-                    labels.push(("class", class.clone()));
+                    labels.push((Cow::Borrowed("class"), class.clone()));
                     out.push((labels, *n));
                 }
             }),
@@ -186,7 +200,7 @@ impl Collector for HubCollector {
                 };
                 for (q, pick) in PERCENTILES {
                     let mut labels = l.clone();
-                    labels.push(("percentile", q.to_string()));
+                    labels.push((Cow::Borrowed("percentile"), q.to_string()));
                     out.push((labels, seconds(pick(latency))));
                 }
             }),
@@ -240,7 +254,10 @@ impl Collector for HubCollector {
                 .flat_map(|run| {
                     run.agent_saturation.iter().map(|(agent, s)| {
                         (
-                            vec![("run", run.id.clone()), ("agent", agent.clone())],
+                            vec![
+                                (Cow::Borrowed("run"), run.id.clone()),
+                                (Cow::Borrowed("agent"), agent.clone()),
+                            ],
                             rate(*s),
                         )
                     })
@@ -277,7 +294,10 @@ impl Collector for HubCollector {
             runs.iter()
                 .flat_map(|run| {
                     run.result.thresholds.iter().filter_map(move |t| {
-                        let labels = vec![("run", run.id.clone()), ("threshold", t.expr.clone())];
+                        let labels = vec![
+                            (Cow::Borrowed("run"), run.id.clone()),
+                            (Cow::Borrowed("threshold"), t.expr.clone()),
+                        ];
                         keep(t).map(|v| (labels, v))
                     })
                 })
@@ -307,14 +327,19 @@ mod tests {
     use std::time::SystemTime;
 
     fn two_phase_plan() -> Arc<ptl_bytecode::Plan> {
-        let source = r#"plan "p" {
+        compiled(
+            r#"plan "p" {
   target "http://127.0.0.1:9"
   request a { GET "/" }
   phase one { rate 10/s for 100s }
   phase two { rate 10/s for 100s }
   threshold one.p99 < 1s
   threshold two.p99 < 1s
-}"#;
+}"#,
+        )
+    }
+
+    fn compiled(source: &str) -> Arc<ptl_bytecode::Plan> {
         let checked = ptl_compiler::check_source(
             std::path::Path::new("p.ptl"),
             source,
@@ -325,10 +350,14 @@ mod tests {
 
     /// One second of phase one: three answers of 144 µs.
     fn running_hub() -> Arc<Hub> {
+        hub_of(two_phase_plan())
+    }
+
+    fn hub_of(plan: Arc<ptl_bytecode::Plan>) -> Arc<Hub> {
         let hub = Hub::new();
         hub.open_run(RunOpen {
             id: "r1".into(),
-            plan: two_phase_plan(),
+            plan,
             plan_hash: "h".into(),
             started_at: SystemTime::UNIX_EPOCH,
             source: RunSource::Local,
@@ -364,6 +393,37 @@ mod tests {
         assert!(
             latencies.iter().all(|l| l.contains(r#"phase="one""#)),
             "{latencies:?}"
+        );
+    }
+
+    #[test]
+    fn a_request_is_labelled_with_its_host_and_tags() {
+        let hub = hub_of(compiled(
+            r#"plan "p" {
+  target "http://127.0.0.1:9"
+  target auth "http://127.0.0.1:10"
+  request a {
+    GET auth "/"
+    tag group = "checkout"
+  }
+  phase one { rate 10/s for 100s }
+  phase two { rate 10/s for 100s }
+}"#,
+        ));
+        let text = render(&hub);
+        assert_eq!(
+            line(&text, "ptl_requests_total{"),
+            [
+                r#"ptl_requests_total{run="r1",phase="one",request="a",host="auth",tag_group="checkout"} 3"#,
+                r#"ptl_requests_total{run="r1",phase="two",request="a",host="auth",tag_group="checkout"} 0"#
+            ],
+            "{text}"
+        );
+        // The one-host plan has neither label.
+        let plain = render(&running_hub());
+        assert!(
+            !plain.contains("host=") && !plain.contains("tag_"),
+            "{plain}"
         );
     }
 

@@ -104,6 +104,9 @@ fn plan() -> Plan {
         ])),
         expects: vec![],
         captures: vec![],
+        host: None,
+        timeout_us: None,
+        tags: vec![],
     };
     let single = |name: &str, request: Request, registers| Scenario {
         name: name.into(),
@@ -137,6 +140,9 @@ fn plan() -> Plan {
                 source,
                 default: None,
             }],
+            host: None,
+            timeout_us: None,
+            tags: vec![],
         };
         scenarios.push(single(name, req, 1));
     }
@@ -161,6 +167,8 @@ fn plan() -> Plan {
         scenarios,
         phases: vec![],
         thresholds: vec![],
+        hosts: vec![],
+        tags: vec![],
     }
 }
 

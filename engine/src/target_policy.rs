@@ -262,20 +262,29 @@ impl fmt::Display for TargetPolicy {
     }
 }
 
-/// Every `(host, port)` the plan sends to. One today (the plan's base URL); plans naming
-/// several hosts list them all here, so every one is checked.
+/// Every `(host, port)` the plan sends to: its target and every other host its requests name
+/// (`target api "…"`, an absolute URL in a request line), so every one is checked before the
+/// first request.
 pub fn plan_targets(plan: &Plan) -> Result<Vec<(String, u16)>, Refusal> {
-    let bad = || Refusal::BadTarget(plan.target.clone());
-    let uri: http::Uri = plan.target.parse().map_err(|_| bad())?;
-    let authority = uri.authority().ok_or_else(bad)?;
-    let port = authority
-        .port_u16()
-        .unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-            443
-        } else {
-            80
-        });
-    Ok(vec![(unbracket(authority.host()).to_string(), port)])
+    let mut all = Vec::with_capacity(1 + plan.hosts.len());
+    for url in plan.urls() {
+        let bad = || Refusal::BadTarget(url.to_string());
+        let uri: http::Uri = url.parse().map_err(|_| bad())?;
+        let authority = uri.authority().ok_or_else(bad)?;
+        let port =
+            authority
+                .port_u16()
+                .unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+                    443
+                } else {
+                    80
+                });
+        let target = (unbracket(authority.host()).to_string(), port);
+        if !all.contains(&target) {
+            all.push(target);
+        }
+    }
+    Ok(all)
 }
 
 /// Parses a `--max-rate` value: `20000/s` or `20000`.

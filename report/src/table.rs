@@ -8,7 +8,9 @@ use crate::units::{
 };
 use anstyle::{AnsiColor, Style};
 use comfy_table::{presets, CellAlignment, Table};
-use ptl_engine::result::{Latency, PhaseResult, RequestResult, RunResult, ScenarioResult};
+use ptl_engine::result::{
+    GroupResult, Latency, PhaseResult, RequestResult, RunResult, ScenarioResult,
+};
 use std::fmt::Write;
 
 const LATENCY_HEADERS: [&str; 4] = ["p50", "p95", "p99", "max"];
@@ -54,6 +56,26 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
     if result.phases.iter().any(|p| !p.requests.is_empty()) {
         heading(&mut out, &paint, "Requests");
         out.push_str(&request_table(&result.phases).to_string());
+        out.push('\n');
+    }
+
+    if !result.hosts.is_empty() {
+        heading(&mut out, &paint, "Hosts");
+        let rows = result
+            .hosts
+            .iter()
+            .map(|h| (vec![h.name.clone(), h.url.clone()], &h.stats));
+        out.push_str(&group_table(&["host", "url"], rows).to_string());
+        out.push('\n');
+    }
+
+    if !result.tags.is_empty() {
+        heading(&mut out, &paint, "Tags");
+        let rows = result
+            .tags
+            .iter()
+            .map(|t| (vec![t.key.clone(), t.value.clone()], &t.stats));
+        out.push_str(&group_table(&["tag", "value"], rows).to_string());
         out.push('\n');
     }
 
@@ -181,6 +203,28 @@ fn request_row(phase: &str, request: &RequestResult) -> Vec<String> {
     ];
     row.extend(latency_cells(&or_no_data(&request.response_time_ms)));
     row
+}
+
+/// A table of requests grouped over the whole run (by host, by tag): `names` head the
+/// columns that name a row.
+fn group_table<'a>(
+    names: &[&str],
+    rows: impl Iterator<Item = (Vec<String>, &'a GroupResult)>,
+) -> Table {
+    let mut headers = names.to_vec();
+    headers.extend(["requests", "errors", "dropped"]);
+    headers.extend(LATENCY_HEADERS);
+    let mut table = new_table(&headers, names.len());
+    for (mut row, g) in rows {
+        row.extend([
+            g.requests.to_string(),
+            format_count_share(g.errors, g.requests),
+            format_count_share(g.dropped, g.requests + g.dropped),
+        ]);
+        row.extend(latency_cells(&or_no_data(&g.response_time_ms)));
+        table.add_row(row);
+    }
+    table
 }
 
 /// What the scenario columns count, since "completed" alone read as a share of every iteration

@@ -33,6 +33,9 @@ pub struct ServerState {
     pub authorization: Mutex<Option<String>>,
 }
 
+/// How long `/slow` takes to answer.
+pub const SLOW_ROUTE: Duration = Duration::from_millis(500);
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Arc<ServerState>,
@@ -80,6 +83,10 @@ async fn handle(
     let delay = state.delay_us.load(Ordering::Relaxed);
     if delay > 0 {
         tokio::time::sleep(Duration::from_micros(delay)).await;
+    }
+    // A route slower than a short timeout and faster than a long one, whatever `delay_us` is.
+    if req.uri().path() == "/slow" {
+        tokio::time::sleep(SLOW_ROUTE).await;
     }
     let status = match req.uri().path() {
         "/fail" => 500,

@@ -102,7 +102,14 @@ fn disassembly_shows_every_section() {
         &text,
         "  p4  \"closed\"  users 50 for 2m, think 1s  (uniform arrivals)",
     );
-    has_line(&text, "thresholds (8)");
+    has_line(&text, "thresholds (9)");
+    has_line(&text, "hosts (1)");
+    has_line(&text, "  h0    auth http://127.0.0.1:9000");
+    has_line(&text, "tags (2)");
+    has_line(&text, "  g0    group = \"browse\"");
+    has_line(&text, "        host h0 (auth)");
+    has_line(&text, "        timeout 2s");
+    has_line(&text, "        tag g1 (team = \"shop\")");
     has_line(&text, "  t0  p99 < 1s  [all: p99.9 < 1s]");
     has_line(
         &text,

@@ -1,7 +1,7 @@
 //! encode → decode gives the plan back; encoding is deterministic and canonical; the bytes of a
 //! small plan match the layout documented in docs/bytecode.md.
 
-use crate::common::{arb_plan, minimal_plan, sample_plan};
+use crate::common::{arb_plan, minimal_plan, sample_plan, without_v5};
 use proptest::prelude::*;
 use ptl_bytecode::*;
 
@@ -17,13 +17,14 @@ fn minimal_plan_matches_the_documented_bytes() {
     let bytes = encode(&minimal_plan());
     #[rustfmt::skip]
     let payload: Vec<u8> = vec![
-        1, 11,              // meta section, 11 bytes
+        1, 13,              // meta section, 13 bytes
         1, b'a',            //   name
         1, b't',            //   target
         1, 2, 3, 4,         //   timeout_us, connections, seed, max_inflight
         1,                  //   overflow = queue
         0,                  //   http = 1 (v2 and later)
         0,                  //   no params
+        0, 0,               //   no hosts, no tags (v5 and later)
         2, 1, 0,            // consts: empty list
         3, 1, 0,            // datasets
         4, 1, 0,            // vars
@@ -32,7 +33,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(4, &payload));
+    assert_eq!(bytes, framed(5, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
@@ -72,7 +73,7 @@ fn a_v1_plan_still_decodes_as_http_1() {
 /// status, latency, body and JSON checks.
 #[test]
 fn a_v2_plan_with_expectations_still_decodes() {
-    let mut plan = sample_plan();
+    let mut plan = without_v5(sample_plan());
     plan.phases
         .retain(|p| !matches!(p.load, Load::Users { .. }));
     plan.thresholds.clear();
@@ -92,7 +93,7 @@ fn a_v2_plan_with_expectations_still_decodes() {
             }
         }
     }
-    let mut v2 = encode(&plan);
+    let mut v2 = encode_as(&plan, 4);
     v2[4..6].copy_from_slice(&2u16.to_le_bytes());
     let decoded = decode(&v2).expect("v2 decodes");
     assert_eq!(decoded, plan);
@@ -142,7 +143,7 @@ fn v2_think_times_decode_as_uniform() {
     );
     // The same plan in v3: a think tag before each think time (and the users' fixed time
     // written as `min max`), nothing else moved.
-    let v3 = encode(&plan);
+    let v3 = encode_as(&plan, 4);
     assert_eq!(v3.len(), framed(2, &payload).len() + 3);
     assert_eq!(decode(&v3), Ok(plan));
 }
@@ -155,8 +156,8 @@ fn a_v2_plan_cannot_hold_the_v3_expectations() {
     let mut request = Request::get("r", ConstId(0));
     request.expects.push(Expect::JsonExists(ConstId(0)));
     plan.scenarios.push(Scenario::single(request));
-    let mut bytes = encode(&plan);
-    assert!(decode(&bytes).is_ok(), "v3 holds it");
+    let mut bytes = encode_as(&plan, 4);
+    assert!(decode(&bytes).is_ok(), "v4 holds it");
     bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
     let err = decode(&bytes).expect_err("no such tag in v2");
     assert!(err.to_string().contains("expect"), "{err}");
@@ -177,11 +178,55 @@ fn env_generators_are_v4_and_hold_no_value() {
             default: Some(ConstId(1)),
         })],
     });
-    let mut bytes = encode(&plan);
+    let mut bytes = encode_as(&plan, 4);
     assert_eq!(decode(&bytes), Ok(plan));
     bytes[4..6].copy_from_slice(&3u16.to_le_bytes());
     let err = decode(&bytes).expect_err("no such tag in v3");
     assert!(err.to_string().contains("tag 10"), "{err}");
+}
+
+/// v5 added hosts, per-request timeouts and tags. A v4 plan (written in the v4 layout by
+/// `encode_as`) still decodes: every request goes to the target, with the plan's timeout, and
+/// no tag; re-encoded, it is the v5 bytes of the same plan.
+#[test]
+fn a_v4_plan_decodes_with_one_host_and_no_tags() {
+    let plan = without_v5(sample_plan());
+    let v4 = encode_as(&plan, 4);
+    assert_eq!(v4[4..6], 4u16.to_le_bytes());
+    let decoded = decode(&v4).expect("v4 decodes");
+    assert_eq!(decoded, plan);
+    assert!(decoded.hosts.is_empty() && decoded.tags.is_empty());
+    let v5 = encode(&decoded);
+    assert!(v5.len() > v4.len(), "v5 writes the new fields");
+    assert_eq!(decode(&v5), Ok(plan));
+}
+
+/// The v5 fields round-trip, and a request's host must be one the plan lists.
+#[test]
+fn v5_hosts_timeouts_and_tags_round_trip_and_are_checked() {
+    let plan = sample_plan();
+    let decoded = decode(&encode(&plan)).expect("v5 decodes");
+    let Step::Request(first) = &decoded.scenarios[0].steps[0] else {
+        panic!("a request")
+    };
+    assert_eq!(first.host, Some(0));
+    assert_eq!(first.timeout_us, Some(2_000_000));
+    assert_eq!(first.tags, [0, 1]);
+    assert!(decoded.thresholds.iter().any(|t| t.scope == Scope::Tag(0)));
+    assert_eq!(decoded.host_name(Some(0)), "auth");
+    assert_eq!(decoded.host_name(None), DEFAULT_HOST);
+
+    let mut bad = plan.clone();
+    bad.hosts.clear();
+    let err = decode(&encode(&bad)).expect_err("host 0 of none");
+    assert!(err.to_string().contains("request host"), "{err}");
+
+    let mut twice = plan;
+    if let Step::Request(r) = &mut twice.scenarios[0].steps[0] {
+        r.tags = vec![0, 0];
+    }
+    let err = decode(&encode(&twice)).expect_err("a key twice");
+    assert!(err.to_string().contains("tag `group` twice"), "{err}");
 }
 
 #[test]

@@ -537,6 +537,62 @@ fn seq_values_are_unique_across_agent_processes() {
     assert!(done.values().all(|d| d.requests * 4 > total), "{done:?}");
 }
 
+/// The plan goes to agents as bytecode: its hosts go with it. Two agents send to two hosts
+/// (the default target and a named one), and the merged result's rows per host are exactly
+/// what each host's own count says it received.
+#[test]
+fn agents_send_to_every_host_of_the_plan() {
+    use ptl_test_support::counting_server;
+    use std::sync::atomic::Ordering;
+    let cluster = Cluster::start(2);
+    let (a, b) = (counting_server::server(), counting_server::server());
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        r#"plan "hosts" {
+  param target = "http://127.0.0.1:9"
+  param auth_url = "http://127.0.0.1:9"
+  target target
+  target auth auth_url
+  connections 20
+  request home { GET "/" }
+  request token { POST auth "/login" }
+  phase steady { rate 100/s for 2s }
+}
+"#,
+    );
+    let out = cluster.dir.path().join("r.json");
+    let o = cluster.expect_exit(
+        cluster
+            .submit(&plan, 2, &out)
+            .arg("--quiet")
+            .args(["--set", &format!("target={}", a.url())])
+            .args(["--set", &format!("auth_url={}", b.url())])
+            .output()
+            .expect("ptl submit runs"),
+        0,
+    );
+    let r = json(&out);
+    assert_eq!(r["total"]["requests"].as_u64(), Some(200), "{}", r["total"]);
+    let row = |name: &str| -> u64 {
+        r["hosts"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["name"] == name))
+            .and_then(|h| h["requests"].as_u64())
+            .unwrap_or_else(|| panic!("no host {name} in {}", r["hosts"]))
+    };
+    let (hits_a, hits_b) = (
+        a.state.hits.load(Ordering::Relaxed),
+        b.state.hits.load(Ordering::Relaxed),
+    );
+    assert_eq!((row("default"), row("auth")), (hits_a, hits_b));
+    assert!(hits_a > 0 && hits_b > 0, "{hits_a} {hits_b}");
+    assert_eq!(hits_a + hits_b, 200);
+    let (_, done) = cluster.run_record(&run_id(&stderr(&o)));
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert!(done.values().all(|d| d.requests > 0), "{done:?}");
+}
+
 #[test]
 fn kill_9_of_an_agent_mid_phase_is_taken_over_and_recorded() {
     let mut cluster = Cluster::start(3);

@@ -46,5 +46,12 @@ proptest! {
         if let Some(plan) = check(&path) {
             prop_assert!(engine_loads(&plan).is_ok(), "check accepted {path:?}, the engine refused it: {:?}", engine_loads(&plan));
         }
+        // The same path behind an absolute URL: a host of its own, and still sendable.
+        let absolute = format!("http://127.0.0.1:8{path}");
+        if let Some(plan) = check(&absolute) {
+            prop_assert_eq!(plan.hosts.len(), 1);
+            prop_assert_eq!(plan.hosts[0].url.as_str(), "http://127.0.0.1:8");
+            prop_assert!(engine_loads(&plan).is_ok(), "check accepted {absolute:?}, the engine refused it: {:?}", engine_loads(&plan));
+        }
     }
 }

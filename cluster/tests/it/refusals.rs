@@ -41,6 +41,8 @@ fn plan() -> Plan {
             mix: None,
         }],
         thresholds: vec![],
+        hosts: vec![],
+        tags: vec![],
     }
 }
 

@@ -17,7 +17,10 @@ pub fn collect(file: &File) -> Vec<&StrLit> {
                         RequestStmt::Line { path, .. } => out.push(path),
                         RequestStmt::Header(h) => header(&mut out, h),
                         RequestStmt::Body(b) => out.push(b),
-                        RequestStmt::Expect(_) | RequestStmt::Capture(_) => {}
+                        RequestStmt::Expect(_)
+                        | RequestStmt::Capture(_)
+                        | RequestStmt::Timeout(_)
+                        | RequestStmt::Tag { .. } => {}
                     }
                 }
             }

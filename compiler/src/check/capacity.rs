@@ -96,6 +96,18 @@ pub fn requests_per_iteration(scenario: &Scenario) -> usize {
         .count()
 }
 
+/// The timeouts of one iteration's requests added, µs: each request's own, else the plan's.
+pub fn timeouts_us(plan: &Plan, scenario: &Scenario) -> f64 {
+    scenario
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Request(r) => Some(r.timeout_us.unwrap_or(plan.timeout_us) as f64),
+            Step::Think(_) => None,
+        })
+        .sum()
+}
+
 /// Think time of one iteration, in µs, as its arrivals hold their slot: the longest of a
 /// uniform range, the mean of an exponential (which has no longest; Little's law is about
 /// means).
@@ -129,14 +141,13 @@ pub struct Demand {
 
 pub fn demand(plan: &Plan, phase: &Phase) -> Option<Demand> {
     let peak = peak_per_sec(&phase.load)?;
-    let timeout = plan.timeout_us as f64;
     let mut hold = 0.0;
     let mut busy = 0.0;
     for (s, share) in mix(plan, phase) {
         let sc = &plan.scenarios[s];
-        let requests = requests_per_iteration(sc) as f64;
-        hold += share * (requests * timeout + think_hold_us(sc) as f64);
-        busy += share * requests * timeout;
+        let timeouts = timeouts_us(plan, sc);
+        hold += share * (timeouts + think_hold_us(sc) as f64);
+        busy += share * timeouts;
     }
     Some(Demand {
         peak_per_sec: peak,

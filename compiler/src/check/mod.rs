@@ -18,6 +18,8 @@ mod requests;
 mod scenarios;
 mod settings;
 mod suggest;
+mod tags;
+mod targets;
 mod template_syntax;
 mod templates;
 mod think;
@@ -74,6 +76,10 @@ pub struct CheckContext<'a> {
     pub names: &'a Names<'a>,
     pub datasets: &'a [DatasetData],
     pub templates: template_syntax::Reader,
+    /// The hosts besides the plan's target (named targets, absolute URL bases).
+    pub targets: targets::Targets,
+    /// The distinct tags of the plan's requests.
+    pub tags: Vec<ptl_bytecode::Tag>,
 }
 
 impl<'a> CheckContext<'a> {
@@ -105,12 +111,16 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     let mut names = Names::collect(loaded, &mut sink);
     params::apply_overrides(&mut names.params, overrides, &mut sink);
     let datasets = csv::load_datasets(loaded, &names, &mut sink);
-    let cx = CheckContext {
+    let mut cx = CheckContext {
         loaded,
         names: &names,
         datasets: &datasets,
         templates: template_syntax::Reader::default(),
+        targets: targets::Targets::default(),
+        tags: Vec::new(),
     };
+    cx.targets = targets::collect(&cx, &mut sink);
+    cx.tags = tags::collect(&cx);
     let settings = settings::plan_settings(&cx, &mut sink);
     let vars = generators::lets(&cx, &mut sink);
     let headers = requests::plan_headers(&cx, &mut sink);
@@ -170,6 +180,10 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         return (sink.list, None);
     }
     warnings::unused(&names, &mut sink);
+    let scenarios: Vec<model::ScenarioModel> = scenarios.into_iter().flatten().collect();
+    targets::unused(&cx.targets, &scenarios, &mut sink);
+    let hosts = std::mem::take(&mut cx.targets.hosts);
+    let tags = std::mem::take(&mut cx.tags);
     sink.list
         .retain(|l| !warnings::allowed(&settings.allowed, &l.diagnostic));
     let model = Model {
@@ -196,7 +210,9 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         datasets,
         vars: vars.into_iter().flatten().collect(),
         headers,
-        scenarios: scenarios.into_iter().flatten().collect(),
+        scenarios,
+        hosts,
+        tags,
         phases: phases.into_iter().flatten().collect(),
         thresholds: thresholds.into_iter().flatten().collect(),
     };

@@ -36,6 +36,10 @@ pub struct Model {
     pub vars: Vec<VarModel>,
     pub headers: Vec<HeaderModel>,
     pub scenarios: Vec<ScenarioModel>,
+    /// Hosts besides `target`, as `Plan::hosts`.
+    pub hosts: Vec<ptl_bytecode::Host>,
+    /// The requests' distinct tags, as `Plan::tags`.
+    pub tags: Vec<ptl_bytecode::Tag>,
     pub phases: Vec<PhaseModel>,
     pub thresholds: Vec<Threshold>,
 }
@@ -134,6 +138,12 @@ pub struct RequestModel {
     pub body: Option<Vec<Piece>>,
     pub expects: Vec<ExpectModel>,
     pub captures: Vec<CaptureModel>,
+    /// `None`: the plan's target; `Some(i)`: `Model::hosts[i]`.
+    pub host: Option<u32>,
+    /// Its own `timeout`.
+    pub timeout_us: Option<u64>,
+    /// Indices into `Model::tags`.
+    pub tags: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

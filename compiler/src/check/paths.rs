@@ -1,7 +1,8 @@
-//! A request line's path: relative to the plan's target, and made only of characters a request
-//! line may carry, so that every literal path `ptl check` accepts is one the engine can send
-//! (the engine parses it with the same `http` crate, `PathAndQuery`). Templated parts are
-//! values known only at run time; the literal text around them is checked here.
+//! A request line's path: relative to the plan's target (or an absolute `http(s)://` URL whose
+//! base becomes a host of its own), and made only of characters a request line may carry, so
+//! that every literal path `ptl check` accepts is one the engine can send (the engine parses
+//! it with the same `http` crate, `PathAndQuery`). Templated parts are values known only at
+//! run time; the literal text around them is checked here.
 
 use crate::ast::StrLit;
 use crate::check::model::Piece;
@@ -11,6 +12,15 @@ use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 use http::uri::PathAndQuery;
 
+/// A checked request path.
+#[derive(Debug)]
+pub struct CheckedPath {
+    /// For an absolute URL: its base (`http://host:port`), the host the request goes to.
+    pub base: Option<String>,
+    /// The path (and query) joined onto the host's base URL.
+    pub pieces: Vec<Piece>,
+}
+
 /// The path's pieces, or `None` after reporting why it cannot be sent.
 pub fn path(
     cx: &CheckContext<'_>,
@@ -18,17 +28,31 @@ pub fn path(
     file: FileId,
     lit: &StrLit,
     scope: Scope,
-) -> Option<Vec<Piece>> {
-    let pieces = templates::template(cx, sink, file, lit, scope)?;
-    if let Some(Piece::Lit(first)) = pieces.first() {
+) -> Option<CheckedPath> {
+    let mut pieces = templates::template(cx, sink, file, lit, scope)?;
+    let mut base = None;
+    let more = pieces.len() > 1;
+    if let Some(Piece::Lit(first)) = pieces.first_mut() {
         if let Some(scheme_end) = scheme_length(first) {
-            sink.push(
-                file,
-                Diagnostic::AbsoluteUrlPath {
-                    span: lit.source_span(0..scheme_end).into(),
-                },
-            );
-            return None;
+            match absolute_base(first, more) {
+                Ok((b, end)) => {
+                    base = Some(b);
+                    first.replace_range(..end, "");
+                    if first.is_empty() {
+                        first.push('/');
+                    }
+                }
+                Err(what) => {
+                    sink.push(
+                        file,
+                        Diagnostic::AbsoluteUrlPath {
+                            span: lit.source_span(0..scheme_end).into(),
+                            what,
+                        },
+                    );
+                    return None;
+                }
+            }
         }
     }
     if let Some(bad) = first_unsendable(&pieces) {
@@ -43,7 +67,43 @@ pub fn path(
         );
         return None;
     }
-    Some(pieces)
+    Some(CheckedPath { base, pieces })
+}
+
+/// The base URL of an absolute request URL (`http://host:port`, without the path) and where
+/// the path starts, from the text before any template; or what is wrong with it. With a
+/// template in the rest (`more`), the host must end, with a `/` or `?`, before it.
+pub(crate) fn absolute_base(text: &str, more: bool) -> Result<(String, usize), String> {
+    let scheme_end = scheme_length(text).ok_or("not an absolute URL")?;
+    let scheme = text[..scheme_end - 3].to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{scheme}://` is not http or https"));
+    }
+    let end = match text[scheme_end..].find(['/', '?']) {
+        Some(i) => scheme_end + i,
+        None if more => return Err("a templated host: the host must be literal".to_string()),
+        None => text.len(),
+    };
+    let base = &text[..end];
+    crate::check::settings::check_url(base)?;
+    Ok((base.to_string(), end))
+}
+
+/// The absolute base URL a request line's path names, if it names one that can be a host:
+/// what [`path`] will find (params are text by then), without reporting anything.
+pub(crate) fn absolute_base_of(
+    cx: &CheckContext<'_>,
+    file: FileId,
+    lit: &StrLit,
+) -> Option<String> {
+    let mut quiet = Sink::default();
+    let pieces = templates::template(cx, &mut quiet, file, lit, Scope::Plan)?;
+    match pieces.first() {
+        Some(Piece::Lit(first)) => absolute_base(first, pieces.len() > 1)
+            .ok()
+            .map(|(base, _)| base),
+        _ => None,
+    }
 }
 
 /// `http://x` or `https://x` (any `scheme://`): the length of `scheme://`.

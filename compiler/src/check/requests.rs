@@ -96,16 +96,81 @@ pub fn request(
     let mut expects = Vec::new();
     let mut status_seen: Option<Span> = None;
     let mut captures = Vec::new();
+    let mut host: Option<u32> = None;
+    let mut timeout: Option<(Option<u64>, Span)> = None;
+    let mut tags: Vec<(u32, Span)> = Vec::new();
+    let mut tag_keys: Vec<(&str, Span)> = Vec::new();
     for stmt in &req.body {
         match &stmt.node {
-            RequestStmt::Line { method, path, .. } => {
+            RequestStmt::Line {
+                method,
+                path,
+                target,
+                ..
+            } => {
                 if let Some((_, _, first)) = &line {
                     sink.push(file, repeated(req, "method line", stmt.span, *first));
                     continue;
                 }
+                let named = target
+                    .as_ref()
+                    .map(|t| (t, cx.targets.named(sink, file, t)));
                 match paths::path(cx, sink, file, path, scope) {
-                    Some(p) => line = Some((method_of(*method), p, stmt.span)),
+                    Some(p) => {
+                        host = match (&named, &p.base) {
+                            (Some((t, _)), Some(_)) => {
+                                sink.push(
+                                    file,
+                                    Diagnostic::TargetAndAbsoluteUrl {
+                                        request: req.name.name.clone(),
+                                        target: t.name.clone(),
+                                        target_span: t.span.into(),
+                                        url_span: path.span.into(),
+                                    },
+                                );
+                                None
+                            }
+                            (Some((_, index)), None) => *index,
+                            (None, Some(base)) => cx.targets.absolute(base),
+                            (None, None) => None,
+                        };
+                        line = Some((method_of(*method), p.pieces, stmt.span));
+                    }
                     None => line_missing_ok = true,
+                }
+            }
+            RequestStmt::Timeout(v) => {
+                if let Some((_, first)) = &timeout {
+                    sink.push(file, repeated(req, "`timeout`", stmt.span, *first));
+                    continue;
+                }
+                let us = sink.take(
+                    file,
+                    cx.params()
+                        .positive_us(v, "timeout", "`timeout` takes a duration"),
+                );
+                timeout = Some((us, stmt.span));
+            }
+            RequestStmt::Tag { key, value } => {
+                if let Some((_, first)) = tag_keys.iter().find(|(k, _)| *k == key.name) {
+                    sink.push(
+                        file,
+                        duplicate("tag", &key.name, key.span, Some(*first), None),
+                    );
+                    continue;
+                }
+                tag_keys.push((&key.name, key.span));
+                if value.value.is_empty() {
+                    sink.push(
+                        file,
+                        Diagnostic::EmptyTagValue {
+                            span: value.span.into(),
+                        },
+                    );
+                    continue;
+                }
+                if let Some(i) = crate::check::tags::index(&cx.tags, &key.name, &value.value) {
+                    tags.push((i, stmt.span));
                 }
             }
             RequestStmt::Header(h) => {
@@ -191,6 +256,9 @@ pub fn request(
         body,
         expects,
         captures,
+        host,
+        timeout_us: timeout.and_then(|(us, _)| us),
+        tags: tags.into_iter().map(|(i, _)| i).collect(),
     })
 }
 

@@ -14,7 +14,9 @@ use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
 /// Every warning code, for `allow` (a unit test keeps it equal to the enum's).
-pub const WARNING_CODES: [&str; 6] = ["W0001", "W0002", "W0003", "W0004", "W0005", "W0006"];
+pub const WARNING_CODES: [&str; 7] = [
+    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010",
+];
 
 pub const PLAN_SETTINGS: [&str; 9] = [
     "target",

@@ -3,7 +3,7 @@
 
 use ptl_bytecode::{Cmp, Metric, Scope, Threshold};
 
-use crate::ast::{CmpOp, Ident, Item, Threshold as AstThreshold};
+use crate::ast::{CmpOp, Ident, Item, TagScope, Threshold as AstThreshold};
 use crate::check::names::ScenarioKind;
 use crate::check::values::source_text;
 use crate::check::{suggest, CheckContext, Sink};
@@ -43,7 +43,10 @@ fn threshold(
 ) -> Option<Threshold> {
     let errors = sink.errors();
     let (metric_ident, scope_path) = t.path.split_last()?;
-    let scope = scope_of(cx, sink, file, scope_path, &t.path);
+    let scope = match &t.tag {
+        Some(tag) => tag_scope(cx, sink, file, tag, scope_path, &t.path),
+        None => scope_of(cx, sink, file, scope_path, &t.path),
+    };
     let metric = metric_of(sink, file, metric_ident);
     let cmp = match t.cmp {
         CmpOp::Lt => Some(Cmp::Lt),
@@ -67,12 +70,11 @@ fn threshold(
     if sink.errors() > errors {
         return None;
     }
-    let path: Vec<&str> = t.path.iter().map(|i| i.name.as_str()).collect();
     let shown = cx.params().resolve(&t.value);
     Some(Threshold {
         expr: format!(
             "{} {} {}",
-            path.join("."),
+            crate::fmt::threshold_path(t),
             t.cmp.as_str(),
             source_text(shown.kind)
         ),
@@ -82,6 +84,76 @@ fn threshold(
         value: value?,
         abort: t.abort,
     })
+}
+
+/// `tag(key = "value").METRIC`: every request carrying the tag, over the whole run.
+fn tag_scope(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    tag: &TagScope,
+    path: &[Ident],
+    full: &[Ident],
+) -> Option<Scope> {
+    if !path.is_empty() {
+        bad_path(
+            sink,
+            file,
+            path,
+            full,
+            "a tag covers the whole run: write `tag(…).METRIC`".to_string(),
+        );
+        return None;
+    }
+    if let Some(i) = crate::check::tags::index(&cx.tags, &tag.key.name, &tag.value.value) {
+        return Some(Scope::Tag(i));
+    }
+    let same_key: Vec<String> = cx
+        .tags
+        .iter()
+        .filter(|t| t.key == tag.key.name)
+        .map(|t| t.value.clone())
+        .collect();
+    let help = if same_key.is_empty() {
+        let keys: Vec<&str> = cx.tags.iter().map(|t| t.key.as_str()).collect();
+        suggest::did_you_mean(&tag.key.name, keys).or_else(|| {
+            Some(format!(
+                "tag requests with `tag {} = \"…\"`; the plan's tags: {}",
+                tag.key.name,
+                if cx.tags.is_empty() {
+                    "none".to_string()
+                } else {
+                    cx.tags
+                        .iter()
+                        .map(|t| format!("{} = {:?}", t.key, t.value))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+        })
+    } else {
+        suggest::did_you_mean(&tag.value.value, same_key.iter().map(String::as_str)).or_else(|| {
+            Some(format!(
+                "the values of `{}` are {}",
+                tag.key.name,
+                same_key
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    };
+    sink.push(
+        file,
+        Diagnostic::UnknownTag {
+            key: tag.key.name.clone(),
+            value: tag.value.value.clone(),
+            span: tag.span.into(),
+            help,
+        },
+    );
+    None
 }
 
 fn scope_of(
@@ -356,6 +428,17 @@ fn check_metric_scope(
             !scenario_only,
             format!("phase `{}`", n.phases[i as usize].name),
             Some("iteration metrics belong to a scenario: write `SCENARIO.METRIC`".to_string()),
+        ),
+        Scope::Tag(g) => (
+            !scenario_only && !arrival_metric,
+            match cx.tags.get(g as usize) {
+                Some(t) => format!("tag {} = {:?}", t.key, t.value),
+                None => "a tag".to_string(),
+            },
+            Some(
+                "a tag groups requests: its metrics are response times (pNN, max, mean) and error_rate"
+                    .to_string(),
+            ),
         ),
         Scope::All => (
             !scenario_only,

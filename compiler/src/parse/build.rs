@@ -106,6 +106,18 @@ impl<'s> Builder<'s> {
         let mut block = BlockComments::default();
         let node = match inner.as_rule() {
             Rule::setting => Item::Setting(self.setting(inner)?),
+            Rule::named_target => {
+                let mut k = Kids::of(inner);
+                k.take(Rule::kw_target)?;
+                let name = ident(k.take(Rule::ident)?);
+                let Some(value) = k.next_node() else {
+                    return Err(SyntaxError::internal(span, "a target without its URL"));
+                };
+                Item::Target {
+                    name,
+                    value: self.scalar(value)?,
+                }
+            }
             Rule::param => {
                 let mut k = Kids::of(inner);
                 let name = ident(k.take(Rule::ident)?);

@@ -248,7 +248,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::weight => "`weight`",
         Rule::request => "`request`",
         Rule::request_stmt => {
-            "a request statement (method and path, header, body, expect or capture)"
+            "a request statement (method and path, header, body, expect, capture, timeout or tag)"
         }
         Rule::method => "an HTTP method (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS)",
         Rule::request_line => "a method and path",
@@ -348,6 +348,14 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_reset => "`reset`",
         Rule::kw_corrupt => "`corrupt`",
         Rule::kw_mix => "`mix`",
+        Rule::kw_target => "`target`",
+        Rule::kw_timeout => "`timeout`",
+        Rule::kw_tag => "`tag`",
+        Rule::named_target => "`target`",
+        Rule::timeout_stmt => "`timeout`",
+        Rule::tag_stmt => "`tag`",
+        Rule::tag_scope => "`tag(…)`",
+        Rule::dot => "`.`",
         // Silent rules, and rules used only inside atomic ones: pest never reports them.
         Rule::WHITESPACE
         | Rule::ident_char
@@ -357,6 +365,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         | Rule::plain_string
         | Rule::scalar
         | Rule::expr_part
+        | Rule::inline_space
         | Rule::dotdot => "a token",
     }
 }

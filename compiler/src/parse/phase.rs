@@ -6,7 +6,9 @@ use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::request::cmp_op;
 use super::tree::{span_of, Kids, Node};
-use crate::ast::{Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, ThinkTime, Threshold};
+use crate::ast::{
+    Fault, Inject, Load, MixEntry, Phase, PhaseStmt, Span, TagScope, ThinkTime, Threshold,
+};
 
 impl<'s> Builder<'s> {
     /// The phase and the comments of its block that belong to the statement holding it.
@@ -149,6 +151,24 @@ impl<'s> Builder<'s> {
 
     pub(crate) fn threshold(&mut self, pair: Node<'_>) -> Result<Threshold, SyntaxError> {
         let mut k = Kids::of(pair);
+        let tag = match k.opt(Rule::tag_scope) {
+            Some(t) => {
+                let span = span_of(&t);
+                let mut tk = Kids::of(t);
+                tk.take(Rule::kw_tag)?;
+                tk.take(Rule::lparen)?;
+                let key = ident(tk.take(Rule::ident)?);
+                tk.take(Rule::eq)?;
+                let value = self.string(tk.take(Rule::string)?)?;
+                let close = tk.take(Rule::rparen)?;
+                Some(TagScope {
+                    key,
+                    value,
+                    span: Span::new(span.start, close.end()),
+                })
+            }
+            None => None,
+        };
         let path_pair = k.take(Rule::metric_path)?;
         let path = path_pair.children().map(ident).collect();
         let op = k.take(Rule::cmp_op)?;
@@ -157,6 +177,7 @@ impl<'s> Builder<'s> {
         let value = self.value(k.take(Rule::value)?)?;
         let abort = k.has_token(Rule::kw_abort);
         Ok(Threshold {
+            tag,
             path,
             cmp,
             cmp_span,

@@ -78,10 +78,12 @@ impl<'s> Builder<'s> {
                         ))
                     }
                 };
+                let target = k.opt(Rule::ident).map(ident);
                 let path = self.string(k.take(Rule::string)?)?;
                 RequestStmt::Line {
                     method,
                     method_span,
+                    target,
                     path,
                 }
             }
@@ -91,6 +93,19 @@ impl<'s> Builder<'s> {
                 RequestStmt::Header(Header { name, value })
             }
             Rule::body_stmt => RequestStmt::Body(self.string(k.take(Rule::string)?)?),
+            Rule::timeout_stmt => {
+                k.take(Rule::kw_timeout)?;
+                RequestStmt::Timeout(self.value(k.take(Rule::value)?)?)
+            }
+            Rule::tag_stmt => {
+                k.take(Rule::kw_tag)?;
+                let key = ident(k.take(Rule::ident)?);
+                k.take(Rule::eq)?;
+                RequestStmt::Tag {
+                    key,
+                    value: self.string(k.take(Rule::string)?)?,
+                }
+            }
             Rule::expect_stmt => {
                 let Some(e) = k.next_node() else {
                     return Err(SyntaxError::internal(span, "empty expect"));

@@ -225,6 +225,10 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_reset
             | Rule::kw_corrupt
             | Rule::kw_mix
+            | Rule::kw_target
+            | Rule::kw_timeout
+            | Rule::kw_tag
+            | Rule::dot
     )
 }
 

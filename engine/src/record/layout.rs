@@ -1,7 +1,7 @@
 //! The shape of everything recorded for a plan: a flat numbering of its requests (top-level
 //! requests and scenario steps) so that recorders index arrays instead of hashing names.
 
-use ptl_bytecode::plan::{Plan, Step};
+use ptl_bytecode::plan::{Plan, Step, Tag};
 
 /// One recorded request: a top-level `request`, or one request step of a scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +11,10 @@ pub struct RequestSlot {
     pub scenario: u32,
     /// Index into the scenario's `steps` (think steps included).
     pub step: u32,
+    /// Index into [`Layout::hosts`]: 0 for the plan's target, `i + 1` for `Plan::hosts[i]`.
+    pub host: usize,
+    /// Indices into [`Layout::tags`].
+    pub tags: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +32,10 @@ pub struct Layout {
     pub phases: Vec<String>,
     pub requests: Vec<RequestSlot>,
     pub scenarios: Vec<ScenarioSlot>,
+    /// Host names: `default` (the plan's target) first, then `Plan::hosts` in order.
+    pub hosts: Vec<String>,
+    /// The plan's tags, as `Plan::tags`.
+    pub tags: Vec<Tag>,
 }
 
 impl Layout {
@@ -50,6 +58,8 @@ impl Layout {
                             name,
                             scenario: si as u32,
                             step: step_index as u32,
+                            host: request.host.map_or(0, |h| h as usize + 1),
+                            tags: request.tags.clone(),
                         });
                         ids.push(id);
                         step_request.push(Some(id));
@@ -68,7 +78,29 @@ impl Layout {
             phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
             requests,
             scenarios,
+            hosts: std::iter::once(ptl_bytecode::DEFAULT_HOST.to_string())
+                .chain(plan.hosts.iter().map(|h| h.name.clone()))
+                .collect(),
+            tags: plan.tags.clone(),
         }
+    }
+
+    /// The requests sent to host `host` (an index into [`Layout::hosts`]).
+    pub fn requests_of_host(&self, host: usize) -> impl Iterator<Item = usize> + '_ {
+        self.requests
+            .iter()
+            .enumerate()
+            .filter(move |(_, r)| r.host == host)
+            .map(|(i, _)| i)
+    }
+
+    /// The requests carrying tag `tag` (an index into [`Layout::tags`]).
+    pub fn requests_of_tag(&self, tag: u32) -> impl Iterator<Item = usize> + '_ {
+        self.requests
+            .iter()
+            .enumerate()
+            .filter(move |(_, r)| r.tags.contains(&tag))
+            .map(|(i, _)| i)
     }
 
     /// The request id of a scenario's step, if that step is a request.

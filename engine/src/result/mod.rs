@@ -53,6 +53,49 @@ pub struct RunResult {
     /// Whether the generator was the bottleneck: its saturation (docs/results.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<generator::GeneratorLoad>,
+    /// Plans that send to more than one host: a row per host, the plan's `target` first (as
+    /// `default`), over the whole run. Absent for a plan with one host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostResult>,
+    /// A row per `tag key = "value"` pair the plan's requests carry, over the whole run, in
+    /// the order the plan first uses them. Absent for a plan without tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagResult>,
+}
+
+/// What a set of requests did over the whole run: the requests of one host, or of one tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GroupResult {
+    /// Requests completed (with any outcome); `errors` are among them.
+    pub requests: u64,
+    pub errors: u64,
+    /// Arrivals dropped before their first request (counted for that request's host or tags).
+    pub dropped: u64,
+    pub errors_by_class: BTreeMap<String, u64>,
+    pub injected: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<String, u64>,
+    pub response_time_ms: Option<Latency>,
+    pub service_time_ms: Option<Latency>,
+}
+
+/// One host's row: `name` is `default` for the plan's `target`, the target's name for a
+/// `target NAME "…"`, and the base URL for a host named by an absolute URL in a request line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostResult {
+    pub name: String,
+    /// The base URL requests to it were joined onto.
+    pub url: String,
+    #[serde(flatten)]
+    pub stats: GroupResult,
+}
+
+/// One tag's row: every request carrying `key = "value"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagResult {
+    pub key: String,
+    pub value: String,
+    #[serde(flatten)]
+    pub stats: GroupResult,
 }
 
 /// A cluster run's account of the plan's open-model arrivals (`docs/results.md`):
@@ -178,6 +221,13 @@ pub struct RequestResult {
     /// Scenario steps only: steps not run because an earlier step ended the iteration.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// The host it went to (`default`, a target's name, or an absolute URL's base); only in
+    /// the results of a plan with more than one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Its tags, key to value (absent when it has none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 use crate::record::recorder::{add_histogram, new_histogram, Hist, Latencies};
 use crate::record::{ErrorClass, FaultKind, Layout, Recorded, RequestStats};
 use crate::result::{
-    Latency, PauseWindow, PhaseResult, RequestResult, RunResult, ScenarioResult, SeriesPoint,
-    ThresholdResult, Totals,
+    GroupResult, HostResult, Latency, PauseWindow, PhaseResult, RequestResult, RunResult,
+    ScenarioResult, SeriesPoint, TagResult, ThresholdResult, Totals,
 };
 use ptl_bytecode::plan::Plan;
 use std::collections::BTreeMap;
@@ -85,10 +85,27 @@ fn injected(counts: &[u64; FaultKind::COUNT]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn request_result(name: &str, s: &RequestStats, seconds: f64) -> RequestResult {
+fn status_codes(statuses: &[(u16, u64)]) -> BTreeMap<String, u64> {
+    statuses
+        .iter()
+        .map(|(code, n)| (code.to_string(), *n))
+        .collect()
+}
+
+fn request_result(layout: &Layout, r: usize, s: &RequestStats, seconds: f64) -> RequestResult {
     let lat = s.latency.as_deref();
+    let slot = &layout.requests[r];
     RequestResult {
-        name: name.to_string(),
+        name: slot.name.clone(),
+        host: (layout.hosts.len() > 1)
+            .then(|| layout.hosts.get(slot.host).cloned())
+            .flatten(),
+        tags: slot
+            .tags
+            .iter()
+            .filter_map(|&t| layout.tags.get(t as usize))
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
         requests: s.completed,
         errors: s.error_total(),
         dropped: s.dropped,
@@ -96,11 +113,7 @@ fn request_result(name: &str, s: &RequestStats, seconds: f64) -> RequestResult {
         sent_after_end: s.sent_after_end,
         errors_by_class: errors_by_class(&s.errors),
         injected: injected(&s.injected),
-        status_codes: s
-            .statuses
-            .iter()
-            .map(|(code, n)| (code.to_string(), *n))
-            .collect(),
+        status_codes: status_codes(&s.statuses),
         response_time_ms: lat.and_then(|l| latency(&l.response)),
         service_time_ms: lat.and_then(|l| latency(&l.service)),
         schedule_lag_ms: lat.and_then(|l| latency(&l.lag)),
@@ -167,7 +180,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
             };
             phase_stats.add(s);
             if member.get(slot.scenario as usize).copied().unwrap_or(false) || !s.is_empty() {
-                requests.push(request_result(&slot.name, s, seconds));
+                requests.push(request_result(layout, r, s, seconds));
             }
         }
         let mut scenarios = Vec::new();
@@ -186,11 +199,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
                 .iter()
                 .filter_map(|&r| {
                     let s = rec.request_stats(p, r as usize)?;
-                    Some(request_result(
-                        &layout.requests[r as usize].name,
-                        s,
-                        seconds,
-                    ))
+                    Some(request_result(layout, r as usize, s, seconds))
                 })
                 .collect();
             scenarios.push(ScenarioResult {
@@ -262,6 +271,59 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
         accounting: None,
         signed_by: None,
         generator: None,
+        hosts: hosts(plan, layout, rec),
+        tags: layout
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(g, tag)| TagResult {
+                key: tag.key.clone(),
+                value: tag.value.clone(),
+                stats: group(rec, layout, layout.requests_of_tag(g as u32)),
+            })
+            .collect(),
+    }
+}
+
+/// A row per host when the plan sends to more than one; none otherwise (the totals say it).
+fn hosts(plan: &Plan, layout: &Layout, rec: &Recorded) -> Vec<HostResult> {
+    if layout.hosts.len() < 2 {
+        return Vec::new();
+    }
+    layout
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(h, name)| HostResult {
+            name: name.clone(),
+            url: plan
+                .host_url(h.checked_sub(1).map(|i| i as u32))
+                .to_string(),
+            stats: group(rec, layout, layout.requests_of_host(h)),
+        })
+        .collect()
+}
+
+/// The requests' stats over every phase, added.
+fn group(rec: &Recorded, layout: &Layout, requests: impl Iterator<Item = usize>) -> GroupResult {
+    let mut s = RequestStats::default();
+    for r in requests {
+        for p in 0..layout.phases.len() {
+            if let Some(cell) = rec.request_stats(p, r) {
+                s.add(cell);
+            }
+        }
+    }
+    let lat = s.latency.as_deref();
+    GroupResult {
+        requests: s.completed,
+        errors: s.error_total(),
+        dropped: s.dropped,
+        errors_by_class: errors_by_class(&s.errors),
+        injected: injected(&s.injected),
+        status_codes: status_codes(&s.statuses),
+        response_time_ms: lat.and_then(|l| latency(&l.response)),
+        service_time_ms: lat.and_then(|l| latency(&l.service)),
     }
 }
 

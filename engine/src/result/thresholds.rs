@@ -77,6 +77,18 @@ fn cells(scope: Scope, layout: &Layout) -> Option<Cells> {
                 phases: vec![],
             }
         }
+        // Request metrics only: the checker allows no arrival or iteration metric here.
+        Scope::Tag(g) => {
+            layout.tags.get(g as usize)?;
+            let tagged: Vec<usize> = layout.requests_of_tag(g).collect();
+            Cells {
+                requests: all_phases
+                    .flat_map(|p| tagged.iter().map(move |&r| (p, r)))
+                    .collect(),
+                scenarios: vec![],
+                phases: vec![],
+            }
+        }
     })
 }
 

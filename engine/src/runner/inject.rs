@@ -147,6 +147,8 @@ mod tests {
             scenarios: vec![],
             phases: vec![],
             thresholds: vec![],
+            hosts: vec![],
+            tags: vec![],
         }
     }
 

@@ -214,12 +214,13 @@ async fn request_step(
             return StepEnd::Interrupted;
         }
     }
-    let mut lease = match w.pool.try_lease() {
+    let pool = &w.pools[w.layout.requests[request].host];
+    let mut lease = match pool.try_lease() {
         Some(l) => l,
         None => {
             let waited = Box::pin(async {
                 tokio::select! {
-                    l = w.pool.lease() => l,
+                    l = pool.lease() => l,
                     _ = w.interrupted() => None,
                 }
             })
@@ -287,7 +288,11 @@ async fn request_step(
         headers: w.program.needs_headers(scenario, step),
         body: w.program.needs_body(scenario, step),
     };
-    let done = exchange::perform(lease, head_request, how, w.timeout, want).await;
+    let timeout = w
+        .program
+        .request_timeout(scenario, step)
+        .unwrap_or(w.timeout);
+    let done = exchange::perform(lease, head_request, how, timeout, want).await;
     count_late(
         w,
         phase,

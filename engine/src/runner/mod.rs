@@ -231,17 +231,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     opts.policy.check_plan(plan, &share).await?;
     let share_changes = capped(coordination.share_changes(), opts.policy.max_fraction(plan));
     let policy = Arc::new(std::mem::take(&mut opts.policy));
-    let host = program.authority().host().to_string();
-    let tls = crate::http::tls::for_target(program.scheme(), &host, &opts.tls)
-        .map_err(|e| RuntimeError::InvalidOptions(e.to_string()))?;
-    let tls = match plan.http {
-        ptl_bytecode::HttpVersion::Http1 => tls,
-        ptl_bytecode::HttpVersion::Http2 => tls.map(|t| t.for_http2()),
-    };
-    let port = program
-        .authority()
-        .port_u16()
-        .unwrap_or(if tls.is_some() { 443 } else { 80 });
+    let endpoints = worker::EndpointSetup::all(&program, plan.http, &opts.tls)?;
     let layout = Arc::new(Layout::of(plan));
     let timeline = Arc::new(Timeline::of(plan, &share));
     let injectors = Arc::new(
@@ -250,9 +240,13 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             .map(|p| Injector::for_phase(plan, p))
             .collect::<Result<Vec<_>, _>>()?,
     );
-    let timeout = Duration::from_micros(plan.timeout_us.max(1));
     // Two timeouts bound the drain at the end; a day is already far beyond any real timeout.
-    let timeout = timeout.min(Duration::from_secs(24 * 3600));
+    let day = Duration::from_secs(24 * 3600);
+    let timeout = Duration::from_micros(plan.timeout_us.max(1)).min(day);
+    // The drain waits for the slowest request a plan allows: a request's own `timeout` may be
+    // longer than the plan's.
+    let longest_timeout =
+        longest_request_timeout(plan).map_or(timeout, |t| t.max(timeout).min(day));
     let count = worker_count(plan, &timeline, opts.workers);
     let plan_hash = opts
         .plan_hash
@@ -271,13 +265,12 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             share,
             injectors: injectors.clone(),
             vm: program.worker(index as u32),
-            host: host.clone(),
-            port,
-            tls: tls.clone(),
+            endpoints: endpoints.clone(),
             policy: policy.clone(),
             connections: split(plan.connections.max(1) as u64, count, index).max(1) as usize,
             http: plan.http,
             timeout,
+            longest_timeout,
             share_changes: share_changes.clone(),
             pauses: pauses.clone(),
             lease: coordination.lease(),
@@ -446,6 +439,19 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         phases,
         started_at,
     })
+}
+
+/// The longest `timeout` a request of the plan sets for itself.
+fn longest_request_timeout(plan: &Plan) -> Option<Duration> {
+    plan.scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .filter_map(|step| match step {
+            ptl_bytecode::Step::Request(r) => r.timeout_us,
+            ptl_bytecode::Step::Think(_) => None,
+        })
+        .max()
+        .map(|us| Duration::from_micros(us.max(1)))
 }
 
 /// Collects every worker's recording since the previous harvest.

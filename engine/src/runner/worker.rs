@@ -35,17 +35,19 @@ pub struct WorkerSetup {
     pub share: AgentShare,
     pub injectors: Arc<Vec<Injector>>,
     pub vm: VmWorker,
-    pub host: String,
-    pub port: u16,
-    /// For an `https://` target.
-    pub tls: Option<crate::http::TlsTarget>,
+    /// Where requests go, by host index: the plan's `target`, then its other hosts. Each
+    /// gets its own connection pool.
+    pub endpoints: Vec<EndpointSetup>,
     /// Checked on every DNS answer a connection uses.
     pub policy: Arc<crate::target_policy::TargetPolicy>,
     /// This worker's part of the agent's connections.
     pub connections: usize,
     /// HTTP/1.1 (a request per connection at a time) or HTTP/2 (streams on the connections).
     pub http: ptl_bytecode::HttpVersion,
+    /// The plan's `timeout`, for requests without their own.
     pub timeout: Duration,
+    /// The longest timeout any request has: what the drain at the end waits for.
+    pub longest_timeout: Duration,
     /// Changes of the agent's share mid-run, from the coordination (a cluster rebalance).
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
     /// The run's pauses (a dashboard's or the cluster's pause and resume).
@@ -54,6 +56,41 @@ pub struct WorkerSetup {
     pub lease: Option<Arc<Lease>>,
     /// The request log's sink for this worker, when the run keeps one.
     pub log: Option<crate::request_log::Logger>,
+}
+
+/// One host requests go to, as every worker connects to it.
+#[derive(Clone)]
+pub struct EndpointSetup {
+    pub host: String,
+    pub port: u16,
+    /// For an `https://` target.
+    pub tls: Option<crate::http::TlsTarget>,
+}
+
+impl EndpointSetup {
+    /// Every target of `program`, by host index, with its TLS settings.
+    pub fn all(
+        program: &Program,
+        http: ptl_bytecode::HttpVersion,
+        tls: &crate::http::TlsOptions,
+    ) -> Result<Vec<EndpointSetup>, crate::error::RuntimeError> {
+        program
+            .targets()
+            .map(|(scheme, authority)| {
+                let host = authority.host().to_string();
+                let tls = crate::http::tls::for_target(scheme, &host, tls)
+                    .map_err(|e| crate::error::RuntimeError::InvalidOptions(e.to_string()))?;
+                let tls = match http {
+                    ptl_bytecode::HttpVersion::Http1 => tls,
+                    ptl_bytecode::HttpVersion::Http2 => tls.map(|t| t.for_http2()),
+                };
+                let port = authority
+                    .port_u16()
+                    .unwrap_or(if tls.is_some() { 443 } else { 80 });
+                Ok(EndpointSetup { host, port, tls })
+            })
+            .collect()
+    }
 }
 
 /// A worker's report that it has finished its work: nothing is in flight any more. It then
@@ -115,8 +152,10 @@ pub struct Worker {
     pub injectors: Arc<Vec<Injector>>,
     pub vm: RefCell<VmWorker>,
     pub rec: RefCell<Recorded>,
-    pub pool: Rc<Pool>,
+    /// A pool per host, by host index (see [`crate::record::RequestSlot::host`]).
+    pub pools: Vec<Rc<Pool>>,
     pub timeout: Duration,
+    longest_timeout: Duration,
     pub inflight: Inflight,
     pub share_changes: Option<watch::Receiver<Vec<ShareChange>>>,
     /// The run's pauses as this worker knows them: every planned instant goes through them.
@@ -299,25 +338,33 @@ async fn run(
         setup.layout.requests.len(),
         setup.layout.scenarios.len(),
     );
-    let endpoint = Endpoint::new(&setup.host, setup.port)
-        .with_tls(setup.tls)
-        .with_policy(setup.policy);
-    let pool = match setup.http {
-        ptl_bytecode::HttpVersion::Http1 => Pool::new(endpoint, setup.connections, setup.timeout),
-        ptl_bytecode::HttpVersion::Http2 => {
-            // As many streams as this worker may ever have in flight: the phases' caps bound
-            // them, not the connections.
-            let streams = setup
-                .timeline
-                .phases
-                .iter()
-                .map(|p| split(p.max_inflight as u64, setup.count, setup.index) as usize)
-                .max()
-                .unwrap_or(1)
-                .max(setup.connections);
-            Pool::new_h2(endpoint, setup.connections, streams, setup.timeout)
-        }
-    };
+    // As many HTTP/2 streams as this worker may ever have in flight: the phases' caps bound
+    // them, not the connections.
+    let streams = setup
+        .timeline
+        .phases
+        .iter()
+        .map(|p| split(p.max_inflight as u64, setup.count, setup.index) as usize)
+        .max()
+        .unwrap_or(1)
+        .max(setup.connections);
+    let pools = setup
+        .endpoints
+        .into_iter()
+        .map(|e| {
+            let endpoint = Endpoint::new(&e.host, e.port)
+                .with_tls(e.tls)
+                .with_policy(setup.policy.clone());
+            match setup.http {
+                ptl_bytecode::HttpVersion::Http1 => {
+                    Pool::new(endpoint, setup.connections, setup.timeout)
+                }
+                ptl_bytecode::HttpVersion::Http2 => {
+                    Pool::new_h2(endpoint, setup.connections, streams, setup.timeout)
+                }
+            }
+        })
+        .collect();
     let w = Rc::new(Worker {
         index: setup.index,
         count: setup.count,
@@ -328,8 +375,9 @@ async fn run(
         injectors: setup.injectors,
         vm: RefCell::new(setup.vm),
         rec: RefCell::new(Recorded::new(phases, requests, scenarios)),
-        pool,
+        pools,
         timeout: setup.timeout,
+        longest_timeout: setup.longest_timeout,
         inflight: Inflight::new(QUEUE_LIMIT),
         share_changes: setup.share_changes,
         holds: Holds::default(),
@@ -407,9 +455,9 @@ async fn drive(w: &Rc<Worker>) {
     // dropped, and one more timeout bounds the rest.
     // A step that got its connection just before the wind-down may still connect (one
     // timeout) and then wait for its answer (another).
-    let grace = 2 * w.timeout + Duration::from_secs(1);
+    let grace = 2 * w.longest_timeout + Duration::from_secs(1);
     if !w.stopped() {
-        w.wait_idle(after(Instant::now(), w.timeout)).await;
+        w.wait_idle(after(Instant::now(), w.longest_timeout)).await;
     }
     w.wind_down();
     for a in w.inflight.take_queue() {

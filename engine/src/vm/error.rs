@@ -12,6 +12,8 @@ pub enum VmError {
     InvalidShare(String),
     #[error("the plan has no scenarios")]
     NoScenarios,
+    #[error("request `{request}` goes to host {host}, which the plan does not list")]
+    HostOutOfRange { request: String, host: u32 },
     #[error("constant #{0} is not in the plan's constant pool")]
     ConstOutOfRange(u32),
     #[error("variable #{0} does not exist (or refers to itself or a later variable)")]

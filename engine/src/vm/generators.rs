@@ -338,6 +338,8 @@ mod tests {
             scenarios: vec![],
             phases: vec![],
             thresholds: vec![],
+            hosts: vec![],
+            tags: vec![],
         }
     }
 

@@ -57,7 +57,8 @@ pub enum StepKind {
 /// A plan ready to run on one agent.
 #[derive(Debug)]
 pub struct Program {
-    target: Target,
+    /// The plan's `target`, then `Plan::hosts` in order: a request's host index is its place.
+    targets: Vec<Target>,
     share: AgentShare,
     seed: u64,
     seq: AtomicU64,
@@ -73,7 +74,7 @@ impl Program {
     /// sending a request is checked here.
     pub fn new(plan: &Plan, share: AgentShare) -> Result<Program, VmError> {
         share.validate()?;
-        let target = Target::parse(&plan.target)?;
+        let targets: Vec<Target> = plan.urls().map(Target::parse).collect::<Result<_, _>>()?;
         let tables: Vec<Table> = plan
             .datasets
             .iter()
@@ -118,7 +119,7 @@ impl Program {
         for s in &plan.scenarios {
             let cx = RequestContext {
                 plan,
-                target: &target,
+                targets: &targets,
                 vars: &info,
                 scenario: &s.name,
                 registers: s.registers,
@@ -171,7 +172,7 @@ impl Program {
             .collect::<Result<_, _>>()?;
 
         Ok(Program {
-            target,
+            targets,
             share,
             seed: plan.seed,
             seq: AtomicU64::new(0),
@@ -187,12 +188,15 @@ impl Program {
         self.share
     }
 
-    pub fn scheme(&self) -> &Scheme {
-        &self.target.scheme
+    /// The scheme and authority of every target, by host index (0: the plan's `target`,
+    /// `i + 1`: `Plan::hosts[i]`).
+    pub fn targets(&self) -> impl Iterator<Item = (&Scheme, &Authority)> {
+        self.targets.iter().map(|t| (&t.scheme, &t.authority))
     }
 
-    pub fn authority(&self) -> &Authority {
-        &self.target.authority
+    /// The request's own `timeout`, when it has one (else the plan's applies).
+    pub fn request_timeout(&self, scenario: u32, step: u32) -> Option<std::time::Duration> {
+        self.find_request(scenario, step)?.timeout
     }
 
     /// The state for worker `id` of this agent (ids should be distinct per worker).
@@ -282,8 +286,8 @@ impl Program {
             .scenarios
             .get(scenario as usize)
             .is_some_and(|s| s.cookies);
-        self.request(scenario, step)?
-            .build(&self.target, &self.tables, it, cookies)
+        let r = self.request(scenario, step)?;
+        r.build(&self.targets[r.host], &self.tables, it, cookies)
     }
 
     /// Appends the request of `step` in HTTP/1.1 wire form to `out`, with a fault's edits
@@ -301,7 +305,7 @@ impl Program {
             return self.request(scenario, step).map(|_| false);
         };
         r.write_wire(
-            &self.target,
+            &self.targets[r.host],
             &self.tables,
             it,
             self.keeps_cookies(scenario),

@@ -60,11 +60,16 @@ pub(crate) struct CompiledRequest {
     pub checks: StepChecks,
     /// The constant parts of its wire form (`None`: it goes the built route).
     pub(super) wire: Option<Wire>,
+    /// Index of its target in the program's targets (0: the plan's `target`).
+    pub(super) host: usize,
+    /// Its own `timeout`, when it has one.
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 pub(crate) struct RequestContext<'a> {
     pub plan: &'a Plan,
-    pub target: &'a Target,
+    /// The program's targets: the plan's `target`, then `Plan::hosts`.
+    pub targets: &'a [Target],
     pub vars: &'a VarInfo<'a>,
     pub scenario: &'a str,
     pub registers: u32,
@@ -73,6 +78,11 @@ pub(crate) struct RequestContext<'a> {
 impl CompiledRequest {
     pub fn compile(cx: &RequestContext<'_>, req: &Request) -> Result<CompiledRequest, VmError> {
         let plan = cx.plan;
+        let host = req.host.map_or(0, |h| h as usize + 1);
+        let target = cx.targets.get(host).ok_or(VmError::HostOutOfRange {
+            request: req.name.clone(),
+            host: req.host.unwrap_or(0),
+        })?;
         let tmpl = |t: &Template| -> Result<CompiledTemplate, VmError> {
             let t = CompiledTemplate::compile(plan, t, cx.vars)?;
             if let Some(register) = t.registers().find(|&r| r >= cx.registers) {
@@ -146,14 +156,14 @@ impl CompiledRequest {
         let path = tmpl(&req.path)?;
         let fixed_uri = match path.constant() {
             Some(c) => {
-                let slash = needs_slash(c.first().copied(), &cx.target.prefix);
-                let mut p = cx.target.prefix.clone();
+                let slash = needs_slash(c.first().copied(), &target.prefix);
+                let mut p = target.prefix.clone();
                 if slash {
                     p.push(b'/');
                 }
                 p.extend_from_slice(c);
                 let fixed =
-                    join(cx.target, Bytes::from(p)).map_err(|reason| VmError::InvalidPath {
+                    join(target, Bytes::from(p)).map_err(|reason| VmError::InvalidPath {
                         path: String::from_utf8_lossy(c).into_owned(),
                         reason,
                     })?;
@@ -172,8 +182,12 @@ impl CompiledRequest {
             body,
             checks,
             wire: None,
+            host,
+            timeout: req
+                .timeout_us
+                .map(|us| std::time::Duration::from_micros(us.max(1))),
         };
-        compiled.wire = Wire::compile(&compiled, cx.target);
+        compiled.wire = Wire::compile(&compiled, target);
         Ok(compiled)
     }
 

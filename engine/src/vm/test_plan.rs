@@ -30,6 +30,8 @@ impl PlanBuilder {
                 scenarios: vec![],
                 phases: vec![],
                 thresholds: vec![],
+                hosts: vec![],
+                tags: vec![],
             },
         }
     }
@@ -139,6 +141,9 @@ impl PlanBuilder {
             body: body.map(|b| self.tmpl(b)),
             expects: vec![],
             captures: vec![],
+            host: None,
+            timeout_us: None,
+            tags: vec![],
         }
     }
 

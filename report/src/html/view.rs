@@ -6,7 +6,7 @@ use crate::units::{
     or_no_data,
 };
 use ptl_engine::result::{
-    Latency, PhaseResult, RequestResult, RunResult, ScenarioResult, ThresholdResult,
+    GroupResult, Latency, PhaseResult, RequestResult, RunResult, ScenarioResult, ThresholdResult,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,6 +31,10 @@ pub(crate) struct ReportView {
     /// One line per paused phase: its paused time, left out of its rates.
     pub pause_notes: Vec<String>,
     pub has_requests: bool,
+    /// A row per host, when the plan sends to more than one.
+    pub hosts: Vec<FigureRow>,
+    /// A row per `tag key = "value"`.
+    pub tags: Vec<FigureRow>,
     pub has_scenarios: bool,
     pub thresholds: Vec<ThresholdView>,
     pub errors_by_class: Vec<Pair>,
@@ -181,6 +185,16 @@ impl ReportView {
             cards: cards(result),
             total: total_row,
             has_requests: phases.iter().any(|p| !p.requests.is_empty()),
+            hosts: result
+                .hosts
+                .iter()
+                .map(|h| group_row(&format!("{} ({})", h.name, h.url), &h.stats))
+                .collect(),
+            tags: result
+                .tags
+                .iter()
+                .map(|t| group_row(&format!("{} = {}", t.key, t.value), &t.stats))
+                .collect(),
             phases,
             pause_notes: pause_notes(result),
             has_scenarios: result.phases.iter().any(|p| !p.scenarios.is_empty()),
@@ -409,6 +423,33 @@ fn request_row(request: &RequestResult, scenario: Option<&str>) -> FigureRow {
                 response: &request.response_time_ms,
                 service: &request.service_time_ms,
                 lag: &request.schedule_lag_ms,
+            },
+        )
+    }
+    .with_details()
+}
+
+/// A host's or a tag's row: whole-run counts, no rate of its own (its requests' rates are in
+/// their phases).
+fn group_row(name: &str, g: &GroupResult) -> FigureRow {
+    FigureRow {
+        achieved: "-".into(),
+        status_codes: joined(&g.status_codes),
+        errors_by_class: joined(&g.errors_by_class),
+        injected: joined(&g.injected),
+        ..figures(
+            name,
+            Counts {
+                achieved_rps: 0.0,
+                requests: g.requests,
+                errors: g.errors,
+                dropped: g.dropped,
+                attempted: g.requests + g.dropped,
+            },
+            Measures {
+                response: &g.response_time_ms,
+                service: &g.service_time_ms,
+                lag: &None,
             },
         )
     }

@@ -27,6 +27,8 @@ pub fn minimal_plan() -> Plan {
         overflow: Overflow::Queue,
         http: HttpVersion::Http1,
         params: vec![],
+        hosts: vec![],
+        tags: vec![],
         consts: vec![],
         datasets: vec![],
         vars: vec![],
@@ -80,6 +82,20 @@ pub fn sample_plan() -> Plan {
         overflow: Overflow::Drop,
         http: HttpVersion::Http2,
         params: vec![("peak".into(), "100/s".into())],
+        hosts: vec![Host {
+            name: "auth".into(),
+            url: "http://127.0.0.1:9000".into(),
+        }],
+        tags: vec![
+            Tag {
+                key: "group".into(),
+                value: "browse".into(),
+            },
+            Tag {
+                key: "team".into(),
+                value: "shop".into(),
+            },
+        ],
         consts,
         datasets: vec![Dataset {
             name: "users.csv".into(),
@@ -148,6 +164,9 @@ pub fn sample_plan() -> Plan {
                         Expect::LatencyBelow { us: 500_000 },
                     ],
                     captures: vec![],
+                    host: Some(0),
+                    timeout_us: Some(2_000_000),
+                    tags: vec![0, 1],
                 })],
             },
             Scenario {
@@ -201,6 +220,9 @@ pub fn sample_plan() -> Plan {
                                 default: None,
                             },
                         ],
+                        host: None,
+                        timeout_us: None,
+                        tags: vec![1],
                     }),
                     Step::Think(Think::Uniform {
                         min_us: 1_000_000,
@@ -221,6 +243,9 @@ pub fn sample_plan() -> Plan {
                             source: CaptureSource::Status,
                             default: None,
                         }],
+                        host: Some(0),
+                        timeout_us: None,
+                        tags: vec![],
                     }),
                     Step::Think(Think::fixed(250_000)),
                     Step::Think(Think::Exponential { mean_us: 500_000 }),
@@ -238,6 +263,9 @@ pub fn sample_plan() -> Plan {
                                 body: None,
                                 expects: vec![],
                                 captures: vec![],
+                                host: None,
+                                timeout_us: None,
+                                tags: vec![],
                             })
                         }),
                 )
@@ -387,6 +415,13 @@ pub fn sample_plan() -> Plan {
                 3e6,
             ),
             threshold(
+                "tag(group = \"browse\").p99 < 1s",
+                Scope::Tag(0),
+                Metric::Percentile(99.0),
+                Cmp::Lt,
+                1e6,
+            ),
+            threshold(
                 "completion > 99%",
                 Scope::All,
                 Metric::CompletionRate,
@@ -395,6 +430,25 @@ pub fn sample_plan() -> Plan {
             ),
         ],
     }
+}
+
+/// `plan` without what format v5 added (hosts, tags, per-request timeouts, tag thresholds):
+/// what a v4 plan of it holds.
+pub fn without_v5(mut plan: Plan) -> Plan {
+    plan.hosts.clear();
+    plan.tags.clear();
+    plan.thresholds
+        .retain(|t| !matches!(t.scope, Scope::Tag(_)));
+    for s in &mut plan.scenarios {
+        for step in &mut s.steps {
+            if let Step::Request(r) = step {
+                r.host = None;
+                r.timeout_us = None;
+                r.tags.clear();
+            }
+        }
+    }
+    plan
 }
 
 fn threshold(expr: &str, scope: Scope, metric: Metric, cmp: Cmp, value: f64) -> Threshold {
@@ -563,16 +617,26 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::option::of(template()),
         vec(expect(), 0..3),
         vec(capture(), 0..3),
+        (
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u64>()),
+            vec(any::<u32>(), 0..3),
+        ),
     )
         .prop_map(
-            |(name, method, path, headers, body, expects, captures)| Request {
-                name,
-                method,
-                path,
-                headers,
-                body,
-                expects,
-                captures,
+            |(name, method, path, headers, body, expects, captures, (host, timeout_us, tags))| {
+                Request {
+                    name,
+                    method,
+                    path,
+                    headers,
+                    body,
+                    expects,
+                    captures,
+                    host,
+                    timeout_us,
+                    tags,
+                }
             },
         );
     prop_oneof![
@@ -701,6 +765,7 @@ fn threshold_strategy() -> impl Strategy<Value = Threshold> {
         any::<u32>().prop_map(Scope::Phase),
         any::<u32>().prop_map(Scope::Scenario),
         (any::<u32>(), any::<u32>()).prop_map(|(scenario, step)| Scope::Step { scenario, step }),
+        any::<u32>().prop_map(Scope::Tag),
     ];
     let cmp = prop_oneof![Just(Cmp::Lt), Just(Cmp::Le), Just(Cmp::Gt), Just(Cmp::Ge)];
     (name(), scope, metric, cmp, -1e12..1e12f64, any::<bool>()).prop_map(
@@ -726,6 +791,8 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
         any::<u32>(),
         (overflow(), http_version()),
         vec((name(), name()), 0..3),
+        vec((name(), name()), 0..3),
+        vec((name(), name()), 0..3),
     );
     let datasets = vec(
         (name(), vec(name(), 0..3), vec(vec(const_id(), 0..3), 0..3)).prop_map(
@@ -748,7 +815,18 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
     );
     (meta, body).prop_map(
         |(
-            (name, target, timeout_us, connections, seed, max_inflight, (overflow, http), params),
+            (
+                name,
+                target,
+                timeout_us,
+                connections,
+                seed,
+                max_inflight,
+                (overflow, http),
+                params,
+                hosts,
+                tags,
+            ),
             (consts, datasets, vars, headers, scenarios, phases, thresholds),
         )| {
             repair(Plan {
@@ -761,6 +839,14 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                 overflow,
                 http,
                 params,
+                hosts: hosts
+                    .into_iter()
+                    .map(|(name, url)| Host { name, url })
+                    .collect(),
+                tags: tags
+                    .into_iter()
+                    .map(|(key, value)| Tag { key, value })
+                    .collect(),
                 consts,
                 datasets,
                 vars,
@@ -796,8 +882,12 @@ fn repair(mut plan: Plan) -> Plan {
         scenarios,
         phases,
         thresholds,
+        hosts,
+        tags,
         ..
     } = &mut plan;
+    let n_hosts = hosts.len() as u32;
+    let n_tags = tags.len() as u32;
     for (slot, v) in vars.iter_mut().enumerate() {
         for part in &mut v.parts {
             match part {
@@ -860,6 +950,22 @@ fn repair(mut plan: Plan) -> Plan {
                     if registers == 0 {
                         r.captures.clear();
                     }
+                    r.host = match r.host {
+                        Some(h) if n_hosts > 0 => Some(h % n_hosts),
+                        _ => None,
+                    };
+                    // Each key at most once: keep a tag only if its key is new.
+                    let mut keys: Vec<&str> = Vec::new();
+                    r.tags.retain_mut(|t| {
+                        if n_tags == 0 {
+                            return false;
+                        }
+                        *t %= n_tags;
+                        let key = tags[*t as usize].key.as_str();
+                        let new = !keys.contains(&key);
+                        keys.push(key);
+                        new
+                    });
                     for c in &mut r.captures {
                         c.register %= registers.max(1);
                         match &mut c.source {
@@ -912,6 +1018,8 @@ fn repair(mut plan: Plan) -> Plan {
                     },
                 }
             }
+            Scope::Tag(_) if n_tags == 0 => Scope::All,
+            Scope::Tag(g) => Scope::Tag(g % n_tags),
             Scope::All => Scope::All,
         };
     }

@@ -44,6 +44,8 @@ pub fn request(name: &str, requests: u64, errors: u64, base: f64) -> RequestResu
         service_time_ms: Some(latency(base * 0.9)),
         schedule_lag_ms: Some(latency(0.1)),
         skipped: 0,
+        host: None,
+        tags: BTreeMap::new(),
     }
 }
 
@@ -183,5 +185,7 @@ pub fn run_result() -> RunResult {
         accounting: None,
         signed_by: None,
         generator: None,
+        hosts: vec![],
+        tags: vec![],
     }
 }
