@@ -118,6 +118,7 @@ fn fmt_explain_and_inspect_show_the_http_version() {
         .output()
         .expect("inspect runs");
     let text = String::from_utf8_lossy(&inspect.stdout);
-    assert!(text.contains("ptl plan format v4"), "{text}");
+    let format = format!("ptl plan format v{}", ptl_bytecode::FORMAT_VERSION);
+    assert!(text.contains(&format), "{text}");
     assert!(text.contains("http          2"), "{text}");
 }
