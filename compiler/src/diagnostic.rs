@@ -231,12 +231,14 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
-    #[error("cannot read CSV file `{path}`: {reason}")]
+    #[error("cannot read {kind} file `{path}`: {reason}")]
     #[diagnostic(
         code(ptl::E0021),
-        help("CSV paths are relative to the plan file that names them")
+        help("data file paths are relative to the plan file that names them")
     )]
-    CsvUnreadable {
+    FeedUnreadable {
+        /// `CSV` or `JSON`.
+        kind: &'static str,
         path: String,
         reason: String,
         #[label("named here")]
@@ -252,6 +254,18 @@ pub enum Diagnostic {
         path: String,
         /// 1-based row number in the file (the header is row 1).
         row: Option<u64>,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("malformed JSON file `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0090),
+        help("a JSON feeder is an array of objects with the same fields: `[{{\"id\": 1}}, {{\"id\": 2}}]`")
+    )]
+    JsonFeedMalformed {
+        path: String,
         reason: String,
         #[label("named here")]
         span: SourceSpan,
@@ -341,21 +355,21 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
-    #[error("CSV variable `{var}` has no column `{column}`")]
+    #[error("data row `{var}` has no column `{column}`")]
     #[diagnostic(code(ptl::E0031))]
     UnknownColumn {
         var: String,
         column: String,
-        #[label("not a column of the CSV file")]
+        #[label("not a column of its data file")]
         span: SourceSpan,
         #[help]
         help: Option<String>,
     },
 
-    #[error("`{var}` is not a CSV variable, so `{var}.{field}` has no meaning")]
+    #[error("`{var}` is not a data row, so `{var}.{field}` has no meaning")]
     #[diagnostic(
         code(ptl::E0032),
-        help("`{{{{name.column}}}}` reads a column of a variable defined as `let name = csv(\"file.csv\")`")
+        help("`{{{{name.column}}}}` reads a column of a variable defined as `let name = csv(\"file.csv\")` or `json(\"file.json\")`")
     )]
     NotCsv {
         var: String,
@@ -587,17 +601,18 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
-    #[error("`csv(…)` must be the whole value of a `let`")]
+    #[error("`{func}(…)` must be the whole value of a `let`")]
     #[diagnostic(
         code(ptl::E0053),
-        help("write `let row = csv(\"file.csv\")` and use its columns in templates: `{{{{row.column}}}}`")
+        help("write `let row = {func}(\"file\")` and use its fields in templates: `{{{{row.field}}}}`")
     )]
     CsvInExpression {
+        func: String,
         #[label("combined with other parts")]
         span: SourceSpan,
     },
 
-    #[error("`{var}` is a CSV row, not a single value")]
+    #[error("`{var}` is a data row, not a single value")]
     #[diagnostic(code(ptl::E0054))]
     WholeCsvRow {
         var: String,

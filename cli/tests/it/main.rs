@@ -13,6 +13,7 @@ mod cluster_footprint;
 mod cluster_policy;
 mod cluster_security;
 mod dashboard;
+mod data;
 mod hosts;
 mod http2;
 mod https;

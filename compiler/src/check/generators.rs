@@ -11,8 +11,8 @@ use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
-const GENERATORS: [&str; 11] = [
-    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "zipf", "str", "now", "env",
+const GENERATORS: [&str; 12] = [
+    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "json", "zipf", "str", "now", "env",
 ];
 
 /// Checks every `let`; the result has one entry per let, `None` where it failed.
@@ -58,10 +58,11 @@ fn one_let(
                 }
             }
             ExprPart::Call(call) => {
-                if call.func.name == "csv" && !only_part {
+                if matches!(call.func.name.as_str(), "csv" | "json") && !only_part {
                     sink.push(
                         file,
                         Diagnostic::CsvInExpression {
+                            func: call.func.name.clone(),
                             span: call.span.into(),
                         },
                     );
@@ -96,7 +97,7 @@ fn variable(
         Some(other) if other < slot => {
             let entry = &n.lets[other];
             entry.used.set(true);
-            if entry.csv_file().is_some() {
+            if entry.feed_file().is_some() {
                 sink.push(
                     file,
                     Diagnostic::WholeCsvRow {
@@ -276,13 +277,15 @@ fn generator(
             out.into_iter().collect::<Option<Vec<_>>>().map(Gen::OneOf)
         }
         "weighted" => weighted(cx, sink, file, call),
-        "csv" => entry
+        "csv" | "json" => entry
             .dataset
             .get()
             .map(|dataset| Gen::Csv { dataset })
             .or_else(|| {
-                // Not loaded: either reported by the CSV loader, or the argument is no string.
-                if let Err(d) = p.string(&call.args[0].value, "`csv` takes a file name") {
+                // Not loaded: either reported by the feeder loader, or the argument is no string.
+                if let Err(d) =
+                    p.string(&call.args[0].value, &format!("`{name}` takes a file name"))
+                {
                     sink.push(file, d);
                 }
                 None
@@ -370,7 +373,7 @@ fn arity(name: &str) -> (&'static str, usize, usize) {
         "float" => ("2 arguments (min, max)", 2, 2),
         "zipf" => ("3 arguments (min, max, exponent)", 3, 3),
         "str" => ("1 argument (the length)", 1, 1),
-        "csv" => ("1 argument (the file name)", 1, 1),
+        "csv" | "json" => ("1 argument (the file name)", 1, 1),
         "env" => ("1 or 2 arguments (the name, a default)", 1, 2),
         "one_of" | "weighted" => ("at least 1 argument", 1, usize::MAX),
         _ => ("no arguments", 0, 0),
@@ -384,6 +387,7 @@ fn example(name: &str) -> &'static str {
         "zipf" => "zipf(1, 1000, 1.1)",
         "str" => "str(16)",
         "csv" => "csv(\"customers.csv\")",
+        "json" => "json(\"users.json\")",
         "one_of" => "one_of(\"visa\", \"amex\")",
         "weighted" => "weighted(\"eu\" 70%, \"us\" 30%)",
         "uuid" => "uuid()",

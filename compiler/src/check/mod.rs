@@ -8,7 +8,9 @@
 pub mod capacity;
 mod captures;
 mod csv;
+mod feeds;
 mod generators;
+mod json_feed;
 pub mod model;
 pub mod names;
 mod params;
@@ -110,7 +112,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     };
     let mut names = Names::collect(loaded, &mut sink);
     params::apply_overrides(&mut names.params, overrides, &mut sink);
-    let datasets = csv::load_datasets(loaded, &names, &mut sink);
+    let datasets = feeds::load_datasets(loaded, &names, &mut sink);
     let mut cx = CheckContext {
         loaded,
         names: &names,
