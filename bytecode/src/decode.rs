@@ -7,12 +7,12 @@
 
 use crate::error::DecodeError;
 use crate::format::{
-    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION,
-    HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS,
-    MIN_FORMAT_VERSION, OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
+    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENV_SINCE, FLAGS_OFFSET,
+    FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC,
+    METHODS, MIN_FORMAT_VERSION, OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
-    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
+    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Expect, Fault, Generator,
     HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
     Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var, VarPart,
 };
@@ -356,7 +356,12 @@ fn generator(r: &mut Reader, plan: &Plan, version: u16) -> Result<Generator> {
             if d.rows.is_empty() {
                 return invalid(at, format!("csv(\"{}\") has no rows to draw", d.name));
             }
-            Generator::Csv { dataset }
+            let draw = if version >= DRAW_SINCE {
+                table_tag::<Draw>(r, "draw mode", &DRAWS)?
+            } else {
+                Draw::Sequential
+            };
+            Generator::Csv { dataset, draw }
         }
         tag::GEN_ZIPF => {
             let (min, max) = (r.var_i64("zipf min")?, r.var_i64("zipf max")?);

@@ -12,8 +12,8 @@ use crate::durations::duration_text;
 use crate::error::DecodeError;
 use crate::hash::hash;
 use crate::plan::{
-    CaptureSource, ConstId, Expect, Fault, Generator, HeaderTemplate, Load, Metric, Phase, Plan,
-    Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, VarPart,
+    CaptureSource, ConstId, Draw, Expect, Fault, Generator, HeaderTemplate, Load, Metric, Phase,
+    Plan, Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, VarPart,
 };
 
 /// Literals longer than this are cut in templates and listings (the full text is in the bytes).
@@ -425,10 +425,17 @@ impl Disasm<'_> {
             }
             Generator::Uuid => "uuid()".to_string(),
             Generator::Seq => "seq()".to_string(),
-            Generator::Csv { dataset } => match self.plan.datasets.get(*dataset as usize) {
-                Some(d) => format!("csv(d{dataset} {})", quote_str(&d.name)),
-                None => format!("csv(d{dataset}?)"),
-            },
+            Generator::Csv { dataset, draw } => {
+                let draw = match draw {
+                    Draw::Sequential => "",
+                    Draw::Random => " random",
+                    Draw::Unique => " unique",
+                };
+                match self.plan.datasets.get(*dataset as usize) {
+                    Some(d) => format!("csv(d{dataset} {}{draw})", quote_str(&d.name)),
+                    None => format!("csv(d{dataset}?{draw})"),
+                }
+            }
             Generator::Zipf { min, max, s } => format!("zipf({min}, {max}, s={s})"),
             Generator::Str { len } => format!("str({len})"),
             Generator::Now => "now()".to_string(),

@@ -3,8 +3,8 @@
 //! yields the same bytes (and the same [`crate::PlanHash`]). Layout: `docs/bytecode.md`.
 
 use crate::format::{
-    arrivals_tag, cmp_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
-    FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
+    arrivals_tag, cmp_tag, draw_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
+    DRAW_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -221,9 +221,12 @@ fn generator(w: &mut Writer, g: &Generator) {
         }
         Generator::Uuid => w.u8(tag::GEN_UUID),
         Generator::Seq => w.u8(tag::GEN_SEQ),
-        Generator::Csv { dataset } => {
+        Generator::Csv { dataset, draw } => {
             w.u8(tag::GEN_CSV);
             w.var_u32(*dataset);
+            if w.version >= DRAW_SINCE {
+                w.u8(draw_tag(*draw));
+            }
         }
         Generator::Zipf { min, max, s } => {
             w.u8(tag::GEN_ZIPF);

@@ -271,6 +271,16 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("unknown draw mode {found}")]
+    #[diagnostic(code(ptl::E0091))]
+    UnknownDrawMode {
+        found: String,
+        #[label("a feeder draws `sequential`, `random` or `unique`")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
     #[error("unknown generator `{name}`")]
     #[diagnostic(code(ptl::E0023))]
     UnknownGenerator {
@@ -374,7 +384,7 @@ pub enum Diagnostic {
     NotCsv {
         var: String,
         field: String,
-        #[label("`{var}` is not a CSV row")]
+        #[label("`{var}` is not a data row")]
         span: SourceSpan,
     },
 

@@ -174,7 +174,10 @@ fn var_part(pool: &mut Pool, part: &LetPart) -> VarPart {
             }
             Gen::Uuid => Generator::Uuid,
             Gen::Seq => Generator::Seq,
-            Gen::Csv { dataset } => Generator::Csv { dataset: *dataset },
+            Gen::Csv { dataset, draw } => Generator::Csv {
+                dataset: *dataset,
+                draw: *draw,
+            },
             Gen::Zipf { min, max, s } => Generator::Zipf {
                 min: *min,
                 max: *max,

@@ -28,7 +28,7 @@ fn disassembly_shows_every_section() {
     );
     has_line(&text, "      row 1: \"b@example.com\" \"swordfish\"");
     has_line(&text, "  $0   product_id = int(1, 1000)");
-    has_line(&text, "  $1   customer = csv(d0 \"users.csv\")");
+    has_line(&text, "  $1   customer = csv(d0 \"users.csv\" unique)");
     has_line(&text, "  $2   order = \"order-\" {{product_id}} seq()");
     has_line(
         &text,

@@ -320,7 +320,10 @@ fn out_of_range_references_are_rejected() {
     expect_bad_index(&p, "earlier var", 2);
 
     let mut p = base.clone();
-    p.vars[1].parts[0] = VarPart::Gen(Generator::Csv { dataset: 1 });
+    p.vars[1].parts[0] = VarPart::Gen(Generator::Csv {
+        dataset: 1,
+        draw: Draw::Sequential,
+    });
     expect_bad_index(&p, "csv dataset", 1);
 
     let mut p = base.clone();

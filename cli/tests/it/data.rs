@@ -1,7 +1,7 @@
 //! Data in plans, end to end against a server that records what it received: JSON feeders
 //! (`json("users.json")`), draw modes of feeders, and the bytes of bodies and helpers.
 
-use crate::support::{assert_exit, assert_sent_without_errors, json, run};
+use crate::support::{assert_exit, assert_sent_without_errors, json, ptl, run};
 use ptl_test_support::counting_server;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,4 +62,101 @@ fn a_json_feeder_sends_every_object_in_turn() {
         .map(|p| (p.to_string(), 10))
         .collect();
     assert_eq!(paths(&server), expected);
+}
+
+const FIVE_ROWS: &str = "id\n1\n2\n3\n4\n5\n";
+
+/// A plan drawing `ids.csv` with `mode` under `load`.
+fn draw_plan(dir: &Path, mode: &str, load: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        &format!(
+            r#"plan "draw" {{
+  param target = "http://127.0.0.1:9"
+  target target
+  let row = csv("ids.csv", {mode})
+  request hello {{ GET "/id/{{{{row.id}}}}" }}
+  phase main {{ {load} }}
+}}
+"#
+        ),
+        &[("ids.csv", FIVE_ROWS)],
+    )
+}
+
+fn ids(n: std::ops::RangeInclusive<u32>, each: u64) -> BTreeMap<String, u64> {
+    n.map(|i| (format!("/id/{i}"), each)).collect()
+}
+
+#[test]
+fn a_unique_feeder_sends_each_row_once_then_counts_the_rest_as_exhausted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = draw_plan(dir.path(), "unique", "rate 20/s for 1s");
+    let server = counting_server::server();
+    server.record();
+    let out = dir.path().join("r.json");
+    let o = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args(["--set", &format!("target={}", server.url()), "--out"])
+        .arg(&out)
+        .output()
+        .expect("ptl run runs");
+    assert_exit(&o, 0);
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        summary.contains("main: 15 iterations found no row left in a `unique` feeder"),
+        "{summary}"
+    );
+    let phase = &json(&out)["phases"][0];
+    // 20 arrivals, 5 rows: 5 requests, and 15 arrivals that found no row, never a repeat.
+    assert_eq!(phase["planned"].as_u64(), Some(20), "{phase}");
+    assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
+    assert_eq!(phase["exhausted"].as_u64(), Some(15), "{phase}");
+    assert_eq!(phase["dropped"].as_u64(), Some(15), "{phase}");
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 5);
+    assert_eq!(paths(&server), ids(1..=5, 1));
+}
+
+#[test]
+fn a_unique_feeder_stops_closed_model_users_when_rows_run_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = draw_plan(dir.path(), "unique", "users 2 for 2s think 10ms");
+    let server = counting_server::server();
+    server.record();
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &server.url(), &out, &[]);
+    assert_exit(&o, 0);
+    let phase = &json(&out)["phases"][0];
+    assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
+    // Each of the two users found no row once, and stopped.
+    assert_eq!(phase["exhausted"].as_u64(), Some(2), "{phase}");
+    assert_eq!(paths(&server), ids(1..=5, 1));
+}
+
+#[test]
+fn random_and_sequential_feeders_send_only_rows_of_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = counting_server::server();
+    server.record();
+    let plan = draw_plan(dir.path(), "sequential", "rate 20/s for 1s");
+    let o = run(&plan, &server.url(), &dir.path().join("s.json"), &[]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        paths(&server),
+        ids(1..=5, 4),
+        "20 draws walk 5 rows 4 times"
+    );
+
+    server.state.recorded.lock().expect("lock").clear();
+    let plan = draw_plan(dir.path(), "random", "rate 40/s for 1s");
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &server.url(), &out, &[]);
+    assert_exit(&o, 0);
+    assert_sent_without_errors(&json(&out)["phases"][0], 40..=40);
+    let got = paths(&server);
+    assert_eq!(got.values().sum::<u64>(), 40);
+    assert!(got.keys().all(|p| ids(1..=5, 0).contains_key(p)), "{got:?}");
+    // Random, not the sequential walk: 40 even draws of 5 rows would give 8 each.
+    assert_ne!(got, ids(1..=5, 8), "{got:?}");
 }

@@ -3,14 +3,14 @@
 //! stay disjoint among the agents sending) and a share of the rate from an instant a little in
 //! the future, at a new epoch (`assignment::admit`).
 //!
-//! Not for plans that draw `seq()`: a slice's values are `index + k·count` from k = 0, so the
-//! joiner would draw again the values the lost agent drew. Not under the `abort` policy either
+//! Not for plans that draw `seq()` or a `unique` feeder: a slice's values (rows) are
+//! `index + k·count` from k = 0, so the joiner would draw again what the lost agent drew. Not under the `abort` policy either
 //! (the run stops when an agent is lost).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use ptl_bytecode::plan::{Generator, VarPart};
+use ptl_bytecode::plan::{Draw, Generator, VarPart};
 use ptl_bytecode::Plan;
 
 use crate::agent::registry::RegisteredAgent;
@@ -62,9 +62,16 @@ impl Drop for BusyRun<'_> {
 /// Whether agents may join a run of `plan` under `spec` at all.
 pub fn joinable(plan: &Plan, spec: &RunSpec) -> bool {
     let draws_seq = plan.vars.iter().any(|v| {
-        v.parts
-            .iter()
-            .any(|p| matches!(p, VarPart::Gen(Generator::Seq)))
+        v.parts.iter().any(|p| {
+            matches!(
+                p,
+                VarPart::Gen(Generator::Seq)
+                    | VarPart::Gen(Generator::Csv {
+                        draw: Draw::Unique,
+                        ..
+                    })
+            )
+        })
     });
     spec.on_agent_loss != LossPolicy::Abort && !draws_seq
 }
@@ -143,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn plans_drawing_seq_and_abort_runs_take_no_joiners() {
+    fn plans_drawing_seq_or_unique_rows_and_abort_runs_take_no_joiners() {
         let mut plan = ptl_test_support::plans::one_request(
             ptl_test_support::plans::NOWHERE,
             100.0,
@@ -156,6 +163,20 @@ mod tests {
             name: "n".into(),
             parts: vec![VarPart::Gen(Generator::Seq)],
         });
+        assert!(!joinable(&plan, &spec(LossPolicy::Rebalance)));
+        plan.vars.pop();
+        plan.datasets.push(ptl_bytecode::Dataset {
+            name: "d.csv".into(),
+            columns: vec!["id".into()],
+            rows: vec![vec![]],
+        });
+        let feeder = |draw| ptl_bytecode::Var {
+            name: "row".into(),
+            parts: vec![VarPart::Gen(Generator::Csv { dataset: 0, draw })],
+        };
+        plan.vars.push(feeder(Draw::Random));
+        assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
+        plan.vars[0] = feeder(Draw::Unique);
         assert!(!joinable(&plan, &spec(LossPolicy::Rebalance)));
     }
 

@@ -1,7 +1,7 @@
 //! `let` expressions: literals, earlier lets, params and generator calls joined with `+`, each
 //! generator checked for its name, arity, argument types and ranges.
 
-use ptl_bytecode::Ppm;
+use ptl_bytecode::{Draw, Ppm};
 
 use crate::ast::{Arg, Call, ExprPart, ValueKind};
 use crate::check::model::{Gen, LetPart, VarModel};
@@ -277,24 +277,83 @@ fn generator(
             out.into_iter().collect::<Option<Vec<_>>>().map(Gen::OneOf)
         }
         "weighted" => weighted(cx, sink, file, call),
-        "csv" | "json" => entry
-            .dataset
-            .get()
-            .map(|dataset| Gen::Csv { dataset })
-            .or_else(|| {
-                // Not loaded: either reported by the feeder loader, or the argument is no string.
-                if let Err(d) =
-                    p.string(&call.args[0].value, &format!("`{name}` takes a file name"))
-                {
-                    sink.push(file, d);
-                }
-                None
-            }),
+        "csv" | "json" => {
+            let draw = match call.args.get(1) {
+                Some(arg) => draw_mode(cx, sink, file, arg)?,
+                None => Draw::Sequential,
+            };
+            feed(cx, sink, file, call, entry, draw)
+        }
         "uuid" => Some(Gen::Uuid),
         "seq" => Some(Gen::Seq),
         "now" => Some(Gen::Now),
         "env" => env(sink, file, call, p),
         _ => None,
+    }
+}
+
+/// A feeder's dataset, once its file loaded.
+fn feed(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    call: &Call,
+    entry: &LetEntry<'_>,
+    draw: Draw,
+) -> Option<Gen> {
+    let name = call.func.name.as_str();
+    entry
+        .dataset
+        .get()
+        .map(|dataset| Gen::Csv { dataset, draw })
+        .or_else(|| {
+            // Not loaded: either reported by the feeder loader, or the argument is no string.
+            let context = format!("`{name}` takes a file name");
+            if let Err(d) = cx.params().string(&call.args[0].value, &context) {
+                sink.push(file, d);
+            }
+            None
+        })
+}
+
+const DRAW_MODES: [&str; 3] = ["sequential", "random", "unique"];
+
+/// A feeder's second argument: how it picks rows.
+fn draw_mode(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, arg: &Arg) -> Option<Draw> {
+    let r = cx.params().resolve(&arg.value);
+    let word = match r.kind {
+        ValueKind::Ident(w) => w.as_str(),
+        _ => "",
+    };
+    match word {
+        "sequential" => Some(Draw::Sequential),
+        "random" => Some(Draw::Random),
+        "unique" => Some(Draw::Unique),
+        _ => {
+            let (found, help) = match r.kind {
+                ValueKind::Ident(w) => (
+                    format!("`{w}`"),
+                    suggest::did_you_mean_or_list(w, DRAW_MODES, "the draw modes are"),
+                ),
+                ValueKind::Str(s) if DRAW_MODES.contains(&s.value.as_str()) => (
+                    format!("\"{}\"", s.value),
+                    Some(format!("a draw mode is a bare word: `{}`", s.value)),
+                ),
+                other => (
+                    text_of(other),
+                    suggest::did_you_mean_or_list("", DRAW_MODES, "the draw modes are"),
+                ),
+            };
+            sink.push(
+                file,
+                Diagnostic::UnknownDrawMode {
+                    found,
+                    span: arg.span.into(),
+                    help,
+                },
+            );
+            None
+        }
     }
 }
 
@@ -373,7 +432,7 @@ fn arity(name: &str) -> (&'static str, usize, usize) {
         "float" => ("2 arguments (min, max)", 2, 2),
         "zipf" => ("3 arguments (min, max, exponent)", 3, 3),
         "str" => ("1 argument (the length)", 1, 1),
-        "csv" | "json" => ("1 argument (the file name)", 1, 1),
+        "csv" | "json" => ("1 or 2 arguments (the file name, a draw mode)", 1, 2),
         "env" => ("1 or 2 arguments (the name, a default)", 1, 2),
         "one_of" | "weighted" => ("at least 1 argument", 1, usize::MAX),
         _ => ("no arguments", 0, 0),

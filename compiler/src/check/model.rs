@@ -82,6 +82,7 @@ pub enum Gen {
     Seq,
     Csv {
         dataset: u32,
+        draw: ptl_bytecode::Draw,
     },
     Zipf {
         min: i64,

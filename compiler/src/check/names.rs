@@ -69,7 +69,7 @@ impl LetEntry<'_> {
             _ => return None,
         };
         match call.args.as_slice() {
-            [arg] | [arg, _] => match &arg.value.kind {
+            [arg, ..] => match &arg.value.kind {
                 ValueKind::Str(s) => Some((kind, s)),
                 _ => None,
             },

@@ -22,6 +22,7 @@ mod think;
 mod wire;
 
 pub use error::VmError;
+pub use generators::Exhausted;
 pub use iteration::{Iteration, VmWorker};
 pub use program::{Program, StepKind};
 pub use request::BuiltRequest;

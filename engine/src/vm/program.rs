@@ -2,7 +2,7 @@
 //! (behind an `Arc`) by every worker task; the only shared mutation is the agent-wide `seq()`
 //! and CSV counters, which are atomics.
 
-use super::generators::{constant, DrawContext, Gen, Table};
+use super::generators::{constant, DrawContext, Exhausted, Gen, Table};
 use super::iteration::{Iteration, VmWorker};
 use super::mix::Mix;
 use super::request::{BuiltRequest, CompiledRequest, RequestContext};
@@ -98,7 +98,7 @@ impl Program {
                     }
                     VarPart::Gen(g) => {
                         let g = Gen::compile(plan, &v.name, g)?;
-                        if let Gen::Csv { dataset: d } = g {
+                        if let Gen::Csv { dataset: d, .. } = g {
                             dataset = Some(d);
                         }
                         Part::Gen(g)
@@ -238,18 +238,28 @@ impl Program {
             .pick(&mut worker.rng)
     }
 
-    /// Starts an iteration of `scenario`: draws every variable it reads, once.
-    pub fn begin_iteration(&self, worker: &mut VmWorker, scenario: u32) -> Iteration {
+    /// Starts an iteration of `scenario`: draws every variable it reads, once. [`Exhausted`]
+    /// when a `unique` feeder it reads has no row left for this agent.
+    pub fn begin_iteration(
+        &self,
+        worker: &mut VmWorker,
+        scenario: u32,
+    ) -> Result<Iteration, Exhausted> {
         let mut it = Iteration::default();
-        self.reset_iteration(worker, scenario, &mut it);
-        it
+        self.reset_iteration(worker, scenario, &mut it)?;
+        Ok(it)
     }
 
     /// [`Program::begin_iteration`] reusing `it`'s buffers.
-    pub fn reset_iteration(&self, worker: &mut VmWorker, scenario: u32, it: &mut Iteration) {
+    pub fn reset_iteration(
+        &self,
+        worker: &mut VmWorker,
+        scenario: u32,
+        it: &mut Iteration,
+    ) -> Result<(), Exhausted> {
         let Some(sc) = self.scenarios.get(scenario as usize) else {
             it.reset(scenario, self.vars.len(), 0);
-            return;
+            return Ok(());
         };
         it.reset(scenario, self.vars.len(), sc.registers as usize);
         let cx = DrawContext {
@@ -269,7 +279,7 @@ impl Program {
                         row = it.rows[*j as usize].or(row);
                     }
                     Part::Gen(g) => {
-                        if let Some(r) = g.draw(&cx, &mut worker.rng, &mut it.values) {
+                        if let Some(r) = g.draw(&cx, &mut worker.rng, &mut it.values)? {
                             row = Some(r);
                         }
                     }
@@ -278,6 +288,7 @@ impl Program {
             it.spans[slot as usize] = (start as u32, it.values.len() as u32);
             it.rows[slot as usize] = row;
         }
+        Ok(())
     }
 
     /// Builds the request of `step` for this iteration.
