@@ -281,6 +281,30 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
+    #[error("cannot read body file `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0092),
+        help("`file(…)` paths are relative to the plan file that names them")
+    )]
+    BodyFileUnreadable {
+        path: String,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("a `multipart` body sets its own `Content-Type`")]
+    #[diagnostic(
+        code(ptl::E0093),
+        help("remove this header: `multipart` sends `multipart/form-data; boundary=…`, and the boundary must match the body")
+    )]
+    MultipartContentType {
+        #[label("a second Content-Type")]
+        span: SourceSpan,
+        #[label("sets Content-Type with its boundary")]
+        multipart: SourceSpan,
+    },
+
     #[error("unknown generator `{name}`")]
     #[diagnostic(code(ptl::E0023))]
     UnknownGenerator {

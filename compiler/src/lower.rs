@@ -25,12 +25,16 @@ struct Pool {
 
 impl Pool {
     fn intern(&mut self, text: &str) -> ConstId {
-        if let Some(&id) = self.index.get(text.as_bytes()) {
+        self.intern_bytes(text.as_bytes())
+    }
+
+    fn intern_bytes(&mut self, bytes: &[u8]) -> ConstId {
+        if let Some(&id) = self.index.get(bytes) {
             return id;
         }
         let id = ConstId(self.consts.len() as u32);
-        self.consts.push(text.as_bytes().to_vec());
-        self.index.insert(text.as_bytes().to_vec(), id);
+        self.consts.push(bytes.to_vec());
+        self.index.insert(bytes.to_vec(), id);
         id
     }
 
@@ -40,6 +44,7 @@ impl Pool {
                 .iter()
                 .map(|p| match p {
                     Piece::Lit(s) => TemplateOp::Lit(self.intern(s)),
+                    Piece::Bytes(b) => TemplateOp::Lit(self.intern_bytes(b)),
                     Piece::Var(v) => TemplateOp::Var(*v),
                     Piece::Field { var, column } => TemplateOp::Field {
                         var: *var,

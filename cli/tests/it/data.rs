@@ -160,3 +160,74 @@ fn random_and_sequential_feeders_send_only_rows_of_the_file() {
     // Random, not the sequential walk: 40 even draws of 5 rows would give 8 each.
     assert_ne!(got, ids(1..=5, 8), "{got:?}");
 }
+
+#[test]
+fn file_and_multipart_bodies_arrive_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Not UTF-8, with a NUL and CR LF inside: embedded as bytes, sent as they are.
+    let payload: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe-end";
+    std::fs::write(dir.path().join("pixel.png"), payload).expect("payload written");
+    let plan = write(
+        dir.path(),
+        r#"plan "bodies" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let user = json("users.json")
+  request upload weight 1 {
+    POST "/upload"
+    header "Content-Type" = "application/octet-stream"
+    body file("pixel.png")
+  }
+  request form weight 1 {
+    POST "/form"
+    multipart {
+      field "user" = "{{user.name}}"
+      file "avatar" = file("pixel.png")
+    }
+  }
+  phase main { rate 10/s for 1s  mix { upload 1, form 1 } }
+}
+"#,
+        &[("users.json", r#"[{"name": "ann"}]"#)],
+    );
+    let server = counting_server::server();
+    server.record();
+    let out = dir.path().join("r.json");
+    let o = run(&plan, &server.url(), &out, &[]);
+    assert_exit(&o, 0);
+    let sent = assert_sent_without_errors(&json(&out)["phases"][0], 10..=10);
+    let recorded = server.recorded();
+    assert_eq!(recorded.len() as u64, sent);
+    let (uploads, forms): (Vec<_>, Vec<_>) = recorded.iter().partition(|r| r.target == "/upload");
+    assert!(
+        !uploads.is_empty() && !forms.is_empty(),
+        "both requests sent"
+    );
+    for r in &uploads {
+        assert_eq!(r.method, "POST");
+        assert_eq!(&r.body[..], payload);
+        assert_eq!(
+            r.header("content-length"),
+            Some(payload.len().to_string().as_str())
+        );
+    }
+    for r in &forms {
+        let content_type = r.header("content-type").expect("a content type");
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .expect("multipart with a boundary");
+        let mut expected = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nann\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"pixel.png\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        expected.extend_from_slice(payload);
+        expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            String::from_utf8_lossy(&expected)
+        );
+        assert_eq!(&r.body[..], &expected[..]);
+    }
+}

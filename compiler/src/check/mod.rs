@@ -5,6 +5,7 @@
 //! into one [`Sink`]. A check that fails returns `None` for its part of the model after
 //! reporting, so the others still run.
 
+mod bodies;
 pub mod capacity;
 mod captures;
 mod csv;

@@ -103,8 +103,13 @@ pub enum Gen {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     Lit(String),
+    /// Bytes that need not be text: an embedded file, a multipart body's fixed parts.
+    Bytes(Vec<u8>),
     Var(u32),
-    Field { var: u32, column: u32 },
+    Field {
+        var: u32,
+        column: u32,
+    },
     Capture(u32),
 }
 

@@ -79,6 +79,7 @@ pub fn constant(
             .into_iter()
             .map(|p| match p {
                 Piece::Lit(s) => s,
+                Piece::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
                 // `resolve` gives only literals in a constant scope.
                 _ => String::new(),
             })
