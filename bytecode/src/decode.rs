@@ -7,14 +7,16 @@
 
 use crate::error::DecodeError;
 use crate::format::{
-    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENV_SINCE, FLAGS_OFFSET,
-    FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC,
-    METHODS, MIN_FORMAT_VERSION, OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
+    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENCODE_SINCE, ENCODINGS,
+    ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS,
+    HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
+    RICHER_EXPECTS_SINCE, THINK_SINCE,
 };
 use crate::plan::{
-    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Expect, Fault, Generator,
-    HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
-    Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var, VarPart,
+    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Encoding, Expect, Fault,
+    Generator, HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase,
+    Plan, Ppm, Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var,
+    VarPart,
 };
 use crate::reader::Reader;
 
@@ -289,6 +291,19 @@ fn vars(r: &mut Reader, plan: &Plan, version: u16) -> Result<Vec<Var>> {
                 // A variable may only build on earlier ones, which rules out cycles.
                 tag::PART_VAR => r.index("earlier var", slot).map(VarPart::Var),
                 tag::PART_GEN => generator(r, plan, version).map(VarPart::Gen),
+                tag::PART_ENCODE if version >= ENCODE_SINCE => {
+                    let encoding = table_tag::<Encoding>(r, "encoding", &ENCODINGS)?;
+                    // Only text and earlier variables are encoded: no nesting, no draws.
+                    let parts = list(r, "encoded part count", |r| {
+                        let at = r.offset();
+                        match r.u8("encoded part")? {
+                            tag::PART_LIT => konst(r, plan, "encoded const").map(VarPart::Lit),
+                            tag::PART_VAR => r.index("earlier var", slot).map(VarPart::Var),
+                            t => bad_tag(at, "encoded part", t),
+                        }
+                    })?;
+                    Ok(VarPart::Encode { encoding, parts })
+                }
                 t => bad_tag(at, "var part", t),
             }
         })?;

@@ -12,8 +12,9 @@ use crate::durations::duration_text;
 use crate::error::DecodeError;
 use crate::hash::hash;
 use crate::plan::{
-    CaptureSource, ConstId, Draw, Expect, Fault, Generator, HeaderTemplate, Load, Metric, Phase,
-    Plan, Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, VarPart,
+    CaptureSource, ConstId, Draw, Encoding, Expect, Fault, Generator, HeaderTemplate, Load, Metric,
+    Phase, Plan, Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold,
+    VarPart,
 };
 
 /// Literals longer than this are cut in templates and listings (the full text is in the bytes).
@@ -160,6 +161,21 @@ impl Disasm<'_> {
                     VarPart::Lit(c) => self.konst(*c),
                     VarPart::Var(j) => format!("{{{{{}}}}}", self.var_name(*j)),
                     VarPart::Gen(g) => self.generator(g),
+                    VarPart::Encode { encoding, parts } => {
+                        let inner: Vec<String> = parts
+                            .iter()
+                            .map(|p| match p {
+                                VarPart::Lit(c) => self.konst(*c),
+                                VarPart::Var(j) => format!("{{{{{}}}}}", self.var_name(*j)),
+                                _ => "?".to_string(),
+                            })
+                            .collect();
+                        let f = match encoding {
+                            Encoding::Base64 => "base64",
+                            Encoding::UrlEncode => "url_encode",
+                        };
+                        format!("{f}({})", inner.join(" "))
+                    }
                 })
                 .collect();
             self.line(1, format!("${i:<3} {} = {}", v.name, parts.join(" ")));

@@ -3,8 +3,8 @@
 //! yields the same bytes (and the same [`crate::PlanHash`]). Layout: `docs/bytecode.md`.
 
 use crate::format::{
-    arrivals_tag, cmp_tag, draw_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
-    DRAW_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
+    arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
+    Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -180,7 +180,21 @@ fn dataset(w: &mut Writer, d: &Dataset) {
 
 fn var(w: &mut Writer, v: &Var) {
     w.str(&v.name);
-    w.list(&v.parts, |w, part| match part {
+    if w.version < ENCODE_SINCE {
+        // An older layout has no encoded parts: they are left out (see `encode_as`).
+        let older: Vec<VarPart> = v
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, VarPart::Encode { .. }))
+            .cloned()
+            .collect();
+        return var_parts(w, &older);
+    }
+    var_parts(w, &v.parts);
+}
+
+fn var_parts(w: &mut Writer, parts: &[VarPart]) {
+    w.list(parts, |w, part| match part {
         VarPart::Lit(c) => {
             w.u8(tag::PART_LIT);
             w.konst(*c);
@@ -192,6 +206,11 @@ fn var(w: &mut Writer, v: &Var) {
         VarPart::Gen(g) => {
             w.u8(tag::PART_GEN);
             generator(w, g);
+        }
+        VarPart::Encode { encoding, parts } => {
+            w.u8(tag::PART_ENCODE);
+            w.u8(encoding_tag(*encoding));
+            var_parts(w, parts);
         }
     });
 }

@@ -2,7 +2,7 @@
 //! tag of every enum variant. The encoder and decoder both read them from here, so the two
 //! cannot drift apart; `docs/bytecode.md` documents the same values.
 
-use crate::plan::{Arrivals, Cmp, Draw, HttpVersion, Method, Overflow};
+use crate::plan::{Arrivals, Cmp, Draw, Encoding, HttpVersion, Method, Overflow};
 
 /// The first four bytes of every encoded plan.
 pub const MAGIC: [u8; 4] = *b"PTLC";
@@ -37,6 +37,9 @@ pub(crate) const HOSTS_SINCE: u16 = 5;
 /// The first version where a feeder (`Generator::Csv`) carries its draw mode after the
 /// dataset; before, every feeder drew its rows in order.
 pub(crate) const DRAW_SINCE: u16 = 6;
+
+/// The first version with `Encode` var parts (`base64(…)`, `url_encode(…)`, `basic_auth(…)`).
+pub(crate) const ENCODE_SINCE: u16 = 6;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -98,6 +101,7 @@ pub(crate) mod tag {
     pub const PART_LIT: u8 = 0;
     pub const PART_VAR: u8 = 1;
     pub const PART_GEN: u8 = 2;
+    pub const PART_ENCODE: u8 = 3;
 
     pub const GEN_INT: u8 = 0;
     pub const GEN_FLOAT: u8 = 1;
@@ -208,6 +212,15 @@ pub(crate) fn draw_tag(draw: Draw) -> u8 {
     }
 }
 
+pub(crate) const ENCODINGS: [Encoding; 2] = [Encoding::Base64, Encoding::UrlEncode];
+
+pub(crate) fn encoding_tag(encoding: Encoding) -> u8 {
+    match encoding {
+        Encoding::Base64 => 0,
+        Encoding::UrlEncode => 1,
+    }
+}
+
 pub(crate) const HTTP_VERSIONS: [HttpVersion; 2] = [HttpVersion::Http1, HttpVersion::Http2];
 
 pub(crate) fn http_version_tag(http: HttpVersion) -> u8 {
@@ -248,6 +261,9 @@ mod tests {
         }
         for (i, o) in OVERFLOWS.iter().enumerate() {
             assert_eq!(overflow_tag(*o) as usize, i);
+        }
+        for (i, e) in ENCODINGS.iter().enumerate() {
+            assert_eq!(encoding_tag(*e) as usize, i);
         }
         for (i, d) in DRAWS.iter().enumerate() {
             assert_eq!(draw_tag(*d) as usize, i);

@@ -158,6 +158,21 @@ pub enum VarPart {
     /// The value of an earlier variable (always a lower slot).
     Var(u32),
     Gen(Generator),
+    /// `base64(…)`, `url_encode(…)`, `basic_auth(…)`: the joined `parts` (only `Lit` and `Var`)
+    /// encoded when the iteration draws its values (format v6).
+    Encode {
+        encoding: Encoding,
+        parts: Vec<VarPart>,
+    },
+}
+
+/// How an `Encode` part transforms its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Standard base64 with padding (RFC 4648 §4).
+    Base64,
+    /// Percent-encoding of every byte but the unreserved `A-Z a-z 0-9 - . _ ~` (RFC 3986).
+    UrlEncode,
 }
 
 #[derive(Debug, Clone, PartialEq)]

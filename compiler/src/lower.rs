@@ -162,6 +162,10 @@ fn var_part(pool: &mut Pool, part: &LetPart) -> VarPart {
     match part {
         LetPart::Lit(s) => VarPart::Lit(pool.intern(s)),
         LetPart::Var(v) => VarPart::Var(*v),
+        LetPart::Encode { encoding, parts } => VarPart::Encode {
+            encoding: *encoding,
+            parts: parts.iter().map(|p| var_part(pool, p)).collect(),
+        },
         LetPart::Gen(g) => VarPart::Gen(match g {
             Gen::Int { min, max } => Generator::Int {
                 min: *min,

@@ -201,8 +201,8 @@ fn a_v4_plan_decodes_with_one_host_and_no_tags() {
     assert_eq!(decode(&v5), Ok(plan));
 }
 
-/// v6 added feeders' draw modes. A v5 plan still decodes, every feeder drawing in order; the
-/// mode round-trips in v6, and an unknown mode is an error at its byte.
+/// v6 added feeders' draw modes and encoded var parts. A v5 plan still decodes, every feeder
+/// drawing in order; the mode round-trips in v6, and an unknown mode is an error at its byte.
 #[test]
 fn a_v5_plan_decodes_with_sequential_feeders_and_v6_keeps_the_mode() {
     let plan = sample_plan();
@@ -219,7 +219,8 @@ fn a_v5_plan_decodes_with_sequential_feeders_and_v6_keeps_the_mode() {
     let decoded = decode(&v5).expect("v5 decodes");
     assert_eq!(decoded, without_v6(plan.clone()));
     let v6 = encode(&plan);
-    assert_eq!(v6.len(), v5.len() + 1, "one draw byte");
+    // One draw byte, and the encoded part: tag, encoding, count, two parts of two bytes.
+    assert_eq!(v6.len(), v5.len() + 1 + 7);
     assert_eq!(decode(&v6), Ok(plan.clone()));
 
     // The draw byte follows the dataset index; 3 is no mode.

@@ -231,3 +231,59 @@ fn file_and_multipart_bodies_arrive_byte_for_byte() {
         assert_eq!(&r.body[..], &expected[..]);
     }
 }
+
+#[test]
+fn encoding_helpers_reach_the_server_encoded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = write(
+        dir.path(),
+        r#"plan "helpers" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let user = env("PTL_TEST_HELPER_USER")
+  let pass = env("PTL_TEST_HELPER_PASS", "unused default")
+  let auth = basic_auth(user, pass)
+  let q = url_encode("a b&c=d/é")
+  let userx = user + ":x"
+  let token = base64(userx)
+  request hello {
+    GET "/search?q={{q}}"
+    header "Authorization" = "{{auth}}"
+    header "X-Token" = "{{token}}"
+  }
+  phase main { rate 5/s for 1s }
+}
+"#,
+        &[],
+    );
+    let server = counting_server::server();
+    server.record();
+    let out = dir.path().join("r.json");
+    let o = crate::support::ptl()
+        .arg("run")
+        .arg(&plan)
+        .args([
+            "--set",
+            &format!("target={}", server.url()),
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .env("PTL_TEST_HELPER_USER", "ann")
+        .env("PTL_TEST_HELPER_PASS", "p:ss wörd")
+        .output()
+        .expect("ptl run runs");
+    assert_exit(&o, 0);
+    assert_sent_without_errors(&json(&out)["phases"][0], 5..=5);
+    let recorded = server.recorded();
+    assert_eq!(recorded.len(), 5);
+    for r in recorded {
+        assert_eq!(r.target, "/search?q=a%20b%26c%3Dd%2F%C3%A9");
+        // base64("ann:p:ss wörd"), read where the plan runs.
+        assert_eq!(
+            r.header("authorization"),
+            Some("Basic YW5uOnA6c3Mgd8O2cmQ=")
+        );
+        assert_eq!(r.header("x-token"), Some("YW5uOng="));
+    }
+}

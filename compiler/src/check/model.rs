@@ -63,6 +63,11 @@ pub enum LetPart {
     Lit(String),
     Var(u32),
     Gen(Gen),
+    /// `base64(…)`, `url_encode(…)`: `parts` (only `Lit` and `Var`) joined, then encoded.
+    Encode {
+        encoding: ptl_bytecode::Encoding,
+        parts: Vec<LetPart>,
+    },
 }
 
 /// A generator with its texts not yet interned.

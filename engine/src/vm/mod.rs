@@ -9,6 +9,7 @@
 //! on the response, [`Program::check_response`].
 
 mod cookies;
+mod encode;
 mod error;
 mod generators;
 mod iteration;

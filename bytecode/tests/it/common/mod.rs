@@ -120,6 +120,10 @@ pub fn sample_plan() -> Plan {
                     VarPart::Lit(c(23)),
                     VarPart::Var(0),
                     VarPart::Gen(Generator::Seq),
+                    VarPart::Encode {
+                        encoding: Encoding::Base64,
+                        parts: vec![VarPart::Var(0), VarPart::Lit(c(23))],
+                    },
                 ],
             },
             Var {
@@ -435,9 +439,11 @@ pub fn sample_plan() -> Plan {
     }
 }
 
-/// `plan` without what format v6 added (feeders' draw modes): what a v5 plan of it holds.
+/// `plan` without what format v6 added (feeders' draw modes, encoded parts): what a v5 plan
+/// of it holds.
 pub fn without_v6(mut plan: Plan) -> Plan {
     for v in &mut plan.vars {
+        v.parts.retain(|p| !matches!(p, VarPart::Encode { .. }));
         for p in &mut v.parts {
             if let VarPart::Gen(Generator::Csv { draw, .. }) = p {
                 *draw = Draw::Sequential;
@@ -564,6 +570,17 @@ fn var() -> impl Strategy<Value = Var> {
         const_id().prop_map(VarPart::Lit),
         any::<u32>().prop_map(VarPart::Var),
         generator().prop_map(VarPart::Gen),
+        (
+            prop_oneof![Just(Encoding::Base64), Just(Encoding::UrlEncode)],
+            vec(
+                prop_oneof![
+                    const_id().prop_map(VarPart::Lit),
+                    any::<u32>().prop_map(VarPart::Var)
+                ],
+                0..3
+            )
+        )
+            .prop_map(|(encoding, parts)| VarPart::Encode { encoding, parts }),
     ];
     prop_oneof![
         // A CSV row variable, so that `Field` ops have something to read.
@@ -919,6 +936,15 @@ fn repair(mut plan: Plan) -> Plan {
                 VarPart::Var(_) if slot == 0 => *part = VarPart::Lit(ConstId(0)),
                 VarPart::Var(i) => *i %= slot as u32,
                 VarPart::Gen(g) => repair_generator(g, n_consts, datasets),
+                VarPart::Encode { parts, .. } => {
+                    for p in parts {
+                        match p {
+                            VarPart::Var(i) if slot > 0 => *i %= slot as u32,
+                            VarPart::Lit(c) => fix(c),
+                            other => *other = VarPart::Lit(ConstId(0)),
+                        }
+                    }
+                }
             }
         }
     }
