@@ -287,3 +287,54 @@ fn encoding_helpers_reach_the_server_encoded() {
         assert_eq!(r.header("x-token"), Some("YW5uOng="));
     }
 }
+
+/// examples/accounts.ptl as a user runs it: env(), two hosts, a JSON feeder, tags and richer
+/// checks, against the demo target (the shop) and a counting server (the identity service).
+#[test]
+fn the_accounts_example_runs_clean_against_two_hosts() {
+    let shop = crate::support::Target::start();
+    let auth = counting_server::server();
+    auth.record();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("r.json");
+    let key = format!("key-{}", std::process::id());
+    let o = ptl()
+        .args(["run", "examples/accounts.ptl", "--quiet"])
+        .args(["--set", &format!("target={}", shop.url)])
+        .args(["--set", &format!("auth_url={}", auth.url())])
+        .arg("--out")
+        .arg(&out)
+        .env("SHOP_API_KEY", &key)
+        .output()
+        .expect("ptl run runs");
+    assert_exit(&o, 0);
+    let r = json(&out);
+    let sent = assert_sent_without_errors(&r["phases"][0], 40..=40);
+    let host = |name: &str| {
+        r["hosts"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["name"] == name))
+            .and_then(|h| h["requests"].as_u64())
+            .unwrap_or_else(|| panic!("no host {name} in {}", r["hosts"]))
+    };
+    // Each host's count is its server's own.
+    assert_eq!(host("auth"), auth.state.hits.load(Ordering::Relaxed));
+    assert_eq!(host("default"), shop.requests());
+    assert_eq!(host("auth") + host("default"), sent);
+    let tag = |value: &str| {
+        r["tags"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["key"] == "team" && t["value"] == value))
+            .and_then(|t| t["requests"].as_u64())
+            .unwrap_or_else(|| panic!("no team={value} in {}", r["tags"]))
+    };
+    assert_eq!(tag("identity"), host("auth"));
+    assert_eq!(tag("shop"), host("default"));
+    // The identity service got the key from the environment and users from users.json.
+    let names = ["ann", "bob", "cy", "dee"];
+    for req in auth.recorded() {
+        assert_eq!(req.header("authorization"), Some(format!("Bearer {key}").as_str()));
+        let body: serde_json::Value = serde_json::from_slice(&req.body).expect("a JSON body");
+        assert!(names.contains(&body["user"].as_str().unwrap_or("")), "{body}");
+    }
+}
