@@ -10,7 +10,7 @@ use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENCODE_SINCE, ENCODINGS,
     ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS,
     HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
-    RICHER_EXPECTS_SINCE, THINK_SINCE,
+    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Encoding, Expect, Fault,
@@ -27,9 +27,17 @@ pub fn decode(bytes: &[u8]) -> Result<Plan> {
     decode_with_layout(bytes).map(|(plan, _)| plan)
 }
 
+/// The source files stored with a plan by [`crate::encode_with_sources`] (none if it was
+/// encoded without), after checking the whole plan as [`decode`] does.
+pub fn sources(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    decode_with_layout(bytes).map(|(_, layout)| layout.sources)
+}
+
 /// What the header said and where each section sits; `inspect` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
+    /// The optional sources section (v6 and later): (path, bytes) of every file compiled.
+    pub sources: Vec<(String, Vec<u8>)>,
     pub version: u16,
     pub payload_len: u64,
     pub checksum: u32,
@@ -98,6 +106,19 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         }
         body.finish(section.name())?;
     }
+    if layout.version >= SOURCES_SINCE && r.remaining() > 0 {
+        let at = r.offset();
+        let id = r.u8("section id")?;
+        if id != SOURCES_SECTION_ID {
+            return bad_tag(at, "section after the thresholds (only 9, sources)", id);
+        }
+        let len = r.len("section length")?;
+        let mut body = r.sub(len, "sources")?;
+        layout.sources = list(&mut body, "source count", |r| {
+            Ok((r.string("source path")?, r.bytes("source")?.to_vec()))
+        })?;
+        body.finish("sources")?;
+    }
     r.finish("the last section")?;
     Ok((plan, layout))
 }
@@ -161,6 +182,7 @@ fn header(r: &mut Reader) -> Result<Layout> {
     // From here on the caller reads the (now verified) payload, with offsets still absolute.
     *r = Reader::new(payload, payload_start);
     Ok(Layout {
+        sources: Vec::new(),
         version,
         payload_len,
         checksum,

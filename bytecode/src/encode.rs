@@ -5,6 +5,7 @@
 use crate::format::{
     arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
     Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
+    SOURCES_SECTION_ID, SOURCES_SINCE,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -24,6 +25,17 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 /// have is simply not written, so the plan should not use one.
 #[doc(hidden)]
 pub fn encode_as(plan: &Plan, version: u16) -> Vec<u8> {
+    encode_full(plan, version, &[])
+}
+
+/// [`encode`], followed by the optional sources section: the files (path as the compiler read
+/// it, bytes) the plan was compiled from, for a later `--set` on the compiled plan. `decode`
+/// skips them; [`crate::sources`] reads them. Without files it is [`encode`].
+pub fn encode_with_sources(plan: &Plan, sources: &[(String, Vec<u8>)]) -> Vec<u8> {
+    encode_full(plan, FORMAT_VERSION, sources)
+}
+
+fn encode_full(plan: &Plan, version: u16, sources: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut payload = Writer {
         buf: Vec::new(),
         version,
@@ -36,6 +48,18 @@ pub fn encode_as(plan: &Plan, version: u16) -> Vec<u8> {
     payload.section(Section::Scenarios, |w| w.list(&plan.scenarios, scenario));
     payload.section(Section::Phases, |w| w.list(&plan.phases, phase));
     payload.section(Section::Thresholds, |w| w.list(&plan.thresholds, threshold));
+    if !sources.is_empty() && version >= SOURCES_SINCE {
+        let mut inner = Writer {
+            buf: Vec::new(),
+            version,
+        };
+        inner.list(sources, |w, (path, bytes)| {
+            w.str(path);
+            w.bytes(bytes);
+        });
+        payload.u8(SOURCES_SECTION_ID);
+        payload.bytes(&inner.buf);
+    }
     let payload = payload.into_bytes();
 
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());

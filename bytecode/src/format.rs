@@ -41,6 +41,11 @@ pub(crate) const DRAW_SINCE: u16 = 6;
 /// The first version with `Encode` var parts (`base64(…)`, `url_encode(…)`, `basic_auth(…)`).
 pub(crate) const ENCODE_SINCE: u16 = 6;
 
+/// The first version whose payload may end with the optional sources section (id 9): the
+/// plan's source files, so that `ptl run plan.ptlc --set …` can check and compile it again.
+pub(crate) const SOURCES_SINCE: u16 = 6;
+pub(crate) const SOURCES_SECTION_ID: u8 = 9;
+
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
 

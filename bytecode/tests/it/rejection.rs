@@ -218,11 +218,21 @@ fn unread_bytes_inside_a_section_are_rejected() {
 
 #[test]
 fn bytes_after_the_last_section_are_rejected() {
+    // Only the sources section (9) may follow the thresholds, and it must be well formed.
+    let mut sections = minimal_sections();
+    sections.push((10, vec![]));
+    let err = decode(&assemble(&sections)).unwrap_err();
+    assert!(err.to_string().contains("only 9, sources"), "{err}");
     let mut sections = minimal_sections();
     sections.push((9, vec![]));
     let err = decode(&assemble(&sections)).unwrap_err();
+    assert!(err.to_string().contains("source count"), "{err}");
+    let mut sections = minimal_sections();
+    sections.push((9, vec![0]));
+    sections.push((9, vec![0]));
+    let err = decode(&assemble(&sections)).unwrap_err();
     assert!(
-        matches!(err, DecodeError::TrailingBytes { count: 2, .. }),
+        matches!(err, DecodeError::TrailingBytes { count: 3, .. }),
         "{err}"
     );
 }

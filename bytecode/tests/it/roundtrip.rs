@@ -383,3 +383,26 @@ proptest! {
         prop_assert!(shown.is_ok());
     }
 }
+
+/// v6 plans may end with the sources they were compiled from: `decode` reads the same plan
+/// past them, `sources` returns them, and anything else after the thresholds is an error.
+#[test]
+fn sources_ride_along_and_are_checked() {
+    let plan = sample_plan();
+    let files = vec![
+        ("/p/plan.ptl".to_string(), b"plan \"x\" {}".to_vec()),
+        ("/p/users.json".to_string(), vec![0, 159, 146, 150]),
+    ];
+    let bytes = encode_with_sources(&plan, &files);
+    assert_eq!(decode(&bytes), Ok(plan.clone()));
+    assert_eq!(sources(&bytes), Ok(files.clone()));
+    assert_eq!(sources(&encode(&plan)), Ok(vec![]));
+    assert_eq!(encode_with_sources(&plan, &[]), encode(&plan));
+
+    let plain = encode(&plan).len();
+    let mut bad = bytes.clone();
+    bad[plain] = 10;
+    crate::common::fix_checksum(&mut bad);
+    let err = decode(&bad).expect_err("section 10");
+    assert!(err.to_string().contains("sources"), "{err}");
+}

@@ -333,8 +333,79 @@ fn the_accounts_example_runs_clean_against_two_hosts() {
     // The identity service got the key from the environment and users from users.json.
     let names = ["ann", "bob", "cy", "dee"];
     for req in auth.recorded() {
-        assert_eq!(req.header("authorization"), Some(format!("Bearer {key}").as_str()));
+        assert_eq!(
+            req.header("authorization"),
+            Some(format!("Bearer {key}").as_str())
+        );
         let body: serde_json::Value = serde_json::from_slice(&req.body).expect("a JSON body");
-        assert!(names.contains(&body["user"].as_str().unwrap_or("")), "{body}");
+        assert!(
+            names.contains(&body["user"].as_str().unwrap_or("")),
+            "{body}"
+        );
     }
+}
+
+/// `ptl compile` keeps the plan's files in the bytecode, so a compiled plan takes `--set`
+/// (checked as the `.ptl` would be) on a machine without them.
+#[test]
+fn a_compiled_plan_takes_set_without_its_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).expect("src dir");
+    let plan = write(
+        &src,
+        r#"plan "compiled" {
+  import "common.ptl"
+  param target = "http://127.0.0.1:9"
+  param hold = 1s
+  target target
+  let user = json("users.json")
+  request hello { GET "/u/{{user.name}}" }
+  phase main { rate per_s for hold }
+}
+"#,
+        &[
+            ("users.json", r#"[{"name": "ann"}, {"name": "bob"}]"#),
+            ("common.ptl", "param per_s = 10/s\n"),
+        ],
+    );
+    let compiled = dir.path().join("plan.ptlc");
+    let c = ptl()
+        .arg("compile")
+        .arg(&plan)
+        .arg("-o")
+        .arg(&compiled)
+        .output()
+        .expect("ptl compile runs");
+    assert_exit(&c, 0);
+    // The sources are gone: only the bytecode is left.
+    std::fs::remove_dir_all(&src).expect("sources removed");
+
+    let server = counting_server::server();
+    server.record();
+    let out = dir.path().join("r.json");
+    let o = run(
+        compiled.as_path(),
+        &server.url(),
+        &out,
+        &["--set", "per_s=6/s", "--set", "hold=2s"],
+    );
+    assert_exit(&o, 0);
+    assert_sent_without_errors(&json(&out)["phases"][0], 12..=12);
+    let expected: BTreeMap<String, u64> = [("/u/ann".to_string(), 6), ("/u/bob".to_string(), 6)]
+        .into_iter()
+        .collect();
+    assert_eq!(paths(&server), expected);
+
+    // A wrong kind gets the diagnostic `ptl check` gives for the .ptl, and nothing runs.
+    let bad = run(
+        compiled.as_path(),
+        &server.url(),
+        &out,
+        &["--set", "hold=fast"],
+    );
+    assert_exit(&bad, 3);
+    let err = crate::support::stderr(&bad);
+    assert!(err.contains("E0030"), "{err}");
+    assert_eq!(server.state.hits.load(Ordering::Relaxed), 12);
 }

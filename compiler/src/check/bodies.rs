@@ -37,7 +37,7 @@ pub fn file_bytes(
     let Some(dir) = cx.loaded.files[file.0].dir() else {
         return unreadable(sink, "a standard library cannot read files".to_string());
     };
-    match std::fs::read(dir.join(&lit.value)) {
+    match cx.loaded.fs.read(&dir.join(&lit.value)) {
         Ok(bytes) if bytes.len() > MAX_FILE_BYTES => unreadable(
             sink,
             format!(

@@ -33,12 +33,12 @@ pub fn load_datasets(loaded: &Loaded, names: &Names<'_>, sink: &mut Sink) -> Vec
             continue;
         };
         let path = dir.join(&lit.value);
-        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let key = loaded.fs.canonical(&path);
         if let Some(&index) = by_path.get(&key) {
             entry.dataset.set(Some(index));
             continue;
         }
-        let bytes = match std::fs::read(&path) {
+        let bytes = match loaded.fs.read(&path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 sink.push(
