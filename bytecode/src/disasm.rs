@@ -45,6 +45,14 @@ pub fn inspect(bytes: &[u8]) -> Result<String, DecodeError> {
         .map(|(s, offset, len)| format!("{} {len}B@{offset}", s.name()))
         .collect();
     let _ = writeln!(out, "sections: {}", sections.join(", "));
+    if !layout.sources.is_empty() {
+        let files: Vec<String> = layout
+            .sources
+            .iter()
+            .map(|(path, bytes)| format!("{path} ({}B)", bytes.len()))
+            .collect();
+        let _ = writeln!(out, "sources: {}", files.join(", "));
+    }
     out.push('\n');
     out.push_str(&disassemble(&plan));
     Ok(out)

@@ -1,10 +1,11 @@
 //! Data in plans, end to end against a server that records what it received: JSON feeders
 //! (`json("users.json")`), draw modes of feeders, and the bytes of bodies and helpers.
 
-use crate::support::{assert_exit, assert_sent_without_errors, json, ptl, run};
+use crate::support::{assert_exit, assert_sent_without_errors, json, ptl};
 use ptl_test_support::counting_server;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 
 const USERS: &str = r#"[
@@ -23,6 +24,47 @@ fn write(dir: &Path, plan: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     path
 }
 
+/// A temporary directory for a plan and its files, and a server that records every request.
+struct Recording {
+    dir: tempfile::TempDir,
+    server: counting_server::TestServer,
+}
+
+impl Recording {
+    fn new() -> Recording {
+        let server = counting_server::server();
+        server.record();
+        Recording {
+            dir: tempfile::tempdir().expect("temp dir"),
+            server,
+        }
+    }
+
+    fn plan(&self, text: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+        write(self.dir.path(), text, files)
+    }
+
+    /// `ptl run PLAN --set target=SERVER --out r.json EXTRA…` with `env` set; its output and
+    /// the result's path.
+    fn run(&self, plan: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Output, PathBuf) {
+        let out = self.dir.path().join("r.json");
+        let o = ptl()
+            .arg("run")
+            .arg(plan)
+            .args(["--set", &format!("target={}", self.server.url()), "--out"])
+            .arg(&out)
+            .args(extra)
+            .envs(env.iter().copied())
+            .output()
+            .expect("ptl run runs");
+        (o, out)
+    }
+
+    fn hits(&self) -> u64 {
+        self.server.state.hits.load(Ordering::Relaxed)
+    }
+}
+
 /// How many requests the server received for each path.
 fn paths(server: &counting_server::TestServer) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -34,9 +76,8 @@ fn paths(server: &counting_server::TestServer) -> BTreeMap<String, u64> {
 
 #[test]
 fn a_json_feeder_sends_every_object_in_turn() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = write(
-        dir.path(),
+    let rec = Recording::new();
+    let plan = rec.plan(
         r#"plan "feed" {
   param target = "http://127.0.0.1:9"
   target target
@@ -49,19 +90,16 @@ fn a_json_feeder_sends_every_object_in_turn() {
 "#,
         &[("users.json", USERS)],
     );
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = run(&plan, &server.url(), &out, &[]);
+    let (o, out) = rec.run(&plan, &[], &[]);
     assert_exit(&o, 0);
     let sent = assert_sent_without_errors(&json(&out)["phases"][0], 30..=30);
-    assert_eq!(server.state.hits.load(Ordering::Relaxed), sent);
+    assert_eq!(rec.hits(), sent);
     // Sequential draws (the default): 30 draws walk the 3 objects 10 times each.
     let expected: BTreeMap<String, u64> = ["/u/ann/1/Oslo", "/u/bob/2/Rome", "/u/cy/3/Lima"]
         .into_iter()
         .map(|p| (p.to_string(), 10))
         .collect();
-    assert_eq!(paths(&server), expected);
+    assert_eq!(paths(&rec.server), expected);
 }
 
 const FIVE_ROWS: &str = "id\n1\n2\n3\n4\n5\n";
@@ -90,18 +128,9 @@ fn ids(n: std::ops::RangeInclusive<u32>, each: u64) -> BTreeMap<String, u64> {
 
 #[test]
 fn a_unique_feeder_sends_each_row_once_then_counts_the_rest_as_exhausted() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = draw_plan(dir.path(), "unique", "rate 20/s for 1s");
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={}", server.url()), "--out"])
-        .arg(&out)
-        .output()
-        .expect("ptl run runs");
+    let rec = Recording::new();
+    let plan = draw_plan(rec.dir.path(), "unique", "rate 20/s for 1s");
+    let (o, out) = rec.run(&plan, &[], &[]);
     assert_exit(&o, 0);
     let summary = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -114,47 +143,41 @@ fn a_unique_feeder_sends_each_row_once_then_counts_the_rest_as_exhausted() {
     assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
     assert_eq!(phase["exhausted"].as_u64(), Some(15), "{phase}");
     assert_eq!(phase["dropped"].as_u64(), Some(15), "{phase}");
-    assert_eq!(server.state.hits.load(Ordering::Relaxed), 5);
-    assert_eq!(paths(&server), ids(1..=5, 1));
+    assert_eq!(rec.hits(), 5);
+    assert_eq!(paths(&rec.server), ids(1..=5, 1));
 }
 
 #[test]
 fn a_unique_feeder_stops_closed_model_users_when_rows_run_out() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = draw_plan(dir.path(), "unique", "users 2 for 2s think 10ms");
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = run(&plan, &server.url(), &out, &[]);
+    let rec = Recording::new();
+    let plan = draw_plan(rec.dir.path(), "unique", "users 2 for 2s think 10ms");
+    let (o, out) = rec.run(&plan, &["--quiet"], &[]);
     assert_exit(&o, 0);
     let phase = &json(&out)["phases"][0];
     assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
     // Each of the two users found no row once, and stopped.
     assert_eq!(phase["exhausted"].as_u64(), Some(2), "{phase}");
-    assert_eq!(paths(&server), ids(1..=5, 1));
+    assert_eq!(paths(&rec.server), ids(1..=5, 1));
 }
 
 #[test]
 fn random_and_sequential_feeders_send_only_rows_of_the_file() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = counting_server::server();
-    server.record();
-    let plan = draw_plan(dir.path(), "sequential", "rate 20/s for 1s");
-    let o = run(&plan, &server.url(), &dir.path().join("s.json"), &[]);
+    let rec = Recording::new();
+    let plan = draw_plan(rec.dir.path(), "sequential", "rate 20/s for 1s");
+    let (o, _) = rec.run(&plan, &["--quiet"], &[]);
     assert_exit(&o, 0);
     assert_eq!(
-        paths(&server),
+        paths(&rec.server),
         ids(1..=5, 4),
         "20 draws walk 5 rows 4 times"
     );
 
-    server.state.recorded.lock().expect("lock").clear();
-    let plan = draw_plan(dir.path(), "random", "rate 40/s for 1s");
-    let out = dir.path().join("r.json");
-    let o = run(&plan, &server.url(), &out, &[]);
+    rec.server.state.recorded.lock().expect("lock").clear();
+    let plan = draw_plan(rec.dir.path(), "random", "rate 40/s for 1s");
+    let (o, out) = rec.run(&plan, &["--quiet"], &[]);
     assert_exit(&o, 0);
     assert_sent_without_errors(&json(&out)["phases"][0], 40..=40);
-    let got = paths(&server);
+    let got = paths(&rec.server);
     assert_eq!(got.values().sum::<u64>(), 40);
     assert!(got.keys().all(|p| ids(1..=5, 0).contains_key(p)), "{got:?}");
     // Random, not the sequential walk: 40 even draws of 5 rows would give 8 each.
@@ -163,12 +186,11 @@ fn random_and_sequential_feeders_send_only_rows_of_the_file() {
 
 #[test]
 fn file_and_multipart_bodies_arrive_byte_for_byte() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let rec = Recording::new();
     // Not UTF-8, with a NUL and CR LF inside: embedded as bytes, sent as they are.
     let payload: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe-end";
-    std::fs::write(dir.path().join("pixel.png"), payload).expect("payload written");
-    let plan = write(
-        dir.path(),
+    std::fs::write(rec.dir.path().join("pixel.png"), payload).expect("payload written");
+    let plan = rec.plan(
         r#"plan "bodies" {
   param target = "http://127.0.0.1:9"
   target target
@@ -190,13 +212,10 @@ fn file_and_multipart_bodies_arrive_byte_for_byte() {
 "#,
         &[("users.json", r#"[{"name": "ann"}]"#)],
     );
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = run(&plan, &server.url(), &out, &[]);
+    let (o, out) = rec.run(&plan, &["--quiet"], &[]);
     assert_exit(&o, 0);
     let sent = assert_sent_without_errors(&json(&out)["phases"][0], 10..=10);
-    let recorded = server.recorded();
+    let recorded = rec.server.recorded();
     assert_eq!(recorded.len() as u64, sent);
     let (uploads, forms): (Vec<_>, Vec<_>) = recorded.iter().partition(|r| r.target == "/upload");
     assert!(
@@ -234,9 +253,8 @@ fn file_and_multipart_bodies_arrive_byte_for_byte() {
 
 #[test]
 fn encoding_helpers_reach_the_server_encoded() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = write(
-        dir.path(),
+    let rec = Recording::new();
+    let plan = rec.plan(
         r#"plan "helpers" {
   param target = "http://127.0.0.1:9"
   target target
@@ -256,26 +274,14 @@ fn encoding_helpers_reach_the_server_encoded() {
 "#,
         &[],
     );
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = crate::support::ptl()
-        .arg("run")
-        .arg(&plan)
-        .args([
-            "--set",
-            &format!("target={}", server.url()),
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .env("PTL_TEST_HELPER_USER", "ann")
-        .env("PTL_TEST_HELPER_PASS", "p:ss wörd")
-        .output()
-        .expect("ptl run runs");
+    let env = [
+        ("PTL_TEST_HELPER_USER", "ann"),
+        ("PTL_TEST_HELPER_PASS", "p:ss wörd"),
+    ];
+    let (o, out) = rec.run(&plan, &["--quiet"], &env);
     assert_exit(&o, 0);
     assert_sent_without_errors(&json(&out)["phases"][0], 5..=5);
-    let recorded = server.recorded();
+    let recorded = rec.server.recorded();
     assert_eq!(recorded.len(), 5);
     for r in recorded {
         assert_eq!(r.target, "/search?q=a%20b%26c%3Dd%2F%C3%A9");
@@ -349,8 +355,8 @@ fn the_accounts_example_runs_clean_against_two_hosts() {
 /// (checked as the `.ptl` would be) on a machine without them.
 #[test]
 fn a_compiled_plan_takes_set_without_its_files() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let src = dir.path().join("src");
+    let rec = Recording::new();
+    let src = rec.dir.path().join("src");
     std::fs::create_dir(&src).expect("src dir");
     let plan = write(
         &src,
@@ -369,43 +375,24 @@ fn a_compiled_plan_takes_set_without_its_files() {
             ("common.ptl", "param per_s = 10/s\n"),
         ],
     );
-    let compiled = dir.path().join("plan.ptlc");
-    let c = ptl()
-        .arg("compile")
-        .arg(&plan)
-        .arg("-o")
-        .arg(&compiled)
-        .output()
-        .expect("ptl compile runs");
+    let compiled = rec.dir.path().join("plan.ptlc");
+    let c = crate::support::compile(&plan, &compiled);
     assert_exit(&c, 0);
     // The sources are gone: only the bytecode is left.
     std::fs::remove_dir_all(&src).expect("sources removed");
 
-    let server = counting_server::server();
-    server.record();
-    let out = dir.path().join("r.json");
-    let o = run(
-        compiled.as_path(),
-        &server.url(),
-        &out,
-        &["--set", "per_s=6/s", "--set", "hold=2s"],
-    );
+    let (o, out) = rec.run(&compiled, &["--set", "per_s=6/s", "--set", "hold=2s"], &[]);
     assert_exit(&o, 0);
     assert_sent_without_errors(&json(&out)["phases"][0], 12..=12);
     let expected: BTreeMap<String, u64> = [("/u/ann".to_string(), 6), ("/u/bob".to_string(), 6)]
         .into_iter()
         .collect();
-    assert_eq!(paths(&server), expected);
+    assert_eq!(paths(&rec.server), expected);
 
     // A wrong kind gets the diagnostic `ptl check` gives for the .ptl, and nothing runs.
-    let bad = run(
-        compiled.as_path(),
-        &server.url(),
-        &out,
-        &["--set", "hold=fast"],
-    );
+    let (bad, _) = rec.run(&compiled, &["--set", "hold=fast"], &[]);
     assert_exit(&bad, 3);
     let err = crate::support::stderr(&bad);
     assert!(err.contains("E0030"), "{err}");
-    assert_eq!(server.state.hits.load(Ordering::Relaxed), 12);
+    assert_eq!(rec.hits(), 12);
 }

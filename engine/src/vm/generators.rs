@@ -569,6 +569,15 @@ mod tests {
         }
     }
 
+    /// The people plan and a feeder drawing its dataset with `draw`.
+    fn people_feeder(draw: Draw) -> (Plan, Gen) {
+        let consts = people_consts();
+        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
+        let plan = plan_with(&refs, vec![people()]);
+        let g = compile(&plan, Generator::Csv { dataset: 0, draw });
+        (plan, g)
+    }
+
     fn people_consts() -> Vec<String> {
         (0..5)
             .flat_map(|r| [r.to_string(), format!("p{r}@example.com")])
@@ -577,16 +586,7 @@ mod tests {
 
     #[test]
     fn csv_walks_rows_in_order_and_exposes_fields() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(
-            &plan,
-            Generator::Csv {
-                dataset: 0,
-                draw: Draw::Sequential,
-            },
-        );
+        let (plan, g) = people_feeder(Draw::Sequential);
         let mut d = Drawer::new(&plan, AgentShare::solo());
         let mut rows = Vec::new();
         for _ in 0..7 {
@@ -608,16 +608,7 @@ mod tests {
 
     #[test]
     fn csv_rows_are_disjoint_across_agents() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(
-            &plan,
-            Generator::Csv {
-                dataset: 0,
-                draw: Draw::Sequential,
-            },
-        );
+        let (plan, g) = people_feeder(Draw::Sequential);
         let mut by_agent = Vec::new();
         for index in 0..2 {
             let mut d = Drawer::new(&plan, AgentShare::equal(index, 2).expect("valid"));
@@ -632,16 +623,7 @@ mod tests {
 
     #[test]
     fn random_draws_stay_on_the_agents_rows_and_reach_them_all() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(
-            &plan,
-            Generator::Csv {
-                dataset: 0,
-                draw: Draw::Random,
-            },
-        );
+        let (plan, g) = people_feeder(Draw::Random);
         let mut d = Drawer::new(&plan, AgentShare::equal(0, 2).expect("valid"));
         let rows: Vec<u32> = (0..200)
             .map(|_| d.draw(&g).1.expect("a csv row").row)
@@ -656,16 +638,7 @@ mod tests {
 
     #[test]
     fn unique_draws_each_row_once_then_reports_exhaustion() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(
-            &plan,
-            Generator::Csv {
-                dataset: 0,
-                draw: Draw::Unique,
-            },
-        );
+        let (plan, g) = people_feeder(Draw::Unique);
         let mut d = Drawer::new(&plan, AgentShare::equal(1, 2).expect("valid"));
         let rows: Vec<u32> = (0..2)
             .map(|_| d.draw(&g).1.expect("a csv row").row)

@@ -123,6 +123,17 @@ pub fn run(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
         .expect("ptl run runs")
 }
 
+/// `ptl compile PLAN -o OUT`, run to its end.
+pub fn compile(plan: &Path, out: &Path) -> Output {
+    ptl()
+        .arg("compile")
+        .arg(plan)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("ptl compile runs")
+}
+
 /// What a finished `ptl` wrote to stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
