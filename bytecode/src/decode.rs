@@ -7,14 +7,16 @@
 
 use crate::error::DecodeError;
 use crate::format::{
-    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION,
-    HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS, HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS,
-    MIN_FORMAT_VERSION, OVERFLOWS, RICHER_EXPECTS_SINCE, THINK_SINCE,
+    tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENCODE_SINCE, ENCODINGS,
+    ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS,
+    HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
+    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, THINK_SINCE,
 };
 use crate::plan::{
-    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Expect, Fault, Generator,
-    HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase, Plan, Ppm,
-    Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var, VarPart,
+    Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Encoding, Expect, Fault,
+    Generator, HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase,
+    Plan, Ppm, Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var,
+    VarPart,
 };
 use crate::reader::Reader;
 
@@ -25,9 +27,17 @@ pub fn decode(bytes: &[u8]) -> Result<Plan> {
     decode_with_layout(bytes).map(|(plan, _)| plan)
 }
 
+/// The source files stored with a plan by [`crate::encode_with_sources`] (none if it was
+/// encoded without), after checking the whole plan as [`decode`] does.
+pub fn sources(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    decode_with_layout(bytes).map(|(_, layout)| layout.sources)
+}
+
 /// What the header said and where each section sits; `inspect` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
+    /// The optional sources section (v6 and later): (path, bytes) of every file compiled.
+    pub sources: Vec<(String, Vec<u8>)>,
     pub version: u16,
     pub payload_len: u64,
     pub checksum: u32,
@@ -96,6 +106,19 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         }
         body.finish(section.name())?;
     }
+    if layout.version >= SOURCES_SINCE && r.remaining() > 0 {
+        let at = r.offset();
+        let id = r.u8("section id")?;
+        if id != SOURCES_SECTION_ID {
+            return bad_tag(at, "section after the thresholds (only 9, sources)", id);
+        }
+        let len = r.len("section length")?;
+        let mut body = r.sub(len, "sources")?;
+        layout.sources = list(&mut body, "source count", |r| {
+            Ok((r.string("source path")?, r.bytes("source")?.to_vec()))
+        })?;
+        body.finish("sources")?;
+    }
     r.finish("the last section")?;
     Ok((plan, layout))
 }
@@ -159,6 +182,7 @@ fn header(r: &mut Reader) -> Result<Layout> {
     // From here on the caller reads the (now verified) payload, with offsets still absolute.
     *r = Reader::new(payload, payload_start);
     Ok(Layout {
+        sources: Vec::new(),
         version,
         payload_len,
         checksum,
@@ -289,6 +313,19 @@ fn vars(r: &mut Reader, plan: &Plan, version: u16) -> Result<Vec<Var>> {
                 // A variable may only build on earlier ones, which rules out cycles.
                 tag::PART_VAR => r.index("earlier var", slot).map(VarPart::Var),
                 tag::PART_GEN => generator(r, plan, version).map(VarPart::Gen),
+                tag::PART_ENCODE if version >= ENCODE_SINCE => {
+                    let encoding = table_tag::<Encoding>(r, "encoding", &ENCODINGS)?;
+                    // Only text and earlier variables are encoded: no nesting, no draws.
+                    let parts = list(r, "encoded part count", |r| {
+                        let at = r.offset();
+                        match r.u8("encoded part")? {
+                            tag::PART_LIT => konst(r, plan, "encoded const").map(VarPart::Lit),
+                            tag::PART_VAR => r.index("earlier var", slot).map(VarPart::Var),
+                            t => bad_tag(at, "encoded part", t),
+                        }
+                    })?;
+                    Ok(VarPart::Encode { encoding, parts })
+                }
                 t => bad_tag(at, "var part", t),
             }
         })?;
@@ -356,7 +393,12 @@ fn generator(r: &mut Reader, plan: &Plan, version: u16) -> Result<Generator> {
             if d.rows.is_empty() {
                 return invalid(at, format!("csv(\"{}\") has no rows to draw", d.name));
             }
-            Generator::Csv { dataset }
+            let draw = if version >= DRAW_SINCE {
+                table_tag::<Draw>(r, "draw mode", &DRAWS)?
+            } else {
+                Draw::Sequential
+            };
+            Generator::Csv { dataset, draw }
         }
         tag::GEN_ZIPF => {
             let (min, max) = (r.var_i64("zipf min")?, r.var_i64("zipf max")?);

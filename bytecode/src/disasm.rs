@@ -12,8 +12,9 @@ use crate::durations::duration_text;
 use crate::error::DecodeError;
 use crate::hash::hash;
 use crate::plan::{
-    CaptureSource, ConstId, Expect, Fault, Generator, HeaderTemplate, Load, Metric, Phase, Plan,
-    Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold, VarPart,
+    CaptureSource, ConstId, Draw, Encoding, Expect, Fault, Generator, HeaderTemplate, Load, Metric,
+    Phase, Plan, Ppm, Request, Scenario, Scope, Step, Template, TemplateOp, Think, Threshold,
+    VarPart,
 };
 
 /// Literals longer than this are cut in templates and listings (the full text is in the bytes).
@@ -44,6 +45,14 @@ pub fn inspect(bytes: &[u8]) -> Result<String, DecodeError> {
         .map(|(s, offset, len)| format!("{} {len}B@{offset}", s.name()))
         .collect();
     let _ = writeln!(out, "sections: {}", sections.join(", "));
+    if !layout.sources.is_empty() {
+        let files: Vec<String> = layout
+            .sources
+            .iter()
+            .map(|(path, bytes)| format!("{path} ({}B)", bytes.len()))
+            .collect();
+        let _ = writeln!(out, "sources: {}", files.join(", "));
+    }
     out.push('\n');
     out.push_str(&disassemble(&plan));
     Ok(out)
@@ -160,6 +169,21 @@ impl Disasm<'_> {
                     VarPart::Lit(c) => self.konst(*c),
                     VarPart::Var(j) => format!("{{{{{}}}}}", self.var_name(*j)),
                     VarPart::Gen(g) => self.generator(g),
+                    VarPart::Encode { encoding, parts } => {
+                        let inner: Vec<String> = parts
+                            .iter()
+                            .map(|p| match p {
+                                VarPart::Lit(c) => self.konst(*c),
+                                VarPart::Var(j) => format!("{{{{{}}}}}", self.var_name(*j)),
+                                _ => "?".to_string(),
+                            })
+                            .collect();
+                        let f = match encoding {
+                            Encoding::Base64 => "base64",
+                            Encoding::UrlEncode => "url_encode",
+                        };
+                        format!("{f}({})", inner.join(" "))
+                    }
                 })
                 .collect();
             self.line(1, format!("${i:<3} {} = {}", v.name, parts.join(" ")));
@@ -425,10 +449,17 @@ impl Disasm<'_> {
             }
             Generator::Uuid => "uuid()".to_string(),
             Generator::Seq => "seq()".to_string(),
-            Generator::Csv { dataset } => match self.plan.datasets.get(*dataset as usize) {
-                Some(d) => format!("csv(d{dataset} {})", quote_str(&d.name)),
-                None => format!("csv(d{dataset}?)"),
-            },
+            Generator::Csv { dataset, draw } => {
+                let draw = match draw {
+                    Draw::Sequential => "",
+                    Draw::Random => " random",
+                    Draw::Unique => " unique",
+                };
+                match self.plan.datasets.get(*dataset as usize) {
+                    Some(d) => format!("csv(d{dataset} {}{draw})", quote_str(&d.name)),
+                    None => format!("csv(d{dataset}?{draw})"),
+                }
+            }
             Generator::Zipf { min, max, s } => format!("zipf({min}, {max}, s={s})"),
             Generator::Str { len } => format!("str({len})"),
             Generator::Now => "now()".to_string(),

@@ -3,8 +3,9 @@
 //! yields the same bytes (and the same [`crate::PlanHash`]). Layout: `docs/bytecode.md`.
 
 use crate::format::{
-    arrivals_tag, cmp_tag, http_version_tag, method_tag, overflow_tag, tag, Section,
-    FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
+    arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
+    Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
+    SOURCES_SECTION_ID, SOURCES_SINCE,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -24,6 +25,17 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
 /// have is simply not written, so the plan should not use one.
 #[doc(hidden)]
 pub fn encode_as(plan: &Plan, version: u16) -> Vec<u8> {
+    encode_full(plan, version, &[])
+}
+
+/// [`encode`], followed by the optional sources section: the files (path as the compiler read
+/// it, bytes) the plan was compiled from, for a later `--set` on the compiled plan. `decode`
+/// skips them; [`crate::sources`] reads them. Without files it is [`encode`].
+pub fn encode_with_sources(plan: &Plan, sources: &[(String, Vec<u8>)]) -> Vec<u8> {
+    encode_full(plan, FORMAT_VERSION, sources)
+}
+
+fn encode_full(plan: &Plan, version: u16, sources: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut payload = Writer {
         buf: Vec::new(),
         version,
@@ -36,6 +48,18 @@ pub fn encode_as(plan: &Plan, version: u16) -> Vec<u8> {
     payload.section(Section::Scenarios, |w| w.list(&plan.scenarios, scenario));
     payload.section(Section::Phases, |w| w.list(&plan.phases, phase));
     payload.section(Section::Thresholds, |w| w.list(&plan.thresholds, threshold));
+    if !sources.is_empty() && version >= SOURCES_SINCE {
+        let mut inner = Writer {
+            buf: Vec::new(),
+            version,
+        };
+        inner.list(sources, |w, (path, bytes)| {
+            w.str(path);
+            w.bytes(bytes);
+        });
+        payload.u8(SOURCES_SECTION_ID);
+        payload.bytes(&inner.buf);
+    }
     let payload = payload.into_bytes();
 
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -180,7 +204,21 @@ fn dataset(w: &mut Writer, d: &Dataset) {
 
 fn var(w: &mut Writer, v: &Var) {
     w.str(&v.name);
-    w.list(&v.parts, |w, part| match part {
+    if w.version < ENCODE_SINCE {
+        // An older layout has no encoded parts: they are left out (see `encode_as`).
+        let older: Vec<VarPart> = v
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, VarPart::Encode { .. }))
+            .cloned()
+            .collect();
+        return var_parts(w, &older);
+    }
+    var_parts(w, &v.parts);
+}
+
+fn var_parts(w: &mut Writer, parts: &[VarPart]) {
+    w.list(parts, |w, part| match part {
         VarPart::Lit(c) => {
             w.u8(tag::PART_LIT);
             w.konst(*c);
@@ -192,6 +230,11 @@ fn var(w: &mut Writer, v: &Var) {
         VarPart::Gen(g) => {
             w.u8(tag::PART_GEN);
             generator(w, g);
+        }
+        VarPart::Encode { encoding, parts } => {
+            w.u8(tag::PART_ENCODE);
+            w.u8(encoding_tag(*encoding));
+            var_parts(w, parts);
         }
     });
 }
@@ -221,9 +264,12 @@ fn generator(w: &mut Writer, g: &Generator) {
         }
         Generator::Uuid => w.u8(tag::GEN_UUID),
         Generator::Seq => w.u8(tag::GEN_SEQ),
-        Generator::Csv { dataset } => {
+        Generator::Csv { dataset, draw } => {
             w.u8(tag::GEN_CSV);
             w.var_u32(*dataset);
+            if w.version >= DRAW_SINCE {
+                w.u8(draw_tag(*draw));
+            }
         }
         Generator::Zipf { min, max, s } => {
             w.u8(tag::GEN_ZIPF);

@@ -2,14 +2,14 @@
 //! tag of every enum variant. The encoder and decoder both read them from here, so the two
 //! cannot drift apart; `docs/bytecode.md` documents the same values.
 
-use crate::plan::{Arrivals, Cmp, HttpVersion, Method, Overflow};
+use crate::plan::{Arrivals, Cmp, Draw, Encoding, HttpVersion, Method, Overflow};
 
 /// The first four bytes of every encoded plan.
 pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -33,6 +33,18 @@ pub(crate) const ENV_SINCE: u16 = 4;
 /// ends with the hosts and the tag table, a request with its host, timeout and tags, and a
 /// threshold may be scoped to a tag.
 pub(crate) const HOSTS_SINCE: u16 = 5;
+
+/// The first version where a feeder (`Generator::Csv`) carries its draw mode after the
+/// dataset; before, every feeder drew its rows in order.
+pub(crate) const DRAW_SINCE: u16 = 6;
+
+/// The first version with `Encode` var parts (`base64(…)`, `url_encode(…)`, `basic_auth(…)`).
+pub(crate) const ENCODE_SINCE: u16 = 6;
+
+/// The first version whose payload may end with the optional sources section (id 9): the
+/// plan's source files, so that `ptl run plan.ptlc --set …` can check and compile it again.
+pub(crate) const SOURCES_SINCE: u16 = 6;
+pub(crate) const SOURCES_SECTION_ID: u8 = 9;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
@@ -94,6 +106,7 @@ pub(crate) mod tag {
     pub const PART_LIT: u8 = 0;
     pub const PART_VAR: u8 = 1;
     pub const PART_GEN: u8 = 2;
+    pub const PART_ENCODE: u8 = 3;
 
     pub const GEN_INT: u8 = 0;
     pub const GEN_FLOAT: u8 = 1;
@@ -194,6 +207,25 @@ pub(crate) fn overflow_tag(overflow: Overflow) -> u8 {
     }
 }
 
+pub(crate) const DRAWS: [Draw; 3] = [Draw::Sequential, Draw::Random, Draw::Unique];
+
+pub(crate) fn draw_tag(draw: Draw) -> u8 {
+    match draw {
+        Draw::Sequential => 0,
+        Draw::Random => 1,
+        Draw::Unique => 2,
+    }
+}
+
+pub(crate) const ENCODINGS: [Encoding; 2] = [Encoding::Base64, Encoding::UrlEncode];
+
+pub(crate) fn encoding_tag(encoding: Encoding) -> u8 {
+    match encoding {
+        Encoding::Base64 => 0,
+        Encoding::UrlEncode => 1,
+    }
+}
+
 pub(crate) const HTTP_VERSIONS: [HttpVersion; 2] = [HttpVersion::Http1, HttpVersion::Http2];
 
 pub(crate) fn http_version_tag(http: HttpVersion) -> u8 {
@@ -234,6 +266,12 @@ mod tests {
         }
         for (i, o) in OVERFLOWS.iter().enumerate() {
             assert_eq!(overflow_tag(*o) as usize, i);
+        }
+        for (i, e) in ENCODINGS.iter().enumerate() {
+            assert_eq!(encoding_tag(*e) as usize, i);
+        }
+        for (i, d) in DRAWS.iter().enumerate() {
+            assert_eq!(draw_tag(*d) as usize, i);
         }
         for (i, h) in HTTP_VERSIONS.iter().enumerate() {
             assert_eq!(http_version_tag(*h) as usize, i);

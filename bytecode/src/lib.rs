@@ -14,10 +14,10 @@ pub mod hash;
 pub mod plan;
 mod reader;
 
-pub use decode::decode;
+pub use decode::{decode, sources};
 pub use disasm::{disassemble, inspect};
 pub use durations::{duration_text, rounded_duration_text};
-pub use encode::{encode, encode_as};
+pub use encode::{encode, encode_as, encode_with_sources};
 pub use error::{DecodeError, HashParseError};
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use hash::{hash, PlanHash};

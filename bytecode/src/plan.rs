@@ -132,10 +132,24 @@ impl Var {
     /// ([`TemplateOp::Field`]); the decoder enforces it.
     pub fn csv_dataset(&self) -> Option<u32> {
         match self.parts.as_slice() {
-            [VarPart::Gen(Generator::Csv { dataset })] => Some(*dataset),
+            [VarPart::Gen(Generator::Csv { dataset, .. })] => Some(*dataset),
             _ => None,
         }
     }
+}
+
+/// How a feeder picks its rows. Every mode keeps agents on disjoint rows when there are at
+/// least as many rows as agents (agent i of n owns rows i, i + n, i + 2n …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Draw {
+    /// In order, wrapping around (the only mode before format v6).
+    #[default]
+    Sequential,
+    /// A uniformly random row of the agent's own, drawn with the worker's seeded generator.
+    Random,
+    /// Each row at most once across the whole run and every agent; when the agent's rows run
+    /// out, its iterations no longer start (counted as `exhausted`), never a repeated row.
+    Unique,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +158,21 @@ pub enum VarPart {
     /// The value of an earlier variable (always a lower slot).
     Var(u32),
     Gen(Generator),
+    /// `base64(…)`, `url_encode(…)`, `basic_auth(…)`: the joined `parts` (only `Lit` and `Var`)
+    /// encoded when the iteration draws its values (format v6).
+    Encode {
+        encoding: Encoding,
+        parts: Vec<VarPart>,
+    },
+}
+
+/// How an `Encode` part transforms its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Standard base64 with padding (RFC 4648 §4).
+    Base64,
+    /// Percent-encoding of every byte but the unreserved `A-Z a-z 0-9 - . _ ~` (RFC 3986).
+    UrlEncode,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,9 +193,10 @@ pub enum Generator {
     Uuid,
     /// 0, 1, 2 … unique across agents (the runtime interleaves agents' sequences).
     Seq,
-    /// A row of a dataset per draw, in order, wrapping around; disjoint across agents.
+    /// A row of a dataset per draw (a `csv(…)` or `json(…)` feeder), chosen by `draw`.
     Csv {
         dataset: u32,
+        draw: Draw,
     },
     /// Zipf-distributed integer in `[min, max]` with exponent `s`.
     Zipf {

@@ -5,7 +5,7 @@ use crate::exit::Exit;
 use crate::flags::{DiagnosticFormat, ParamArgs};
 use crate::output::fail;
 use crate::stdlib;
-use ptl_compiler::{CheckOptions, Checked, StdResolver};
+use ptl_compiler::{CheckOptions, Checked, Files, StdResolver};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +64,7 @@ pub fn options(params: &[(String, String)], allow: &[String]) -> CheckOptions {
             stdlib::lookup(name).map(str::to_string)
         })),
         allow: allow.to_vec(),
+        files: Files::default(),
     }
 }
 
@@ -105,40 +106,80 @@ pub struct Compiled {
     pub bytes: Vec<u8>,
 }
 
-/// Read, check and compile (or decode, for `.ptlc`) a plan argument.
+/// Read, check and compile (or decode, for `.ptlc`) a plan argument. A compiled plan given
+/// `--set` is checked and compiled again from the sources stored in it (`ptl compile` stores
+/// them), with the same diagnostics as its `.ptl`.
 pub fn compile(plan: &str, args: &ParamArgs) -> Result<Compiled, Exit> {
-    let params = &args.params[..];
     match read(plan)? {
         Source::Bytecode { path, bytes } => {
-            if !params.is_empty() {
-                return Err(fail(
-                    Exit::Usage,
-                    format!(
-                        "{} is already compiled: its parameters are fixed; pass the .ptl source to use --set",
-                        path.display()
-                    ),
-                ));
-            }
-            let plan = ptl_bytecode::decode(&bytes).map_err(|e| {
+            let invalid = |e: ptl_bytecode::DecodeError| {
                 fail(
                     Exit::PlanInvalid,
                     format!("{} is not a valid compiled plan: {e}", path.display()),
                 )
+            };
+            let plan = ptl_bytecode::decode(&bytes).map_err(invalid)?;
+            if args.params.is_empty() {
+                return Ok(Compiled { plan, bytes });
+            }
+            let mut sources = ptl_bytecode::sources(&bytes).map_err(invalid)?;
+            let Some((root, text)) = sources.first().cloned() else {
+                return Err(fail(
+                    Exit::Usage,
+                    format!(
+                        "{} holds no sources (written by `ptl run`, `ptl submit` or a ptl before format v6), so its parameters are fixed; compile it with `ptl compile` to use --set",
+                        path.display()
+                    ),
+                ));
+            };
+            let text = String::from_utf8(text).map_err(|_| {
+                fail(
+                    Exit::PlanInvalid,
+                    format!("{}: its stored plan source is not UTF-8", path.display()),
+                )
             })?;
+            let files = Files::bundle(std::mem::take(&mut sources));
+            let (plan, _) = check_and_lower(Path::new(&root), &text, args, files)?;
+            let bytes = ptl_bytecode::encode(&plan);
             Ok(Compiled { plan, bytes })
         }
         Source::Text { path, text } => {
-            let checked = check(&path, &text, params, &args.allow);
-            match checked.plan {
-                Some(plan) => {
-                    let bytes = ptl_bytecode::encode(&plan);
-                    Ok(Compiled { plan, bytes })
-                }
-                None => Err(fail(
-                    Exit::PlanInvalid,
-                    format!("{} has errors; nothing was run", path.display()),
-                )),
-            }
+            let (plan, _) = check_and_lower(&path, &text, args, Files::default())?;
+            let bytes = ptl_bytecode::encode(&plan);
+            Ok(Compiled { plan, bytes })
         }
+    }
+}
+
+/// [`compile`] for `ptl compile`: a `.ptl` plan's bytecode also holds every file it was
+/// compiled from (the plan, its imports, data and body files), for a later `--set`.
+pub fn compile_keeping_sources(plan: &str, args: &ParamArgs) -> Result<Compiled, Exit> {
+    match read(plan)? {
+        Source::Text { path, text } => {
+            let (plan, files) = check_and_lower(&path, &text, args, Files::recording())?;
+            let bytes = ptl_bytecode::encode_with_sources(&plan, &files.recorded());
+            Ok(Compiled { plan, bytes })
+        }
+        Source::Bytecode { .. } => compile(plan, args),
+    }
+}
+
+/// Checks (printing diagnostics) and lowers a plan's text, reading its files through `files`.
+fn check_and_lower(
+    path: &Path,
+    text: &str,
+    args: &ParamArgs,
+    files: Files,
+) -> Result<(ptl_bytecode::Plan, Files), Exit> {
+    let mut opts = options(&args.params, &args.allow);
+    opts.files = files.clone();
+    let checked = ptl_compiler::check_source(path, text, &opts);
+    print_reports(&checked, DiagnosticFormat::Human);
+    match checked.plan {
+        Some(plan) => Ok((plan, files)),
+        None => Err(fail(
+            Exit::PlanInvalid,
+            format!("{} has errors; nothing was run", path.display()),
+        )),
     }
 }

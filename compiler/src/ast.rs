@@ -285,8 +285,21 @@ pub enum RequestStmt {
     },
     Header(Header),
     Body(StrLit),
+    /// `body file("payload.bin")`: the file's bytes, embedded.
+    BodyFile(StrLit),
+    /// `multipart { field "a" = "…"  file "f" = file("x.png") }`
+    Multipart(Vec<MultipartEntry>),
     Expect(Expect),
     Capture(Capture),
+}
+
+/// One part of a `multipart { … }` body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MultipartEntry {
+    /// `field "name" = "value"` (the value is a template).
+    Field { name: StrLit, value: StrLit },
+    /// `file "name" = file("path")`: the file's bytes, with its name and a content type.
+    File { name: StrLit, path: StrLit },
 }
 
 #[derive(Debug, Clone, PartialEq)]

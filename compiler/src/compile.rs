@@ -6,9 +6,10 @@ use std::path::Path;
 use ptl_bytecode::Plan;
 
 use crate::check;
+use crate::files::Files;
 use crate::lower::lower;
 use crate::report::{render_json, render_text, Located, Report};
-use crate::source::{load, SourceFile, StdResolver};
+use crate::source::{load_from, SourceFile, StdResolver};
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
@@ -19,6 +20,8 @@ pub struct CheckOptions {
     /// Warning codes silenced for this check (`--allow W0002`), as a plan's `allow W0002`
     /// silences them for every check; codes not in [`crate::WARNING_CODES`] silence nothing.
     pub allow: Vec<String>,
+    /// Where imports and data files are read from: the disk unless told otherwise.
+    pub files: Files,
 }
 
 /// The outcome of checking a plan.
@@ -55,7 +58,7 @@ impl Checked {
 /// Checks `source`, the text of the plan at `path` (imports and CSV files are found relative
 /// to it), and compiles it when there is no error.
 pub fn check_source(path: &Path, source: &str, opts: &CheckOptions) -> Checked {
-    let mut loaded = load(path, source, opts.resolver.as_ref());
+    let mut loaded = load_from(path, source, opts.resolver.as_ref(), opts.files.clone());
     let mut located = loaded.diagnostics.clone();
     let mut plan = None;
     if !loaded.incomplete {

@@ -231,12 +231,14 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
-    #[error("cannot read CSV file `{path}`: {reason}")]
+    #[error("cannot read {kind} file `{path}`: {reason}")]
     #[diagnostic(
         code(ptl::E0021),
-        help("CSV paths are relative to the plan file that names them")
+        help("data file paths are relative to the plan file that names them")
     )]
-    CsvUnreadable {
+    FeedUnreadable {
+        /// `CSV` or `JSON`.
+        kind: &'static str,
         path: String,
         reason: String,
         #[label("named here")]
@@ -255,6 +257,52 @@ pub enum Diagnostic {
         reason: String,
         #[label("named here")]
         span: SourceSpan,
+    },
+
+    #[error("malformed JSON file `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0090),
+        help("a JSON feeder is an array of objects with the same fields: `[{{\"id\": 1}}, {{\"id\": 2}}]`")
+    )]
+    JsonFeedMalformed {
+        path: String,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("unknown draw mode {found}")]
+    #[diagnostic(code(ptl::E0091))]
+    UnknownDrawMode {
+        found: String,
+        #[label("a feeder draws `sequential`, `random` or `unique`")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("cannot read body file `{path}`: {reason}")]
+    #[diagnostic(
+        code(ptl::E0092),
+        help("`file(…)` paths are relative to the plan file that names them")
+    )]
+    BodyFileUnreadable {
+        path: String,
+        reason: String,
+        #[label("named here")]
+        span: SourceSpan,
+    },
+
+    #[error("a `multipart` body sets its own `Content-Type`")]
+    #[diagnostic(
+        code(ptl::E0093),
+        help("remove this header: `multipart` sends `multipart/form-data; boundary=…`, and the boundary must match the body")
+    )]
+    MultipartContentType {
+        #[label("a second Content-Type")]
+        span: SourceSpan,
+        #[label("sets Content-Type with its boundary")]
+        multipart: SourceSpan,
     },
 
     #[error("unknown generator `{name}`")]
@@ -341,26 +389,26 @@ pub enum Diagnostic {
         help: Option<String>,
     },
 
-    #[error("CSV variable `{var}` has no column `{column}`")]
+    #[error("data row `{var}` has no column `{column}`")]
     #[diagnostic(code(ptl::E0031))]
     UnknownColumn {
         var: String,
         column: String,
-        #[label("not a column of the CSV file")]
+        #[label("not a column of its data file")]
         span: SourceSpan,
         #[help]
         help: Option<String>,
     },
 
-    #[error("`{var}` is not a CSV variable, so `{var}.{field}` has no meaning")]
+    #[error("`{var}` is not a data row, so `{var}.{field}` has no meaning")]
     #[diagnostic(
         code(ptl::E0032),
-        help("`{{{{name.column}}}}` reads a column of a variable defined as `let name = csv(\"file.csv\")`")
+        help("`{{{{name.column}}}}` reads a column of a variable defined as `let name = csv(\"file.csv\")` or `json(\"file.json\")`")
     )]
     NotCsv {
         var: String,
         field: String,
-        #[label("`{var}` is not a CSV row")]
+        #[label("`{var}` is not a data row")]
         span: SourceSpan,
     },
 
@@ -587,17 +635,18 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
-    #[error("`csv(…)` must be the whole value of a `let`")]
+    #[error("`{func}(…)` must be the whole value of a `let`")]
     #[diagnostic(
         code(ptl::E0053),
-        help("write `let row = csv(\"file.csv\")` and use its columns in templates: `{{{{row.column}}}}`")
+        help("write `let row = {func}(\"file\")` and use its fields in templates: `{{{{row.field}}}}`")
     )]
     CsvInExpression {
+        func: String,
         #[label("combined with other parts")]
         span: SourceSpan,
     },
 
-    #[error("`{var}` is a CSV row, not a single value")]
+    #[error("`{var}` is a data row, not a single value")]
     #[diagnostic(code(ptl::E0054))]
     WholeCsvRow {
         var: String,

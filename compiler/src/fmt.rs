@@ -19,8 +19,8 @@ mod literal;
 
 use crate::ast::{
     CaptureSource, Expect, Expr, ExprPart, Fault, File, Header, Inject, Item, Load, MethodName,
-    Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt, ThinkTime,
-    Threshold,
+    MultipartEntry, Phase, PhaseStmt, Request, RequestStmt, Scenario, ScenarioStmt, Setting, Stmt,
+    ThinkTime, Threshold,
 };
 use crate::parse::{parse_file, SyntaxError};
 use literal::{regex, string, value};
@@ -378,6 +378,23 @@ fn request_stmt(s: &RequestStmt) -> String {
         RequestStmt::Tag { key, value: v } => format!("tag {} = {}", key.name, string(v)),
         RequestStmt::Header(h) => format!("header {}", header_entry(h)),
         RequestStmt::Body(b) => format!("body {}", string(b)),
+        RequestStmt::BodyFile(path) => format!("body file({})", string(path)),
+        RequestStmt::Multipart(entries) => {
+            let lines: Vec<String> = entries
+                .iter()
+                .map(|e| match e {
+                    MultipartEntry::Field { name, value: v } => {
+                        format!("field {} = {}", string(name), string(v))
+                    }
+                    MultipartEntry::File { name, path } => {
+                        format!("file {} = file({})", string(name), string(path))
+                    }
+                })
+                // A multi-line (triple-quoted) value is indented line by line with the rest.
+                .flat_map(|e| e.lines().map(str::to_string).collect::<Vec<_>>())
+                .collect();
+            block("multipart".to_string(), lines)
+        }
         RequestStmt::Expect(e) => match e {
             Expect::Status { codes, with_in } => {
                 let codes: Vec<String> = codes.iter().map(value).collect();

@@ -25,12 +25,16 @@ struct Pool {
 
 impl Pool {
     fn intern(&mut self, text: &str) -> ConstId {
-        if let Some(&id) = self.index.get(text.as_bytes()) {
+        self.intern_bytes(text.as_bytes())
+    }
+
+    fn intern_bytes(&mut self, bytes: &[u8]) -> ConstId {
+        if let Some(&id) = self.index.get(bytes) {
             return id;
         }
         let id = ConstId(self.consts.len() as u32);
-        self.consts.push(text.as_bytes().to_vec());
-        self.index.insert(text.as_bytes().to_vec(), id);
+        self.consts.push(bytes.to_vec());
+        self.index.insert(bytes.to_vec(), id);
         id
     }
 
@@ -40,6 +44,7 @@ impl Pool {
                 .iter()
                 .map(|p| match p {
                     Piece::Lit(s) => TemplateOp::Lit(self.intern(s)),
+                    Piece::Bytes(b) => TemplateOp::Lit(self.intern_bytes(b)),
                     Piece::Var(v) => TemplateOp::Var(*v),
                     Piece::Field { var, column } => TemplateOp::Field {
                         var: *var,
@@ -157,6 +162,10 @@ fn var_part(pool: &mut Pool, part: &LetPart) -> VarPart {
     match part {
         LetPart::Lit(s) => VarPart::Lit(pool.intern(s)),
         LetPart::Var(v) => VarPart::Var(*v),
+        LetPart::Encode { encoding, parts } => VarPart::Encode {
+            encoding: *encoding,
+            parts: parts.iter().map(|p| var_part(pool, p)).collect(),
+        },
         LetPart::Gen(g) => VarPart::Gen(match g {
             Gen::Int { min, max } => Generator::Int {
                 min: *min,
@@ -174,7 +183,10 @@ fn var_part(pool: &mut Pool, part: &LetPart) -> VarPart {
             }
             Gen::Uuid => Generator::Uuid,
             Gen::Seq => Generator::Seq,
-            Gen::Csv { dataset } => Generator::Csv { dataset: *dataset },
+            Gen::Csv { dataset, draw } => Generator::Csv {
+                dataset: *dataset,
+                draw: *draw,
+            },
             Gen::Zipf { min, max, s } => Generator::Zipf {
                 min: *min,
                 max: *max,

@@ -6,6 +6,7 @@
 //! [`StdResolver`] (the CLI embeds the standard libraries). A file imported twice by different
 //! routes is expanded once; an import of a file still being expanded is a cycle.
 
+use crate::files::Files;
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,8 @@ pub struct Loaded {
     /// A file did not parse or an import is missing: checking names now would only report
     /// the consequences.
     pub incomplete: bool,
+    /// Where imports and the files the plan names (data, bodies) are read from.
+    pub fs: Files,
 }
 
 impl Loaded {
@@ -114,8 +117,17 @@ impl Loaded {
 
 /// Parses `source` (the text of `path`) and every file it imports.
 pub fn load(path: &Path, source: &str, resolver: Option<&StdResolver>) -> Loaded {
+    load_from(path, source, resolver, Files::default())
+}
+
+/// [`load`], reading imports and later the plan's files through `fs`.
+pub fn load_from(path: &Path, source: &str, resolver: Option<&StdResolver>, fs: Files) -> Loaded {
+    fs.record(&path.to_string_lossy(), source.as_bytes());
     let mut loader = Loader {
-        loaded: Loaded::default(),
+        loaded: Loaded {
+            fs,
+            ..Loaded::default()
+        },
         resolver,
         stack: Vec::new(),
         done: HashSet::new(),
@@ -125,7 +137,8 @@ pub fn load(path: &Path, source: &str, resolver: Option<&StdResolver>) -> Loaded
         Some(path.to_path_buf()),
         source.to_string(),
     );
-    loader.stack.push((key_of_path(path), root));
+    let key = key_of_path(&loader.loaded.fs, path);
+    loader.stack.push((key, root));
     if loader.loaded.trees[root.0].is_some() {
         loader.expand(root);
     }
@@ -252,9 +265,14 @@ impl Loader<'_> {
             "a standard library can only import other `std:` libraries".to_string()
         })?;
         let path = dir.join(written);
-        let text = std::fs::read_to_string(&path).map_err(|e| io_reason(&e));
+        let text = self
+            .loaded
+            .fs
+            .read(&path)
+            .map_err(|e| io_reason(&e))
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()));
         Ok(Target {
-            key: key_of_path(&path),
+            key: key_of_path(&self.loaded.fs, &path),
             name: path.to_string_lossy().into_owned(),
             path: Some(path),
             text,
@@ -291,11 +309,8 @@ struct Target {
     text: Result<String, String>,
 }
 
-fn key_of_path(path: &Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .to_string_lossy()
-        .into_owned()
+fn key_of_path(fs: &Files, path: &Path) -> String {
+    fs.canonical(path).to_string_lossy().into_owned()
 }
 
 /// A short reason for a failed read, without the OS error number (stable across systems).

@@ -7,8 +7,8 @@
 
 use http::{HeaderMap, HeaderValue};
 use ptl_bytecode::plan::{
-    Capture, CaptureSource, ConstId, Dataset, Generator, HeaderTemplate, Method, Overflow, Plan,
-    Ppm, Request, Scenario, Step, Template, TemplateOp, Var, VarPart,
+    Capture, CaptureSource, ConstId, Dataset, Draw, Generator, HeaderTemplate, Method, Overflow,
+    Plan, Ppm, Request, Scenario, Step, Template, TemplateOp, Var, VarPart,
 };
 use ptl_engine::vm::{AgentShare, Iteration, Program};
 use std::hint::black_box;
@@ -66,7 +66,13 @@ fn plan() -> Plan {
         ),
         gen("order", Generator::Uuid),
         gen("n", Generator::Seq),
-        gen("customer", Generator::Csv { dataset: 0 }),
+        gen(
+            "customer",
+            Generator::Csv {
+                dataset: 0,
+                draw: Draw::Sequential,
+            },
+        ),
     ];
     let t = |ops: Vec<TemplateOp>| Template { ops };
     let content_type = HeaderTemplate {
@@ -237,12 +243,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("ptl VM benchmark ({N} requests each)");
     println!("  (ns per call: fastest of 20 batches / median batch)");
     let (best, median) = time(N, || {
-        program.reset_iteration(&mut worker, 0, &mut it);
+        program
+            .reset_iteration(&mut worker, 0, &mut it)
+            .expect("rows left");
         black_box(program.build(&it, 0, 0).ok());
     });
     println!("  checkout: draw 8 variables + build request  {best:6.0} / {median:6.0} ns/request");
     let (best, median) = time(N, || {
-        program.reset_iteration(&mut worker, 0, &mut it);
+        program
+            .reset_iteration(&mut worker, 0, &mut it)
+            .expect("rows left");
         black_box(&it);
     });
     println!(
@@ -277,7 +287,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (5, "status"),
         ];
         for (scenario, kind) in kinds {
-            let mut it = program.begin_iteration(&mut worker, scenario);
+            let mut it = program
+                .begin_iteration(&mut worker, scenario)
+                .expect("rows left");
             let mut check = || {
                 let r = program.check_response(&mut it, scenario, 0, 200, &headers, &body, 1000);
                 black_box(r.is_ok());

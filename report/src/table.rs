@@ -50,6 +50,7 @@ pub fn render_summary(result: &RunResult, color: bool) -> String {
     out.push_str(&phase_table(result).to_string());
     out.push('\n');
     write_pauses(&mut out, result);
+    write_exhausted(&mut out, result);
 
     write_outcome_breakdown(&mut out, &paint, result);
 
@@ -327,6 +328,19 @@ fn write_pauses(out: &mut String, result: &RunResult) {
     }
     if result.pauses.last().is_some_and(|p| p.end_ms.is_none()) {
         let _ = writeln!(out, "  stopped while paused");
+    }
+}
+
+/// Iterations a `unique` feeder had no row for: not sent, and not hidden among the drops.
+fn write_exhausted(out: &mut String, result: &RunResult) {
+    for phase in result.phases.iter().filter(|p| p.exhausted > 0) {
+        let _ = writeln!(
+            out,
+            "  {}: {} iteration{} found no row left in a `unique` feeder (not sent)",
+            phase.name,
+            phase.exhausted,
+            if phase.exhausted == 1 { "" } else { "s" },
+        );
     }
 }
 

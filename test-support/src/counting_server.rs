@@ -4,14 +4,14 @@
 
 use crate::listen::listen;
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request as HttpRequest, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,26 @@ pub struct ServerState {
     /// The `Authorization` header of the latest request that had one (what `env(…)` secrets
     /// reach).
     pub authorization: Mutex<Option<String>>,
+    /// When set, every request is kept whole in `recorded` (off by default: long loads would
+    /// hold them all).
+    pub record: AtomicBool,
+    pub recorded: Mutex<Vec<Recorded>>,
+}
+
+/// One request as the server received it: what data feeders and bodies are checked against.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// The path and query, as sent.
+    pub target: String,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 /// How long `/slow` takes to answer.
@@ -47,6 +67,19 @@ impl TestServer {
     }
 
     /// Requests arriving from `after` from now, for `length`, are held until its end.
+    /// Keeps every request from now on; read them with [`TestServer::recorded`].
+    pub fn record(&self) {
+        self.state.record.store(true, Ordering::Relaxed);
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn stall(&self, after: Duration, length: Duration) {
         let from = Instant::now() + after;
         *self.state.stall.lock().unwrap_or_else(|e| e.into_inner()) = Some((from, from + length));
@@ -88,7 +121,26 @@ async fn handle(
     if req.uri().path() == "/slow" {
         tokio::time::sleep(SLOW_ROUTE).await;
     }
-    let status = match req.uri().path() {
+    let path = req.uri().path().to_string();
+    if state.record.load(Ordering::Relaxed) {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await?.to_bytes();
+        let recorded = Recorded {
+            method: parts.method.to_string(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
+            headers: parts.headers,
+            body,
+        };
+        state
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(recorded);
+    }
+    let status = match path.as_str() {
         "/fail" => 500,
         "/login" => 200,
         _ => match state.status.load(Ordering::Relaxed) {
@@ -96,7 +148,7 @@ async fn handle(
             s => s,
         },
     };
-    let body = match req.uri().path() {
+    let body = match path.as_str() {
         "/login" => r#"{"token":"abc123"}"#,
         _ => r#"{"ok":true}"#,
     };

@@ -28,8 +28,11 @@ fn disassembly_shows_every_section() {
     );
     has_line(&text, "      row 1: \"b@example.com\" \"swordfish\"");
     has_line(&text, "  $0   product_id = int(1, 1000)");
-    has_line(&text, "  $1   customer = csv(d0 \"users.csv\")");
-    has_line(&text, "  $2   order = \"order-\" {{product_id}} seq()");
+    has_line(&text, "  $1   customer = csv(d0 \"users.csv\" unique)");
+    has_line(
+        &text,
+        "  $2   order = \"order-\" {{product_id}} seq() base64({{product_id}} \"order-\")",
+    );
     has_line(
         &text,
         "  $3   misc = float(-1.5, 2.25) one_of(\"red\", \"blue\") weighted(\"red\" 25%, \"blue\" 75%) uuid() zipf(-5, 500, s=1.07) str(12) now()",

@@ -218,11 +218,21 @@ fn unread_bytes_inside_a_section_are_rejected() {
 
 #[test]
 fn bytes_after_the_last_section_are_rejected() {
+    // Only the sources section (9) may follow the thresholds, and it must be well formed.
+    let mut sections = minimal_sections();
+    sections.push((10, vec![]));
+    let err = decode(&assemble(&sections)).unwrap_err();
+    assert!(err.to_string().contains("only 9, sources"), "{err}");
     let mut sections = minimal_sections();
     sections.push((9, vec![]));
     let err = decode(&assemble(&sections)).unwrap_err();
+    assert!(err.to_string().contains("source count"), "{err}");
+    let mut sections = minimal_sections();
+    sections.push((9, vec![0]));
+    sections.push((9, vec![0]));
+    let err = decode(&assemble(&sections)).unwrap_err();
     assert!(
-        matches!(err, DecodeError::TrailingBytes { count: 2, .. }),
+        matches!(err, DecodeError::TrailingBytes { count: 3, .. }),
         "{err}"
     );
 }
@@ -320,7 +330,10 @@ fn out_of_range_references_are_rejected() {
     expect_bad_index(&p, "earlier var", 2);
 
     let mut p = base.clone();
-    p.vars[1].parts[0] = VarPart::Gen(Generator::Csv { dataset: 1 });
+    p.vars[1].parts[0] = VarPart::Gen(Generator::Csv {
+        dataset: 1,
+        draw: Draw::Sequential,
+    });
     expect_bad_index(&p, "csv dataset", 1);
 
     let mut p = base.clone();

@@ -1,7 +1,7 @@
 //! encode → decode gives the plan back; encoding is deterministic and canonical; the bytes of a
 //! small plan match the layout documented in docs/bytecode.md.
 
-use crate::common::{arb_plan, minimal_plan, sample_plan, without_v5};
+use crate::common::{arb_plan, minimal_plan, sample_plan, without_v5, without_v6};
 use proptest::prelude::*;
 use ptl_bytecode::*;
 
@@ -33,7 +33,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(5, &payload));
+    assert_eq!(bytes, framed(6, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
@@ -201,6 +201,49 @@ fn a_v4_plan_decodes_with_one_host_and_no_tags() {
     assert_eq!(decode(&v5), Ok(plan));
 }
 
+/// v6 added feeders' draw modes and encoded var parts. A v5 plan still decodes, every feeder
+/// drawing in order; the mode round-trips in v6, and an unknown mode is an error at its byte.
+#[test]
+fn a_v5_plan_decodes_with_sequential_feeders_and_v6_keeps_the_mode() {
+    let plan = sample_plan();
+    let csv = |p: &Plan| p.vars[1].parts[0].clone();
+    assert!(matches!(
+        csv(&plan),
+        VarPart::Gen(Generator::Csv {
+            draw: Draw::Unique,
+            ..
+        })
+    ));
+    let v5 = encode_as(&plan, 5);
+    assert_eq!(v5[4..6], 5u16.to_le_bytes());
+    let decoded = decode(&v5).expect("v5 decodes");
+    assert_eq!(decoded, without_v6(plan.clone()));
+    let v6 = encode(&plan);
+    // One draw byte, and the encoded part: tag, encoding, count, two parts of two bytes.
+    assert_eq!(v6.len(), v5.len() + 1 + 7);
+    assert_eq!(decode(&v6), Ok(plan.clone()));
+
+    // The draw byte follows the dataset index; 3 is no mode.
+    let mut bad = plan;
+    bad.vars[1].parts[0] = VarPart::Gen(Generator::Csv {
+        dataset: 0,
+        draw: Draw::Random,
+    });
+    let mut bytes = encode(&bad);
+    let at = (0..bytes.len())
+        .find(|&i| {
+            let mut b = bytes.clone();
+            b[i] = 2;
+            crate::common::fix_checksum(&mut b);
+            decode(&b).is_ok_and(|p| p.vars[1].parts[0] != bad.vars[1].parts[0])
+        })
+        .expect("the draw byte");
+    bytes[at] = 3;
+    crate::common::fix_checksum(&mut bytes);
+    let err = decode(&bytes).expect_err("mode 3");
+    assert!(err.to_string().contains("draw mode"), "{err}");
+}
+
 /// The v5 fields round-trip, and a request's host must be one the plan lists.
 #[test]
 fn v5_hosts_timeouts_and_tags_round_trip_and_are_checked() {
@@ -339,4 +382,27 @@ proptest! {
         let shown = inspect(&encode(&plan));
         prop_assert!(shown.is_ok());
     }
+}
+
+/// v6 plans may end with the sources they were compiled from: `decode` reads the same plan
+/// past them, `sources` returns them, and anything else after the thresholds is an error.
+#[test]
+fn sources_ride_along_and_are_checked() {
+    let plan = sample_plan();
+    let files = vec![
+        ("/p/plan.ptl".to_string(), b"plan \"x\" {}".to_vec()),
+        ("/p/users.json".to_string(), vec![0, 159, 146, 150]),
+    ];
+    let bytes = encode_with_sources(&plan, &files);
+    assert_eq!(decode(&bytes), Ok(plan.clone()));
+    assert_eq!(sources(&bytes), Ok(files.clone()));
+    assert_eq!(sources(&encode(&plan)), Ok(vec![]));
+    assert_eq!(encode_with_sources(&plan, &[]), encode(&plan));
+
+    let plain = encode(&plan).len();
+    let mut bad = bytes.clone();
+    bad[plain] = 10;
+    crate::common::fix_checksum(&mut bad);
+    let err = decode(&bad).expect_err("section 10");
+    assert!(err.to_string().contains("sources"), "{err}");
 }

@@ -7,7 +7,7 @@ use crate::plan_source;
 use std::path::PathBuf;
 
 pub fn run(args: &CompileArgs) -> Done {
-    let compiled = plan_source::compile(&args.plan, &args.params)?;
+    let compiled = plan_source::compile_keeping_sources(&args.plan, &args.params)?;
     let output = args.output.clone().unwrap_or_else(|| {
         let stem = args.plan.strip_prefix("std:").unwrap_or(&args.plan);
         PathBuf::from(stem).with_extension("ptlc")

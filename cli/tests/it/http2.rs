@@ -104,13 +104,7 @@ fn fmt_explain_and_inspect_show_the_http_version() {
         "{text}"
     );
     let compiled = dir.path().join("plan.ptlc");
-    let c = ptl()
-        .arg("compile")
-        .arg(&plan)
-        .arg("-o")
-        .arg(&compiled)
-        .output()
-        .expect("compile runs");
+    let c = crate::support::compile(&plan, &compiled);
     assert_exit(&c, 0);
     let inspect = ptl()
         .arg("inspect")
@@ -118,7 +112,12 @@ fn fmt_explain_and_inspect_show_the_http_version() {
         .output()
         .expect("inspect runs");
     let text = String::from_utf8_lossy(&inspect.stdout);
-    let format = format!("ptl plan format v{}", ptl_bytecode::FORMAT_VERSION);
-    assert!(text.contains(&format), "{text}");
+    let version = format!("ptl plan format v{}", ptl_bytecode::FORMAT_VERSION);
+    assert!(text.contains(&version), "{text}");
+    // `ptl compile` keeps the plan's source for a later `--set`.
+    assert!(
+        text.contains("sources: ") && text.contains("plan.ptl ("),
+        "{text}"
+    );
     assert!(text.contains("http          2"), "{text}");
 }

@@ -19,6 +19,7 @@ mod cluster_security;
 mod cluster_tls;
 mod dashboard;
 mod dashboard_secure;
+mod data;
 mod hosts;
 mod http2;
 mod https;

@@ -5,11 +5,15 @@
 //!
 //! The joiner draws `seq()` from a fresh range (`assignment::SEQ_RANGE`): a slice's values are
 //! `index + k·count` from k = 0, so in the lost agent's range it would draw again what the lost
-//! agent drew. Not under the `abort` policy (the run stops when an agent is lost). Agents that
-//! join to add capacity are `assignment::grow`'s.
+//! agent drew. Not for plans that draw a `unique` feeder (rows have no fresh range: the joiner
+//! would send again rows the lost agent sent), and not under the `abort` policy (the run stops
+//! when an agent is lost). Agents that join to add capacity are `assignment::grow`'s.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+use ptl_bytecode::plan::{Draw, Generator, VarPart};
+use ptl_bytecode::Plan;
 
 use crate::agent::registry::RegisteredAgent;
 use crate::ids::{AgentId, RunId};
@@ -57,11 +61,27 @@ impl Drop for BusyRun<'_> {
     }
 }
 
-/// Whether agents may take a lost agent's place in a run under `spec` (not under `abort`: the
-/// run stops when an agent is lost). Joiners draw `seq()` from a fresh range, so plans that draw
-/// it may take them too.
-pub fn joinable(spec: &RunSpec) -> bool {
-    spec.on_agent_loss != LossPolicy::Abort
+/// Whether agents may take a lost agent's place in a run of `plan` under `spec` (not under
+/// `abort`: the run stops when an agent is lost). Joiners draw `seq()` from a fresh range, so
+/// plans that draw it may take them too; a `unique` feeder's rows have none.
+pub fn joinable(plan: &Plan, spec: &RunSpec) -> bool {
+    spec.on_agent_loss != LossPolicy::Abort && rows_may_be_shared(plan)
+}
+
+/// Whether agents may join a run of `plan` at all (to add capacity too): not when it draws a
+/// `unique` feeder, whose rows a joiner's slice would send a second time.
+pub fn rows_may_be_shared(plan: &Plan) -> bool {
+    !plan.vars.iter().any(|v| {
+        v.parts.iter().any(|p| {
+            matches!(
+                p,
+                VarPart::Gen(Generator::Csv {
+                    draw: Draw::Unique,
+                    ..
+                })
+            )
+        })
+    })
 }
 
 /// A lost agent's share whose value-space slice no agent still in the run holds.
@@ -139,10 +159,37 @@ mod tests {
     }
 
     #[test]
-    fn abort_runs_take_no_joiners() {
-        assert!(joinable(&spec(LossPolicy::Rebalance)));
-        assert!(joinable(&spec(LossPolicy::Continue)));
-        assert!(!joinable(&spec(LossPolicy::Abort)));
+    fn plans_drawing_unique_rows_and_abort_runs_take_no_joiners() {
+        let mut plan = ptl_test_support::plans::one_request(
+            ptl_test_support::plans::NOWHERE,
+            100.0,
+            1_000_000,
+        );
+        assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
+        assert!(joinable(&plan, &spec(LossPolicy::Continue)));
+        assert!(!joinable(&plan, &spec(LossPolicy::Abort)));
+        plan.vars.push(ptl_bytecode::Var {
+            name: "n".into(),
+            parts: vec![VarPart::Gen(Generator::Seq)],
+        });
+        // seq() joiners draw from a fresh range.
+        assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
+        plan.vars.pop();
+        plan.datasets.push(ptl_bytecode::Dataset {
+            name: "d.csv".into(),
+            columns: vec!["id".into()],
+            rows: vec![vec![]],
+        });
+        let feeder = |draw| ptl_bytecode::Var {
+            name: "row".into(),
+            parts: vec![VarPart::Gen(Generator::Csv { dataset: 0, draw })],
+        };
+        plan.vars.push(feeder(Draw::Random));
+        assert!(joinable(&plan, &spec(LossPolicy::Rebalance)));
+        plan.vars[0] = feeder(Draw::Unique);
+        assert!(!joinable(&plan, &spec(LossPolicy::Rebalance)));
+        // Nor do agents join it for capacity.
+        assert!(!rows_may_be_shared(&plan));
     }
 
     #[test]

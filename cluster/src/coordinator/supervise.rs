@@ -222,7 +222,8 @@ pub(crate) async fn follow(
     for member in members.iter().filter(|m| !m.finished()) {
         busy.take(&member.id, id);
     }
-    let joinable = joining::joinable(spec);
+    let joinable = joining::joinable(plan, spec);
+    let growable = joining::rows_may_be_shared(plan);
     // Whether any epoch left part of the plan to no agent, for the verdict.
     let mut short_of_capacity = current.shortfall() > 0.0;
     let mut scale_hook = ScaleHook::new(config.scale_hook.clone());
@@ -380,7 +381,7 @@ pub(crate) async fn follow(
                             .await?,
                     );
                 }
-                if joined.is_empty() && current.shortfall() > 0.0 {
+                if joined.is_empty() && growable && current.shortfall() > 0.0 {
                     joined = add_capacity(run, &mut current, &members, &registered, effective_at)
                         .await?;
                 }

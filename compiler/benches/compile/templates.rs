@@ -2,7 +2,7 @@
 //! timing handlebars' parser on each of them whole, as the checker once did, against a naive
 //! split of the same strings.
 
-use ptl_compiler::ast::{File, Header, Item, RequestStmt, StrLit};
+use ptl_compiler::ast::{File, Header, Item, MultipartEntry, RequestStmt, StrLit};
 
 /// Every string the checker parses as a template, in plan order: plan headers, then each
 /// top-level request's path, headers and body.
@@ -17,7 +17,15 @@ pub fn collect(file: &File) -> Vec<&StrLit> {
                         RequestStmt::Line { path, .. } => out.push(path),
                         RequestStmt::Header(h) => header(&mut out, h),
                         RequestStmt::Body(b) => out.push(b),
-                        RequestStmt::Expect(_)
+                        RequestStmt::Multipart(entries) => {
+                            for e in entries {
+                                if let MultipartEntry::Field { value, .. } = e {
+                                    out.push(value);
+                                }
+                            }
+                        }
+                        RequestStmt::BodyFile(_)
+                        | RequestStmt::Expect(_)
                         | RequestStmt::Capture(_)
                         | RequestStmt::Timeout(_)
                         | RequestStmt::Tag { .. } => {}

@@ -1,75 +1,7 @@
-//! CSV files behind `let row = csv("file.csv")`: read once at compile time (agents get the rows
-//! in the plan), with the row number of anything malformed.
-
-use std::collections::HashMap;
-use std::path::PathBuf;
+//! CSV text behind `let row = csv("file.csv")`: a header naming the columns, then rows, with
+//! the row number of anything malformed.
 
 use crate::check::model::DatasetData;
-use crate::check::names::Names;
-use crate::check::Sink;
-use crate::diagnostic::Diagnostic;
-use crate::source::{io_reason, Loaded};
-
-/// Loads the file of every CSV `let`, once per file, and records each let's dataset.
-pub fn load_datasets(loaded: &Loaded, names: &Names<'_>, sink: &mut Sink) -> Vec<DatasetData> {
-    let mut datasets = Vec::new();
-    let mut by_path: HashMap<PathBuf, u32> = HashMap::new();
-    for entry in &names.lets {
-        let Some(lit) = entry.csv_file() else {
-            continue;
-        };
-        let file = &loaded.files[entry.file.0];
-        let Some(dir) = file.dir() else {
-            sink.push(
-                entry.file,
-                Diagnostic::CsvUnreadable {
-                    path: lit.value.clone(),
-                    reason: "a standard library cannot read files".to_string(),
-                    span: lit.span.into(),
-                },
-            );
-            continue;
-        };
-        let path = dir.join(&lit.value);
-        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(&index) = by_path.get(&key) {
-            entry.dataset.set(Some(index));
-            continue;
-        }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                sink.push(
-                    entry.file,
-                    Diagnostic::CsvUnreadable {
-                        path: lit.value.clone(),
-                        reason: io_reason(&e),
-                        span: lit.span.into(),
-                    },
-                );
-                continue;
-            }
-        };
-        match parse(&lit.value, &bytes) {
-            Ok(data) => {
-                let index = datasets.len() as u32;
-                datasets.push(data);
-                by_path.insert(key, index);
-                entry.dataset.set(Some(index));
-            }
-            Err((row, reason)) => sink.push(
-                entry.file,
-                Diagnostic::CsvMalformed {
-                    path: lit.value.clone(),
-                    row,
-                    reason,
-                    span: lit.span.into(),
-                },
-            ),
-        }
-    }
-    datasets
-}
 
 /// Parses CSV text: a header row of distinct, non-empty names, then at least one row with a
 /// cell per column. Errors carry the 1-based line number (the header is line 1).

@@ -1,7 +1,7 @@
 //! `let` expressions: literals, earlier lets, params and generator calls joined with `+`, each
 //! generator checked for its name, arity, argument types and ranges.
 
-use ptl_bytecode::Ppm;
+use ptl_bytecode::{Draw, Encoding, Ppm};
 
 use crate::ast::{Arg, Call, ExprPart, ValueKind};
 use crate::check::model::{Gen, LetPart, VarModel};
@@ -11,9 +11,26 @@ use crate::check::{suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
-const GENERATORS: [&str; 11] = [
-    "int", "float", "one_of", "weighted", "uuid", "seq", "csv", "zipf", "str", "now", "env",
+const GENERATORS: [&str; 15] = [
+    "int",
+    "float",
+    "one_of",
+    "weighted",
+    "uuid",
+    "seq",
+    "csv",
+    "json",
+    "zipf",
+    "str",
+    "now",
+    "env",
+    "base64",
+    "url_encode",
+    "basic_auth",
 ];
+
+/// The functions that encode text rather than draw it.
+const HELPERS: [&str; 3] = ["base64", "url_encode", "basic_auth"];
 
 /// Checks every `let`; the result has one entry per let, `None` where it failed.
 pub fn lets(cx: &CheckContext<'_>, sink: &mut Sink) -> Vec<Option<VarModel>> {
@@ -38,30 +55,19 @@ fn one_let(
     for part in &entry.expr.parts {
         match part {
             ExprPart::Value(v) => {
-                let r = cx.params().resolve(v);
-                match r.kind {
-                    ValueKind::Str(s) => parts.push(LetPart::Lit(s.value.clone())),
-                    ValueKind::Int(_) | ValueKind::Float(_) => {
-                        parts.push(LetPart::Lit(text_of(r.kind)))
-                    }
-                    ValueKind::Ident(name) if r.param.is_none() => {
-                        if let Some(p) = variable(cx, sink, file, slot, name, v.span) {
-                            parts.push(p);
-                        }
-                    }
-                    // A param of any other kind is inserted as written (`peak` → `100/s`).
-                    _ if r.param.is_some() => parts.push(LetPart::Lit(text_of(r.kind))),
-                    _ => sink.push(
-                        file,
-                        cx.params().wrong(Want::LetPart, r, "a `let` joins text"),
-                    ),
+                if let Some(p) = value_part(cx, sink, file, slot, v) {
+                    parts.push(p);
                 }
             }
+            ExprPart::Call(call) if HELPERS.contains(&call.func.name.as_str()) => {
+                parts.extend(helper(cx, sink, file, slot, call));
+            }
             ExprPart::Call(call) => {
-                if call.func.name == "csv" && !only_part {
+                if matches!(call.func.name.as_str(), "csv" | "json") && !only_part {
                     sink.push(
                         file,
                         Diagnostic::CsvInExpression {
+                            func: call.func.name.clone(),
                             span: call.span.into(),
                         },
                     );
@@ -82,6 +88,97 @@ fn one_let(
     })
 }
 
+/// A value joined into a `let`: text, a number, a param's text or an earlier let.
+fn value_part(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    slot: usize,
+    v: &crate::ast::Value,
+) -> Option<LetPart> {
+    let r = cx.params().resolve(v);
+    match r.kind {
+        ValueKind::Str(s) => Some(LetPart::Lit(s.value.clone())),
+        ValueKind::Int(_) | ValueKind::Float(_) => Some(LetPart::Lit(text_of(r.kind))),
+        ValueKind::Ident(name) if r.param.is_none() => variable(cx, sink, file, slot, name, v.span),
+        // A param of any other kind is inserted as written (`peak` → `100/s`).
+        _ if r.param.is_some() => Some(LetPart::Lit(text_of(r.kind))),
+        _ => {
+            sink.push(
+                file,
+                cx.params().wrong(Want::LetPart, r, "a `let` joins text"),
+            );
+            None
+        }
+    }
+}
+
+/// `base64(x)`, `url_encode(x)`, `basic_auth(user, password)`: the arguments' text (literals,
+/// params, earlier lets), encoded when the iteration draws its values, so that a secret read
+/// by `env(…)` is encoded where the plan runs and never stored.
+fn helper(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    slot: usize,
+    call: &Call,
+) -> Vec<LetPart> {
+    let name = call.func.name.as_str();
+    let (arity, min, max) = arity(name);
+    if call.args.len() < min || call.args.len() > max {
+        sink.push(
+            file,
+            Diagnostic::GeneratorArity {
+                name: name.to_string(),
+                expected: arity,
+                found: call.args.len(),
+                span: call.span.into(),
+                help: Some(format!("for example `{}`", example(name))),
+            },
+        );
+        return Vec::new();
+    }
+    let mut args = Vec::with_capacity(call.args.len());
+    for arg in &call.args {
+        if let Some(w) = &arg.weight {
+            sink.push(
+                file,
+                Diagnostic::ArgumentWeight {
+                    reason: format!("`{name}` takes no weights"),
+                    span: w.span.into(),
+                },
+            );
+            return Vec::new();
+        }
+        args.push(value_part(cx, sink, file, slot, &arg.value));
+    }
+    let Some(args) = args.into_iter().collect::<Option<Vec<_>>>() else {
+        return Vec::new();
+    };
+    match name {
+        "base64" => vec![LetPart::Encode {
+            encoding: Encoding::Base64,
+            parts: args,
+        }],
+        "url_encode" => vec![LetPart::Encode {
+            encoding: Encoding::UrlEncode,
+            parts: args,
+        }],
+        _ => {
+            // basic_auth: RFC 7617, `Basic base64(user ":" password)`.
+            let mut parts = args;
+            parts.insert(1, LetPart::Lit(":".to_string()));
+            vec![
+                LetPart::Lit("Basic ".to_string()),
+                LetPart::Encode {
+                    encoding: Encoding::Base64,
+                    parts: merge(parts),
+                },
+            ]
+        }
+    }
+}
+
 /// A bare word in a `let`: an earlier let.
 fn variable(
     cx: &CheckContext<'_>,
@@ -96,7 +193,7 @@ fn variable(
         Some(other) if other < slot => {
             let entry = &n.lets[other];
             entry.used.set(true);
-            if entry.csv_file().is_some() {
+            if entry.feed_file().is_some() {
                 sink.push(
                     file,
                     Diagnostic::WholeCsvRow {
@@ -276,22 +373,83 @@ fn generator(
             out.into_iter().collect::<Option<Vec<_>>>().map(Gen::OneOf)
         }
         "weighted" => weighted(cx, sink, file, call),
-        "csv" => entry
-            .dataset
-            .get()
-            .map(|dataset| Gen::Csv { dataset })
-            .or_else(|| {
-                // Not loaded: either reported by the CSV loader, or the argument is no string.
-                if let Err(d) = p.string(&call.args[0].value, "`csv` takes a file name") {
-                    sink.push(file, d);
-                }
-                None
-            }),
+        "csv" | "json" => {
+            let draw = match call.args.get(1) {
+                Some(arg) => draw_mode(cx, sink, file, arg)?,
+                None => Draw::Sequential,
+            };
+            feed(cx, sink, file, call, entry, draw)
+        }
         "uuid" => Some(Gen::Uuid),
         "seq" => Some(Gen::Seq),
         "now" => Some(Gen::Now),
         "env" => env(sink, file, call, p),
         _ => None,
+    }
+}
+
+/// A feeder's dataset, once its file loaded.
+fn feed(
+    cx: &CheckContext<'_>,
+    sink: &mut Sink,
+    file: FileId,
+    call: &Call,
+    entry: &LetEntry<'_>,
+    draw: Draw,
+) -> Option<Gen> {
+    let name = call.func.name.as_str();
+    entry
+        .dataset
+        .get()
+        .map(|dataset| Gen::Csv { dataset, draw })
+        .or_else(|| {
+            // Not loaded: either reported by the feeder loader, or the argument is no string.
+            let context = format!("`{name}` takes a file name");
+            if let Err(d) = cx.params().string(&call.args[0].value, &context) {
+                sink.push(file, d);
+            }
+            None
+        })
+}
+
+const DRAW_MODES: [&str; 3] = ["sequential", "random", "unique"];
+
+/// A feeder's second argument: how it picks rows.
+fn draw_mode(cx: &CheckContext<'_>, sink: &mut Sink, file: FileId, arg: &Arg) -> Option<Draw> {
+    let r = cx.params().resolve(&arg.value);
+    let word = match r.kind {
+        ValueKind::Ident(w) => w.as_str(),
+        _ => "",
+    };
+    match word {
+        "sequential" => Some(Draw::Sequential),
+        "random" => Some(Draw::Random),
+        "unique" => Some(Draw::Unique),
+        _ => {
+            let (found, help) = match r.kind {
+                ValueKind::Ident(w) => (
+                    format!("`{w}`"),
+                    suggest::did_you_mean_or_list(w, DRAW_MODES, "the draw modes are"),
+                ),
+                ValueKind::Str(s) if DRAW_MODES.contains(&s.value.as_str()) => (
+                    format!("\"{}\"", s.value),
+                    Some(format!("a draw mode is a bare word: `{}`", s.value)),
+                ),
+                other => (
+                    text_of(other),
+                    suggest::did_you_mean_or_list("", DRAW_MODES, "the draw modes are"),
+                ),
+            };
+            sink.push(
+                file,
+                Diagnostic::UnknownDrawMode {
+                    found,
+                    span: arg.span.into(),
+                    help,
+                },
+            );
+            None
+        }
     }
 }
 
@@ -370,8 +528,10 @@ fn arity(name: &str) -> (&'static str, usize, usize) {
         "float" => ("2 arguments (min, max)", 2, 2),
         "zipf" => ("3 arguments (min, max, exponent)", 3, 3),
         "str" => ("1 argument (the length)", 1, 1),
-        "csv" => ("1 argument (the file name)", 1, 1),
+        "csv" | "json" => ("1 or 2 arguments (the file name, a draw mode)", 1, 2),
         "env" => ("1 or 2 arguments (the name, a default)", 1, 2),
+        "base64" | "url_encode" => ("1 argument (the text)", 1, 1),
+        "basic_auth" => ("2 arguments (the user, the password)", 2, 2),
         "one_of" | "weighted" => ("at least 1 argument", 1, usize::MAX),
         _ => ("no arguments", 0, 0),
     }
@@ -384,11 +544,15 @@ fn example(name: &str) -> &'static str {
         "zipf" => "zipf(1, 1000, 1.1)",
         "str" => "str(16)",
         "csv" => "csv(\"customers.csv\")",
+        "json" => "json(\"users.json\")",
         "one_of" => "one_of(\"visa\", \"amex\")",
         "weighted" => "weighted(\"eu\" 70%, \"us\" 30%)",
         "uuid" => "uuid()",
         "seq" => "seq()",
         "env" => "env(\"API_TOKEN\")",
+        "base64" => "base64(token)",
+        "url_encode" => "url_encode(query)",
+        "basic_auth" => "basic_auth(user, password)",
         _ => "now()",
     }
 }

@@ -5,10 +5,13 @@
 //! into one [`Sink`]. A check that fails returns `None` for its part of the model after
 //! reporting, so the others still run.
 
+mod bodies;
 pub mod capacity;
 mod captures;
 mod csv;
+mod feeds;
 mod generators;
+mod json_feed;
 pub mod model;
 pub mod names;
 mod params;
@@ -110,7 +113,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     };
     let mut names = Names::collect(loaded, &mut sink);
     params::apply_overrides(&mut names.params, overrides, &mut sink);
-    let datasets = csv::load_datasets(loaded, &names, &mut sink);
+    let datasets = feeds::load_datasets(loaded, &names, &mut sink);
     let mut cx = CheckContext {
         loaded,
         names: &names,

@@ -63,6 +63,11 @@ pub enum LetPart {
     Lit(String),
     Var(u32),
     Gen(Gen),
+    /// `base64(…)`, `url_encode(…)`: `parts` (only `Lit` and `Var`) joined, then encoded.
+    Encode {
+        encoding: ptl_bytecode::Encoding,
+        parts: Vec<LetPart>,
+    },
 }
 
 /// A generator with its texts not yet interned.
@@ -82,6 +87,7 @@ pub enum Gen {
     Seq,
     Csv {
         dataset: u32,
+        draw: ptl_bytecode::Draw,
     },
     Zipf {
         min: i64,
@@ -102,8 +108,13 @@ pub enum Gen {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     Lit(String),
+    /// Bytes that need not be text: an embedded file, a multipart body's fixed parts.
+    Bytes(Vec<u8>),
     Var(u32),
-    Field { var: u32, column: u32 },
+    Field {
+        var: u32,
+        column: u32,
+    },
     Capture(u32),
 }
 

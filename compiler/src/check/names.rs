@@ -57,20 +57,44 @@ pub struct LetEntry<'a> {
 }
 
 impl LetEntry<'_> {
-    /// `csv("file")` as the whole expression: the file name and its literal.
-    pub fn csv_file(&self) -> Option<&StrLit> {
+    /// `csv("file")` or `json("file")` (with an optional draw mode) as the whole expression:
+    /// the feeder's kind and its file name's literal.
+    pub fn feed(&self) -> Option<(FeedKind, &StrLit)> {
         let [crate::ast::ExprPart::Call(call)] = self.expr.parts.as_slice() else {
             return None;
         };
-        if call.func.name != "csv" {
-            return None;
-        }
+        let kind = match call.func.name.as_str() {
+            "csv" => FeedKind::Csv,
+            "json" => FeedKind::Json,
+            _ => return None,
+        };
         match call.args.as_slice() {
-            [arg] => match &arg.value.kind {
-                ValueKind::Str(s) => Some(s),
+            [arg, ..] => match &arg.value.kind {
+                ValueKind::Str(s) => Some((kind, s)),
                 _ => None,
             },
             _ => None,
+        }
+    }
+
+    /// The file name of a `csv(…)`/`json(…)` let, whatever its kind.
+    pub fn feed_file(&self) -> Option<&StrLit> {
+        self.feed().map(|(_, lit)| lit)
+    }
+}
+
+/// The format of a feeder's file: both become a table of named columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    Csv,
+    Json,
+}
+
+impl FeedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedKind::Csv => "CSV",
+            FeedKind::Json => "JSON",
         }
     }
 }

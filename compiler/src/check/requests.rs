@@ -10,12 +10,12 @@ use crate::ast::{
     ValueKind,
 };
 use crate::check::model::{
-    CaptureModel, CaptureSourceModel, ExpectModel, HeaderModel, RequestModel,
+    CaptureModel, CaptureSourceModel, ExpectModel, HeaderModel, Piece, RequestModel,
 };
 use crate::check::names::duplicate;
 use crate::check::templates::{self, Scope};
 use crate::check::values::{source_text, Want};
-use crate::check::{captures, paths};
+use crate::check::{bodies, captures, paths};
 use crate::check::{CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
@@ -100,6 +100,7 @@ pub fn request(
     let mut timeout: Option<(Option<u64>, Span)> = None;
     let mut tags: Vec<(u32, Span)> = Vec::new();
     let mut tag_keys: Vec<(&str, Span)> = Vec::new();
+    let mut multipart: Option<(Option<HeaderModel>, Span)> = None;
     for stmt in &req.body {
         match &stmt.node {
             RequestStmt::Line {
@@ -186,6 +187,23 @@ pub fn request(
                 }
                 body = Some((templates::template(cx, sink, file, lit, scope), stmt.span));
             }
+            RequestStmt::BodyFile(path) => {
+                if let Some((_, first)) = &body {
+                    sink.push(file, repeated(req, "body", stmt.span, *first));
+                    continue;
+                }
+                let bytes = bodies::file_bytes(cx, sink, file, path);
+                body = Some((bytes.map(|b| vec![Piece::Bytes(b)]), stmt.span));
+            }
+            RequestStmt::Multipart(entries) => {
+                if let Some((_, first)) = &body {
+                    sink.push(file, repeated(req, "body", stmt.span, *first));
+                    continue;
+                }
+                let built = bodies::multipart(cx, sink, file, entries, scope);
+                body = Some((built.as_ref().map(|(b, _)| b.clone()), stmt.span));
+                multipart = Some((built.map(|(_, h)| h), stmt.span));
+            }
             RequestStmt::Expect(e) => {
                 if let Expect::Status { .. } = e {
                     if let Some(first) = status_seen {
@@ -240,6 +258,20 @@ pub fn request(
         }
         return None;
     };
+    if let Some((header, span)) = multipart {
+        // The boundary is in the Content-Type: a request that sets its own would send a body
+        // the server cannot split.
+        match header_names.seen.get("content-type") {
+            Some(&(_, set)) => sink.push(
+                file,
+                Diagnostic::MultipartContentType {
+                    span: set.into(),
+                    multipart: span.into(),
+                },
+            ),
+            None => headers.extend(header),
+        }
+    }
     if sink.errors() > errors {
         return None;
     }

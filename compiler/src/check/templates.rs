@@ -79,6 +79,7 @@ pub fn constant(
             .into_iter()
             .map(|p| match p {
                 Piece::Lit(s) => s,
+                Piece::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
                 // `resolve` gives only literals in a constant scope.
                 _ => String::new(),
             })
@@ -110,7 +111,16 @@ fn resolve(
         Scope::Step { scenario, step } => n.scenarios.get(scenario).map(|s| (s, step)),
         _ => None,
     };
-    if let [_, field] = names {
+    // A feeder's field; a JSON object nested in a row is reached by its dotted path.
+    let feed_field = (names.len() > 2).then(|| names[1..].join(".")).filter(|_| {
+        n.let_slot(name)
+            .is_some_and(|s| n.lets[s].feed_file().is_some())
+    });
+    let field = feed_field.as_deref().or(match names {
+        [_, field] => Some(field.as_str()),
+        _ => None,
+    });
+    if let Some(field) = field {
         if let Some(slot) = n.let_slot(name) {
             let entry = &n.lets[slot];
             if let Some(dataset) = entry.dataset.get() {
@@ -147,7 +157,7 @@ fn resolve(
                     }
                 };
             }
-            if entry.csv_file().is_some() {
+            if entry.feed_file().is_some() {
                 // Its file did not load; that is reported already.
                 return None;
             }
@@ -202,7 +212,7 @@ fn resolve(
         if scope == Scope::Constant {
             return not_constant(sink, file, name, span);
         }
-        if entry.csv_file().is_some() {
+        if entry.feed_file().is_some() {
             let columns = entry
                 .dataset
                 .get()

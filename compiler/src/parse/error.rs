@@ -354,6 +354,10 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::named_target => "`target`",
         Rule::timeout_stmt => "`timeout`",
         Rule::tag_stmt => "`tag`",
+        Rule::kw_file | Rule::file_ref => "`file(…)`",
+        Rule::kw_multipart | Rule::multipart_stmt => "`multipart`",
+        Rule::kw_field => "`field`",
+        Rule::multipart_entry => "`field` or `file`",
         Rule::tag_scope => "`tag(…)`",
         Rule::dot => "`.`",
         // Silent rules, and rules used only inside atomic ones: pest never reports them.

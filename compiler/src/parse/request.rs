@@ -6,11 +6,17 @@ use super::error::SyntaxError;
 use super::grammar::Rule;
 use super::tree::{span_of, Kids, Node};
 use crate::ast::{
-    Capture, CaptureSource, CmpOp, Expect, Header, MethodName, Request, RequestStmt, Scenario,
-    ScenarioStmt, Span, Value,
+    Capture, CaptureSource, CmpOp, Expect, Header, MethodName, MultipartEntry, Request,
+    RequestStmt, Scenario, ScenarioStmt, Span, StrLit, Value,
 };
 
 impl<'s> Builder<'s> {
+    /// `file("path")`: the path's literal.
+    fn file_ref(&mut self, node: Node<'_>) -> Result<StrLit, SyntaxError> {
+        let mut k = Kids::of(node);
+        self.string(k.take(Rule::string)?)
+    }
+
     /// The request and the comments of its block that belong to the statement holding it.
     pub(crate) fn request(
         &mut self,
@@ -92,7 +98,28 @@ impl<'s> Builder<'s> {
                 let value = self.string(k.take(Rule::string)?)?;
                 RequestStmt::Header(Header { name, value })
             }
-            Rule::body_stmt => RequestStmt::Body(self.string(k.take(Rule::string)?)?),
+            Rule::body_stmt => match k.opt(Rule::file_ref) {
+                Some(f) => RequestStmt::BodyFile(self.file_ref(f)?),
+                None => RequestStmt::Body(self.string(k.take(Rule::string)?)?),
+            },
+            Rule::multipart_stmt => {
+                let mut entries = Vec::new();
+                while let Some(e) = k.opt(Rule::multipart_entry) {
+                    let mut e = Kids::of(e);
+                    let name = self.string(e.take(Rule::string)?)?;
+                    entries.push(match e.opt(Rule::file_ref) {
+                        Some(f) => MultipartEntry::File {
+                            name,
+                            path: self.file_ref(f)?,
+                        },
+                        None => MultipartEntry::Field {
+                            name,
+                            value: self.string(e.take(Rule::string)?)?,
+                        },
+                    });
+                }
+                RequestStmt::Multipart(entries)
+            }
             Rule::timeout_stmt => {
                 k.take(Rule::kw_timeout)?;
                 RequestStmt::Timeout(self.value(k.take(Rule::value)?)?)

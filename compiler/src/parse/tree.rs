@@ -228,6 +228,9 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_target
             | Rule::kw_timeout
             | Rule::kw_tag
+            | Rule::kw_file
+            | Rule::kw_multipart
+            | Rule::kw_field
             | Rule::dot
     )
 }

@@ -363,6 +363,7 @@ fn std_imports_go_through_the_resolver() {
             (name == "home").then(|| "request home { GET \"/\" }\n".to_string())
         })),
         allow: Vec::new(),
+        ..CheckOptions::default()
     };
     let checked = check_source(&path, source, &opts);
     assert!(!checked.has_errors(), "{}", checked.render_text());

@@ -41,6 +41,7 @@ fn options(source: &str) -> CheckOptions {
             fs::read_to_string(format!("tests/ui/std/{name}.ptl")).ok()
         })),
         allow,
+        ..CheckOptions::default()
     }
 }
 

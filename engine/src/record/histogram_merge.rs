@@ -42,6 +42,9 @@ struct Wire {
     /// means none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     phase_sent_after_end: Vec<(u32, u64)>,
+    /// (phase, iterations a `unique` feeder had no row for); absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    phase_exhausted: Vec<(u32, u64)>,
     request: Vec<WireRequest>,
     scenario: Vec<WireScenario>,
 }
@@ -123,6 +126,13 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         .filter(|(_, p)| p.sent_after_end > 0)
         .map(|(i, p)| (i as u32, p.sent_after_end))
         .collect();
+    let phase_exhausted = r
+        .phase
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.exhausted > 0)
+        .map(|(i, p)| (i as u32, p.exhausted))
+        .collect();
     let mut request = Vec::new();
     for (cell, s) in r.request.iter().enumerate() {
         if s.is_empty() && s.latency.is_none() {
@@ -176,6 +186,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         scenarios,
         phase,
         phase_sent_after_end,
+        phase_exhausted,
         request,
         scenario,
     };
@@ -211,7 +222,15 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
             started,
             dropped,
             sent_after_end: 0,
+            exhausted: 0,
         };
+    }
+    for (i, exhausted) in wire.phase_exhausted {
+        recorded
+            .phase
+            .get_mut(i as usize)
+            .ok_or_else(|| bad(format!("phase {i} out of range")))?
+            .exhausted = exhausted;
     }
     for (i, late) in wire.phase_sent_after_end {
         recorded

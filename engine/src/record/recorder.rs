@@ -212,6 +212,9 @@ pub struct PhaseCounts {
     /// Of `started`, arrivals sent after the phase's end (queued, or waiting for a connection,
     /// past it): started, but not within the phase, so not part of its achieved rate.
     pub sent_after_end: u64,
+    /// Iterations that could not start because a `unique` feeder had no row left: in an open
+    /// phase also counted in `dropped`; in a closed phase, each stops one user.
+    pub exhausted: u64,
 }
 
 impl PhaseCounts {
@@ -220,6 +223,7 @@ impl PhaseCounts {
         self.started += other.started;
         self.dropped += other.dropped;
         self.sent_after_end += other.sent_after_end;
+        self.exhausted += other.exhausted;
     }
 
     /// Arrivals started within the phase's time window: what its achieved rate counts.
@@ -307,6 +311,13 @@ impl Recorded {
     pub fn started(&mut self, phase: usize) {
         if let Some(p) = self.phase.get_mut(phase) {
             p.started += 1;
+        }
+    }
+
+    /// An iteration a `unique` feeder could not give a row to (see [`PhaseCounts::exhausted`]).
+    pub fn exhausted(&mut self, phase: usize) {
+        if let Some(p) = self.phase.get_mut(phase) {
+            p.exhausted += 1;
         }
     }
 

@@ -27,7 +27,7 @@ pub(super) fn check(
     us: u64,
 ) -> (Iteration, Result<(), CheckFailure>) {
     let mut w = p.worker(0);
-    let mut it = p.begin_iteration(&mut w, 0);
+    let mut it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.check_response(&mut it, 0, 0, status, headers, body.as_bytes(), us);
     (it, r)
 }

@@ -190,6 +190,10 @@ pub struct PhaseResult {
     /// `overflow queue` or for a connection past it); not in `achieved_rps`.
     #[serde(default)]
     pub sent_after_end: u64,
+    /// Iterations that could not start because a `unique` feeder had no row left (in an open
+    /// phase they are also in `dropped`; in a closed phase each stopped one user).
+    #[serde(default)]
+    pub exhausted: u64,
     pub errors_by_class: BTreeMap<String, u64>,
     /// Requests that carried an injected fault, by fault kind; not counted in `errors`.
     pub injected: BTreeMap<String, u64>,

@@ -229,6 +229,7 @@ pub fn build_paused(input: SummaryInput<'_>, paused: &Paused) -> RunResult {
             errors: phase_stats.error_total(),
             dropped: counts.dropped,
             sent_after_end: counts.sent_after_end,
+            exhausted: counts.exhausted,
             errors_by_class: errors_by_class(&phase_stats.errors),
             injected: injected(&phase_stats.injected),
             response_time_ms: latency(&lat.response),

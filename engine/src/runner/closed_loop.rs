@@ -51,6 +51,10 @@ pub async fn run(w: &Rc<Worker>, phase: &PhasePlan, users: usize, think: Think) 
                     .program
                     .pick_scenario(&mut w.vm.borrow_mut(), index as u32);
                 let ran = iteration::run_timed(&w, index, scenario, now).await;
+                if ran.exhausted {
+                    // No row left for a `unique` feeder: this user is done, rather than spin.
+                    break;
+                }
                 if think.is_none() {
                     // Against a target that refuses at once, an iteration may never wait on
                     // anything: spend cooperative budget so the worker's other tasks (and its

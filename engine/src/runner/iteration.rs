@@ -80,14 +80,26 @@ pub struct Ran {
     /// When it completed, if it did: the end of its last answer (the clock is not read again
     /// for it), or the end of its last think time.
     pub ended: Option<Instant>,
+    /// It did not start because a `unique` feeder ran out of rows (counted as `exhausted`).
+    pub exhausted: bool,
 }
 
 /// [`run`], also telling when the iteration completed.
 pub async fn run_timed(w: &Rc<Worker>, phase: usize, scenario: u32, intended: Instant) -> Ran {
     let mut it = w.take_iteration();
-    {
+    let drawn = {
         let mut vm = w.vm.borrow_mut();
-        w.program.reset_iteration(&mut vm, scenario, &mut it);
+        w.program.reset_iteration(&mut vm, scenario, &mut it)
+    };
+    if drawn.is_err() {
+        // A `unique` feeder has no row left here: the iteration never starts, and says why.
+        w.rec.borrow_mut().exhausted(phase);
+        w.return_iteration(it);
+        return Ran {
+            started: false,
+            ended: None,
+            exhausted: true,
+        };
     }
     let steps = w.program.step_count(scenario);
     let mut started = false;
@@ -171,7 +183,11 @@ pub async fn run_timed(w: &Rc<Worker>, phase: usize, scenario: u32, intended: In
         }
     }
     w.return_iteration(it);
-    Ran { started, ended }
+    Ran {
+        started,
+        ended,
+        exhausted: false,
+    }
 }
 
 fn begin(w: &Worker, phase: usize, scenario: u32) {

@@ -4,7 +4,7 @@
 use super::share::AgentShare;
 use super::VmError;
 use bytes::Bytes;
-use ptl_bytecode::plan::{Dataset, Generator, Plan};
+use ptl_bytecode::plan::{Dataset, Draw, Generator, Plan};
 use rand::distr::Alphanumeric;
 use rand::rngs::SmallRng;
 use rand::RngExt;
@@ -112,6 +112,7 @@ pub(crate) enum Gen {
     Seq,
     Csv {
         dataset: u32,
+        draw: Draw,
     },
     Zipf {
         min: i64,
@@ -181,7 +182,7 @@ impl Gen {
             }
             Generator::Uuid => Gen::Uuid,
             Generator::Seq => Gen::Seq,
-            Generator::Csv { dataset } => {
+            Generator::Csv { dataset, draw } => {
                 let d = plan
                     .datasets
                     .get(dataset as usize)
@@ -191,7 +192,7 @@ impl Gen {
                         name: d.name.clone(),
                     });
                 }
-                Gen::Csv { dataset }
+                Gen::Csv { dataset, draw }
             }
             Generator::Zipf { min, max, s } => {
                 let n = max
@@ -230,13 +231,14 @@ impl Gen {
         })
     }
 
-    /// Appends one drawn value to `out`. Returns the CSV row drawn, if this is `csv(…)`.
+    /// Appends one drawn value to `out`. Returns the row drawn, if this is a feeder, or
+    /// [`Exhausted`] when a `unique` feeder has no row left for this agent.
     pub fn draw(
         &self,
         cx: &DrawContext<'_>,
         rng: &mut SmallRng,
         out: &mut Vec<u8>,
-    ) -> Option<CsvRow> {
+    ) -> Result<Option<CsvRow>, Exhausted> {
         match self {
             Gen::Int { min, max } => push_int(out, rng.random_range(*min..=*max)),
             Gen::Float { min, max } => {
@@ -271,15 +273,29 @@ impl Gen {
                 let k = cx.seq.fetch_add(1, Ordering::Relaxed);
                 out.extend_from_slice(itoa::Buffer::new().format(cx.share.seq_value(k)).as_bytes());
             }
-            Gen::Csv { dataset } => {
-                let table = cx.tables.get(*dataset as usize)?;
-                let k = table.drawn.fetch_add(1, Ordering::Relaxed);
-                let row = cx.share.csv_row(table.rows, k) as u32;
+            Gen::Csv { dataset, draw } => {
+                let Some(table) = cx.tables.get(*dataset as usize) else {
+                    return Ok(None);
+                };
+                let row = match draw {
+                    Draw::Sequential => {
+                        let k = table.drawn.fetch_add(1, Ordering::Relaxed);
+                        cx.share.csv_row(table.rows, k)
+                    }
+                    // Any k picks one of the agent's own rows; a random k, a random one.
+                    Draw::Random => cx.share.csv_row(table.rows, rng.random()),
+                    Draw::Unique => {
+                        let k = table.drawn.fetch_add(1, Ordering::Relaxed);
+                        cx.share
+                            .unique_row(table.rows, k)
+                            .ok_or(Exhausted { dataset: *dataset })?
+                    }
+                } as u32;
                 table.write_row(row, out);
-                return Some(CsvRow {
+                return Ok(Some(CsvRow {
                     dataset: *dataset,
                     row,
-                });
+                }));
             }
             Gen::Zipf { min, dist } => {
                 // Zipf yields 1..=n as a float holding an integer.
@@ -298,12 +314,18 @@ impl Gen {
                 out.extend_from_slice(itoa::Buffer::new().format(ms).as_bytes());
             }
         }
-        None
+        Ok(None)
     }
 }
 
 fn push_int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// A `unique` feeder ran out of rows on this agent: the iteration cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhausted {
+    pub dataset: u32,
 }
 
 /// The CSV row a variable holds in this iteration, for `{{var.column}}`.
@@ -364,6 +386,10 @@ mod tests {
             }
         }
         fn draw(&mut self, g: &Gen) -> (String, Option<CsvRow>) {
+            let (out, row) = self.try_draw(g);
+            (out, row.expect("rows left"))
+        }
+        fn try_draw(&mut self, g: &Gen) -> (String, Result<Option<CsvRow>, Exhausted>) {
             let cx = DrawContext {
                 share: self.share,
                 seq: &self.seq,
@@ -543,6 +569,15 @@ mod tests {
         }
     }
 
+    /// The people plan and a feeder drawing its dataset with `draw`.
+    fn people_feeder(draw: Draw) -> (Plan, Gen) {
+        let consts = people_consts();
+        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
+        let plan = plan_with(&refs, vec![people()]);
+        let g = compile(&plan, Generator::Csv { dataset: 0, draw });
+        (plan, g)
+    }
+
     fn people_consts() -> Vec<String> {
         (0..5)
             .flat_map(|r| [r.to_string(), format!("p{r}@example.com")])
@@ -551,10 +586,7 @@ mod tests {
 
     #[test]
     fn csv_walks_rows_in_order_and_exposes_fields() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(&plan, Generator::Csv { dataset: 0 });
+        let (plan, g) = people_feeder(Draw::Sequential);
         let mut d = Drawer::new(&plan, AgentShare::solo());
         let mut rows = Vec::new();
         for _ in 0..7 {
@@ -576,10 +608,7 @@ mod tests {
 
     #[test]
     fn csv_rows_are_disjoint_across_agents() {
-        let consts = people_consts();
-        let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
-        let plan = plan_with(&refs, vec![people()]);
-        let g = compile(&plan, Generator::Csv { dataset: 0 });
+        let (plan, g) = people_feeder(Draw::Sequential);
         let mut by_agent = Vec::new();
         for index in 0..2 {
             let mut d = Drawer::new(&plan, AgentShare::equal(index, 2).expect("valid"));
@@ -593,6 +622,36 @@ mod tests {
     }
 
     #[test]
+    fn random_draws_stay_on_the_agents_rows_and_reach_them_all() {
+        let (plan, g) = people_feeder(Draw::Random);
+        let mut d = Drawer::new(&plan, AgentShare::equal(0, 2).expect("valid"));
+        let rows: Vec<u32> = (0..200)
+            .map(|_| d.draw(&g).1.expect("a csv row").row)
+            .collect();
+        assert_eq!(
+            rows.iter().copied().collect::<HashSet<_>>(),
+            HashSet::from([0, 2, 4])
+        );
+        // Not the sequential walk.
+        assert_ne!(rows[..6], [0, 2, 4, 0, 2, 4]);
+    }
+
+    #[test]
+    fn unique_draws_each_row_once_then_reports_exhaustion() {
+        let (plan, g) = people_feeder(Draw::Unique);
+        let mut d = Drawer::new(&plan, AgentShare::equal(1, 2).expect("valid"));
+        let rows: Vec<u32> = (0..2)
+            .map(|_| d.draw(&g).1.expect("a csv row").row)
+            .collect();
+        assert_eq!(rows, [1, 3]);
+        for _ in 0..3 {
+            let (out, row) = d.try_draw(&g);
+            assert_eq!(row, Err(Exhausted { dataset: 0 }));
+            assert_eq!(out, "", "nothing written for an exhausted draw");
+        }
+    }
+
+    #[test]
     fn csv_rejects_empty_and_ragged_datasets() {
         let mut empty = people();
         empty.rows.clear();
@@ -600,10 +659,25 @@ mod tests {
         let refs: Vec<&str> = consts.iter().map(String::as_str).collect();
         let plan = plan_with(&refs, vec![empty]);
         assert!(matches!(
-            Gen::compile(&plan, "v", &Generator::Csv { dataset: 0 }),
+            Gen::compile(
+                &plan,
+                "v",
+                &Generator::Csv {
+                    dataset: 0,
+                    draw: Draw::Sequential,
+                }
+            ),
             Err(VmError::EmptyDataset { .. })
         ));
-        assert!(Gen::compile(&plan, "v", &Generator::Csv { dataset: 1 }).is_err());
+        assert!(Gen::compile(
+            &plan,
+            "v",
+            &Generator::Csv {
+                dataset: 1,
+                draw: Draw::Sequential,
+            }
+        )
+        .is_err());
         let mut ragged = people();
         ragged.rows[2].pop();
         assert!(matches!(

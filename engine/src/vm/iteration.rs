@@ -54,6 +54,8 @@ pub struct Iteration {
     registers: Vec<Vec<u8>>,
     captured: Vec<bool>,
     pub(crate) cookies: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The text of an encoded part before encoding; kept to reuse its buffer.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl Iteration {

@@ -9,6 +9,7 @@
 //! on the response, [`Program::check_response`].
 
 mod cookies;
+mod encode;
 mod error;
 mod generators;
 mod iteration;
@@ -22,6 +23,7 @@ mod think;
 mod wire;
 
 pub use error::VmError;
+pub use generators::Exhausted;
 pub use iteration::{Iteration, VmWorker};
 pub use program::{Program, StepKind};
 pub use request::BuiltRequest;

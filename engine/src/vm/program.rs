@@ -2,7 +2,8 @@
 //! (behind an `Arc`) by every worker task; the only shared mutation is the agent-wide `seq()`
 //! and CSV counters, which are atomics.
 
-use super::generators::{constant, DrawContext, Gen, Table};
+use super::encode::encode_into;
+use super::generators::{constant, DrawContext, Exhausted, Gen, Table};
 use super::iteration::{Iteration, VmWorker};
 use super::mix::Mix;
 use super::request::{BuiltRequest, CompiledRequest, RequestContext};
@@ -15,7 +16,7 @@ use super::{cookies, VmError};
 use crate::response_check::StepChecks;
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use ptl_bytecode::plan::{Plan, Step, Think, VarPart};
+use ptl_bytecode::plan::{Encoding, Plan, Step, Think, VarPart};
 use std::sync::atomic::AtomicU64;
 
 #[derive(Debug)]
@@ -23,6 +24,25 @@ enum Part {
     Lit(Bytes),
     Var(u32),
     Gen(Gen),
+    /// Text and earlier variables, joined, then encoded (`base64(…)`, `url_encode(…)`).
+    Encode {
+        encoding: Encoding,
+        parts: Vec<Part>,
+    },
+}
+
+impl Part {
+    /// The variables this part reads.
+    fn reads(&self) -> impl Iterator<Item = u32> + '_ {
+        let inner: &[Part] = match self {
+            Part::Encode { parts, .. } => parts,
+            other => std::slice::from_ref(other),
+        };
+        inner.iter().filter_map(|p| match p {
+            Part::Var(j) => Some(*j),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -96,9 +116,29 @@ impl Program {
                         dataset = var_datasets[*j as usize].or(dataset);
                         Part::Var(*j)
                     }
+                    VarPart::Encode { encoding, parts } => {
+                        let mut inner = Vec::with_capacity(parts.len());
+                        for p in parts {
+                            inner.push(match p {
+                                VarPart::Lit(id) => Part::Lit(constant(plan, *id)?),
+                                VarPart::Var(j) if (*j as usize) < slot => Part::Var(*j),
+                                VarPart::Var(j) => return Err(VmError::VarOutOfRange(*j)),
+                                _ => {
+                                    return Err(VmError::InvalidGenerator {
+                                        var: v.name.clone(),
+                                        reason: "only text and variables can be encoded".into(),
+                                    })
+                                }
+                            });
+                        }
+                        Part::Encode {
+                            encoding: *encoding,
+                            parts: inner,
+                        }
+                    }
                     VarPart::Gen(g) => {
                         let g = Gen::compile(plan, &v.name, g)?;
-                        if let Gen::Csv { dataset: d } = g {
+                        if let Gen::Csv { dataset: d, .. } = g {
                             dataset = Some(d);
                         }
                         Part::Gen(g)
@@ -146,10 +186,8 @@ impl Program {
             // Dependencies point to lower slots, so one downward sweep closes the set.
             for slot in (0..vars.len()).rev() {
                 if used[slot] {
-                    for p in &vars[slot].parts {
-                        if let Part::Var(j) = p {
-                            used[*j as usize] = true;
-                        }
+                    for j in vars[slot].parts.iter().flat_map(Part::reads) {
+                        used[j as usize] = true;
                     }
                 }
             }
@@ -238,18 +276,28 @@ impl Program {
             .pick(&mut worker.rng)
     }
 
-    /// Starts an iteration of `scenario`: draws every variable it reads, once.
-    pub fn begin_iteration(&self, worker: &mut VmWorker, scenario: u32) -> Iteration {
+    /// Starts an iteration of `scenario`: draws every variable it reads, once. [`Exhausted`]
+    /// when a `unique` feeder it reads has no row left for this agent.
+    pub fn begin_iteration(
+        &self,
+        worker: &mut VmWorker,
+        scenario: u32,
+    ) -> Result<Iteration, Exhausted> {
         let mut it = Iteration::default();
-        self.reset_iteration(worker, scenario, &mut it);
-        it
+        self.reset_iteration(worker, scenario, &mut it)?;
+        Ok(it)
     }
 
     /// [`Program::begin_iteration`] reusing `it`'s buffers.
-    pub fn reset_iteration(&self, worker: &mut VmWorker, scenario: u32, it: &mut Iteration) {
+    pub fn reset_iteration(
+        &self,
+        worker: &mut VmWorker,
+        scenario: u32,
+        it: &mut Iteration,
+    ) -> Result<(), Exhausted> {
         let Some(sc) = self.scenarios.get(scenario as usize) else {
             it.reset(scenario, self.vars.len(), 0);
-            return;
+            return Ok(());
         };
         it.reset(scenario, self.vars.len(), sc.registers as usize);
         let cx = DrawContext {
@@ -269,15 +317,31 @@ impl Program {
                         row = it.rows[*j as usize].or(row);
                     }
                     Part::Gen(g) => {
-                        if let Some(r) = g.draw(&cx, &mut worker.rng, &mut it.values) {
+                        if let Some(r) = g.draw(&cx, &mut worker.rng, &mut it.values)? {
                             row = Some(r);
                         }
+                    }
+                    Part::Encode { encoding, parts } => {
+                        it.scratch.clear();
+                        for p in parts {
+                            match p {
+                                Part::Lit(b) => it.scratch.extend_from_slice(b),
+                                Part::Var(j) => {
+                                    let (a, b) = it.spans[*j as usize];
+                                    it.scratch
+                                        .extend_from_slice(&it.values[a as usize..b as usize]);
+                                }
+                                _ => {}
+                            }
+                        }
+                        encode_into(*encoding, &it.scratch, &mut it.values);
                     }
                 }
             }
             it.spans[slot as usize] = (start as u32, it.values.len() as u32);
             it.rows[slot as usize] = row;
         }
+        Ok(())
     }
 
     /// Builds the request of `step` for this iteration.

@@ -83,6 +83,16 @@ impl AgentShare {
         let owned = (rows - i).div_ceil(n);
         (i + (k % owned) * n) as usize
     }
+
+    /// The row of this agent's `k`-th draw from a `unique` feeder: row i + k·n while that is
+    /// in the file, so that no agent draws a row another (or itself) drew; `None` once its rows
+    /// are used up (at once for an agent past the row count).
+    pub fn unique_row(&self, rows: usize, k: u64) -> Option<usize> {
+        let row = k
+            .checked_mul(self.count.max(1) as u64)?
+            .checked_add(self.index as u64)?;
+        (row < rows as u64).then_some(row as usize)
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +137,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn unique_rows_are_drawn_once_across_agents(count in 1u32..12, rows in 0usize..100) {
+            let mut seen = vec![false; rows];
+            for index in 0..count {
+                let share = AgentShare::equal(index, count).expect("valid share");
+                let mut k = 0;
+                while let Some(row) = share.unique_row(rows, k) {
+                    prop_assert!(!seen[row], "row {} twice", row);
+                    seen[row] = true;
+                    k += 1;
+                }
+                // Once out, always out.
+                prop_assert_eq!(share.unique_row(rows, k + 7), None);
+            }
+            prop_assert!(seen.iter().all(|&s| s), "every row drawn");
+        }
+
         #[test]
         fn seq_values_are_unique_across_agents(count in 1u32..16, per_agent in 1u64..200) {
             let mut seen = HashSet::new();

@@ -184,7 +184,7 @@ fn write_path_escaped(v: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::vm::test_plan::PlanBuilder;
-    use ptl_bytecode::plan::{Generator, Template};
+    use ptl_bytecode::plan::{Draw, Generator, Template};
 
     fn compile(b: &PlanBuilder, t: &Template) -> Result<CompiledTemplate, VmError> {
         let names: Vec<String> = b.plan.vars.iter().map(|v| v.name.clone()).collect();
@@ -225,7 +225,13 @@ mod tests {
         let mut b = PlanBuilder::new("http://h");
         b.gen("n", Generator::Int { min: 1, max: 2 });
         let ds = b.dataset("p.csv", &["id", "email"], &[&["1", "a@x"]]);
-        b.gen("row", Generator::Csv { dataset: ds });
+        b.gen(
+            "row",
+            Generator::Csv {
+                dataset: ds,
+                draw: Draw::Sequential,
+            },
+        );
         let t = b.tmpl("/{{n}}/{{row.email}}/{{$2}}");
         let compiled = compile(&b, &t).expect("compiles");
         assert!(compiled.constant().is_none());

@@ -93,7 +93,7 @@ impl PlanBuilder {
             } else if let Some((var, col)) = inner.split_once('.') {
                 let slot = self.slot(var);
                 let dataset = match self.plan.vars[slot as usize].parts.as_slice() {
-                    [VarPart::Gen(Generator::Csv { dataset })] => *dataset,
+                    [VarPart::Gen(Generator::Csv { dataset, .. })] => *dataset,
                     _ => u32::MAX,
                 };
                 let column = self

@@ -3,7 +3,9 @@
 use super::test_plan::PlanBuilder;
 use super::*;
 use http::header::{CONTENT_TYPE, COOKIE, HOST};
-use ptl_bytecode::plan::{Generator, Load, Method, Phase, Ppm, Step, TemplateOp, Think, VarPart};
+use ptl_bytecode::plan::{
+    Draw, Generator, Load, Method, Phase, Ppm, Step, TemplateOp, Think, VarPart,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -45,7 +47,13 @@ fn checkout() -> PlanBuilder {
             &["3", "grace@example.com"],
         ],
     );
-    b.gen("customer", Generator::Csv { dataset: ds });
+    b.gen(
+        "customer",
+        Generator::Csv {
+            dataset: ds,
+            draw: Draw::Sequential,
+        },
+    );
     let req = b.request(
         Method::Post,
         "/checkout/{{user_id}}",
@@ -77,7 +85,7 @@ fn program_is_shareable_across_tasks() {
 fn builds_the_checkout_request() {
     let p = load(&checkout());
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     assert_eq!(r.method, http::Method::POST);
     let user = std::str::from_utf8(it.var(0)).expect("utf-8").to_string();
@@ -115,7 +123,7 @@ fn every_iteration_draws_afresh_and_csv_and_seq_advance() {
     let mut seqs = Vec::new();
     let mut orders = HashSet::new();
     for _ in 0..4 {
-        p.reset_iteration(&mut w, 0, &mut it);
+        p.reset_iteration(&mut w, 0, &mut it).expect("rows left");
         let r = p.build(&it, 0, 0).expect("builds");
         emails.push(r.headers["x-customer"].to_str().expect("ascii").to_string());
         let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
@@ -143,7 +151,7 @@ fn same_seed_and_worker_reproduce_the_stream() {
         let mut w = p.worker(worker);
         (0..5)
             .map(|_| {
-                let it = p.begin_iteration(&mut w, 0);
+                let it = p.begin_iteration(&mut w, 0).expect("rows left");
                 p.build(&it, 0, 0).expect("builds").body
             })
             .collect()
@@ -162,7 +170,7 @@ fn agents_split_seq_and_csv() {
         let mut w = p.worker(0);
         let mut mine = HashSet::new();
         for _ in 0..5 {
-            let it = p.begin_iteration(&mut w, 0);
+            let it = p.begin_iteration(&mut w, 0).expect("rows left");
             let r = p.build(&it, 0, 0).expect("builds");
             let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
             assert!(seqs.insert(body["n"].as_u64().expect("a number")));
@@ -194,7 +202,7 @@ fn request_headers_replace_defaults_of_the_same_name() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     let ct: Vec<_> = r.headers.get_all(CONTENT_TYPE).iter().collect();
     assert_eq!(ct, ["text/plain"]);
@@ -211,7 +219,7 @@ fn an_explicit_host_header_wins_over_the_target() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     let hosts: Vec<_> = r.headers.get_all(HOST).iter().collect();
     assert_eq!(hosts, ["shop.example"]);
@@ -242,7 +250,7 @@ fn paths_join_onto_the_target_prefix() {
         b.single(req);
         let p = load(&b);
         let mut w = p.worker(0);
-        let it = p.begin_iteration(&mut w, 0);
+        let it = p.begin_iteration(&mut w, 0).expect("rows left");
         let r = p.build(&it, 0, 0).expect("builds");
         assert_eq!(r.path_and_query.as_str(), want, "{target} + {path}");
         assert_eq!(r.uri.path_and_query().map(|p| p.as_str()), Some(want));
@@ -258,7 +266,7 @@ fn inserted_values_are_percent_encoded_in_paths_only() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     assert_eq!(r.path_and_query.as_str(), "/users/a%20b%22c");
     assert_eq!(&r.body[..], b"a b\"c");
@@ -273,7 +281,7 @@ fn a_value_that_cannot_be_a_header_is_an_error_at_build() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     assert!(matches!(
         p.build(&it, 0, 0),
         Err(VmError::InvalidHeaderValue { .. })
@@ -352,10 +360,10 @@ fn only_variables_a_scenario_reads_are_drawn() {
     let p = load(&b);
     let mut w = p.worker(0);
     for _ in 0..3 {
-        let it = p.begin_iteration(&mut w, 0);
+        let it = p.begin_iteration(&mut w, 0).expect("rows left");
         assert_eq!(it.var(0), b"", "scenario 0 never reads n");
     }
-    let it = p.begin_iteration(&mut w, 1);
+    let it = p.begin_iteration(&mut w, 1).expect("rows left");
     assert_eq!(it.var(0), b"0", "no seq value was spent on scenario 0");
     assert_eq!(
         it.var(1),
@@ -370,14 +378,20 @@ fn only_variables_a_scenario_reads_are_drawn() {
 fn a_copy_of_a_csv_variable_keeps_its_row() {
     let mut b = PlanBuilder::new("http://h");
     let ds = b.dataset("p.csv", &["id", "email"], &[&["1", "a@x"], &["2", "b@x"]]);
-    b.gen("row", Generator::Csv { dataset: ds });
+    b.gen(
+        "row",
+        Generator::Csv {
+            dataset: ds,
+            draw: Draw::Sequential,
+        },
+    );
     b.var("copy", vec![VarPart::Var(0)]);
     let mut req = b.request(Method::Get, "/{{row}}", &[], None);
     req.path.ops.push(TemplateOp::Field { var: 1, column: 1 });
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     assert_eq!(r.path_and_query.as_str(), "/1,a@xa@x");
 }
@@ -485,7 +499,7 @@ fn think_steps_are_not_requests() {
     assert!(thinks.iter().all(|t| (1000..=2000).contains(t)));
     assert!(thinks.len() > 50);
     assert_eq!(p.think_time_us(&mut w, 0, 0), None);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     assert!(matches!(
         p.build(&it, 0, 1),
         Err(VmError::NotARequest { .. })
@@ -510,7 +524,7 @@ fn cookie_jars_are_per_iteration() {
     b.plan.scenarios[s as usize].cookies = true;
     let p = load(&b);
     let mut w = p.worker(0);
-    let mut it = p.begin_iteration(&mut w, s);
+    let mut it = p.begin_iteration(&mut w, s).expect("rows left");
     assert!(p
         .build(&it, s, 0)
         .expect("builds")
@@ -528,7 +542,7 @@ fn cookie_jars_are_per_iteration() {
         p.build(&it, s, 1).expect("builds").headers[COOKIE],
         "sid=42"
     );
-    let fresh = p.begin_iteration(&mut w, s);
+    let fresh = p.begin_iteration(&mut w, s).expect("rows left");
     assert!(p
         .build(&fresh, s, 1)
         .expect("builds")
@@ -556,7 +570,7 @@ fn captures_feed_later_steps() {
     let s = b.scenario("buy", 1, 1, vec![Step::Request(login), Step::Request(cart)]);
     let p = load(&b);
     let mut w = p.worker(0);
-    let mut it = p.begin_iteration(&mut w, s);
+    let mut it = p.begin_iteration(&mut w, s).expect("rows left");
     let empty = http::HeaderMap::new();
     p.check_response(&mut it, s, 0, 200, &empty, br#"{"token": "t0k"}"#, 10)
         .expect("captured");
@@ -585,13 +599,13 @@ fn templated_header_names_are_checked_when_built() {
     b.single(broken);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let r = p.build(&it, 0, 0).expect("builds");
     assert_eq!(r.headers["x-trace"], "on");
     assert_eq!(r.headers["x-other"], "trace");
     assert_eq!(r.path_and_query.as_str(), "/trace");
     assert_eq!(&r.body[..], b"trace!");
-    let it = p.begin_iteration(&mut w, 1);
+    let it = p.begin_iteration(&mut w, 1).expect("rows left");
     assert!(matches!(
         p.build(&it, 1, 0),
         Err(VmError::InvalidHeaderName { name }) if name == "X-has space"

@@ -109,7 +109,10 @@ pub fn sample_plan() -> Plan {
             },
             Var {
                 name: "customer".into(),
-                parts: vec![VarPart::Gen(Generator::Csv { dataset: 0 })],
+                parts: vec![VarPart::Gen(Generator::Csv {
+                    dataset: 0,
+                    draw: Draw::Unique,
+                })],
             },
             Var {
                 name: "order".into(),
@@ -117,6 +120,10 @@ pub fn sample_plan() -> Plan {
                     VarPart::Lit(c(23)),
                     VarPart::Var(0),
                     VarPart::Gen(Generator::Seq),
+                    VarPart::Encode {
+                        encoding: Encoding::Base64,
+                        parts: vec![VarPart::Var(0), VarPart::Lit(c(23))],
+                    },
                 ],
             },
             Var {
@@ -432,9 +439,24 @@ pub fn sample_plan() -> Plan {
     }
 }
 
-/// `plan` without what format v5 added (hosts, tags, per-request timeouts, tag thresholds):
-/// what a v4 plan of it holds.
-pub fn without_v5(mut plan: Plan) -> Plan {
+/// `plan` without what format v6 added (feeders' draw modes, encoded parts): what a v5 plan
+/// of it holds.
+pub fn without_v6(mut plan: Plan) -> Plan {
+    for v in &mut plan.vars {
+        v.parts.retain(|p| !matches!(p, VarPart::Encode { .. }));
+        for p in &mut v.parts {
+            if let VarPart::Gen(Generator::Csv { draw, .. }) = p {
+                *draw = Draw::Sequential;
+            }
+        }
+    }
+    plan
+}
+
+/// `plan` without what formats v5 and v6 added (hosts, tags, per-request timeouts, tag
+/// thresholds, draw modes): what a v4 plan of it holds.
+pub fn without_v5(plan: Plan) -> Plan {
+    let mut plan = without_v6(plan);
     plan.hosts.clear();
     plan.tags.clear();
     plan.thresholds
@@ -524,7 +546,7 @@ fn generator() -> impl Strategy<Value = Generator> {
         }),
         Just(Generator::Uuid),
         Just(Generator::Seq),
-        any::<u32>().prop_map(|dataset| Generator::Csv { dataset }),
+        (any::<u32>(), draw()).prop_map(|(dataset, draw)| Generator::Csv { dataset, draw }),
         (any::<i64>(), any::<i64>(), 0.0..5.0f64).prop_map(|(a, b, s)| Generator::Zipf {
             min: a.min(b),
             max: a.max(b),
@@ -535,17 +557,36 @@ fn generator() -> impl Strategy<Value = Generator> {
     ]
 }
 
+fn draw() -> impl Strategy<Value = Draw> {
+    prop_oneof![
+        Just(Draw::Sequential),
+        Just(Draw::Random),
+        Just(Draw::Unique)
+    ]
+}
+
 fn var() -> impl Strategy<Value = Var> {
     let part = prop_oneof![
         const_id().prop_map(VarPart::Lit),
         any::<u32>().prop_map(VarPart::Var),
         generator().prop_map(VarPart::Gen),
+        (
+            prop_oneof![Just(Encoding::Base64), Just(Encoding::UrlEncode)],
+            vec(
+                prop_oneof![
+                    const_id().prop_map(VarPart::Lit),
+                    any::<u32>().prop_map(VarPart::Var)
+                ],
+                0..3
+            )
+        )
+            .prop_map(|(encoding, parts)| VarPart::Encode { encoding, parts }),
     ];
     prop_oneof![
         // A CSV row variable, so that `Field` ops have something to read.
-        (name(), any::<u32>()).prop_map(|(name, dataset)| Var {
+        (name(), any::<u32>(), draw()).prop_map(|(name, dataset, draw)| Var {
             name,
-            parts: vec![VarPart::Gen(Generator::Csv { dataset })],
+            parts: vec![VarPart::Gen(Generator::Csv { dataset, draw })],
         }),
         (name(), vec(part, 0..4)).prop_map(|(name, parts)| Var { name, parts }),
     ]
@@ -895,6 +936,15 @@ fn repair(mut plan: Plan) -> Plan {
                 VarPart::Var(_) if slot == 0 => *part = VarPart::Lit(ConstId(0)),
                 VarPart::Var(i) => *i %= slot as u32,
                 VarPart::Gen(g) => repair_generator(g, n_consts, datasets),
+                VarPart::Encode { parts, .. } => {
+                    for p in parts {
+                        match p {
+                            VarPart::Var(i) if slot > 0 => *i %= slot as u32,
+                            VarPart::Lit(c) => fix(c),
+                            other => *other = VarPart::Lit(ConstId(0)),
+                        }
+                    }
+                }
             }
         }
     }
@@ -1031,7 +1081,7 @@ fn repair_generator(g: &mut Generator, n_consts: u32, datasets: &mut [Dataset]) 
         Generator::OneOf(items) => items.iter_mut().for_each(|c| c.0 %= n_consts),
         Generator::Weighted(items) => items.iter_mut().for_each(|(c, _)| c.0 %= n_consts),
         Generator::Csv { .. } if datasets.is_empty() => *g = Generator::Uuid,
-        Generator::Csv { dataset } => {
+        Generator::Csv { dataset, .. } => {
             *dataset %= datasets.len() as u32;
             let d = &mut datasets[*dataset as usize];
             if d.rows.is_empty() {

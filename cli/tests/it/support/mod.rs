@@ -159,6 +159,17 @@ pub fn env_secret_plan(seconds: u32) -> String {
     )
 }
 
+/// `ptl compile PLAN -o OUT`, run to its end.
+pub fn compile(plan: &Path, out: &Path) -> Output {
+    ptl()
+        .arg("compile")
+        .arg(plan)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("ptl compile runs")
+}
+
 /// What a finished `ptl` wrote to stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

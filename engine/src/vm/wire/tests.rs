@@ -125,7 +125,7 @@ fn a_fixed_get_is_one_copy_and_matches() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     assert_eq!(
         fast_wire(&p, &it, 0, 0, &WireEdit::default()),
         b"GET /api/x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\naccept: */*\r\n\r\n"
@@ -156,7 +156,7 @@ fn a_templated_request_matches() {
     let p = load(&b);
     let mut w = p.worker(0);
     for _ in 0..3 {
-        let it = p.begin_iteration(&mut w, 0);
+        let it = p.begin_iteration(&mut w, 0).expect("rows left");
         all_edits(&p, &it, 0, 0);
     }
 }
@@ -182,7 +182,7 @@ fn framing_headers_the_plan_sets() {
         b.single(req);
         let p = load(&b);
         let mut w = p.worker(0);
-        let it = p.begin_iteration(&mut w, 0);
+        let it = p.begin_iteration(&mut w, 0).expect("rows left");
         all_edits(&p, &it, 0, 0);
     }
 }
@@ -196,7 +196,7 @@ fn cookies_from_the_jar_replace_the_plan_s() {
     b.plan.scenarios[s as usize].cookies = true;
     let p = load(&b);
     let mut w = p.worker(0);
-    let mut it = p.begin_iteration(&mut w, s);
+    let mut it = p.begin_iteration(&mut w, s).expect("rows left");
     all_edits(&p, &it, s, 1);
     let mut resp = http::HeaderMap::new();
     resp.append(http::header::SET_COOKIE, HeaderValue::from_static("sid=42"));
@@ -224,7 +224,7 @@ fn templated_header_names_go_the_built_route() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let wire = fast_wire(&p, &it, 0, 0, &WireEdit::default());
     let text = String::from_utf8_lossy(&wire);
     assert!(
@@ -243,7 +243,7 @@ fn head_requests_are_reported() {
     b.single(get);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let mut out = Vec::new();
     assert!(p
         .write_request(&it, 0, 0, &WireEdit::default(), &mut out)
@@ -262,7 +262,7 @@ fn an_invalid_value_is_an_error_and_writes_nothing() {
     b.single(req);
     let p = load(&b);
     let mut w = p.worker(0);
-    let it = p.begin_iteration(&mut w, 0);
+    let it = p.begin_iteration(&mut w, 0).expect("rows left");
     let mut out = b"before".to_vec();
     assert!(matches!(
         p.write_request(&it, 0, 0, &WireEdit::default(), &mut out),
@@ -312,7 +312,7 @@ proptest! {
         b.plan.scenarios[s as usize].cookies = cookies;
         let p = load(&b);
         let mut w = p.worker(0);
-        let mut it = p.begin_iteration(&mut w, s);
+        let mut it = p.begin_iteration(&mut w, s).expect("rows left");
         if cookies {
             let mut resp = http::HeaderMap::new();
             resp.append(http::header::SET_COOKIE, HeaderValue::from_static("sid=1"));

@@ -63,6 +63,7 @@ pub fn phase(name: &str, target_rps: f64, base: f64, requests: Vec<RequestResult
         errors,
         dropped: 3,
         sent_after_end: 0,
+        exhausted: 0,
         errors_by_class: counts(&[("status", errors)]),
         injected: BTreeMap::new(),
         response_time_ms: Some(latency(base)),
