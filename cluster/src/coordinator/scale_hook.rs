@@ -31,52 +31,62 @@ pub fn wanted_agents(assignment: &Assignment, peak_rate: Option<f64>) -> Option<
     Some(assignment.shares.len() + more)
 }
 
-/// Remembers the last count asked for, so the hook runs once per change.
+/// Remembers the last count asked for, so the hook runs once per change; runs are made one
+/// after the other on a thread of their own, in the order asked, so a scaler never sees an
+/// older count after a newer one and a slow hook never stalls the merge.
 #[derive(Debug, Default)]
 pub struct ScaleHook {
-    command: Option<String>,
+    runner: Option<std::sync::mpsc::Sender<(String, usize)>>,
     asked: Option<usize>,
 }
 
 impl ScaleHook {
     pub fn new(command: Option<String>) -> ScaleHook {
+        let runner = command.map(|command| {
+            let (tx, rx) = std::sync::mpsc::channel::<(String, usize)>();
+            std::thread::spawn(move || {
+                for (run, wanted) in rx {
+                    run_hook(&command, &run, wanted);
+                }
+            });
+            tx
+        });
         ScaleHook {
-            command,
+            runner,
             asked: None,
         }
     }
 
-    /// Runs the hook with `wanted` (not waited for: a slow hook must not stall the merge) when
-    /// it differs from the count last asked for.
+    /// Asks for `wanted` agents when it differs from the count last asked for.
     pub fn ask(&mut self, run: &RunId, wanted: Option<usize>) {
-        let (Some(command), Some(wanted)) = (&self.command, wanted) else {
+        let (Some(runner), Some(wanted)) = (&self.runner, wanted) else {
             return;
         };
         if self.asked == Some(wanted) {
             return;
         }
         self.asked = Some(wanted);
-        let spawned = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{command} {wanted}"))
-            .env("PTL_RUN", &run.0)
-            .env("PTL_WANTED_AGENTS", wanted.to_string())
-            .stdin(Stdio::null())
-            .spawn();
-        match spawned {
-            Ok(mut child) => {
-                eprintln!("coordinator: {run} is short of capacity: ran `{command} {wanted}`");
-                // Reaped off the merge loop.
-                std::thread::spawn(move || {
-                    if let Ok(status) = child.wait() {
-                        if !status.success() {
-                            eprintln!("coordinator: the scale hook exited with {status}");
-                        }
-                    }
-                });
-            }
-            Err(e) => eprintln!("coordinator: cannot run the scale hook `{command}`: {e}"),
+        let _ = runner.send((run.0.clone(), wanted));
+    }
+}
+
+/// `sh -c "CMD N"`, waited for.
+fn run_hook(command: &str, run: &str, wanted: usize) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} {wanted}"))
+        .env("PTL_RUN", run)
+        .env("PTL_WANTED_AGENTS", wanted.to_string())
+        .stdin(Stdio::null())
+        .status();
+    match status {
+        Ok(status) if status.success() => {
+            eprintln!("coordinator: {run} is short of capacity: ran `{command} {wanted}`")
         }
+        Ok(status) => {
+            eprintln!("coordinator: the scale hook `{command} {wanted}` exited with {status}")
+        }
+        Err(e) => eprintln!("coordinator: cannot run the scale hook `{command}`: {e}"),
     }
 }
 
