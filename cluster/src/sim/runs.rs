@@ -93,8 +93,16 @@ pub async fn follow(
 async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(), ClusterError> {
     let mut merged: BTreeMap<String, u64> = BTreeMap::new();
     let mut assignment: Option<Assignment> = None;
+    // Read as they are filled in, not after the run: retention may delete a finished run at
+    // once (`--keep-runs 0`).
+    let mut done: BTreeMap<String, DoneMarker> = BTreeMap::new();
     loop {
         let state = run::state(client, id).await?;
+        for (agent, data) in zk::written_children(client, &layout::run_done(id)).await? {
+            if let Ok(marker) = serde_json::from_slice::<DoneMarker>(&data) {
+                done.insert(agent, marker);
+            }
+        }
         seen.phase = format!("{:?}", state.phase).to_lowercase();
         let path = layout::run_assignment(id);
         if let Some((a, stat)) = zk::get_json::<Assignment>(client, &path, "assignment").await? {
@@ -139,9 +147,7 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
         let mut starts = Vec::new();
         let mut requests = 0;
         for share in a.shares.iter().chain(&a.departed) {
-            let path = layout::agent_done(id, &share.agent);
-            if let Some((done, _)) = zk::get_json::<DoneMarker>(client, &path, "agent done").await?
-            {
+            if let Some(done) = done.get(&share.agent.0) {
                 requests += done.requests;
                 if let Some(at) = done.started_at_ms {
                     let planned = a.start_at_ms + share.start_offset_ms as i64;
