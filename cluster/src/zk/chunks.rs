@@ -6,7 +6,7 @@ use zookeeper_client::{Client, Error as ZkError};
 
 use crate::access::{self, Node};
 use crate::error::ClusterError;
-use crate::zk::layout;
+use crate::zk::{self, layout};
 
 /// Below ZooKeeper's default 1 MiB limit with room for the request's own framing.
 pub const CHUNK_SIZE: usize = 900 * 1024;
@@ -20,7 +20,6 @@ pub async fn write(
     kind: Node,
 ) -> Result<u32, ClusterError> {
     let acl = access::policy::acl_for(client, kind, None).await?;
-    let options = kind.mode(false).with_acls((&acl[..]).into());
     let chunks: Vec<&[u8]> = if bytes.is_empty() {
         vec![&[][..]]
     } else {
@@ -30,17 +29,13 @@ pub async fn write(
         .map_err(|_| ClusterError::malformed("chunked data", node, "too many chunks"))?;
     for (index, chunk) in (0..count).zip(&chunks) {
         let path = layout::chunk(node, index);
-        match client.create(&path, chunk, &options).await {
-            Ok(_) => {}
-            // Left by an interrupted write: rewrite it in case that write died mid-way
-            // through this very chunk.
-            Err(ZkError::NodeExists) => {
-                client
-                    .set_data(&path, chunk, None)
-                    .await
-                    .map_err(|e| ClusterError::zk("write", &path, e))?;
-            }
-            Err(e) => return Err(ClusterError::zk("create", &path, e)),
+        // One left by an interrupted write is rewritten, in case that write died mid-way
+        // through this very chunk.
+        if !zk::create_with(client, &path, chunk, kind, &acl).await? {
+            client
+                .set_data(&path, chunk, None)
+                .await
+                .map_err(|e| ClusterError::zk("write", &path, e))?;
         }
     }
     Ok(count)

@@ -6,11 +6,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use zookeeper_client::{Client, Error as ZkError};
+use zookeeper_client::Client;
 
-use crate::access::{self, Node};
+use crate::access::Node;
 use crate::error::ClusterError;
-use crate::zk::layout;
+use crate::zk::{self, layout};
 
 /// `local = zookeeper + offset_ms`, within ± `uncertainty_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,12 +64,7 @@ pub async fn measure(
     samples: u32,
 ) -> Result<ClockOffset, ClusterError> {
     let path = layout::clock_probe(name);
-    let acl = access::policy::acl_for(client, Node::ClockProbe, None).await?;
-    let options = Node::ClockProbe.mode(false).with_acls((&acl[..]).into());
-    match client.create(&path, b"", &options).await {
-        Ok(_) | Err(ZkError::NodeExists) => {}
-        Err(e) => return Err(ClusterError::zk("create", &path, e)),
-    }
+    zk::create_if_missing(client, &path, b"", Node::ClockProbe).await?;
     let mut best: Option<ClockOffset> = None;
     for _ in 0..samples.max(1) {
         let before = now_ms();
