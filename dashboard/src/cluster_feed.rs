@@ -321,7 +321,24 @@ async fn look_at(
         hub.set_shortfall(&id.0, a.shortfall() * seen.peak_rate, wanted);
     }
     // Read after the snapshot: once it says done, every delta is written.
-    for new in observer.deltas(&mut seen.cursor).await? {
+    let read = observer.deltas(&mut seen.cursor).await?;
+    if let Some(restart) = read.restart {
+        // This dashboard fell behind the deltas the coordinator deletes once merged: start
+        // again from its folded seconds.
+        hub.clear_deltas(&id.0);
+        for second in &restart.seconds {
+            // Of another plan's shape: passed over, as such deltas are below.
+            let _ = hub.add_delta(&id.0, second);
+        }
+        for agent in seen.agents.values_mut() {
+            (agent.deltas, agent.requests) = (0, 0);
+        }
+        for (agent, folded) in restart.agents {
+            let seen = seen.agents.entry(agent).or_default();
+            (seen.deltas, seen.requests) = (folded.deltas, folded.requests);
+        }
+    }
+    for new in read.deltas {
         if hub.add_delta(&id.0, &new.delta).is_ok() {
             let agent = seen.agents.entry(new.agent.clone()).or_default();
             agent.deltas += 1;

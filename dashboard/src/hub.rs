@@ -330,6 +330,14 @@ impl Hub {
         live.add(delta)
     }
 
+    /// Forgets the run's merged deltas, to merge them again from the start.
+    pub fn clear_deltas(&self, id: &str) {
+        let mut state = self.lock();
+        if let Some(live) = state.index(id).and_then(|i| state.runs[i].live.as_mut()) {
+            live.clear();
+        }
+    }
+
     /// Sets how far into the run it is (the engine's own figure, or the wall clock).
     pub fn set_elapsed(&self, id: &str, elapsed: Duration) {
         let mut state = self.lock();

@@ -144,6 +144,20 @@ impl LiveRun {
         self.stop_reason = reason;
     }
 
+    /// Forgets every delta merged so far (the reader starts again from the coordinator's
+    /// folded seconds): the next update resends the whole series.
+    pub fn clear(&mut self) {
+        self.cumulative = Recorded::new(
+            self.layout.phases.len(),
+            self.layout.requests.len(),
+            self.layout.scenarios.len(),
+        );
+        self.points.clear();
+        self.open.clear();
+        self.changed.clear();
+        self.reset = true;
+    }
+
     /// Merges one agent's delta of one window. A delta of another plan's shape is refused.
     pub fn add(&mut self, delta: &IntervalDelta) -> Result<(), String> {
         merge_delta(&mut self.cumulative, delta).map_err(|e| e.to_string())?;

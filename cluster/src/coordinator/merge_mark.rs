@@ -143,16 +143,38 @@ pub async fn read(
     client: &Client,
     run: &RunId,
 ) -> Result<Option<(MergeMark, Vec<FoldedSecond>)>, ClusterError> {
-    let dir = layout::run_merged(run);
-    let mark = match client.get_data(&dir).await {
-        Ok((data, _)) if data.is_empty() => return Ok(None),
-        Ok((data, _)) => serde_json::from_slice::<MergeMark>(&data)
-            .map_err(|e| ClusterError::malformed("merge mark", &dir, e))?,
-        Err(ZkError::NoNode) => return Ok(None),
-        Err(e) => return Err(ClusterError::zk("read", &dir, e)),
+    let Some((mark, _)) = read_mark(client, run).await? else {
+        return Ok(None);
     };
+    let seconds = read_batches(client, run, mark.batches).await?;
+    Ok(Some((mark, seconds)))
+}
+
+/// The run's mark and the version of its node (each fold rewrites it); `None` before the
+/// first fold.
+pub async fn read_mark(
+    client: &Client,
+    run: &RunId,
+) -> Result<Option<(MergeMark, i32)>, ClusterError> {
+    let dir = layout::run_merged(run);
+    match client.get_data(&dir).await {
+        Ok((data, _)) if data.is_empty() => Ok(None),
+        Ok((data, stat)) => serde_json::from_slice::<MergeMark>(&data)
+            .map(|mark| Some((mark, stat.version)))
+            .map_err(|e| ClusterError::malformed("merge mark", &dir, e)),
+        Err(ZkError::NoNode) => Ok(None),
+        Err(e) => Err(ClusterError::zk("read", &dir, e)),
+    }
+}
+
+/// The seconds of batches `0..batches`, in order.
+pub async fn read_batches(
+    client: &Client,
+    run: &RunId,
+    batches: u32,
+) -> Result<Vec<FoldedSecond>, ClusterError> {
     let mut seconds = Vec::new();
-    for n in 0..mark.batches {
+    for n in 0..batches {
         let path = layout::merged_batch(run, n);
         let (data, _) = client
             .get_data(&path)
@@ -166,7 +188,7 @@ pub async fn read(
             seconds.push((s.second, s.length, delta.recorded));
         }
     }
-    Ok(Some((mark, seconds)))
+    Ok(seconds)
 }
 
 /// An agent's delta nodes at or below `node`: folded, left by a crash before their delete.

@@ -12,30 +12,32 @@
 //! the same cursor is handed each delta exactly once, and it never needs a node below its cursor
 //! again.
 //!
-//! **A reader behind the deletions** (and agents batching several windows per node): how it is
-//! meant to catch up; not built yet (the coordinator resumes from the mark its own way,
-//! `coordinator::supervise::restore`):
-//! - Before deleting, the coordinator writes a merge mark next to the live view: per agent the
-//!   last node it merged, and the merged windows up to there (the per-second sums
-//!   [`crate::coordinator::merged_windows::MergedWindows`] hands the collector; histograms add,
-//!   so they equal the deltas they replace). It deletes only nodes at or below the mark.
-//! - [`super::Observer::deltas`] compares each agent's cursor with the mark. A cursor at or past
-//!   it reads nodes as today. A reader behind it for any agent (it started late, or fell behind
-//!   while nodes went) cannot rely on those nodes, so instead of deltas it is handed the merged
-//!   windows up to the mark, to replace what it had built, and its cursor moves to the mark; it
-//!   reads deltas above the mark from there. Node names are compared, never counted, so this
-//!   needs nothing but the cursor as it is.
-//! - Batched reports change only [`read_delta`] (one node, several windows) and what a node
-//!   hands out.
+//! **A reader behind the deletions** ([`DeltaCursor::read_following`], what every
+//! [`super::Observer`] uses; the coordinator resumes from the mark its own way,
+//! `coordinator::supervise::restore`). The merge mark names, per agent, the last node folded
+//! into the batches (the per-second sums the coordinator handed its collector; histograms add,
+//! so they equal the deltas they replace), and the coordinator deletes only nodes at or below
+//! it, after writing it. So:
+//! - a cursor at or past the mark for every agent reads nodes as usual: none above the mark is
+//!   deleted while the mark stands;
+//! - a cursor behind it for any agent (the reader started late, or fell behind while nodes went)
+//!   cannot rely on those nodes: it is handed a [`Restart`] — the batches' seconds, to replace
+//!   everything it built — and its cursors move to the mark; it reads the nodes above from
+//!   there;
+//! - a fold between the poll's first and last look at the mark may have deleted nodes the poll
+//!   was about to list; if any agent's cursor was below the new mark when the poll began, the
+//!   next poll restarts. Node names are compared, never counted.
 //!
-//! Until then, a node listed but gone by the time it is read, or gone before it was listed, is
-//! missed; the first is counted in [`DeltaCursor::missed`].
+//! So a reader is handed every delta exactly once, folded or not, however far behind it falls;
+//! [`DeltaCursor::missed`] counts only what [`DeltaCursor::read_new`] alone (the coordinator's
+//! own reading, which never falls behind its mark) could not read.
 
 use std::collections::BTreeMap;
 
 use ptl_engine::record::{decode_delta, IntervalDelta};
 use zookeeper_client::Client;
 
+use crate::coordinator::merge_mark::{self, MergeMark};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
 use crate::zk;
@@ -102,6 +104,33 @@ impl AgentDelta {
     }
 }
 
+/// What a reader behind the coordinator's deletions starts again from: the run's folded
+/// seconds so far, which replace everything it read before.
+#[derive(Debug, Clone, Default)]
+pub struct Restart {
+    /// One delta per folded second: `window` is the run's second, `recorded` the sum of every
+    /// agent's deltas that went into it (`agent` is 0).
+    pub seconds: Vec<IntervalDelta>,
+    /// Per agent, the deltas and requests folded.
+    pub agents: BTreeMap<AgentId, Folded>,
+}
+
+/// One agent's deltas in a [`Restart`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folded {
+    pub deltas: u64,
+    pub requests: u64,
+}
+
+/// One poll's worth of a run's deltas.
+#[derive(Debug, Clone, Default)]
+pub struct DeltaRead {
+    /// Set when what was read before must be replaced by this, then `deltas` added.
+    pub restart: Option<Restart>,
+    /// The deltas after the cursor, oldest first per agent.
+    pub deltas: Vec<AgentDelta>,
+}
+
 /// A reader's place in one run's deltas, kept by the reader between calls to
 /// [`super::Observer::deltas`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +139,8 @@ pub struct DeltaCursor {
     agents: BTreeMap<AgentId, AgentCursor>,
     missed: u64,
     damaged: u64,
+    /// A fold during the last poll may have deleted nodes it did not list: restart next time.
+    suspect: bool,
 }
 
 impl DeltaCursor {
@@ -120,6 +151,7 @@ impl DeltaCursor {
             agents: BTreeMap::new(),
             missed: 0,
             damaged: 0,
+            suspect: false,
         }
     }
 
@@ -141,6 +173,77 @@ impl DeltaCursor {
     /// Delta nodes that did not decode, passed over (the coordinator fails the run on them).
     pub fn damaged(&self) -> u64 {
         self.damaged
+    }
+
+    /// The deltas after the cursor, or a [`Restart`] and the deltas above the merge mark when
+    /// the cursor fell behind the coordinator's deletions (see the module's doc).
+    pub(crate) async fn read_following(
+        &mut self,
+        client: &Client,
+    ) -> Result<DeltaRead, ClusterError> {
+        let first = merge_mark::read_mark(client, &self.run).await?;
+        let mut read = DeltaRead::default();
+        if let Some((mark, _)) = &first {
+            if self.suspect || self.behind(mark) {
+                read.restart = Some(self.restart(client, mark).await?);
+            }
+        }
+        let before = self.agents.clone();
+        read.deltas = self.read_new(client).await?;
+        let last = merge_mark::read_mark(client, &self.run).await?;
+        let version = |m: &Option<(MergeMark, i32)>| m.as_ref().map(|(_, v)| *v);
+        if version(&first) != version(&last) {
+            if let Some((mark, _)) = &last {
+                self.suspect = behind(&before, mark);
+            }
+        }
+        Ok(read)
+    }
+
+    /// Whether any agent's cursor is below its last node folded into `mark`.
+    fn behind(&self, mark: &MergeMark) -> bool {
+        behind(&self.agents, mark)
+    }
+
+    /// Reads the batches up to `mark` and moves every cursor to it.
+    async fn restart(
+        &mut self,
+        client: &Client,
+        mark: &MergeMark,
+    ) -> Result<Restart, ClusterError> {
+        let seconds = merge_mark::read_batches(client, &self.run, mark.batches).await?;
+        self.agents = mark
+            .agents
+            .iter()
+            .map(|(agent, m)| {
+                let cursor = AgentCursor {
+                    last: Some(m.node.clone()),
+                };
+                (AgentId(agent.clone()), cursor)
+            })
+            .collect();
+        self.suspect = false;
+        Ok(Restart {
+            seconds: seconds
+                .into_iter()
+                .map(|(second, _, recorded)| IntervalDelta {
+                    agent: 0,
+                    window: second,
+                    recorded,
+                })
+                .collect(),
+            agents: mark
+                .agents
+                .iter()
+                .map(|(agent, m)| {
+                    let folded = Folded {
+                        deltas: m.deltas,
+                        requests: m.requests,
+                    };
+                    (AgentId(agent.clone()), folded)
+                })
+                .collect(),
+        })
     }
 
     /// The deltas after the cursor, oldest first per agent, and the cursor moved past them. A
@@ -171,5 +274,65 @@ impl DeltaCursor {
             }
         }
         Ok(new)
+    }
+}
+
+fn behind(cursors: &BTreeMap<AgentId, AgentCursor>, mark: &MergeMark) -> bool {
+    mark.agents.iter().any(|(agent, folded)| {
+        let cursor = cursors.get(&AgentId(agent.clone()));
+        cursor
+            .and_then(|c| c.last.as_deref())
+            .is_none_or(|last| last < folded.node.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::merge_mark::AgentMark;
+
+    fn mark(nodes: &[(&str, &str)]) -> MergeMark {
+        MergeMark {
+            agents: nodes
+                .iter()
+                .map(|(agent, node)| {
+                    let folded = AgentMark {
+                        node: (*node).into(),
+                        ..AgentMark::default()
+                    };
+                    ((*agent).into(), folded)
+                })
+                .collect(),
+            ..MergeMark::default()
+        }
+    }
+
+    fn cursors(nodes: &[(&str, Option<&str>)]) -> BTreeMap<AgentId, AgentCursor> {
+        nodes
+            .iter()
+            .map(|(agent, last)| {
+                let cursor = AgentCursor {
+                    last: last.map(Into::into),
+                };
+                (AgentId((*agent).into()), cursor)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cursor_is_behind_when_any_agent_has_not_read_up_to_its_folded_node() {
+        let folded = mark(&[("a", "d-0000000004"), ("b", "d-0000000003")]);
+        let at = cursors(&[("a", Some("d-0000000004")), ("b", Some("d-0000000003"))]);
+        let past = cursors(&[("a", Some("d-0000000009")), ("b", Some("d-0000000005"))]);
+        assert!(!behind(&at, &folded) && !behind(&past, &folded));
+        let one_short = cursors(&[("a", Some("d-0000000009")), ("b", Some("d-0000000002"))]);
+        assert!(behind(&one_short, &folded));
+        // Not reading an agent yet, or never having read one of its nodes, is behind too.
+        assert!(behind(&cursors(&[("a", Some("d-0000000009"))]), &folded));
+        let unread = cursors(&[("a", Some("d-0000000009")), ("b", None)]);
+        assert!(behind(&unread, &folded));
+        // An agent the mark does not name yet has nothing folded.
+        assert!(!behind(&past, &mark(&[("a", "d-0000000001")])));
+        assert!(!behind(&BTreeMap::new(), &MergeMark::default()));
     }
 }

@@ -29,7 +29,7 @@ pub use crate::run::pauses::{PauseChange, PauseWindow};
 pub use crate::run::{DegradedWindow, RunPhase, RunSpec, RunState};
 pub use crate::zk::clock::now_ms;
 pub use crate::zk::ZkConfig;
-pub use cursor::{AgentDelta, DeltaCursor};
+pub use cursor::{AgentDelta, DeltaCursor, DeltaRead, Folded, Restart};
 pub use snapshot::RunSnapshot;
 
 /// A reader's session with the cluster. Cloning shares the session and the plans read.
@@ -90,9 +90,10 @@ impl Observer {
     }
 
     /// The run's interval deltas after `cursor` (each handed out once), and the cursor moved
-    /// past them.
-    pub async fn deltas(&self, cursor: &mut DeltaCursor) -> Result<Vec<AgentDelta>, ClusterError> {
-        cursor.read_new(&self.client).await
+    /// past them; with a [`Restart`] first when the cursor had fallen behind the deltas the
+    /// coordinator deletes once merged.
+    pub async fn deltas(&self, cursor: &mut DeltaCursor) -> Result<DeltaRead, ClusterError> {
+        cursor.read_following(&self.client).await
     }
 
     /// Asks the run to stop, as `ptl stop` does; a finished or stopping run is left as it is.

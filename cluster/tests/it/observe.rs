@@ -12,8 +12,9 @@ use std::time::Duration;
 use ptl_bytecode::Plan;
 use ptl_cluster::client::submit::SubmitConfig;
 use ptl_cluster::coordinator;
+use ptl_cluster::coordinator::merge_mark::FOLD_EVERY;
 use ptl_cluster::observe::{
-    AgentId, ClusterError, DeltaCursor, Observer, PlanHash, RunPhase, RunSnapshot, ZkConfig,
+    AgentId, ClusterError, DeltaCursor, Folded, Observer, PlanHash, RunPhase, RunSnapshot, ZkConfig,
 };
 use ptl_test_support::counting_server;
 use ptl_test_support::plans::one_request;
@@ -80,6 +81,7 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
     let mut polls_with_deltas = 0;
     let mut deltas = 0u64;
     let mut requests: BTreeMap<AgentId, u64> = BTreeMap::new();
+    let mut restarts = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let last: RunSnapshot = loop {
         assert!(tokio::time::Instant::now() < deadline, "no result");
@@ -87,7 +89,18 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
         if phases.last() != Some(&run.state.phase) {
             phases.push(run.state.phase);
         }
-        let new = observer.deltas(&mut cursor).await.expect("deltas");
+        let read = observer.deltas(&mut cursor).await.expect("deltas");
+        if let Some(restart) = read.restart {
+            // Behind the coordinator's deletions (a slow poll): the folded part replaces ours.
+            restarts += 1;
+            deltas = restart.agents.values().map(|f| f.deltas).sum();
+            requests = restart
+                .agents
+                .iter()
+                .map(|(agent, f)| (agent.clone(), f.requests))
+                .collect();
+        }
+        let new = read.deltas;
         polls_with_deltas += usize::from(!new.is_empty());
         for d in &new {
             deltas += 1;
@@ -135,16 +148,112 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
         "both agents sent: {requests:?}"
     );
     assert_eq!((cursor.missed(), cursor.damaged()), (0, 0));
-    // Nothing is handed out twice, and a fresh cursor reads the same deltas in one go.
-    assert!(observer
-        .deltas(&mut cursor)
-        .await
-        .expect("deltas")
-        .is_empty());
+    assert!(restarts <= 1, "polled every 100 ms: {restarts} restarts");
+    // Nothing is handed out twice, and a fresh cursor reads the same in one go.
+    let again = observer.deltas(&mut cursor).await.expect("deltas");
+    assert!(again.restart.is_none() && again.deltas.is_empty());
     let mut fresh = DeltaCursor::new(id.clone());
     let all = observer.deltas(&mut fresh).await.expect("deltas");
-    assert_eq!(all.len() as u64, deltas);
-    assert_eq!(all.iter().map(|d| d.requests()).sum::<u64>(), handed);
+    let folded = all.restart.unwrap_or_default();
+    let count = |f: fn(&Folded) -> u64| folded.agents.values().map(f).sum::<u64>();
+    assert_eq!(all.deltas.len() as u64 + count(|f| f.deltas), deltas);
+    assert_eq!(
+        all.deltas.iter().map(|d| d.requests()).sum::<u64>() + count(|f| f.requests),
+        handed
+    );
+    drop(server);
+}
+
+/// What a reader holds of a run: per agent, its deltas and requests.
+#[derive(Default)]
+struct Held {
+    requests: BTreeMap<AgentId, u64>,
+    seconds: u64,
+}
+
+impl Held {
+    fn take(&mut self, read: ptl_cluster::observe::DeltaRead) -> bool {
+        let restarted = read.restart.is_some();
+        if let Some(restart) = read.restart {
+            let in_seconds: u64 = restart
+                .seconds
+                .iter()
+                .flat_map(|s| &s.recorded.request)
+                .map(|r| r.completed)
+                .sum();
+            let by_agent: u64 = restart.agents.values().map(|f| f.requests).sum();
+            assert_eq!(in_seconds, by_agent, "the batches hold what the mark says");
+            self.seconds = restart.seconds.len() as u64;
+            self.requests = restart
+                .agents
+                .into_iter()
+                .map(|(agent, f)| (agent, f.requests))
+                .collect();
+        }
+        for d in &read.deltas {
+            *self.requests.entry(d.agent.clone()).or_default() += d.requests();
+        }
+        restarted
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_behind_the_deleted_deltas_restarts_from_the_folded_seconds_exactly() {
+    let server = ZkServer::start();
+    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
+    start_coordinator(&zk);
+    for name in ["agent0", "agent1"] {
+        crate::common::spawn_engine_agent(&zk, name).await;
+    }
+    let target = counting_server::server();
+    let plan = Plan {
+        name: "observe-late".into(),
+        connections: 4,
+        max_inflight: 50,
+        ..one_request(&target.url(), 40.0, 7_000_000)
+    };
+    let observer = Observer::connect(&zk).await.expect("connect");
+    let id =
+        crate::common::submit_no_wait(submit_config(&zk, &plan, 2, Duration::from_secs(10))).await;
+
+    // The reader comes once the coordinator has folded seconds and deleted their deltas.
+    let client = ptl_cluster::zk::connect(&zk).await.expect("connect");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mark = ptl_cluster::coordinator::merge_mark::read_mark(&client, &id)
+            .await
+            .expect("mark");
+        if mark.is_some_and(|(m, _)| m.batches > 0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no fold");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut cursor = DeltaCursor::new(id.clone());
+    let mut held = Held::default();
+    assert!(
+        held.take(observer.deltas(&mut cursor).await.expect("deltas")),
+        "a late reader starts from the folded seconds"
+    );
+    assert!(held.seconds > 0);
+
+    // Then it polls more slowly than the coordinator folds: it falls behind again and again.
+    let last = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no result");
+        let run = observer.run(&id).await.expect("snapshot").expect("created");
+        held.take(observer.deltas(&mut cursor).await.expect("deltas"));
+        if run.result.is_some() {
+            break run;
+        }
+        tokio::time::sleep(FOLD_EVERY * 2).await;
+    };
+    let result = last.result.as_ref().expect("result");
+    let handed: u64 = held.requests.values().sum();
+    assert!(handed > 200, "{handed}");
+    assert_eq!(handed, result.total.requests);
+    assert_eq!(handed, target.state.hits.load(Ordering::Relaxed));
+    assert_eq!(held.requests.len(), 2, "{:?}", held.requests);
+    assert_eq!((cursor.missed(), cursor.damaged()), (0, 0));
     drop(server);
 }
 
@@ -188,6 +297,7 @@ async fn an_observer_controls_runs_and_lists_dashboards() {
         .deltas(&mut cursor)
         .await
         .expect("deltas")
+        .deltas
         .is_empty());
 
     // An unknown run is no snapshot and no error; one never created is not finished.
