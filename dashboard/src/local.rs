@@ -342,7 +342,7 @@ async fn feed(
                                 .and_then(|d| i64::try_from(d.as_millis()).ok()),
                             deltas: reports,
                             requests,
-                            saturation: Some(Second::of(&delta.recorded, None).saturation()),
+                            saturation: Some(Second::of(&delta.recorded).saturation()),
                         }],
                     );
                 }

@@ -506,6 +506,12 @@ fn agents_joining_a_run_short_of_capacity_add_rate_exactly() {
         .as_object()
         .expect("per-agent load");
     assert_eq!(agents.len(), 4, "{}", r["generator"]);
+    // Their CPU travels in their deltas: each agent's figure is its own process's.
+    assert!(
+        agents.values().all(|a| a["cpu_max"].as_f64().is_some()),
+        "{}",
+        r["generator"]
+    );
 }
 
 #[test]

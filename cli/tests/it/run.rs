@@ -521,8 +521,33 @@ fn the_summary_says_whether_the_target_or_the_generator_could_not_keep_up() {
     let generator = &json(&out)["generator"];
     assert_eq!(generator["saturated_s"].as_u64(), Some(0), "{generator}");
 
+    // Too few connections for the target's latency (10 at 200 ms carry 50/s of the 60/s):
+    // requests wait for one. That is the target's pace (or the plan's `connections`), not
+    // the generator's lateness: counted apart, and not in the schedule lag.
+    let plan = write_plan(dir.path(), &one_phase(10, 500, 60, 2));
+    let out = dir.path().join("pool.json");
+    let o = run(&plan, &slow.url, &out, &[]);
+    let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        summary.contains("waited for a free connection"),
+        "{summary}"
+    );
+    let result = json(&out);
+    let generator = &result["generator"];
+    assert!(generator["pool_waits"].as_u64() >= Some(20), "{generator}");
+    let waited = generator["pool_wait_ms_mean"]
+        .as_f64()
+        .expect("a mean wait");
+    let lag = result["total"]["schedule_lag_ms"]["p50"]
+        .as_f64()
+        .expect("a lag");
+    assert!(
+        waited >= 50.0 && lag < waited / 4.0,
+        "the lag leaves the connection waits out: lag p50 {lag} ms, waits {waited} ms\n{summary}"
+    );
+
     let fast = Target::start();
-    let plan = write_plan(dir.path(), &one_phase(20, 1000, 100_000, 1));
+    let plan = write_plan(dir.path(), &one_phase(1000, 1000, 100_000, 1));
     let out = dir.path().join("flood.json");
     let o = run(&plan, &fast.url, &out, &["--workers", "1"]);
     let summary = String::from_utf8_lossy(&o.stdout).into_owned();

@@ -5,7 +5,8 @@
 
 use super::classes::{ErrorClass, FaultKind};
 use super::recorder::{
-    add_histogram, Hist, Latencies, PhaseCounts, Recorded, RequestStats, ScenarioStats,
+    add_histogram, GeneratorCounts, Hist, Latencies, PhaseCounts, Recorded, RequestStats,
+    ScenarioStats,
 };
 use crate::error::RuntimeError;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -47,6 +48,9 @@ struct Wire {
     phase_exhausted: Vec<(u32, u64)>,
     request: Vec<WireRequest>,
     scenario: Vec<WireScenario>,
+    /// (CPU used, CPU available) µs, where measured; absent means not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generator: Option<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +66,10 @@ struct WireRequest {
     statuses: Vec<(u16, u64)>,
     /// response, service, lag.
     latency: Option<[String; 3]>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pool_waits: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pool_wait_us: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,7 +143,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         .collect();
     let mut request = Vec::new();
     for (cell, s) in r.request.iter().enumerate() {
-        if s.is_empty() && s.latency.is_none() {
+        if s.is_empty() && s.latency.is_none() && s.pool_waits == 0 {
             continue;
         }
         let latency = match &s.latency {
@@ -156,6 +164,8 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
             injected: s.injected.to_vec(),
             statuses: s.statuses.clone(),
             latency,
+            pool_waits: s.pool_waits,
+            pool_wait_us: s.pool_wait_us,
         });
     }
     let mut scenario = Vec::new();
@@ -189,6 +199,8 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         phase_exhausted,
         request,
         scenario,
+        generator: (r.generator != GeneratorCounts::default())
+            .then_some((r.generator.cpu_us, r.generator.cores_us)),
     };
     serde_json::to_vec(&wire).map_err(bad)
 }
@@ -211,6 +223,9 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
         _ => return Err(bad("delta shape is too large")),
     }
     let mut recorded = Recorded::new(wire.phases, wire.requests, wire.scenarios);
+    if let Some((cpu_us, cores_us)) = wire.generator {
+        recorded.generator = GeneratorCounts { cpu_us, cores_us };
+    }
     let mut de = Deserializer::new();
     for (i, planned, started, dropped) in wire.phase {
         let p = recorded
@@ -257,6 +272,8 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
             injected: counters::<{ FaultKind::COUNT }>(&w.injected, "injected")?,
             statuses: w.statuses,
             latency,
+            pool_waits: w.pool_waits,
+            pool_wait_us: w.pool_wait_us,
         };
         let cell = w.cell as usize;
         let slot = recorded
@@ -335,8 +352,15 @@ mod tests {
                 r.request_after_end(i % 2, (i / 2) % 2);
                 r.arrival_after_end(i % 2, 0);
             }
+            if us % 3 == 0 {
+                r.pool_wait(i % 2, (i / 2) % 2, us / 7);
+            }
         }
         r.dropped(1, 0, Some(1));
+        r.generator = GeneratorCounts {
+            cpu_us: values.len() as u64 * 17,
+            cores_us: 2_000_000,
+        };
         r
     }
 
@@ -410,11 +434,13 @@ mod tests {
                 merge_delta(&mut shipped, &back).expect("same shape");
             }
             prop_assert_eq!(&direct.phase, &shipped.phase);
+            prop_assert_eq!(direct.generator, shipped.generator);
             for (x, y) in direct.request.iter().zip(&shipped.request) {
                 prop_assert_eq!(x.completed, y.completed);
                 prop_assert_eq!(x.errors, y.errors);
                 prop_assert_eq!(x.dropped, y.dropped);
                 prop_assert_eq!(x.sent_after_end, y.sent_after_end);
+                prop_assert_eq!((x.pool_waits, x.pool_wait_us), (y.pool_waits, y.pool_wait_us));
                 prop_assert_eq!(&x.statuses, &y.statuses);
                 match (&x.latency, &y.latency) {
                     (None, None) => {}

@@ -11,6 +11,6 @@ pub use classes::{ErrorClass, FaultKind};
 pub use histogram_merge::{decode_delta, encode_delta, merge_delta, IntervalDelta};
 pub use layout::Layout;
 pub use recorder::{
-    add_histogram, new_histogram, Hist, Latencies, Outcome, PhaseCounts, Recorded, RequestStats,
-    ScenarioStats, Timing,
+    add_histogram, new_histogram, GeneratorCounts, Hist, Latencies, Outcome, PhaseCounts, Recorded,
+    RequestStats, ScenarioStats, Timing,
 };

@@ -117,6 +117,12 @@ pub struct RequestStats {
     pub statuses: Vec<(u16, u64)>,
     /// Allocated on first use: most phase × request pairs of a window see nothing.
     pub latency: Option<Box<Latencies>>,
+    /// Requests that found every connection of their host's pool busy and waited for one:
+    /// the plan's `connections` (or the target's latency at this rate) was the limit, not the
+    /// generator.
+    pub pool_waits: u64,
+    /// Their waiting, µs in all (left out of the schedule lag).
+    pub pool_wait_us: u64,
 }
 
 impl RequestStats {
@@ -151,6 +157,8 @@ impl RequestStats {
         self.dropped += other.dropped;
         self.sent_after_end += other.sent_after_end;
         self.skipped += other.skipped;
+        self.pool_waits += other.pool_waits;
+        self.pool_wait_us += other.pool_wait_us;
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -232,6 +240,26 @@ impl PhaseCounts {
     }
 }
 
+/// The generator's own work over the span: CPU it used and CPU it had (wall time × cores), as
+/// measured by the process; both add, so their ratio stays the CPU share of merged spans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GeneratorCounts {
+    pub cpu_us: u64,
+    pub cores_us: u64,
+}
+
+impl GeneratorCounts {
+    /// Share (0..=1) of its cores the process used; `None` where it was not measured.
+    pub fn cpu_share(&self) -> Option<f64> {
+        (self.cores_us > 0).then(|| (self.cpu_us as f64 / self.cores_us as f64).min(1.0))
+    }
+
+    pub fn add(&mut self, other: &GeneratorCounts) {
+        self.cpu_us += other.cpu_us;
+        self.cores_us += other.cores_us;
+    }
+}
+
 /// Everything recorded for one plan over some span of time (a second, or the whole run).
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -244,6 +272,7 @@ pub struct Recorded {
     pub request: Vec<RequestStats>,
     /// Per phase × scenario: `phase * scenarios + scenario`.
     pub scenario: Vec<ScenarioStats>,
+    pub generator: GeneratorCounts,
 }
 
 impl Recorded {
@@ -255,6 +284,7 @@ impl Recorded {
             phase: vec![PhaseCounts::default(); phases],
             request: vec![RequestStats::default(); phases * requests],
             scenario: vec![ScenarioStats::default(); phases * scenarios],
+            generator: GeneratorCounts::default(),
         }
     }
 
@@ -380,6 +410,14 @@ impl Recorded {
         }
     }
 
+    /// A request waited `us` for a connection of its host's pool.
+    pub fn pool_wait(&mut self, phase: usize, request: usize, us: u64) {
+        if let Some(r) = self.request_mut(phase, request) {
+            r.pool_waits += 1;
+            r.pool_wait_us += us;
+        }
+    }
+
     pub fn skipped(&mut self, phase: usize, request: usize) {
         if let Some(r) = self.request_mut(phase, request) {
             r.skipped += 1;
@@ -431,6 +469,7 @@ impl Recorded {
         for (a, b) in self.scenario.iter_mut().zip(&other.scenario) {
             a.add(b);
         }
+        self.generator.add(&other.generator);
     }
 
     /// True when nothing at all was recorded.

@@ -9,22 +9,19 @@ use super::Progress;
 use crate::record::recorder::{add_histogram, new_histogram, Hist};
 use crate::record::series::{SeriesBuilder, Window};
 use crate::record::{Layout, Recorded};
-use crate::result::generator::{process_cpu, LoadSummary, Second};
+use crate::result::generator::{LoadSummary, Second};
 use crate::result::summarize::response_histogram;
 use crate::result::thresholds;
 use crate::vm::AgentShare;
 use ptl_bytecode::plan::Plan;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Collector {
     pub cumulative: Recorded,
     pub series: SeriesBuilder,
     /// The generator's load, second by second (`result::generator`).
     pub load: LoadSummary,
-    /// The process's CPU time at the previous window, and when, for its share per second.
-    cpu_before: Option<(Instant, Duration)>,
-    cores: f64,
     layout: Arc<Layout>,
     timeline: Arc<Timeline>,
     share: AgentShare,
@@ -58,8 +55,6 @@ impl Collector {
             cumulative: Recorded::new(p, r, s),
             series: SeriesBuilder::new(series_cap),
             load: LoadSummary::default(),
-            cpu_before: process_cpu().map(|cpu| (Instant::now(), cpu)),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
             layout,
             timeline,
             share,
@@ -68,14 +63,6 @@ impl Collector {
             errors: 0,
             dropped: 0,
         }
-    }
-
-    /// The share of the machine's cores the process used since the previous window.
-    fn cpu_share(&mut self) -> Option<f64> {
-        let now = (Instant::now(), process_cpu()?);
-        let (then, used) = self.cpu_before.replace(now)?;
-        let wall = now.0.duration_since(then).as_secs_f64() * self.cores;
-        (wall > 0.0).then(|| ((now.1.saturating_sub(used)).as_secs_f64() / wall).min(1.0))
     }
 
     /// Planned rate at plan time `t_us` into the run.
@@ -122,8 +109,7 @@ impl Collector {
         pauses: &PauseClock,
     ) -> Progress {
         let totals = self.totals(delta);
-        let cpu = self.cpu_share();
-        self.load.add(&Second::of(delta, cpu));
+        self.load.add(&Second::of(delta));
         self.cumulative.merge(delta);
         self.requests += totals.requests;
         self.errors += totals.errors;

@@ -231,6 +231,10 @@ async fn request_step(
         }
     }
     let pool = &w.pools[w.layout.requests[request].host];
+    // The schedule lag ends here, when the generator gets to the request: waiting for a
+    // connection after it (all busy with a slow target) is the pool's limit, counted apart,
+    // not the generator's lateness.
+    let begun = Instant::now();
     let mut lease = match pool.try_lease() {
         Some(l) => l,
         None => {
@@ -242,7 +246,12 @@ async fn request_step(
             })
             .await;
             match waited {
-                Some(l) => l,
+                Some(l) => {
+                    w.rec
+                        .borrow_mut()
+                        .pool_wait(phase, request, us(begun.elapsed()));
+                    l
+                }
                 None => return StepEnd::Interrupted,
             }
         }
@@ -322,7 +331,7 @@ async fn request_step(
     let timing = done.sent.map(|sent| Timing {
         response_us,
         service_us: us(done.done.saturating_duration_since(sent)),
-        lag_us: us(sent.saturating_duration_since(at)),
+        lag_us: us(begun.saturating_duration_since(at)),
     });
     let mut entry = logged.map(|l| l.entry(phase, request, at, &done));
     let mut note = |outcome| {

@@ -31,7 +31,7 @@ use crate::coordination::{Coordination, Embedded, Pause, ShareChange, StopSignal
 use crate::error::RuntimeError;
 use crate::record::series::DEFAULT_CAP;
 use crate::record::{IntervalDelta, Layout, Recorded};
-use crate::result::generator::GeneratorLoad;
+use crate::result::generator::{CpuMeter, GeneratorLoad};
 use crate::result::summarize::{self, SummaryInput};
 use crate::result::thresholds;
 use crate::result::RunResult;
@@ -332,6 +332,8 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let mut stop_reason: Option<String> = None;
     let mut stopped_at: Option<Instant> = None;
     let mut window = 0u64;
+    // Each window carries the CPU the process used in it (saturation, here and on a coordinator).
+    let mut cpu = CpuMeter::new(count);
     let clock = |pauses: &Option<watch::Receiver<Vec<Pause>>>| match pauses {
         Some(rx) => PauseClock::from_pauses(&rx.borrow(), run_start).before_plan(timeline.total_us),
         None => PauseClock::default(),
@@ -349,7 +351,8 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         tokio::select! {
             ends = &mut fin_rx => break ends.unwrap_or_default(),
             _ = ticker.tick() => {
-                let delta = harvest(&handles, &layout).await;
+                let mut delta = harvest(&handles, &layout).await;
+                delta.generator.add(&cpu.take());
                 let progress = collector.window(window, 1.0, &delta, &clock(&pauses));
                 coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
                 window += 1;
@@ -374,7 +377,8 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
 
     // What the workers recorded since the last harvest is the last (partial) window; then
     // hanging up on them lets their threads end.
-    let last = harvest(&handles, &layout).await;
+    let mut last = harvest(&handles, &layout).await;
+    last.generator.add(&cpu.take());
     drop(handles);
     let failures: Vec<String> = ends.into_iter().filter_map(Result::err).collect();
     let window_start = after(run_start, Duration::from_secs(window));
