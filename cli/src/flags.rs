@@ -627,6 +627,10 @@ pub struct SimAgentsArgs {
     /// Agents' name prefix (`sim-0`, `sim-1`, …).
     #[arg(long, value_name = "NAME", default_value = "sim")]
     pub name: String,
+    /// Play saturated generators: each starts at most this many arrivals a second, late
+    /// (50 ms of schedule lag), and drops the rest, e.g. `100/s`.
+    #[arg(long, value_name = "RATE", value_parser = parse_capacity)]
+    pub saturate_above: Option<f64>,
 }
 
 /// What the survivors do when an agent is lost mid-run.

@@ -15,6 +15,7 @@ use crate::launch::PlanLauncher;
 use crate::model::{AgentState, AgentView, RunSource, RunStatus};
 use crate::server::{serve_with, DashboardServer, ServerConfig};
 use ptl_cluster::coordinator::scale_hook::wanted_agents;
+use ptl_cluster::coordinator::strain::{Measured, Strain};
 use ptl_cluster::observe::{
     now_ms, AgentId, ClusterError, DeltaCursor, Observer, PauseChange, RunId, RunPhase,
     RunSnapshot, ZkConfig,
@@ -159,6 +160,7 @@ struct AgentSeen {
     requests: u64,
     /// Of its latest delta.
     saturation: Option<f64>,
+    strain: Strain,
     last_report_ms: Option<i64>,
 }
 
@@ -316,9 +318,6 @@ async fn look_at(
         for share in &a.shares {
             seen.agents.entry(share.agent.clone()).or_default().share = share.rate_fraction;
         }
-        let peak = Some(seen.peak_rate).filter(|p| *p > 0.0);
-        let wanted = wanted_agents(a, peak).unwrap_or(a.shares.len());
-        hub.set_shortfall(&id.0, a.shortfall() * seen.peak_rate, wanted);
     }
     // Read after the snapshot: once it says done, every delta is written.
     let read = observer.deltas(&mut seen.cursor).await?;
@@ -343,12 +342,28 @@ async fn look_at(
             let agent = seen.agents.entry(new.agent.clone()).or_default();
             agent.deltas += 1;
             agent.requests += new.requests();
-            agent.saturation = Some(Second::of(&new.delta.recorded, None).saturation());
+            let second = Second::of(&new.delta.recorded);
+            agent.saturation = Some(second.saturation());
+            agent.strain.add(&second, &new.delta.recorded);
             agent.last_report_ms = Some(now_ms());
         }
     }
     for agent in seen.cursor.agents() {
         seen.agents.entry(agent.clone()).or_default();
+    }
+    if let Some(a) = &run.assignment {
+        // As the coordinator sizes it: declared capacities short of the peak, plus what agents
+        // measured saturated fell short of.
+        let strained = Measured::of(
+            seen.agents
+                .values()
+                .filter(|agent| agent.share > 0.0)
+                .map(|agent| &agent.strain),
+        );
+        let peak = Some(seen.peak_rate).filter(|p| *p > 0.0);
+        let wanted = wanted_agents(a, peak, &strained).unwrap_or(a.shares.len());
+        let short = a.shortfall() * seen.peak_rate + strained.short_rps;
+        hub.set_shortfall(&id.0, short, wanted);
     }
 
     if let Some(elapsed) = run.elapsed() {

@@ -24,6 +24,7 @@ pub fn run(args: &SimAgentsArgs) -> Done {
         coordinator_pid: args.coordinator_pid,
         kill: args.kill_share.zip(args.kill_after),
         name: args.name.clone(),
+        saturate_above: args.saturate_above,
         progress_every: Some(Duration::from_secs(5)),
     };
     let runtime = runtime()?;

@@ -15,6 +15,7 @@ pub mod publish;
 pub mod result;
 pub mod retention;
 pub mod scale_hook;
+pub mod strain;
 pub(crate) mod supervise;
 
 use std::collections::{BTreeMap, HashSet};

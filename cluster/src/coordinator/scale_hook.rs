@@ -1,17 +1,30 @@
 //! `ptl coordinator --scale-hook CMD`: when a run's agents cannot carry its plan (their declared
-//! capacities fall short), the coordinator runs `CMD N` with the number of agents the run wants,
+//! capacities fall short, or they are measured saturated: [`super::strain`]), the coordinator runs `CMD N` with the number of agents the run wants,
 //! so whatever starts agents (a cloud API, `kubectl scale`, a script) can add them; agents that
 //! register are then given a share ([`super::supervise`]'s growth). Run again only when the
 //! wanted count changes.
 
 use std::process::{Command, Stdio};
 
+use crate::coordinator::strain::Measured;
 use crate::ids::RunId;
 use crate::run::assignment::Assignment;
 
-/// The agents `assignment` would need to carry `peak_rate` whole, at the mean declared
-/// capacity of those it has; `None` when nothing is short (or capacities are unknown).
-pub fn wanted_agents(assignment: &Assignment, peak_rate: Option<f64>) -> Option<usize> {
+/// The agents `assignment` would need to carry `peak_rate` whole: for what no agent was given,
+/// agents at the mean declared capacity of those it has; for what saturated agents fell short
+/// of (`strained`), agents carrying what they carry. `None` when nothing is short (or the
+/// shortfall cannot be sized: capacities unknown and nobody measured saturated).
+pub fn wanted_agents(
+    assignment: &Assignment,
+    peak_rate: Option<f64>,
+    strained: &Measured,
+) -> Option<usize> {
+    let declared = declared_more(assignment, peak_rate).unwrap_or(0);
+    let more = declared + strained.more_agents();
+    (more > 0).then(|| assignment.shares.len() + more)
+}
+
+fn declared_more(assignment: &Assignment, peak_rate: Option<f64>) -> Option<usize> {
     let short = assignment.shortfall();
     let peak = peak_rate?;
     if short <= 0.0 {
@@ -27,8 +40,7 @@ pub fn wanted_agents(assignment: &Assignment, peak_rate: Option<f64>) -> Option<
     }
     let mean = declared.iter().sum::<f64>() / declared.len() as f64;
     // Less a hair: fractions that sum to 1/3 leave 0.66…67, not 2/3.
-    let more = (short * peak / mean - 1e-9).ceil() as usize;
-    Some(assignment.shares.len() + more)
+    Some((short * peak / mean - 1e-9).ceil() as usize)
 }
 
 /// Remembers the last count asked for, so the hook runs once per change; runs are made one
@@ -106,12 +118,41 @@ mod tests {
     fn asks_for_enough_agents_to_carry_the_peak() {
         // Two of 100/s for 600/s: four more.
         let a = assign(&agents(2, 100.0), 0, 0, Some(600.0));
-        assert_eq!(wanted_agents(&a, Some(600.0)), Some(6));
+        assert_eq!(
+            wanted_agents(&a, Some(600.0), &Measured::default()),
+            Some(6)
+        );
         // 250/s short at 100/s each: three more, not two.
         let a = assign(&agents(2, 100.0), 0, 0, Some(450.0));
-        assert_eq!(wanted_agents(&a, Some(450.0)), Some(5));
+        assert_eq!(
+            wanted_agents(&a, Some(450.0), &Measured::default()),
+            Some(5)
+        );
         let enough = assign(&agents(2, 100.0), 0, 0, Some(150.0));
-        assert_eq!(wanted_agents(&enough, Some(150.0)), None);
+        assert_eq!(
+            wanted_agents(&enough, Some(150.0), &Measured::default()),
+            None
+        );
+        // Saturated agents short of 250/s while carrying 100/s each: three more, on top.
+        let strained = Measured {
+            agents: 2,
+            short_rps: 250.0,
+            carried_rps: 200.0,
+        };
+        assert_eq!(wanted_agents(&enough, Some(150.0), &strained), Some(5));
+        assert_eq!(wanted_agents(&a, Some(450.0), &strained), Some(8));
+        // Capacities unknown: only the measured part can be sized.
+        let unknown = assign(
+            &[(AgentId("agent-0000000000".into()), None)],
+            0,
+            0,
+            Some(450.0),
+        );
+        assert_eq!(
+            wanted_agents(&unknown, Some(450.0), &Measured::default()),
+            None
+        );
+        assert_eq!(wanted_agents(&unknown, Some(450.0), &strained), Some(4));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::publish::publish;
 use crate::coordinator::scale_hook::{self, ScaleHook};
+use crate::coordinator::strain::{Measured, Strain};
 use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
@@ -79,9 +80,11 @@ pub(crate) struct Member {
     /// When it was seen gone (ZooKeeper clock, Unix ms); `None` for one lost before this
     /// coordinator took the run over.
     lost_at_ms: Option<i64>,
-    /// Its saturation second by second, from its deltas' schedule lag (a coordinator that took
-    /// the run over sees only the seconds merged since).
+    /// Its saturation second by second, from its deltas' schedule lag and CPU (a coordinator
+    /// that took the run over sees only the seconds merged since).
     load: LoadSummary,
+    /// Whether it has been saturated lately, and by how much it fell short.
+    strain: Strain,
 }
 
 impl Member {
@@ -102,6 +105,7 @@ impl Member {
             done: None,
             lost: false,
             load: LoadSummary::default(),
+            strain: Strain::default(),
             rate_fraction: share.rate_fraction,
             last_window: None,
             last_seen_ms: run_start_ms + share.start_offset_ms as i64,
@@ -381,9 +385,17 @@ pub(crate) async fn follow(
                             .await?,
                     );
                 }
-                if joined.is_empty() && growable && current.shortfall() > 0.0 {
+                let strained = Measured::of(active(&members).map(|m| &m.strain));
+                if joined.is_empty()
+                    && growable
+                    && (current.shortfall() > 0.0 || strained.agents > 0)
+                {
                     joined = add_capacity(run, &mut current, &members, &registered, effective_at)
                         .await?;
+                    if !joined.is_empty() {
+                        // Shares changed: saturation is judged afresh on the new ones.
+                        members.iter_mut().for_each(|m| m.strain.reset());
+                    }
                 }
                 for member in joined {
                     busy.take(&member.id, id);
@@ -393,8 +405,13 @@ pub(crate) async fn follow(
                 live.epoch = current.epoch;
             }
         }
-        live.shortfall_rps = current.shortfall() * plan.peak_rate().unwrap_or(0.0);
-        scale_hook.ask(id, scale_hook::wanted_agents(&current, plan.peak_rate()));
+        let strained = Measured::of(active(&members).map(|m| &m.strain));
+        live.shortfall_rps =
+            current.shortfall() * plan.peak_rate().unwrap_or(0.0) + strained.short_rps;
+        scale_hook.ask(
+            id,
+            scale_hook::wanted_agents(&current, plan.peak_rate(), &strained),
+        );
         short_of_capacity |= current.shortfall() > 0.0;
         let horizon = members
             .iter()
@@ -741,6 +758,11 @@ async fn add_capacity(
         .collect())
 }
 
+/// The members still sending: not done, not lost.
+fn active(members: &[Member]) -> impl Iterator<Item = &Member> {
+    members.iter().filter(|m| !m.finished())
+}
+
 /// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
 /// per-second windows one behind (see [`Member::held`]).
 async fn merge_new(
@@ -764,8 +786,9 @@ async fn merge_new(
         *live.deltas.entry(member.id.0.clone()).or_default() += 1;
         member.last_window = member.last_window.max(Some(delta.window));
         member.last_seen_ms = clock::now_ms();
-        let second = Second::of(&delta.recorded, None);
+        let second = Second::of(&delta.recorded);
         member.load.add(&second);
+        member.strain.add(&second, &delta.recorded);
         live.saturation
             .insert(member.id.0.clone(), second.saturation());
         *live.agent_requests.entry(member.id.0.clone()).or_default() += requests;

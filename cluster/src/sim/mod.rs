@@ -52,6 +52,8 @@ pub struct SimConfig {
     pub kill: Option<(f64, Duration)>,
     /// Name prefix of the agents (`sim-0`, `sim-1`, …).
     pub name: String,
+    /// Each agent starts at most this many arrivals a second, late; the rest are dropped.
+    pub saturate_above: Option<f64>,
     /// Print a line of figures every this many seconds (none: quiet).
     pub progress_every: Option<Duration>,
 }
@@ -121,6 +123,7 @@ pub async fn run_sim(
         model: config.latency,
         seed: 0x5EED,
         tally: tally.clone(),
+        saturate_above: config.saturate_above,
     });
     let victims = config
         .kill

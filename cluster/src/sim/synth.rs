@@ -6,7 +6,9 @@
 //! time, at the shares in force), and every arrival completes with status 200 as the plan's
 //! first request of the phase's first scenario, its response time drawn from the
 //! [`LatencyModel`]. Arrivals due while the lease has lapsed are dropped and counted as fenced,
-//! as the engine does.
+//! as the engine does. With `saturate_above` it plays a generator at its limit: arrivals beyond
+//! that many a second are dropped and the ones it starts go out late, so the coordinator's
+//! saturation and shortfall signals can be exercised without burning the CPU a real one would.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,7 +44,14 @@ pub struct SynthEngine {
     pub model: LatencyModel,
     pub seed: u64,
     pub tally: Arc<Tally>,
+    /// A generator that cannot carry more: at most this many arrivals a second start (late,
+    /// with [`SATURATED_LAG_US`] of schedule lag); the rest are dropped. `None`: no limit.
+    pub saturate_above: Option<f64>,
 }
+
+/// Schedule lag of the arrivals a saturated simulated agent starts: well past the 20 ms a
+/// generator with headroom stays within (`ptl_engine::result::generator::LAG_BUDGET_MS`).
+pub const SATURATED_LAG_US: u64 = 50_000;
 
 impl Engine for SynthEngine {
     fn run(
@@ -59,6 +68,7 @@ impl Engine for SynthEngine {
             self.model,
             rng,
             self.tally.clone(),
+            self.saturate_above,
         ))
     }
 }
@@ -118,6 +128,7 @@ async fn synthesise(
     model: LatencyModel,
     mut rng: SmallRng,
     tally: Arc<Tally>,
+    saturate_above: Option<f64>,
 ) -> Result<(), RuntimeError> {
     let layout = Layout::of(&plan);
     let dims = (
@@ -197,6 +208,20 @@ async fn synthesise(
                 }
                 continue;
             }
+            // Saturated: what it cannot start in the window is dropped, and what it starts
+            // goes out late.
+            let can = saturate_above.map_or(n, |r| n.min(r.max(0.0) as u64));
+            let saturated = can < n;
+            if saturated {
+                let over = n - can;
+                recorded.phase[phase].dropped += over;
+                recorded.scenario[phase * dims.2 + scenario].dropped += over;
+                recorded.request[phase * dims.1 + request].dropped += over;
+            }
+            let n = can;
+            if n == 0 {
+                continue;
+            }
             recorded.phase[phase].started += n;
             let s = &mut recorded.scenario[phase * dims.2 + scenario];
             s.iterations += n;
@@ -209,9 +234,14 @@ async fn synthesise(
             for i in 0..draws {
                 // The first `n % draws` draws stand for one arrival more.
                 let weight = n / draws + u64::from(i < n % draws);
-                let response = model.sample(&mut rng);
-                // The schedule lag of a loaded generator: small, and below the response time.
-                let lag = (response / 200).min(500);
+                let drawn = model.sample(&mut rng);
+                // The schedule lag of a loaded generator: small, and below the response time;
+                // a saturated one's comes on top of the service time.
+                let (response, lag) = if saturated {
+                    (drawn + SATURATED_LAG_US, SATURATED_LAG_US)
+                } else {
+                    (drawn, (drawn / 200).min(500))
+                };
                 record_n(&mut latency.response, response, weight);
                 record_n(&mut latency.service, response - lag, weight);
                 record_n(&mut latency.lag, lag, weight);
