@@ -756,14 +756,9 @@ pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 
 /// `20000/s` or `20000`: arrivals per second, positive.
 pub fn parse_capacity(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let number = t.strip_suffix("/s").unwrap_or(t).trim();
-    match number.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a capacity: write arrivals per second, e.g. `20000/s`"
-        )),
-    }
+    ptl_report::analysis::parse_rate(s).ok_or_else(|| {
+        format!("`{s}` is not a capacity: write arrivals per second, e.g. `20000/s`")
+    })
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
