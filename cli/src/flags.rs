@@ -226,6 +226,11 @@ pub struct RunArgs {
     /// on, e.g. `127.0.0.1:9090` (a bare port means 127.0.0.1).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub dashboard: Option<std::net::SocketAddr>,
+    /// After the run, keep serving the dashboard this long (e.g. `10m`; Ctrl-C ends it
+    /// sooner), for the finished run's page and its Capacity panel; the results are written
+    /// first.
+    #[arg(long, value_name = "D", value_parser = parse_duration, requires = "dashboard")]
+    pub dashboard_hold: Option<Duration>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
     #[command(flatten)]

@@ -127,3 +127,147 @@ fn unreadable_results_and_bad_slos_are_usage_errors() {
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("METRIC < LIMIT"), "{}", stderr(&o));
 }
+
+/// `ptl run --dashboard --dashboard-hold` of a short steps plan (whole-run threshold
+/// `error_rate < 1%`) against a target of 300/s: while it runs, its analysis is refused (409);
+/// once it has ended, the dashboard's analysis is `ptl analyze`'s of the `--out` file, its chart
+/// is the report's SVG, and a bad SLO is a 400 that says why.
+#[test]
+fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
+    use crate::dashboard::http;
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let target = Target::start_with(&["--capacity", "300/s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("steps.ptl");
+    let source = PLAN.replace(
+        "  phase steps",
+        "  threshold error_rate < 1%\n  phase steps",
+    );
+    std::fs::write(&plan, source).unwrap();
+    let out = dir.path().join("r.json");
+    let mut child = ptl()
+        .arg("run")
+        .arg(&plan)
+        .args(["--set", &format!("target={}", target.url)])
+        .args([
+            "--set",
+            "from=240/s",
+            "--set",
+            "to=360/s",
+            "--set",
+            "by=30/s",
+        ])
+        .args([
+            "--quiet",
+            "--dashboard",
+            "127.0.0.1:0",
+            "--viewer-token",
+            "v1",
+        ])
+        .args(["--dashboard-hold", "2m", "--out"])
+        .arg(&out)
+        .env("PTL_TOKEN", "op1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptl run starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut next_line = |what: &str| -> String {
+        loop {
+            line.clear();
+            let read = stderr.read_line(&mut line).unwrap_or(0);
+            assert!(read > 0, "ptl run ended before it printed {what}");
+            if line.contains(what) {
+                return line.clone();
+            }
+        }
+    };
+    let started = next_line("dashboard: http://");
+    let addr = started
+        .trim_start_matches("dashboard: http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (status, body) = http(&addr, "GET", "/api/runs", Some("v1"));
+    assert_eq!(status, 200, "{body}");
+    let runs: Value = serde_json::from_str(&body).expect("JSON");
+    let id = runs[0]["id"]
+        .as_str()
+        .expect("the run is listed")
+        .to_string();
+    let api = format!("/api/runs/{id}/analysis");
+    // The plan runs 20 s: now it is going on.
+    let (status, body) = http(&addr, "GET", &api, Some("v1"));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(http(&addr, "GET", &api, None).0, 401);
+
+    // Said once the results are written and the run is the hub's finished one.
+    next_line("serves the finished run");
+    let (status, body) = http(&addr, "GET", &format!("{api}?at=300/s"), Some("v1"));
+    assert_eq!(status, 200, "{body}");
+    let served: Value = serde_json::from_str(&body).expect("analysis JSON");
+    let (status, body) = http(
+        &addr,
+        "GET",
+        &format!("{api}?slo=p99%20%3E%201s"),
+        Some("v1"),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("METRIC < LIMIT"), "{body}");
+    let (status, svg) = http(&addr, "GET", &format!("{api}/chart"), Some("v1"));
+    assert_eq!(status, 200);
+    assert!(
+        svg.contains("<svg") && svg.contains("class=\"step\""),
+        "{svg}"
+    );
+    assert_eq!(
+        http(&addr, "GET", "/api/runs/nope/analysis", Some("v1")).0,
+        404
+    );
+
+    let o = ptl()
+        .arg("analyze")
+        .arg(&out)
+        .args([
+            "--slo",
+            "error_rate < 1%",
+            "--at",
+            "300/s",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("ptl analyze runs");
+    assert_exit(&o, 0);
+    let file: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    let knee = served["knee_rps"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no knee on the dashboard: {served:#}"));
+    // Read back from the file, a rate may differ from the one in memory in its last digit.
+    let from_file = file["knee_rps"].as_f64().expect("a knee from the file");
+    assert!(
+        (knee - from_file).abs() < 1e-9 * knee,
+        "{knee} vs {from_file}"
+    );
+    assert_eq!(served["knee_target_rps"], file["knee_target_rps"]);
+    assert_eq!(served["slos"][0]["slo"], "error_rate < 1.00%");
+    assert_eq!(served["steps"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        served["steps"].as_array().map(Vec::len),
+        file["steps"].as_array().map(Vec::len)
+    );
+    eprintln!("capacity 300/s: knee {knee:.1}/s on the dashboard and in ptl analyze");
+
+    // Ctrl-C ends the hold.
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    child.wait().expect("ptl run ends");
+    drop(target);
+}

@@ -21,7 +21,7 @@ fn ptl() -> Command {
 }
 
 /// One request, `Connection: close`; returns the status and body.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     call(addr, method, path, token, "")
 }
 

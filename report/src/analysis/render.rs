@@ -93,13 +93,14 @@ pub fn capacity_line(analysis: &Analysis) -> String {
     };
     match (analysis.knee_rps, analysis.first_break_rps) {
         (Some(knee), Some(at)) => format!(
-            "capacity: every SLO ({slos}) held up to {}, the knee; {} broke at {}",
+            "capacity, step by step: every SLO ({slos}) held up to {}, the knee; {} broke at {}",
             format_rps(knee),
             broke(at),
             format_rps(at)
         ),
         (_, Some(at)) => format!(
-            "capacity: {} failed already at {}, the slowest rate of this run: the knee is below it",
+            "capacity, step by step: {} failed already at {}, the slowest rate of this run: the \
+             knee is below it",
             broke(at),
             format_rps(at)
         ),
@@ -110,8 +111,8 @@ pub fn capacity_line(analysis: &Analysis) -> String {
                 .max_by(|a, b| a.step.target_rps.total_cmp(&b.step.target_rps))
                 .map_or(0.0, |s| s.step.achieved_rps);
             format!(
-                "capacity: every SLO ({slos}) held up to {}, the fastest rate of this run: the \
-                 knee is above it",
+                "capacity, step by step: every SLO ({slos}) held up to {}, the fastest rate of \
+                 this run: the knee is above it",
                 format_rps(fastest)
             )
         }
@@ -172,18 +173,18 @@ mod tests {
     fn the_capacity_line_names_the_knee_only_where_the_data_shows_one() {
         assert_eq!(
             line(&["p99 < 50ms", "error_rate < 1%"]),
-            "capacity: every SLO (p99 < 50.0 ms, error_rate < 1.00%) held up to 600/s, the \
-             knee; p99 < 50.0 ms broke at 700/s"
+            "capacity, step by step: every SLO (p99 < 50.0 ms, error_rate < 1.00%) held up to \
+             600/s, the knee; p99 < 50.0 ms broke at 700/s"
         );
         assert_eq!(
             line(&["p99 < 10s"]),
-            "capacity: every SLO (p99 < 10000 ms) held up to 1000/s, the fastest rate of this \
-             run: the knee is above it"
+            "capacity, step by step: every SLO (p99 < 10000 ms) held up to 1000/s, the fastest \
+             rate of this run: the knee is above it"
         );
         assert_eq!(
             line(&["p99 < 1ms"]),
-            "capacity: p99 < 1.00 ms failed already at 100/s, the slowest rate of this run: the \
-             knee is below it"
+            "capacity, step by step: p99 < 1.00 ms failed already at 100/s, the slowest rate of \
+             this run: the knee is below it"
         );
     }
 }
