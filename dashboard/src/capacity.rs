@@ -17,6 +17,19 @@ use ptl_report::analysis::{self, chart, parse_rate, Analysis};
 /// or load.
 const CHART_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
+/// Why a run's analysis is not given: the status and the message of the `{error}` answer.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
+        Refusal(status, message.into())
+    }
+
+    fn answer(&self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
 /// What the viewer asked for beyond the plan's thresholds.
 #[derive(Debug, Default, PartialEq)]
 struct Asked {
@@ -32,7 +45,7 @@ pub async fn analysis_json(
 ) -> Response {
     match analyse(&ctx, &id, query.as_deref()) {
         Ok(analysis) => json(StatusCode::OK, &analysis),
-        Err(refused) => refused,
+        Err(refused) => refused.answer(),
     }
 }
 
@@ -51,30 +64,30 @@ pub async fn analysis_chart(
             );
             response
         }
-        Err(refused) => refused,
+        Err(refused) => refused.answer(),
     }
 }
 
 /// The analysis of run `id`, or the refusal: 404 for an unknown run or one that ended without
 /// a result, 409 while it goes on, 400 for a bad `slo`/`at` or no SLO at all, 422 for a run
 /// with no step of planned rate to judge.
-fn analyse(ctx: &Ctx, id: &str, query: Option<&str>) -> Result<Analysis, Response> {
+fn analyse(ctx: &Ctx, id: &str, query: Option<&str>) -> Result<Analysis, Refusal> {
     let Some(status) = ctx.hub.status(id) else {
-        return Err(error(StatusCode::NOT_FOUND, "no such run"));
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "no such run"));
     };
     if !status.is_finished() {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::CONFLICT,
             "the run has not finished: its capacity is analysed once it has",
         ));
     }
     let Some((_, result)) = ctx.hub.result(id) else {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "this run ended without a result",
         ));
     };
-    let asked = parse_query(query).map_err(|m| error(StatusCode::BAD_REQUEST, &m))?;
+    let asked = parse_query(query).map_err(|m| Refusal::new(StatusCode::BAD_REQUEST, m))?;
     let mut slos = slo::from_thresholds(&result.thresholds);
     for extra in asked.slos {
         if !slos.contains(&extra) {
@@ -82,14 +95,14 @@ fn analyse(ctx: &Ctx, id: &str, query: Option<&str>) -> Result<Analysis, Respons
         }
     }
     if slos.is_empty() {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "no SLO: the plan has no whole-run p50, p95, p99 or error_rate threshold; name one, \
              e.g. slo=p99%20%3C%20500ms",
         ));
     }
     analysis::analyze(&result, &slos, asked.at)
-        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))
+        .map_err(|e| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
 /// `slo=…` (repeatable; empty ones are skipped, as an empty field sends them), `at=…`, and the

@@ -134,9 +134,8 @@ fn unreadable_results_and_bad_slos_are_usage_errors() {
 /// is the report's SVG, and a bad SLO is a 400 that says why.
 #[test]
 fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
-    use crate::dashboard::http;
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
+    use crate::dashboard::{http, DashboardRun};
+    use std::io::BufRead;
 
     let target = Target::start_with(&["--capacity", "300/s"]);
     let dir = tempfile::tempdir().unwrap();
@@ -147,51 +146,30 @@ fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
     );
     std::fs::write(&plan, source).unwrap();
     let out = dir.path().join("r.json");
-    let mut child = ptl()
-        .arg("run")
-        .arg(&plan)
-        .args(["--set", &format!("target={}", target.url)])
-        .args([
-            "--set",
-            "from=240/s",
-            "--set",
-            "to=360/s",
-            "--set",
-            "by=30/s",
-        ])
-        .args([
-            "--quiet",
-            "--dashboard",
-            "127.0.0.1:0",
-            "--viewer-token",
-            "v1",
-        ])
-        .args(["--dashboard-hold", "2m", "--out"])
-        .arg(&out)
-        .env("PTL_TOKEN", "op1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ptl run starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let extra = [
+        "--set",
+        "from=240/s",
+        "--set",
+        "to=360/s",
+        "--set",
+        "by=30/s",
+        "--dashboard-hold",
+        "2m",
+    ];
+    let DashboardRun {
+        mut child,
+        addr,
+        mut stderr,
+    } = DashboardRun::spawn(&plan, &target.url, &out, &extra);
     let mut line = String::new();
-    let mut next_line = |what: &str| -> String {
-        loop {
-            line.clear();
-            let read = stderr.read_line(&mut line).unwrap_or(0);
-            assert!(read > 0, "ptl run ended before it printed {what}");
-            if line.contains(what) {
-                return line.clone();
-            }
+    let mut next_line = |what: &str| loop {
+        line.clear();
+        let read = stderr.read_line(&mut line).unwrap_or(0);
+        assert!(read > 0, "ptl run ended before it printed {what}");
+        if line.contains(what) {
+            return;
         }
     };
-    let started = next_line("dashboard: http://");
-    let addr = started
-        .trim_start_matches("dashboard: http://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
     let (status, body) = http(&addr, "GET", "/api/runs", Some("v1"));
     assert_eq!(status, 200, "{body}");
     let runs: Value = serde_json::from_str(&body).expect("JSON");

@@ -27,12 +27,12 @@ pub(crate) fn http(addr: &str, method: &str, path: &str, token: Option<&str>) ->
 
 /// `ptl run --dashboard` of a 60 s plan (one GET at `rate`/s) against `target`, with the
 /// operator token `op1` and the viewer token `v1`, its result to `out`.
-struct DashboardRun {
-    child: Child,
+pub(crate) struct DashboardRun {
+    pub(crate) child: Child,
     /// The dashboard's address, as printed on stderr.
-    addr: String,
-    /// Kept open: `ptl run` must be able to write to its stderr until it ends.
-    _stderr: BufReader<ChildStderr>,
+    pub(crate) addr: String,
+    /// The rest of its stderr, kept open: `ptl run` must be able to write to it until it ends.
+    pub(crate) stderr: BufReader<ChildStderr>,
 }
 
 impl DashboardRun {
@@ -52,11 +52,17 @@ impl DashboardRun {
             ),
         )
         .unwrap();
+        DashboardRun::spawn(&plan, target, out, &[])
+    }
+
+    /// `ptl run PLAN --dashboard` with `extra` flags, the tokens of [`DashboardRun`].
+    pub(crate) fn spawn(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> DashboardRun {
         let mut child = ptl()
             .arg("run")
-            .arg(&plan)
+            .arg(plan)
             .args(["--set", &format!("target={target}"), "--quiet"])
             .args(["--dashboard", "127.0.0.1:0", "--viewer-token", "v1"])
+            .args(extra)
             .arg("--out")
             .arg(out)
             .env("PTL_TOKEN", "op1")
@@ -78,7 +84,7 @@ impl DashboardRun {
         DashboardRun {
             child,
             addr,
-            _stderr: stderr,
+            stderr,
         }
     }
 }
