@@ -486,6 +486,59 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     let requests = result["total"]["requests"].as_u64().expect("a count");
     assert!(requests > 0);
     assert_eq!(requests, target.requests());
+
+    // The finished cluster run's capacity: the plan has no threshold, so the SLO is named; the
+    // answer is `ptl analyze`'s of the same result.
+    let analysis = format!("/api/runs/{run}/analysis");
+    let (status, body) = call(addr, "GET", &analysis, Some(VIEWER), "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no SLO"), "{body}");
+    let (status, body) = call(
+        addr,
+        "GET",
+        &format!("{analysis}?slo=error_rate%20%3C%201%25"),
+        Some(VIEWER),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let served_analysis = parse(&body);
+    let file = served.lib.dir.path().join("cluster-result.json");
+    std::fs::write(&file, result.to_string()).unwrap();
+    let o = ptl()
+        .arg("analyze")
+        .arg(&file)
+        .args(["--slo", "error_rate < 1%", "--format", "json"])
+        .output()
+        .expect("ptl analyze runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let analysed: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    // Rates read back from JSON may differ in their last digit from those in memory.
+    let rates = |a: &Value| -> Vec<f64> {
+        a["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["achieved_rps"].as_f64().expect("a rate"))
+            .collect()
+    };
+    let (here, there) = (rates(&served_analysis), rates(&analysed));
+    assert!(
+        !here.is_empty() && here.len() == there.len(),
+        "{here:?} {there:?}"
+    );
+    assert!(here
+        .iter()
+        .zip(&there)
+        .all(|(a, b)| (a - b).abs() <= 1e-9 * a));
+    assert_eq!(
+        served_analysis["knee_rps"].is_null(),
+        analysed["knee_rps"].is_null()
+    );
+    assert_eq!(
+        served_analysis["first_break_rps"].is_null(),
+        analysed["first_break_rps"].is_null()
+    );
+    assert_eq!(served_analysis["slos"][0]["slo"], "error_rate < 1.00%");
 }
 
 /// Starts a run from the page's API (as the operator) and returns its id and the start options
