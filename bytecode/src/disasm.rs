@@ -110,7 +110,7 @@ impl Disasm<'_> {
         );
         self.line(1, format!("http          {}", p.http.number()));
         if p.stop_at_knee {
-            self.line(1, "stop_at       knee".to_string());
+            self.line(1, "stop_at       knee");
         }
         self.heading("params", p.params.len());
         for (name, value) in &p.params {

@@ -249,3 +249,85 @@ fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
     child.wait().expect("ptl run ends");
     drop(target);
 }
+
+/// `stop_at knee` against a target of 300/s: the run stops inside the first step that breaks
+/// `error_rate < 1%` (it never reaches the next step), says why, and `ptl analyze` of the
+/// partial result finds the knee within 10 % of the capacity, the break at the step it stopped
+/// in.
+#[test]
+fn stop_at_knee_ends_the_run_in_the_step_that_breaks_the_slo() {
+    let capacity = 300.0;
+    let target = Target::start_with(&["--capacity", "300/s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("knee.ptl");
+    let source = PLAN.replace(
+        "  phase steps",
+        "  stop_at knee\n  threshold error_rate < 1%\n  phase steps",
+    );
+    std::fs::write(&plan, source).unwrap();
+    let out = dir.path().join("knee.json");
+    let rate = |share: f64| format!("{}/s", capacity * share);
+    let o = run(
+        &plan,
+        &target.url,
+        &out,
+        &[
+            "--set",
+            &format!("from={}", rate(0.825)),
+            "--set",
+            &format!("to={}", rate(1.175)),
+            "--set",
+            &format!("by={}", rate(0.05)),
+        ],
+    );
+    // The whole run's error rate may or may not have crossed 1 % by the stop.
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    drop(target);
+    let result: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(result["stopped_early"], true, "{}", result["stop_reason"]);
+    let reason = result["stop_reason"].as_str().unwrap_or_default();
+    let prefix = "stop_at knee: error_rate < 1% broke at the step planned at ";
+    assert!(reason.starts_with(prefix), "{reason}");
+    let broke_at: f64 = reason[prefix.len()..]
+        .trim_end_matches("/s")
+        .parse()
+        .expect("a rate");
+    // Judged once a second, the step may break on its last second: the stop then falls in the
+    // next step's first second, the partial one `ptl analyze` leaves out. No more than that.
+    let series = result["series"].as_array().expect("series");
+    let beyond: Vec<f64> = series
+        .iter()
+        .map(|p| p["target_rps"].as_f64().unwrap_or(0.0))
+        .filter(|r| *r > broke_at + 1.0)
+        .collect();
+    assert!(
+        beyond.len() <= 1,
+        "the run went on at {beyond:?} after breaking at {broke_at}/s"
+    );
+
+    let o = ptl()
+        .arg("analyze")
+        .arg(&out)
+        .args(["--slo", "error_rate < 1%", "--format", "json"])
+        .output()
+        .expect("ptl analyze runs");
+    assert_exit(&o, 0);
+    let analysis: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    let knee = analysis["knee_rps"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no knee: {analysis:#}"));
+    eprintln!(
+        "stop_at knee, capacity {capacity}/s: stopped in the {broke_at}/s step, knee {knee:.1}/s"
+    );
+    assert!(
+        (knee - capacity).abs() <= 0.1 * capacity,
+        "knee {knee}/s for a capacity of {capacity}/s: {analysis:#}"
+    );
+    let break_step = analysis["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["achieved_rps"] == analysis["first_break_rps"])
+        .expect("the breaking step");
+    assert!((break_step["target_rps"].as_f64().unwrap_or(0.0) - broke_at).abs() < 1.0);
+}
