@@ -23,17 +23,28 @@ const PLAN: &str = r#"plan "capacity" {
 }
 "#;
 
-/// Runs the steps plan against a target of `capacity` and analyses it: the JSON analysis.
-fn breakpoint_run(dir: &Path, capacity: f64) -> Value {
+/// `ptl analyze FILE --format json` with `args` (the SLOs and more): the analysis.
+pub(crate) fn analyze_json(file: &Path, args: &[&str]) -> Value {
+    let o = ptl()
+        .arg("analyze")
+        .arg(file)
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("ptl analyze runs");
+    assert_exit(&o, 0);
+    serde_json::from_slice(&o.stdout).expect("analysis JSON")
+}
+
+/// Runs `plan` (the steps plan, maybe with more lines) against a new target of `capacity` in
+/// steps of 5 % of it, from 82.5 % to 117.5 %: its `ptl run` output.
+fn run_around(plan: &Path, capacity: f64, out: &Path) -> std::process::Output {
     let target = Target::start_with(&["--capacity", &format!("{capacity}/s")]);
-    let plan = dir.join(format!("capacity-{capacity}.ptl"));
-    std::fs::write(&plan, PLAN).unwrap();
-    let out = dir.join(format!("capacity-{capacity}.json"));
     let rate = |share: f64| format!("{}/s", capacity * share);
-    let o = run(
-        &plan,
+    run(
+        plan,
         &target.url,
-        &out,
+        out,
         &[
             "--set",
             &format!("from={}", rate(0.825)),
@@ -42,9 +53,17 @@ fn breakpoint_run(dir: &Path, capacity: f64) -> Value {
             "--set",
             &format!("by={}", rate(0.05)),
         ],
-    );
+    )
+}
+
+/// Runs the steps plan against a target of `capacity` and analyses it: the JSON analysis.
+fn breakpoint_run(dir: &Path, capacity: f64) -> Value {
+    let plan = dir.join(format!("capacity-{capacity}.ptl"));
+    std::fs::write(&plan, PLAN).unwrap();
+    let out = dir.join(format!("capacity-{capacity}.json"));
+    let rate = |share: f64| format!("{}/s", capacity * share);
+    let o = run_around(&plan, capacity, &out);
     assert_exit(&o, 0);
-    drop(target);
     let page = dir.join(format!("capacity-{capacity}.html"));
     let o = ptl()
         .arg("analyze")
@@ -207,21 +226,7 @@ fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
         404
     );
 
-    let o = ptl()
-        .arg("analyze")
-        .arg(&out)
-        .args([
-            "--slo",
-            "error_rate < 1%",
-            "--at",
-            "300/s",
-            "--format",
-            "json",
-        ])
-        .output()
-        .expect("ptl analyze runs");
-    assert_exit(&o, 0);
-    let file: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    let file = analyze_json(&out, &["--slo", "error_rate < 1%", "--at", "300/s"]);
     let knee = served["knee_rps"]
         .as_f64()
         .unwrap_or_else(|| panic!("no knee on the dashboard: {served:#}"));
@@ -257,7 +262,6 @@ fn the_dashboard_analyses_a_finished_run_as_ptl_analyze_does() {
 #[test]
 fn stop_at_knee_ends_the_run_in_the_step_that_breaks_the_slo() {
     let capacity = 300.0;
-    let target = Target::start_with(&["--capacity", "300/s"]);
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("knee.ptl");
     let source = PLAN.replace(
@@ -266,23 +270,9 @@ fn stop_at_knee_ends_the_run_in_the_step_that_breaks_the_slo() {
     );
     std::fs::write(&plan, source).unwrap();
     let out = dir.path().join("knee.json");
-    let rate = |share: f64| format!("{}/s", capacity * share);
-    let o = run(
-        &plan,
-        &target.url,
-        &out,
-        &[
-            "--set",
-            &format!("from={}", rate(0.825)),
-            "--set",
-            &format!("to={}", rate(1.175)),
-            "--set",
-            &format!("by={}", rate(0.05)),
-        ],
-    );
+    let o = run_around(&plan, capacity, &out);
     // The whole run's error rate may or may not have crossed 1 % by the stop.
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    drop(target);
     let result: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(result["stopped_early"], true, "{}", result["stop_reason"]);
     let reason = result["stop_reason"].as_str().unwrap_or_default();
@@ -305,14 +295,7 @@ fn stop_at_knee_ends_the_run_in_the_step_that_breaks_the_slo() {
         "the run went on at {beyond:?} after breaking at {broke_at}/s"
     );
 
-    let o = ptl()
-        .arg("analyze")
-        .arg(&out)
-        .args(["--slo", "error_rate < 1%", "--format", "json"])
-        .output()
-        .expect("ptl analyze runs");
-    assert_exit(&o, 0);
-    let analysis: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    let analysis = analyze_json(&out, &["--slo", "error_rate < 1%"]);
     let knee = analysis["knee_rps"]
         .as_f64()
         .unwrap_or_else(|| panic!("no knee: {analysis:#}"));

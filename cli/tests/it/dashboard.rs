@@ -504,14 +504,7 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     let served_analysis = parse(&body);
     let file = served.lib.dir.path().join("cluster-result.json");
     std::fs::write(&file, result.to_string()).unwrap();
-    let o = ptl()
-        .arg("analyze")
-        .arg(&file)
-        .args(["--slo", "error_rate < 1%", "--format", "json"])
-        .output()
-        .expect("ptl analyze runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let analysed: Value = serde_json::from_slice(&o.stdout).expect("analysis JSON");
+    let analysed = crate::analyze::analyze_json(&file, &["--slo", "error_rate < 1%"]);
     // Rates read back from JSON may differ in their last digit from those in memory.
     let rates = |a: &Value| -> Vec<f64> {
         a["steps"]

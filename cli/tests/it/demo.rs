@@ -2,7 +2,6 @@
 //! target's capacity that `ptl analyze` of the same result backs.
 
 use crate::support::ptl;
-use serde_json::Value;
 
 /// How the capacity line writes a rate (report/src/units.rs `format_rps`).
 fn rps(v: f64) -> String {
@@ -34,14 +33,7 @@ fn demo_ends_with_a_capacity_line_that_ptl_analyze_backs() {
     assert!(line.starts_with("capacity, step by step: "), "{stdout}");
 
     // The quickstart's one whole-run threshold the analysis can judge by.
-    let a = ptl()
-        .arg("analyze")
-        .arg(&out)
-        .args(["--slo", "p99 < 250ms", "--format", "json"])
-        .output()
-        .expect("ptl analyze runs");
-    assert!(a.status.success());
-    let analysis: Value = serde_json::from_slice(&a.stdout).expect("analysis JSON");
+    let analysis = crate::analyze::analyze_json(&out, &["--slo", "p99 < 250ms"]);
     assert!(
         line.contains("(p99 < 250 ms)") || line.contains("p99 < 250 ms failed"),
         "{line}"
