@@ -10,7 +10,7 @@ use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENCODE_SINCE, ENCODINGS,
     ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS,
     HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
-    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, THINK_SINCE,
+    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE, THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Encoding, Expect, Fault,
@@ -57,6 +57,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         max_inflight: 0,
         overflow: Overflow::Drop,
         http: HttpVersion::Http1,
+        stop_at_knee: false,
         params: Vec::new(),
         hosts: Vec::new(),
         tags: Vec::new(),
@@ -272,6 +273,9 @@ fn meta(r: &mut Reader, plan: &mut Plan, version: u16) -> Result<()> {
                 value: r.string("tag value")?,
             })
         })?;
+    }
+    if version >= STOP_AT_SINCE {
+        plan.stop_at_knee = table_tag::<bool>(r, "stop_at", &[false, true])?;
     }
     Ok(())
 }

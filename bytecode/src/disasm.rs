@@ -109,6 +109,9 @@ impl Disasm<'_> {
             ),
         );
         self.line(1, format!("http          {}", p.http.number()));
+        if p.stop_at_knee {
+            self.line(1, "stop_at       knee");
+        }
         self.heading("params", p.params.len());
         for (name, value) in &p.params {
             self.line(1, format!("{name} = {value}"));

@@ -5,7 +5,7 @@
 use crate::format::{
     arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
     Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
-    SOURCES_SECTION_ID, SOURCES_SINCE,
+    SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -194,6 +194,9 @@ fn meta(w: &mut Writer, plan: &Plan) {
         w.str(&t.key);
         w.str(&t.value);
     });
+    if w.version >= STOP_AT_SINCE {
+        w.u8(u8::from(plan.stop_at_knee));
+    }
 }
 
 fn dataset(w: &mut Writer, d: &Dataset) {

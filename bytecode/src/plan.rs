@@ -40,6 +40,10 @@ pub struct Plan {
     pub overflow: Overflow,
     /// The HTTP version connections speak (format v2; a v1 plan is HTTP/1.1).
     pub http: HttpVersion,
+    /// `stop_at knee` (format v7): once a second, the run's newest step is judged by the
+    /// thresholds that [`Threshold::judges_a_step`], and the run stops at the first step that
+    /// breaks one.
+    pub stop_at_knee: bool,
     /// Resolved parameter values, as canonical source text (`peak = 100/s`), for reports.
     pub params: Vec<(String, String)>,
     /// The hosts besides `target` that requests name (format v5): `target api "…"`, and the
@@ -597,6 +601,20 @@ pub enum Cmp {
     Ge,
 }
 
+impl Threshold {
+    /// A whole-run bound on p50, p95 or p99 (`<`, `<=`) or on the error rate: an objective a
+    /// step of the run can be judged by on its own (`stop_at knee`, `ptl analyze`), as each
+    /// second's series point holds these figures.
+    pub fn judges_a_step(&self) -> bool {
+        let metric = match self.metric {
+            Metric::Percentile(p) => [50.0, 95.0, 99.0].contains(&p),
+            Metric::ErrorRate => true,
+            _ => false,
+        };
+        self.scope == Scope::All && metric && matches!(self.cmp, Cmp::Lt | Cmp::Le)
+    }
+}
+
 impl Cmp {
     pub fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
@@ -675,6 +693,7 @@ impl Plan {
             max_inflight: 10,
             overflow: Overflow::Drop,
             http: HttpVersion::Http1,
+            stop_at_knee: false,
             params: vec![],
             hosts: vec![],
             tags: vec![],

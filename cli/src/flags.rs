@@ -226,6 +226,11 @@ pub struct RunArgs {
     /// on, e.g. `127.0.0.1:9090` (a bare port means 127.0.0.1).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub dashboard: Option<std::net::SocketAddr>,
+    /// After the run, keep serving the dashboard this long (e.g. `10m`; Ctrl-C ends it
+    /// sooner), for the finished run's page and its Capacity panel; the results are written
+    /// first.
+    #[arg(long, value_name = "D", value_parser = parse_duration, requires = "dashboard")]
+    pub dashboard_hold: Option<Duration>,
     #[command(flatten)]
     pub access: DashboardAccessArgs,
     #[command(flatten)]
@@ -760,14 +765,9 @@ pub fn parse_listen_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 
 /// `20000/s` or `20000`: arrivals per second, positive.
 pub fn parse_capacity(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let number = t.strip_suffix("/s").unwrap_or(t).trim();
-    match number.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a capacity: write arrivals per second, e.g. `20000/s`"
-        )),
-    }
+    ptl_report::analysis::parse_rate(s).ok_or_else(|| {
+        format!("`{s}` is not a capacity: write arrivals per second, e.g. `20000/s`")
+    })
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

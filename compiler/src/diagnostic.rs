@@ -305,6 +305,16 @@ pub enum Diagnostic {
         multipart: SourceSpan,
     },
 
+    #[error("`stop_at knee` has no objective to judge a step by")]
+    #[diagnostic(
+        code(ptl::E0094),
+        help("add a whole-run threshold on p50, p95 or p99 (`<`, `<=`) or on error_rate, e.g. `threshold p99 < 500ms`: each step of the run is judged by it, and the run stops at the first that breaks it")
+    )]
+    StopAtKneeWithoutSlo {
+        #[label("no whole-run p50, p95, p99 or error_rate threshold")]
+        span: SourceSpan,
+    },
+
     #[error("unknown generator `{name}`")]
     #[diagnostic(code(ptl::E0023))]
     UnknownGenerator {

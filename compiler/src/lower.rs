@@ -145,6 +145,7 @@ pub fn lower(model: &Model) -> Plan {
         max_inflight: model.max_inflight,
         overflow: model.overflow,
         http: model.http,
+        stop_at_knee: model.stop_at_knee,
         params: model.params.clone(),
         hosts: model.hosts.clone(),
         tags: model.tags.clone(),

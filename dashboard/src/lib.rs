@@ -2,12 +2,14 @@
 //!
 //! A [`hub::Hub`] holds every run the dashboard knows, fed by [`local`] (this process's
 //! engine) or [`cluster_feed`] (a cluster's runs in ZooKeeper); [`server`] serves the page
-//! ([`page`], live over Server-Sent Events: [`sse`]), the runs API ([`api`]), control ([`access`]
+//! ([`page`], live over Server-Sent Events: [`sse`]), the runs API ([`api`]) with
+//! the capacity analysis of finished runs ([`capacity`]), control ([`access`]
 //! decides who may, [`origin`] refuses other sites) and Prometheus metrics ([`metrics`]), routed
 //! by [`routes`], over HTTPS with a [`tls::ServerTls`].
 
 pub mod access;
 pub mod api;
+pub mod capacity;
 pub mod cluster_feed;
 pub mod control;
 pub mod cursor;

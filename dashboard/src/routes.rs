@@ -8,7 +8,7 @@ use crate::hub::Hub;
 use crate::launch::PlanLauncher;
 use crate::reply::{error, respond};
 use crate::sse::Streams;
-use crate::{api, metrics, origin, page};
+use crate::{api, capacity, metrics, origin, page};
 use axum::extract::{FromRef, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -55,6 +55,11 @@ pub fn app(ctx: Ctx) -> App {
         .route("/api/runs/{id}", get(api::result))
         .route("/api/runs/{id}/view", get(api::view))
         .route("/api/runs/{id}/report", get(api::report))
+        .route("/api/runs/{id}/analysis", get(capacity::analysis_json))
+        .route(
+            "/api/runs/{id}/analysis/chart",
+            get(capacity::analysis_chart),
+        )
         .route("/api/runs/{id}/stop", post(api::stop))
         .route("/api/runs/{id}/pause", post(api::pause))
         .route("/api/runs/{id}/resume", post(api::resume))

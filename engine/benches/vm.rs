@@ -161,6 +161,7 @@ fn plan() -> Plan {
         max_inflight: 2000,
         overflow: Overflow::Drop,
         http: ptl_bytecode::HttpVersion::Http1,
+        stop_at_knee: false,
         params: vec![],
         consts: p.0,
         datasets: vec![Dataset {

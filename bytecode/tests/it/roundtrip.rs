@@ -17,7 +17,7 @@ fn minimal_plan_matches_the_documented_bytes() {
     let bytes = encode(&minimal_plan());
     #[rustfmt::skip]
     let payload: Vec<u8> = vec![
-        1, 13,              // meta section, 13 bytes
+        1, 14,              // meta section, 14 bytes
         1, b'a',            //   name
         1, b't',            //   target
         1, 2, 3, 4,         //   timeout_us, connections, seed, max_inflight
@@ -25,6 +25,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         0,                  //   http = 1 (v2 and later)
         0,                  //   no params
         0, 0,               //   no hosts, no tags (v5 and later)
+        0,                  //   stop_at knee: no (v7 and later)
         2, 1, 0,            // consts: empty list
         3, 1, 0,            // datasets
         4, 1, 0,            // vars
@@ -33,7 +34,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         7, 1, 0,            // phases
         8, 1, 0,            // thresholds
     ];
-    assert_eq!(bytes, framed(6, &payload));
+    assert_eq!(bytes, framed(7, &payload));
 }
 
 /// The v1 golden bytes of the same plan (no `http` byte in the meta section) still decode, as
@@ -201,6 +202,35 @@ fn a_v4_plan_decodes_with_one_host_and_no_tags() {
     assert_eq!(decode(&v5), Ok(plan));
 }
 
+/// v7 added `stop_at knee`, one byte at the end of the meta section: a v6 plan decodes
+/// without it, v7 keeps it, and a byte other than 0 or 1 is an error at its offset.
+#[test]
+fn a_v6_plan_never_stops_at_the_knee_and_v7_keeps_the_flag() {
+    let plan = Plan {
+        stop_at_knee: true,
+        ..sample_plan()
+    };
+    let v6 = encode_as(&plan, 6);
+    assert_eq!(decode(&v6), Ok(crate::common::without_v7(plan.clone())));
+    let v7 = encode(&plan);
+    assert_eq!(v7[4..6], 7u16.to_le_bytes());
+    assert_eq!(v7.len(), v6.len() + 1);
+    assert_eq!(decode(&v7), Ok(plan.clone()));
+    let off = encode(&Plan {
+        stop_at_knee: false,
+        ..plan.clone()
+    });
+    // Past the 20-byte header, whose checksum differs too.
+    let at = (20..v7.len())
+        .find(|&i| v7[i] != off[i])
+        .expect("the flag's byte");
+    let mut bad = v7.clone();
+    bad[at] = 2;
+    crate::common::fix_checksum(&mut bad);
+    let err = decode(&bad).expect_err("2 is no flag");
+    assert_eq!(err.offset(), at, "{err}");
+}
+
 /// v6 added feeders' draw modes and encoded var parts. A v5 plan still decodes, every feeder
 /// drawing in order; the mode round-trips in v6, and an unknown mode is an error at its byte.
 #[test]
@@ -218,7 +248,7 @@ fn a_v5_plan_decodes_with_sequential_feeders_and_v6_keeps_the_mode() {
     assert_eq!(v5[4..6], 5u16.to_le_bytes());
     let decoded = decode(&v5).expect("v5 decodes");
     assert_eq!(decoded, without_v6(plan.clone()));
-    let v6 = encode(&plan);
+    let v6 = encode_as(&plan, 6);
     // One draw byte, and the encoded part: tag, encoding, count, two parts of two bytes.
     assert_eq!(v6.len(), v5.len() + 1 + 7);
     assert_eq!(decode(&v6), Ok(plan.clone()));

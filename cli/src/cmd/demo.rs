@@ -7,6 +7,8 @@ use crate::output::{fail, Done};
 use crate::plan_source;
 use crate::runtime;
 use ptl_demo_target::{serve, DemoTargetConfig};
+use ptl_engine::result::RunResult;
+use ptl_report::analysis::{analyze, render, slo};
 
 /// Embedded so that `ptl demo` works from any directory, like the standard plans.
 const QUICKSTART: &str = include_str!("../../../examples/quickstart.ptl");
@@ -40,10 +42,33 @@ pub fn run(args: &DemoArgs) -> Done {
     let done = match checked.plan {
         Some(plan) => {
             let bytes = ptl_bytecode::encode(&plan);
-            execute(&plan_source::Compiled { plan, bytes }, &args.output, None)
+            let ran = execute(&plan_source::Compiled { plan, bytes }, &args.output, None);
+            if let Some(result) = &ran.result {
+                println!("{}", capacity_line(result));
+            }
+            ran.done
         }
         None => Err(fail(Exit::PlanInvalid, "the quickstart plan has errors")),
     };
     let _ = shutdown_tx.send(());
     done
+}
+
+/// What the run says of the demo target's capacity, judged by the quickstart's own whole-run
+/// thresholds (`ptl analyze`'s analysis), and how to find the knee when the run stayed below it.
+fn capacity_line(result: &RunResult) -> String {
+    let slos = slo::from_thresholds(&result.thresholds);
+    match analyze(result, &slos, None) {
+        Ok(analysis) if analysis.first_break_rps.is_none() => {
+            let written: Vec<String> = slos.iter().map(|s| format!("--slo \"{s}\"")).collect();
+            format!(
+                "{}; find it with `ptl run std:breakpoint --set target=URL --out r.json` and \
+                 `ptl analyze r.json {}`",
+                render::capacity_line(&analysis),
+                written.join(" ")
+            )
+        }
+        Ok(analysis) => render::capacity_line(&analysis),
+        Err(e) => format!("capacity: not analysed ({e})"),
+    }
 }

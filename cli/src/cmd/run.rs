@@ -33,15 +33,20 @@ pub fn run(args: &RunArgs) -> Done {
     )?;
     let policy = args.policy.policy();
     let log = crate::request_log::start(&args.request_log)?;
+    let serving = dashboard.map(|config| Serving {
+        config,
+        hold: args.dashboard_hold,
+    });
     let done = execute_with(
         &compiled,
         &args.output,
         args.workers,
-        dashboard,
+        serving,
         tls,
         policy,
         log.as_ref().map(RequestLog::sink),
-    );
+    )
+    .done;
     if let Some(log) = log {
         // Every worker has finished: the trailer counts every line.
         println!(
@@ -71,8 +76,21 @@ pub fn tls_options(args: &TlsArgs) -> Result<TlsOptions, Exit> {
     Ok(tls)
 }
 
+/// The dashboard of a run here: where and how it is served, and how long after the run.
+pub struct Serving {
+    pub config: ServerConfig,
+    /// Keep serving the finished run this long after the results are written.
+    pub hold: Option<Duration>,
+}
+
+/// How a run here ended: its exit status, and its result when it ran.
+pub struct Ran {
+    pub done: Done,
+    pub result: Option<RunResult>,
+}
+
 /// Run a compiled plan with this machine as the only agent; shared by `run` and `demo`.
-pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Done {
+pub fn execute(compiled: &Compiled, output: &OutputArgs, workers: Option<usize>) -> Ran {
     execute_with(
         compiled,
         output,
@@ -89,12 +107,20 @@ pub fn execute_with(
     compiled: &Compiled,
     output: &OutputArgs,
     workers: Option<usize>,
-    dashboard: Option<ServerConfig>,
+    serving: Option<Serving>,
     tls: TlsOptions,
     policy: TargetPolicy,
     request_log: Option<LogSink>,
-) -> Done {
-    let runtime = runtime::start(&mut tokio::runtime::Builder::new_current_thread())?;
+) -> Ran {
+    let runtime = match runtime::start(&mut tokio::runtime::Builder::new_current_thread()) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return Ran {
+                done: Err(e),
+                result: None,
+            }
+        }
+    };
     let total = Duration::from_micros(compiled.plan.duration_us());
     let view = LiveView::new(total, output.quiet);
     let (stop, signal) = stop_channel();
@@ -109,14 +135,30 @@ pub fn execute_with(
         request_log,
         ..RunOptions::default()
     };
-    let dashboard = match dashboard {
+    let hold = serving.as_ref().and_then(|s| s.hold);
+    let dashboard = match serving {
         None => None,
-        Some(config) => {
+        Some(Serving { config, .. }) => {
             let plan = Arc::new(compiled.plan.clone());
             let started =
                 runtime.block_on(LocalDashboard::start(config, plan, plan_hash, stop.clone()));
-            let d = started.map_err(|e| fail(Exit::Usage, format!("dashboard: {e}")))?;
-            eprintln!("dashboard: {} (serving until the run ends)", d.url());
+            let d = match started {
+                Ok(d) => d,
+                Err(e) => {
+                    return Ran {
+                        done: Err(fail(Exit::Usage, format!("dashboard: {e}"))),
+                        result: None,
+                    }
+                }
+            };
+            match hold {
+                Some(hold) => eprintln!(
+                    "dashboard: {} (serving until the run ends, then {} more)",
+                    d.url(),
+                    ptl_report::units::format_duration_s(hold.as_secs_f64())
+                ),
+                None => eprintln!("dashboard: {} (serving until the run ends)", d.url()),
+            }
             opts.coordination = Some(d.coordination());
             // The page's pause button holds the engine (the coordination hands it the
             // same receiver; this one counts if the coordination is ever dropped).
@@ -138,26 +180,61 @@ pub fn execute_with(
         });
         let outcome = ptl_engine::run(&compiled.plan, opts).await;
         signalled.abort();
-        if let Some(d) = dashboard {
-            match &outcome {
-                Ok(o) => d.finish(&o.result).await,
-                Err(e) => d.fail(&e.to_string()).await,
+        let kept = match (dashboard, &outcome) {
+            (Some(d), Ok(o)) => {
+                d.record_final(&o.result).await;
+                Some(d)
             }
-        }
-        outcome
+            (Some(d), Err(e)) => {
+                d.fail(&e.to_string()).await;
+                None
+            }
+            (None, _) => None,
+        };
+        (outcome, kept)
     });
+    let (outcome, kept) = outcome;
     view.finish();
-    let outcome = outcome.map_err(|e| match e {
-        RuntimeError::Usage(_) => fail(Exit::Usage, e),
-        // Refused by this machine's own rules before anything was sent: a usage error.
-        RuntimeError::Refused(_) => fail(Exit::Usage, e),
-        e => fail(Exit::RunFailed, e),
-    })?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let exit = match e {
+                RuntimeError::Usage(_) => fail(Exit::Usage, e),
+                // Refused by this machine's own rules before anything was sent: a usage error.
+                RuntimeError::Refused(_) => fail(Exit::Usage, e),
+                e => fail(Exit::RunFailed, e),
+            };
+            return Ran {
+                done: Err(exit),
+                result: None,
+            };
+        }
+    };
     if let Some(reason) = ptl_engine::http::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }
     let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));
-    conclude(&outcome.result, &output.files, hdr_log)
+    let done = conclude(&outcome.result, &output.files, hdr_log);
+    if let Some(d) = kept {
+        runtime.block_on(async move {
+            if let Some(hold) = hold {
+                eprintln!(
+                    "dashboard: {} serves the finished run for {} (Ctrl-C ends it sooner)",
+                    d.url(),
+                    ptl_report::units::format_duration_s(hold.as_secs_f64())
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(hold) => {}
+                    _ = signals::first() => {}
+                }
+            }
+            d.shutdown().await;
+        });
+    }
+    Ran {
+        done,
+        result: Some(outcome.result),
+    }
 }
 
 /// What every finished run ends with, local or cluster: the requested files, the summary

@@ -43,6 +43,12 @@ pub fn run(args: &SubmitArgs) -> Done {
         ));
     }
     let compiled = plan_source::compile(&args.plan, &args.params)?;
+    if compiled.plan.stop_at_knee {
+        eprintln!(
+            "warning: `stop_at knee` is judged by `ptl run` only: this cluster run will not \
+             stop at the knee (an `abort` threshold does stop it; docs/analysis.md)"
+        );
+    }
     let runtime = runtime()?;
     let zk = zk_config(&args.zk)?;
     let mut config = SubmitConfig::new(zk.clone(), compiled.bytes.clone(), args.agents);

@@ -21,18 +21,18 @@ fn ptl() -> Command {
 }
 
 /// One request, `Connection: close`; returns the status and body.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     call(addr, method, path, token, "")
 }
 
 /// `ptl run --dashboard` of a 60 s plan (one GET at `rate`/s) against `target`, with the
 /// operator token `op1` and the viewer token `v1`, its result to `out`.
-struct DashboardRun {
-    child: Child,
+pub(crate) struct DashboardRun {
+    pub(crate) child: Child,
     /// The dashboard's address, as printed on stderr.
-    addr: String,
-    /// Kept open: `ptl run` must be able to write to its stderr until it ends.
-    _stderr: BufReader<ChildStderr>,
+    pub(crate) addr: String,
+    /// The rest of its stderr, kept open: `ptl run` must be able to write to it until it ends.
+    pub(crate) stderr: BufReader<ChildStderr>,
 }
 
 impl DashboardRun {
@@ -52,11 +52,17 @@ impl DashboardRun {
             ),
         )
         .unwrap();
+        DashboardRun::spawn(&plan, target, out, &[])
+    }
+
+    /// `ptl run PLAN --dashboard` with `extra` flags, the tokens of [`DashboardRun`].
+    pub(crate) fn spawn(plan: &Path, target: &str, out: &Path, extra: &[&str]) -> DashboardRun {
         let mut child = ptl()
             .arg("run")
-            .arg(&plan)
+            .arg(plan)
             .args(["--set", &format!("target={target}"), "--quiet"])
             .args(["--dashboard", "127.0.0.1:0", "--viewer-token", "v1"])
+            .args(extra)
             .arg("--out")
             .arg(out)
             .env("PTL_TOKEN", "op1")
@@ -78,7 +84,7 @@ impl DashboardRun {
         DashboardRun {
             child,
             addr,
-            _stderr: stderr,
+            stderr,
         }
     }
 }
@@ -480,6 +486,52 @@ fn the_coordinator_dashboard_starts_a_library_plan_with_params() {
     let requests = result["total"]["requests"].as_u64().expect("a count");
     assert!(requests > 0);
     assert_eq!(requests, target.requests());
+
+    // The finished cluster run's capacity: the plan has no threshold, so the SLO is named; the
+    // answer is `ptl analyze`'s of the same result.
+    let analysis = format!("/api/runs/{run}/analysis");
+    let (status, body) = call(addr, "GET", &analysis, Some(VIEWER), "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no SLO"), "{body}");
+    let (status, body) = call(
+        addr,
+        "GET",
+        &format!("{analysis}?slo=error_rate%20%3C%201%25"),
+        Some(VIEWER),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let served_analysis = parse(&body);
+    let file = served.lib.dir.path().join("cluster-result.json");
+    std::fs::write(&file, result.to_string()).unwrap();
+    let analysed = crate::analyze::analyze_json(&file, &["--slo", "error_rate < 1%"]);
+    // Rates read back from JSON may differ in their last digit from those in memory.
+    let rates = |a: &Value| -> Vec<f64> {
+        a["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["achieved_rps"].as_f64().expect("a rate"))
+            .collect()
+    };
+    let (here, there) = (rates(&served_analysis), rates(&analysed));
+    assert!(
+        !here.is_empty() && here.len() == there.len(),
+        "{here:?} {there:?}"
+    );
+    assert!(here
+        .iter()
+        .zip(&there)
+        .all(|(a, b)| (a - b).abs() <= 1e-9 * a));
+    assert_eq!(
+        served_analysis["knee_rps"].is_null(),
+        analysed["knee_rps"].is_null()
+    );
+    assert_eq!(
+        served_analysis["first_break_rps"].is_null(),
+        analysed["first_break_rps"].is_null()
+    );
+    assert_eq!(served_analysis["slos"][0]["slo"], "error_rate < 1.00%");
 }
 
 /// Starts a run from the page's API (as the operator) and returns its id and the start options

@@ -1,5 +1,5 @@
 //! The `ptl` binary end to end: real targets, a real ZooKeeper, the real command with its flags,
-//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`, `dashboard_secure`, `analyze`),
+//! output and exit statuses (`cli`, `run`, `https`, `http2`, `cluster`, `dashboard`, `dashboard_secure`, `analyze`, `demo`),
 //! traffic realism (`traffic`: request logs, `compare`, `plan-from-log`),
 //! and what `ptl check` accepts against what the engine sends (`paths`).
 //!
@@ -20,6 +20,7 @@ mod cluster_tls;
 mod dashboard;
 mod dashboard_secure;
 mod data;
+mod demo;
 mod hosts;
 mod http2;
 mod https;

@@ -23,6 +23,7 @@ fn plan() -> Plan {
         max_inflight: 1,
         overflow: ptl_bytecode::Overflow::Drop,
         http: ptl_bytecode::HttpVersion::Http1,
+        stop_at_knee: false,
         params: vec![],
         consts: vec![],
         datasets: vec![],

@@ -130,6 +130,15 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     let scenarios = scenarios::all(&cx, &mut sink, settings.cookies);
     let phases = phases::all(&cx, &mut sink);
     let thresholds = thresholds::all(&cx, &mut sink);
+    if let Some((file, span)) = settings.stop_at_knee {
+        if !thresholds
+            .iter()
+            .flatten()
+            .any(ptl_bytecode::Threshold::judges_a_step)
+        {
+            sink.push(file, Diagnostic::StopAtKneeWithoutSlo { span: span.into() });
+        }
+    }
 
     let plan_span = plan_name.span;
     if names.phases.is_empty() {
@@ -204,6 +213,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         allowed: settings.allowed,
         overflow: settings.overflow,
         http: settings.http,
+        stop_at_knee: settings.stop_at_knee.is_some(),
         params: names
             .params
             .list

@@ -31,6 +31,8 @@ pub struct Model {
     pub allowed: Vec<&'static str>,
     pub overflow: Overflow,
     pub http: ptl_bytecode::HttpVersion,
+    /// `stop_at knee`: stop once a step breaks the plan's whole-run latency or error SLOs.
+    pub stop_at_knee: bool,
     pub params: Vec<(String, String)>,
     pub datasets: Vec<DatasetData>,
     pub vars: Vec<VarModel>,

@@ -1,6 +1,6 @@
 //! Plan-wide settings (`target`, `timeout`, `connections`, `seed`, `max_inflight`, `overflow`,
-//! `cookies`, `http`, and `allow` for the warnings a plan silences) with their defaults, and
-//! the target URL check.
+//! `cookies`, `http`, `stop_at`, and `allow` for the warnings a plan silences) with their
+//! defaults, and the target URL check.
 
 use std::collections::HashMap;
 
@@ -18,7 +18,7 @@ pub const WARNING_CODES: [&str; 7] = [
     "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010",
 ];
 
-pub const PLAN_SETTINGS: [&str; 9] = [
+pub const PLAN_SETTINGS: [&str; 10] = [
     "target",
     "timeout",
     "connections",
@@ -27,6 +27,7 @@ pub const PLAN_SETTINGS: [&str; 9] = [
     "overflow",
     "cookies",
     "http",
+    "stop_at",
     "allow",
 ];
 
@@ -50,6 +51,8 @@ pub struct PlanSettings {
     pub http: HttpVersion,
     /// Warning codes the plan silences (`allow W0002`, repeatable).
     pub allowed: Vec<&'static str>,
+    /// `stop_at knee`: where it was written, for the check that some threshold can judge it.
+    pub stop_at_knee: Option<(FileId, Span)>,
 }
 
 impl PlanSettings {
@@ -81,6 +84,7 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
         cookies: false,
         http: HttpVersion::Http1,
         allowed: Vec::new(),
+        stop_at_knee: None,
     };
     let p = cx.params();
     let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
@@ -179,6 +183,14 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
                     ),
                 ) {
                     s.max_inflight = Some(n as u32);
+                }
+            }
+            "stop_at" => {
+                if sink
+                    .take(file, p.keyword(v, "`stop_at`", &["knee"]))
+                    .is_some()
+                {
+                    s.stop_at_knee = Some((file, v.span));
                 }
             }
             "overflow" => {

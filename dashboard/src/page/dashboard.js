@@ -5,7 +5,9 @@
 // point is never drawn twice. A server that stops answering for FAIL_OVER_MS is left for the
 // first other dashboard of the same runs (a cluster's other coordinators, GET /api/peers) that
 // answers, with the token and the run shown. Where the server offers plans, the "Start a run"
-// panel starts one.
+// panel starts one. A finished run gets a "Capacity" panel: the server's analysis of it
+// (GET /api/runs/{id}/analysis, the plan's thresholds plus the SLOs typed in) and its chart
+// (an SVG image from the same server: nothing in it runs).
 (function () {
   "use strict";
 
@@ -158,6 +160,72 @@
     cards(view);
     drawCharts(view);
     drawTables(view);
+    drawCapacity(view);
+  }
+
+  // The query the Capacity panel asks with: each comma-separated SLO typed in, and `at`.
+  function capacityQuery() {
+    var parts = $("capacity-slos").value.split(/[,;]/).map(function (s) { return s.trim(); })
+      .filter(function (s) { return s !== ""; })
+      .map(function (s) { return "slo=" + encodeURIComponent(s); });
+    var at = $("capacity-at").value.trim();
+    if (at) parts.push("at=" + encodeURIComponent(at));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  var capacityAsked = "";  // run id and query of the analysis shown (or being fetched)
+  var capacityTyped = "";  // the query of the fields as last submitted (typing alone asks nothing)
+
+  function rate(v) { return typeof v === "number" ? num(v, v < 100 ? 1 : 0) + "/s" : "-"; }
+
+  function capacityText(a) {
+    var lines = [];
+    a.slos.forEach(function (s) {
+      lines.push("SLO " + s.slo + ": " + (s.broke_at_rps == null ? "held at every step" :
+        "broke at " + rate(s.broke_at_rps) + ", held up to " + (s.held_up_to_rps == null ? "no step" : rate(s.held_up_to_rps))));
+    });
+    lines.push("knee: " + (a.knee_rps == null ? "none (see the notes)" :
+      rate(a.knee_rps) + " (step planned at " + rate(a.knee_target_rps) + ")"));
+    var m = a.model;
+    lines.push("model: " + (m ? "p99 = " + num(m.base_ms) + " ms + " + num(m.scale, 0) + " / (capacity - rate), capacity " +
+      (m.capacity_rps == null ? "none (no curvature)" : rate(m.capacity_rps)) + ", residual RMS " + ms(m.rms_ms) +
+      " over " + m.points + " steps" : "none"));
+    var p = a.prediction;
+    if (p) {
+      lines.push("predicted p99 at " + rate(p.at_rps) + ": " + (p.p99_ms == null ? "beyond the fitted capacity" :
+        ms(p.p99_ms) + " (range " + ms(p.low_ms) + " to " + (p.high_ms == null ? "unbounded" : ms(p.high_ms)) + ")"));
+    }
+    a.notes.forEach(function (n) { lines.push("note: " + n); });
+    return lines.join("\n");
+  }
+
+  function drawCapacity(view) {
+    var s = view.summary;
+    var finished = s.status === "done" || s.status === "failed";
+    $("capacity-section").hidden = !finished;
+    if (!finished) { capacityAsked = ""; return; }
+    var base = "/api/runs/" + encodeURIComponent(s.id) + "/analysis";
+    var query = capacityTyped;
+    if (capacityAsked === base + query) return;
+    capacityAsked = base + query;
+    $("capacity-message").textContent = "analysing…";
+    fetch(base + query, { credentials: "same-origin" })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (answer) {
+        if (capacityAsked !== base + query) return;  // another run or query since
+        var ok = answer.ok;
+        $("capacity-chart").hidden = !ok;
+        $("capacity-text").hidden = !ok;
+        if (!ok) {
+          $("capacity-message").textContent = answer.body.error || "no analysis";
+          $("capacity-chart").removeAttribute("src");
+          return;
+        }
+        $("capacity-message").textContent = "judged by " + answer.body.slos.map(function (x) { return x.slo; }).join(", ");
+        $("capacity-chart").src = base + "/chart" + query;
+        $("capacity-text").textContent = capacityText(answer.body);
+      })
+      .catch(function (e) { $("capacity-message").textContent = "no analysis: " + e; });
   }
 
   function fetchView(id) {
@@ -374,6 +442,12 @@
   $("btn-stop").addEventListener("click", function () { control("stop"); });
   $("btn-pause").addEventListener("click", function () { control("pause"); });
   $("btn-resume").addEventListener("click", function () { control("resume"); });
+  $("capacity-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    capacityTyped = capacityQuery();
+    var view = current();
+    if (view) drawCapacity(view);
+  });
   $("launch-plan").addEventListener("change", drawLaunchParams);
   $("launch-form").addEventListener("submit", function (e) { e.preventDefault(); startRun(); });
   loadPlans();

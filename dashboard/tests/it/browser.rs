@@ -260,6 +260,113 @@ async fn the_page_draws_the_live_run_and_its_charts_grow() {
         .await;
 }
 
+const CAPACITY: &str = "JSON.stringify({
+  hidden: document.getElementById('capacity-section').hidden,
+  message: document.getElementById('capacity-message').textContent,
+  text: document.getElementById('capacity-text').hidden ? '' : document.getElementById('capacity-text').textContent,
+  chartShown: !document.getElementById('capacity-chart').hidden,
+  chartWidth: document.getElementById('capacity-chart').naturalWidth
+})";
+
+/// Types `slos` into the Capacity panel's field and submits it.
+fn ask_capacity(browser: &mut Browser, slos: &str) {
+    let script = format!(
+        "(() => {{ document.getElementById('capacity-slos').value = {}; document.querySelector('#capacity-form button').click(); return ''; }})()",
+        json!(slos)
+    );
+    browser.evaluate(&script);
+}
+
+/// A finished local run's page shows its Capacity panel: the plan's thresholds judge it (none
+/// broke at 20/s and 40/s: no knee claimed), the chart image loads from the same server, a
+/// typed SLO re-asks, a bad one is said, not drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_runs_page_shows_its_capacity() {
+    let run = start_run(3, 0.0).await;
+    let (dashboard, _, addr, _) = run.finish().await;
+    let url = format!("http://{addr}/?token={VIEWER}");
+    let (first, strict, bad, shot) = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::open(&url);
+        let done = |v: &Value| {
+            v["text"].as_str().is_some_and(|t| !t.is_empty()) && v["chartWidth"].as_u64() > Some(0)
+        };
+        let first = wait_json(&mut browser, CAPACITY, done);
+        let shot = browser.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+        );
+        ask_capacity(&mut browser, "p99 < 1us");
+        let strict = wait_json(&mut browser, CAPACITY, |v| {
+            v["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("p99 < 0.00 ms"))
+        });
+        ask_capacity(&mut browser, "p99 > 1s");
+        let bad = wait_json(&mut browser, CAPACITY, |v| {
+            v["message"].as_str().is_some_and(|m| m.contains("METRIC"))
+        });
+        (first, strict, bad, shot)
+    })
+    .await
+    .expect("the browser task does not panic");
+
+    assert_eq!(first["hidden"], false);
+    assert_eq!(first["chartShown"], true);
+    assert_eq!(
+        first["chartWidth"], 760,
+        "the report's SVG, loaded as an image"
+    );
+    let text = first["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("SLO p99 < 1000 ms: held at every step"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SLO error_rate < 50.00%: held at every step"),
+        "{text}"
+    );
+    assert!(text.contains("knee: none"), "{text}");
+    assert!(text.contains("note: no SLO broke"), "{text}");
+    let text = strict["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("knee: none") && text.contains("below the rates tested"),
+        "{text}"
+    );
+    assert_eq!(bad["chartShown"], false, "{bad}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p99 > 1s"),
+        "{bad}"
+    );
+
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().expect("screenshot data"))
+        .expect("base64 PNG");
+    std::fs::write(artifacts().join("dashboard-capacity.png"), &png)
+        .expect("writes the screenshot");
+    Arc::try_unwrap(dashboard)
+        .ok()
+        .expect("the only handle")
+        .shutdown()
+        .await;
+}
+
+/// Evaluates `expression` (a JSON string) until `ok` holds, bounded.
+fn wait_json(browser: &mut Browser, expression: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = eval_text(browser, expression);
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if ok(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{expression} stays {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A plan library without a compiler: two plans, one start option, and a start that refuses
 /// `peak=fast` as the compiler would, remembering what the page asked for.
 #[derive(Default)]

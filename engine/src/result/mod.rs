@@ -291,7 +291,27 @@ pub struct SeriesPoint {
     pub paused: f64,
 }
 
+/// Planned rates within this share of each other are one step (`stop_at knee`, `ptl analyze`).
+pub const SAME_STEP_RATE: f64 = 0.01;
+
 impl SeriesPoint {
+    /// Errors over the requests sent in the point's unpaused time (0 when none were).
+    pub fn error_rate(&self) -> f64 {
+        let sent = self.achieved_rps * (1.0 - self.paused);
+        if sent > 0.0 {
+            (self.errors as f64 / sent).min(1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Part of the same step as `other`: the same phase, a planned rate within
+    /// [`SAME_STEP_RATE`] of it.
+    pub fn same_step_as(&self, other: &SeriesPoint) -> bool {
+        self.phase == other.phase
+            && (self.target_rps - other.target_rps).abs() <= SAME_STEP_RATE * other.target_rps
+    }
+
     /// Two neighbouring points as one, when a bounded series halves its resolution: counts
     /// add, rates, p50 and the paused fraction average, the upper percentiles keep the larger
     /// (a bound, since percentiles of two seconds cannot be recovered from their points).

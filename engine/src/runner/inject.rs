@@ -139,6 +139,7 @@ mod tests {
             max_inflight: 1,
             overflow: ptl_bytecode::plan::Overflow::Drop,
             http: ptl_bytecode::HttpVersion::Http1,
+            stop_at_knee: false,
             params: vec![],
             consts,
             datasets: vec![],

@@ -19,6 +19,7 @@ mod exchange;
 mod inflight;
 mod inject;
 mod iteration;
+pub mod knee;
 mod open_loop;
 pub mod pause_clock;
 pub mod spans;
@@ -329,6 +330,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let mut coordination_stop = coordination.stopped();
     let live_aborts =
         coordination.local_abort_thresholds() && plan.thresholds.iter().any(|t| t.abort);
+    // Like abort thresholds, judged where the whole run's data is: here, unless a coordinator
+    // merges the agents' (it stops them).
+    let knee = knee::KneeWatch::of(plan).filter(|_| coordination.local_abort_thresholds());
     let mut stop_reason: Option<String> = None;
     let mut stopped_at: Option<Instant> = None;
     let mut window = 0u64;
@@ -363,6 +367,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
                     if let Some(expr) = collector.crossed_abort(plan) {
                         stop(format!("threshold {expr} crossed"), &mut stop_reason, &mut stopped_at);
                     }
+                }
+                if let Some(reason) = knee.as_ref().and_then(|k| k.broken(collector.series.points())) {
+                    stop(reason, &mut stop_reason, &mut stopped_at);
                 }
             }
             reason = &mut external_stop, if stop_reason.is_none() => {

@@ -352,6 +352,7 @@ mod tests {
             max_inflight: 1,
             overflow: ptl_bytecode::plan::Overflow::Drop,
             http: ptl_bytecode::HttpVersion::Http1,
+            stop_at_knee: false,
             params: vec![],
             consts: consts.iter().map(|c| c.as_bytes().to_vec()).collect(),
             datasets,

@@ -22,6 +22,7 @@ impl PlanBuilder {
                 max_inflight: 10,
                 overflow: Overflow::Drop,
                 http: ptl_bytecode::HttpVersion::Http1,
+                stop_at_knee: false,
                 params: vec![],
                 consts: vec![],
                 datasets: vec![],

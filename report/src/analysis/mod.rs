@@ -150,6 +150,16 @@ pub fn analyze(result: &RunResult, slos: &[Slo], at: Option<f64>) -> Result<Anal
     })
 }
 
+/// A rate as `--at` and the dashboard's `at` take it: `5000/s` or `5000`, above zero.
+pub fn parse_rate(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let number = t.strip_suffix("/s").unwrap_or(t).trim();
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+}
+
 fn sustained(step: &Step) -> bool {
     step.achieved_rps >= SUSTAINED * step.target_rps
 }

@@ -76,6 +76,49 @@ pub fn text(analysis: &Analysis) -> String {
     out
 }
 
+/// One line on what the run says of the target's capacity (how `ptl demo` ends): the knee and
+/// the SLO that broke above it, or which end of the tested rates the knee lies beyond. It claims
+/// no knee the data does not show.
+pub fn capacity_line(analysis: &Analysis) -> String {
+    let all: Vec<&str> = analysis.slos.iter().map(|s| s.slo.as_str()).collect();
+    let slos = all.join(", ");
+    let broke = |at: f64| -> String {
+        let which: Vec<&str> = analysis
+            .slos
+            .iter()
+            .filter(|s| s.broke_at_rps == Some(at))
+            .map(|s| s.slo.as_str())
+            .collect();
+        which.join(", ")
+    };
+    match (analysis.knee_rps, analysis.first_break_rps) {
+        (Some(knee), Some(at)) => format!(
+            "capacity, step by step: every SLO ({slos}) held up to {}, the knee; {} broke at {}",
+            format_rps(knee),
+            broke(at),
+            format_rps(at)
+        ),
+        (_, Some(at)) => format!(
+            "capacity, step by step: {} failed already at {}, the slowest rate of this run: the \
+             knee is below it",
+            broke(at),
+            format_rps(at)
+        ),
+        (_, None) => {
+            let fastest = analysis
+                .steps
+                .iter()
+                .max_by(|a, b| a.step.target_rps.total_cmp(&b.step.target_rps))
+                .map_or(0.0, |s| s.step.achieved_rps);
+            format!(
+                "capacity, step by step: every SLO ({slos}) held up to {}, the fastest rate of \
+                 this run: the knee is above it",
+                format_rps(fastest)
+            )
+        }
+    }
+}
+
 /// The JSON form.
 pub fn json(analysis: &Analysis) -> String {
     // Plain data with string keys: serialising cannot fail.
@@ -112,4 +155,36 @@ fn step_table(steps: &[JudgedStep]) -> Table {
         }
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analyze;
+    use super::super::slo::Slo;
+    use super::super::tests::queue_run;
+    use super::*;
+
+    fn line(slos: &[&str]) -> String {
+        let slos: Vec<Slo> = slos.iter().map(|s| Slo::parse(s).expect("valid")).collect();
+        capacity_line(&analyze(&queue_run(), &slos, None).expect("analyses"))
+    }
+
+    #[test]
+    fn the_capacity_line_names_the_knee_only_where_the_data_shows_one() {
+        assert_eq!(
+            line(&["p99 < 50ms", "error_rate < 1%"]),
+            "capacity, step by step: every SLO (p99 < 50.0 ms, error_rate < 1.00%) held up to \
+             600/s, the knee; p99 < 50.0 ms broke at 700/s"
+        );
+        assert_eq!(
+            line(&["p99 < 10s"]),
+            "capacity, step by step: every SLO (p99 < 10000 ms) held up to 1000/s, the fastest \
+             rate of this run: the knee is above it"
+        );
+        assert_eq!(
+            line(&["p99 < 1ms"]),
+            "capacity, step by step: p99 < 1.00 ms failed already at 100/s, the slowest rate of \
+             this run: the knee is below it"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::ReportError;
 use crate::units::{format_ms, format_share};
+use ptl_engine::result::ThresholdResult;
 use serde::Serialize;
 use std::fmt;
 
@@ -86,6 +87,20 @@ impl Slo {
     }
 }
 
+/// The plan's own objectives that a step can be judged by: its whole-run thresholds on p50,
+/// p95, p99 (`<`, `<=`) and `error_rate`, read from the result's threshold expressions. One on a
+/// phase, a request, a scenario or a tag (`peak.p99 < 1s`), on another metric, or with another
+/// comparison is not a per-step objective and is left out.
+pub fn from_thresholds(thresholds: &[ThresholdResult]) -> Vec<Slo> {
+    let mut slos: Vec<Slo> = Vec::new();
+    for slo in thresholds.iter().filter_map(|t| Slo::parse(&t.expr).ok()) {
+        if !slos.contains(&slo) {
+            slos.push(slo);
+        }
+    }
+    slos
+}
+
 impl fmt::Display for Slo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let metric = match self.metric {
@@ -102,6 +117,8 @@ impl fmt::Display for Slo {
 fn parse_ms(text: &str) -> Option<f64> {
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("us").or_else(|| text.strip_suffix("µs")) {
+        (n, 0.001)
     } else if let Some(n) = text.strip_suffix('s') {
         (n, 1000.0)
     } else {
@@ -156,6 +173,41 @@ mod tests {
             let error = Slo::parse(bad).expect_err(bad).to_string();
             assert!(error.contains(bad.trim()), "{error}");
         }
+    }
+
+    #[test]
+    fn the_plans_whole_run_latency_and_error_thresholds_are_objectives() {
+        let threshold = |expr: &str| ThresholdResult {
+            expr: expr.to_string(),
+            passed: true,
+            actual: None,
+            abort: false,
+        };
+        let thresholds = [
+            threshold("p99 < 250ms"),
+            threshold("peak.achieved_rate > 99%"),
+            threshold("recovery.error_rate < 1%"),
+            threshold("checkout.p95 < 100ms"),
+            threshold("tag(team = \"a\").p99 < 1s"),
+            threshold("error_rate < 2%"),
+            threshold("p95 <= 1.5s"),
+            threshold("p90 < 1s"),
+            threshold("p50 < 800us"),
+            threshold("p99 < 250ms"),
+        ];
+        let slos: Vec<String> = from_thresholds(&thresholds)
+            .iter()
+            .map(Slo::to_string)
+            .collect();
+        assert_eq!(
+            slos,
+            [
+                "p99 < 250 ms",
+                "error_rate < 2.00%",
+                "p95 <= 1500 ms",
+                "p50 < 0.80 ms"
+            ]
+        );
     }
 
     #[test]

@@ -9,10 +9,8 @@
 use ptl_engine::result::SeriesPoint;
 use serde::Serialize;
 
-/// Seconds per window when the plan ramps instead of stepping.
-pub const RAMP_WINDOW: usize = 5;
-/// Planned rates within this share of a step's first second belong to the same step.
-const SAME_RATE: f64 = 0.01;
+/// Seconds per window when the plan ramps instead of stepping (those `stop_at knee` judges).
+pub const RAMP_WINDOW: usize = ptl_engine::runner::knee::RAMP_WINDOW;
 /// Steps at least this long lose their first (settling) second.
 const SETTLE_FROM: usize = 3;
 
@@ -89,9 +87,7 @@ fn constant_runs<'a>(points: &[&'a SeriesPoint]) -> Vec<Vec<&'a SeriesPoint>> {
         let joins = runs.last().is_some_and(|run| {
             let first = run[0];
             let last = run[run.len() - 1];
-            first.phase == point.phase
-                && point.t <= last.t + 2
-                && (point.target_rps - first.target_rps).abs() <= SAME_RATE * first.target_rps
+            point.same_step_as(first) && point.t <= last.t + 2
         });
         match runs.last_mut() {
             Some(run) if joins => run.push(point),
@@ -123,7 +119,7 @@ fn summarise(all: &[&SeriesPoint], judged: &[&SeriesPoint]) -> Step {
         p50_ms: median(&|p| p.p50_ms),
         p95_ms: median(&|p| p.p95_ms),
         p99_ms: median(&|p| p.p99_ms),
-        error_rate: median(&|p| ratio(p.errors as f64, p.achieved_rps * (1.0 - p.paused))),
+        error_rate: median(&SeriesPoint::error_rate),
         dropped_rate: ratio(dropped, planned),
     }
 }

@@ -26,6 +26,7 @@ pub fn minimal_plan() -> Plan {
         max_inflight: 4,
         overflow: Overflow::Queue,
         http: HttpVersion::Http1,
+        stop_at_knee: false,
         params: vec![],
         hosts: vec![],
         tags: vec![],
@@ -81,6 +82,7 @@ pub fn sample_plan() -> Plan {
         max_inflight: 1000,
         overflow: Overflow::Drop,
         http: HttpVersion::Http2,
+        stop_at_knee: false,
         params: vec![("peak".into(), "100/s".into())],
         hosts: vec![Host {
             name: "auth".into(),
@@ -441,7 +443,8 @@ pub fn sample_plan() -> Plan {
 
 /// `plan` without what format v6 added (feeders' draw modes, encoded parts): what a v5 plan
 /// of it holds.
-pub fn without_v6(mut plan: Plan) -> Plan {
+pub fn without_v6(plan: Plan) -> Plan {
+    let mut plan = without_v7(plan);
     for v in &mut plan.vars {
         v.parts.retain(|p| !matches!(p, VarPart::Encode { .. }));
         for p in &mut v.parts {
@@ -450,6 +453,12 @@ pub fn without_v6(mut plan: Plan) -> Plan {
             }
         }
     }
+    plan
+}
+
+/// `plan` without what format v7 added: `stop_at knee`.
+pub fn without_v7(mut plan: Plan) -> Plan {
+    plan.stop_at_knee = false;
     plan
 }
 
@@ -830,7 +839,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
         any::<u32>(),
         any::<u64>(),
         any::<u32>(),
-        (overflow(), http_version()),
+        (overflow(), http_version(), any::<bool>()),
         vec((name(), name()), 0..3),
         vec((name(), name()), 0..3),
         vec((name(), name()), 0..3),
@@ -863,7 +872,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                 connections,
                 seed,
                 max_inflight,
-                (overflow, http),
+                (overflow, http, stop_at_knee),
                 params,
                 hosts,
                 tags,
@@ -879,6 +888,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                 max_inflight,
                 overflow,
                 http,
+                stop_at_knee,
                 params,
                 hosts: hosts
                     .into_iter()
