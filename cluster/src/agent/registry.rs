@@ -90,11 +90,16 @@ async fn read_all(
     client: &Client,
     names: Vec<String>,
 ) -> Result<Vec<RegisteredAgent>, ClusterError> {
-    let mut agents = Vec::with_capacity(names.len());
-    for name in names {
+    let read = zk::pipelined(names, |name| async move {
         let id = AgentId(name);
         let path = layout::agent(&id);
-        match client.get_data(&path).await {
+        let answer = client.get_data(&path).await;
+        (id, path, answer)
+    })
+    .await;
+    let mut agents = Vec::with_capacity(read.len());
+    for (id, path, answer) in read {
+        match answer {
             Ok((data, stat)) => {
                 let info = serde_json::from_slice(&data)
                     .map_err(|e| ClusterError::malformed("agent info", &path, e))?;

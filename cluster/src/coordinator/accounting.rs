@@ -20,6 +20,10 @@ pub struct Unreported {
     pub reported_until_ms: i64,
     /// Run time when the coordinator saw it gone: it sent nothing after that.
     pub lost_at_ms: i64,
+    /// It was not gone but still sending when the coordinator stopped waiting for it (the
+    /// run's grace ran out): it may have sent all the way to `lost_at_ms`, not only for one
+    /// more reporting interval.
+    pub still_sending: bool,
 }
 
 /// Planned arrivals of the whole plan (all agents) between two run times.
@@ -67,7 +71,11 @@ pub fn account(
     let unreported: f64 = lost
         .iter()
         .map(|l| {
-            let until = (l.reported_until_ms + REPORT_INTERVAL_MS).min(l.lost_at_ms);
+            let until = if l.still_sending {
+                l.lost_at_ms
+            } else {
+                (l.reported_until_ms + REPORT_INTERVAL_MS).min(l.lost_at_ms)
+            };
             l.rate_fraction * planned_between(&timeline, l.reported_until_ms, until)
         })
         .sum();
@@ -180,6 +188,7 @@ mod tests {
             rate_fraction: 1.0 / 3.0,
             reported_until_ms: 3000,
             lost_at_ms: 5500,
+            still_sending: false,
         };
         let a = account(&plan, &r, &[lost], 0, 3, Vec::new());
         assert_eq!(a.planned, 3000);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_engine::record::Recorded;
+use ptl_engine::record::{IntervalDelta, Recorded};
 use zookeeper_client::Client;
 
 use crate::access::Node;
@@ -80,6 +80,9 @@ pub(crate) struct Member {
     /// When it was seen gone (ZooKeeper clock, Unix ms); `None` for one lost before this
     /// coordinator took the run over.
     lost_at_ms: Option<i64>,
+    /// When the coordinator stopped waiting for it, still sending, its done marker not written
+    /// (the run's grace ran out).
+    given_up_at_ms: Option<i64>,
     /// Its saturation second by second, from its deltas' schedule lag and CPU (a coordinator
     /// that took the run over sees only the seconds merged since).
     load: LoadSummary,
@@ -110,6 +113,7 @@ impl Member {
             last_window: None,
             last_seen_ms: run_start_ms + share.start_offset_ms as i64,
             lost_at_ms: None,
+            given_up_at_ms: None,
         }
     }
 
@@ -118,13 +122,23 @@ impl Member {
         self.start_at_ms + self.last_window.map_or(0, |w| (w as i64 + 1) * 1000)
     }
 
-    /// Lost without saying `done`: what it may have sent after its last report is unreported.
+    /// Lost without saying `done`, or still sending when the coordinator stopped waiting: what
+    /// it may have sent after its last report is unreported.
     fn unreported(&self, run_start_ms: i64) -> Option<Unreported> {
-        (self.lost && self.done.is_none()).then(|| Unreported {
+        if self.done.is_some() {
+            return None;
+        }
+        let gone_at = if self.lost {
+            self.lost_at_ms
+        } else {
+            Some(self.given_up_at_ms?)
+        };
+        Some(Unreported {
             agent: self.id.0.clone(),
             rate_fraction: self.rate_fraction,
             reported_until_ms: self.reported_until_ms() - run_start_ms,
-            lost_at_ms: self.lost_at_ms.map_or(i64::MAX, |at| at - run_start_ms),
+            lost_at_ms: gone_at.map_or(i64::MAX, |at| at - run_start_ms),
+            still_sending: !self.lost,
         })
     }
 
@@ -293,8 +307,8 @@ pub(crate) async fn follow(
                 busy.free(&member.id);
             }
         }
+        merge_all_new(client, id, &mut members, &mut windows, &mut live).await?;
         for member in members.iter_mut() {
-            merge_new(client, id, member, &mut windows, &mut live).await?;
             if member.done.is_some() {
                 let seconds = member.last_window_seconds();
                 member.release(&mut windows, seconds)?;
@@ -462,8 +476,12 @@ pub(crate) async fn follow(
         }
         if clock::now_ms() > give_up_at + paused_so_far {
             stop_reason = Some("agents did not finish in time".into());
-            stopped_at_ms.get_or_insert(clock::now_ms());
+            let now = clock::now_ms();
+            stopped_at_ms.get_or_insert(now);
             for member in members.iter_mut() {
+                if !member.finished() {
+                    member.given_up_at_ms = Some(now);
+                }
                 member.release(&mut windows, 1.0)?;
             }
             break;
@@ -541,7 +559,17 @@ pub(crate) async fn follow(
             plan.peak_rate().unwrap_or(0.0)
         )
     });
-    let notes = errors.chain(caps).chain(capacity).collect();
+    // Still sending when the coordinator stopped waiting: what it sent after its last report
+    // merged is counted unreported, and the run says it is incomplete.
+    let given_up = members.iter().filter(|m| m.given_up_at_ms.is_some()).map(|m| {
+        format!(
+            "{}: had not finished its part when the coordinator stopped waiting (its reports \
+             end at {:.1} s)",
+            m.id,
+            (m.reported_until_ms() - start_at_ms) as f64 / 1000.0
+        )
+    });
+    let notes = errors.chain(caps).chain(capacity).chain(given_up).collect();
     let accounting = accounting::account(plan, &result, &unreported, fenced, members.len(), notes);
     let verdict = accounting
         .degraded
@@ -763,17 +791,47 @@ fn active(members: &[Member]) -> impl Iterator<Item = &Member> {
     members.iter().filter(|m| !m.finished())
 }
 
-/// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
-/// per-second windows one behind (see [`Member::held`]).
-async fn merge_new(
+/// Every member's deltas not merged yet, read with the reads of all members in flight together
+/// (`zk::pipelined`), then merged member by member in order.
+async fn merge_all_new(
     client: &Client,
     id: &RunId,
-    member: &mut Member,
+    members: &mut [Member],
     windows: &mut MergedWindows,
     live: &mut LiveView,
 ) -> Result<(), ClusterError> {
+    // By index: a closure over `&Member` arguments trips the `Send` check of the spawned run.
+    let view: &[Member] = members;
+    let fetched = zk::pipelined(0..view.len(), |i| fetch_new(client, id, &view[i])).await;
+    for (member, new) in members.iter_mut().zip(fetched) {
+        merge_new(member, new?, windows, live)?;
+    }
+    Ok(())
+}
+
+/// The member's delta nodes after its cursor, read, oldest first.
+async fn fetch_new(
+    client: &Client,
+    id: &RunId,
+    member: &Member,
+) -> Result<Vec<(String, IntervalDelta)>, ClusterError> {
+    let mut new = Vec::new();
     for node in member.seen.unread(client, id, &member.id).await? {
         let delta = cursor::read_delta(client, id, &member.id, &node).await?;
+        new.push((node, delta));
+    }
+    Ok(new)
+}
+
+/// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
+/// per-second windows one behind (see [`Member::held`]).
+fn merge_new(
+    member: &mut Member,
+    new: Vec<(String, IntervalDelta)>,
+    windows: &mut MergedWindows,
+    live: &mut LiveView,
+) -> Result<(), ClusterError> {
+    for (node, delta) in new {
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         live.requests += requests;
         live.errors += delta

@@ -107,3 +107,47 @@ async fn old_and_skewed_agents_are_refused_with_the_reason() {
         "{reason}"
     );
 }
+
+/// An agent whose session stays alive but that never reports nor says done (hung, or far
+/// behind): the coordinator stops waiting once the grace runs out, and the result says the run
+/// is incomplete, counting what that agent may have sent as unreported, not as nobody's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_still_going_when_the_grace_runs_out_degrades_the_run() {
+    let server = ZkServer::start();
+    let zk = ZkConfig::new(server.connect_string());
+    let config = CoordinatorConfig {
+        finish_grace: Duration::from_secs(1),
+        ..crate::common::coordinator_config(&zk)
+    };
+    tokio::spawn(coordinator::run_coordinator(
+        config,
+        ptl_cluster::CancellationToken::new(),
+    ));
+    let client = zk::connect(&zk).await.expect("connect");
+    let hung = registry::register(&client, &info("hung", env!("CARGO_PKG_VERSION"), 0))
+        .await
+        .expect("register");
+
+    // 10 arrivals a second for 2 s: the hung agent's whole share.
+    let plan = ptl_test_support::plans::one_request("http://127.0.0.1:9", 10.0, 2_000_000);
+    let mut submit = SubmitConfig::new(zk.clone(), ptl_bytecode::encode(&plan), 1);
+    submit.agent_wait = Duration::from_secs(5);
+    submit.start_delay = Duration::from_millis(300);
+    submit.wait = Some(Duration::from_secs(30));
+    let submitted = submit::submit(submit).await.expect("a result");
+    let submit::Submitted::Finished(_, result) = submitted else {
+        panic!("waited for the result")
+    };
+    let accounting = result.accounting.as_ref().expect("accounting");
+    assert_eq!(accounting.reported, 0);
+    assert!(accounting.degraded, "{accounting:?}");
+    let reasons = accounting.reasons.join("; ");
+    assert!(
+        reasons.contains(&format!("{hung}: had not finished its part")),
+        "{reasons}"
+    );
+    // Everything planned is the hung agent's to account for: unreported, not nobody's.
+    assert!(accounting.planned > 0);
+    assert_eq!(accounting.unreported, accounting.planned, "{accounting:?}");
+    assert_eq!(accounting.lost_share, 0, "{accounting:?}");
+}
