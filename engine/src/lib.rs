@@ -30,4 +30,4 @@ pub mod runner;
 mod schedule;
 pub mod target_policy;
 pub mod vm;
-pub use runner::{run, run_blocking, Progress, RunOptions, RunOutcome};
+pub use runner::{run, run_blocking, Progress, RunOptions, RunOutcome, WindowFn, WindowRecord};

@@ -2,7 +2,7 @@
 //! and end exactly as `ptl run` does (summary, output files, exit status).
 
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
-use crate::cmd::run::conclude;
+use crate::cmd::run::{conclude, HdrLog};
 use crate::exit::Exit;
 use crate::flags::SubmitArgs;
 use crate::output::{fail, Done};
@@ -92,7 +92,7 @@ pub fn run(args: &SubmitArgs) -> Done {
             return conclude(&result, files, None);
         };
         match merged_outcome(&zk, &id, &compiled.plan, &result).await {
-            Ok(outcome) => conclude(&result, files, Some((path, &outcome))),
+            Ok(outcome) => conclude(&result, files, Some(HdrLog::PerPhase(path, &outcome))),
             Err(e) => {
                 // The summary and the other files still; the status is the missing log's.
                 let _ = conclude(&result, files, None);

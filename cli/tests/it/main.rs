@@ -20,6 +20,7 @@ mod cluster_tls;
 mod dashboard;
 mod dashboard_secure;
 mod data;
+mod hdr_log;
 mod hosts;
 mod http2;
 mod https;

@@ -74,6 +74,22 @@ pub struct Progress {
 
 pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
+/// One merged one-second window of this run, as the collector took it in: for consumers that
+/// keep per-second data (`--hdr-log`) without the engine holding every second.
+pub struct WindowRecord<'a> {
+    /// The run's start.
+    pub started_at: SystemTime,
+    /// Offset of the window from the run's start (wall time: pauses included).
+    pub start: Duration,
+    /// 1 s, or less for the last window.
+    pub length: Duration,
+    pub layout: &'a Layout,
+    /// What every worker recorded in the window, merged.
+    pub recorded: &'a Recorded,
+}
+
+pub type WindowFn = Box<dyn FnMut(&WindowRecord<'_>) + Send>;
+
 /// How to run a plan.
 pub struct RunOptions {
     /// This agent's part of the run (`AgentShare::solo()` for a single agent). Ignored when
@@ -86,6 +102,8 @@ pub struct RunOptions {
     pub stop: Option<StopSignal>,
     /// Called once a second with a snapshot.
     pub progress: Option<ProgressFn>,
+    /// Called with every window's merged record, in order, once a second and for the last one.
+    pub windows: Option<WindowFn>,
     /// Start instant, outside stop and delta shipping; default [`Embedded`].
     pub coordination: Option<Arc<dyn Coordination>>,
     /// Hex SHA-256 of the bytecode, when the caller has it; computed from the plan otherwise.
@@ -113,6 +131,7 @@ impl Default for RunOptions {
             workers: None,
             stop: None,
             progress: None,
+            windows: None,
             coordination: None,
             plan_hash: None,
             series_cap: DEFAULT_CAP,
@@ -351,6 +370,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
             _ = ticker.tick() => {
                 let delta = harvest(&handles, &layout).await;
                 let progress = collector.window(window, 1.0, &delta, &clock(&pauses));
+                if let Some(f) = opts.windows.as_mut() {
+                    f(&WindowRecord { started_at, start: Duration::from_secs(window), length: Duration::from_secs(1), layout: &layout, recorded: &delta });
+                }
                 coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
                 window += 1;
                 if let Some(f) = opts.progress.as_mut() {
@@ -384,6 +406,15 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         .min(1.0);
     if !last.is_empty() {
         let progress = collector.window(window, seconds, &last, &clock(&pauses));
+        if let Some(f) = opts.windows.as_mut() {
+            f(&WindowRecord {
+                started_at,
+                start: Duration::from_secs(window),
+                length: Duration::from_secs_f64(seconds),
+                layout: &layout,
+                recorded: &last,
+            });
+        }
         coordination.report(&IntervalDelta {
             agent: share.index,
             window,
