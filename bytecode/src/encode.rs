@@ -5,7 +5,7 @@
 use crate::format::{
     arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
     Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
-    SOURCES_SECTION_ID, SOURCES_SINCE,
+    SOURCES_SECTION_ID, SOURCES_SINCE, TARGET_ENV_SINCE,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -193,6 +193,14 @@ fn meta(w: &mut Writer, plan: &Plan) {
     w.list(&plan.tags, |w, t| {
         w.str(&t.key);
         w.str(&t.value);
+    });
+    if w.version < TARGET_ENV_SINCE {
+        return;
+    }
+    w.list(&plan.target_envs, |w, t| {
+        w.var_u32(t.host);
+        w.str(&t.name);
+        w.option(t.default.as_ref(), |w, d| w.str(d));
     });
 }
 

@@ -9,7 +9,7 @@ pub const MAGIC: [u8; 4] = *b"PTLC";
 
 /// The format version this build writes, and the newest it reads. Bump it on any change to the
 /// byte layout; see "Versioning" in `docs/bytecode.md`.
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 
 /// Oldest version this build still reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
@@ -45,6 +45,10 @@ pub(crate) const ENCODE_SINCE: u16 = 6;
 /// plan's source files, so that `ptl run plan.ptlc --set …` can check and compile it again.
 pub(crate) const SOURCES_SINCE: u16 = 6;
 pub(crate) const SOURCES_SECTION_ID: u8 = 9;
+
+/// The first version whose meta section ends with the targets read from the environment
+/// (`target env("API_URL")`).
+pub(crate) const TARGET_ENV_SINCE: u16 = 7;
 
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;

@@ -305,6 +305,17 @@ pub enum Diagnostic {
         multipart: SourceSpan,
     },
 
+    #[error("a target is a URL or `env(\"NAME\")`, not `{name}(…)`")]
+    #[diagnostic(
+        code(ptl::E0094),
+        help("write the URL in quotes, or read it where the plan runs: `target env(\"API_URL\")`")
+    )]
+    TargetCall {
+        name: String,
+        #[label("not `env`")]
+        span: SourceSpan,
+    },
+
     #[error("unknown generator `{name}`")]
     #[diagnostic(code(ptl::E0023))]
     UnknownGenerator {

@@ -147,6 +147,7 @@ pub fn lower(model: &Model) -> Plan {
         http: model.http,
         params: model.params.clone(),
         hosts: model.hosts.clone(),
+        target_envs: model.target_envs.clone(),
         tags: model.tags.clone(),
         consts: pool.consts,
         datasets,

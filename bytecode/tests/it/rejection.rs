@@ -73,18 +73,18 @@ fn flips_behind_a_valid_checksum_decode_canonically_or_fail() {
 #[test]
 fn a_future_version_names_itself_and_asks_for_an_upgrade() {
     let mut bytes = encode(&sample_plan());
-    bytes[4..6].copy_from_slice(&7u16.to_le_bytes());
+    bytes[4..6].copy_from_slice(&8u16.to_le_bytes());
     let err = decode(&bytes).unwrap_err();
     assert_eq!(
         err,
         DecodeError::NewerVersion {
-            found: 7,
+            found: 8,
             supported: FORMAT_VERSION
         }
     );
     assert_eq!(
         err.to_string(),
-        format!("plan format v7 is newer than this ptl (supports v{FORMAT_VERSION}); upgrade ptl")
+        format!("plan format v8 is newer than this ptl (supports v{FORMAT_VERSION}); upgrade ptl")
     );
     assert_eq!(err.offset(), 4);
 }

@@ -27,4 +27,5 @@ mod https;
 mod paths;
 mod run;
 mod support;
+mod target_env;
 mod traffic;

@@ -42,6 +42,7 @@ fn plan() -> Plan {
         }],
         thresholds: vec![],
         hosts: vec![],
+        target_envs: vec![],
         tags: vec![],
     }
 }

@@ -38,6 +38,8 @@ pub struct Model {
     pub scenarios: Vec<ScenarioModel>,
     /// Hosts besides `target`, as `Plan::hosts`.
     pub hosts: Vec<ptl_bytecode::Host>,
+    /// Targets read from the environment, as `Plan::target_envs`.
+    pub target_envs: Vec<ptl_bytecode::TargetEnv>,
     /// The requests' distinct tags, as `Plan::tags`.
     pub tags: Vec<ptl_bytecode::Tag>,
     pub phases: Vec<PhaseModel>,

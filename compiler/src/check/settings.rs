@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use ptl_bytecode::{HttpVersion, Overflow};
+use ptl_bytecode::{HttpVersion, Overflow, TargetEnv};
 
 use crate::ast::{Item, Span};
 use crate::check::model::Origin;
 use crate::check::names::duplicate;
-use crate::check::{suggest, values, CheckContext, Sink};
+use crate::check::{generators, suggest, values, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -36,6 +36,8 @@ pub const DEFAULT_CONNECTIONS: u32 = 100;
 #[derive(Debug)]
 pub struct PlanSettings {
     pub target: Option<String>,
+    /// `target env("…")`: where `target` (its stand-in) is read from.
+    pub target_env: Option<TargetEnv>,
     /// A target was written but is not valid (already reported).
     pub target_failed: bool,
     pub timeout_us: u64,
@@ -70,6 +72,7 @@ impl PlanSettings {
 pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let mut s = PlanSettings {
         target: None,
+        target_env: None,
         target_failed: false,
         timeout_us: DEFAULT_TIMEOUT_US,
         timeout_origin: None,
@@ -85,6 +88,22 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let p = cx.params();
     let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
     for (file, stmt) in cx.items() {
+        if let Item::EnvTarget { name: None, call } = &stmt.node {
+            if let Some(&(first_file, first)) = seen.get("target") {
+                let first = (first_file == file).then_some(first);
+                sink.push(file, duplicate("setting", "target", call.span, first, None));
+                continue;
+            }
+            seen.insert("target".to_string(), (file, call.span));
+            match generators::target_env(sink, file, call, &p) {
+                Some(env) => {
+                    s.target = Some(TargetEnv::stand_in(&env.name));
+                    s.target_env = Some(env);
+                }
+                None => s.target_failed = true,
+            }
+            continue;
+        }
         let Item::Setting(setting) = &stmt.node else {
             continue;
         };

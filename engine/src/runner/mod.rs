@@ -225,6 +225,9 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
+    // Targets read from the environment first: everything below sees the URLs actually used.
+    let resolved = crate::target_env::resolve(plan)?;
+    let plan: &Plan = &resolved;
     // A coordination's pauses count; a caller's local ones only when it has none.
     let local_pauses = opts.pauses.take();
     let pauses = opts

@@ -31,6 +31,7 @@ impl PlanBuilder {
                 phases: vec![],
                 thresholds: vec![],
                 hosts: vec![],
+                target_envs: vec![],
                 tags: vec![],
             },
         }

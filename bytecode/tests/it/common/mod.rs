@@ -28,6 +28,7 @@ pub fn minimal_plan() -> Plan {
         http: HttpVersion::Http1,
         params: vec![],
         hosts: vec![],
+        target_envs: vec![],
         tags: vec![],
         consts: vec![],
         datasets: vec![],
@@ -85,6 +86,11 @@ pub fn sample_plan() -> Plan {
         hosts: vec![Host {
             name: "auth".into(),
             url: "http://127.0.0.1:9000".into(),
+        }],
+        target_envs: vec![TargetEnv {
+            host: 1,
+            name: "AUTH_URL".into(),
+            default: Some("http://127.0.0.1:9000".into()),
         }],
         tags: vec![
             Tag {
@@ -439,9 +445,17 @@ pub fn sample_plan() -> Plan {
     }
 }
 
-/// `plan` without what format v6 added (feeders' draw modes, encoded parts): what a v5 plan
-/// of it holds.
-pub fn without_v6(mut plan: Plan) -> Plan {
+/// `plan` without what format v7 added (targets read from the environment): what a v6 plan of
+/// it holds.
+pub fn without_v7(mut plan: Plan) -> Plan {
+    plan.target_envs.clear();
+    plan
+}
+
+/// `plan` without what formats v7 and v6 added (feeders' draw modes, encoded parts): what a v5
+/// plan of it holds.
+pub fn without_v6(plan: Plan) -> Plan {
+    let mut plan = without_v7(plan);
     for v in &mut plan.vars {
         v.parts.retain(|p| !matches!(p, VarPart::Encode { .. }));
         for p in &mut v.parts {
@@ -884,6 +898,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                     .into_iter()
                     .map(|(name, url)| Host { name, url })
                     .collect(),
+                target_envs: Vec::new(),
                 tags: tags
                     .into_iter()
                     .map(|(key, value)| Tag { key, value })
