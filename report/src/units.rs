@@ -169,3 +169,12 @@ mod tests {
         assert_eq!(format_count_share(5, 0), "5");
     }
 }
+
+/// A phase's `exhausted` count in words, the same in every report: iterations a `unique`
+/// feeder had no row left for, which were not sent.
+pub fn exhausted_text(n: u64) -> String {
+    format!(
+        "{n} iteration{} found no row left in a `unique` feeder (not sent)",
+        if n == 1 { "" } else { "s" }
+    )
+}

@@ -401,7 +401,7 @@ fn assert_series_covers_the_plan(r: &Value, phases: &[(&str, u64, f64)]) {
 }
 
 /// The interval log has, per phase of the result, an untagged interval (all requests) and one
-/// tagged with the request's name, whose max column (ms) is the phase's max response time.
+/// tagged `PHASE/REQUEST`, whose max column (ms) is the phase's max response time.
 fn assert_hdr_log_matches(path: &Path, r: &Value) {
     let log = std::fs::read_to_string(path).expect("hdr log written");
     assert!(log.contains("#[StartTime"), "{log}");
@@ -416,7 +416,8 @@ fn assert_hdr_log_matches(path: &Path, r: &Value) {
             log.contains(&format!("#phase {}", phase["name"].as_str().unwrap_or(""))),
             "{log}"
         );
-        assert!(pair[1].starts_with("Tag=hello,"), "{pair:?}");
+        let tag = format!("Tag={}/hello,", phase["name"].as_str().unwrap_or(""));
+        assert!(pair[1].starts_with(&tag), "{pair:?}");
         let max: f64 = pair[0]
             .split(',')
             .nth(2)
@@ -535,6 +536,51 @@ fn seq_values_are_unique_across_agent_processes() {
     let (_, done) = cluster.run_record(&run);
     assert_eq!(done.len(), 3, "{done:?}");
     assert!(done.values().all(|d| d.requests * 4 > total), "{done:?}");
+}
+
+/// A `unique` feeder in a cluster run: the agents share its rows, every row is sent once, and
+/// the arrivals that found none are counted as `exhausted` in the merged result (summed over
+/// the agents), as the target's own log of paths confirms.
+#[test]
+fn a_unique_feeder_is_exhausted_cluster_wide_and_the_count_is_merged() {
+    use ptl_test_support::counting_server;
+    let cluster = Cluster::start(2);
+    let server = counting_server::server();
+    server.record();
+    write(cluster.dir.path(), "ids.csv", "id\n1\n2\n3\n4\n5\n");
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        r#"plan "unique" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let row = csv("ids.csv", unique)
+  request hello { GET "/id/{{row.id}}" }
+  phase main { rate 20/s for 1s }
+}
+"#,
+    );
+    let out = cluster.dir.path().join("r.json");
+    cluster.expect_exit(
+        cluster
+            .submit(&plan, 2, &out)
+            .arg("--quiet")
+            .args(["--set", &format!("target={}", server.url())])
+            .output()
+            .expect("ptl submit runs"),
+        0,
+    );
+    let phase = &json(&out)["phases"][0];
+    assert_eq!(phase["planned"].as_u64(), Some(20), "{phase}");
+    assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
+    assert_eq!(phase["exhausted"].as_u64(), Some(15), "{phase}");
+    let mut paths: Vec<String> = server.recorded().into_iter().map(|r| r.target).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["/id/1", "/id/2", "/id/3", "/id/4", "/id/5"],
+        "each row once"
+    );
 }
 
 /// The plan goes to agents as bytecode: its hosts go with it. Two agents send to two hosts

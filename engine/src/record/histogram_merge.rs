@@ -335,6 +335,9 @@ mod tests {
                 r.request_after_end(i % 2, (i / 2) % 2);
                 r.arrival_after_end(i % 2, 0);
             }
+            if us % 5 == 0 {
+                r.exhausted(i % 2);
+            }
         }
         r.dropped(1, 0, Some(1));
         r
