@@ -923,6 +923,21 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("unique feeder `{file}` has {rows} rows for {arrivals} planned arrivals")]
+    #[diagnostic(
+        code(ptl::W0011),
+        severity(Warning),
+        help("a `unique` feeder sends each row once, across every agent: the arrivals after the last row are not sent and are counted as `exhausted` in the result. Add rows, plan fewer arrivals, or draw `sequential` or `random` if rows may repeat")
+    )]
+    UniqueFeederShort {
+        file: String,
+        rows: usize,
+        /// `20`, or `about 13` when a weighted mix decides how many draw from it.
+        arrivals: String,
+        #[label("{rows} rows; the open phases plan {arrivals} arrivals that draw from it")]
+        span: SourceSpan,
+    },
+
     #[error("no request goes to target `{name}`")]
     #[diagnostic(
         code(ptl::W0010),

@@ -84,6 +84,10 @@ fn one_let(
     }
     Some(VarModel {
         name: entry.name.clone(),
+        origin: crate::check::model::Origin {
+            file: entry.file,
+            span: entry.span,
+        },
         parts: merge(parts),
     })
 }

@@ -27,6 +27,7 @@ mod template_syntax;
 mod templates;
 mod think;
 mod thresholds;
+mod unique_rows;
 pub mod values;
 pub mod warnings;
 

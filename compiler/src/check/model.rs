@@ -57,6 +57,8 @@ pub struct DatasetData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VarModel {
     pub name: String,
+    /// Where the `let` was written, for warnings computed after lowering.
+    pub origin: Origin,
     pub parts: Vec<LetPart>,
 }
 

@@ -14,8 +14,8 @@ use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
 /// Every warning code, for `allow` (a unit test keeps it equal to the enum's).
-pub const WARNING_CODES: [&str; 7] = [
-    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010",
+pub const WARNING_CODES: [&str; 8] = [
+    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010", "W0011",
 ];
 
 pub const PLAN_SETTINGS: [&str; 9] = [
