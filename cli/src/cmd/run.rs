@@ -168,7 +168,7 @@ pub fn execute_with(
 
 /// `--hdr-log` of a local run: the file is created before the run (a path that cannot be
 /// written is a usage error, nothing sent) and filled second by second as it goes.
-fn start_hdr_log(path: &Path, plan: &str) -> Result<SecondsLog, Exit> {
+pub fn start_hdr_log(path: &Path, plan: &str) -> Result<SecondsLog, Exit> {
     let cannot = |e: &dyn std::fmt::Display| {
         fail(Exit::Usage, format!("cannot write {}: {e}", path.display()))
     };

@@ -22,14 +22,17 @@ const PLAN: &str = r#"plan "seconds" {
 "#;
 
 /// One interval of the log: its tag, start, length and how many values it holds.
-struct Interval {
-    tag: Option<String>,
-    start: Duration,
-    length: Duration,
-    count: u64,
+pub(crate) struct Interval {
+    pub tag: Option<String>,
+    pub start: Duration,
+    pub length: Duration,
+    pub count: u64,
+    /// The largest value, µs.
+    pub max: u64,
 }
 
-fn read_log(bytes: &[u8]) -> Vec<Interval> {
+/// Every interval of a log, read with HdrHistogram's own reader.
+pub(crate) fn read_log(bytes: &[u8]) -> Vec<Interval> {
     let mut de = Deserializer::new();
     IntervalLogIterator::new(bytes)
         .filter_map(|e| match e.expect("every line parses") {
@@ -46,6 +49,7 @@ fn read_log(bytes: &[u8]) -> Vec<Interval> {
                 start: i.start_timestamp(),
                 length: i.duration(),
                 count: h.len(),
+                max: h.max(),
             }
         })
         .collect()
