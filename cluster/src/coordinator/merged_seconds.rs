@@ -97,3 +97,39 @@ fn remainder(record: &Recorded, seconds: &Recorded) -> Result<Recorded, ClusterE
     }
     Ok(rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ptl_engine::record::{Outcome, Timing};
+
+    fn answered(values: &[u64]) -> Recorded {
+        let mut r = Recorded::new(1, 2, 1);
+        for (i, &us) in values.iter().enumerate() {
+            let t = Timing {
+                response_us: us,
+                service_us: us,
+                lag_us: 0,
+            };
+            r.exchange(0, i % 2, Some(t), Outcome::Success { status: 200 });
+        }
+        r
+    }
+
+    #[test]
+    fn the_rest_is_the_record_minus_the_seconds_exactly() {
+        let (folded, late) = (answered(&[100, 200, 300]), answered(&[400, 500]));
+        let mut record = folded.clone();
+        record.merge(&late);
+        let rest = remainder(&record, &folded).expect("the seconds are within the record");
+        for (r, want) in rest.request.iter().zip(&late.request) {
+            let got = r.latency.as_ref().map(|l| &l.response);
+            assert_eq!(got, want.latency.as_ref().map(|l| &l.response));
+        }
+        // Nothing left: no latency at all, so no last interval.
+        let none = remainder(&record, &record).expect("equal");
+        assert!(none.request.iter().all(|r| r.latency.is_none()));
+        // Seconds holding a value the record does not: an error, never a negative count.
+        assert!(remainder(&folded, &record).is_err());
+    }
+}
