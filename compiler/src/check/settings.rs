@@ -95,7 +95,7 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
                 continue;
             }
             seen.insert("target".to_string(), (file, call.span));
-            match generators::target_env(sink, file, call, &p) {
+            match generators::target_env(sink, file, call, p) {
                 Some(env) => {
                     s.target = Some(TargetEnv::stand_in(&env.name));
                     s.target_env = Some(env);

@@ -120,7 +120,7 @@ pub fn collect(cx: &CheckContext<'_>, sink: &mut Sink) -> Targets {
         let value = match &stmt.node {
             Item::Target { value, .. } => value,
             Item::EnvTarget { call, .. } => {
-                match generators::target_env(sink, file, call, &p) {
+                match generators::target_env(sink, file, call, p) {
                     Some(env) => {
                         let index = t.hosts.len() as u32;
                         t.hosts.push(Host {
