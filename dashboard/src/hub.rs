@@ -664,15 +664,16 @@ impl RunEntry {
         }
     }
 
-    /// The phases the run has reached (as the request rows: begun, or with anything counted).
-    fn phase_rows(&self) -> Vec<PhaseRow> {
-        let Some(result) = self.result.as_ref() else {
-            return Vec::new();
-        };
-        result
-            .phases
+    /// The phases the run has reached: begun, or with anything counted.
+    fn reached(&self) -> impl Iterator<Item = &ptl_engine::result::PhaseResult> {
+        self.result
             .iter()
+            .flat_map(|r| &r.phases)
             .filter(|p| p.duration_s > 0.0 || p.request_count > 0 || p.dropped > 0)
+    }
+
+    fn phase_rows(&self) -> Vec<PhaseRow> {
+        self.reached()
             .map(|p| PhaseRow {
                 name: p.name.clone(),
                 target_rps: p.target_rps,
@@ -687,13 +688,7 @@ impl RunEntry {
     }
 
     fn request_rows(&self) -> Vec<RequestRow> {
-        let Some(result) = self.result.as_ref() else {
-            return Vec::new();
-        };
-        result
-            .phases
-            .iter()
-            .filter(|p| p.duration_s > 0.0 || p.request_count > 0 || p.dropped > 0)
+        self.reached()
             .flat_map(|phase| {
                 phase.requests.iter().map(move |r| RequestRow {
                     phase: phase.name.clone(),

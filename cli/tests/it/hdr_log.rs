@@ -8,6 +8,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::Duration;
 
 const PLAN: &str = r#"plan "seconds" {
@@ -55,20 +57,27 @@ pub(crate) fn read_log(bytes: &[u8]) -> Vec<Interval> {
         .collect()
 }
 
-#[test]
-fn the_hdr_log_has_an_interval_per_second_per_phase_and_request() {
+/// `ptl run` of [`PLAN`] against a new demo target with `--hdr-log` at `log` (a name in the
+/// run's directory): the target, the directory, the exit and where the result goes.
+fn run_logging(log: &str) -> (Target, tempfile::TempDir, Output, PathBuf, PathBuf) {
     let target = Target::start();
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.ptl");
     std::fs::write(&plan, PLAN).unwrap();
     let out = dir.path().join("r.json");
-    let hlog = dir.path().join("r.hlog");
+    let hlog = dir.path().join(log);
     let o = run(
         &plan,
         &target.url,
         &out,
         &["--hdr-log", hlog.to_str().unwrap()],
     );
+    (target, dir, o, out, hlog)
+}
+
+#[test]
+fn the_hdr_log_has_an_interval_per_second_per_phase_and_request() {
+    let (target, _dir, o, out, hlog) = run_logging("r.hlog");
     assert_exit(&o, 0);
     let r = json(&out);
     let log = std::fs::read(&hlog).expect("log written");
@@ -127,18 +136,7 @@ fn the_hdr_log_has_an_interval_per_second_per_phase_and_request() {
 
 #[test]
 fn an_hdr_log_that_cannot_be_written_is_a_usage_error_before_anything_is_sent() {
-    let target = Target::start();
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.ptl");
-    std::fs::write(&plan, PLAN).unwrap();
-    let out = dir.path().join("r.json");
-    let hlog = dir.path().join("missing-dir").join("r.hlog");
-    let o = run(
-        &plan,
-        &target.url,
-        &out,
-        &["--hdr-log", hlog.to_str().unwrap()],
-    );
+    let (target, _dir, o, _out, _hlog) = run_logging("missing-dir/r.hlog");
     assert_exit(&o, 2);
     assert!(
         crate::support::stderr(&o).contains("cannot write"),
