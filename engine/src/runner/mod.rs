@@ -225,7 +225,9 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
-    // Targets read from the environment first: everything below sees the URLs actually used.
+    // Targets read from the environment first: everything below sees the URLs actually used
+    // (but the plan's hash is the compiled plan's).
+    let compiled = plan;
     let resolved = crate::target_env::resolve(plan)?;
     let plan: &Plan = &resolved;
     // A coordination's pauses count; a caller's local ones only when it has none.
@@ -273,7 +275,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let plan_hash = opts
         .plan_hash
         .take()
-        .unwrap_or_else(|| ptl_bytecode::hash(&ptl_bytecode::encode(plan)).to_hex());
+        .unwrap_or_else(|| ptl_bytecode::hash(&ptl_bytecode::encode(compiled)).to_hex());
 
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
     let mut handles: Vec<WorkerHandle> = Vec::with_capacity(count);
@@ -374,7 +376,13 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
                 let delta = harvest(&handles, &layout).await;
                 let progress = collector.window(window, 1.0, &delta, &clock(&pauses));
                 if let Some(f) = opts.windows.as_mut() {
-                    f(&WindowRecord { started_at, start: Duration::from_secs(window), length: Duration::from_secs(1), layout: &layout, recorded: &delta });
+                    f(&WindowRecord {
+                        started_at,
+                        start: Duration::from_secs(window),
+                        length: Duration::from_secs(1),
+                        layout: &layout,
+                        recorded: &delta,
+                    });
                 }
                 coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
                 window += 1;
