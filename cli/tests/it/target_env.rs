@@ -138,3 +138,51 @@ fn allow_target_judges_the_resolved_url() {
     assert_exit(&o, 0);
     assert_eq!(hits(&home) + hits(&api), 20);
 }
+
+/// In a cluster each agent resolves the target where it runs, and its own `--allow-target`
+/// judges the resolved URL (an agent-side check of the unresolved plan would refuse it).
+#[test]
+fn agents_resolve_the_target_where_they_run_and_their_policy_judges_it() {
+    use crate::cluster::{write, Cluster};
+    let mut cluster = Cluster::start(0);
+    let server = counting_server::server();
+    let connect = cluster.connect();
+    let dir = cluster.dir.path().to_path_buf();
+    let allowed = server.addr.to_string();
+    for name in ["agent0", "agent1"] {
+        let mut command = ptl();
+        command.args(["agent", "--zk", &connect, "--name", name, "--workers", "1"]);
+        command.args(["--session-timeout", crate::support::AGENT_SESSION]);
+        command.args(["--allow-target", &allowed]);
+        command.env("PTL_IT_CLUSTER_TARGET", server.url());
+        cluster
+            .agents
+            .push(crate::support::Proc::spawn_command(&dir, name, command));
+    }
+    cluster.wait_for_agents(2);
+    let plan = write(
+        &dir,
+        "plan.ptl",
+        r#"plan "cluster_target_env" {
+  target env("PTL_IT_CLUSTER_TARGET")
+  allow W0006
+  timeout 1s
+  request hello { GET "/" }
+  phase steady { rate 20/s for 2s }
+}
+"#,
+    );
+    let out = dir.join("r.json");
+    let o = cluster
+        .submit(&plan, 2, &out)
+        .arg("--quiet")
+        .env_remove("PTL_IT_CLUSTER_TARGET")
+        .output()
+        .expect("ptl submit runs");
+    assert_exit(&o, 0);
+    let r = json(&out);
+    assert_eq!(r["total"]["requests"].as_u64(), Some(40), "{}", r["total"]);
+    assert_eq!(hits(&server), 40);
+    // Each agent resolved it on its own: the merged result names the variable.
+    assert_eq!(r["target"], "env(\"PTL_IT_CLUSTER_TARGET\")");
+}
