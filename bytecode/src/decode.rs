@@ -10,13 +10,14 @@ use crate::format::{
     tag, Section, ARRIVALS, CHECKSUM_OFFSET, CMPS, DRAWS, DRAW_SINCE, ENCODE_SINCE, ENCODINGS,
     ENV_SINCE, FLAGS_OFFSET, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, HTTP_VERSIONS,
     HTTP_VERSION_SINCE, KNOWN_FLAGS, MAGIC, METHODS, MIN_FORMAT_VERSION, OVERFLOWS,
-    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE, THINK_SINCE,
+    RICHER_EXPECTS_SINCE, SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE, TARGET_ENV_SINCE,
+    THINK_SINCE,
 };
 use crate::plan::{
     Arrivals, Capture, CaptureSource, Cmp, ConstId, Dataset, Draw, Encoding, Expect, Fault,
     Generator, HeaderTemplate, Host, HttpVersion, Injection, Load, Method, Metric, Overflow, Phase,
-    Plan, Ppm, Request, Scenario, Scope, Step, Tag, Template, TemplateOp, Think, Threshold, Var,
-    VarPart,
+    Plan, Ppm, Request, Scenario, Scope, Step, Tag, TargetEnv, Template, TemplateOp, Think,
+    Threshold, Var, VarPart,
 };
 use crate::reader::Reader;
 
@@ -60,6 +61,7 @@ pub(crate) fn decode_with_layout(bytes: &[u8]) -> Result<(Plan, Layout)> {
         stop_at_knee: false,
         params: Vec::new(),
         hosts: Vec::new(),
+        target_envs: Vec::new(),
         tags: Vec::new(),
         consts: Vec::new(),
         datasets: Vec::new(),
@@ -276,6 +278,24 @@ fn meta(r: &mut Reader, plan: &mut Plan, version: u16) -> Result<()> {
     }
     if version >= STOP_AT_SINCE {
         plan.stop_at_knee = table_tag::<bool>(r, "stop_at", &[false, true])?;
+    }
+    if version >= TARGET_ENV_SINCE {
+        let hosts = plan.hosts.len();
+        plan.target_envs = list(r, "target env count", |r| {
+            let at = r.offset();
+            let host = r.var_u32("target env host")?;
+            if host as usize > hosts {
+                return invalid(
+                    at,
+                    format!("target env host {host} out of range ({hosts} hosts)"),
+                );
+            }
+            Ok(TargetEnv {
+                host,
+                name: r.string("target env name")?,
+                default: option(r, "target env default", |r| r.string("target env default"))?,
+            })
+        })?;
     }
     Ok(())
 }

@@ -123,6 +123,20 @@ impl Disasm<'_> {
                 self.line(1, format!("h{i:<4} {} {}", h.name, h.url));
             }
         }
+        if !p.target_envs.is_empty() {
+            self.heading("target envs", p.target_envs.len());
+            for t in &p.target_envs {
+                let host = match t.host {
+                    0 => "target".to_string(),
+                    i => format!("h{}", i - 1),
+                };
+                let default = t
+                    .default
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(" (default {})", quote_str(d)));
+                self.line(1, format!("{host} = env {}{default}", quote_str(&t.name)));
+            }
+        }
         if !p.tags.is_empty() {
             self.heading("tags", p.tags.len());
             for (i, t) in p.tags.iter().enumerate() {

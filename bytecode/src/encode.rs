@@ -5,7 +5,7 @@
 use crate::format::{
     arrivals_tag, cmp_tag, draw_tag, encoding_tag, http_version_tag, method_tag, overflow_tag, tag,
     Section, DRAW_SINCE, ENCODE_SINCE, FORMAT_VERSION, HEADER_LEN, HOSTS_SINCE, MAGIC,
-    SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE,
+    SOURCES_SECTION_ID, SOURCES_SINCE, STOP_AT_SINCE, TARGET_ENV_SINCE,
 };
 use crate::plan::{
     Capture, CaptureSource, ConstId, Dataset, Expect, Fault, Generator, HeaderTemplate, Injection,
@@ -197,6 +197,14 @@ fn meta(w: &mut Writer, plan: &Plan) {
     if w.version >= STOP_AT_SINCE {
         w.u8(u8::from(plan.stop_at_knee));
     }
+    if w.version < TARGET_ENV_SINCE {
+        return;
+    }
+    w.list(&plan.target_envs, |w, t| {
+        w.var_u32(t.host);
+        w.str(&t.name);
+        w.option(t.default.as_ref(), |w, d| w.str(d));
+    });
 }
 
 fn dataset(w: &mut Writer, d: &Dataset) {

@@ -50,6 +50,10 @@ pub(crate) const SOURCES_SECTION_ID: u8 = 9;
 /// an older plan never stops at the knee.
 pub(crate) const STOP_AT_SINCE: u16 = 7;
 
+/// The first version whose meta section ends (after the `stop_at` flag) with the targets read
+/// from the environment (`target env("API_URL")`).
+pub(crate) const TARGET_ENV_SINCE: u16 = 7;
+
 /// Magic (4) + version (2) + flags (2) + payload length (8) + CRC-32 (4).
 pub const HEADER_LEN: usize = 20;
 

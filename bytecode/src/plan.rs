@@ -49,6 +49,10 @@ pub struct Plan {
     /// The hosts besides `target` that requests name (format v5): `target api "…"`, and the
     /// base of every absolute URL in a request line. A request's [`Request::host`] indexes it.
     pub hosts: Vec<Host>,
+    /// Targets read from the environment where the plan runs (format v7): `target
+    /// env("API_URL")`, `target api env("API_URL")`. Their URL in [`Plan::target`] or
+    /// [`Host::url`] is a stand-in (`env("API_URL")`) until the runtime resolves them.
+    pub target_envs: Vec<TargetEnv>,
     /// Every distinct `tag key = "value"` pair of the plan's requests (format v5), in order
     /// of first use; [`Request::tags`] and [`Scope::Tag`] index it.
     pub tags: Vec<Tag>,
@@ -75,6 +79,24 @@ pub struct Host {
     pub name: String,
     /// Base URL, as [`Plan::target`] is.
     pub url: String,
+}
+
+/// A target whose URL is an environment variable, read where the plan runs when the run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetEnv {
+    /// 0 for [`Plan::target`], `i + 1` for `Plan::hosts[i]`.
+    pub host: u32,
+    /// The variable's name.
+    pub name: String,
+    /// The URL when the variable is unset.
+    pub default: Option<String>,
+}
+
+impl TargetEnv {
+    /// How the plan shows the target until it is resolved: `env("API_URL")`.
+    pub fn stand_in(name: &str) -> String {
+        format!("env(\"{name}\")")
+    }
 }
 
 /// One `tag key = "value"` pair: a dimension of the results, of the metrics and of thresholds.
@@ -696,6 +718,7 @@ impl Plan {
             stop_at_knee: false,
             params: vec![],
             hosts: vec![],
+            target_envs: vec![],
             tags: vec![],
             consts: vec![b"/".to_vec()],
             datasets: vec![],

@@ -81,6 +81,12 @@ pub enum Item {
         name: Ident,
         value: Value,
     },
+    /// `target env("API_URL")` (unnamed: `name` is `None`), `target api env("API_URL")`: a
+    /// target read from the environment where the plan runs.
+    EnvTarget {
+        name: Option<Ident>,
+        call: Call,
+    },
     Param {
         name: Ident,
         value: Value,

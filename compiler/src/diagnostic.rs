@@ -315,6 +315,17 @@ pub enum Diagnostic {
         span: SourceSpan,
     },
 
+    #[error("a target is a URL or `env(\"NAME\")`, not `{name}(…)`")]
+    #[diagnostic(
+        code(ptl::E0095),
+        help("write the URL in quotes, or read it where the plan runs: `target env(\"API_URL\")`")
+    )]
+    TargetCall {
+        name: String,
+        #[label("not `env`")]
+        span: SourceSpan,
+    },
+
     #[error("unknown generator `{name}`")]
     #[diagnostic(code(ptl::E0023))]
     UnknownGenerator {
@@ -919,6 +930,21 @@ pub enum Diagnostic {
         phase: String,
         users: u32,
         #[label("as fast as the target answers")]
+        span: SourceSpan,
+    },
+
+    #[error("unique feeder `{file}` has {rows} rows for {arrivals} planned arrivals")]
+    #[diagnostic(
+        code(ptl::W0011),
+        severity(Warning),
+        help("a `unique` feeder sends each row once, across every agent: the arrivals after the last row are not sent and are counted as `exhausted` in the result. Add rows, plan fewer arrivals, or draw `sequential` or `random` if rows may repeat")
+    )]
+    UniqueFeederShort {
+        file: String,
+        rows: usize,
+        /// `20`, or `about 13` when a weighted mix decides how many draw from it.
+        arrivals: String,
+        #[label("{rows} rows; the open phases plan {arrivals} arrivals that draw from it")]
         span: SourceSpan,
     },
 

@@ -225,7 +225,7 @@ fn block(head: String, inside: Vec<String>) -> String {
 /// Blank lines between groups of items of one kind, and around requests and scenarios.
 fn group(item: &Item) -> &'static str {
     match item {
-        Item::Setting(_) | Item::Target { .. } => "setting",
+        Item::Setting(_) | Item::Target { .. } | Item::EnvTarget { .. } => "setting",
         Item::Param { .. } => "param",
         Item::Headers(_) => "headers",
         Item::Let { .. } => "let",
@@ -256,6 +256,12 @@ fn item(stmt: &Stmt<Item>, depth: usize) -> Piece {
         Item::Setting(s) => Piece::new(stmt, setting(s)),
         Item::Target { name, value: v } => {
             Piece::new(stmt, format!("target {} {}", name.name, value(v)))
+        }
+        Item::EnvTarget { name, call: c } => {
+            let name = name
+                .as_ref()
+                .map_or(String::new(), |n| format!("{} ", n.name));
+            Piece::new(stmt, format!("target {name}{}", call(c)))
         }
         Item::Param { name, value: v } => Piece::aligned(
             stmt,
@@ -316,20 +322,22 @@ fn expr(e: &Expr) -> String {
         .iter()
         .map(|p| match p {
             ExprPart::Value(v) => value(v),
-            ExprPart::Call(call) => {
-                let args: Vec<String> = call
-                    .args
-                    .iter()
-                    .map(|a| match &a.weight {
-                        Some(w) => format!("{} {}", value(&a.value), value(w)),
-                        None => value(&a.value),
-                    })
-                    .collect();
-                format!("{}({})", call.func.name, args.join(", "))
-            }
+            ExprPart::Call(c) => call(c),
         })
         .collect();
     parts.join(" + ")
+}
+
+fn call(c: &crate::ast::Call) -> String {
+    let args: Vec<String> = c
+        .args
+        .iter()
+        .map(|a| match &a.weight {
+            Some(w) => format!("{} {}", value(&a.value), value(w)),
+            None => value(&a.value),
+        })
+        .collect();
+    format!("{}({})", c.func.name, args.join(", "))
 }
 
 fn weighted_head(keyword: &str, name: &str, weight: Option<&crate::ast::Value>) -> String {

@@ -148,6 +148,7 @@ pub fn lower(model: &Model) -> Plan {
         stop_at_knee: model.stop_at_knee,
         params: model.params.clone(),
         hosts: model.hosts.clone(),
+        target_envs: model.target_envs.clone(),
         tags: model.tags.clone(),
         consts: pool.consts,
         datasets,

@@ -15,8 +15,8 @@ use crate::control::RunControl;
 use crate::cursor::Cursor;
 use crate::live_run::LiveRun;
 use crate::model::{
-    self, AgentState, AgentView, Controls, Headline, Mark, MarkKind, PhaseLatency, PhaseSpan,
-    RequestRow, RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick, Verdict,
+    self, AgentState, AgentView, Controls, Headline, Mark, MarkKind, PhaseLatency, PhaseRow,
+    PhaseSpan, RequestRow, RunSource, RunStatus, RunSummary, RunView, Snapshot, Tick, Verdict,
 };
 use ptl_bytecode::plan::Plan;
 use ptl_engine::record::IntervalDelta;
@@ -411,6 +411,7 @@ impl Hub {
                 points,
                 marks: run.marks.clone(),
                 headline: run.headline.clone(),
+                phase_rows: run.phase_rows(),
                 requests: run.request_rows(),
                 phase_latency: run.phase_latency(),
                 agents: run.agents.clone(),
@@ -663,14 +664,31 @@ impl RunEntry {
         }
     }
 
-    fn request_rows(&self) -> Vec<RequestRow> {
-        let Some(result) = self.result.as_ref() else {
-            return Vec::new();
-        };
-        result
-            .phases
+    /// The phases the run has reached: begun, or with anything counted.
+    fn reached(&self) -> impl Iterator<Item = &ptl_engine::result::PhaseResult> {
+        self.result
             .iter()
+            .flat_map(|r| &r.phases)
             .filter(|p| p.duration_s > 0.0 || p.request_count > 0 || p.dropped > 0)
+    }
+
+    fn phase_rows(&self) -> Vec<PhaseRow> {
+        self.reached()
+            .map(|p| PhaseRow {
+                name: p.name.clone(),
+                target_rps: p.target_rps,
+                achieved_rps: p.achieved_rps,
+                planned: p.planned,
+                requests: p.request_count,
+                errors: p.errors,
+                dropped: p.dropped,
+                exhausted: p.exhausted,
+            })
+            .collect()
+    }
+
+    fn request_rows(&self) -> Vec<RequestRow> {
+        self.reached()
             .flat_map(|phase| {
                 phase.requests.iter().map(move |r| RequestRow {
                     phase: phase.name.clone(),
@@ -716,6 +734,7 @@ impl RunEntry {
             series,
             marks: self.marks.clone(),
             headline: self.headline.clone(),
+            phase_rows: self.phase_rows(),
             requests: self.request_rows(),
             phase_latency: self.phase_latency(),
             agents: self.agents.clone(),

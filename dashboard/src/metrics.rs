@@ -6,7 +6,7 @@
 //! achieved rate and response-time percentiles (gauges with a `percentile` label: the client
 //! library has no summary type), labelled also with the request's `host` (plans with several)
 //! and a `tag_KEY` label per tag. Per run and phase:
-//! target and achieved rate. Per run: the rates of the last second, agents connected, whether it
+//! target and achieved rate, and the iterations a `unique` feeder had no row for (a counter). Per run: the rates of the last second, agents connected, whether it
 //! is running, and each threshold's verdict: `ptl_threshold_passed` once its scope has data,
 //! `ptl_threshold_pending` 1 while it has none (a phase not started yet is never a failure).
 //!
@@ -129,10 +129,10 @@ fn per_request<T>(
     out
 }
 
-fn per_phase(
+fn per_phase<T>(
     runs: &[RunMetrics],
-    value: impl Fn(&ptl_engine::result::PhaseResult) -> f64,
-) -> Vec<(Labels, f64)> {
+    value: impl Fn(&ptl_engine::result::PhaseResult) -> T,
+) -> Vec<(Labels, T)> {
     runs.iter()
         .flat_map(|run| {
             run.result.phases.iter().map(|phase| {
@@ -214,6 +214,12 @@ impl Collector for HubCollector {
                     out.push((l.clone(), seconds(latency.max)))
                 }
             }),
+        )?;
+        counters(
+            e,
+            "ptl_phase_exhausted",
+            "Iterations of the phase a `unique` feeder had no row left for (not sent).",
+            per_phase(&runs, |p| p.exhausted),
         )?;
         gauges(
             e,
@@ -425,6 +431,37 @@ mod tests {
             !plain.contains("host=") && !plain.contains("tag_"),
             "{plain}"
         );
+    }
+
+    #[test]
+    fn exhausted_iterations_are_a_counter_per_phase_and_a_column_of_the_phase_table() {
+        let hub = running_hub();
+        let mut rec = ptl_engine::record::Recorded::new(2, 1, 1);
+        rec.exhausted(0);
+        rec.exhausted(0);
+        let delta = ptl_engine::record::IntervalDelta {
+            agent: 0,
+            window: 1,
+            recorded: rec,
+        };
+        hub.add_delta("r1", &delta).expect("same shape");
+        hub.tick("r1");
+        let text = render(&hub);
+        assert_eq!(
+            line(&text, "ptl_phase_exhausted_total{"),
+            [
+                r#"ptl_phase_exhausted_total{run="r1",phase="one"} 2"#,
+                r#"ptl_phase_exhausted_total{run="r1",phase="two"} 0"#
+            ],
+            "{text}"
+        );
+        let view = hub.view("r1").expect("the run's view");
+        let rows: Vec<(&str, u64)> = view
+            .phase_rows
+            .iter()
+            .map(|p| (p.name.as_str(), p.exhausted))
+            .collect();
+        assert_eq!(rows, [("one", 2)], "only the phase reached");
     }
 
     #[test]

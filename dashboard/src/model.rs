@@ -160,6 +160,20 @@ pub struct Headline {
     pub dropped: u64,
 }
 
+/// One phase, as far as the run got: what it planned, sent and did not send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRow {
+    pub name: String,
+    pub target_rps: f64,
+    pub achieved_rps: f64,
+    pub planned: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Iterations a `unique` feeder had no row left for (not sent).
+    pub exhausted: u64,
+}
+
 /// One request of one phase, as far as the run got.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestRow {
@@ -222,6 +236,7 @@ pub struct RunView {
     pub series: Vec<SeriesPoint>,
     pub marks: Vec<Mark>,
     pub headline: Headline,
+    pub phase_rows: Vec<PhaseRow>,
     pub requests: Vec<RequestRow>,
     pub phase_latency: Vec<PhaseLatency>,
     pub agents: Vec<AgentView>,
@@ -235,6 +250,7 @@ pub struct Tick {
     pub points: Vec<SeriesPoint>,
     pub marks: Vec<Mark>,
     pub headline: Headline,
+    pub phase_rows: Vec<PhaseRow>,
     pub requests: Vec<RequestRow>,
     pub phase_latency: Vec<PhaseLatency>,
     pub agents: Vec<AgentView>,

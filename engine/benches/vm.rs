@@ -175,6 +175,7 @@ fn plan() -> Plan {
         phases: vec![],
         thresholds: vec![],
         hosts: vec![],
+        target_envs: vec![],
         tags: vec![],
     }
 }

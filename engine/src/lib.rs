@@ -16,6 +16,7 @@
 //! - the result: [`result`] (the JSON model, `summarize`, `thresholds`);
 //! - [`lease`]: the permission to send an agent of a cluster holds (no zombie load);
 //! - [`http`]'s TLS options, and its pool for the engine's own benchmark;
+//! - [`target_env`]: targets read from the environment, resolved when the run starts;
 //! - [`target_policy`]: where and how fast a run may send (`--allow-target`, `--max-rate`);
 //! - [`request_log`]: one JSON line per request (`--request-log`), written off the workers.
 pub mod coordination;
@@ -28,6 +29,7 @@ mod response_check;
 pub mod result;
 pub mod runner;
 mod schedule;
+pub mod target_env;
 pub mod target_policy;
 pub mod vm;
-pub use runner::{run, run_blocking, Progress, RunOptions, RunOutcome};
+pub use runner::{run, run_blocking, Progress, RunOptions, RunOutcome, WindowFn, WindowRecord};

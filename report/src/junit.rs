@@ -2,9 +2,11 @@
 //!
 //! One `<testsuite name="ptl thresholds">` with one `<testcase>` per threshold; a failed
 //! threshold carries a `<failure>` with the measured value, a passed one reports it in
-//! `<system-out>`. Run metadata goes in `<properties>`.
+//! `<system-out>`. Run metadata goes in `<properties>`; the suite's own `<system-out>` has a
+//! line per phase (planned, requests, errors, dropped, and any iterations a `unique` feeder
+//! had no row for), so what was not sent is on the CI page too.
 
-use crate::units::format_actual;
+use crate::units::{exhausted_text, format_actual};
 use ptl_engine::result::{RunResult, ThresholdResult};
 use std::fmt::Write;
 
@@ -32,6 +34,7 @@ pub fn render_junit(result: &RunResult) -> String {
     for threshold in &result.thresholds {
         write_testcase(&mut xml, &classname, threshold);
     }
+    write_phases(&mut xml, result);
     xml.push_str("  </testsuite>\n</testsuites>\n");
     xml
 }
@@ -64,6 +67,33 @@ fn write_properties(xml: &mut String, result: &RunResult) {
         );
     }
     xml.push_str("    </properties>\n");
+}
+
+/// The phases' counts as the suite's output, a line each, so a CI page shows what was sent
+/// beside the verdicts: above all what was not (dropped, exhausted).
+fn write_phases(xml: &mut String, result: &RunResult) {
+    if result.phases.is_empty() {
+        return;
+    }
+    let lines: Vec<String> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut line = format!(
+                "phase {}: {} planned, {} requests, {} errors, {} dropped",
+                p.name, p.planned, p.request_count, p.errors, p.dropped
+            );
+            if p.exhausted > 0 {
+                let _ = write!(line, "; {}", exhausted_text(p.exhausted));
+            }
+            line
+        })
+        .collect();
+    let _ = writeln!(
+        xml,
+        "    <system-out>{}</system-out>",
+        escape(&lines.join("\n"))
+    );
 }
 
 fn write_testcase(xml: &mut String, classname: &str, threshold: &ThresholdResult) {

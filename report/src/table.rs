@@ -336,10 +336,9 @@ fn write_exhausted(out: &mut String, result: &RunResult) {
     for phase in result.phases.iter().filter(|p| p.exhausted > 0) {
         let _ = writeln!(
             out,
-            "  {}: {} iteration{} found no row left in a `unique` feeder (not sent)",
+            "  {}: {}",
             phase.name,
-            phase.exhausted,
-            if phase.exhausted == 1 { "" } else { "s" },
+            crate::units::exhausted_text(phase.exhausted)
         );
     }
 }

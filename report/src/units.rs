@@ -110,6 +110,15 @@ pub fn format_count_share(count: u64, total: u64) -> String {
     format!("{count} ({})", format_share(count as f64 / total as f64))
 }
 
+/// A phase's `exhausted` count in words, the same in every report: iterations a `unique`
+/// feeder had no row left for, which were not sent.
+pub fn exhausted_text(n: u64) -> String {
+    format!(
+        "{n} iteration{} found no row left in a `unique` feeder (not sent)",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! encode → decode gives the plan back; encoding is deterministic and canonical; the bytes of a
 //! small plan match the layout documented in docs/bytecode.md.
 
-use crate::common::{arb_plan, minimal_plan, sample_plan, without_v5, without_v6};
+use crate::common::{arb_plan, minimal_plan, sample_plan, without_v5, without_v6, without_v7};
 use proptest::prelude::*;
 use ptl_bytecode::*;
 
@@ -17,7 +17,7 @@ fn minimal_plan_matches_the_documented_bytes() {
     let bytes = encode(&minimal_plan());
     #[rustfmt::skip]
     let payload: Vec<u8> = vec![
-        1, 14,              // meta section, 14 bytes
+        1, 15,              // meta section, 15 bytes
         1, b'a',            //   name
         1, b't',            //   target
         1, 2, 3, 4,         //   timeout_us, connections, seed, max_inflight
@@ -26,6 +26,7 @@ fn minimal_plan_matches_the_documented_bytes() {
         0,                  //   no params
         0, 0,               //   no hosts, no tags (v5 and later)
         0,                  //   stop_at knee: no (v7 and later)
+        0,                  //   no target envs (v7 and later)
         2, 1, 0,            // consts: empty list
         3, 1, 0,            // datasets
         4, 1, 0,            // vars
@@ -214,7 +215,12 @@ fn a_v6_plan_never_stops_at_the_knee_and_v7_keeps_the_flag() {
     assert_eq!(decode(&v6), Ok(crate::common::without_v7(plan.clone())));
     let v7 = encode(&plan);
     assert_eq!(v7[4..6], 7u16.to_le_bytes());
-    assert_eq!(v7.len(), v6.len() + 1);
+    // The flag's byte, and the target envs' list (v7 too; its count alone when empty).
+    let no_envs = Plan {
+        target_envs: Vec::new(),
+        ..plan.clone()
+    };
+    assert_eq!(encode(&no_envs).len(), encode_as(&no_envs, 6).len() + 2);
     assert_eq!(decode(&v7), Ok(plan.clone()));
     let off = encode(&Plan {
         stop_at_knee: false,
@@ -251,7 +257,7 @@ fn a_v5_plan_decodes_with_sequential_feeders_and_v6_keeps_the_mode() {
     let v6 = encode_as(&plan, 6);
     // One draw byte, and the encoded part: tag, encoding, count, two parts of two bytes.
     assert_eq!(v6.len(), v5.len() + 1 + 7);
-    assert_eq!(decode(&v6), Ok(plan.clone()));
+    assert_eq!(decode(&v6), Ok(without_v7(plan.clone())));
 
     // The draw byte follows the dataset index; 3 is no mode.
     let mut bad = plan;
@@ -291,6 +297,7 @@ fn v5_hosts_timeouts_and_tags_round_trip_and_are_checked() {
 
     let mut bad = plan.clone();
     bad.hosts.clear();
+    bad.target_envs.clear();
     let err = decode(&encode(&bad)).expect_err("host 0 of none");
     assert!(err.to_string().contains("request host"), "{err}");
 
@@ -435,4 +442,22 @@ fn sources_ride_along_and_are_checked() {
     crate::common::fix_checksum(&mut bad);
     let err = decode(&bad).expect_err("section 10");
     assert!(err.to_string().contains("sources"), "{err}");
+}
+
+/// A v7 plan keeps its targets read from the environment (host, name, default); a v6 plan has
+/// none; a host index beyond the plan's hosts is an error, never a panic.
+#[test]
+fn target_envs_round_trip_from_v7() {
+    let plan = sample_plan();
+    assert_eq!(plan.target_envs.len(), 1);
+    let v7 = encode(&plan);
+    assert_eq!(v7[4..6], 7u16.to_le_bytes());
+    assert_eq!(decode(&v7), Ok(plan.clone()));
+    let v6 = encode_as(&plan, 6);
+    assert!(decode(&v6).expect("v6 decodes").target_envs.is_empty());
+
+    let mut bad = plan;
+    bad.target_envs[0].host = 2;
+    let err = decode(&encode(&bad)).expect_err("host 2 of 1");
+    assert!(err.to_string().contains("target env host 2"), "{err}");
 }

@@ -17,10 +17,11 @@ use ptl_engine::request_log::{LogSink, RequestLog};
 use ptl_engine::result::RunResult;
 use ptl_engine::target_policy::TargetPolicy;
 use ptl_engine::{RunOptions, RunOutcome};
+use ptl_report::hdr_log::SecondsLog;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub fn run(args: &RunArgs) -> Done {
     let compiled = plan_source::compile(&args.plan, &args.params)?;
@@ -123,6 +124,18 @@ pub fn execute_with(
     };
     let total = Duration::from_micros(compiled.plan.duration_us());
     let view = LiveView::new(total, output.quiet);
+    let hdr_log = match output.hdr_log.as_deref() {
+        Some(path) => match start_hdr_log(path, &compiled.plan.name) {
+            Ok(log) => Some((path, log)),
+            Err(e) => {
+                return Ran {
+                    done: Err(e),
+                    result: None,
+                }
+            }
+        },
+        None => None,
+    };
     let (stop, signal) = stop_channel();
     let plan_hash = ptl_bytecode::hash(&compiled.bytes).to_hex();
     let mut opts = RunOptions {
@@ -133,6 +146,7 @@ pub fn execute_with(
         tls,
         policy,
         request_log,
+        windows: hdr_log.as_ref().map(|(_, log)| log.sink()),
         ..RunOptions::default()
     };
     let hold = serving.as_ref().and_then(|s| s.hold);
@@ -213,7 +227,7 @@ pub fn execute_with(
     if let Some(reason) = ptl_engine::http::first_failure() {
         eprintln!("note: requests failed as `tls`; the first failure: {reason}");
     }
-    let hdr_log = output.hdr_log.as_deref().map(|path| (path, &outcome));
+    let hdr_log = hdr_log.map(|(path, log)| HdrLog::Seconds(path, log, outcome.started_at));
     let done = conclude(&outcome.result, &output.files, hdr_log);
     if let Some(d) = kept {
         runtime.block_on(async move {
@@ -237,13 +251,27 @@ pub fn execute_with(
     }
 }
 
+/// `--hdr-log` of a local run: the file is created before the run (a path that cannot be
+/// written is a usage error, nothing sent) and filled second by second as it goes.
+pub fn start_hdr_log(path: &Path, plan: &str) -> Result<SecondsLog, Exit> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        fail(Exit::Usage, format!("cannot write {}: {e}", path.display()))
+    };
+    let file = std::fs::File::create(path).map_err(|e| cannot(&e))?;
+    SecondsLog::start(std::io::BufWriter::new(file), plan).map_err(|e| cannot(&e))
+}
+
+/// How `--hdr-log` is completed once the run is over.
+pub enum HdrLog<'a> {
+    /// Streamed second by second during a local run: what is left is written and it is closed.
+    Seconds(&'a Path, SecondsLog, SystemTime),
+    /// One interval per phase, from a merged record (a cluster run).
+    PerPhase(&'a Path, &'a RunOutcome),
+}
+
 /// What every finished run ends with, local or cluster: the requested files, the summary
 /// table on stdout, and the exit status for the result (Ctrl-C, a failed threshold).
-pub fn conclude(
-    result: &RunResult,
-    files: &ResultFiles,
-    hdr_log: Option<(&Path, &RunOutcome)>,
-) -> Done {
+pub fn conclude(result: &RunResult, files: &ResultFiles, hdr_log: Option<HdrLog<'_>>) -> Done {
     let written = write_outputs(result, files, hdr_log);
     print!(
         "{}",
@@ -273,7 +301,7 @@ pub fn conclude(
 fn write_outputs(
     result: &RunResult,
     files: &ResultFiles,
-    hdr_log: Option<(&Path, &RunOutcome)>,
+    hdr_log: Option<HdrLog<'_>>,
 ) -> Result<(), String> {
     let mut errors = Vec::new();
     let mut attempt = |path: Option<&Path>, make: &dyn Fn() -> Result<Vec<u8>, String>| {
@@ -293,12 +321,17 @@ fn write_outputs(
     attempt(files.junit.as_deref(), &|| {
         Ok(ptl_report::junit::render_junit(result).into_bytes())
     });
-    if let Some((path, outcome)) = hdr_log {
-        attempt(Some(path), &|| {
+    match hdr_log {
+        Some(HdrLog::PerPhase(path, outcome)) => attempt(Some(path), &|| {
             let mut buf = Vec::new();
             ptl_report::hdr_log::write(outcome, &mut buf).map_err(|e| e.to_string())?;
             Ok(buf)
-        });
+        }),
+        Some(HdrLog::Seconds(path, log, started_at)) => match log.finish(started_at) {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(e) => errors.push(format!("cannot write {}: {e}", path.display())),
+        },
+        None => {}
     }
     if errors.is_empty() {
         Ok(())

@@ -2,7 +2,7 @@
 //! and end exactly as `ptl run` does (summary, output files, exit status).
 
 use crate::cluster_setup::{cluster_failure, runtime, zk_config};
-use crate::cmd::run::conclude;
+use crate::cmd::run::{conclude, start_hdr_log, HdrLog};
 use crate::exit::Exit;
 use crate::flags::SubmitArgs;
 use crate::output::{fail, Done};
@@ -11,8 +11,8 @@ use crate::progress::LiveView;
 use crate::signals;
 use ptl_bytecode::Plan;
 use ptl_cluster::client::submit::{self, SubmitConfig, Submitted};
-use ptl_cluster::coordinator::merged_record;
 use ptl_cluster::coordinator::LiveView as ClusterLive;
+use ptl_cluster::coordinator::{merged_record, merged_seconds};
 use ptl_cluster::ids::RunId;
 use ptl_cluster::run::{self, RunPhase};
 use ptl_cluster::signing::PlanSigner;
@@ -22,6 +22,7 @@ use ptl_engine::result::RunResult;
 use ptl_engine::runner::timeline::Timeline;
 use ptl_engine::vm::AgentShare;
 use ptl_engine::{Progress, RunOutcome};
+use ptl_report::hdr_log::SecondsLog;
 use std::time::Duration;
 
 /// How often the run's state and live view are read while waiting.
@@ -98,7 +99,20 @@ pub fn run(args: &SubmitArgs) -> Done {
             return conclude(&result, files, None);
         };
         match merged_outcome(&zk, &id, &compiled.plan, &result).await {
-            Ok(outcome) => conclude(&result, files, Some((path, &outcome))),
+            Ok(outcome) => match seconds_log(&zk, &id, &outcome, path).await {
+                Ok(log) => conclude(
+                    &result,
+                    files,
+                    Some(HdrLog::Seconds(path, log, outcome.started_at)),
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "note: the run's merged seconds could not be read ({e}): {} has one interval per phase",
+                        path.display()
+                    );
+                    conclude(&result, files, Some(HdrLog::PerPhase(path, &outcome)))
+                }
+            },
             Err(e) => {
                 // The summary and the other files still; the status is the missing log's.
                 let _ = conclude(&result, files, None);
@@ -120,6 +134,31 @@ async fn merged_outcome(
 ) -> Result<RunOutcome, ClusterError> {
     let client = zk::connect(zk).await?;
     merged_record::load_outcome(&client, id, plan, result.clone()).await
+}
+
+/// `--hdr-log` with one interval per second, from the coordinator's merged seconds (see
+/// `ptl_cluster::coordinator::merged_seconds`). An error if they are gone or damaged: the log
+/// written so far is closed, and the caller writes the per-phase one over it.
+async fn seconds_log(
+    zk: &ZkConfig,
+    id: &RunId,
+    outcome: &RunOutcome,
+    path: &std::path::Path,
+) -> Result<SecondsLog, String> {
+    let log = start_hdr_log(path, &outcome.result.plan).map_err(|_| "cannot create the file")?;
+    let visited = async {
+        let client = zk::connect(zk).await?;
+        let mut sink = log.sink();
+        merged_seconds::visit(&client, id, outcome, |w| sink(w)).await
+    }
+    .await;
+    match visited {
+        Ok(()) => Ok(log),
+        Err(e) => {
+            let _ = log.finish(outcome.started_at);
+            Err(e.to_string())
+        }
+    }
 }
 
 /// The run's own length plus the time it may wait for agents and to start, plus a margin.

@@ -400,28 +400,39 @@ fn assert_series_covers_the_plan(r: &Value, phases: &[(&str, u64, f64)]) {
     );
 }
 
-/// The interval log has, per phase of the result, an untagged interval (all requests) and one
-/// tagged with the request's name, whose max column (ms) is the phase's max response time.
+/// The interval log has one untagged interval per second, in order, and per phase of the
+/// result `PHASE/REQUEST` intervals (from the coordinator's merged seconds) whose counts add up
+/// to the request's merged count and whose largest value is the phase's max response time.
 fn assert_hdr_log_matches(path: &Path, r: &Value) {
-    let log = std::fs::read_to_string(path).expect("hdr log written");
-    assert!(log.contains("#[StartTime"), "{log}");
-    let intervals: Vec<&str> = log
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("\"StartTimestamp\""))
-        .collect();
-    let phases = r["phases"].as_array().expect("phases");
-    assert_eq!(intervals.len(), phases.len() * 2, "{log}");
-    for (phase, pair) in phases.iter().zip(intervals.chunks(2)) {
-        assert!(
-            log.contains(&format!("#phase {}", phase["name"].as_str().unwrap_or(""))),
-            "{log}"
+    let bytes = std::fs::read(path).expect("hdr log written");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("one interval per second"), "{text}");
+    let intervals = crate::hdr_log::read_log(&bytes);
+    let untagged: Vec<_> = intervals.iter().filter(|i| i.tag.is_none()).collect();
+    assert!(!untagged.is_empty(), "{text}");
+    assert!(
+        untagged.windows(2).all(|w| w[0].start < w[1].start),
+        "seconds in order: {text}"
+    );
+    assert!(
+        untagged.iter().all(|i| i.length <= Duration::from_secs(1)
+            || i.start == untagged.last().map_or(Duration::ZERO, |l| l.start)),
+        "{text}"
+    );
+    for phase in r["phases"].as_array().expect("phases") {
+        let name = phase["name"].as_str().unwrap_or("");
+        let tag = format!("{name}/hello");
+        let ours: Vec<_> = intervals
+            .iter()
+            .filter(|i| i.tag.as_deref() == Some(tag.as_str()))
+            .collect();
+        let count: u64 = ours.iter().map(|i| i.count).sum();
+        assert_eq!(
+            Some(count),
+            phase["requests"][0]["requests"].as_u64(),
+            "{tag}: {text}"
         );
-        assert!(pair[1].starts_with("Tag=hello,"), "{pair:?}");
-        let max: f64 = pair[0]
-            .split(',')
-            .nth(2)
-            .and_then(|m| m.parse().ok())
-            .expect("a max column");
+        let max = ours.iter().map(|i| i.max).max().unwrap_or(0) as f64 / 1000.0;
         let want = phase["response_time_ms"]["max"].as_f64().expect("max");
         assert!(
             (max - want).abs() < 0.01,
@@ -541,6 +552,51 @@ fn seq_values_are_unique_across_agent_processes() {
     let (_, done) = cluster.run_record(&run);
     assert_eq!(done.len(), 3, "{done:?}");
     assert!(done.values().all(|d| d.requests * 4 > total), "{done:?}");
+}
+
+/// A `unique` feeder in a cluster run: the agents share its rows, every row is sent once, and
+/// the arrivals that found none are counted as `exhausted` in the merged result (summed over
+/// the agents), as the target's own log of paths confirms.
+#[test]
+fn a_unique_feeder_is_exhausted_cluster_wide_and_the_count_is_merged() {
+    use ptl_test_support::counting_server;
+    let cluster = Cluster::start(2);
+    let server = counting_server::server();
+    server.record();
+    write(cluster.dir.path(), "ids.csv", "id\n1\n2\n3\n4\n5\n");
+    let plan = write(
+        cluster.dir.path(),
+        "plan.ptl",
+        r#"plan "unique" {
+  param target = "http://127.0.0.1:9"
+  target target
+  let row = csv("ids.csv", unique)
+  request hello { GET "/id/{{row.id}}" }
+  phase main { rate 20/s for 1s }
+}
+"#,
+    );
+    let out = cluster.dir.path().join("r.json");
+    cluster.expect_exit(
+        cluster
+            .submit(&plan, 2, &out)
+            .arg("--quiet")
+            .args(["--set", &format!("target={}", server.url())])
+            .output()
+            .expect("ptl submit runs"),
+        0,
+    );
+    let phase = &json(&out)["phases"][0];
+    assert_eq!(phase["planned"].as_u64(), Some(20), "{phase}");
+    assert_eq!(phase["request_count"].as_u64(), Some(5), "{phase}");
+    assert_eq!(phase["exhausted"].as_u64(), Some(15), "{phase}");
+    let mut paths: Vec<String> = server.recorded().into_iter().map(|r| r.target).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["/id/1", "/id/2", "/id/3", "/id/4", "/id/5"],
+        "each row once"
+    );
 }
 
 /// The plan goes to agents as bytecode: its hosts go with it. Two agents send to two hosts

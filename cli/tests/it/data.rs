@@ -137,6 +137,12 @@ fn a_unique_feeder_sends_each_row_once_then_counts_the_rest_as_exhausted() {
         summary.contains("main: 15 iterations found no row left in a `unique` feeder"),
         "{summary}"
     );
+    // `ptl run` checks first, and says so before anything is sent.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("W0011") && err.contains("has 5 rows for 20 planned arrivals"),
+        "{err}"
+    );
     let phase = &json(&out)["phases"][0];
     // 20 arrivals, 5 rows: 5 requests, and 15 arrivals that found no row, never a repeat.
     assert_eq!(phase["planned"].as_u64(), Some(20), "{phase}");

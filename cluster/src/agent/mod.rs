@@ -327,8 +327,12 @@ impl Agent {
             rate_fraction: share.rate_fraction,
             seq_base: share.seq_base,
         };
-        if let Err(refusal) = self.config.policy.check_plan(&plan, &assigned).await {
-            return self.refuse(id, refusal.to_string()).await;
+        // Judged on the URLs this machine resolves; a target variable it lacks stops the
+        // engine below before anything is sent (the share goes to the others).
+        if let Ok(resolved) = ptl_engine::target_env::resolve(&plan) {
+            if let Err(refusal) = self.config.policy.check_plan(&resolved, &assigned).await {
+                return self.refuse(id, refusal.to_string()).await;
+            }
         }
         let start_at_ms = assignment.start_at_ms + share.start_offset_ms as i64;
         // A joiner walks the plan from the run's start with no share until its own begins.

@@ -175,18 +175,29 @@ pub async fn read_batches(
 ) -> Result<Vec<FoldedSecond>, ClusterError> {
     let mut seconds = Vec::new();
     for n in 0..batches {
-        let path = layout::merged_batch(run, n);
-        let (data, _) = client
-            .get_data(&path)
-            .await
-            .map_err(|e| ClusterError::zk("read", &path, e))?;
-        let batch: WireBatch = serde_json::from_slice(&data)
+        seconds.extend(read_batch(client, run, n).await?);
+    }
+    Ok(seconds)
+}
+
+/// The seconds of batch `n`, in order.
+pub async fn read_batch(
+    client: &Client,
+    run: &RunId,
+    n: u32,
+) -> Result<Vec<FoldedSecond>, ClusterError> {
+    let path = layout::merged_batch(run, n);
+    let (data, _) = client
+        .get_data(&path)
+        .await
+        .map_err(|e| ClusterError::zk("read", &path, e))?;
+    let batch: WireBatch =
+        serde_json::from_slice(&data).map_err(|e| ClusterError::malformed("batch", &path, e))?;
+    let mut seconds = Vec::with_capacity(batch.seconds.len());
+    for s in batch.seconds {
+        let delta = decode_delta(s.delta.as_bytes())
             .map_err(|e| ClusterError::malformed("batch", &path, e))?;
-        for s in batch.seconds {
-            let delta = decode_delta(s.delta.as_bytes())
-                .map_err(|e| ClusterError::malformed("batch", &path, e))?;
-            seconds.push((s.second, s.length, delta.recorded));
-        }
+        seconds.push((s.second, s.length, delta.recorded));
     }
     Ok(seconds)
 }

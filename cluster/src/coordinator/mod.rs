@@ -10,6 +10,7 @@ pub(crate) mod failpoint;
 pub mod joining;
 pub mod merge_mark;
 pub mod merged_record;
+pub mod merged_seconds;
 pub mod merged_windows;
 pub mod publish;
 pub mod result;

@@ -561,14 +561,17 @@ pub(crate) async fn follow(
     });
     // Still sending when the coordinator stopped waiting: what it sent after its last report
     // merged is counted unreported, and the run says it is incomplete.
-    let given_up = members.iter().filter(|m| m.given_up_at_ms.is_some()).map(|m| {
-        format!(
-            "{}: had not finished its part when the coordinator stopped waiting (its reports \
+    let given_up = members
+        .iter()
+        .filter(|m| m.given_up_at_ms.is_some())
+        .map(|m| {
+            format!(
+                "{}: had not finished its part when the coordinator stopped waiting (its reports \
              end at {:.1} s)",
-            m.id,
-            (m.reported_until_ms() - start_at_ms) as f64 / 1000.0
-        )
-    });
+                m.id,
+                (m.reported_until_ms() - start_at_ms) as f64 / 1000.0
+            )
+        });
     let notes = errors.chain(caps).chain(capacity).chain(given_up).collect();
     let accounting = accounting::account(plan, &result, &unreported, fenced, members.len(), notes);
     let verdict = accounting

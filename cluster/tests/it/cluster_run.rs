@@ -235,7 +235,8 @@ async fn three_agents_share_by_capacity_start_together_and_merge_exactly() {
             _ => None,
         })
         .collect();
-    assert_eq!(tags, [None, Some("home".to_string())]);
+    let tag = format!("{}/home", outcome.phases[0].name);
+    assert_eq!(tags, [None, Some(tag)]);
     drop(cluster.server);
 }
 

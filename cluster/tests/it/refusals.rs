@@ -43,6 +43,7 @@ fn plan() -> Plan {
         }],
         thresholds: vec![],
         hosts: vec![],
+        target_envs: vec![],
         tags: vec![],
     }
 }

@@ -84,6 +84,10 @@ fn one_let(
     }
     Some(VarModel {
         name: entry.name.clone(),
+        origin: crate::check::model::Origin {
+            file: entry.file,
+            span: entry.span,
+        },
         parts: merge(parts),
     })
 }
@@ -555,6 +559,62 @@ fn example(name: &str) -> &'static str {
         "basic_auth" => "basic_auth(user, password)",
         _ => "now()",
     }
+}
+
+/// The `env("NAME")` or `env("NAME", "default")` of a `target … env(…)` line: its name and
+/// default (the default checked as a URL, as a written target is). Any other call is an error:
+/// `env` is the one function a target may call.
+pub fn target_env(
+    sink: &mut Sink,
+    file: FileId,
+    call: &Call,
+    p: &crate::check::names::Params<'_>,
+) -> Option<ptl_bytecode::TargetEnv> {
+    if call.func.name != "env" {
+        sink.push(
+            file,
+            Diagnostic::TargetCall {
+                name: call.func.name.clone(),
+                span: call.func.span.into(),
+            },
+        );
+        return None;
+    }
+    let (expected, min, max) = arity("env");
+    if call.args.len() < min || call.args.len() > max {
+        sink.push(
+            file,
+            Diagnostic::GeneratorArity {
+                name: "env".to_string(),
+                expected,
+                found: call.args.len(),
+                span: call.span.into(),
+                help: Some("for example `target env(\"API_URL\")`".to_string()),
+            },
+        );
+        return None;
+    }
+    let Gen::Env { name, default } = env(sink, file, call, p)? else {
+        return None;
+    };
+    if let (Some(url), Some(arg)) = (&default, call.args.get(1)) {
+        if let Err(reason) = crate::check::settings::check_url(url) {
+            sink.push(
+                file,
+                Diagnostic::InvalidUrl {
+                    url: url.clone(),
+                    reason,
+                    span: arg.span.into(),
+                },
+            );
+            return None;
+        }
+    }
+    Some(ptl_bytecode::TargetEnv {
+        host: 0,
+        name,
+        default,
+    })
 }
 
 /// `env("NAME")` or `env("NAME", "default")`: read on the machine that runs the plan, when the

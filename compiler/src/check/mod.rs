@@ -27,6 +27,7 @@ mod template_syntax;
 mod templates;
 mod think;
 mod thresholds;
+mod unique_rows;
 pub mod values;
 pub mod warnings;
 
@@ -195,6 +196,12 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
     let scenarios: Vec<model::ScenarioModel> = scenarios.into_iter().flatten().collect();
     targets::unused(&cx.targets, &scenarios, &mut sink);
     let hosts = std::mem::take(&mut cx.targets.hosts);
+    let target_envs: Vec<_> = settings
+        .target_env
+        .clone()
+        .into_iter()
+        .chain(std::mem::take(&mut cx.targets.envs))
+        .collect();
     let tags = std::mem::take(&mut cx.tags);
     sink.list
         .retain(|l| !warnings::allowed(&settings.allowed, &l.diagnostic));
@@ -225,6 +232,7 @@ pub fn check(loaded: &Loaded, overrides: &[(String, String)]) -> (Vec<Located>, 
         headers,
         scenarios,
         hosts,
+        target_envs,
         tags,
         phases: phases.into_iter().flatten().collect(),
         thresholds: thresholds.into_iter().flatten().collect(),

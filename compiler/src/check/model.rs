@@ -40,6 +40,8 @@ pub struct Model {
     pub scenarios: Vec<ScenarioModel>,
     /// Hosts besides `target`, as `Plan::hosts`.
     pub hosts: Vec<ptl_bytecode::Host>,
+    /// Targets read from the environment, as `Plan::target_envs`.
+    pub target_envs: Vec<ptl_bytecode::TargetEnv>,
     /// The requests' distinct tags, as `Plan::tags`.
     pub tags: Vec<ptl_bytecode::Tag>,
     pub phases: Vec<PhaseModel>,
@@ -57,6 +59,8 @@ pub struct DatasetData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VarModel {
     pub name: String,
+    /// Where the `let` was written, for warnings computed after lowering.
+    pub origin: Origin,
     pub parts: Vec<LetPart>,
 }
 

@@ -4,18 +4,18 @@
 
 use std::collections::HashMap;
 
-use ptl_bytecode::{HttpVersion, Overflow};
+use ptl_bytecode::{HttpVersion, Overflow, TargetEnv};
 
 use crate::ast::{Item, Span};
 use crate::check::model::Origin;
 use crate::check::names::duplicate;
-use crate::check::{suggest, values, CheckContext, Sink};
+use crate::check::{generators, suggest, values, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
 /// Every warning code, for `allow` (a unit test keeps it equal to the enum's).
-pub const WARNING_CODES: [&str; 7] = [
-    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010",
+pub const WARNING_CODES: [&str; 8] = [
+    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0010", "W0011",
 ];
 
 pub const PLAN_SETTINGS: [&str; 10] = [
@@ -37,6 +37,8 @@ pub const DEFAULT_CONNECTIONS: u32 = 100;
 #[derive(Debug)]
 pub struct PlanSettings {
     pub target: Option<String>,
+    /// `target env("…")`: where `target` (its stand-in) is read from.
+    pub target_env: Option<TargetEnv>,
     /// A target was written but is not valid (already reported).
     pub target_failed: bool,
     pub timeout_us: u64,
@@ -73,6 +75,7 @@ impl PlanSettings {
 pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let mut s = PlanSettings {
         target: None,
+        target_env: None,
         target_failed: false,
         timeout_us: DEFAULT_TIMEOUT_US,
         timeout_origin: None,
@@ -89,6 +92,22 @@ pub fn plan_settings(cx: &CheckContext<'_>, sink: &mut Sink) -> PlanSettings {
     let p = cx.params();
     let mut seen: HashMap<String, (FileId, Span)> = HashMap::new();
     for (file, stmt) in cx.items() {
+        if let Item::EnvTarget { name: None, call } = &stmt.node {
+            if let Some(&(first_file, first)) = seen.get("target") {
+                let first = (first_file == file).then_some(first);
+                sink.push(file, duplicate("setting", "target", call.span, first, None));
+                continue;
+            }
+            seen.insert("target".to_string(), (file, call.span));
+            match generators::target_env(sink, file, call, p) {
+                Some(env) => {
+                    s.target = Some(TargetEnv::stand_in(&env.name));
+                    s.target_env = Some(env);
+                }
+                None => s.target_failed = true,
+            }
+            continue;
+        }
         let Item::Setting(setting) = &stmt.node else {
             continue;
         };

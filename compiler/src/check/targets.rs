@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 
-use ptl_bytecode::{Host, DEFAULT_HOST};
+use ptl_bytecode::{Host, TargetEnv, DEFAULT_HOST};
 
 use crate::ast::{Ident, Item, Request, RequestStmt, ScenarioStmt, Span};
 use crate::check::model::{ScenarioModel, StepModel};
 use crate::check::names::duplicate;
 use crate::check::settings::check_url;
-use crate::check::{paths, suggest, CheckContext, Sink};
+use crate::check::{generators, paths, suggest, CheckContext, Sink};
 use crate::diagnostic::Diagnostic;
 use crate::source::FileId;
 
@@ -23,6 +23,8 @@ pub struct Targets {
     pub hosts: Vec<Host>,
     /// Named targets: name → (index in `hosts`, where it was declared).
     named: HashMap<String, (u32, FileId, Span)>,
+    /// Named targets read from the environment, as `Plan::target_envs` (host `i + 1`).
+    pub envs: Vec<TargetEnv>,
     /// A named target whose URL was wrong (already reported): requests naming it are not
     /// reported again.
     failed: Vec<String>,
@@ -91,8 +93,12 @@ pub fn collect(cx: &CheckContext<'_>, sink: &mut Sink) -> Targets {
     let mut t = Targets::default();
     let p = cx.params();
     for (file, stmt) in cx.items() {
-        let Item::Target { name, value } = &stmt.node else {
-            continue;
+        let name = match &stmt.node {
+            Item::Target { name, .. } => name,
+            Item::EnvTarget {
+                name: Some(name), ..
+            } => name,
+            _ => continue,
         };
         if name.name == DEFAULT_HOST {
             sink.push(
@@ -111,6 +117,28 @@ pub fn collect(cx: &CheckContext<'_>, sink: &mut Sink) -> Targets {
             );
             continue;
         }
+        let value = match &stmt.node {
+            Item::Target { value, .. } => value,
+            Item::EnvTarget { call, .. } => {
+                match generators::target_env(sink, file, call, p) {
+                    Some(env) => {
+                        let index = t.hosts.len() as u32;
+                        t.hosts.push(Host {
+                            name: name.name.clone(),
+                            url: TargetEnv::stand_in(&env.name),
+                        });
+                        t.envs.push(TargetEnv {
+                            host: index + 1,
+                            ..env
+                        });
+                        t.named.insert(name.name.clone(), (index, file, name.span));
+                    }
+                    None => t.failed.push(name.name.clone()),
+                }
+                continue;
+            }
+            _ => continue,
+        };
         let url = match p.string(value, "a target is a URL in quotes") {
             Ok(url) => match check_url(&url) {
                 Ok(()) => url,

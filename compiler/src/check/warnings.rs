@@ -1,7 +1,7 @@
 //! Warnings: plans that compile but will not do what they seem to. A timeout longer than a
 //! phase, a peak rate that cannot be held if the target slows down (Little's law against
-//! `max_inflight` and the connection pool), closed-model users that never pause, names nobody
-//! uses.
+//! `max_inflight` and the connection pool), closed-model users that never pause, a `unique`
+//! feeder shorter than the plan (`unique_rows`), names nobody uses.
 
 use ptl_bytecode::{Load, Plan};
 
@@ -55,6 +55,7 @@ pub fn unused(names: &Names<'_>, sink: &mut Sink) {
 /// Warnings about the compiled plan's numbers, pointing at the phases of `model`.
 pub fn capacity(model: &Model, plan: &Plan) -> Vec<Located> {
     let mut out = capacity_unfiltered(model, plan);
+    out.extend(crate::check::unique_rows::short_feeders(model, plan));
     out.retain(|l| !allowed(&model.allowed, &l.diagnostic));
     out
 }

@@ -118,6 +118,22 @@ impl<'s> Builder<'s> {
                     value: self.scalar(value)?,
                 }
             }
+            Rule::env_target => {
+                let mut k = Kids::of(inner);
+                k.take(Rule::kw_target)?;
+                let mut name = None;
+                let mut call = None;
+                while let Some(node) = k.next_node() {
+                    match node.as_rule() {
+                        Rule::ident => name = Some(ident(node)),
+                        _ => call = Some(self.call(node)?),
+                    }
+                }
+                let Some(call) = call else {
+                    return Err(SyntaxError::internal(span, "a target without its call"));
+                };
+                Item::EnvTarget { name, call }
+            }
             Rule::param => {
                 let mut k = Kids::of(inner);
                 let name = ident(k.take(Rule::ident)?);

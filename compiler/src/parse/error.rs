@@ -351,7 +351,7 @@ pub(crate) fn describe(rule: Rule) -> &'static str {
         Rule::kw_target => "`target`",
         Rule::kw_timeout => "`timeout`",
         Rule::kw_tag => "`tag`",
-        Rule::named_target => "`target`",
+        Rule::named_target | Rule::env_target => "`target`",
         Rule::timeout_stmt => "`timeout`",
         Rule::tag_stmt => "`tag`",
         Rule::kw_file | Rule::file_ref => "`file(…)`",

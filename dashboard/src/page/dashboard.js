@@ -98,6 +98,15 @@
   }
 
   function drawTables(view) {
+    // `exhausted`: iterations a `unique` feeder had no row left for, never sent.
+    table("phases", ["phase", "target", "achieved", "planned", "requests", "errors", "dropped", "exhausted"],
+      (view.phase_rows || []).map(function (p) {
+        return "<tr><td class=\"text\">" + esc(p.name) + "</td><td>" + num(p.target_rps) + "/s</td><td>" +
+          num(p.achieved_rps) + "/s</td><td>" + num(p.planned, 0) + "</td><td>" + num(p.requests, 0) +
+          "</td><td class=\"" + (p.errors ? "bad" : "") + "\">" + num(p.errors, 0) +
+          "</td><td class=\"" + (p.dropped ? "bad" : "") + "\">" + num(p.dropped, 0) +
+          "</td><td class=\"" + (p.exhausted ? "bad" : "") + "\">" + num(p.exhausted, 0) + "</td></tr>";
+      }));
     table("requests", ["phase", "request", "requests", "errors", "dropped", "rate", "p50", "p95", "p99", "max"],
       view.requests.map(function (r) {
         return "<tr><td class=\"text\">" + esc(r.phase) + "</td><td>" + esc(r.request) + "</td><td>" +
@@ -319,7 +328,7 @@
         // Only the newest points came: without the older ones, ask for the whole view.
         if (!have) { fetchView(id); return; }
         upsert(have.series, v.series);
-        ["summary", "phases", "marks", "headline", "requests", "phase_latency", "agents"].forEach(function (k) { have[k] = v[k]; });
+        ["summary", "phases", "marks", "headline", "phase_rows", "requests", "phase_latency", "agents"].forEach(function (k) { have[k] = v[k]; });
       });
       runs.forEach(function (r) { if (views[r.id]) views[r.id].summary = r; });
       draw();
@@ -343,7 +352,7 @@
       if (!view) return;
       if (tick.reset) view.series = [];
       upsert(view.series, tick.points);
-      ["marks", "headline", "requests", "phase_latency", "agents"].forEach(function (k) { view[k] = tick[k]; });
+      ["marks", "headline", "phase_rows", "requests", "phase_latency", "agents"].forEach(function (k) { view[k] = tick[k]; });
       setSummary(tick.summary);
       draw();
     });

@@ -200,6 +200,15 @@ async fn check_metrics(
     let mut total = 0.0;
     let mut errors = 0.0;
     for phase in &result.phases {
+        assert_eq!(
+            counter(
+                "ptl_phase_exhausted_total",
+                &[("phase", phase.name.as_str())]
+            ),
+            Some(phase.exhausted as f64),
+            "{}",
+            phase.name
+        );
         for r in &phase.requests {
             let at = [("phase", phase.name.as_str()), ("request", r.name.as_str())];
             let requests = counter("ptl_requests_total", &at).expect("a requests counter");

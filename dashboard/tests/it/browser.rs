@@ -163,6 +163,8 @@ const PROBE: &str = r#"JSON.stringify({
   status: document.getElementById('status').textContent,
   conn: document.getElementById('conn').textContent,
   requestRows: document.querySelectorAll('#requests tr').length - 1,
+  phaseRows: document.querySelectorAll('#phases tr').length - 1,
+  exhaustedHead: Array.from(document.querySelectorAll('#phases th')).some(th => th.textContent === 'exhausted'),
   runs: document.querySelectorAll('#runs tr').length - 1,
   stopVisible: !document.getElementById('btn-stop').hidden
 })"#;
@@ -239,6 +241,11 @@ async fn the_page_draws_the_live_run_and_its_charts_grow() {
     assert_eq!(
         later["requestRows"], 4,
         "two requests in each of two phases"
+    );
+    assert_eq!(later["phaseRows"], 2, "both phases, reached");
+    assert_eq!(
+        later["exhaustedHead"], true,
+        "the phase table counts exhausted iterations"
     );
     assert_eq!(later["runs"], 1);
     assert_eq!(

@@ -355,6 +355,9 @@ mod tests {
             if us % 3 == 0 {
                 r.pool_wait(i % 2, (i / 2) % 2, us / 7);
             }
+            if us % 5 == 0 {
+                r.exhausted(i % 2);
+            }
         }
         r.dropped(1, 0, Some(1));
         r.generator = GeneratorCounts {

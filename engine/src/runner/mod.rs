@@ -75,6 +75,22 @@ pub struct Progress {
 
 pub type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
+/// One merged one-second window of this run, as the collector took it in: for consumers that
+/// keep per-second data (`--hdr-log`) without the engine holding every second.
+pub struct WindowRecord<'a> {
+    /// The run's start.
+    pub started_at: SystemTime,
+    /// Offset of the window from the run's start (wall time: pauses included).
+    pub start: Duration,
+    /// 1 s, or less for the last window.
+    pub length: Duration,
+    pub layout: &'a Layout,
+    /// What every worker recorded in the window, merged.
+    pub recorded: &'a Recorded,
+}
+
+pub type WindowFn = Box<dyn FnMut(&WindowRecord<'_>) + Send>;
+
 /// How to run a plan.
 pub struct RunOptions {
     /// This agent's part of the run (`AgentShare::solo()` for a single agent). Ignored when
@@ -87,6 +103,8 @@ pub struct RunOptions {
     pub stop: Option<StopSignal>,
     /// Called once a second with a snapshot.
     pub progress: Option<ProgressFn>,
+    /// Called with every window's merged record, in order, once a second and for the last one.
+    pub windows: Option<WindowFn>,
     /// Start instant, outside stop and delta shipping; default [`Embedded`].
     pub coordination: Option<Arc<dyn Coordination>>,
     /// Hex SHA-256 of the bytecode, when the caller has it; computed from the plan otherwise.
@@ -114,6 +132,7 @@ impl Default for RunOptions {
             workers: None,
             stop: None,
             progress: None,
+            windows: None,
             coordination: None,
             plan_hash: None,
             series_cap: DEFAULT_CAP,
@@ -207,6 +226,11 @@ fn worker_count(plan: &Plan, timeline: &Timeline, requested: Option<usize>) -> u
 }
 
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, RuntimeError> {
+    // Targets read from the environment first: everything below sees the URLs actually used
+    // (but the plan's hash is the compiled plan's).
+    let compiled = plan;
+    let resolved = crate::target_env::resolve(plan)?;
+    let plan: &Plan = &resolved;
     // A coordination's pauses count; a caller's local ones only when it has none.
     let local_pauses = opts.pauses.take();
     let pauses = opts
@@ -252,7 +276,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
     let plan_hash = opts
         .plan_hash
         .take()
-        .unwrap_or_else(|| ptl_bytecode::hash(&ptl_bytecode::encode(plan)).to_hex());
+        .unwrap_or_else(|| ptl_bytecode::hash(&ptl_bytecode::encode(compiled)).to_hex());
 
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
     let mut handles: Vec<WorkerHandle> = Vec::with_capacity(count);
@@ -358,6 +382,15 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
                 let mut delta = harvest(&handles, &layout).await;
                 delta.generator.add(&cpu.take());
                 let progress = collector.window(window, 1.0, &delta, &clock(&pauses));
+                if let Some(f) = opts.windows.as_mut() {
+                    f(&WindowRecord {
+                        started_at,
+                        start: Duration::from_secs(window),
+                        length: Duration::from_secs(1),
+                        layout: &layout,
+                        recorded: &delta,
+                    });
+                }
                 coordination.report(&IntervalDelta { agent: share.index, window, recorded: delta });
                 window += 1;
                 if let Some(f) = opts.progress.as_mut() {
@@ -395,6 +428,15 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunOutcome, Runtim
         .min(1.0);
     if !last.is_empty() {
         let progress = collector.window(window, seconds, &last, &clock(&pauses));
+        if let Some(f) = opts.windows.as_mut() {
+            f(&WindowRecord {
+                started_at,
+                start: Duration::from_secs(window),
+                length: Duration::from_secs_f64(seconds),
+                layout: &layout,
+                recorded: &last,
+            });
+        }
         coordination.report(&IntervalDelta {
             agent: share.index,
             window,

@@ -362,6 +362,7 @@ mod tests {
             phases: vec![],
             thresholds: vec![],
             hosts: vec![],
+            target_envs: vec![],
             tags: vec![],
         }
     }

@@ -31,6 +31,11 @@ pub use share::AgentShare;
 pub use think::draw_think;
 pub use wire::WireEdit;
 
+/// Whether `url` is a base URL the runtime can send to (`http(s)://host[:port][/prefix]`).
+pub fn parse_target(url: &str) -> Result<(), VmError> {
+    target::Target::parse(url).map(|_| ())
+}
+
 #[cfg(test)]
 pub(crate) mod test_plan;
 #[cfg(test)]

@@ -32,6 +32,7 @@ impl PlanBuilder {
                 phases: vec![],
                 thresholds: vec![],
                 hosts: vec![],
+                target_envs: vec![],
                 tags: vec![],
             },
         }

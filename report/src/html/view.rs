@@ -76,6 +76,8 @@ pub(crate) struct FigureRow {
     pub injected: String,
     pub status_codes: String,
     pub skipped: String,
+    /// A phase's iterations a `unique` feeder had no row for ("" when none).
+    pub exhausted: String,
     /// Status codes, error classes and injected faults in one line, shown under the row: as
     /// columns they pushed the table past a laptop's width and the last one out of sight.
     pub details: String,
@@ -87,6 +89,7 @@ impl FigureRow {
             ("status codes", &self.status_codes),
             ("error classes", &self.errors_by_class),
             ("injected faults", &self.injected),
+            ("exhausted", &self.exhausted),
         ];
         self.details = parts
             .iter()
@@ -339,6 +342,7 @@ fn figures(name: &str, counts: Counts, measures: Measures<'_>) -> FigureRow {
         status_codes: String::new(),
         details: String::new(),
         skipped: String::new(),
+        exhausted: String::new(),
     }
 }
 
@@ -352,6 +356,11 @@ fn phase_view(phase: &PhaseResult) -> PhaseView {
         planned: phase.planned.to_string(),
         errors_by_class: joined(&phase.errors_by_class),
         injected: joined(&phase.injected),
+        exhausted: if phase.exhausted > 0 {
+            crate::units::exhausted_text(phase.exhausted)
+        } else {
+            String::new()
+        },
         ..figures(
             &phase.name,
             Counts {

@@ -36,6 +36,6 @@ fn the_hdr_log_holds_one_interval_per_phase_and_request() {
         .collect();
     assert_eq!(intervals.len(), 4, "{}", String::from_utf8_lossy(&log));
     assert_eq!(intervals[0].0, None);
-    assert_eq!(intervals[1].0.as_deref(), Some("hit"));
+    assert_eq!(intervals[1].0.as_deref(), Some("a/hit"));
     assert_eq!(intervals[2].1, Duration::from_secs(1));
 }

@@ -211,3 +211,23 @@ proptest! {
         prop_assert_eq!(value, Some(expected.as_str()));
     }
 }
+
+#[test]
+fn the_suite_output_has_a_line_per_phase_with_its_exhausted_iterations() {
+    let mut result = crate::report_fixture::run_result();
+    result.phases[1].exhausted = 7;
+    let root = parse(&render_junit(&result)).expect("well-formed XML");
+    let suite = root.all("testsuite")[0];
+    let out = suite.child("system-out").expect("the suite's system-out");
+    let lines: Vec<&str> = out.text.lines().collect();
+    assert_eq!(lines.len(), result.phases.len(), "{}", out.text);
+    let p = &result.phases[1];
+    assert_eq!(
+        lines[1],
+        format!(
+            "phase {}: {} planned, {} requests, {} errors, {} dropped; 7 iterations found no row left in a `unique` feeder (not sent)",
+            p.name, p.planned, p.request_count, p.errors, p.dropped
+        )
+    );
+    assert!(!lines[0].contains("unique"), "{}", lines[0]);
+}

@@ -252,3 +252,22 @@ fn a_scenario_only_plan_has_no_requests_section() {
     assert!(!html.contains("<section id=\"requests\">"));
     assert!(html.contains("<section id=\"scenarios\">"));
 }
+
+#[test]
+fn a_phase_with_exhausted_iterations_says_so_under_its_row() {
+    let mut result = crate::report_fixture::run_result();
+    let html = render_report(&result);
+    assert!(!html.contains("exhausted:"));
+    result.phases[1].exhausted = 1;
+    let html = render_report(&result);
+    let at = html
+        .find("exhausted: 1 iteration found no row left in a ")
+        .expect("the phase's details line says it");
+    let row = html
+        .find(&format!("<td>{}</td>", result.phases[1].name))
+        .expect("the phase row");
+    let next = html
+        .find(&format!("<td>{}</td>", result.phases[2].name))
+        .unwrap_or(html.len());
+    assert!(row < at && at < next, "under its own phase's row");
+}

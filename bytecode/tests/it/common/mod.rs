@@ -29,6 +29,7 @@ pub fn minimal_plan() -> Plan {
         stop_at_knee: false,
         params: vec![],
         hosts: vec![],
+        target_envs: vec![],
         tags: vec![],
         consts: vec![],
         datasets: vec![],
@@ -87,6 +88,11 @@ pub fn sample_plan() -> Plan {
         hosts: vec![Host {
             name: "auth".into(),
             url: "http://127.0.0.1:9000".into(),
+        }],
+        target_envs: vec![TargetEnv {
+            host: 1,
+            name: "AUTH_URL".into(),
+            default: Some("http://127.0.0.1:9000".into()),
         }],
         tags: vec![
             Tag {
@@ -441,8 +447,16 @@ pub fn sample_plan() -> Plan {
     }
 }
 
-/// `plan` without what format v6 added (feeders' draw modes, encoded parts): what a v5 plan
-/// of it holds.
+/// `plan` without what format v7 added (targets read from the environment, `stop_at knee`):
+/// what a v6 plan of it holds.
+pub fn without_v7(mut plan: Plan) -> Plan {
+    plan.target_envs.clear();
+    plan.stop_at_knee = false;
+    plan
+}
+
+/// `plan` without what formats v7 and v6 added (feeders' draw modes, encoded parts): what a v5
+/// plan of it holds.
 pub fn without_v6(plan: Plan) -> Plan {
     let mut plan = without_v7(plan);
     for v in &mut plan.vars {
@@ -453,12 +467,6 @@ pub fn without_v6(plan: Plan) -> Plan {
             }
         }
     }
-    plan
-}
-
-/// `plan` without what format v7 added: `stop_at knee`.
-pub fn without_v7(mut plan: Plan) -> Plan {
-    plan.stop_at_knee = false;
     plan
 }
 
@@ -894,6 +902,7 @@ pub fn arb_plan() -> impl Strategy<Value = Plan> {
                     .into_iter()
                     .map(|(name, url)| Host { name, url })
                     .collect(),
+                target_envs: Vec::new(),
                 tags: tags
                     .into_iter()
                     .map(|(key, value)| Tag { key, value })
