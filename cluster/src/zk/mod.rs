@@ -112,6 +112,9 @@ pub(crate) async fn open_session(
     }
 }
 
+/// Logins refused in a row before a refusal is final.
+const AUTH_TRIES: u32 = 3;
+
 /// Opens a session at ZooKeeper's root (not the chroot): what `ptl zk init` needs to create
 /// the chroot itself.
 pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
@@ -124,12 +127,21 @@ pub async fn connect_root(config: &ZkConfig) -> Result<Client, ClusterError> {
     // error after `connect_timeout` rather than a silent wait, yet rides out a server that
     // is still starting.
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    let mut refused = 0;
     loop {
         let connecting = open_session(connector(config).with_fail_eagerly(), config);
         let mut last = match tokio::time::timeout_at(deadline, connecting).await {
             Ok(Ok(client)) => return Ok(client),
-            // Wrong credentials do not get better by waiting.
-            Ok(Err(ZkError::AuthFailed)) => return Err(ClusterError::AuthFailed),
+            // Wrong credentials do not get better by waiting; but a right SASL login was once
+            // refused by a loaded server (a coordinator in CI, its agents' same logins
+            // accepted), so a refusal is believed the third time, a few hundred ms on.
+            Ok(Err(ZkError::AuthFailed)) if refused >= AUTH_TRIES - 1 => {
+                return Err(ClusterError::AuthFailed)
+            }
+            Ok(Err(ZkError::AuthFailed)) => {
+                refused += 1;
+                ZkError::AuthFailed.to_string()
+            }
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
