@@ -303,10 +303,13 @@ fn write_accounting(out: &mut String, paint: &Paint, result: &RunResult) {
 /// Who could not keep up, when the run fell short: users misread a generator's limit as the
 /// service's, so the summary says which it was (`result::generator`).
 fn write_bottleneck(out: &mut String, paint: &Paint, result: &RunResult) {
+    // Arrivals held back by agents without their lease are dropped too, but neither the
+    // target's doing nor the generator's: the accounting names them.
+    let fenced = result.accounting.as_ref().map_or(0, |a| a.fenced);
     let Some(line) = result
         .generator
         .as_ref()
-        .and_then(|g| g.bottleneck(result.total.dropped))
+        .and_then(|g| g.bottleneck(result.total.dropped.saturating_sub(fenced)))
     else {
         return;
     };

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use ptl_bytecode::Plan;
-use ptl_engine::record::{IntervalDelta, Recorded};
+use ptl_engine::record::Recorded;
 use zookeeper_client::Client;
 
 use crate::access::Node;
@@ -795,7 +795,9 @@ fn active(members: &[Member]) -> impl Iterator<Item = &Member> {
 }
 
 /// Every member's deltas not merged yet, read with the reads of all members in flight together
-/// (`zk::pipelined`), then merged member by member in order.
+/// (`zk::pipelined`), then decoded and merged one by one, member by member in order: a node is
+/// a few kB as stored but its decoded histograms take tens, so a thousand agents' backlog is
+/// held as bytes.
 async fn merge_all_new(
     client: &Client,
     id: &RunId,
@@ -807,21 +809,21 @@ async fn merge_all_new(
     let view: &[Member] = members;
     let fetched = zk::pipelined(0..view.len(), |i| fetch_new(client, id, &view[i])).await;
     for (member, new) in members.iter_mut().zip(fetched) {
-        merge_new(member, new?, windows, live)?;
+        merge_new(id, member, new?, windows, live)?;
     }
     Ok(())
 }
 
-/// The member's delta nodes after its cursor, read, oldest first.
+/// The member's delta nodes after its cursor, as stored, oldest first.
 async fn fetch_new(
     client: &Client,
     id: &RunId,
     member: &Member,
-) -> Result<Vec<(String, IntervalDelta)>, ClusterError> {
+) -> Result<Vec<(String, Vec<u8>)>, ClusterError> {
     let mut new = Vec::new();
     for node in member.seen.unread(client, id, &member.id).await? {
-        let delta = cursor::read_delta(client, id, &member.id, &node).await?;
-        new.push((node, delta));
+        let bytes = cursor::read_delta_bytes(client, id, &member.id, &node).await?;
+        new.push((node, bytes));
     }
     Ok(new)
 }
@@ -829,12 +831,14 @@ async fn fetch_new(
 /// Merges the agent's deltas not merged yet: counted in the live view at once, handed to the
 /// per-second windows one behind (see [`Member::held`]).
 fn merge_new(
+    id: &RunId,
     member: &mut Member,
-    new: Vec<(String, IntervalDelta)>,
+    new: Vec<(String, Vec<u8>)>,
     windows: &mut MergedWindows,
     live: &mut LiveView,
 ) -> Result<(), ClusterError> {
-    for (node, delta) in new {
+    for (node, bytes) in new {
+        let delta = cursor::decode_node(id, &member.id, &node, &bytes)?;
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         live.requests += requests;
         live.errors += delta

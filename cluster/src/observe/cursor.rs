@@ -77,12 +77,36 @@ pub(crate) async fn read_delta(
     agent: &AgentId,
     node: &str,
 ) -> Result<IntervalDelta, ClusterError> {
+    let bytes = read_delta_bytes(client, run, agent, node).await?;
+    decode_node(run, agent, node, &bytes)
+}
+
+/// Reads one delta node as stored (a few kB; decoded, its histograms take far more).
+pub(crate) async fn read_delta_bytes(
+    client: &Client,
+    run: &RunId,
+    agent: &AgentId,
+    node: &str,
+) -> Result<Vec<u8>, ClusterError> {
     let path = format!("{}/{node}", layout::agent_reports(run, agent));
     let (bytes, _) = client
         .get_data(&path)
         .await
         .map_err(|e| ClusterError::zk("read", &path, e))?;
-    decode_delta(&bytes).map_err(|e| ClusterError::malformed("interval delta", &path, e))
+    Ok(bytes)
+}
+
+/// Decodes a delta node's bytes ([`read_delta_bytes`]).
+pub(crate) fn decode_node(
+    run: &RunId,
+    agent: &AgentId,
+    node: &str,
+    bytes: &[u8],
+) -> Result<IntervalDelta, ClusterError> {
+    decode_delta(bytes).map_err(|e| {
+        let path = format!("{}/{node}", layout::agent_reports(run, agent));
+        ClusterError::malformed("interval delta", &path, e)
+    })
 }
 
 /// One agent's interval delta, as it reported it.
