@@ -46,6 +46,17 @@ fn start_coordinator(zk: &ZkConfig) {
     });
 }
 
+/// ZooKeeper, a coordinator and two agents running the engine, and the counting target.
+async fn two_agents() -> (ZkServer, ZkConfig, counting_server::TestServer) {
+    let server = ZkServer::start();
+    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
+    start_coordinator(&zk);
+    for name in ["agent0", "agent1"] {
+        crate::common::spawn_engine_agent(&zk, name).await;
+    }
+    (server, zk, counting_server::server())
+}
+
 /// Rank of a phase in a run's life: a run only ever moves forward.
 fn rank(phase: RunPhase) -> u8 {
     match phase {
@@ -58,13 +69,7 @@ fn rank(phase: RunPhase) -> u8 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
-    let server = ZkServer::start();
-    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
-    start_coordinator(&zk);
-    for name in ["agent0", "agent1"] {
-        crate::common::spawn_engine_agent(&zk, name).await;
-    }
-    let target = counting_server::server();
+    let (server, zk, target) = two_agents().await;
     let plan = plan(&target.url());
     let observer = Observer::connect(&zk).await.expect("connect");
     assert!(observer.runs().await.expect("runs").is_empty());
@@ -199,13 +204,7 @@ impl Held {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_behind_the_deleted_deltas_restarts_from_the_folded_seconds_exactly() {
-    let server = ZkServer::start();
-    let zk = ZkConfig::new(server.connect_string()).with_session_timeout(Duration::from_secs(2));
-    start_coordinator(&zk);
-    for name in ["agent0", "agent1"] {
-        crate::common::spawn_engine_agent(&zk, name).await;
-    }
-    let target = counting_server::server();
+    let (server, zk, target) = two_agents().await;
     let plan = Plan {
         name: "observe-late".into(),
         connections: 4,
