@@ -14,7 +14,7 @@ use crate::hub::{degraded_marks, pause_marks, Hub, RunOpen};
 use crate::launch::PlanLauncher;
 use crate::model::{AgentState, AgentView, RunSource, RunStatus};
 use crate::server::{serve_with, DashboardServer, ServerConfig};
-use ptl_cluster::coordinator::scale_hook::wanted_agents;
+use ptl_cluster::coordinator::scale_hook::{shortfall_rps, wanted_agents};
 use ptl_cluster::coordinator::strain::{Measured, Strain};
 use ptl_cluster::observe::{
     now_ms, AgentId, ClusterError, DeltaCursor, Observer, PauseChange, RunId, RunPhase,
@@ -362,7 +362,7 @@ async fn look_at(
         );
         let peak = Some(seen.peak_rate).filter(|p| *p > 0.0);
         let wanted = wanted_agents(a, peak, &strained).unwrap_or(a.shares.len());
-        let short = a.shortfall() * seen.peak_rate + strained.short_rps;
+        let short = shortfall_rps(a, seen.peak_rate, &strained);
         hub.set_shortfall(&id.0, short, wanted);
     }
 

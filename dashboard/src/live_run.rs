@@ -147,11 +147,7 @@ impl LiveRun {
     /// Forgets every delta merged so far (the reader starts again from the coordinator's
     /// folded seconds): the next update resends the whole series.
     pub fn clear(&mut self) {
-        self.cumulative = Recorded::new(
-            self.layout.phases.len(),
-            self.layout.requests.len(),
-            self.layout.scenarios.len(),
-        );
+        self.cumulative = self.cumulative.empty_like();
         self.points.clear();
         self.open.clear();
         self.changed.clear();

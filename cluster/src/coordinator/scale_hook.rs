@@ -24,6 +24,13 @@ pub fn wanted_agents(
     (more > 0).then(|| assignment.shares.len() + more)
 }
 
+/// Arrivals per second of the plan the run's agents do not carry: the part of the peak their
+/// declared capacities leave to nobody, plus what saturated agents fell short of
+/// (`ptl_cluster_capacity_shortfall`, on the coordinator and on every dashboard alike).
+pub fn shortfall_rps(assignment: &Assignment, peak_rate: f64, strained: &Measured) -> f64 {
+    assignment.shortfall() * peak_rate + strained.short_rps
+}
+
 fn declared_more(assignment: &Assignment, peak_rate: Option<f64>) -> Option<usize> {
     let short = assignment.shortfall();
     let peak = peak_rate?;

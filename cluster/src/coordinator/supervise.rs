@@ -128,10 +128,11 @@ impl Member {
         if self.done.is_some() {
             return None;
         }
-        let gone_at = if self.lost {
-            self.lost_at_ms
-        } else {
-            Some(self.given_up_at_ms?)
+        let gone_at = match (self.lost, self.given_up_at_ms) {
+            (true, _) => self.lost_at_ms,
+            (false, Some(at)) => Some(at),
+            // Neither lost nor given up on: it said done, or the run goes on.
+            (false, None) => return None,
         };
         Some(Unreported {
             agent: self.id.0.clone(),
@@ -399,7 +400,7 @@ pub(crate) async fn follow(
                             .await?,
                     );
                 }
-                let strained = Measured::of(active(&members).map(|m| &m.strain));
+                let strained = strained(&members);
                 if joined.is_empty()
                     && growable
                     && (current.shortfall() > 0.0 || strained.agents > 0)
@@ -419,9 +420,9 @@ pub(crate) async fn follow(
                 live.epoch = current.epoch;
             }
         }
-        let strained = Measured::of(active(&members).map(|m| &m.strain));
+        let strained = strained(&members);
         live.shortfall_rps =
-            current.shortfall() * plan.peak_rate().unwrap_or(0.0) + strained.short_rps;
+            scale_hook::shortfall_rps(&current, plan.peak_rate().unwrap_or(0.0), &strained);
         scale_hook.ask(
             id,
             scale_hook::wanted_agents(&current, plan.peak_rate(), &strained),
@@ -789,9 +790,9 @@ async fn add_capacity(
         .collect())
 }
 
-/// The members still sending: not done, not lost.
-fn active(members: &[Member]) -> impl Iterator<Item = &Member> {
-    members.iter().filter(|m| !m.finished())
+/// The members still sending (not done, not lost) that are measured saturated.
+fn strained(members: &[Member]) -> Measured {
+    Measured::of(members.iter().filter(|m| !m.finished()).map(|m| &m.strain))
 }
 
 /// Every member's deltas not merged yet, read with the reads of all members in flight together

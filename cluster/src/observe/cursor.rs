@@ -208,7 +208,7 @@ impl DeltaCursor {
         let first = merge_mark::read_mark(client, &self.run).await?;
         let mut read = DeltaRead::default();
         if let Some((mark, _)) = &first {
-            if self.suspect || self.behind(mark) {
+            if self.suspect || behind(&self.agents, mark) {
                 read.restart = Some(self.restart(client, mark).await?);
             }
         }
@@ -224,11 +224,6 @@ impl DeltaCursor {
         Ok(read)
     }
 
-    /// Whether any agent's cursor is below its last node folded into `mark`.
-    fn behind(&self, mark: &MergeMark) -> bool {
-        behind(&self.agents, mark)
-    }
-
     /// Reads the batches up to `mark` and moves every cursor to it.
     async fn restart(
         &mut self,
@@ -236,38 +231,30 @@ impl DeltaCursor {
         mark: &MergeMark,
     ) -> Result<Restart, ClusterError> {
         let seconds = merge_mark::read_batches(client, &self.run, mark.batches).await?;
-        self.agents = mark
-            .agents
-            .iter()
-            .map(|(agent, m)| {
-                let cursor = AgentCursor {
-                    last: Some(m.node.clone()),
-                };
-                (AgentId(agent.clone()), cursor)
+        let mut agents = BTreeMap::new();
+        self.agents.clear();
+        for (agent, m) in &mark.agents {
+            let agent = AgentId(agent.clone());
+            let cursor = AgentCursor {
+                last: Some(m.node.clone()),
+            };
+            self.agents.insert(agent.clone(), cursor);
+            let folded = Folded {
+                deltas: m.deltas,
+                requests: m.requests,
+            };
+            agents.insert(agent, folded);
+        }
+        self.suspect = false;
+        let seconds = seconds
+            .into_iter()
+            .map(|(second, _, recorded)| IntervalDelta {
+                agent: 0,
+                window: second,
+                recorded,
             })
             .collect();
-        self.suspect = false;
-        Ok(Restart {
-            seconds: seconds
-                .into_iter()
-                .map(|(second, _, recorded)| IntervalDelta {
-                    agent: 0,
-                    window: second,
-                    recorded,
-                })
-                .collect(),
-            agents: mark
-                .agents
-                .iter()
-                .map(|(agent, m)| {
-                    let folded = Folded {
-                        deltas: m.deltas,
-                        requests: m.requests,
-                    };
-                    (AgentId(agent.clone()), folded)
-                })
-                .collect(),
-        })
+        Ok(Restart { seconds, agents })
     }
 
     /// The deltas after the cursor, oldest first per agent, and the cursor moved past them. A
@@ -301,6 +288,7 @@ impl DeltaCursor {
     }
 }
 
+/// Whether any agent's cursor is below its last node folded into `mark`.
 fn behind(cursors: &BTreeMap<AgentId, AgentCursor>, mark: &MergeMark) -> bool {
     mark.agents.iter().any(|(agent, folded)| {
         let cursor = cursors.get(&AgentId(agent.clone()));
