@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use ptl_engine::record::{decode_delta, encode_delta, IntervalDelta, Recorded};
 use serde::{Deserialize, Serialize};
 use zookeeper_client::{Client, Error as ZkError};
@@ -72,7 +74,8 @@ struct WireBatch {
 struct WireSecond {
     second: u64,
     length: f64,
-    /// `encode_delta`'s JSON.
+    /// `encode_delta`'s bytes in base64; a batch written before deltas were binary holds their
+    /// JSON text, which [`decode_delta`] still reads.
     delta: String,
 }
 
@@ -97,7 +100,7 @@ pub async fn fold(
         seconds.push(WireSecond {
             second: *second,
             length: *length,
-            delta: String::from_utf8_lossy(&bytes).into_owned(),
+            delta: BASE64.encode(&bytes),
         });
     }
     let path = layout::merged_batch(run, mark.batches.saturating_sub(1));
@@ -195,8 +198,14 @@ pub async fn read_batch(
         serde_json::from_slice(&data).map_err(|e| ClusterError::malformed("batch", &path, e))?;
     let mut seconds = Vec::with_capacity(batch.seconds.len());
     for s in batch.seconds {
-        let delta = decode_delta(s.delta.as_bytes())
-            .map_err(|e| ClusterError::malformed("batch", &path, e))?;
+        let bytes = if s.delta.starts_with('{') {
+            s.delta.into_bytes()
+        } else {
+            BASE64
+                .decode(&s.delta)
+                .map_err(|e| ClusterError::malformed("batch", &path, e))?
+        };
+        let delta = decode_delta(&bytes).map_err(|e| ClusterError::malformed("batch", &path, e))?;
         seconds.push((s.second, s.length, delta.recorded));
     }
     Ok(seconds)

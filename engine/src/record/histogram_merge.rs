@@ -1,7 +1,14 @@
-//! Interval deltas on the wire: what an agent recorded in one window, with every histogram
-//! serialised by HdrHistogram's V2 deflate serializer (base64 in a small JSON envelope), so that
-//! a coordinator can merge agents exactly — counts and histogram buckets add, nothing is
-//! averaged. Only non-empty entries travel.
+//! Interval deltas on the wire: what an agent recorded in one window, so that a coordinator can
+//! merge agents exactly — counts and histogram buckets add, nothing is averaged. Only non-empty
+//! entries travel.
+//!
+//! Format 2 (written since issue 14) is `MAGIC`, then one deflate stream of a postcard body whose
+//! histograms are HdrHistogram V2 bytes: compressing the whole delta once, rather than each
+//! histogram apart and then base64 in JSON as format 1 did, is what halves a delta at a
+//! thousand requests a second (docs/scale.md). Format 1 is still read: merged records of older
+//! runs stay in ZooKeeper, and an older agent may report to a newer coordinator.
+
+use std::io::{Read, Write};
 
 use super::classes::{ErrorClass, FaultKind};
 use super::recorder::{
@@ -11,14 +18,21 @@ use super::recorder::{
 use crate::error::RuntimeError;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-/// Format version of the envelope.
-const VERSION: u32 = 1;
+/// The first bytes of a format-2 delta. No JSON text starts with them.
+pub const MAGIC: &[u8; 4] = b"PTLd";
+/// The format written; the body repeats it, so a future format can change what follows.
+const VERSION: u32 = 2;
+/// The JSON format: decoded, never written.
+const JSON_VERSION: u32 = 1;
 /// Decoding refuses shapes larger than this many phase × request cells: a corrupt or hostile
 /// delta must not make the receiver allocate without bound.
 const MAX_CELLS: usize = 1 << 20;
+/// Nor may a small hostile delta inflate without bound: a real one, even of many cells, is a few
+/// hundred kilobytes at most.
+const MAX_INFLATED: u64 = 64 << 20;
 
 /// What one agent recorded during one window of the run.
 #[derive(Debug, Clone)]
@@ -30,8 +44,11 @@ pub struct IntervalDelta {
     pub recorded: Recorded,
 }
 
+/// Both formats' body; `H` is how a histogram travels: V2 bytes in format 2, base64 of V2 with
+/// deflate in format 1. Fields format 1 added after its first form are `default`, so absent
+/// means none; format 2 always carries them (postcard has no absent fields).
 #[derive(Serialize, Deserialize)]
-struct Wire {
+struct Wire<H> {
     version: u32,
     agent: u32,
     window: u64,
@@ -39,74 +56,76 @@ struct Wire {
     requests: usize,
     scenarios: usize,
     phase: Vec<(u32, u64, u64, u64)>,
-    /// (phase, arrivals sent after its end); added after version 1's first form, so absent
-    /// means none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// (phase, arrivals sent after its end).
+    #[serde(default)]
     phase_sent_after_end: Vec<(u32, u64)>,
-    /// (phase, iterations a `unique` feeder had no row for); absent means none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// (phase, iterations a `unique` feeder had no row for).
+    #[serde(default)]
     phase_exhausted: Vec<(u32, u64)>,
-    request: Vec<WireRequest>,
-    scenario: Vec<WireScenario>,
-    /// (CPU used, CPU available) µs, where measured; absent means not measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request: Vec<WireRequest<H>>,
+    scenario: Vec<WireScenario<H>>,
+    /// (CPU used, CPU available) µs, where measured.
+    #[serde(default)]
     generator: Option<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireRequest {
+struct WireRequest<H> {
     cell: u32,
     completed: u64,
     errors: Vec<u64>,
     dropped: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     sent_after_end: u64,
     skipped: u64,
     injected: Vec<u64>,
     statuses: Vec<(u16, u64)>,
     /// response, service, lag.
-    latency: Option<[String; 3]>,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    latency: Option<[H; 3]>,
+    #[serde(default)]
     pool_waits: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pool_wait_us: u64,
 }
 
 #[derive(Serialize, Deserialize)]
-struct WireScenario {
+struct WireScenario<H> {
     cell: u32,
     iterations: u64,
     completed: u64,
     failed: u64,
     dropped: u64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     sent_after_end: u64,
-    iteration_time: Option<String>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+    iteration_time: Option<H>,
 }
 
 fn bad(reason: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Delta(reason.to_string())
 }
 
-fn encode_hist(
-    ser: &mut V2DeflateSerializer,
-    h: &Hist,
-    buf: &mut Vec<u8>,
-) -> Result<String, RuntimeError> {
-    buf.clear();
-    ser.serialize(h, buf)
-        .map_err(|e| bad(format!("serialising a histogram: {e:?}")))?;
-    Ok(BASE64.encode(buf))
+/// A histogram as one of the formats carries it.
+trait WireHist {
+    fn to_hist(&self, de: &mut Deserializer) -> Result<Hist, RuntimeError>;
 }
 
-fn decode_hist(de: &mut Deserializer, text: &str) -> Result<Hist, RuntimeError> {
-    let bytes = BASE64.decode(text).map_err(bad)?;
+/// Format 2: V2 bytes, compressed with the rest of the delta.
+impl WireHist for Vec<u8> {
+    fn to_hist(&self, de: &mut Deserializer) -> Result<Hist, RuntimeError> {
+        rehome(de, self)
+    }
+}
+
+/// Format 1: base64 of V2 with deflate (the deserializer takes either V2 cookie).
+impl WireHist for String {
+    fn to_hist(&self, de: &mut Deserializer) -> Result<Hist, RuntimeError> {
+        rehome(de, &BASE64.decode(self).map_err(bad)?)
+    }
+}
+
+fn rehome(de: &mut Deserializer, mut bytes: &[u8]) -> Result<Hist, RuntimeError> {
     let decoded: Hist = de
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut bytes)
         .map_err(|e| bad(format!("decoding a histogram: {e:?}")))?;
     // Re-home the counts in an auto-resizing histogram so later merges never run out of range.
     let mut h = super::recorder::new_histogram();
@@ -114,12 +133,18 @@ fn decode_hist(de: &mut Deserializer, text: &str) -> Result<Hist, RuntimeError> 
     Ok(h)
 }
 
-/// Serialises a delta for shipping.
+fn encode_hist(ser: &mut V2Serializer, h: &Hist) -> Result<Vec<u8>, RuntimeError> {
+    let mut buf = Vec::new();
+    ser.serialize(h, &mut buf)
+        .map_err(|e| bad(format!("serialising a histogram: {e:?}")))?;
+    Ok(buf)
+}
+
+/// Serialises a delta for shipping (format 2).
 pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
     let r = &delta.recorded;
     let (phases, requests, scenarios) = r.dims();
-    let mut ser = V2DeflateSerializer::new();
-    let mut buf = Vec::new();
+    let mut ser = V2Serializer::new();
     let phase = r
         .phase
         .iter()
@@ -148,9 +173,9 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         }
         let latency = match &s.latency {
             Some(l) => Some([
-                encode_hist(&mut ser, &l.response, &mut buf)?,
-                encode_hist(&mut ser, &l.service, &mut buf)?,
-                encode_hist(&mut ser, &l.lag, &mut buf)?,
+                encode_hist(&mut ser, &l.response)?,
+                encode_hist(&mut ser, &l.service)?,
+                encode_hist(&mut ser, &l.lag)?,
             ]),
             None => None,
         };
@@ -174,7 +199,7 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
             continue;
         }
         let iteration_time = match &s.iteration_time {
-            Some(h) => Some(encode_hist(&mut ser, h, &mut buf)?),
+            Some(h) => Some(encode_hist(&mut ser, h)?),
             None => None,
         };
         scenario.push(WireScenario {
@@ -202,7 +227,11 @@ pub fn encode_delta(delta: &IntervalDelta) -> Result<Vec<u8>, RuntimeError> {
         generator: (r.generator != GeneratorCounts::default())
             .then_some((r.generator.cpu_us, r.generator.cores_us)),
     };
-    serde_json::to_vec(&wire).map_err(bad)
+    let body = postcard::to_allocvec(&wire).map_err(bad)?;
+    let mut out =
+        flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::default());
+    out.write_all(&body).map_err(bad)?;
+    out.finish().map_err(bad)
 }
 
 fn counters<const N: usize>(v: &[u64], what: &str) -> Result<[u64; N], RuntimeError> {
@@ -210,10 +239,30 @@ fn counters<const N: usize>(v: &[u64], what: &str) -> Result<[u64; N], RuntimeEr
         .map_err(|_| bad(format!("{what}: expected {N} counters, got {}", v.len())))
 }
 
-/// Decodes a delta produced by [`encode_delta`]. Malformed input is an error, never a panic.
+/// Decodes a delta of either format. Malformed input is an error, never a panic.
 pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
-    let wire: Wire = serde_json::from_slice(bytes).map_err(bad)?;
-    if wire.version != VERSION {
+    match bytes.strip_prefix(MAGIC) {
+        Some(compressed) => {
+            let mut body = Vec::new();
+            flate2::read::DeflateDecoder::new(compressed)
+                .take(MAX_INFLATED + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| bad(format!("inflating a delta: {e}")))?;
+            if body.len() as u64 > MAX_INFLATED {
+                return Err(bad("delta inflates beyond its limit"));
+            }
+            let wire: Wire<Vec<u8>> = postcard::from_bytes(&body).map_err(bad)?;
+            from_wire(wire, VERSION)
+        }
+        None => {
+            let wire: Wire<String> = serde_json::from_slice(bytes).map_err(bad)?;
+            from_wire(wire, JSON_VERSION)
+        }
+    }
+}
+
+fn from_wire<H: WireHist>(wire: Wire<H>, version: u32) -> Result<IntervalDelta, RuntimeError> {
+    if wire.version != version {
         return Err(bad(format!("unsupported delta version {}", wire.version)));
     }
     let request_cells = wire.phases.checked_mul(wire.requests);
@@ -257,9 +306,9 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
     for w in wire.request {
         let latency = match w.latency {
             Some([response, service, lag]) => Some(Box::new(Latencies {
-                response: decode_hist(&mut de, &response)?,
-                service: decode_hist(&mut de, &service)?,
-                lag: decode_hist(&mut de, &lag)?,
+                response: response.to_hist(&mut de)?,
+                service: service.to_hist(&mut de)?,
+                lag: lag.to_hist(&mut de)?,
             })),
             None => None,
         };
@@ -284,7 +333,7 @@ pub fn decode_delta(bytes: &[u8]) -> Result<IntervalDelta, RuntimeError> {
     }
     for w in wire.scenario {
         let iteration_time = match w.iteration_time {
-            Some(text) => Some(Box::new(decode_hist(&mut de, &text)?)),
+            Some(h) => Some(Box::new(h.to_hist(&mut de)?)),
             None => None,
         };
         let cell = w.cell as usize;
@@ -367,21 +416,106 @@ mod tests {
         r
     }
 
+    /// A format-1 delta as the encoder before issue 14 wrote it, of
+    /// `sample(&FIXTURE_VALUES)` as agent 4's window 7.
+    const DELTA_V1: &[u8] = include_bytes!("fixtures/delta_v1.json");
+    const FIXTURE_VALUES: [(u64, bool); 5] = [
+        (8, true),
+        (10, false),
+        (12, true),
+        (15, true),
+        (2_000_003, true),
+    ];
+
+    fn encoded(recorded: Recorded) -> Vec<u8> {
+        encode_delta(&IntervalDelta {
+            agent: 4,
+            window: 7,
+            recorded,
+        })
+        .expect("encodes")
+    }
+
+    /// Everything a delta carries, comparable.
+    fn fingerprint(d: &IntervalDelta) -> String {
+        format!("{} {} {:?}", d.agent, d.window, d.recorded)
+    }
+
+    #[test]
+    fn format_1_deltas_decode_as_they_were_written() {
+        let old = decode_delta(DELTA_V1).expect("format 1 decodes");
+        let new = decode_delta(&encoded(sample(&FIXTURE_VALUES))).expect("format 2 decodes");
+        assert_eq!(fingerprint(&old), fingerprint(&new));
+        assert!(new.recorded.request[0].latency.is_some());
+    }
+
     #[test]
     fn malformed_deltas_are_errors() {
         assert!(decode_delta(b"").is_err());
         assert!(decode_delta(b"{\"version\":1}").is_err());
-        let mut ok = encode_delta(&IntervalDelta {
-            agent: 0,
-            window: 0,
-            recorded: sample(&[(10, true)]),
-        })
-        .expect("encodes");
-        let text = String::from_utf8(ok.clone()).expect("json");
+        let text = std::str::from_utf8(DELTA_V1).expect("json");
         let huge = text.replacen("\"phases\":2", "\"phases\":99999999999", 1);
         assert!(decode_delta(huge.as_bytes()).is_err());
-        ok.truncate(ok.len() / 2);
-        assert!(decode_delta(&ok).is_err());
+        assert!(decode_delta(&DELTA_V1[..DELTA_V1.len() / 2]).is_err());
+
+        let ok = encoded(sample(&[(10, true)]));
+        assert!(decode_delta(&ok[..ok.len() / 2]).is_err(), "truncated");
+        assert!(decode_delta(MAGIC).is_err(), "no body");
+        let mut garbage = MAGIC.to_vec();
+        garbage.extend_from_slice(b"not deflate at all");
+        assert!(decode_delta(&garbage).is_err());
+        // A valid deflate stream of a body that is not a delta.
+        let mut z = flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::fast());
+        z.write_all(&[0xff; 64]).expect("in memory");
+        assert!(decode_delta(&z.finish().expect("in memory")).is_err());
+    }
+
+    #[test]
+    fn a_delta_that_inflates_beyond_the_limit_is_refused_unread() {
+        // 65 MiB of zeros deflate to ~65 kB: a hostile agent's bomb.
+        let mut z = flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..65 {
+            z.write_all(&zeros).expect("in memory");
+        }
+        let bomb = z.finish().expect("in memory");
+        assert!(bomb.len() < 1 << 20);
+        let err = decode_delta(&bomb).expect_err("refused").to_string();
+        assert!(err.contains("beyond its limit"), "{err}");
+    }
+
+    #[test]
+    fn a_shape_too_large_is_refused_in_format_2_too() {
+        let mut wire: Wire<Vec<u8>> = Wire {
+            version: VERSION,
+            agent: 0,
+            window: 0,
+            phases: 1 << 21,
+            requests: 1 << 21,
+            scenarios: 1,
+            phase: Vec::new(),
+            phase_sent_after_end: Vec::new(),
+            phase_exhausted: Vec::new(),
+            request: Vec::new(),
+            scenario: Vec::new(),
+            generator: None,
+        };
+        let frame = |wire: &Wire<Vec<u8>>| {
+            let mut z =
+                flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::fast());
+            z.write_all(&postcard::to_allocvec(wire).expect("in memory"))
+                .expect("in memory");
+            z.finish().expect("in memory")
+        };
+        assert!(decode_delta(&frame(&wire)).is_err());
+        wire.phases = 1;
+        wire.requests = 1;
+        assert!(decode_delta(&frame(&wire)).is_ok());
+        wire.version = 3;
+        let err = decode_delta(&frame(&wire))
+            .expect_err("unknown version")
+            .to_string();
+        assert!(err.contains("unsupported delta version 3"), "{err}");
     }
 
     #[test]
@@ -407,21 +541,42 @@ mod tests {
             (1, 1)
         );
 
-        // A delta from an agent that knows nothing of late sends decodes with none.
-        let on_time = encode_delta(&IntervalDelta {
-            agent: 0,
-            window: 0,
-            recorded: sample(&[(10, true)]),
-        })
-        .expect("encodes");
-        let text = String::from_utf8(on_time).expect("json");
-        assert!(!text.contains("sent_after_end"));
-        let back = decode_delta(text.as_bytes()).expect("decodes").recorded;
+        // A format-1 delta from an agent that knew nothing of late sends, pool waits, exhausted
+        // feeders or CPU decodes with none of them.
+        let mut old: serde_json::Value = serde_json::from_slice(DELTA_V1).expect("json");
+        let top = old.as_object_mut().expect("object");
+        for key in ["phase_sent_after_end", "phase_exhausted", "generator"] {
+            top.remove(key);
+        }
+        for list in ["request", "scenario"] {
+            for cell in top[list].as_array_mut().expect("cells") {
+                let cell = cell.as_object_mut().expect("cell");
+                for key in ["sent_after_end", "pool_waits", "pool_wait_us"] {
+                    cell.remove(key);
+                }
+            }
+        }
+        let text = serde_json::to_vec(&old).expect("json");
+        let back = decode_delta(&text).expect("decodes").recorded;
         assert_eq!(back.phase[0].sent_after_end, 0);
-        assert_eq!(back.phase[0].started, 1);
+        assert_eq!(back.phase[1].exhausted, 0);
+        assert_eq!(back.request[0].sent_after_end, 0);
+        assert_eq!(back.request[0].pool_waits, 0);
+        assert_eq!(back.generator, GeneratorCounts::default());
+        assert_eq!(back.phase[0].started, 3);
     }
 
     proptest! {
+        /// What the fuzz target `delta` checks at length, in every test run: arbitrary bytes,
+        /// raw or framed as format 2, are an error or a delta, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode_delta(&body);
+            let mut z = flate2::write::DeflateEncoder::new(MAGIC.to_vec(), flate2::Compression::fast());
+            z.write_all(&body).expect("in memory");
+            let _ = decode_delta(&z.finish().expect("in memory"));
+        }
+
         #[test]
         fn shipped_deltas_merge_exactly(a in proptest::collection::vec((1u64..10_000_000, any::<bool>()), 0..60),
                                         b in proptest::collection::vec((1u64..10_000_000, any::<bool>()), 0..60)) {

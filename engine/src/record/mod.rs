@@ -8,7 +8,9 @@ pub(crate) mod recorder;
 pub mod series;
 
 pub use classes::{ErrorClass, FaultKind};
-pub use histogram_merge::{decode_delta, encode_delta, merge_delta, IntervalDelta};
+pub use histogram_merge::{
+    decode_delta, encode_delta, merge_delta, IntervalDelta, MAGIC as DELTA_MAGIC,
+};
 pub use layout::Layout;
 pub use recorder::{
     add_histogram, new_histogram, GeneratorCounts, Hist, Latencies, Outcome, PhaseCounts, Recorded,
