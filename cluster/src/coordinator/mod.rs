@@ -117,10 +117,6 @@ pub struct LiveView {
     /// declared capacities fall short by this much (`ptl_cluster_capacity_shortfall`).
     #[serde(default)]
     pub shortfall_rps: f64,
-    /// Each agent's saturation (0..=1) in the last second it reported: near 1, the agent, not
-    /// the target, limits the rate (`ptl_engine::result::generator`).
-    #[serde(default)]
-    pub saturation: BTreeMap<String, f64>,
 }
 
 /// How often a run waiting for agents looks whether it was stopped meanwhile.

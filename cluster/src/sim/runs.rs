@@ -96,11 +96,21 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
     // Read as they are filled in, not after the run: retention may delete a finished run at
     // once (`--keep-runs 0`).
     let mut done: BTreeMap<String, DoneMarker> = BTreeMap::new();
+    let mut done_read_at: Option<std::time::Instant> = None;
     loop {
         let state = run::state(client, id).await?;
-        for (agent, data) in zk::written_children(client, &layout::run_done(id)).await? {
-            if let Ok(marker) = serde_json::from_slice::<DoneMarker>(&data) {
-                done.insert(agent, marker);
+        // Once a second while none is written (the instrument must not load ZooKeeper more
+        // than the coordinator does); every time from the first on, as the run may be deleted
+        // soon after the last.
+        if !done.is_empty()
+            || state.phase != RunPhase::Running
+            || done_read_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            done_read_at = Some(std::time::Instant::now());
+            for (agent, data) in zk::written_children(client, &layout::run_done(id)).await? {
+                if let Ok(marker) = serde_json::from_slice::<DoneMarker>(&data) {
+                    done.insert(agent, marker);
+                }
             }
         }
         seen.phase = format!("{:?}", state.phase).to_lowercase();
