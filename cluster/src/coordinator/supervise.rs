@@ -179,9 +179,12 @@ impl Member {
     /// was found, less a poll) and then every poll until it comes: the delta is merged as soon
     /// as when listing every poll, for half the listings (1,000 agents' folders are 4,000
     /// listings a second at the 250 ms poll). A finished member's last deltas come before its
-    /// done marker, so it is listed every poll.
-    fn may_have_news(&self, now_ms: i64, poll: Duration) -> bool {
-        self.finished() || now_ms >= self.last_seen_ms + 1000 - poll.as_millis() as i64
+    /// done marker, and a registration gone (about to be counted lost) ends its writing, so
+    /// both are listed every poll: what they wrote is merged before they are accounted.
+    fn may_have_news(&self, now_ms: i64, poll: Duration, alive: &HashSet<AgentId>) -> bool {
+        self.finished()
+            || !alive.contains(&self.id)
+            || now_ms >= self.last_seen_ms + 1000 - poll.as_millis() as i64
     }
 
     /// Seconds of the run before this one are complete as far as this agent goes.
@@ -336,6 +339,7 @@ pub(crate) async fn follow(
             &mut windows,
             &mut live,
             config.poll,
+            &alive,
         )
         .await?;
         for member in members.iter_mut() {
@@ -835,12 +839,13 @@ async fn merge_all_new(
     windows: &mut MergedWindows,
     live: &mut LiveView,
     poll: Duration,
+    alive: &HashSet<AgentId>,
 ) -> Result<(), ClusterError> {
     let now = clock::now_ms();
     // By index: a closure over `&Member` arguments trips the `Send` check of the spawned run.
     let view: &[Member] = members;
     let fetched = zk::pipelined(0..view.len(), |i| async move {
-        match view[i].may_have_news(now, poll) {
+        match view[i].may_have_news(now, poll, alive) {
             true => fetch_new(client, id, &view[i]).await,
             false => Ok(Vec::new()),
         }
