@@ -12,7 +12,7 @@
 //! /runs/run-<seq>                RunSpec JSON (immutable)                 persistent sequential
 //! /runs/run-<seq>/state          RunState JSON (versioned updates)        persistent
 //! /runs/run-<seq>/assignment     Assignment JSON (epoch, start, shares)   persistent
-//! /runs/run-<seq>/reports/<agent>/d-<window>  one interval's delta (HdrHistogram V2-deflate)
+//! /runs/run-<seq>/reports/<agent>/d-<window>  one interval's delta (binary, deflated)
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
 //! /runs/run-<seq>/merged         merge mark JSON: what the batches hold   persistent
