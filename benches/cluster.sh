@@ -5,7 +5,8 @@
 #  1. $RUNS steady runs of $RATE/s for $SECONDS_PER_RUN s: the bytes ZooKeeper receives in writes
 #     (its own per-namespace write counter from `mntr`, all clients, and the agents' delta nodes
 #     alone, from their done markers) per agent per second; the start skew across agents (each
-#     agent records when its start timer fired, on ZooKeeper's clock); achieved vs planned.
+#     agent records when its start timer fired, on ZooKeeper's clock); achieved vs planned, and
+#     the result's count against the demo target's own (its `/stats`), which must be equal.
 #  2. One run in which an agent is `kill -9`ed mid-phase: the time until the coordinator notices
 #     (the agent's session timeout, $SESSION, plus its polling), until the new assignment is
 #     written, until the survivors apply it, and the achieved total against the plan.
@@ -50,6 +51,8 @@ mntr() { four mntr | awk -v k="$1" '$1 == k { print $2 }'; }
 now_ms() { date +%s%3N; }
 zk_get() { "$zk_cli" -server "$zk" get "$1" 2>/dev/null | grep '^{' | tail -1; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# The requests the demo target answered so far (its control endpoints not counted).
+target_count() { python3 -c "import json,urllib.request; print(json.load(urllib.request.urlopen('$1/stats'))['requests'])"; }
 
 # --- ZooKeeper --------------------------------------------------------------------------------
 zk_port=$(free_port)
@@ -125,8 +128,9 @@ done_markers() {
 echo "ptl cluster figures: $agents agents, $rate/s for ${seconds}s, ZooKeeper $(four srvr | awk -F': ' '/version/ {print $2}' | cut -d- -f1), binary $ptl"
 echo
 echo "steady runs"
-printf '%-16s %9s %9s %13s %13s %11s %9s\n' run achieved planned "zk B/agent/s" "delta B/ag/s" "writes/s" "skew ms"
+printf '%-16s %9s %9s %9s %13s %13s %11s %9s\n' run achieved target planned "zk B/agent/s" "delta B/ag/s" "writes/s" "skew ms"
 for _ in $(seq "$runs"); do
+    received_before=$(target_count "$target")
     bytes_before=$(mntr zk_sum_ptl_write_per_namespace)
     writes_before=$(mntr zk_cnt_ptl_write_per_namespace)
     t0=$(now_ms)
@@ -135,6 +139,7 @@ for _ in $(seq "$runs"); do
     bytes_after=$(mntr zk_sum_ptl_write_per_namespace)
     writes_after=$(mntr zk_cnt_ptl_write_per_namespace)
     achieved=$(json 'd["total"]["requests"]' <"$work/result.json")
+    received=$(($(target_count "$target") - received_before))
     markers=$(done_markers "$run")
     # (mawk's printf %d stops at 2^31: Unix milliseconds go through python.)
     skew=$(echo "$markers" | python3 -c 'import sys; s = [int(l.split()[1]) for l in sys.stdin if l.strip()]; print(max(s) - min(s))')
@@ -142,11 +147,12 @@ for _ in $(seq "$runs"); do
     # Bytes and writes over the whole submit (plan, run, assignment, state, live, deltas, done),
     # per agent per second of the run.
     elapsed_s=$(python3 -c "print(($t1 - $t0) / 1000)")
-    printf '%-16s %9d %9d %13.0f %13.0f %11.1f %9d\n' "$run" "$achieved" "$planned" \
+    printf '%-16s %9d %9d %9d %13.0f %13.0f %11.1f %9d\n' "$run" "$achieved" "$received" "$planned" \
         "$(python3 -c "print(($bytes_after - $bytes_before) / $agents / $seconds)")" \
         "$(python3 -c "print($delta_bytes / $agents / $seconds)")" \
         "$(python3 -c "print(($writes_after - $writes_before) / $elapsed_s)")" \
         "$skew"
+    [ "$achieved" = "$received" ] || echo "  MISMATCH: the result counts $achieved, the target answered $received" >&2
 done
 
 echo
