@@ -13,6 +13,7 @@ pub mod merged_record;
 pub mod merged_seconds;
 pub mod merged_windows;
 pub mod publish;
+pub mod report_lag;
 pub mod result;
 pub mod retention;
 pub mod scale_hook;
@@ -117,6 +118,10 @@ pub struct LiveView {
     /// declared capacities fall short by this much (`ptl_cluster_capacity_shortfall`).
     #[serde(default)]
     pub shortfall_rps: f64,
+    /// How late the agents' deltas were merged: from their second's end to their node's
+    /// creation, and from there to the merge (`report_lag`); `None` before the first.
+    #[serde(default)]
+    pub report_lag_ms: Option<report_lag::ReportLagMs>,
 }
 
 /// How often a run waiting for agents looks whether it was stopped meanwhile.

@@ -20,12 +20,13 @@ use crate::coordinator::merge_mark::{self, AgentMark, MergeMark, FOLD_EVERY};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::publish::publish;
+use crate::coordinator::report_lag::ReportLag;
 use crate::coordinator::scale_hook::{self, ScaleHook};
 use crate::coordinator::strain::{Measured, Strain};
 use crate::coordinator::{refusal, CoordinatorConfig, LiveView, SummaryInput};
 use crate::error::ClusterError;
 use crate::ids::{AgentId, RunId};
-use crate::observe::cursor::{self, AgentCursor};
+use crate::observe::cursor::{self, AgentCursor, StoredDelta};
 use crate::run::assignment::{self, Assignment, Share};
 use crate::run::pauses;
 use crate::run::{self, DegradedWindow, LossPolicy, RunPhase, RunSpec};
@@ -278,6 +279,7 @@ pub(crate) async fn follow(
         paused: false,
         silent: BTreeMap::new(),
         shortfall_rps: 0.0,
+        report_lag_ms: None,
     };
     let plan_ms = plan.duration_us() / 1000;
     let last_offset_ms = current
@@ -300,6 +302,7 @@ pub(crate) async fn follow(
     let mut mark = restore(client, id, &mut members, &mut windows, &mut live).await?;
     let mut folded_at = tokio::time::Instant::now();
     let mut registry = registry::Followed::default();
+    let mut report_lag = ReportLag::default();
     let mut done_read_at: Option<tokio::time::Instant> = None;
 
     loop {
@@ -332,7 +335,7 @@ pub(crate) async fn follow(
                 busy.free(&member.id);
             }
         }
-        merge_all_new(
+        let merged = merge_all_new(
             client,
             id,
             &mut members,
@@ -342,6 +345,10 @@ pub(crate) async fn follow(
             &alive,
         )
         .await?;
+        for m in merged {
+            report_lag.record(m.window_end_ms, m.created_ms, m.merged_ms);
+        }
+        live.report_lag_ms = report_lag.summary();
         for member in members.iter_mut() {
             if member.done.is_some() {
                 let seconds = member.last_window_seconds();
@@ -429,8 +436,7 @@ pub(crate) async fn follow(
                 let mut joined = Vec::new();
                 if joinable {
                     joined.extend(
-                        admit_joiner(run, &mut current, &members, &registered, effective_at)
-                            .await?,
+                        admit_joiner(run, &mut current, &members, registered, effective_at).await?,
                     );
                 }
                 let strained = strained(&members);
@@ -438,8 +444,8 @@ pub(crate) async fn follow(
                     && growable
                     && (current.shortfall() > 0.0 || strained.agents > 0)
                 {
-                    joined = add_capacity(run, &mut current, &members, &registered, effective_at)
-                        .await?;
+                    joined =
+                        add_capacity(run, &mut current, &members, registered, effective_at).await?;
                     if !joined.is_empty() {
                         // Shares changed: saturation is judged afresh on the new ones.
                         members.iter_mut().for_each(|m| m.strain.reset());
@@ -840,7 +846,7 @@ async fn merge_all_new(
     live: &mut LiveView,
     poll: Duration,
     alive: &HashSet<AgentId>,
-) -> Result<(), ClusterError> {
+) -> Result<Vec<MergedReport>, ClusterError> {
     let now = clock::now_ms();
     // By index: a closure over `&Member` arguments trips the `Send` check of the spawned run.
     let view: &[Member] = members;
@@ -851,10 +857,18 @@ async fn merge_all_new(
         }
     })
     .await;
+    let mut merged = Vec::new();
     for (member, new) in members.iter_mut().zip(fetched) {
-        merge_new(id, member, new?, windows, live)?;
+        merged.extend(merge_new(id, member, new?, windows, live)?);
     }
-    Ok(())
+    Ok(merged)
+}
+
+/// When a merged delta's second ended, its node was created and it was merged (Unix ms).
+struct MergedReport {
+    window_end_ms: i64,
+    created_ms: i64,
+    merged_ms: i64,
 }
 
 /// The member's delta nodes after its cursor, as stored, oldest first.
@@ -862,11 +876,11 @@ async fn fetch_new(
     client: &Client,
     id: &RunId,
     member: &Member,
-) -> Result<Vec<(String, Vec<u8>)>, ClusterError> {
+) -> Result<Vec<(String, StoredDelta)>, ClusterError> {
     let mut new = Vec::new();
     for node in member.seen.unread(client, id, &member.id).await? {
-        let bytes = cursor::read_delta_bytes(client, id, &member.id, &node).await?;
-        new.push((node, bytes));
+        let stored = cursor::read_delta_bytes(client, id, &member.id, &node).await?;
+        new.push((node, stored));
     }
     Ok(new)
 }
@@ -876,12 +890,18 @@ async fn fetch_new(
 fn merge_new(
     id: &RunId,
     member: &mut Member,
-    new: Vec<(String, Vec<u8>)>,
+    new: Vec<(String, StoredDelta)>,
     windows: &mut MergedWindows,
     live: &mut LiveView,
-) -> Result<(), ClusterError> {
-    for (node, bytes) in new {
-        let delta = cursor::decode_node(id, &member.id, &node, &bytes)?;
+) -> Result<Vec<MergedReport>, ClusterError> {
+    let mut merged = Vec::with_capacity(new.len());
+    for (node, stored) in new {
+        let delta = cursor::decode_node(id, &member.id, &node, &stored.bytes)?;
+        merged.push(MergedReport {
+            window_end_ms: member.start_at_ms + (delta.window as i64 + 1) * 1000,
+            created_ms: stored.created_ms,
+            merged_ms: clock::now_ms(),
+        });
         let requests: u64 = delta.recorded.request.iter().map(|r| r.completed).sum();
         live.requests += requests;
         live.errors += delta
@@ -905,5 +925,5 @@ fn merge_new(
         member.held = Some((delta.window, delta.recorded, node.clone()));
         member.seen.advance(node);
     }
-    Ok(())
+    Ok(merged)
 }

@@ -77,23 +77,34 @@ pub(crate) async fn read_delta(
     agent: &AgentId,
     node: &str,
 ) -> Result<IntervalDelta, ClusterError> {
-    let bytes = read_delta_bytes(client, run, agent, node).await?;
-    decode_node(run, agent, node, &bytes)
+    let stored = read_delta_bytes(client, run, agent, node).await?;
+    decode_node(run, agent, node, &stored.bytes)
 }
 
-/// Reads one delta node as stored (a few kB; decoded, its histograms take far more).
+/// A delta node as stored.
+pub(crate) struct StoredDelta {
+    /// A few kB; decoded, its histograms take far more.
+    pub bytes: Vec<u8>,
+    /// When the node was created (the ZooKeeper server's clock, Unix ms).
+    pub created_ms: i64,
+}
+
+/// Reads one delta node as stored.
 pub(crate) async fn read_delta_bytes(
     client: &Client,
     run: &RunId,
     agent: &AgentId,
     node: &str,
-) -> Result<Vec<u8>, ClusterError> {
+) -> Result<StoredDelta, ClusterError> {
     let path = format!("{}/{node}", layout::agent_reports(run, agent));
-    let (bytes, _) = client
+    let (bytes, stat) = client
         .get_data(&path)
         .await
         .map_err(|e| ClusterError::zk("read", &path, e))?;
-    Ok(bytes)
+    Ok(StoredDelta {
+        bytes,
+        created_ms: stat.ctime,
+    })
 }
 
 /// Decodes a delta node's bytes ([`read_delta_bytes`]).

@@ -438,6 +438,13 @@ impl fmt::Display for SimReport {
                 opt(r.result_requests),
                 opt(r.agents_requests),
             )?;
+            if let Some(l) = r.report_lag_ms {
+                writeln!(
+                    f,
+                    "  the coordinator's split of the lag: write (second's end to its node) p50 {} ms p99 {} ms, merge (node to merged) p50 {} ms p99 {} ms",
+                    l.write_p50, l.write_p99, l.merge_p50, l.merge_p99
+                )?;
+            }
         }
         if let Some(ms) = self.rebalance_ms {
             writeln!(

@@ -10,6 +10,7 @@ use serde::Serialize;
 use zookeeper_client::Client;
 
 use crate::agent::DoneMarker;
+use crate::coordinator::report_lag::ReportLagMs;
 use crate::coordinator::LiveView;
 use crate::error::ClusterError;
 use crate::ids::RunId;
@@ -27,6 +28,9 @@ pub struct RunSeen {
     pub lags_ms: Vec<i64>,
     pub lag_p50_ms: Option<i64>,
     pub lag_p99_ms: Option<i64>,
+    /// The coordinator's own split of that lag (its live view's last word): write (second's
+    /// end to the delta's node) and merge (node to merge).
+    pub report_lag_ms: Option<ReportLagMs>,
     /// Epochs of the assignment, with when each was written (ZooKeeper clock, Unix ms).
     pub epochs: Vec<(u32, i64)>,
     /// Latest minus earliest start timer among the agents (their done markers).
@@ -131,6 +135,7 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
         let now = clock::now_ms();
         if let (Ok((data, _, watcher)), Some(a)) = (watched, &assignment) {
             if let Ok(live) = serde_json::from_slice::<LiveView>(&data) {
+                seen.report_lag_ms = live.report_lag_ms.or(seen.report_lag_ms);
                 for (agent, &count) in &live.deltas {
                     let before = merged.insert(agent.clone(), count).unwrap_or(0);
                     let Some(share) = a

@@ -13,6 +13,6 @@ pub use histogram_merge::{
 };
 pub use layout::Layout;
 pub use recorder::{
-    add_histogram, new_histogram, GeneratorCounts, Hist, Latencies, Outcome, PhaseCounts, Recorded,
-    RequestStats, ScenarioStats, Timing,
+    add_histogram, new_histogram, record_value, GeneratorCounts, Hist, Latencies, Outcome,
+    PhaseCounts, Recorded, RequestStats, ScenarioStats, Timing,
 };
