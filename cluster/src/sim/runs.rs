@@ -43,6 +43,12 @@ pub struct RunSeen {
     pub phase: String,
     /// When the run was seen running (ZooKeeper clock, Unix ms).
     pub started_at_ms: Option<i64>,
+    /// Deltas each agent had merged at the last look, and the done markers read: kept here so
+    /// that following again after an error goes on where it was.
+    #[serde(skip)]
+    merged: BTreeMap<String, u64>,
+    #[serde(skip)]
+    done: BTreeMap<String, DoneMarker>,
 }
 
 impl RunSeen {
@@ -76,7 +82,19 @@ pub async fn follow(
                             run: id.to_string(),
                             ..RunSeen::default()
                         };
-                        let _ = follow_run(&client, &id, &mut run).await;
+                        // A ZooKeeper error (a connection lost while the ensemble is busy)
+                        // must not end the figures of the run: follow again, a few times.
+                        for attempt in 1..=5 {
+                            match follow_run(&client, &id, &mut run).await {
+                                Ok(()) => break,
+                                Err(e) => {
+                                    eprintln!(
+                                        "sim-agents: following {id} (attempt {attempt}): {e}"
+                                    );
+                                    tokio::time::sleep(Duration::from_millis(500)).await;
+                                }
+                            }
+                        }
                         run.finish();
                         seen.lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -95,25 +113,23 @@ pub async fn follow(
 }
 
 async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(), ClusterError> {
-    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
     let mut assignment: Option<Assignment> = None;
-    // Read as they are filled in, not after the run: retention may delete a finished run at
-    // once (`--keep-runs 0`).
-    let mut done: BTreeMap<String, DoneMarker> = BTreeMap::new();
+    // Done markers are read as they are filled in, not after the run: retention may delete a
+    // finished run at once (`--keep-runs 0`).
     let mut done_read_at: Option<std::time::Instant> = None;
     loop {
         let state = run::state(client, id).await?;
         // Once a second while none is written (the instrument must not load ZooKeeper more
         // than the coordinator does); every time from the first on, as the run may be deleted
         // soon after the last.
-        if !done.is_empty()
+        if !seen.done.is_empty()
             || state.phase != RunPhase::Running
             || done_read_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
         {
             done_read_at = Some(std::time::Instant::now());
             for (agent, data) in zk::written_children(client, &layout::run_done(id)).await? {
                 if let Ok(marker) = serde_json::from_slice::<DoneMarker>(&data) {
-                    done.insert(agent, marker);
+                    seen.done.insert(agent, marker);
                 }
             }
         }
@@ -137,7 +153,7 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
             if let Ok(live) = serde_json::from_slice::<LiveView>(&data) {
                 seen.report_lag_ms = live.report_lag_ms.or(seen.report_lag_ms);
                 for (agent, &count) in &live.deltas {
-                    let before = merged.insert(agent.clone(), count).unwrap_or(0);
+                    let before = seen.merged.insert(agent.clone(), count).unwrap_or(0);
                     let Some(share) = a
                         .shares
                         .iter()
@@ -162,7 +178,7 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
         let mut starts = Vec::new();
         let mut requests = 0;
         for share in a.shares.iter().chain(&a.departed) {
-            if let Some(done) = done.get(&share.agent.0) {
+            if let Some(done) = seen.done.get(&share.agent.0) {
                 requests += done.requests;
                 if let Some(at) = done.started_at_ms {
                     let planned = a.start_at_ms + share.start_offset_ms as i64;
