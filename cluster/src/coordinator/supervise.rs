@@ -188,6 +188,19 @@ impl Member {
             || now_ms >= self.last_seen_ms + 1000 - poll.as_millis() as i64
     }
 
+    /// The window of its next delta, when it can be read by name: a running agent writes its
+    /// windows one after another, each named by its number. Its folder is listed instead for its
+    /// first delta, once it finished or went (what it wrote last), and after two seconds
+    /// without news (a window it never wrote: a lost write, a pause), so nothing named
+    /// otherwise is missed.
+    fn next_by_name(&self, now_ms: i64) -> Option<u64> {
+        let quiet = now_ms - self.last_seen_ms > 2 * 1000;
+        match self.last_window {
+            Some(w) if !self.finished() && !quiet => Some(w + 1),
+            _ => None,
+        }
+    }
+
     /// Seconds of the run before this one are complete as far as this agent goes.
     fn horizon(&self) -> u64 {
         if self.finished() {
@@ -851,9 +864,14 @@ async fn merge_all_new(
     // By index: a closure over `&Member` arguments trips the `Send` check of the spawned run.
     let view: &[Member] = members;
     let fetched = zk::pipelined(0..view.len(), |i| async move {
-        match view[i].may_have_news(now, poll, alive) {
-            true => fetch_new(client, id, &view[i]).await,
-            false => Ok(Vec::new()),
+        let member = &view[i];
+        match (
+            member.may_have_news(now, poll, alive),
+            member.next_by_name(now),
+        ) {
+            (false, _) => Ok(Vec::new()),
+            (true, Some(window)) => fetch_by_name(client, id, member, window).await,
+            (true, None) => fetch_new(client, id, member).await,
         }
     })
     .await;
@@ -869,6 +887,25 @@ struct MergedReport {
     window_end_ms: i64,
     created_ms: i64,
     merged_ms: i64,
+}
+
+/// The member's delta nodes from window `window` on, read by name until one is not written:
+/// one round trip per delta and one more, instead of a listing and then the reads.
+async fn fetch_by_name(
+    client: &Client,
+    id: &RunId,
+    member: &Member,
+    mut window: u64,
+) -> Result<Vec<(String, StoredDelta)>, ClusterError> {
+    let mut new = Vec::new();
+    loop {
+        let node = layout::report_node_name(window);
+        match cursor::read_delta_if_written(client, id, &member.id, &node).await? {
+            Some(stored) => new.push((node, stored)),
+            None => return Ok(new),
+        }
+        window += 1;
+    }
 }
 
 /// The member's delta nodes after its cursor, as stored, oldest first.

@@ -107,6 +107,24 @@ pub(crate) async fn read_delta_bytes(
     })
 }
 
+/// Reads one delta node as stored, `None` if it is not written (yet).
+pub(crate) async fn read_delta_if_written(
+    client: &Client,
+    run: &RunId,
+    agent: &AgentId,
+    node: &str,
+) -> Result<Option<StoredDelta>, ClusterError> {
+    let path = format!("{}/{node}", layout::agent_reports(run, agent));
+    match client.get_data(&path).await {
+        Ok((bytes, stat)) => Ok(Some(StoredDelta {
+            bytes,
+            created_ms: stat.ctime,
+        })),
+        Err(zookeeper_client::Error::NoNode) => Ok(None),
+        Err(e) => Err(ClusterError::zk("read", &path, e)),
+    }
+}
+
 /// Decodes a delta node's bytes ([`read_delta_bytes`]).
 pub(crate) fn decode_node(
     run: &RunId,

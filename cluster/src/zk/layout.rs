@@ -95,7 +95,12 @@ pub fn agent_reports(id: &RunId, agent: &AgentId) -> String {
 /// agent and run, so writing it again after a lost connection or a new session is idempotent;
 /// zero-padded, so names sort in window order.
 pub fn report_node(id: &RunId, agent: &AgentId, window: u64) -> String {
-    format!("{RUNS}/{id}/reports/{agent}/d-{window:010}")
+    format!("{}/{}", agent_reports(id, agent), report_node_name(window))
+}
+
+/// The name of window `window`'s delta node in its agent's folder.
+pub fn report_node_name(window: u64) -> String {
+    format!("d-{window:010}")
 }
 
 pub fn run_done(id: &RunId) -> String {
