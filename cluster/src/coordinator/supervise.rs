@@ -324,11 +324,18 @@ pub(crate) async fn follow(
         live.paused = pauses::is_paused(&pause_windows);
         windows.set_pauses(pauses::clock(&pause_windows, start_at_ms));
         let paused_so_far = pauses::paused_ms(&pause_windows, start_at_ms, clock::now_ms());
+        // The registry first: an agent that wrote its done marker and then went is seen gone
+        // here, so its marker is read below, before it could be counted lost.
+        let registered = registry.refresh(client).await?;
+        let alive: HashSet<AgentId> = registered.iter().map(|a| a.id.clone()).collect();
         // Listed before merging: an agent done (or gone) by now has all its deltas written.
-        // Done markers matter at the end: read once a second, not every poll (a thousand
-        // agents' markers are a thousand reads).
+        // Done markers matter at the end: read once a second (a thousand agents' markers are
+        // a thousand reads), and at once when an agent not done has left the registry.
+        let gone = members
+            .iter()
+            .any(|m| !m.finished() && !alive.contains(&m.id));
         let done: BTreeMap<String, Vec<u8>> =
-            if done_read_at.is_none_or(|at| at.elapsed() >= DONE_READ_EVERY) {
+            if gone || done_read_at.is_none_or(|at| at.elapsed() >= DONE_READ_EVERY) {
                 done_read_at = Some(tokio::time::Instant::now());
                 zk::written_children(client, &layout::run_done(id))
                     .await?
@@ -337,8 +344,6 @@ pub(crate) async fn follow(
             } else {
                 BTreeMap::new()
             };
-        let registered = registry.refresh(client).await?;
-        let alive: HashSet<AgentId> = registered.iter().map(|a| a.id.clone()).collect();
         for member in members.iter_mut().filter(|m| m.done.is_none()) {
             if let Some(data) = done.get(&member.id.0) {
                 let path = layout::agent_done(id, &member.id);
