@@ -175,29 +175,23 @@ impl Member {
         self.done.is_some() || self.lost
     }
 
-    /// Whether its folder may hold a delta not merged yet. A running agent writes one a second,
-    /// so its folder is listed from a poll before the next is due (a second after the last one
-    /// was found, less a poll) and then every poll until it comes: the delta is merged as soon
-    /// as when listing every poll, for half the listings (1,000 agents' folders are 4,000
-    /// listings a second at the 250 ms poll). A finished member's last deltas come before its
-    /// done marker, and a registration gone (about to be counted lost) ends its writing, so
-    /// both are listed every poll: what they wrote is merged before they are accounted.
-    fn may_have_news(&self, now_ms: i64, poll: Duration, alive: &HashSet<AgentId>) -> bool {
-        self.finished()
-            || !alive.contains(&self.id)
-            || now_ms >= self.last_seen_ms + 1000 - poll.as_millis() as i64
-    }
-
-    /// The window of its next delta, when it can be read by name: a running agent writes its
-    /// windows one after another, each named by its number. Its folder is listed instead for its
-    /// first delta, once it finished or went (what it wrote last), and after two seconds
-    /// without news (a window it never wrote: a lost write, a pause), so nothing named
-    /// otherwise is missed.
-    fn next_by_name(&self, now_ms: i64) -> Option<u64> {
-        let quiet = now_ms - self.last_seen_ms > 2 * 1000;
+    /// How this poll looks for its deltas not merged yet (1,000 agents' folders listed every
+    /// 250 ms poll were 4,000 listings a second).
+    ///
+    /// A running agent writes one delta a second, so nothing is read until a poll before the
+    /// next is due (a second after the last one was found, less a poll), then every poll until
+    /// it comes: merged as soon as when reading every poll. Its windows come one after another,
+    /// each named by its number, so the next is read by name. The folder is listed instead for
+    /// the first delta, for a member finished or gone from the registry (what it wrote last is
+    /// merged before it is accounted), and after two seconds without news (a window never
+    /// written: a lost write, a pause), so nothing named otherwise is missed.
+    fn fetch(&self, now_ms: i64, poll: Duration, alive: &HashSet<AgentId>) -> Fetch {
+        let gone = self.finished() || !alive.contains(&self.id);
+        let since = now_ms - self.last_seen_ms;
         match self.last_window {
-            Some(w) if !self.finished() && !quiet => Some(w + 1),
-            _ => None,
+            _ if !gone && since < 1000 - poll.as_millis() as i64 => Fetch::Nothing,
+            Some(w) if !self.finished() && since <= 2 * 1000 => Fetch::ByName(w + 1),
+            _ => Fetch::List,
         }
     }
 
@@ -870,13 +864,10 @@ async fn merge_all_new(
     let view: &[Member] = members;
     let fetched = zk::pipelined(0..view.len(), |i| async move {
         let member = &view[i];
-        match (
-            member.may_have_news(now, poll, alive),
-            member.next_by_name(now),
-        ) {
-            (false, _) => Ok(Vec::new()),
-            (true, Some(window)) => fetch_by_name(client, id, member, window).await,
-            (true, None) => fetch_new(client, id, member).await,
+        match member.fetch(now, poll, alive) {
+            Fetch::Nothing => Ok(Vec::new()),
+            Fetch::ByName(window) => fetch_by_name(client, id, member, window).await,
+            Fetch::List => fetch_new(client, id, member).await,
         }
     })
     .await;
@@ -885,6 +876,16 @@ async fn merge_all_new(
         merged.extend(merge_new(id, member, new?, windows, live)?);
     }
     Ok(merged)
+}
+
+/// How a poll looks for a member's new deltas ([`Member::fetch`]).
+enum Fetch {
+    /// None can be due yet.
+    Nothing,
+    /// Read its nodes by name from this window on.
+    ByName(u64),
+    /// List its folder.
+    List,
 }
 
 /// When a merged delta's second ended, its node was created and it was merged (Unix ms).

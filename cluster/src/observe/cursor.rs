@@ -89,22 +89,19 @@ pub(crate) struct StoredDelta {
     pub created_ms: i64,
 }
 
-/// Reads one delta node as stored.
+/// Reads one delta node as stored; a node listed and gone since is an error.
 pub(crate) async fn read_delta_bytes(
     client: &Client,
     run: &RunId,
     agent: &AgentId,
     node: &str,
 ) -> Result<StoredDelta, ClusterError> {
-    let path = format!("{}/{node}", layout::agent_reports(run, agent));
-    let (bytes, stat) = client
-        .get_data(&path)
-        .await
-        .map_err(|e| ClusterError::zk("read", &path, e))?;
-    Ok(StoredDelta {
-        bytes,
-        created_ms: stat.ctime,
-    })
+    read_delta_if_written(client, run, agent, node)
+        .await?
+        .ok_or_else(|| {
+            let path = format!("{}/{node}", layout::agent_reports(run, agent));
+            ClusterError::zk("read", &path, zookeeper_client::Error::NoNode)
+        })
 }
 
 /// Reads one delta node as stored, `None` if it is not written (yet).
