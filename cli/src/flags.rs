@@ -555,12 +555,21 @@ pub struct CoordinatorArgs {
     /// end). Older ones are deleted; with 0, each goes once `submit --wait` has its result.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub keep_runs: usize,
+    /// Intervals of a running run's merged seconds kept in ZooKeeper: one second each until
+    /// there are more, then twice as wide each time (a run's footprint stops growing after
+    /// its first N seconds). A long run's `submit --hdr-log` has intervals as wide.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_HISTORY_INTERVALS,
+          value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub history_intervals: u32,
     /// When a run's agents cannot carry its plan (their declared capacities fall short), run
     /// `sh -c "CMD N"` with N the agents it wants (also in PTL_WANTED_AGENTS, the run in
     /// PTL_RUN), once per change of N; agents that then register are given a share.
     #[arg(long, value_name = "CMD")]
     pub scale_hook: Option<String>,
 }
+
+const DEFAULT_HISTORY_INTERVALS: u32 =
+    ptl_cluster::coordinator::merged_history::DEFAULT_INTERVALS as u32;
 
 /// An `http://` or `https://` address, kept without a trailing slash.
 fn parse_public_url(s: &str) -> Result<String, String> {

@@ -325,9 +325,9 @@ async fn look_at(
         // This dashboard fell behind the deltas the coordinator deletes once merged: start
         // again from its folded seconds.
         hub.clear_deltas(&id.0);
-        for second in &restart.seconds {
+        for span in &restart.spans {
             // Of another plan's shape: passed over, as such deltas are below.
-            let _ = hub.add_delta(&id.0, second);
+            let _ = hub.add_span(&id.0, &span.delta, span.seconds);
         }
         for agent in seen.agents.values_mut() {
             (agent.deltas, agent.requests) = (0, 0);

@@ -322,12 +322,17 @@ impl Hub {
 
     /// Merges one agent's interval delta into the run (not yet sent: see [`Hub::tick`]).
     pub fn add_delta(&self, id: &str, delta: &IntervalDelta) -> Result<(), String> {
+        self.add_span(id, delta, 1)
+    }
+
+    /// Merges an interval of the coordinator's history, `seconds` wide ([`LiveRun::add_span`]).
+    pub fn add_span(&self, id: &str, delta: &IntervalDelta, seconds: u64) -> Result<(), String> {
         let mut state = self.lock();
         let live = state
             .index(id)
             .and_then(|i| state.runs[i].live.as_mut())
             .ok_or_else(|| format!("run {id} is not followed live"))?;
-        live.add(delta)
+        live.add_span(delta, seconds)
     }
 
     /// Forgets the run's merged deltas, to merge them again from the start.

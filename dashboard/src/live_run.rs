@@ -41,6 +41,17 @@ impl WindowAcc {
             response: new_histogram(),
         }
     }
+
+    fn add(&mut self, rec: &Recorded) {
+        self.started += rec.phase.iter().map(|p| p.started).sum::<u64>();
+        self.dropped += rec.phase.iter().map(|p| p.dropped).sum::<u64>();
+        self.errors += rec.request.iter().map(|r| r.error_total()).sum::<u64>();
+        for r in &rec.request {
+            if let Some(l) = &r.latency {
+                add_histogram(&mut self.response, &l.response);
+            }
+        }
+    }
 }
 
 pub struct LiveRun {
@@ -154,6 +165,27 @@ impl LiveRun {
         self.reset = true;
     }
 
+    /// Merges an interval of the coordinator's history `seconds` wide (a restart: see
+    /// `ptl_cluster::observe::Restart`) as one point covering them, its rates per second of
+    /// that time, as the runtime's series draws a point of merged windows. A one-second one is
+    /// [`LiveRun::add`].
+    pub fn add_span(&mut self, delta: &IntervalDelta, seconds: u64) -> Result<(), String> {
+        if seconds <= 1 {
+            return self.add(delta);
+        }
+        merge_delta(&mut self.cumulative, delta).map_err(|e| e.to_string())?;
+        let mut acc = WindowAcc::new();
+        acc.add(&delta.recorded);
+        let k = delta.window;
+        let point = point_over(k, seconds, &acc, &self.timeline, &self.layout);
+        self.points.insert(k, point);
+        self.changed.insert(k);
+        if self.points.len() > self.cap {
+            self.compact();
+        }
+        Ok(())
+    }
+
     /// Merges one agent's delta of one window. A delta of another plan's shape is refused.
     pub fn add(&mut self, delta: &IntervalDelta) -> Result<(), String> {
         merge_delta(&mut self.cumulative, delta).map_err(|e| e.to_string())?;
@@ -175,14 +207,7 @@ impl LiveRun {
             point.dropped += dropped;
         } else {
             let acc = self.open.entry(k).or_insert_with(WindowAcc::new);
-            acc.started += started;
-            acc.errors += errors;
-            acc.dropped += dropped;
-            for r in &rec.request {
-                if let Some(l) = &r.latency {
-                    add_histogram(&mut acc.response, &l.response);
-                }
-            }
+            acc.add(rec);
             let point = point_of(k, acc, &self.timeline, &self.layout);
             self.points.insert(k, point);
         }
@@ -287,10 +312,24 @@ fn empty_point(k: u64, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
 
 /// Second `k`'s point as the runtime's series draws a one-second window.
 fn point_of(k: u64, acc: &WindowAcc, timeline: &Timeline, layout: &Layout) -> SeriesPoint {
-    let mid = k.saturating_mul(1_000_000).saturating_add(500_000);
+    point_over(k, 1, acc, timeline, layout)
+}
+
+/// The point of `seconds` seconds from second `k`, as the runtime's series draws a window
+/// that long: rates per second of it, the plan's at its middle.
+fn point_over(
+    k: u64,
+    seconds: u64,
+    acc: &WindowAcc,
+    timeline: &Timeline,
+    layout: &Layout,
+) -> SeriesPoint {
+    let mid = k
+        .saturating_mul(1_000_000)
+        .saturating_add(seconds.saturating_mul(500_000));
     Window {
         t: k,
-        seconds: 1.0,
+        seconds: seconds as f64,
         phase: &phase_name(timeline, layout, mid),
         target_rps: target_at(timeline, mid),
         started: acc.started,
@@ -396,6 +435,24 @@ mod tests {
             prop_assert_eq!(series.iter().map(|p| p.errors).sum::<u64>(), seconds);
             prop_assert!(series.windows(2).all(|w| w[0].t < w[1].t));
         }
+    }
+
+    #[test]
+    fn a_wide_interval_of_a_restart_is_one_point_of_its_rate() {
+        let mut live = LiveRun::new(plan(), "h".into(), SystemTime::UNIX_EPOCH);
+        let wide = delta(&live, 0, &[1000; 40], 4);
+        live.add_span(&wide, 4).expect("same shape");
+        let next = delta(&live, 4, &[1000; 7], 0);
+        live.add_span(&next, 1).expect("same shape");
+        let series = live.series();
+        let points: Vec<(u64, f64, u64)> = series
+            .iter()
+            .map(|p| (p.t, p.achieved_rps, p.errors))
+            .collect();
+        // 40 arrivals over 4 s, 10 of them errors: one point, 10/s; then second 4's own.
+        assert_eq!(points, [(0, 10.0, 10), (4, 7.0, 0)]);
+        let started: u64 = live.recorded().phase.iter().map(|p| p.started).sum();
+        assert_eq!(started, 47);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn run(args: &CoordinatorArgs) -> Done {
         finish_grace: Duration::from_secs(30),
         trusted_keys: crate::cluster_setup::trusted_keys(&args.trust, "coordinator")?,
         keep_runs: args.keep_runs,
+        history_intervals: args.history_intervals as usize,
         scale_hook: args.scale_hook.clone(),
     };
     let dashboard = match server {

@@ -125,7 +125,7 @@ pub fn execute_with(
     let total = Duration::from_micros(compiled.plan.duration_us());
     let view = LiveView::new(total, output.quiet);
     let hdr_log = match output.hdr_log.as_deref() {
-        Some(path) => match start_hdr_log(path, &compiled.plan.name) {
+        Some(path) => match start_hdr_log(path, &compiled.plan.name, "one interval per second") {
             Ok(log) => Some((path, log)),
             Err(e) => {
                 return Ran {
@@ -253,12 +253,12 @@ pub fn execute_with(
 
 /// `--hdr-log` of a local run: the file is created before the run (a path that cannot be
 /// written is a usage error, nothing sent) and filled second by second as it goes.
-pub fn start_hdr_log(path: &Path, plan: &str) -> Result<SecondsLog, Exit> {
+pub fn start_hdr_log(path: &Path, plan: &str, intervals: &str) -> Result<SecondsLog, Exit> {
     let cannot = |e: &dyn std::fmt::Display| {
         fail(Exit::Usage, format!("cannot write {}: {e}", path.display()))
     };
     let file = std::fs::File::create(path).map_err(|e| cannot(&e))?;
-    SecondsLog::start(std::io::BufWriter::new(file), plan).map_err(|e| cannot(&e))
+    SecondsLog::start(std::io::BufWriter::new(file), plan, intervals).map_err(|e| cannot(&e))
 }
 
 /// How `--hdr-log` is completed once the run is over.

@@ -136,16 +136,19 @@ async fn merged_outcome(
     merged_record::load_outcome(&client, id, plan, result.clone()).await
 }
 
-/// `--hdr-log` with one interval per second, from the coordinator's merged seconds (see
-/// `ptl_cluster::coordinator::merged_seconds`). An error if they are gone or damaged: the log
-/// written so far is closed, and the caller writes the per-phase one over it.
+/// `--hdr-log` with one interval per second (wider in a long run), from the coordinator's
+/// merged history (see `ptl_cluster::coordinator::merged_seconds`). An error if it is gone or
+/// damaged: the log written so far is closed, and the caller writes the per-phase one over it.
 async fn seconds_log(
     zk: &ZkConfig,
     id: &RunId,
     outcome: &RunOutcome,
     path: &std::path::Path,
 ) -> Result<SecondsLog, String> {
-    let log = start_hdr_log(path, &outcome.result.plan).map_err(|_| "cannot create the file")?;
+    let intervals = "one interval per second, wider in a run longer than the coordinator's \
+                     --history-intervals";
+    let log = start_hdr_log(path, &outcome.result.plan, intervals)
+        .map_err(|_| "cannot create the file")?;
     let visited = async {
         let client = zk::connect(zk).await?;
         let mut sink = log.sink();

@@ -952,6 +952,17 @@ pub(crate) fn spawn_steady_submit(
     rate: u64,
     seconds: u64,
 ) -> (std::process::Child, std::path::PathBuf) {
+    spawn_steady_submit_with(cluster, target, rate, seconds, &[])
+}
+
+/// As [`spawn_steady_submit`], with `extra` flags for `ptl submit`.
+pub(crate) fn spawn_steady_submit_with(
+    cluster: &Cluster,
+    target: &Target,
+    rate: u64,
+    seconds: u64,
+    extra: &[&str],
+) -> (std::process::Child, std::path::PathBuf) {
     let plan = write(
         cluster.dir.path(),
         "plan.ptl",
@@ -967,6 +978,7 @@ pub(crate) fn spawn_steady_submit(
         .submit(&plan, 3, &out)
         .arg("--quiet")
         .args(["--set", &format!("target={}", target.url)])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -167,3 +167,109 @@ fn a_coordinator_killed_between_merge_mark_and_delete_loses_and_doubles_nothing(
     assert_eq!(sent, total, "{done:?}");
     assert_eq!(r["phases"][0]["planned"].as_u64(), Some(rate * seconds));
 }
+
+/// Nodes of a run's merged history now (`merged/b-<n>`).
+fn history_nodes(cluster: &Cluster, run: &str) -> usize {
+    let id = RunId::parse(run).expect("run id");
+    cluster.with_zk(async |client| {
+        zk::children(client, &layout::run_merged(&id))
+            .await
+            .map_or(0, |c| c.len())
+    })
+}
+
+fn is_running(cluster: &Cluster, run: &str) -> bool {
+    cluster.status()["runs"].as_array().is_some_and(|runs| {
+        runs.iter()
+            .any(|r| r["id"] == run && r["state"] == "running")
+    })
+}
+
+#[test]
+fn a_run_longer_than_the_history_keeps_it_bounded_and_its_log_adds_up() {
+    // Four intervals of history: a 16 s run doubles their width twice (to 4 s), so the
+    // history never holds much more than four nodes, and the per-interval log still sums to
+    // every request the target answered.
+    let cluster = Cluster::start_with(3, &["--history-intervals", "4"]);
+    let target = crate::support::Target::start();
+    let (rate, seconds) = (300u64, 16u64);
+    let log = cluster.dir.path().join("r.hlog");
+    let log_arg = log.to_str().expect("utf-8 path");
+    let (submit, out) = crate::cluster::spawn_steady_submit_with(
+        &cluster,
+        &target,
+        rate,
+        seconds,
+        &["--hdr-log", log_arg],
+    );
+    let run = crate::cluster::wait_for_state(&cluster, None, "running");
+    let (mut most, mut polls) = (0, 0);
+    while is_running(&cluster, &run) {
+        most = most.max(history_nodes(&cluster, &run));
+        polls += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    cluster.finish(submit, 0);
+    assert!(polls > 10, "the run was watched ({polls} polls)");
+    assert!((3..=4 + 2).contains(&most), "{most} history nodes at most");
+    let r = crate::support::json(&out);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, rate * seconds, "{r}");
+    assert_eq!(target.requests(), total);
+    let intervals = crate::hdr_log::read_log(&std::fs::read(&log).expect("log written"));
+    let merged: Vec<_> = intervals.iter().filter(|i| i.tag.is_none()).collect();
+    let logged: u64 = merged.iter().map(|i| i.count).sum();
+    assert_eq!(logged, total, "{merged:?}");
+    assert!(
+        merged
+            .windows(2)
+            .all(|w| w[0].start + w[0].length <= w[1].start + Duration::from_millis(1)),
+        "intervals in order, none overlapping: {merged:?}"
+    );
+    assert!(
+        merged.iter().any(|i| i.length >= Duration::from_secs(4)),
+        "the history widened: {merged:?}"
+    );
+}
+
+#[test]
+fn a_coordinator_killed_after_merging_history_loses_and_doubles_nothing() {
+    // With a history of two intervals the second fold already merges them; the leader aborts
+    // right after that transaction, before deleting the deltas it folded. The standby replays
+    // the merged intervals, deletes what was folded and merges the rest.
+    let args = [
+        "--session-timeout",
+        crate::support::AGENT_SESSION,
+        "--history-intervals",
+        "2",
+    ];
+    let mut cluster = Cluster::start_env(
+        ptl_test_support::ZkServer::start(),
+        3,
+        &args,
+        &[("PTL_FAILPOINT", "coordinator-after-merging-history")],
+    );
+    cluster.add_standby("standby-coordinator", &args);
+    let target = crate::support::Target::start();
+    let (rate, seconds) = (300u64, 10u64);
+    let (submit, out) = crate::cluster::spawn_steady_submit(&cluster, &target, rate, seconds);
+    let run = crate::cluster::wait_for_state(&cluster, None, "running");
+    cluster.finish(submit, 0);
+    assert!(
+        cluster
+            .coordinator
+            .log()
+            .contains("failpoint coordinator-after-merging-history"),
+        "{}",
+        cluster.logs()
+    );
+    let (state, done) = cluster.run_record(&run);
+    assert_eq!(state.coordinator.as_deref(), Some("standby-coordinator"));
+    let r = crate::support::json(&out);
+    let total = r["total"]["requests"].as_u64().expect("total");
+    assert_eq!(total, rate * seconds, "{r}");
+    assert_eq!(target.requests(), total);
+    let sent: u64 = done.values().map(|d| d.requests).sum();
+    assert_eq!(sent, total, "{done:?}");
+    assert_eq!(r["phases"][0]["planned"].as_u64(), Some(rate * seconds));
+}

@@ -24,6 +24,7 @@ const PLAN: &str = r#"plan "seconds" {
 "#;
 
 /// One interval of the log: its tag, start, length and how many values it holds.
+#[derive(Debug)]
 pub(crate) struct Interval {
     pub tag: Option<String>,
     pub start: Duration,

@@ -1,11 +1,13 @@
 //! A finished cluster run's seconds, merged over every agent, read back for `ptl submit
-//! --hdr-log`'s per-second interval log. The source is what the coordinator already keeps while
-//! the run goes on and until retention takes it ([`FINISHED_GRACE`] after the run is done): the
-//! merge mark's batches (`merged/b-<n>`), each second the exact sum of every agent's window for
-//! it (`coordinator::merge_mark`). Nothing more is stored in ZooKeeper for this. The seconds
-//! handed over after the last fold are not in a batch: they are the merged record minus every
-//! batch's second, exactly (histograms subtract), given as one last interval from the first
-//! such second to the run's end.
+//! --hdr-log`'s interval log. The source is what the coordinator already keeps while the run
+//! goes on and until retention takes it ([`FINISHED_GRACE`] after the run is done): the merge
+//! mark's history (`merged/b-<n>`), each interval the exact sum of every agent's windows for its
+//! seconds (`coordinator::merge_mark`): one second each for a run shorter than the
+//! coordinator's `--history-intervals`, wider for a longer one (`coordinator::merged_history`).
+//! Nothing more is stored in ZooKeeper for this. The seconds handed over after the last fold
+//! are not in the history: they are the merged record minus every interval, exactly
+//! (histograms subtract), given as one last interval from the first such second to the run's
+//! end.
 //!
 //! Batches are read one at a time and handed on, so the reader holds one batch and one running
 //! sum, whatever the run's length.
@@ -34,25 +36,26 @@ pub async fn visit(
     let mut sum = outcome.recorded.empty_like();
     let mut next = Duration::ZERO;
     if let Some((mark, _)) = merge_mark::read_mark(client, id).await? {
-        for n in 0..mark.batches {
-            for (second, length, recorded) in merge_mark::read_batch(client, id, n).await? {
-                if recorded.dims() != sum.dims() {
+        for n in mark.nodes() {
+            for span in merge_mark::read_batch(client, id, n).await? {
+                if span.recorded.dims() != sum.dims() {
                     return Err(ClusterError::malformed(
                         "batch",
                         &format!("{id} batch {n}"),
                         "its shape is not the record's",
                     ));
                 }
-                let start = Duration::from_secs(second);
+                let start = Duration::from_secs(span.first);
+                let wide = span.count.max(1);
                 each(&WindowRecord {
                     started_at: outcome.started_at,
                     start,
-                    length: Duration::from_secs_f64(length.clamp(0.0, 1.0)),
+                    length: Duration::from_secs_f64(span.length.clamp(0.0, wide as f64)),
                     layout: &outcome.layout,
-                    recorded: &recorded,
+                    recorded: &span.recorded,
                 });
-                sum.merge(&recorded);
-                next = start + Duration::from_secs(1);
+                sum.merge(&span.recorded);
+                next = start + Duration::from_secs(wide);
             }
         }
     }

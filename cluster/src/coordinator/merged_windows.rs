@@ -20,6 +20,8 @@ use ptl_engine::runner::timeline::Timeline;
 use ptl_engine::vm::AgentShare;
 use ptl_engine::Progress;
 
+use crate::coordinator::merge_mark::Span;
+
 /// One second of the run, summed over the agents that reported it.
 struct Pending {
     recorded: Recorded,
@@ -38,7 +40,7 @@ pub struct MergedWindows {
     pauses: PauseClock,
     /// Seconds handed to the collector since [`MergedWindows::take_handed`], empty ones
     /// included: replayed in order they rebuild the collector (`merge_mark`).
-    handed: Vec<(u64, f64, Recorded)>,
+    handed: Vec<Span>,
 }
 
 /// A delta whose shape is not the plan's.
@@ -116,13 +118,33 @@ impl MergedWindows {
         Ok(second)
     }
 
+    /// Hands a span of the merge mark's history straight to the collector (a coordinator
+    /// resuming the run): `span.count` seconds as one window, as exact in its sums as the
+    /// seconds it replaces, only wider.
+    pub fn replay(&mut self, span: &Span) -> Result<(), ShapeMismatch> {
+        if span.recorded.dims() != self.dims {
+            return Err(ShapeMismatch {
+                delta: span.recorded.dims(),
+                plan: self.dims,
+            });
+        }
+        let first = span.first.max(self.next);
+        let length = span.length.clamp(0.0, span.count.max(1) as f64);
+        self.progress = Some(
+            self.collector
+                .window(first, length, &span.recorded, &self.pauses),
+        );
+        self.next = first + span.count.max(1);
+        Ok(())
+    }
+
     /// The next second to be handed over: every earlier one is in the collector.
     pub fn next_second(&self) -> u64 {
         self.next
     }
 
     /// The seconds handed over since the last call, in order.
-    pub fn take_handed(&mut self) -> Vec<(u64, f64, Recorded)> {
+    pub fn take_handed(&mut self) -> Vec<Span> {
         std::mem::take(&mut self.handed)
     }
 
@@ -144,7 +166,7 @@ impl MergedWindows {
                 self.collector
                     .window(second, seconds, &recorded, &self.pauses),
             );
-            self.handed.push((second, seconds, recorded));
+            self.handed.push(Span::second(second, seconds, recorded));
             self.next += 1;
         }
         moved
@@ -244,6 +266,45 @@ mod tests {
         assert_eq!(series.len(), 2);
         assert_eq!(series[1].achieved_rps, 5.0);
         assert_eq!(recorded.request_stats(0, 0).map(|s| s.completed), Some(15));
+    }
+
+    #[test]
+    fn a_replayed_wide_span_counts_as_the_seconds_it_sums() {
+        let plan = one_request(NOWHERE, 100.0, 6_000_000);
+        let mut first = MergedWindows::new(&plan);
+        for s in 0..4 {
+            first
+                .add(s, 1.0, &window(10 * (s + 1), 1000))
+                .expect("shape");
+        }
+        first.advance(4);
+        let mut handed = first.take_handed().into_iter();
+        let mut span = handed.next().expect("second 0");
+        for s in handed {
+            span.count += s.count;
+            span.length += s.length;
+            span.recorded.merge(&s.recorded);
+        }
+        // A coordinator resuming the run: the four seconds as one interval, then second 4.
+        let mut resumed = MergedWindows::new(&plan);
+        resumed.replay(&span).expect("shape");
+        assert_eq!(resumed.next_second(), 4);
+        resumed.add(4, 1.0, &window(7, 1000)).expect("shape");
+        let (recorded, series) = resumed.finish();
+        assert_eq!(recorded.request_stats(0, 0).map(|s| s.completed), Some(107));
+        let points: Vec<(u64, f64)> = series.iter().map(|p| (p.t, p.achieved_rps)).collect();
+        assert_eq!(
+            points,
+            [(0, 25.0), (4, 7.0)],
+            "100 arrivals over 4 s, then 7"
+        );
+        assert!(resumed_shape_is_checked(&plan));
+    }
+
+    fn resumed_shape_is_checked(plan: &Plan) -> bool {
+        let mut w = MergedWindows::new(plan);
+        w.replay(&Span::second(0, 1.0, Recorded::new(2, 1, 1)))
+            .is_err()
     }
 
     proptest! {

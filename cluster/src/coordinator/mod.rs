@@ -9,6 +9,7 @@ pub mod election;
 pub(crate) mod failpoint;
 pub mod joining;
 pub mod merge_mark;
+pub mod merged_history;
 pub mod merged_record;
 pub mod merged_seconds;
 pub mod merged_windows;
@@ -81,6 +82,10 @@ pub struct CoordinatorConfig {
     /// Finished runs kept in ZooKeeper (their result and merged record; deltas go when a run
     /// ends). See [`retention`].
     pub keep_runs: usize,
+    /// Intervals of a running run's merged history kept in ZooKeeper (see
+    /// [`merged_history`]): its footprint's bound, and the resolution of a long run's
+    /// per-interval HdrHistogram log.
+    pub history_intervals: usize,
     /// Run with the wanted agent count when a run is short of capacity (`--scale-hook`).
     pub scale_hook: Option<String>,
 }

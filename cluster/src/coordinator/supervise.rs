@@ -16,7 +16,7 @@ use crate::agent::registry;
 use crate::agent::DoneMarker;
 use crate::coordinator::accounting::{self, Unreported};
 use crate::coordinator::joining::{self, Busy};
-use crate::coordinator::merge_mark::{self, AgentMark, MergeMark, FOLD_EVERY};
+use crate::coordinator::merge_mark::{self, AgentMark, MergeMark, Span, FOLD_EVERY};
 use crate::coordinator::merged_record;
 use crate::coordinator::merged_windows::MergedWindows;
 use crate::coordinator::publish::publish;
@@ -498,7 +498,8 @@ pub(crate) async fn follow(
         }
         if folded_at.elapsed() >= FOLD_EVERY {
             folded_at = tokio::time::Instant::now();
-            fold(client, id, &mut mark, &mut members, &mut windows).await?;
+            let cap = config.history_intervals;
+            fold(client, id, &mut mark, &mut members, &mut windows, cap).await?;
         }
         live.updated_at_ms = clock::now_ms();
         live.silent = members
@@ -668,20 +669,18 @@ async fn restore(
     windows: &mut MergedWindows,
     live: &mut LiveView,
 ) -> Result<MergeMark, ClusterError> {
-    let Some((mark, seconds)) = merge_mark::read(client, id).await? else {
+    let Some((mark, spans)) = merge_mark::read(client, id).await? else {
         return Ok(MergeMark::default());
     };
     windows.set_pauses(pauses::clock(
         &pauses::windows(client, id).await?,
         live.started_at_ms,
     ));
-    for (second, length, recorded) in &seconds {
+    for span in &spans {
         windows
-            .add(*second, *length, recorded)
+            .replay(span)
             .map_err(|e| ClusterError::malformed("batch", &layout::run_merged(id), e))?;
     }
-    windows.advance(mark.next_second);
-    windows.take_handed();
     (live.requests, live.errors, live.dropped) = (mark.requests, mark.errors, mark.dropped);
     for member in members.iter_mut() {
         let Some(folded) = mark.agents.get(&member.id.0) else {
@@ -707,6 +706,7 @@ async fn fold(
     mark: &mut MergeMark,
     members: &mut [Member],
     windows: &mut MergedWindows,
+    history_intervals: usize,
 ) -> Result<(), ClusterError> {
     let batch = windows.take_handed();
     if batch.is_empty() {
@@ -715,7 +715,7 @@ async fn fold(
     let next = windows.next_second();
     let mut doomed = Vec::new();
     let mut next_mark = mark.clone();
-    for (_, _, recorded) in &batch {
+    for Span { recorded, .. } in &batch {
         next_mark.requests += recorded.request.iter().map(|r| r.completed).sum::<u64>();
         next_mark.errors += recorded
             .request
@@ -752,9 +752,11 @@ async fn fold(
         }
     }
     next_mark.next_second = next;
-    next_mark.batches += 1;
-    merge_mark::fold(client, id, &next_mark, &batch).await?;
+    let merged = merge_mark::fold(client, id, &mut next_mark, &batch, history_intervals).await?;
     *mark = next_mark;
+    if merged > 0 {
+        crate::coordinator::failpoint::hit("coordinator-after-merging-history");
+    }
     crate::coordinator::failpoint::hit("coordinator-after-merge-mark");
     merge_mark::delete(client, &doomed).await
 }

@@ -158,11 +158,19 @@ impl AgentDelta {
 /// seconds so far, which replace everything it read before.
 #[derive(Debug, Clone, Default)]
 pub struct Restart {
-    /// One delta per folded second: `window` is the run's second, `recorded` the sum of every
-    /// agent's deltas that went into it (`agent` is 0).
-    pub seconds: Vec<IntervalDelta>,
+    /// The merge mark's history, oldest first (`coordinator::merged_history`).
+    pub spans: Vec<FoldedSpan>,
     /// Per agent, the deltas and requests folded.
     pub agents: BTreeMap<AgentId, Folded>,
+}
+
+/// One interval of a [`Restart`]: `delta.window` is its first second of the run,
+/// `delta.recorded` the sum of every agent's deltas for its `seconds` seconds (`agent` is 0).
+/// One second each while the run is shorter than the coordinator's history, wider after.
+#[derive(Debug, Clone)]
+pub struct FoldedSpan {
+    pub delta: IntervalDelta,
+    pub seconds: u64,
 }
 
 /// One agent's deltas in a [`Restart`].
@@ -235,7 +243,7 @@ impl DeltaCursor {
         let mut read = DeltaRead::default();
         if let Some((mark, _)) = &first {
             if self.suspect || behind(&self.agents, mark) {
-                read.restart = Some(self.restart(client, mark).await?);
+                read.restart = Some(self.restart(client).await?);
             }
         }
         let before = self.agents.clone();
@@ -250,13 +258,12 @@ impl DeltaCursor {
         Ok(read)
     }
 
-    /// Reads the batches up to `mark` and moves every cursor to it.
-    async fn restart(
-        &mut self,
-        client: &Client,
-        mark: &MergeMark,
-    ) -> Result<Restart, ClusterError> {
-        let seconds = merge_mark::read_batches(client, &self.run, mark.batches).await?;
+    /// Reads the merge mark's history and moves every cursor to that mark (it may be newer
+    /// than the one that showed this reader behind).
+    async fn restart(&mut self, client: &Client) -> Result<Restart, ClusterError> {
+        let (mark, spans) = merge_mark::read(client, &self.run)
+            .await?
+            .unwrap_or_default();
         let mut agents = BTreeMap::new();
         self.agents.clear();
         for (agent, m) in &mark.agents {
@@ -272,15 +279,18 @@ impl DeltaCursor {
             agents.insert(agent, folded);
         }
         self.suspect = false;
-        let seconds = seconds
+        let spans = spans
             .into_iter()
-            .map(|(second, _, recorded)| IntervalDelta {
-                agent: 0,
-                window: second,
-                recorded,
+            .map(|span| FoldedSpan {
+                seconds: span.count,
+                delta: IntervalDelta {
+                    agent: 0,
+                    window: span.first,
+                    recorded: span.recorded,
+                },
             })
             .collect();
-        Ok(Restart { seconds, agents })
+        Ok(Restart { spans, agents })
     }
 
     /// The deltas after the cursor, oldest first per agent, and the cursor moved past them. A

@@ -29,7 +29,7 @@ pub use crate::run::pauses::{PauseChange, PauseWindow};
 pub use crate::run::{DegradedWindow, RunPhase, RunSpec, RunState};
 pub use crate::zk::clock::now_ms;
 pub use crate::zk::ZkConfig;
-pub use cursor::{AgentDelta, DeltaCursor, DeltaRead, Folded, Restart};
+pub use cursor::{AgentDelta, DeltaCursor, DeltaRead, Folded, FoldedSpan, Restart};
 pub use snapshot::RunSnapshot;
 
 /// A reader's session with the cluster. Cloning shares the session and the plans read.

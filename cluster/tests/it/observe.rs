@@ -38,7 +38,12 @@ fn submit_config(zk: &ZkConfig, plan: &Plan, agents: u32, agent_wait: Duration) 
 }
 
 fn start_coordinator(zk: &ZkConfig) {
-    let config = crate::common::coordinator_config(zk);
+    // A history of three intervals: runs of a few seconds already merge it, so a reader that
+    // restarts reads merged intervals, while folds replace them under it.
+    let config = ptl_cluster::coordinator::CoordinatorConfig {
+        history_intervals: 3,
+        ..crate::common::coordinator_config(zk)
+    };
     tokio::spawn(async move {
         coordinator::run_coordinator(config, ptl_cluster::CancellationToken::new())
             .await
@@ -174,6 +179,8 @@ async fn an_observer_sees_a_run_through_and_every_delta_exactly_once() {
 struct Held {
     requests: BTreeMap<AgentId, u64>,
     seconds: u64,
+    /// The widest interval any restart was handed.
+    widest: u64,
 }
 
 impl Held {
@@ -181,14 +188,16 @@ impl Held {
         let restarted = read.restart.is_some();
         if let Some(restart) = read.restart {
             let in_seconds: u64 = restart
-                .seconds
+                .spans
                 .iter()
-                .flat_map(|s| &s.recorded.request)
+                .flat_map(|s| &s.delta.recorded.request)
                 .map(|r| r.completed)
                 .sum();
             let by_agent: u64 = restart.agents.values().map(|f| f.requests).sum();
             assert_eq!(in_seconds, by_agent, "the batches hold what the mark says");
-            self.seconds = restart.seconds.len() as u64;
+            self.seconds = restart.spans.iter().map(|s| s.seconds).sum();
+            let widest = restart.spans.iter().map(|s| s.seconds).max();
+            self.widest = self.widest.max(widest.unwrap_or(0));
             self.requests = restart
                 .agents
                 .into_iter()
@@ -253,6 +262,7 @@ async fn a_reader_behind_the_deleted_deltas_restarts_from_the_folded_seconds_exa
     assert_eq!(handed, target.state.hits.load(Ordering::Relaxed));
     assert_eq!(held.requests.len(), 2, "{:?}", held.requests);
     assert_eq!((cursor.missed(), cursor.damaged()), (0, 0));
+    assert!(held.widest > 1, "a restart read merged intervals");
     drop(server);
 }
 

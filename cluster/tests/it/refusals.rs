@@ -73,6 +73,7 @@ async fn old_and_skewed_agents_are_refused_with_the_reason() {
         finish_grace: Duration::from_secs(5),
         trusted_keys: None,
         keep_runs: 50,
+        history_intervals: ptl_cluster::coordinator::merged_history::DEFAULT_INTERVALS,
         scale_hook: None,
     };
     tokio::spawn(coordinator::run_coordinator(

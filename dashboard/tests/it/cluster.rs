@@ -85,6 +85,7 @@ async fn the_dashboard_follows_a_cluster_run_and_stops_one() {
         finish_grace: Duration::from_secs(20),
         trusted_keys: None,
         keep_runs: 50,
+        history_intervals: ptl_cluster::coordinator::merged_history::DEFAULT_INTERVALS,
         scale_hook: None,
     };
     let coordinating = tokio::spawn(run_coordinator(

@@ -39,12 +39,17 @@ pub struct SecondsLog {
 
 impl SecondsLog {
     /// Starts the writer thread; nothing is written before the first second (or the end).
-    pub fn start<W: Write + Send + 'static>(out: W, plan: &str) -> Result<SecondsLog, ReportError> {
+    /// `intervals` says in the log's header how long its intervals are.
+    pub fn start<W: Write + Send + 'static>(
+        out: W,
+        plan: &str,
+        intervals: &str,
+    ) -> Result<SecondsLog, ReportError> {
         let (tx, rx) = mpsc::channel();
-        let plan = plan.to_string();
+        let (plan, intervals) = (plan.to_string(), intervals.to_string());
         let writer = std::thread::Builder::new()
             .name("ptl-hdr-log".into())
-            .spawn(move || write_all(out, &plan, rx))
+            .spawn(move || write_all(out, &plan, &intervals, rx))
             .map_err(io)?;
         Ok(SecondsLog { tx, writer })
     }
@@ -104,6 +109,7 @@ fn second_of(w: &WindowRecord<'_>) -> Second {
 fn write_all<W: Write>(
     mut out: W,
     plan: &str,
+    intervals: &str,
     rx: mpsc::Receiver<Message>,
 ) -> Result<(), ReportError> {
     let first = rx.recv().unwrap_or(Message::End(SystemTime::now()));
@@ -112,13 +118,7 @@ fn write_all<W: Write>(
         Message::End(t) => *t,
     };
     let mut serializer = V2DeflateSerializer::new();
-    let mut log = begin(
-        &mut out,
-        &mut serializer,
-        plan,
-        "one interval per second",
-        started_at,
-    )?;
+    let mut log = begin(&mut out, &mut serializer, plan, intervals, started_at)?;
     for message in std::iter::once(first).chain(rx) {
         let Message::Second(s) = message else {
             break;

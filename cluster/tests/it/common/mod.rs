@@ -21,6 +21,7 @@ pub fn coordinator_config(zk: &ZkConfig) -> CoordinatorConfig {
         finish_grace: Duration::from_secs(10),
         trusted_keys: None,
         keep_runs: 50,
+        history_intervals: ptl_cluster::coordinator::merged_history::DEFAULT_INTERVALS,
         scale_hook: None,
     }
 }
