@@ -9,7 +9,7 @@
 //! (histograms subtract), given as one last interval from the first such second to the run's
 //! end.
 //!
-//! Batches are read one at a time and handed on, so the reader holds one batch and one running
+//! History nodes are read one at a time and handed on, so the reader holds one node and one running
 //! sum, whatever the run's length.
 //!
 //! [`FINISHED_GRACE`]: crate::coordinator::retention::FINISHED_GRACE
@@ -26,7 +26,7 @@ use crate::ids::RunId;
 
 /// Hands `each` every second of the finished run `id` in order, then the rest up to the end
 /// of `outcome` (its merged record, as `merged_record::load_outcome` reads it). An error when
-/// the batches are gone (retention) or do not fit the record.
+/// the history is gone (retention) or does not fit the record.
 pub async fn visit(
     client: &Client,
     id: &RunId,

@@ -1,8 +1,9 @@
 //! Keeping ZooKeeper's footprint bounded across runs. ZooKeeper holds its whole tree in memory,
 //! so nothing ptl writes may accumulate forever:
 //! - during a run the leader deletes deltas once folded into its merge mark
-//!   (`coordinator::merge_mark`); a finished run's delta nodes and batches go once its merged record, result and `done` state are
-//!   written (the record holds every histogram the deltas did) and [`FINISHED_GRACE`] has
+//!   (`coordinator::merge_mark`), whose history stays within `--history-intervals` nodes; a
+//!   finished run's delta nodes and history go once its merged record, result and `done` state
+//!   are written (the record holds every histogram the deltas did) and [`FINISHED_GRACE`] has
 //!   passed; a coordinator that crashed before deleting them leaves them to the next sweep;
 //! - only the newest `keep_runs` finished runs are kept (`ptl coordinator --keep-runs`, default
 //!   50): older ones are deleted whole. With 0, a run goes as soon as its submitter collected the
@@ -59,7 +60,7 @@ pub async fn sweep(client: &Client, keep_runs: usize) -> Result<Swept, ClusterEr
             continue;
         }
         // Failed runs may never have had a result; done ones have theirs and their record.
-        // The deltas, and the batches the coordinator folded them into during the run.
+        // The deltas, and the history the coordinator folded them into during the run.
         let folders = [layout::run_reports(&id), layout::run_merged(&id)];
         let grace_over = now - state.updated_at_ms >= FINISHED_GRACE.as_millis() as i64;
         if grace_over

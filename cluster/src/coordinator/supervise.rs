@@ -68,7 +68,7 @@ pub(crate) struct Member {
     /// Its nodes handed to the merged windows and not folded yet, with the second each went
     /// into (non-decreasing: nodes are released in order, and late ones go to the open second).
     released: VecDeque<(u64, String)>,
-    /// What of it is folded into the merge mark's batches.
+    /// What of it is folded into the merge mark's history.
     folded: AgentMark,
     /// Each merged node not folded yet: its window and requests (for the mark's counts).
     node_counts: BTreeMap<String, (u64, u64)>,
@@ -698,7 +698,7 @@ async fn restore(
     Ok(mark)
 }
 
-/// Folds the seconds handed over since the last fold into a batch and the merge mark, then
+/// Folds the seconds handed over since the last fold into the history and the merge mark, then
 /// deletes the agents' nodes they hold (see [`merge_mark`]).
 async fn fold(
     client: &Client,

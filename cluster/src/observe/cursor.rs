@@ -15,13 +15,13 @@
 //! **A reader behind the deletions** ([`DeltaCursor::read_following`], what every
 //! [`super::Observer`] uses; the coordinator resumes from the mark its own way,
 //! `coordinator::supervise::restore`). The merge mark names, per agent, the last node folded
-//! into the batches (the per-second sums the coordinator handed its collector; histograms add,
+//! into the history (the sums of the seconds the coordinator handed its collector; histograms add,
 //! so they equal the deltas they replace), and the coordinator deletes only nodes at or below
 //! it, after writing it. So:
 //! - a cursor at or past the mark for every agent reads nodes as usual: none above the mark is
 //!   deleted while the mark stands;
 //! - a cursor behind it for any agent (the reader started late, or fell behind while nodes went)
-//!   cannot rely on those nodes: it is handed a [`Restart`] — the batches' seconds, to replace
+//!   cannot rely on those nodes: it is handed a [`Restart`] — the history's intervals, to replace
 //!   everything it built — and its cursors move to the mark; it reads the nodes above from
 //!   there;
 //! - a fold between the poll's first and last look at the mark may have deleted nodes the poll

@@ -71,6 +71,10 @@ pub struct Sample {
     pub coordinator_rss_bytes: Option<u64>,
     /// Deltas the simulated agents reported during the second (a run was going on).
     pub deltas: u64,
+    /// The newest run's merge mark and history (`runs/<id>/merged` and its nodes): nodes and
+    /// data bytes, the part of the footprint that grows with a run's length if anything does.
+    pub history_nodes: u64,
+    pub history_bytes: u64,
 }
 
 /// Everything measured, for printing and for tests (`--json`).
@@ -107,6 +111,12 @@ pub struct Steady {
     pub max_bytes_per_s: f64,
     pub max_znodes: u64,
     pub max_data_bytes: u64,
+    /// The least and most data in the tree after the first minute of reports (the issue's
+    /// "flat within 10 %"); `None` for a shorter run.
+    pub data_after_first_minute: Option<(u64, u64)>,
+    /// The newest run's history after the first minute: least and most nodes, least and most
+    /// bytes.
+    pub history_after_first_minute: Option<((u64, u64), (u64, u64))>,
     pub coordinator_cpu: Option<f64>,
     pub coordinator_max_rss_bytes: Option<u64>,
 }
@@ -215,6 +225,7 @@ pub async fn run_sim(
         let proc = proc_of(&config);
         let dt = now.duration_since(last.0).as_secs_f64().max(1e-3);
         let deltas = tally.deltas.load(Ordering::Relaxed);
+        let (history_nodes, history_bytes) = history_size(&observer).await;
         let sample = Sample {
             t_s: now.duration_since(begun).as_secs_f64(),
             writes_per_s: reading.writes.saturating_sub(last.1.writes) as f64 / dt,
@@ -224,6 +235,8 @@ pub async fn run_sim(
             coordinator_cpu: proc.zip(last.2).map(|(p, q)| (p.cpu_s - q.cpu_s) / dt),
             coordinator_rss_bytes: proc.map(|p| p.rss_bytes),
             deltas: deltas - last_deltas,
+            history_nodes,
+            history_bytes,
         };
         samples.push(sample);
         last = (now, reading, proc);
@@ -341,6 +354,30 @@ async fn first_start(
         .map(|(a, _)| a.start_at_ms)
 }
 
+/// The newest run's `merged` node and its children: how many, and their data bytes (0, 0
+/// when there is none or ZooKeeper does not answer).
+async fn history_size(client: &zookeeper_client::Client) -> (u64, u64) {
+    let Some(run) = crate::run::list(client)
+        .await
+        .ok()
+        .and_then(|ids| ids.last().cloned())
+    else {
+        return (0, 0);
+    };
+    let dir = crate::zk::layout::run_merged(&run);
+    let Ok(Some(stat)) = client.check_stat(&dir).await else {
+        return (0, 0);
+    };
+    let (mut nodes, mut bytes) = (1, stat.data_length as u64);
+    for child in crate::zk::children(client, &dir).await.unwrap_or_default() {
+        if let Ok(Some(stat)) = client.check_stat(&format!("{dir}/{child}")).await {
+            nodes += 1;
+            bytes += stat.data_length as u64;
+        }
+    }
+    (nodes, bytes)
+}
+
 /// The seconds during which agents reported, averaged (the first and last, partly outside a
 /// run, left out when there are more).
 fn steady(samples: &[Sample]) -> Option<Steady> {
@@ -354,6 +391,17 @@ fn steady(samples: &[Sample]) -> Option<Steady> {
     }
     let mean = |f: &dyn Fn(&Sample) -> f64| during.iter().map(|s| f(s)).sum::<f64>() / n as f64;
     let cpu: Vec<f64> = during.iter().filter_map(|s| s.coordinator_cpu).collect();
+    let later: Vec<&Sample> = during
+        .iter()
+        .copied()
+        .filter(|s| s.t_s >= during[0].t_s + 60.0)
+        .collect();
+    let range = |f: &dyn Fn(&Sample) -> u64| {
+        let least = later.iter().map(|s| f(s)).min()?;
+        Some((least, later.iter().map(|s| f(s)).max()?))
+    };
+    let data_after_first_minute = range(&|s| s.data_bytes);
+    let history_after_first_minute = range(&|s| s.history_nodes).zip(range(&|s| s.history_bytes));
     Some(Steady {
         seconds: n,
         writes_per_s: mean(&|s| s.writes_per_s),
@@ -362,6 +410,8 @@ fn steady(samples: &[Sample]) -> Option<Steady> {
         max_bytes_per_s: during.iter().map(|s| s.bytes_per_s).fold(0.0, f64::max),
         max_znodes: during.iter().map(|s| s.znodes).max().unwrap_or(0),
         max_data_bytes: during.iter().map(|s| s.data_bytes).max().unwrap_or(0),
+        data_after_first_minute,
+        history_after_first_minute,
         coordinator_cpu: (!cpu.is_empty()).then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
         coordinator_max_rss_bytes: during.iter().filter_map(|s| s.coordinator_rss_bytes).max(),
     })
@@ -371,13 +421,15 @@ impl fmt::Display for Sample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "t={:.0}s writes/s={:.0} bytes/s={:.0} znodes={} data={} B deltas/s={}",
+            "t={:.0}s writes/s={:.0} bytes/s={:.0} znodes={} data={} B deltas/s={} history={} nodes/{} B",
             self.t_s,
             self.writes_per_s,
             self.bytes_per_s,
             self.znodes,
             self.data_bytes,
-            self.deltas
+            self.deltas,
+            self.history_nodes,
+            self.history_bytes
         )?;
         if let (Some(cpu), Some(rss)) = (self.coordinator_cpu, self.coordinator_rss_bytes) {
             write!(
@@ -414,6 +466,19 @@ impl fmt::Display for SimReport {
                 self.end.znodes,
                 self.end.data_bytes
             )?;
+            if let Some((least, most)) = s.data_after_first_minute {
+                writeln!(
+                    f,
+                    "data after the first minute of reports: {least} to {most} B ({:+.1} % of the least)",
+                    (most as f64 / least.max(1) as f64 - 1.0) * 100.0
+                )?;
+            }
+            if let Some(((n0, n1), (b0, b1))) = s.history_after_first_minute {
+                writeln!(
+                    f,
+                    "the run's merge mark and history after the first minute: {n0} to {n1} nodes, {b0} to {b1} B"
+                )?;
+            }
             if let (Some(cpu), Some(rss)) = (s.coordinator_cpu, s.coordinator_max_rss_bytes) {
                 writeln!(
                     f,

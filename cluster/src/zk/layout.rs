@@ -15,7 +15,7 @@
 //! /runs/run-<seq>/reports/<agent>/d-<window>  one interval's delta (binary, deflated)
 //! /runs/run-<seq>/done/<agent>   the agent sent its last delta             persistent
 //! /runs/run-<seq>/pauses         pause windows JSON (ZooKeeper clock)     persistent
-//! /runs/run-<seq>/merged         merge mark JSON: what the batches hold   persistent
+//! /runs/run-<seq>/merged         merge mark JSON: what the history holds  persistent
 //! /runs/run-<seq>/merged/b-<n>   folded seconds (deltas deleted after)    persistent
 //! /runs/run-<seq>/live           merged live view JSON                    persistent
 //! /runs/run-<seq>/result         the final RunResult JSON (as `ptl run`)  persistent
@@ -122,12 +122,13 @@ pub fn run_collected(id: &RunId) -> String {
     format!("{RUNS}/{id}/collected")
 }
 
-/// The merge mark (`coordinator::merge_mark`): its data says what the batches under it hold.
+/// The merge mark (`coordinator::merge_mark`): its data says what the history under it holds.
 pub fn run_merged(id: &RunId) -> String {
     format!("{RUNS}/{id}/merged")
 }
 
-/// The `n`-th batch of folded seconds; zero-padded, so names sort in order.
+/// The `n`-th node of a run's history (`coordinator::merged_history`), an interval of folded
+/// seconds; zero-padded, so names sort in creation order.
 pub fn merged_batch(id: &RunId, n: u32) -> String {
     format!("{RUNS}/{id}/merged/b-{n:06}")
 }
