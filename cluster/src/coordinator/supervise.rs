@@ -307,6 +307,7 @@ pub(crate) async fn follow(
     let mut aborted = run::state(client, id).await?.phase == RunPhase::Stopping;
     let mut pause_windows;
     let mut mark = restore(client, id, &mut members, &mut windows, &mut live).await?;
+    let reader = zk::connect(&config.zk).await?;
     let mut folded_at = tokio::time::Instant::now();
     let mut registry = registry::Followed::default();
     let mut report_lag = ReportLag::default();
@@ -347,8 +348,16 @@ pub(crate) async fn follow(
                 busy.free(&member.id);
             }
         }
+        // Agents' deltas are read over a session of their own: ZooKeeper serves a session's
+        // requests in order, so on the leader's session they would wait behind its writes
+        // (the live view every poll, the folds). `sync` first: that session's server then
+        // holds every delta the registry and done markers just read imply.
+        reader
+            .sync("/")
+            .await
+            .map_err(|e| ClusterError::zk("sync", "/", e))?;
         let merged = merge_all_new(
-            client,
+            &reader,
             id,
             &mut members,
             &mut windows,

@@ -491,13 +491,15 @@ impl fmt::Display for SimReport {
         for r in &self.runs {
             writeln!(
                 f,
-                "{} ({}): {} agents, lag to live view p50 {} ms p99 {} ms, start spread {} ms (skew {} ms), epochs {:?}, requests: result {} agents {}",
+                "{} ({}): {} agents, lag to live view p50 {} ms p99 {} ms, start spread {} ms (skew from the planned instants: p50 {} ms, p99 {} ms, max {} ms), epochs {:?}, requests: result {} agents {}",
                 r.run,
                 r.phase,
                 r.agents,
                 opt(r.lag_p50_ms),
                 opt(r.lag_p99_ms),
                 opt(r.start_spread_ms),
+                opt(r.start_skew_p50_ms),
+                opt(r.start_skew_p99_ms),
                 opt(r.start_skew_ms),
                 r.epochs.iter().map(|e| e.0).collect::<Vec<_>>(),
                 opt(r.result_requests),

@@ -37,6 +37,9 @@ pub struct RunSeen {
     pub start_spread_ms: Option<i64>,
     /// The largest distance of an agent's start from its planned instant.
     pub start_skew_ms: Option<i64>,
+    /// The median and 99th percentile of those distances (one late agent, or many).
+    pub start_skew_p50_ms: Option<i64>,
+    pub start_skew_p99_ms: Option<i64>,
     /// Requests of the result, and the agents' own done markers summed.
     pub result_requests: Option<u64>,
     pub agents_requests: Option<u64>,
@@ -190,7 +193,15 @@ async fn follow_run(client: &Client, id: &RunId, seen: &mut RunSeen) -> Result<(
         let first = starts.iter().map(|s| s.0).min();
         let last = starts.iter().map(|s| s.0).max();
         seen.start_spread_ms = first.zip(last).map(|(f, l)| l - f);
-        seen.start_skew_ms = starts.iter().map(|s| s.1.abs()).max();
+        let mut skews: Vec<i64> = starts.iter().map(|s| s.1.abs()).collect();
+        skews.sort_unstable();
+        let at = |q: f64| {
+            skews
+                .get(((skews.len() as f64 * q) as usize).min(skews.len().saturating_sub(1)))
+                .copied()
+        };
+        seen.start_skew_ms = skews.last().copied();
+        (seen.start_skew_p50_ms, seen.start_skew_p99_ms) = (at(0.5), at(0.99));
     }
     if state_done(client, id).await? {
         let path = layout::run_result(id);
