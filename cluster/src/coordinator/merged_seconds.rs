@@ -9,8 +9,8 @@
 //! (histograms subtract), given as one last interval from the first such second to the run's
 //! end.
 //!
-//! History nodes are read one at a time and handed on, so the reader holds one node and one running
-//! sum, whatever the run's length.
+//! History nodes are read one at a time and handed on, so the reader holds one node and one
+//! running sum, whatever the run's length.
 //!
 //! [`FINISHED_GRACE`]: crate::coordinator::retention::FINISHED_GRACE
 
