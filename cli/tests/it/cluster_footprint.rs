@@ -134,26 +134,34 @@ fn deltas_are_deleted_during_the_run_once_folded() {
 
 #[test]
 fn a_coordinator_killed_between_merge_mark_and_delete_loses_and_doubles_nothing() {
-    let session = ["--session-timeout", crate::support::AGENT_SESSION];
+    // The leader aborts right after its first merge mark, before deleting what it folded; the
+    // standby resumes from the mark, deletes the folded nodes left and merges the rest.
+    a_killed_leader_is_taken_over_exactly("coordinator-after-merge-mark", &[]);
+}
+
+/// A leader that aborts at `failpoint` (its coordinator flags `extra` besides a short session,
+/// as its standby's): the standby takes the run over, and the result is exactly what the
+/// agents sent and the target answered.
+fn a_killed_leader_is_taken_over_exactly(failpoint: &str, extra: &[&str]) {
+    let mut args = vec!["--session-timeout", crate::support::AGENT_SESSION];
+    args.extend_from_slice(extra);
     let mut cluster = Cluster::start_env(
         ptl_test_support::ZkServer::start(),
         3,
-        &session,
-        &[("PTL_FAILPOINT", "coordinator-after-merge-mark")],
+        &args,
+        &[("PTL_FAILPOINT", failpoint)],
     );
-    cluster.add_standby("standby-coordinator", &session);
+    cluster.add_standby("standby-coordinator", &args);
     let target = crate::support::Target::start();
     let (rate, seconds) = (300u64, 10u64);
     let (submit, out) = crate::cluster::spawn_steady_submit(&cluster, &target, rate, seconds);
     let run = crate::cluster::wait_for_state(&cluster, None, "running");
-    // The leader aborts right after its first merge mark, before deleting what it folded; the
-    // standby resumes from the mark, deletes the folded nodes left and merges the rest.
     cluster.finish(submit, 0);
     assert!(
         cluster
             .coordinator
             .log()
-            .contains("failpoint coordinator-after-merge-mark"),
+            .contains(&format!("failpoint {failpoint}")),
         "{}",
         cluster.logs()
     );
@@ -237,39 +245,8 @@ fn a_coordinator_killed_after_merging_history_loses_and_doubles_nothing() {
     // With a history of two intervals the second fold already merges them; the leader aborts
     // right after that transaction, before deleting the deltas it folded. The standby replays
     // the merged intervals, deletes what was folded and merges the rest.
-    let args = [
-        "--session-timeout",
-        crate::support::AGENT_SESSION,
-        "--history-intervals",
-        "2",
-    ];
-    let mut cluster = Cluster::start_env(
-        ptl_test_support::ZkServer::start(),
-        3,
-        &args,
-        &[("PTL_FAILPOINT", "coordinator-after-merging-history")],
+    a_killed_leader_is_taken_over_exactly(
+        "coordinator-after-merging-history",
+        &["--history-intervals", "2"],
     );
-    cluster.add_standby("standby-coordinator", &args);
-    let target = crate::support::Target::start();
-    let (rate, seconds) = (300u64, 10u64);
-    let (submit, out) = crate::cluster::spawn_steady_submit(&cluster, &target, rate, seconds);
-    let run = crate::cluster::wait_for_state(&cluster, None, "running");
-    cluster.finish(submit, 0);
-    assert!(
-        cluster
-            .coordinator
-            .log()
-            .contains("failpoint coordinator-after-merging-history"),
-        "{}",
-        cluster.logs()
-    );
-    let (state, done) = cluster.run_record(&run);
-    assert_eq!(state.coordinator.as_deref(), Some("standby-coordinator"));
-    let r = crate::support::json(&out);
-    let total = r["total"]["requests"].as_u64().expect("total");
-    assert_eq!(total, rate * seconds, "{r}");
-    assert_eq!(target.requests(), total);
-    let sent: u64 = done.values().map(|d| d.requests).sum();
-    assert_eq!(sent, total, "{done:?}");
-    assert_eq!(r["phases"][0]["planned"].as_u64(), Some(rate * seconds));
 }
