@@ -115,6 +115,15 @@ impl Span {
         }
     }
 
+    /// Its entry in the mark, as history node `node`.
+    fn interval(&self, node: u32) -> Interval {
+        Interval {
+            node,
+            first: self.first,
+            count: self.count,
+        }
+    }
+
     fn absorb(&mut self, next: &Span) {
         self.count += next.count;
         self.length += next.length;
@@ -168,11 +177,7 @@ pub async fn fold(
             span.absorb(s);
         }
         let node = next_node(mark);
-        intervals.push(Interval {
-            node,
-            first: span.first,
-            count: span.count,
-        });
+        intervals.push(span.interval(node));
         let bytes = encode(&span, &dir)?;
         fresh.insert(node, (span, bytes));
     }
@@ -185,11 +190,7 @@ pub async fn fold(
         let mut span = take_span(client, run, &mut fresh, intervals[i].node).await?;
         span.absorb(&take_span(client, run, &mut fresh, intervals[i + 1].node).await?);
         let node = next_node(mark);
-        intervals[i] = Interval {
-            node,
-            first: span.first,
-            count: span.count,
-        };
+        intervals[i] = span.interval(node);
         intervals.remove(i + 1);
         let bytes = encode(&span, &dir)?;
         merged_bytes += bytes.len();
